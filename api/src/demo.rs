@@ -1,0 +1,14 @@
+//! The demo sign-ins that the embedded default seeds: printed by `cargo xtask run`, shown on
+//! the sign-in page, used by the tests.
+
+use crate::Role;
+
+/// The password of every demo sign-in.
+pub const DEMO_PASSWORD: &str = "demo-portal";
+
+/// One sign-in per role.
+pub const DEMO_SIGN_INS: [(Role, &str); 3] = [
+    (Role::EndUser, "alice.archer@acme-legal.example"),
+    (Role::OrgAdmin, "admin@acme-legal.example"),
+    (Role::Reseller, "reseller@northwind.example"),
+];

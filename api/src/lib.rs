@@ -1,0 +1,20 @@
+//! The contract between the Backup Portal (wasm) and its server (native).
+//!
+//! Serde only: everything here compiles for both targets. With the `openapi` feature the
+//! server also derives OpenAPI schemas from these same types, so the document cannot drift.
+
+pub mod backups;
+pub mod demo;
+pub mod page;
+pub mod problem;
+pub mod session;
+
+pub use backups::{BackupRow, BackupStatus, BackupsQuery};
+pub use page::Page;
+pub use problem::{FieldError, Problem};
+pub use session::{Role, SessionInfo, SignInRequest};
+
+/// Header that carries the request ID on every API response (also in a problem's `instance`).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Header that must carry the session's CSRF token on every state-changing request.
+pub const CSRF_HEADER: &str = "x-csrf-token";

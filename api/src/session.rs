@@ -1,0 +1,76 @@
+//! Signing in and the signed-in user.
+
+use serde::{Deserialize, Serialize};
+
+/// What a signed-in user may see and do (design.md, "Who uses it").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sees own mailbox only.
+    EndUser,
+    /// Sees every account of one organisation.
+    OrgAdmin,
+    /// Sees every organisation it serves.
+    Reseller,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::EndUser, Role::OrgAdmin, Role::Reseller];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::EndUser => "end_user",
+            Role::OrgAdmin => "org_admin",
+            Role::Reseller => "reseller",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+
+    /// The role's name as the portal shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::EndUser => "End user",
+            Role::OrgAdmin => "Organisation admin",
+            Role::Reseller => "Reseller",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// The signed-in user, as `GET /api/session` and a successful sign-in return it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// What the user's view covers: a mailbox, an organisation or a reseller's name.
+    pub scope: String,
+    /// Send this in the `x-csrf-token` header on every state-changing request.
+    pub csrf_token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_round_trips_through_its_name() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+        }
+        assert_eq!(Role::parse("admin"), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! Sessions: a random ID in an HttpOnly, SameSite=Lax cookie; the database keeps only its
+//! SHA-256, with the user and the session's CSRF token.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
+use portal_api::{Role, CSRF_HEADER};
+use sha2::{Digest, Sha256};
+
+use crate::db::now_ms;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "portal_session";
+
+/// The signed-in user of a request. Extracting it also enforces CSRF protection on every
+/// method that changes state.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CurrentUser {
+    pub user_id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub reseller_id: Option<i64>,
+    pub organisation_id: Option<i64>,
+    pub mailbox_id: Option<i64>,
+    pub csrf_token: String,
+    #[sqlx(skip)]
+    pub session_hash: String,
+}
+
+/// What a user may see, from their role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Mailbox(i64),
+    Organisation(i64),
+    Reseller(i64),
+}
+
+impl CurrentUser {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::EndUser)
+    }
+
+    /// The user's scope. The schema guarantees the right ID is set for each role; a row that
+    /// broke that rule would see nothing rather than too much.
+    pub fn scope(&self) -> Scope {
+        match self.role() {
+            Role::Reseller => Scope::Reseller(self.reseller_id.unwrap_or(-1)),
+            Role::OrgAdmin => Scope::Organisation(self.organisation_id.unwrap_or(-1)),
+            Role::EndUser => Scope::Mailbox(self.mailbox_id.unwrap_or(-1)),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let state = AppState::from_ref(state);
+        let session_id = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
+        let session_hash = hash_session_id(session_id);
+        let user: Option<CurrentUser> = sqlx::query_as(
+            "SELECT u.id AS user_id, u.email, u.display_name, u.role, u.reseller_id, u.organisation_id, \
+                    u.mailbox_id, s.csrf_token \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(&session_hash)
+        .bind(now_ms())
+        .fetch_optional(&state.db)
+        .await?;
+        let mut user = user.ok_or(AppError::Unauthenticated)?;
+        user.session_hash = session_hash;
+
+        if changes_state(&parts.method) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !constant_time_eq(sent.as_bytes(), user.csrf_token.as_bytes()) {
+                return Err(AppError::CsrfRejected);
+            }
+        }
+        Ok(user)
+    }
+}
+
+pub fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A new random token: 32 bytes from the OS, hex.
+pub fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn hash_session_id(session_id: &str) -> String {
+    hex::encode(Sha256::digest(session_id.as_bytes()))
+}
+
+/// The `Set-Cookie` value that gives the browser a session, or (with `None`) takes it away.
+pub fn session_cookie(session_id: Option<&str>, max_age_secs: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match session_id {
+        Some(id) => format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn finds_the_session_cookie_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; portal_session=abc123; x=y"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc123"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("portal_session="));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn cookie_is_http_only_and_lax_and_secure_when_asked() {
+        let set = session_cookie(Some("id"), 60, true);
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.ends_with("; Secure"));
+        assert!(session_cookie(None, 0, false).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_compared_in_full() {
+        assert_ne!(random_token(), random_token());
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

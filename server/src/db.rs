@@ -1,0 +1,85 @@
+//! The database: SQLite by default, PostgreSQL for more than one instance. Handlers use
+//! portable SQL through sqlx's `Any` driver, so the same code runs on both.
+
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+
+pub type Db = AnyPool;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Opens the database (creating an SQLite file and its folder if missing) and migrates it.
+pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let url = sqlite_create_if_missing(database_url)?;
+    let options = AnyConnectOptions::from_str(&url)?;
+    let is_sqlite = url.starts_with("sqlite:");
+    let db = AnyPoolOptions::new()
+        .max_connections(if is_sqlite { 4 } else { 16 })
+        .connect_with(options)
+        .await?;
+    if is_sqlite {
+        // Readers do not wait for the writer; the setting stays with the file.
+        sqlx::query("PRAGMA journal_mode = WAL").execute(&db).await?;
+    }
+    MIGRATOR.run(&db).await?;
+    Ok(db)
+}
+
+/// An SQLite URL asks for the file to be created, and its folder exists.
+fn sqlite_create_if_missing(database_url: &str) -> Result<String, sqlx::Error> {
+    let Some(rest) = database_url.strip_prefix("sqlite://").or_else(|| database_url.strip_prefix("sqlite:")) else {
+        return Ok(database_url.to_owned());
+    };
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+        }
+    }
+    Ok(if rest.contains("mode=") {
+        database_url.to_owned()
+    } else if rest.contains('?') {
+        format!("{database_url}&mode=rwc")
+    } else {
+        format!("{database_url}?mode=rwc")
+    })
+}
+
+/// Now, as stored: Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A stored time as the API shows it: RFC 3339 in UTC.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode_and_others_are_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/portal.db", dir.path().display());
+        assert_eq!(sqlite_create_if_missing(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.path().join("nested").is_dir());
+        assert_eq!(sqlite_create_if_missing("postgres://x/y").unwrap(), "postgres://x/y");
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+}

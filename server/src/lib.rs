@@ -1,0 +1,117 @@
+//! Backup Portal server: the API and the built portal, from one origin.
+
+pub mod auth;
+pub mod backups;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod problem;
+pub mod seed;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use serde::Serialize;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The whole application: every feature's router, the portal's files, and the layers
+/// that make every error a problem with a request ID.
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/api/health", get(health))
+        .merge(auth::router())
+        .merge(backups::router())
+        .merge(openapi::router())
+        .fallback(fallback)
+        .layer(CatchPanicLayer::custom(problem::panic_response))
+        .with_state(state);
+    // The problem layer wraps the finished router, so it sees answers that axum completes
+    // after the route's own layers (a 405's `Allow` header).
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn(problem::problem_layer))
+        .layer(CompressionLayer::new())
+}
+
+/// Opens the database, seeds it if asked and empty, and builds the state.
+pub async fn prepare(config: Config) -> Result<AppState, sqlx::Error> {
+    let db = db::connect(&config.database_url).await?;
+    if config.seed_demo && seed::seed_if_empty(&db).await? {
+        tracing::info!("seeded the demo data");
+    }
+    Ok(AppState { db, config: Arc::new(config) })
+}
+
+pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let addr = config.addr;
+    let state = prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("Backup Portal listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` when the server and its database answer.
+    status: &'static str,
+}
+
+/// Whether the server and its database answer.
+#[utoipa::path(
+    get, path = "/api/health", tag = "session",
+    responses((status = 200, description = "The server and its database answer", body = Health))
+)]
+pub async fn health(State(state): State<AppState>) -> AppResult<Json<Health>> {
+    sqlx::query("SELECT 1").execute(&state.db).await?;
+    Ok(Json(Health { status: "ok" }))
+}
+
+/// Unknown API paths are problems; everything else is the portal (its files, or
+/// `index.html` for the portal's own routes).
+async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path();
+    if path == "/api" || path.starts_with("/api/") {
+        return AppError::not_found(format!("There is no API at {path}.")).into_response();
+    }
+    let dist = &state.config.dist;
+    let files = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    match files.oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(error) => AppError::internal(error).into_response(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

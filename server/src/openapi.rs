@@ -1,0 +1,36 @@
+//! The OpenAPI document, generated from the handlers and the shared types.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Backup Portal API",
+        description = "The API behind the Backup Portal. Sign in with `POST /api/session`; the session \
+                       travels in an HttpOnly cookie, and every state-changing request must carry the \
+                       session's CSRF token in `x-csrf-token`. Every error is `application/problem+json` \
+                       (RFC 9457) with the request ID in `instance` and in the `x-request-id` header."
+    ),
+    paths(
+        crate::health,
+        crate::auth::sign_in,
+        crate::auth::current_session,
+        crate::auth::sign_out,
+        crate::backups::list_backups,
+        crate::backups::get_backup,
+    ),
+    components(schemas(portal_api::Problem, portal_api::FieldError)),
+    tags(
+        (name = "session", description = "Signing in and out"),
+        (name = "backups", description = "The state of each mailbox's backup"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}

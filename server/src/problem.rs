@@ -1,0 +1,121 @@
+//! The outermost API layer: gives every request an ID, makes sure every error that leaves
+//! the server is problem+json carrying that ID, and logs one line per request.
+//!
+//! Handlers return `AppError`, which is already a problem; this layer also catches what
+//! does not pass through a handler (axum's own 405, a caught panic) so that nothing
+//! reaches the browser as a bare status or plain text.
+
+use std::time::Instant;
+
+use axum::body::to_bytes;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use portal_api::problem::PROBLEM_CONTENT_TYPE;
+use portal_api::{Problem, REQUEST_ID_HEADER};
+use tracing::Instrument;
+
+use crate::error::{problem_response, AppError};
+
+/// The ID of the request being handled, in the request's extensions.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Problem bodies are small; anything larger is not one of ours.
+const MAX_PROBLEM_BYTES: usize = 64 * 1024;
+
+pub async fn problem_layer(mut request: Request, next: Next) -> Response {
+    let request_id = new_request_id();
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = request.method().clone();
+    // The path only: a query string may one day carry something secret.
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %request_id);
+
+    let response = next.run(request).instrument(span.clone()).await;
+    let mut response = if response.status().is_client_error() || response.status().is_server_error() {
+        as_problem(response, &request_id).await
+    } else {
+        response
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        )
+    });
+    response
+}
+
+/// Fills the request ID into a problem, or turns a bare error response into one.
+async fn as_problem(response: Response, request_id: &str) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let is_problem = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    let bytes = to_bytes(body, MAX_PROBLEM_BYTES).await.unwrap_or_default();
+
+    let mut problem = match is_problem.then(|| serde_json::from_slice::<Problem>(&bytes)) {
+        Some(Ok(problem)) => problem,
+        _ => fallback_problem(parts.status, &parts),
+    };
+    problem.instance = Some(request_id.to_owned());
+
+    // Keep the headers that belong to the answer (Allow, Retry-After, Set-Cookie...).
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut rebuilt = problem_response(&problem);
+    *rebuilt.status_mut() = parts.status;
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE {
+            rebuilt.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rebuilt
+}
+
+/// The problem for an error response that no handler wrote.
+fn fallback_problem(status: StatusCode, parts: &axum::http::response::Parts) -> Problem {
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
+            AppError::MethodNotAllowed(format!("This address accepts only: {allow}."))
+        }
+        StatusCode::NOT_FOUND => AppError::not_found("There is nothing at this address."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
+        s if s.is_server_error() => AppError::internal(format!("bare {s} response")),
+        _ => {
+            // A status we have no kind for: describe it by its standard name.
+            let reason = status.canonical_reason().unwrap_or("Error");
+            return Problem {
+                type_uri: "about:blank".into(),
+                title: reason.into(),
+                status: status.as_u16(),
+                detail: None,
+                instance: None,
+                errors: Vec::new(),
+            };
+        }
+    };
+    let mut problem = error.to_problem();
+    problem.status = status.as_u16();
+    problem
+}
+
+/// A caught panic: logged by tower-http, answered as a plain internal error.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::internal("a handler panicked").into_response()
+}
+
+fn new_request_id() -> String {
+    let bytes: [u8; 12] = rand::random();
+    hex::encode(bytes)
+}

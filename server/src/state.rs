@@ -1,0 +1,11 @@
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::Db;
+
+/// What every handler may reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}

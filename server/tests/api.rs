@@ -1,0 +1,304 @@
+//! The API as a client sees it: `app().oneshot(...)` against a fresh, seeded SQLite database per test.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+use portal_api::{BackupRow, Page, Problem, Role, SessionInfo};
+use portal_server::config::Config;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct TestApp {
+    router: Router,
+    db: portal_server::db::Db,
+    _dir: tempfile::TempDir,
+}
+
+async fn test_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/portal.db", dir.path().display());
+    let state = portal_server::prepare(Config::for_database(url)).await.unwrap();
+    TestApp { db: state.db.clone(), router: portal_server::app(state), _dir: dir }
+}
+
+/// A signed-in client: its cookie and CSRF token.
+struct Client {
+    cookie: String,
+    session: SessionInfo,
+}
+
+impl TestApp {
+    async fn send(&self, request: Request<Body>) -> Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    async fn sign_in(&self, role: Role) -> Client {
+        let email = DEMO_SIGN_INS.iter().find(|(r, _)| *r == role).unwrap().1;
+        let response = self.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let session: SessionInfo = body_json(response).await;
+        Client { cookie, session }
+    }
+
+    async fn get_as(&self, client: &Client, uri: &str) -> Response {
+        self.send(Request::get(uri).header(header::COOKIE, &client.cookie).body(Body::empty()).unwrap()).await
+    }
+}
+
+fn json_request(method: Method, uri: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn body_json<T: serde::de::DeserializeOwned>(response: Response) -> T {
+    let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
+}
+
+/// Asserts the response is problem+json with this status, whose `instance` is the request ID header.
+async fn problem(response: Response, status: StatusCode) -> Problem {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let problem: Problem = body_json(response).await;
+    assert_eq!(problem.status, status.as_u16());
+    assert_eq!(problem.instance.as_deref(), Some(request_id.as_str()));
+    assert!(problem.type_uri.starts_with("/problems/"), "a stable type: {}", problem.type_uri);
+    problem
+}
+
+#[tokio::test]
+async fn unknown_api_routes_are_404_problems() {
+    let app = test_app().await;
+    let response = app.send(Request::get("/api/no-such-thing").body(Body::empty()).unwrap()).await;
+    let problem = problem(response, StatusCode::NOT_FOUND).await;
+    assert_eq!(problem.type_uri, "/problems/not-found");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem_that_keeps_allow() {
+    let app = test_app().await;
+    let response = app.send(Request::put("/api/session").body(Body::empty()).unwrap()).await;
+    let allow = response.headers()[header::ALLOW].to_str().unwrap().to_owned();
+    assert!(allow.contains("POST") && allow.contains("DELETE"), "{allow}");
+    let problem = problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    let detail = problem.detail.unwrap();
+    assert!(detail.contains("POST"), "{detail}");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_or_not_valid_are_told_apart() {
+    let app = test_app().await;
+    let malformed = Request::post("/api/session")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"email\": "))
+        .unwrap();
+    problem(app.send(malformed).await, StatusCode::BAD_REQUEST).await;
+
+    let not_json = Request::post("/api/session").header(header::CONTENT_TYPE, "text/plain").body(Body::from("x")).unwrap();
+    problem(app.send(not_json).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+
+    let missing = json_request(Method::POST, "/api/session", json!({"email": "a@b.example"}));
+    let p = problem(app.send(missing).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.field_error("password"), Some("This field is required."));
+
+    let wrong_type = json_request(Method::POST, "/api/session", json!({"email": 5, "password": "x"}));
+    let p = problem(app.send(wrong_type).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("email").is_some(), "{p:?}");
+
+    let empty = json_request(Method::POST, "/api/session", json!({"email": " ", "password": ""}));
+    let p = problem(app.send(empty).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.field_error("email"), Some("Enter your email address."));
+    assert_eq!(p.field_error("password"), Some("Enter your password."));
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_401() {
+    let app = test_app().await;
+    let wrong = json_request(Method::POST, "/api/session", json!({"email": DEMO_SIGN_INS[0].1, "password": "nope"}));
+    let a = problem(app.send(wrong).await, StatusCode::UNAUTHORIZED).await;
+    let unknown = json_request(Method::POST, "/api/session", json!({"email": "who@nowhere.example", "password": "nope"}));
+    let b = problem(app.send(unknown).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!((a.type_uri, a.detail), (b.type_uri, b.detail));
+}
+
+#[tokio::test]
+async fn without_a_session_the_api_answers_401() {
+    let app = test_app().await;
+    for uri in ["/api/session", "/api/backups", "/api/backups/1"] {
+        let response = app.send(Request::get(uri).body(Body::empty()).unwrap()).await;
+        let p = problem(response, StatusCode::UNAUTHORIZED).await;
+        assert_eq!(p.type_uri, "/problems/unauthenticated");
+    }
+    let forged = Request::get("/api/backups").header(header::COOKIE, "portal_session=forged").body(Body::empty()).unwrap();
+    problem(app.send(forged).await, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_lax_and_only_its_hash_is_stored() {
+    let app = test_app().await;
+    let email = DEMO_SIGN_INS[0].1;
+    let response = app.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
+    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    let session_id = set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    assert_eq!(session_id.len(), 64, "32 random bytes");
+
+    let body = String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(!body.contains(&session_id) && !body.contains("argon2"), "{body}");
+
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT id_hash FROM sessions").fetch_all(&app.db).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].0, session_id);
+}
+
+#[tokio::test]
+async fn sign_in_from_another_site_is_refused() {
+    let app = test_app().await;
+    let mut request = json_request(Method::POST, "/api/session", json!({"email": DEMO_SIGN_INS[0].1, "password": DEMO_PASSWORD}));
+    request.headers_mut().insert(header::HOST, "portal.example".parse().unwrap());
+    request.headers_mut().insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    let p = problem(app.send(request).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p.type_uri, "/problems/csrf-rejected");
+}
+
+#[tokio::test]
+async fn sign_out_needs_the_csrf_token_and_ends_the_session() {
+    let app = test_app().await;
+    let client = app.sign_in(Role::OrgAdmin).await;
+
+    let without_token = Request::delete("/api/session").header(header::COOKIE, &client.cookie).body(Body::empty()).unwrap();
+    let p = problem(app.send(without_token).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p.type_uri, "/problems/csrf-rejected");
+
+    let wrong_token = Request::delete("/api/session")
+        .header(header::COOKIE, &client.cookie)
+        .header("x-csrf-token", "0".repeat(64))
+        .body(Body::empty())
+        .unwrap();
+    problem(app.send(wrong_token).await, StatusCode::FORBIDDEN).await;
+
+    let with_token = Request::delete("/api/session")
+        .header(header::COOKIE, &client.cookie)
+        .header("x-csrf-token", &client.session.csrf_token)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.send(with_token).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    problem(app.get_as(&client, "/api/session").await, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn each_role_sees_exactly_its_own_backups() {
+    let app = test_app().await;
+
+    let end_user = app.sign_in(Role::EndUser).await;
+    assert_eq!(end_user.session.role, Role::EndUser);
+    assert_eq!(end_user.session.scope, DEMO_SIGN_INS[0].1);
+    let page: Page<BackupRow> = body_json(app.get_as(&end_user, "/api/backups").await).await;
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].mailbox_email, DEMO_SIGN_INS[0].1);
+
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    assert_eq!(admin.session.scope, "Acme Legal");
+    let page: Page<BackupRow> = body_json(app.get_as(&admin, "/api/backups?per_page=200").await).await;
+    assert_eq!(page.total, 20);
+    assert!(page.items.iter().all(|row| row.organisation == "Acme Legal"));
+    let statuses: std::collections::HashSet<_> = page.items.iter().map(|row| row.status).collect();
+    assert_eq!(statuses.len(), 8, "the demo organisation shows every backup status");
+
+    let reseller = app.sign_in(Role::Reseller).await;
+    let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups").await).await;
+    assert_eq!((page.total, page.items.len(), page.page_count()), (60, 50, 2));
+    let second: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?page=2").await).await;
+    assert_eq!(second.items.len(), 10);
+    let all: Vec<_> = page.items.iter().chain(&second.items).collect();
+    assert!(all.iter().all(|row| !row.mailbox_email.ends_with("delta-foods.example")), "another reseller's data");
+    assert!(all.windows(2).all(|w| w[0].mailbox_email < w[1].mailbox_email), "ordered by address");
+}
+
+#[tokio::test]
+async fn an_end_user_cannot_read_another_mailbox() {
+    let app = test_app().await;
+    let end_user = app.sign_in(Role::EndUser).await;
+    let own: Page<BackupRow> = body_json(app.get_as(&end_user, "/api/backups").await).await;
+    let own_id = own.items[0].mailbox_id;
+
+    let response = app.get_as(&end_user, &format!("/api/backups/{own_id}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    for other in [own_id + 1, own_id + 30, 61] {
+        problem(app.get_as(&end_user, &format!("/api/backups/{other}")).await, StatusCode::NOT_FOUND).await;
+    }
+    let searched: Page<BackupRow> = body_json(app.get_as(&end_user, "/api/backups?q=example").await).await;
+    assert_eq!(searched.total, 1);
+
+    // The organisation admin reaches the same mailbox, but not one of another organisation.
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    assert_eq!(app.get_as(&admin, &format!("/api/backups/{own_id}")).await.status(), StatusCode::OK);
+    problem(app.get_as(&admin, "/api/backups/25").await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn filters_match_text_and_status_and_treat_wildcards_literally() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+
+    let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?q=BLUEBIRD&per_page=200").await).await;
+    assert_eq!(page.total, 20);
+
+    let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?status=space_full").await).await;
+    assert!(page.total >= 3);
+    assert!(page.items.iter().all(|row| row.status == portal_api::BackupStatus::SpaceFull));
+
+    let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?q=%25").await).await;
+    assert_eq!(page.total, 0, "% is a character to find, not a wildcard");
+}
+
+#[tokio::test]
+async fn bad_filters_are_422_with_the_field_named() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let p = problem(app.get_as(&reseller, "/api/backups?status=lost").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("status").unwrap().contains("authentication_error"));
+    let p = problem(app.get_as(&reseller, "/api/backups?page=abc").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("page").is_some(), "{p:?}");
+    let p = problem(app.get_as(&reseller, "/api/backups?per_page=1000&page=0").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("per_page").is_some() && p.field_error("page").is_some(), "{p:?}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = test_app().await;
+    let response = app.send(Request::get("/api/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = body_json(response).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in ["/api/session", "/api/backups", "/api/backups/{mailbox_id}", "/api/health"] {
+        assert!(paths.contains_key(path), "{path} is missing");
+    }
+    for method in ["get", "post", "delete"] {
+        assert!(paths["/api/session"].get(method).is_some(), "session {method}");
+    }
+    assert!(doc["components"]["schemas"].get("Problem").is_some());
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_data_and_does_not_seed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/portal.db", dir.path().display());
+    let first = portal_server::prepare(Config::for_database(&url)).await.unwrap();
+    first.db.close().await;
+    let second = portal_server::prepare(Config::for_database(&url)).await.unwrap();
+    let (mailboxes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mailboxes").fetch_one(&second.db).await.unwrap();
+    assert_eq!(mailboxes, 65);
+}

@@ -1,0 +1,174 @@
+//! The portal's one HTTP client. Every request goes through `request`, which returns the
+//! server's problem details on failure, so the page that asked can show them.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use gloo_net::http::{Method, RequestBuilder};
+use portal_api::problem::PROBLEM_CONTENT_TYPE;
+use portal_api::{BackupRow, BackupsQuery, Page, Problem, SessionInfo, SignInRequest, CSRF_HEADER, REQUEST_ID_HEADER};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A request that did not succeed, with everything the user and support need to know.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub method: &'static str,
+    pub path: String,
+    /// The HTTP status; `None` when the server could not be reached at all.
+    pub status: Option<u16>,
+    /// The server's problem details, when it sent them.
+    pub problem: Option<Problem>,
+    /// The request ID from the response header (also in the problem's `instance`).
+    pub request_id: Option<String>,
+    /// What went wrong on our side of the wire (network, unreadable answer).
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn is_unauthenticated(&self) -> bool {
+        self.status == Some(401)
+    }
+
+    /// The message the server gave for one field of a 422.
+    pub fn field_error(&self, field: &str) -> Option<String> {
+        self.problem.as_ref()?.field_error(field).map(str::to_owned)
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        self.problem.as_ref().and_then(|p| p.instance.as_deref()).or(self.request_id.as_deref())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.status, &self.problem) {
+            (Some(status), Some(problem)) => write!(f, "{} {}: {status} {}", self.method, self.path, problem.title),
+            (Some(status), None) => write!(f, "{} {}: {status} {}", self.method, self.path, self.message),
+            (None, _) => write!(f, "{} {}: {}", self.method, self.path, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+thread_local! {
+    /// The session's CSRF token, sent on every state-changing request. Kept in memory only.
+    static CSRF_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn remember_session(session: &SessionInfo) {
+    CSRF_TOKEN.with(|t| *t.borrow_mut() = Some(session.csrf_token.clone()));
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
+    }
+}
+
+/// The one function that talks to the server.
+pub async fn request<T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<T, ApiError> {
+    let method_label = method_name(&method);
+    let fail = |status: Option<u16>, message: String| ApiError {
+        method: method_label,
+        path: path.to_owned(),
+        status,
+        problem: None,
+        request_id: None,
+        message,
+    };
+
+    let changes_state = !matches!(method, Method::GET);
+    let mut builder = RequestBuilder::new(path).method(method).header("accept", "application/json");
+    if changes_state {
+        if let Some(token) = CSRF_TOKEN.with(|t| t.borrow().clone()) {
+            builder = builder.header(CSRF_HEADER, &token);
+        }
+    }
+    let request = match body {
+        Some(body) => builder.json(body),
+        None => builder.build(),
+    }
+    .map_err(|e| fail(None, format!("the request could not be prepared: {e}")))?;
+
+    let response = request
+        .send()
+        .await
+        .map_err(|_| fail(None, "The server could not be reached.".to_owned()))?;
+    let status = response.status();
+    let request_id = response.headers().get(REQUEST_ID_HEADER);
+    let text = response.text().await.unwrap_or_default();
+
+    if response.ok() {
+        // An empty answer (204) reads as `null`, which is what `()` expects.
+        let text = if text.is_empty() { "null" } else { text.as_str() };
+        return serde_json::from_str(text)
+            .map_err(|e| ApiError { request_id, ..fail(Some(status), format!("the answer could not be read: {e}")) });
+    }
+
+    let is_problem =
+        response.headers().get("content-type").is_some_and(|c| c.starts_with(PROBLEM_CONTENT_TYPE));
+    let problem = if is_problem { serde_json::from_str::<Problem>(&text).ok() } else { None };
+    Err(ApiError { problem, request_id, ..fail(Some(status), response.status_text()) })
+}
+
+async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    request(Method::GET, path, None::<&()>).await
+}
+
+pub async fn current_session() -> Result<SessionInfo, ApiError> {
+    let session: SessionInfo = get("/api/session").await?;
+    remember_session(&session);
+    Ok(session)
+}
+
+pub async fn sign_in(credentials: &SignInRequest) -> Result<SessionInfo, ApiError> {
+    let session: SessionInfo = request(Method::POST, "/api/session", Some(credentials)).await?;
+    remember_session(&session);
+    Ok(session)
+}
+
+pub async fn sign_out() -> Result<(), ApiError> {
+    request::<()>(Method::DELETE, "/api/session", None::<&()>).await?;
+    CSRF_TOKEN.with(|t| *t.borrow_mut() = None);
+    Ok(())
+}
+
+pub async fn backups(query: &BackupsQuery) -> Result<Page<BackupRow>, ApiError> {
+    let mut pairs = Vec::new();
+    if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
+        pairs.push(("q", q.to_owned()));
+    }
+    if let Some(status) = query.status.as_deref().filter(|s| !s.is_empty()) {
+        pairs.push(("status", status.to_owned()));
+    }
+    if let Some(page) = query.page {
+        pairs.push(("page", page.to_string()));
+    }
+    if let Some(per_page) = query.per_page {
+        pairs.push(("per_page", per_page.to_string()));
+    }
+    get(&format!("/api/backups{}", query_string(&pairs))).await
+}
+
+/// `?a=1&b=two`, each value percent-encoded; empty for no pairs.
+pub fn query_string(pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={}", String::from(js_sys::encode_uri_component(value))))
+        .collect();
+    format!("?{}", encoded.join("&"))
+}

@@ -1,0 +1,108 @@
+//! One way to show a failed request, next to what the user did: what the status means,
+//! what the server said, what to do, and the request ID for support.
+
+use leptos::either::Either;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+
+use crate::api::ApiError;
+use crate::components::copy_button::CopyButton;
+
+/// What a status code means, in plain words.
+pub fn meaning(status: Option<u16>) -> &'static str {
+    match status {
+        None => "The server could not be reached",
+        Some(400) => "The request was not understood",
+        Some(401) => "You are not signed in",
+        Some(403) => "Not allowed",
+        Some(404) => "Not found",
+        Some(405) => "Not possible here",
+        Some(409) => "Something changed in the meantime",
+        Some(410) => "No longer available",
+        Some(415) => "The request was not understood",
+        Some(422) => "Some details need correcting",
+        Some(429) => "Too many requests",
+        Some(500) => "Something went wrong on our side",
+        Some(502) => "The service is briefly unavailable",
+        Some(503) => "The service is busy or under maintenance",
+        Some(504) => "The request took too long",
+        Some(s) if s >= 500 => "The server had a problem",
+        Some(_) => "The request did not succeed",
+    }
+}
+
+/// What the user can do about it.
+pub fn what_to_do(status: Option<u16>) -> &'static str {
+    match status {
+        None => "Check your connection; if it works, the service may be restarting. Try again in a moment.",
+        Some(400) | Some(415) => "Reload the page and try again. If it happens again, send the request ID to support.",
+        Some(401) => "Sign in again; you will come back to this page.",
+        Some(403) => "Your role does not allow this. Ask your organisation admin or your reseller.",
+        Some(404) => "It may have been deleted, or the link is old. Go back to the list and look for it there.",
+        Some(405) => "Reload the page; if it happens again, send the request ID to support.",
+        Some(409) => "Reload this item to see its current state, then decide again.",
+        Some(410) => "Ask for it again.",
+        Some(422) => "Correct the fields marked below and send again.",
+        Some(429) => "Wait a moment before trying again.",
+        Some(502) | Some(503) => "Try again in a few minutes.",
+        Some(504) => "Try again; if it keeps happening, narrow the request (a smaller filter) or try later.",
+        Some(_) => "Try again. If it keeps happening, send the request ID to support.",
+    }
+}
+
+#[component]
+pub fn ErrorNotice(error: ApiError) -> impl IntoView {
+    let heading = match error.status {
+        Some(status) => format!("{status} · {}", meaning(Some(status))),
+        None => meaning(None).to_owned(),
+    };
+    let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
+    let sign_in = error.is_unauthenticated().then(|| {
+        let location = use_location();
+        let next = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
+        let href = format!("/sign-in{}", crate::api::query_string(&[("next", next)]));
+        view! { <A href=href>"Sign in again"</A> }
+    });
+    let request_id = error.request_id().map(str::to_owned);
+    view! {
+        <div class="error-notice" role="alert">
+            <p class="error-notice__heading">{heading}</p>
+            <p class="error-notice__detail">{detail}</p>
+            <p class="error-notice__todo">{what_to_do(error.status)} " " {sign_in}</p>
+            {request_id
+                .map(|id| {
+                    view! {
+                        <p class="error-notice__request">
+                            "Request ID " <code class="error-notice__request-id">{id.clone()}</code>
+                            <CopyButton value=id what="request ID" />
+                        </p>
+                    }
+                })}
+        </div>
+    }
+}
+
+/// The fallback of an `ErrorBoundary`: each error as an `ErrorNotice`.
+#[component]
+pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    view! {
+        <div class="error-list">
+            {move || {
+                errors
+                    .get()
+                    .into_iter()
+                    .map(|(_, error)| match error.downcast_ref::<ApiError>() {
+                        Some(api_error) => Either::Left(view! { <ErrorNotice error=api_error.clone() /> }),
+                        None => Either::Right(view! {
+                            <div class="error-notice" role="alert">
+                                <p class="error-notice__heading">"Something went wrong in this page"</p>
+                                <p class="error-notice__detail">{error.to_string()}</p>
+                            </div>
+                        }),
+                    })
+                    .collect_view()
+            }}
+        </div>
+    }
+}

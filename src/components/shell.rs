@@ -1,0 +1,86 @@
+//! The frame of every signed-in page: header, navigation, who is signed in, sign out.
+//! Pages render in its `Outlet` only once the session is known; without one, the user is
+//! sent to sign in and brought back afterwards.
+
+use leptos::either::EitherOf3;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::{use_location, use_navigate};
+use portal_api::SessionInfo;
+
+use crate::api;
+use crate::components::error_notice::ErrorNotice;
+use crate::Session;
+
+#[component]
+pub fn Shell() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let location = use_location();
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <Suspense fallback=|| view! { <p class="shell__loading">"Loading your portal…"</p> }>
+            {move || Suspend::new(async move {
+                match session.0.await {
+                    Ok(user) => EitherOf3::A(view! { <SignedIn user /> }),
+                    Err(error) if error.is_unauthenticated() => {
+                        let next = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
+                        let path = format!("/sign-in{}", api::query_string(&[("next", next)]));
+                        EitherOf3::B(view! { <Redirect path /> })
+                    }
+                    Err(error) => EitherOf3::C(view! {
+                        <main class="shell__failed" id="main">
+                            <h1>"The portal could not load"</h1>
+                            <ErrorNotice error />
+                            <button type="button" on:click=move |_| session.refetch()>"Try again"</button>
+                        </main>
+                    }),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SignedIn(user: SessionInfo) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let navigate = use_navigate();
+    let sign_out = Action::new_local(move |_: &()| {
+        let navigate = navigate.clone();
+        async move {
+            api::sign_out().await?;
+            navigate("/sign-in", Default::default());
+            session.refetch();
+            Ok::<(), api::ApiError>(())
+        }
+    });
+    let sign_out_error = move || sign_out.value().get().and_then(Result::err);
+
+    view! {
+        <header class="shell__header">
+            <A href="/" attr:class="shell__brand">"Backup Portal"</A>
+            <nav class="shell__nav" aria-label="Main">
+                <span class="shell__nav-group">"System Status"</span>
+                <A href="/status/backups">"Backups"</A>
+            </nav>
+            <div class="shell__user">
+                <span class="shell__user-name">{user.display_name.clone()}</span>
+                <span class="shell__user-role">{format!("{} · {}", user.role.label(), user.scope)}</span>
+                <button
+                    type="button"
+                    class="button button--quiet"
+                    on:click=move |_| {
+                        sign_out.dispatch(());
+                    }
+                    disabled=move || sign_out.pending().get()
+                >
+                    "Sign out"
+                </button>
+            </div>
+        </header>
+        {move || sign_out_error().map(|error| view! { <div class="shell__alert"><ErrorNotice error /></div> })}
+        <main class="shell__main" id="main">
+            <Outlet />
+        </main>
+    }
+}

@@ -1,0 +1,10 @@
+use leptos::prelude::*;
+use portal_api::BackupStatus;
+
+/// A status as a coloured badge; the colour comes from the one status scale (tone).
+#[component]
+pub fn StatusBadge(status: BackupStatus) -> impl IntoView {
+    view! {
+        <span class=format!("status-badge status-badge--{}", status.tone().as_str())>{status.label()}</span>
+    }
+}

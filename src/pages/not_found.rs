@@ -1,0 +1,13 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <main class="not-found" id="main">
+            <h1>"This page does not exist"</h1>
+            <p>"The address may be mistyped, or the page has moved."</p>
+            <p><A href="/status/backups">"Go to System Status › Backups"</A></p>
+        </main>
+    }
+}

@@ -1,0 +1,94 @@
+//! Sign in, then go back to the page that asked for it (`?next=`).
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use portal_api::SignInRequest;
+
+use crate::api::{self, ApiError};
+use crate::components::error_notice::ErrorNotice;
+use crate::Session;
+
+/// Where to go after signing in: only a path on this site, never another site.
+pub fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") => path,
+        _ => "/status/backups".to_owned(),
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let query = use_query_map();
+    let next = move || safe_next(query.read_untracked().get("next"));
+    let navigate = use_navigate();
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+
+    let sign_in = Action::new_local(move |request: &SignInRequest| {
+        let request = request.clone();
+        let navigate = navigate.clone();
+        async move {
+            api::sign_in(&request).await?;
+            session.refetch();
+            navigate(&next(), Default::default());
+            Ok::<(), ApiError>(())
+        }
+    });
+    let error = move || sign_in.value().get().and_then(Result::err);
+    let field_error = move |field: &'static str| move || error().and_then(|e| e.field_error(field));
+    // Field messages sit by their fields; any other failure is shown above the button.
+    let form_error = move || error().filter(|e| e.status != Some(422));
+
+    let already_signed_in = move || matches!(session.0.get(), Some(Ok(_)));
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        sign_in.dispatch(SignInRequest { email: email.get_untracked(), password: password.get_untracked() });
+    };
+
+    view! {
+        <Show when=already_signed_in>
+            <Redirect path=next() />
+        </Show>
+        <main class="sign-in" id="main">
+            <form class="sign-in__form" on:submit=on_submit novalidate>
+                <h1 class="sign-in__title">"Sign in to Backup Portal"</h1>
+                <div class="field">
+                    <label for="sign-in-email">"Email address"</label>
+                    <input
+                        id="sign-in-email"
+                        name="email"
+                        type="email"
+                        autocomplete="username"
+                        aria-required="true"
+                        aria-invalid=move || field_error("email")().is_some().to_string()
+                        aria-describedby="sign-in-email-error"
+                        prop:value=email
+                        on:input=move |ev| email.set(event_target_value(&ev))
+                    />
+                    <p class="field__error" id="sign-in-email-error">{field_error("email")}</p>
+                </div>
+                <div class="field">
+                    <label for="sign-in-password">"Password"</label>
+                    <input
+                        id="sign-in-password"
+                        name="password"
+                        type="password"
+                        autocomplete="current-password"
+                        aria-required="true"
+                        aria-invalid=move || field_error("password")().is_some().to_string()
+                        aria-describedby="sign-in-password-error"
+                        prop:value=password
+                        on:input=move |ev| password.set(event_target_value(&ev))
+                    />
+                    <p class="field__error" id="sign-in-password-error">{field_error("password")}</p>
+                </div>
+                {move || form_error().map(|error| view! { <ErrorNotice error /> })}
+                <button type="submit" class="button button--primary" disabled=move || sign_in.pending().get()>
+                    {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </form>
+        </main>
+    }
+}

@@ -1,0 +1,59 @@
+import { expect, test } from '@playwright/test';
+import { END_USER, mailboxIds, ORG_ADMIN, RESELLER, signIn } from './helpers';
+
+test('the portal opens on the sign-in page', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/sign-in\?next=%2Fstatus%2Fbackups/);
+  await expect(page.getByRole('heading', { name: 'Sign in to Backup Portal' })).toBeVisible();
+});
+
+test('an end user sees only their own mailbox', async ({ page }) => {
+  await signIn(page, END_USER);
+  expect(await mailboxIds(page)).toEqual([END_USER]);
+  await expect(page.getByRole('columnheader', { name: 'Organisation' })).toHaveCount(0);
+  await expect(page.getByText('End user · alice.archer@acme-legal.example')).toBeVisible();
+});
+
+test('an organisation admin sees every mailbox of their organisation, and no other', async ({ page }) => {
+  await signIn(page, ORG_ADMIN);
+  const ids = await mailboxIds(page);
+  expect(ids).toHaveLength(20);
+  for (const id of ids) expect(id).toMatch(/@acme-legal\.example$/);
+  await expect(page.getByText('1–20 of 20 mailboxes')).toBeVisible();
+  // Several statuses, each as a badge.
+  await expect(page.locator('.status-badge', { hasText: 'Authentication Error' }).first()).toBeVisible();
+  await expect(page.locator('.status-badge', { hasText: 'Completed' }).first()).toBeVisible();
+});
+
+test('a reseller sees the organisations it serves, paged, and no other reseller\'s', async ({ page }) => {
+  await signIn(page, RESELLER);
+  const ids = await mailboxIds(page);
+  expect(ids).toHaveLength(50);
+  await expect(page.getByText('1–50 of 60 mailboxes')).toBeVisible();
+  await expect(page.getByRole('columnheader', { name: 'Organisation' })).toBeVisible();
+  await page.getByRole('link', { name: 'Next' }).click();
+  await expect(page.getByText('51–60 of 60 mailboxes')).toBeVisible();
+  await expect(page).toHaveURL(/page=2/);
+  const all = [...ids, ...(await mailboxIds(page))];
+  expect(new Set(all).size).toBe(60);
+  for (const id of all) expect(id).not.toMatch(/delta-foods/);
+});
+
+test('a filtered view lives in the URL and survives a fresh load', async ({ page }) => {
+  await signIn(page, RESELLER);
+  await page.getByLabel('Status').selectOption({ label: 'Space Full' });
+  await expect(page).toHaveURL(/status=space_full/);
+  await expect(page.locator('.backups-table__row').first()).toBeVisible();
+  const filtered = await mailboxIds(page);
+  expect(filtered.length).toBeGreaterThan(0);
+  await expect(page.locator('.backups-table__row:not([data-status="space_full"])')).toHaveCount(0);
+
+  await page.goto(page.url());
+  expect(await mailboxIds(page)).toEqual(filtered);
+  await expect(page.getByLabel('Status')).toHaveValue('space_full');
+
+  await page.getByLabel('Search').fill('bluebird');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(/q=bluebird/);
+  for (const id of await mailboxIds(page)) expect(id).toMatch(/@bluebird-clinics\.example$/);
+});

@@ -1,0 +1,62 @@
+import { expect, test } from '@playwright/test';
+import { END_USER, signIn } from './helpers';
+
+test('an end user cannot read another mailbox through the API', async ({ page }) => {
+  await signIn(page, END_USER);
+  const own = await page.request.get('/api/backups');
+  expect(own.status()).toBe(200);
+  const ownRows = (await own.json()).items;
+  expect(ownRows).toHaveLength(1);
+  const ownId = ownRows[0].mailbox_id;
+
+  const other = await page.request.get(`/api/backups/${ownId + 1}`);
+  expect(other.status()).toBe(404);
+  expect(other.headers()['content-type']).toContain('application/problem+json');
+  const problem = await other.json();
+  expect(problem.status).toBe(404);
+  expect(problem.instance).toBe(other.headers()['x-request-id']);
+
+  const filtered = await page.request.get('/api/backups?q=acme-legal');
+  expect((await filtered.json()).items).toHaveLength(1);
+});
+
+test('a wrong password is explained where the user typed it, with a request ID', async ({ page }) => {
+  await page.goto('/sign-in');
+  await page.getByLabel('Email address').fill(END_USER);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const notice = page.getByRole('alert');
+  await expect(notice).toContainText('401');
+  await expect(notice).toContainText('do not match an account');
+  await expect(notice.locator('.error-notice__request-id')).toHaveText(/^[0-9a-f]{24}$/);
+  await expect(page).toHaveURL(/\/sign-in/);
+});
+
+test('empty fields are marked one by one', async ({ page }) => {
+  await page.goto('/sign-in');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.locator('#sign-in-email-error')).toHaveText('Enter your email address.');
+  await expect(page.locator('#sign-in-password-error')).toHaveText('Enter your password.');
+  await expect(page.getByLabel('Email address')).toHaveAttribute('aria-invalid', 'true');
+});
+
+test('signing out ends the session, and signing in brings the user back where they were', async ({ page }) => {
+  await signIn(page, END_USER);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+  expect((await page.request.get('/api/session')).status()).toBe(401);
+
+  await page.goto('/status/backups?status=completed');
+  await expect(page).toHaveURL(/\/sign-in\?next=/);
+  await page.getByLabel('Email address').fill(END_USER);
+  await page.getByLabel('Password').fill('demo-portal');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/status\/backups\?status=completed$/);
+});
+
+test('the layout holds at 360 px wide', async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await signIn(page, END_USER);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+});

@@ -1,0 +1,202 @@
+//! `cargo xtask run | test | bench`: the project's only entry points. Each installs what it
+//! needs on a fresh machine (nothing installed by hand survives), then builds and runs.
+
+mod bench;
+mod tools;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  run [SERVER FLAGS]   install what is missing, build the portal (release), start the server
+                       on http://127.0.0.1:8080 (or --addr / PORTAL_ADDR) with demo data
+  test                 install what the tests need and run every test: api and server,
+                       the portal in headless Chromium, and the end-to-end specs
+  bench                measure the budgets (initial transfer of the portal, ...)
+  setup                only install the tools";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("bench") => bench::bench(),
+        Some("setup") => tools::install_all(tools::Needs::Test),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's folder).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// Runs a command in the workspace root, echoing it, and fails if it fails.
+pub fn run_command(command: &mut Command) -> Result {
+    eprintln!("$ {}", describe(command));
+    let status = command.current_dir(root()).status().map_err(|e| format!("could not start {}: {e}", describe(command)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", describe(command)))
+    }
+}
+
+pub fn describe(command: &Command) -> String {
+    let mut text = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+fn run(server_args: &[String]) -> Result {
+    tools::install_all(tools::Needs::Run)?;
+    tools::build_portal()?;
+    run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
+    let server = target_dir().join("release").join("portal-server");
+    println!();
+    println!("Backup Portal: open the address below (default http://127.0.0.1:8080) and sign in as");
+    for (role, email) in DEMO_SIGN_INS {
+        println!("  {:<20} {email}", role.label());
+    }
+    println!("  (password for all: {DEMO_PASSWORD})");
+    println!();
+    let status = Command::new(&server)
+        .args(server_args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", server.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the server stopped: {status}"))
+    }
+}
+
+fn test() -> Result {
+    let started = Instant::now();
+    tools::install_all(tools::Needs::Test)?;
+    let mut suites: Vec<(&str, Result)> = Vec::new();
+
+    suites.push((
+        "api and server (cargo test)",
+        run_command(tools::cargo().args(["test", "-p", "portal-api", "-p", "portal-server", "-p", "xtask"])),
+    ));
+    suites.push((
+        "portal in headless Chromium (wasm-bindgen-test)",
+        run_command(
+            tools::cargo()
+                .args(["test", "-p", "portal", "--target", "wasm32-unknown-unknown"])
+                .env("CHROMEDRIVER", tools::CHROMEDRIVER)
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "60"),
+        ),
+    ));
+    suites.push(("end-to-end specs (Playwright)", end_to_end()));
+
+    println!();
+    let failed = suites.iter().filter(|(_, outcome)| outcome.is_err()).count();
+    for (name, outcome) in &suites {
+        match outcome {
+            Ok(()) => println!("  ok      {name}"),
+            Err(message) => println!("  FAILED  {name}: {message}"),
+        }
+    }
+    println!("xtask test took {:.0} s", started.elapsed().as_secs_f64());
+    println!("suites: {} passed, {failed} failed", suites.len() - failed);
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} suite(s) failed"))
+    }
+}
+
+/// Builds the portal and the server, starts the server on a free port with a fresh
+/// database, runs the Playwright specs against it, and stops it.
+fn end_to_end() -> Result {
+    tools::build_portal()?;
+    run_command(tools::cargo().args(["build", "-p", "portal-server"]))?;
+    let server = TestServer::start()?;
+    let outcome = run_command(
+        Command::new(tools::npx())
+            .args(["playwright", "test", "--config", "tests/e2e/playwright.config.ts"])
+            .env("PORTAL_URL", &server.url)
+            .env("PATH", tools::path_with_tools()),
+    );
+    drop(server);
+    outcome
+}
+
+/// A server of our own for the end-to-end specs, stopped (and its database removed) on drop.
+pub struct TestServer {
+    pub url: String,
+    child: Child,
+    data_dir: PathBuf,
+}
+
+impl TestServer {
+    pub fn start() -> Result<TestServer> {
+        let port = free_port()?;
+        let data_dir = std::env::temp_dir().join(format!("portal-e2e-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&data_dir).map_err(|e| format!("could not create {}: {e}", data_dir.display()))?;
+        let binary = target_dir().join("debug").join("portal-server");
+        let child = Command::new(&binary)
+            .current_dir(root())
+            .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", format!("sqlite://{}/portal.db", data_dir.display()))
+            .env("PORTAL_DIST", root().join("dist"))
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+        let server = TestServer { url: format!("http://127.0.0.1:{port}"), child, data_dir };
+        server.wait_until_ready(port)?;
+        Ok(server)
+    }
+
+    fn wait_until_ready(&self, port: u16) -> Result {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("the test server did not start listening on port {port} within 60 s"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,169 @@
+//! Installing the toolchain on a fresh machine, and building the portal with it.
+//! Every step checks first, so a second run installs nothing (see shared/notes/toolchain.md).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use crate::{root, run_command, Result};
+
+pub const TRUNK_VERSION: &str = "0.21.14";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// What `run` and `bench` need: the wasm toolchain.
+    Run,
+    /// Also a browser and the test packages.
+    Test,
+}
+
+pub fn install_all(needs: Needs) -> Result {
+    ensure_wasm_target()?;
+    ensure_cargo_tool("trunk", TRUNK_VERSION, &["install", "trunk", "--version", TRUNK_VERSION, "--locked"])?;
+    let bindgen = pinned_wasm_bindgen()?;
+    // Without --locked: the CLI's own lock file pins a yanked crate (toolchain notes).
+    ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
+    ensure_npm_packages()?;
+    if needs == Needs::Test {
+        ensure_chromium()?;
+    }
+    Ok(())
+}
+
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+pub fn npx() -> &'static str {
+    "npx"
+}
+
+fn cargo_bin() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"));
+    home.join("bin")
+}
+
+/// PATH with cargo's binaries and the npm packages' binaries (wasm-opt) in front.
+pub fn path_with_tools() -> OsString {
+    let mut paths = vec![cargo_bin(), root().join("node_modules").join(".bin")];
+    if let Some(path) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(paths).expect("PATH entries have no separators in them")
+}
+
+/// The first line a tool prints for `--version`, if it runs at all.
+fn version_of(program: &str) -> Option<String> {
+    let output = Command::new(program).arg("--version").env("PATH", path_with_tools()).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").to_owned())
+}
+
+fn ensure_wasm_target() -> Result {
+    let output = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup is needed: {e}"))?;
+    if String::from_utf8_lossy(&output.stdout).lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+        return Ok(());
+    }
+    run_command(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+fn ensure_cargo_tool(program: &str, version: &str, install_args: &[&str]) -> Result {
+    if version_of(program).is_some_and(|v| v.split_whitespace().any(|word| word == version)) {
+        return Ok(());
+    }
+    eprintln!("installing {program} {version} (a few minutes, once per machine)");
+    run_command(cargo().args(install_args).arg("--force"))
+}
+
+/// The wasm-bindgen version in Cargo.lock: the CLI must be exactly this one.
+pub fn pinned_wasm_bindgen() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(version.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen entry".into())
+}
+
+/// `npm ci` when node_modules is missing or older than the lock file.
+fn ensure_npm_packages() -> Result {
+    let lock = root().join("package-lock.json");
+    let installed = root().join("node_modules").join(".package-lock.json");
+    if modified(&installed).is_some_and(|i| modified(&lock).is_some_and(|l| i >= l)) {
+        return Ok(());
+    }
+    run_command(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))
+}
+
+fn ensure_chromium() -> Result {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok(());
+    }
+    eprintln!("installing Chromium and ChromeDriver from Debian's packages");
+    run_command(Command::new("apt-get").arg("update"))?;
+    run_command(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// Builds the portal in release mode into `dist/`, unless `dist/` is newer than every input.
+pub fn build_portal() -> Result {
+    let built = modified(&root().join("dist").join("index.html"));
+    let inputs = ["src", "style", "public", "api/src", "index.html", "Trunk.toml", "Cargo.toml", "Cargo.lock", "api/Cargo.toml"];
+    let newest_input = inputs.iter().filter_map(|p| newest(&root().join(p))).max();
+    if let (Some(built), Some(input)) = (built, newest_input) {
+        if built > input {
+            eprintln!("portal: dist/ is up to date");
+            return Ok(());
+        }
+    }
+    run_command(Command::new("trunk").args(["build", "--release"]).env("PATH", path_with_tools()))
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The newest modification time of a file, or of any file below a folder.
+fn newest(path: &Path) -> Option<SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path).ok()?.filter_map(|entry| entry.ok()).filter_map(|entry| newest(&entry.path())).max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pinned_wasm_bindgen_is_pinned_exactly_in_cargo_toml() {
+        let version = pinned_wasm_bindgen().unwrap();
+        let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("wasm-bindgen = \"={version}\"")),
+            "Cargo.toml must pin wasm-bindgen to ={version}, the version the CLI is installed at"
+        );
+    }
+
+    #[test]
+    fn newest_looks_inside_folders() {
+        assert!(newest(&root().join("xtask")).is_some());
+        assert!(newest(&root().join("no-such-folder")).is_none());
+    }
+}
