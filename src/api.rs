@@ -13,7 +13,7 @@ use serde::Serialize;
 /// A request that did not succeed, with everything the user and support need to know.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
-    pub method: &'static str,
+    pub method: String,
     pub path: String,
     /// The HTTP status; `None` when the server could not be reached at all.
     pub status: Option<u16>,
@@ -61,26 +61,15 @@ fn remember_session(session: &SessionInfo) {
     CSRF_TOKEN.with(|t| *t.borrow_mut() = Some(session.csrf_token.clone()));
 }
 
-fn method_name(method: &Method) -> &'static str {
-    match method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        _ => "OTHER",
-    }
-}
-
 /// The one function that talks to the server.
 pub async fn request<T: DeserializeOwned>(
     method: Method,
     path: &str,
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
-    let method_label = method_name(&method);
+    let method_label = method.as_str().to_owned();
     let fail = |status: Option<u16>, message: String| ApiError {
-        method: method_label,
+        method: method_label.clone(),
         path: path.to_owned(),
         status,
         problem: None,

@@ -1,0 +1,123 @@
+//! The portal's pieces in a real browser (headless Chromium via wasm-bindgen-test).
+//! `cargo xtask test` runs these with `cargo test -p portal --target wasm32-unknown-unknown`.
+
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use portal::api::{query_string, ApiError};
+use portal::components::error_notice::{meaning, what_to_do, ErrorNotice};
+use portal::components::status_badge::StatusBadge;
+use portal::pages::backups::backups_href;
+use portal::pages::sign_in::safe_next;
+use portal::time::relative;
+use portal_api::{BackupStatus, BackupsQuery, FieldError, Problem};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Mounts a view into a fresh element of the page and returns that element.
+fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> web_sys::HtmlElement {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&host).unwrap();
+    let handle = leptos::mount::mount_to(host.clone(), view);
+    // Keep the view alive for the rest of the test run.
+    std::mem::forget(handle);
+    host
+}
+
+fn problem_error(status: u16, detail: &str) -> ApiError {
+    ApiError {
+        method: "GET".into(),
+        path: "/api/backups".into(),
+        status: Some(status),
+        problem: Some(Problem {
+            type_uri: "/problems/forbidden".into(),
+            title: "Not allowed for your role".into(),
+            status,
+            detail: Some(detail.into()),
+            instance: Some("0123456789abcdef01234567".into()),
+            errors: vec![FieldError::new("email", "Enter your email address.")],
+        }),
+        request_id: Some("0123456789abcdef01234567".into()),
+        message: "Forbidden".into(),
+    }
+}
+
+#[wasm_bindgen_test]
+fn an_error_notice_says_what_happened_why_what_to_do_and_the_request_id() {
+    let error = problem_error(403, "Only resellers can force a backup.");
+    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let text = host.text_content().unwrap();
+    assert!(text.contains("403 · Not allowed"), "{text}");
+    assert!(text.contains("Only resellers can force a backup."), "{text}");
+    assert!(text.contains(what_to_do(Some(403))), "{text}");
+    let id = host.query_selector(".error-notice__request-id").unwrap().unwrap();
+    assert_eq!(id.text_content().unwrap(), "0123456789abcdef01234567");
+    assert!(host.query_selector("[role=alert]").unwrap().is_some(), "announced to screen readers");
+    assert!(host.query_selector("button.copy-button").unwrap().is_some(), "the request ID can be copied");
+}
+
+#[wasm_bindgen_test]
+fn an_unreachable_server_is_named_as_such() {
+    let error = ApiError {
+        method: "GET".into(),
+        path: "/api/session".into(),
+        status: None,
+        problem: None,
+        request_id: None,
+        message: "The server could not be reached.".into(),
+    };
+    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let text = host.text_content().unwrap();
+    assert!(text.contains(meaning(None)), "{text}");
+    assert!(text.contains("Check your connection"), "{text}");
+    assert!(host.query_selector(".error-notice__request").unwrap().is_none(), "no request ID to show");
+}
+
+#[wasm_bindgen_test]
+fn a_401_notice_offers_to_sign_in_and_come_back() {
+    let error = problem_error(401, "Your session has ended.");
+    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let link = host.query_selector(".error-notice a").unwrap().expect("a sign-in link");
+    let href = link.get_attribute("href").unwrap();
+    assert!(href.starts_with("/sign-in?next="), "{href}");
+}
+
+#[wasm_bindgen_test]
+fn every_code_the_portal_explains_has_its_own_meaning_and_advice() {
+    let codes = [None, Some(400), Some(401), Some(403), Some(404), Some(405), Some(409), Some(422), Some(429), Some(500), Some(502), Some(503), Some(504)];
+    let meanings: std::collections::HashSet<_> = codes.iter().map(|c| meaning(*c)).collect();
+    assert_eq!(meanings.len(), codes.len(), "no two codes share a meaning");
+    for code in codes {
+        assert!(!what_to_do(code).is_empty());
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_status_badge_carries_its_tone() {
+    let host = mount(|| view! { <StatusBadge status=BackupStatus::AuthenticationError /> });
+    let badge = host.query_selector(".status-badge").unwrap().unwrap();
+    assert_eq!(badge.text_content().unwrap(), "Authentication Error");
+    assert!(badge.class_list().contains("status-badge--danger"));
+}
+
+#[wasm_bindgen_test]
+fn relative_times_read_naturally() {
+    assert_eq!(relative(10_000.0), "just now");
+    assert_eq!(relative(12.0 * 60_000.0), "in 12 min");
+    assert_eq!(relative(-3.0 * 3_600_000.0), "3 h ago");
+    assert_eq!(relative(-3.0 * 86_400_000.0), "3 d ago");
+}
+
+#[wasm_bindgen_test]
+fn filters_make_shareable_addresses_and_next_stays_on_this_site() {
+    let query = BackupsQuery { q: Some("a&b c".into()), status: Some("space_full".into()), page: Some(2), per_page: None };
+    assert_eq!(backups_href(&query), "/status/backups?q=a%26b%20c&status=space_full&page=2");
+    assert_eq!(backups_href(&BackupsQuery::default()), "/status/backups");
+    assert_eq!(query_string(&[]), "");
+    assert_eq!(safe_next(Some("/status/backups?q=a".into())), "/status/backups?q=a");
+    assert_eq!(safe_next(Some("//evil.example".into())), "/status/backups");
+    assert_eq!(safe_next(Some("https://evil.example".into())), "/status/backups");
+}
