@@ -61,15 +61,24 @@ fn remember_session(session: &SessionInfo) {
     CSRF_TOKEN.with(|t| *t.borrow_mut() = Some(session.csrf_token.clone()));
 }
 
-/// The one function that talks to the server.
+/// The one function that talks to the server. Generic only in what it decodes; the
+/// sending and the error handling are compiled once (`send`), which keeps the wasm small.
 pub async fn request<T: DeserializeOwned>(
     method: Method,
     path: &str,
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
-    let method_label = method.as_str().to_owned();
+    let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
+    let (text, failure) = send(method, path, body).await?;
+    // An empty answer (204) reads as `null`, which is what `()` expects.
+    let text = if text.is_empty() { "null" } else { text.as_str() };
+    serde_json::from_str(text).map_err(|e| ApiError { message: format!("the answer could not be read: {e}"), ..failure })
+}
+
+/// Sends a request; on success returns the body, and the error to report should it not decode.
+async fn send(method: Method, path: &str, body: Option<String>) -> Result<(String, ApiError), ApiError> {
     let fail = |status: Option<u16>, message: String| ApiError {
-        method: method_label.clone(),
+        method: method.as_str().to_owned(),
         path: path.to_owned(),
         status,
         problem: None,
@@ -78,33 +87,25 @@ pub async fn request<T: DeserializeOwned>(
     };
 
     let changes_state = !matches!(method, Method::GET);
-    let mut builder = RequestBuilder::new(path).method(method).header("accept", "application/json");
+    let mut builder = RequestBuilder::new(path).method(method.clone()).header("accept", "application/json");
     if changes_state {
         if let Some(token) = CSRF_TOKEN.with(|t| t.borrow().clone()) {
             builder = builder.header(CSRF_HEADER, &token);
         }
     }
     let request = match body {
-        Some(body) => builder.json(body),
+        Some(body) => builder.header("content-type", "application/json").body(body),
         None => builder.build(),
     }
     .map_err(|e| fail(None, format!("the request could not be prepared: {e}")))?;
 
-    let response = request
-        .send()
-        .await
-        .map_err(|_| fail(None, "The server could not be reached.".to_owned()))?;
+    let response = request.send().await.map_err(|_| fail(None, "The server could not be reached.".to_owned()))?;
     let status = response.status();
     let request_id = response.headers().get(REQUEST_ID_HEADER);
     let text = response.text().await.unwrap_or_default();
-
     if response.ok() {
-        // An empty answer (204) reads as `null`, which is what `()` expects.
-        let text = if text.is_empty() { "null" } else { text.as_str() };
-        return serde_json::from_str(text)
-            .map_err(|e| ApiError { request_id, ..fail(Some(status), format!("the answer could not be read: {e}")) });
+        return Ok((text, ApiError { request_id, ..fail(Some(status), String::new()) }));
     }
-
     let is_problem =
         response.headers().get("content-type").is_some_and(|c| c.starts_with(PROBLEM_CONTENT_TYPE));
     let problem = if is_problem { serde_json::from_str::<Problem>(&text).ok() } else { None };

@@ -26,6 +26,27 @@ impl Session {
     }
 }
 
+/// The address of the page being shown (path and query), to come back to after signing in.
+pub fn current_address() -> String {
+    let location = leptos_router::hooks::use_location();
+    let search = location.search.get_untracked();
+    let path = location.pathname.get_untracked();
+    if search.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", search.trim_start_matches('?'))
+    }
+}
+
+/// The sign-in page's address, bringing the user back to `next` afterwards.
+pub fn sign_in_href(next: &str) -> String {
+    if next == "/" {
+        "/sign-in".to_owned()
+    } else {
+        format!("/sign-in{}", api::query_string(&[("next", next.to_owned())]))
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_context(Session(LocalResource::new(api::current_session)));

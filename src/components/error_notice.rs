@@ -4,7 +4,6 @@
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_location;
 
 use crate::api::ApiError;
 use crate::components::copy_button::CopyButton;
@@ -59,9 +58,7 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     };
     let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
     let sign_in = error.is_unauthenticated().then(|| {
-        let location = use_location();
-        let next = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
-        let href = format!("/sign-in{}", crate::api::query_string(&[("next", next)]));
+        let href = crate::sign_in_href(&crate::current_address());
         view! { <A href=href>"Sign in again"</A> }
     });
     let request_id = error.request_id().map(str::to_owned);

@@ -5,17 +5,15 @@
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
-use leptos_router::hooks::{use_location, use_navigate};
 use portal_api::SessionInfo;
 
 use crate::api;
 use crate::components::error_notice::ErrorNotice;
-use crate::Session;
+use crate::{current_address, sign_in_href, Session};
 
 #[component]
 pub fn Shell() -> impl IntoView {
     let session = expect_context::<Session>();
-    let location = use_location();
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -24,8 +22,7 @@ pub fn Shell() -> impl IntoView {
                 match session.0.await {
                     Ok(user) => EitherOf3::A(view! { <SignedIn user /> }),
                     Err(error) if error.is_unauthenticated() => {
-                        let next = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
-                        let path = format!("/sign-in{}", api::query_string(&[("next", next)]));
+                        let path = sign_in_href(&current_address());
                         EitherOf3::B(view! { <Redirect path /> })
                     }
                     Err(error) => EitherOf3::C(view! {
@@ -43,16 +40,13 @@ pub fn Shell() -> impl IntoView {
 
 #[component]
 fn SignedIn(user: SessionInfo) -> impl IntoView {
-    let session = expect_context::<Session>();
-    let navigate = use_navigate();
-    let sign_out = Action::new_local(move |_: &()| {
-        let navigate = navigate.clone();
-        async move {
-            api::sign_out().await?;
-            navigate("/sign-in", Default::default());
-            session.refetch();
-            Ok::<(), api::ApiError>(())
+    // After signing out, a full page load: nothing of the session stays in memory.
+    let sign_out = Action::new_local(move |_: &()| async move {
+        api::sign_out().await?;
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().assign("/sign-in");
         }
+        Ok::<(), api::ApiError>(())
     });
     let sign_out_error = move || sign_out.value().get().and_then(Result::err);
 
