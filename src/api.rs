@@ -30,6 +30,11 @@ impl ApiError {
         self.status == Some(401)
     }
 
+    /// Whether the server named this kind of problem (the last segment of its `type`).
+    pub fn is_problem(&self, kind: &str) -> bool {
+        self.problem.as_ref().is_some_and(|p| p.type_uri.rsplit('/').next() == Some(kind))
+    }
+
     /// The message the server gave for one field of a 422.
     pub fn field_error(&self, field: &str) -> Option<String> {
         self.problem.as_ref()?.field_error(field).map(str::to_owned)

@@ -51,7 +51,7 @@ fn an_error_notice_says_what_happened_why_what_to_do_and_the_request_id() {
     let error = problem_error(403, "Only resellers can force a backup.");
     let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
     let text = host.text_content().unwrap();
-    assert!(text.contains("403 · Not allowed"), "{text}");
+    assert!(text.contains("403 · Not allowed for your role"), "{text}");
     assert!(text.contains("Only resellers can force a backup."), "{text}");
     assert!(text.contains(what_to_do(Some(403))), "{text}");
     let id = host.query_selector(".error-notice__request-id").unwrap().unwrap();
@@ -73,6 +73,7 @@ fn an_unreachable_server_is_named_as_such() {
     let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
     let text = host.text_content().unwrap();
     assert!(text.contains(meaning(None)), "{text}");
+    assert!(!text.contains("Request ID"), "{text}");
     assert!(text.contains("Check your connection"), "{text}");
     assert!(host.query_selector(".error-notice__request").unwrap().is_none(), "no request ID to show");
 }
@@ -123,4 +124,18 @@ fn filters_make_shareable_addresses_and_next_stays_on_this_site() {
     assert_eq!(safe_next(Some("/status/backups?q=a".into())), "/status/backups?q=a");
     assert_eq!(safe_next(Some("//evil.example".into())), "/status/backups");
     assert_eq!(safe_next(Some("https://evil.example".into())), "/status/backups");
+}
+
+#[wasm_bindgen_test]
+fn a_refused_sign_in_does_not_offer_to_sign_in_again() {
+    let mut error = problem_error(401, "The email address and password do not match an account.");
+    if let Some(problem) = error.problem.as_mut() {
+        problem.type_uri = "/problems/invalid-credentials".into();
+        problem.title = "Email address or password not recognised".into();
+    }
+    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let text = host.text_content().unwrap();
+    assert!(text.contains("401 · Email address or password not recognised"), "{text}");
+    assert!(text.contains("Caps Lock"), "{text}");
+    assert!(host.query_selector(".error-notice a").unwrap().is_none(), "no sign-in link on the sign-in form");
 }

@@ -52,12 +52,22 @@ pub fn what_to_do(status: Option<u16>) -> &'static str {
 
 #[component]
 pub fn ErrorNotice(error: ApiError) -> impl IntoView {
+    // The server's title names this problem exactly ("Email address or password not
+    // recognised"); the plain meaning of the code stands in when there is none.
+    let title = error.problem.as_ref().map(|p| p.title.clone()).unwrap_or_else(|| meaning(error.status).to_owned());
     let heading = match error.status {
-        Some(status) => format!("{status} · {}", meaning(Some(status))),
-        None => meaning(None).to_owned(),
+        Some(status) => format!("{status} · {title}"),
+        None => title,
+    };
+    // A refused sign-in is a 401 too, but signing in again is what the user just did.
+    let session_ended = error.is_unauthenticated() && !error.is_problem("invalid-credentials");
+    let todo = if error.is_problem("invalid-credentials") {
+        "Check the email address and the password (is Caps Lock on?), then sign in again."
+    } else {
+        what_to_do(error.status)
     };
     let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
-    let sign_in = error.is_unauthenticated().then(|| {
+    let sign_in = session_ended.then(|| {
         let href = crate::sign_in_href(&crate::current_address());
         view! { <A href=href>"Sign in again"</A> }
     });
@@ -66,7 +76,7 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
         <div class="error-notice" role="alert">
             <p class="error-notice__heading">{heading}</p>
             <p class="error-notice__detail">{detail}</p>
-            <p class="error-notice__todo">{what_to_do(error.status)} " " {sign_in}</p>
+            <p class="error-notice__todo">{todo} " " {sign_in}</p>
             {request_id
                 .map(|id| {
                     view! {

@@ -26,8 +26,9 @@ test('a wrong password is explained where the user typed it, with a request ID',
   await page.getByLabel('Password').fill('not the password');
   await page.getByRole('button', { name: 'Sign in' }).click();
   const notice = page.getByRole('alert');
-  await expect(notice).toContainText('401');
+  await expect(notice).toContainText('401 · Email address or password not recognised');
   await expect(notice).toContainText('do not match an account');
+  await expect(notice.getByRole('link', { name: 'Sign in again' })).toHaveCount(0);
   await expect(notice.locator('.error-notice__request-id')).toHaveText(/^[0-9a-f]{24}$/);
   await expect(page).toHaveURL(/\/sign-in/);
 });
