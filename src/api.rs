@@ -73,11 +73,33 @@ pub async fn request<T: DeserializeOwned>(
     path: &str,
     body: Option<&impl Serialize>,
 ) -> Result<T, ApiError> {
-    let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
+    let body = match body {
+        Some(body) => Some(to_json(body).map_err(|message| ApiError {
+            method: method.as_str().to_owned(),
+            path: path.to_owned(),
+            status: None,
+            problem: None,
+            request_id: None,
+            message,
+        })?),
+        None => None,
+    };
     let (text, failure) = send(method, path, body).await?;
     // An empty answer (204) reads as `null`, which is what `()` expects.
     let text = if text.is_empty() { "null" } else { text.as_str() };
-    serde_json::from_str(text).map_err(|e| ApiError { message: format!("the answer could not be read: {e}"), ..failure })
+    from_json(text).map_err(|message| ApiError { message, ..failure })
+}
+
+// JSON through the browser's own parser and serialiser: serde_json's code would add
+// tens of kilobytes to the wasm that every visitor downloads.
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let value = js_sys::JSON::parse(text).map_err(|_| "the answer is not JSON".to_owned())?;
+    serde_wasm_bindgen::from_value(value).map_err(|e| format!("the answer could not be read: {e}"))
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, String> {
+    let value = serde_wasm_bindgen::to_value(value).map_err(|e| format!("the request could not be written: {e}"))?;
+    js_sys::JSON::stringify(&value).map(String::from).map_err(|_| "the request could not be written".to_owned())
 }
 
 /// Sends a request; on success returns the body, and the error to report should it not decode.
@@ -113,7 +135,7 @@ async fn send(method: Method, path: &str, body: Option<String>) -> Result<(Strin
     }
     let is_problem =
         response.headers().get("content-type").is_some_and(|c| c.starts_with(PROBLEM_CONTENT_TYPE));
-    let problem = if is_problem { serde_json::from_str::<Problem>(&text).ok() } else { None };
+    let problem = if is_problem { from_json::<Problem>(&text).ok() } else { None };
     Err(ApiError { problem, request_id, ..fail(Some(status), response.status_text()) })
 }
 

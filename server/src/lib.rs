@@ -94,7 +94,10 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         return AppError::not_found(format!("There is no API at {path}.")).into_response();
     }
     let dist = &state.config.dist;
-    let files = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    // `NAME.gz` files written at build time are sent as they are to browsers that accept gzip.
+    let files = ServeDir::new(dist)
+        .precompressed_gzip()
+        .fallback(ServeFile::new(dist.join("index.html")).precompressed_gzip());
     match files.oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(error) => AppError::internal(error).into_response(),

@@ -302,3 +302,27 @@ async fn a_restart_keeps_the_data_and_does_not_seed_twice() {
     let (mailboxes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mailboxes").fetch_one(&second.db).await.unwrap();
     assert_eq!(mailboxes, 65);
 }
+
+#[tokio::test]
+async fn the_portal_is_served_precompressed_and_its_routes_fall_back_to_index_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!DOCTYPE html><title>Backup Portal</title>").unwrap();
+    std::fs::write(dist.join("index.html.gz"), b"not really gzip, but proves which file was sent").unwrap();
+    let mut config = Config::for_database(format!("sqlite://{}/portal.db", dir.path().display()));
+    config.dist = dist;
+    let app = portal_server::app(portal_server::prepare(config).await.unwrap());
+
+    let gzip = Request::get("/").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(gzip).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+
+    // A portal route (no such file) is the portal itself, so a bookmarked URL opens.
+    let route = Request::get("/status/backups?status=space_full").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(route).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("Backup Portal"));
+}

@@ -55,7 +55,12 @@ fn initial_files(dist: &Path) -> Result<Vec<(String, usize, usize)>> {
             continue;
         }
         let bytes = std::fs::read(entry.path()).map_err(|e| format!("{name}: {e}"))?;
-        files.push((name, bytes.len(), gzip_len(&bytes)));
+        // What the server sends: the precompressed file where there is one.
+        let served = match std::fs::metadata(dist.join(format!("{name}.gz"))) {
+            Ok(gz) => gz.len() as usize,
+            Err(_) => gzip_len(&bytes),
+        };
+        files.push((name, bytes.len(), served));
     }
     files.sort();
     if files.is_empty() {

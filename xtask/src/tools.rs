@@ -131,7 +131,50 @@ pub fn build_portal() -> Result {
             return Ok(());
         }
     }
-    run_command(Command::new("trunk").args(["build", "--release"]).env("PATH", path_with_tools()))
+    run_command(Command::new("trunk").args(["build", "--release"]).env("PATH", path_with_tools()))?;
+    minify_js(&root().join("dist"))?;
+    precompress(&root().join("dist"))
+}
+
+/// Trunk leaves wasm-bindgen's JS glue as written; esbuild (an npm package) minifies it.
+fn minify_js(dist: &Path) -> Result {
+    let entries = std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "js") {
+            let file = path.to_string_lossy().into_owned();
+            run_command(
+                Command::new("esbuild")
+                    .args([&file, "--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"])
+                    .arg(format!("--outfile={file}"))
+                    .env("PATH", path_with_tools()),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The file types the server sends compressed.
+pub const COMPRESSIBLE: [&str; 5] = [".html", ".js", ".wasm", ".css", ".svg"];
+
+/// Writes `NAME.gz` beside each compressible file of `dist/`, compressed once with Zopfli
+/// (smaller than on-the-fly gzip, still plain gzip to the browser); the server sends these.
+fn precompress(dist: &Path) -> Result {
+    let entries = std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !COMPRESSIBLE.iter().any(|ext| name.ends_with(ext)) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("{name}: {e}"))?;
+        let mut gz = Vec::new();
+        zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, &bytes[..], &mut gz)
+            .map_err(|e| format!("compressing {name}: {e}"))?;
+        std::fs::write(dist.join(format!("{name}.gz")), gz).map_err(|e| format!("{name}.gz: {e}"))?;
+    }
+    eprintln!("portal: precompressed dist/ (gzip, Zopfli)");
+    Ok(())
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
