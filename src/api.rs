@@ -6,7 +6,10 @@ use std::fmt;
 
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
-use portal_api::{BackupRow, BackupsQuery, Page, Problem, SessionInfo, SignInRequest, CSRF_HEADER, REQUEST_ID_HEADER};
+use portal_api::{
+    BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult, Page, Problem, SessionInfo, SignInRequest, CSRF_HEADER,
+    REQUEST_ID_HEADER,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -188,4 +191,12 @@ pub fn query_string(pairs: &[(&str, String)]) -> String {
         .map(|(key, value)| format!("{key}={}", String::from(js_sys::encode_uri_component(value))))
         .collect();
     format!("?{}", encoded.join("&"))
+}
+
+pub async fn force_backup(mailbox_id: i64) -> Result<BackupRow, ApiError> {
+    request(Method::POST, &format!("/api/backups/{mailbox_id}/force"), None::<&()>).await
+}
+
+pub async fn force_backups(filter: &ForceBackupsRequest) -> Result<ForceBackupsResult, ApiError> {
+    request(Method::POST, "/api/backups/force", Some(filter)).await
 }

@@ -31,8 +31,27 @@ pub fn local(ms: f64) -> String {
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
     let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
-    let language = web_sys::window().and_then(|w| w.navigator().language()).unwrap_or_else(|| "en".to_owned());
-    date.to_locale_string(&language, &options).into()
+    date.to_locale_string(&language(), &options).into()
+}
+
+/// The time of day only, e.g. "14:30".
+pub fn local_time(ms: f64) -> String {
+    let date = js_sys::Date::new(&JsValue::from_f64(ms));
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+    date.to_locale_time_string_with_options(&language(), &options).into()
+}
+
+/// The time of day with seconds, e.g. "14:02:31".
+pub fn local_time_seconds(ms: f64) -> String {
+    let date = js_sys::Date::new(&JsValue::from_f64(ms));
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"medium".into());
+    date.to_locale_time_string_with_options(&language(), &options).into()
+}
+
+fn language() -> String {
+    web_sys::window().and_then(|w| w.navigator().language()).unwrap_or_else(|| "en".to_owned())
 }
 
 pub fn now_ms() -> f64 {

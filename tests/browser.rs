@@ -11,7 +11,7 @@ use portal::pages::backups::backups_href;
 use portal::pages::sign_in::safe_next;
 use portal::sign_in_href;
 use portal::time::relative;
-use portal_api::{BackupStatus, BackupsQuery, FieldError, Problem};
+use portal_api::{JobStatus, BackupsQuery, FieldError, Problem};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
@@ -101,7 +101,7 @@ fn every_code_the_portal_explains_has_its_own_meaning_and_advice() {
 
 #[wasm_bindgen_test]
 fn a_status_badge_carries_its_tone() {
-    let host = mount(|| view! { <StatusBadge status=BackupStatus::AuthenticationError /> });
+    let host = mount(|| view! { <StatusBadge status=JobStatus::AuthenticationError /> });
     let badge = host.query_selector(".status-badge").unwrap().unwrap();
     assert_eq!(badge.text_content().unwrap(), "Authentication Error");
     assert!(badge.class_list().contains("status-badge--danger"));

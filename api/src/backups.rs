@@ -2,105 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The statuses a backup can be in (reference: "Backup Errors & Statuses").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum BackupStatus {
-    PreparingBackup,
-    InProgress,
-    Completed,
-    Retrying,
-    ConnectionError,
-    AuthenticationError,
-    SpaceFull,
-    PartiallyComplete,
-}
-
-/// How a status reads at a glance; one colour scale for every kind of job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tone {
-    /// Waiting or working: nothing to do.
-    Neutral,
-    Active,
-    Success,
-    /// The service is handling it, but the user should know.
-    Warning,
-    /// Someone must act.
-    Danger,
-}
-
-impl Tone {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tone::Neutral => "neutral",
-            Tone::Active => "active",
-            Tone::Success => "success",
-            Tone::Warning => "warning",
-            Tone::Danger => "danger",
-        }
-    }
-}
-
-impl BackupStatus {
-    pub const ALL: [BackupStatus; 8] = [
-        BackupStatus::PreparingBackup,
-        BackupStatus::InProgress,
-        BackupStatus::Completed,
-        BackupStatus::Retrying,
-        BackupStatus::ConnectionError,
-        BackupStatus::AuthenticationError,
-        BackupStatus::SpaceFull,
-        BackupStatus::PartiallyComplete,
-    ];
-
-    /// The name stored in the database and used in URLs and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackupStatus::PreparingBackup => "preparing_backup",
-            BackupStatus::InProgress => "in_progress",
-            BackupStatus::Completed => "completed",
-            BackupStatus::Retrying => "retrying",
-            BackupStatus::ConnectionError => "connection_error",
-            BackupStatus::AuthenticationError => "authentication_error",
-            BackupStatus::SpaceFull => "space_full",
-            BackupStatus::PartiallyComplete => "partially_complete",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<BackupStatus> {
-        BackupStatus::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// The status as the portal shows it.
-    pub fn label(self) -> &'static str {
-        match self {
-            BackupStatus::PreparingBackup => "Preparing Backup",
-            BackupStatus::InProgress => "In Progress",
-            BackupStatus::Completed => "Completed",
-            BackupStatus::Retrying => "Retrying",
-            BackupStatus::ConnectionError => "Connection Error",
-            BackupStatus::AuthenticationError => "Authentication Error",
-            BackupStatus::SpaceFull => "Space Full",
-            BackupStatus::PartiallyComplete => "Partially Complete",
-        }
-    }
-
-    pub fn tone(self) -> Tone {
-        match self {
-            BackupStatus::PreparingBackup => Tone::Neutral,
-            BackupStatus::InProgress => Tone::Active,
-            BackupStatus::Completed => Tone::Success,
-            BackupStatus::Retrying | BackupStatus::ConnectionError | BackupStatus::PartiallyComplete => {
-                Tone::Warning
-            }
-            BackupStatus::AuthenticationError | BackupStatus::SpaceFull => Tone::Danger,
-        }
-    }
-}
+use crate::jobs::{JobRun, JobStatus};
 
 /// One mailbox and the state of its backup, as the Backups list shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BackupRow {
     /// The mailbox's ID in the service.
@@ -108,7 +13,10 @@ pub struct BackupRow {
     /// The Mailbox Email ID: the address support asks for.
     pub mailbox_email: String,
     pub organisation: String,
-    pub status: BackupStatus,
+    /// One of `JobKind::Backup.statuses()`.
+    pub status: JobStatus,
+    /// Progress and retries of the current run.
+    pub run: JobRun,
     /// When the last backup ran (RFC 3339), whatever its outcome; none before the first.
     pub last_backup_at: Option<String>,
     /// When the last backup that completed in full ended (RFC 3339).
@@ -134,22 +42,22 @@ pub struct BackupsQuery {
     pub per_page: Option<u32>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Force Backup on every account of a filter (the same filter as the Backups list).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ForceBackupsRequest {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
 
-    #[test]
-    fn every_status_round_trips_and_serde_agrees_with_as_str() {
-        for status in BackupStatus::ALL {
-            assert_eq!(BackupStatus::parse(status.as_str()), Some(status));
-            let json = serde_json::to_string(&status).unwrap();
-            assert_eq!(json, format!("\"{}\"", status.as_str()));
-        }
-    }
-
-    #[test]
-    fn statuses_that_need_someone_to_act_read_as_danger() {
-        assert_eq!(BackupStatus::AuthenticationError.tone(), Tone::Danger);
-        assert_eq!(BackupStatus::Completed.tone(), Tone::Success);
-    }
+/// What a bulk Force Backup did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ForceBackupsResult {
+    /// Accounts whose backup was started (or whose pending retry was brought forward).
+    pub started: u64,
+    /// Accounts left alone because a backup of them is already running.
+    pub already_running: u64,
 }

@@ -5,11 +5,13 @@
 
 pub mod backups;
 pub mod demo;
+pub mod jobs;
 pub mod page;
 pub mod problem;
 pub mod session;
 
-pub use backups::{BackupRow, BackupStatus, BackupsQuery};
+pub use backups::{BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
+pub use jobs::{JobKind, JobRun, JobStatus};
 pub use page::Page;
 pub use problem::{FieldError, Problem};
 pub use session::{Role, SessionInfo, SignInRequest};

@@ -1,21 +1,28 @@
-//! Backups: `/api/backups`, one row per mailbox the user may see.
+//! Backups: `/api/backups`, one row per mailbox the user may see, with its current run;
+//! and Force Backup, for one account or every account of a filter.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use portal_api::page::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use portal_api::{BackupRow, BackupStatus, BackupsQuery, FieldError, Page};
+use portal_api::{
+    BackupRow, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRun, JobStatus, Page, Role,
+};
 
 use crate::auth::{CurrentUser, Scope};
-use crate::db::rfc3339;
+use crate::db::{now_ms, rfc3339};
+use crate::engine::enqueue_backup;
 use crate::error::{AppError, AppResult};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/backups", get(list_backups))
+        .route("/api/backups/force", post(force_backups))
         .route("/api/backups/{mailbox_id}", get(get_backup))
+        .route("/api/backups/{mailbox_id}/force", post(force_backup))
 }
 
 #[derive(sqlx::FromRow)]
@@ -26,12 +33,22 @@ struct BackupRecord {
     status: String,
     last_backup_at: Option<i64>,
     last_success_at: Option<i64>,
+    started_at: Option<i64>,
+    items_done: Option<i64>,
+    items_total: Option<i64>,
+    bytes_done: Option<i64>,
+    bytes_total: Option<i64>,
+    retries: Option<i32>,
+    next_run_at: Option<i64>,
+    detail: Option<String>,
 }
 
 impl BackupRecord {
-    fn into_row(self) -> AppResult<BackupRow> {
-        let status = BackupStatus::parse(&self.status)
+    fn into_row(self, max_retries: u32) -> AppResult<BackupRow> {
+        let status = JobStatus::parse(&self.status)
+            .filter(|s| JobKind::Backup.allows(*s))
             .ok_or_else(|| AppError::internal(format!("unknown backup status {:?} stored", self.status)))?;
+        let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
         Ok(BackupRow {
             mailbox_id: self.mailbox_id,
             mailbox_email: self.email,
@@ -39,15 +56,30 @@ impl BackupRecord {
             status,
             last_backup_at: self.last_backup_at.map(rfc3339),
             last_success_at: self.last_success_at.map(rfc3339),
+            run: JobRun {
+                started_at: self.started_at.map(rfc3339),
+                items_done: count(self.items_done),
+                items_total: self.items_total.map(|v| v.max(0) as u64),
+                bytes_done: count(self.bytes_done),
+                bytes_total: self.bytes_total.map(|v| v.max(0) as u64),
+                retries: self.retries.unwrap_or(0).max(0) as u32,
+                max_retries,
+                next_run_at: self.next_run_at.map(rfc3339),
+                queue_position: None,
+                detail: self.detail,
+            },
         })
     }
 }
 
-const SELECT_BACKUPS: &str = "SELECT m.id AS mailbox_id, m.email, o.name AS organisation, b.status, \
-            b.last_backup_at, b.last_success_at \
-     FROM backups b \
+const FROM_BACKUPS: &str = "FROM backups b \
      JOIN mailboxes m ON m.id = b.mailbox_id \
-     JOIN organisations o ON o.id = m.organisation_id";
+     JOIN organisations o ON o.id = m.organisation_id \
+     LEFT JOIN jobs j ON j.id = b.current_job_id";
+
+const BACKUP_COLUMNS: &str = "m.id AS mailbox_id, m.email, o.name AS organisation, b.status, \
+     b.last_backup_at, b.last_success_at, j.started_at, j.items_done, j.items_total, j.bytes_done, \
+     j.bytes_total, j.retries, j.next_run_at, j.detail";
 
 /// The scope's condition on the joined rows; its one parameter is `$1`.
 fn scope_condition(scope: Scope) -> (&'static str, i64) {
@@ -57,6 +89,10 @@ fn scope_condition(scope: Scope) -> (&'static str, i64) {
         Scope::Reseller(id) => ("o.reseller_id = $1", id),
     }
 }
+
+/// The filter's conditions: `$2` the text (empty: any), `$3` its LIKE pattern, `$4` the status (empty: any).
+const FILTER_CONDITIONS: &str = "($2 = '' OR LOWER(m.email) LIKE $3 ESCAPE '\\' OR LOWER(o.name) LIKE $3 ESCAPE '\\') \
+     AND ($4 = '' OR b.status = $4)";
 
 /// The backups the signed-in user may see, filtered and paged on the server.
 #[utoipa::path(
@@ -73,36 +109,30 @@ pub async fn list_backups(
     user: CurrentUser,
     ApiQuery(query): ApiQuery<BackupsQuery>,
 ) -> AppResult<Json<Page<BackupRow>>> {
-    let filter = Filter::from_query(&query)?;
+    let filter = Filter::new(query.q.as_deref(), query.status.as_deref(), query.page, query.per_page)?;
     let (scope, scope_id) = scope_condition(user.scope());
-    // Fixed SQL with every parameter always bound: an empty filter matches everything.
-    let conditions = format!(
-        "WHERE {scope} \
-           AND ($2 = '' OR LOWER(m.email) LIKE $3 ESCAPE '\\' OR LOWER(o.name) LIKE $3 ESCAPE '\\') \
-           AND ($4 = '' OR b.status = $4)"
-    );
-    let (total,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
-         JOIN organisations o ON o.id = m.organisation_id {conditions}"
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS}"))
+        .bind(scope_id)
+        .bind(&filter.text)
+        .bind(&filter.pattern)
+        .bind(&filter.status)
+        .fetch_one(&state.db)
+        .await?;
+    let records: Vec<BackupRecord> = sqlx::query_as(&format!(
+        "SELECT {BACKUP_COLUMNS} {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS} \
+         ORDER BY m.email LIMIT $5 OFFSET $6"
     ))
     .bind(scope_id)
     .bind(&filter.text)
     .bind(&filter.pattern)
     .bind(&filter.status)
-    .fetch_one(&state.db)
+    .bind(i64::from(filter.per_page))
+    .bind(i64::from(filter.page - 1) * i64::from(filter.per_page))
+    .fetch_all(&state.db)
     .await?;
-    let records: Vec<BackupRecord> =
-        sqlx::query_as(&format!("{SELECT_BACKUPS} {conditions} ORDER BY m.email LIMIT $5 OFFSET $6"))
-            .bind(scope_id)
-            .bind(&filter.text)
-            .bind(&filter.pattern)
-            .bind(&filter.status)
-            .bind(i64::from(filter.per_page))
-            .bind(i64::from(filter.page - 1) * i64::from(filter.per_page))
-            .fetch_all(&state.db)
-            .await?;
+    let max_retries = state.config.max_retries;
     Ok(Json(Page {
-        items: records.into_iter().map(BackupRecord::into_row).collect::<AppResult<_>>()?,
+        items: records.into_iter().map(|r| r.into_row(max_retries)).collect::<AppResult<_>>()?,
         total: total as u64,
         page: filter.page,
         per_page: filter.per_page,
@@ -124,19 +154,126 @@ pub async fn get_backup(
     user: CurrentUser,
     Path(mailbox_id): Path<i64>,
 ) -> AppResult<Json<BackupRow>> {
-    let (scope, scope_id) = scope_condition(user.scope());
-    let record: Option<BackupRecord> = sqlx::query_as(&format!("{SELECT_BACKUPS} WHERE {scope} AND m.id = $2"))
-        .bind(scope_id)
-        .bind(mailbox_id)
-        .fetch_optional(&state.db)
-        .await?;
-    let record = record.ok_or_else(|| {
-        AppError::not_found(format!("No mailbox with ID {mailbox_id} is among the mailboxes you can see."))
-    })?;
-    Ok(Json(record.into_row()?))
+    Ok(Json(find_backup(&state, &user, mailbox_id).await?))
 }
 
-/// A validated `BackupsQuery`.
+async fn find_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64) -> AppResult<BackupRow> {
+    let (scope, scope_id) = scope_condition(user.scope());
+    let record: Option<BackupRecord> =
+        sqlx::query_as(&format!("SELECT {BACKUP_COLUMNS} {FROM_BACKUPS} WHERE {scope} AND m.id = $2"))
+            .bind(scope_id)
+            .bind(mailbox_id)
+            .fetch_optional(&state.db)
+            .await?;
+    record
+        .ok_or_else(|| AppError::not_found(format!("No mailbox with ID {mailbox_id} is among the mailboxes you can see.")))?
+        .into_row(state.config.max_retries)
+}
+
+/// Force Backup of one account: starts a backup now, or brings a pending retry forward to now.
+#[utoipa::path(
+    post, path = "/api/backups/{mailbox_id}/force", tag = "backups",
+    params(
+        ("mailbox_id" = i64, Path, description = "The mailbox's ID"),
+        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
+    ),
+    responses(
+        (status = 202, description = "The backup starts now", body = BackupRow),
+        (status = 403, description = "Only resellers and organisation admins may force a backup", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such mailbox among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A backup of this mailbox is already running", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn force_backup(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(mailbox_id): Path<i64>,
+) -> AppResult<(StatusCode, Json<BackupRow>)> {
+    require_force_role(&user)?;
+    let row = find_backup(&state, &user, mailbox_id).await?;
+    if matches!(row.status, JobStatus::PreparingBackup | JobStatus::InProgress) {
+        return Err(AppError::Conflict(format!(
+            "A backup of {} is already running (status: {}). It finishes by itself; force another once it has ended.",
+            row.mailbox_email,
+            row.status.label()
+        )));
+    }
+    start_backup(&state, &user, mailbox_id, row.status).await?;
+    state.engine.wake();
+    Ok((StatusCode::ACCEPTED, Json(find_backup(&state, &user, mailbox_id).await?)))
+}
+
+/// Force Backup of every account of a filter (the Backups list's `q` and `status`).
+#[utoipa::path(
+    post, path = "/api/backups/force", tag = "backups",
+    request_body = ForceBackupsRequest,
+    params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    responses(
+        (status = 202, description = "Backups started; how many, and how many were already running", body = ForceBackupsResult),
+        (status = 403, description = "Only resellers and organisation admins may force a backup", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The filter is not valid", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn force_backups(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(request): ApiJson<ForceBackupsRequest>,
+) -> AppResult<(StatusCode, Json<ForceBackupsResult>)> {
+    require_force_role(&user)?;
+    let filter = Filter::new(request.q.as_deref(), request.status.as_deref(), None, None)?;
+    let (scope, scope_id) = scope_condition(user.scope());
+    let matching: Vec<(i64, String)> =
+        sqlx::query_as(&format!("SELECT m.id, b.status {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS}"))
+            .bind(scope_id)
+            .bind(&filter.text)
+            .bind(&filter.pattern)
+            .bind(&filter.status)
+            .fetch_all(&state.db)
+            .await?;
+    let mut result = ForceBackupsResult::default();
+    for (mailbox_id, status) in matching {
+        let status = JobStatus::parse(&status).unwrap_or(JobStatus::Completed);
+        if matches!(status, JobStatus::PreparingBackup | JobStatus::InProgress) {
+            result.already_running += 1;
+        } else {
+            start_backup(&state, &user, mailbox_id, status).await?;
+            result.started += 1;
+        }
+    }
+    state.engine.wake();
+    Ok((StatusCode::ACCEPTED, Json(result)))
+}
+
+fn require_force_role(user: &CurrentUser) -> AppResult<()> {
+    match user.role() {
+        Role::Reseller | Role::OrgAdmin => Ok(()),
+        Role::EndUser => Err(AppError::Forbidden(
+            "Force Backup is for resellers and organisation admins. Ask your organisation admin to start it.".into(),
+        )),
+    }
+}
+
+/// A waiting retry is brought forward (it keeps its count); otherwise a new backup is queued.
+async fn start_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64, status: JobStatus) -> AppResult<()> {
+    let now = now_ms();
+    if matches!(status, JobStatus::Retrying | JobStatus::ConnectionError) {
+        let moved = sqlx::query(
+            "UPDATE jobs SET next_run_at = $1, updated_at = $1 \
+             WHERE id = (SELECT current_job_id FROM backups WHERE mailbox_id = $2) AND next_run_at IS NOT NULL",
+        )
+        .bind(now)
+        .bind(mailbox_id)
+        .execute(&state.db)
+        .await?;
+        if moved.rows_affected() > 0 {
+            return Ok(());
+        }
+    }
+    enqueue_backup(&state.db, mailbox_id, Some(user.user_id), now).await?;
+    Ok(())
+}
+
+/// A validated filter of the Backups list.
 struct Filter {
     text: String,
     pattern: String,
@@ -146,19 +283,19 @@ struct Filter {
 }
 
 impl Filter {
-    fn from_query(query: &BackupsQuery) -> AppResult<Filter> {
+    fn new(q: Option<&str>, status: Option<&str>, page: Option<u32>, per_page: Option<u32>) -> AppResult<Filter> {
         let mut errors = Vec::new();
-        let text = query.q.as_deref().unwrap_or("").trim().to_lowercase();
-        let status = query.status.as_deref().unwrap_or("").trim().to_owned();
-        if !status.is_empty() && BackupStatus::parse(&status).is_none() {
-            let known: Vec<&str> = BackupStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let text = q.unwrap_or("").trim().to_lowercase();
+        let status = status.unwrap_or("").trim().to_owned();
+        if !status.is_empty() && !JobStatus::parse(&status).is_some_and(|s| JobKind::Backup.allows(s)) {
+            let known: Vec<&str> = JobKind::Backup.statuses().iter().map(|s| s.as_str()).collect();
             errors.push(FieldError::new("status", format!("Use one of: {}.", known.join(", "))));
         }
-        let page = query.page.unwrap_or(1);
+        let page = page.unwrap_or(1);
         if page == 0 {
             errors.push(FieldError::new("page", "Pages are numbered from 1."));
         }
-        let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
         if per_page == 0 || per_page > MAX_PER_PAGE {
             errors.push(FieldError::new("per_page", format!("Ask for 1 to {MAX_PER_PAGE} rows per page.")));
         }

@@ -29,6 +29,22 @@ pub struct Config {
     /// How long a session lasts after sign-in, in hours.
     #[arg(long, env = "PORTAL_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
+
+    /// Retries of a job after unknown errors before it gives up.
+    #[arg(long, env = "PORTAL_MAX_RETRIES", default_value_t = portal_api::jobs::DEFAULT_MAX_RETRIES)]
+    pub max_retries: u32,
+
+    /// Minutes between two retries.
+    #[arg(long, env = "PORTAL_RETRY_MINUTES", default_value_t = portal_api::jobs::DEFAULT_RETRY_MINUTES)]
+    pub retry_minutes: u32,
+
+    /// Hours between an account's scheduled backups.
+    #[arg(long, env = "PORTAL_BACKUP_INTERVAL_HOURS", default_value_t = 24)]
+    pub backup_interval_hours: u32,
+
+    /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
+    #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
+    pub demo_step_ms: u64,
 }
 
 impl Config {
@@ -41,6 +57,10 @@ impl Config {
             secure_cookies: false,
             seed_demo: true,
             session_hours: 12,
+            max_retries: portal_api::jobs::DEFAULT_MAX_RETRIES,
+            retry_minutes: portal_api::jobs::DEFAULT_RETRY_MINUTES,
+            backup_interval_hours: 24,
+            demo_step_ms: 0,
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum AppError {
     Forbidden(String),
     NotFound(String),
     MethodNotAllowed(String),
+    /// The request conflicts with the thing's current state; says what conflicts.
+    Conflict(String),
     /// The body is not JSON at all.
     MalformedBody(String),
     UnsupportedMediaType,
@@ -41,6 +43,7 @@ impl AppError {
             AppError::CsrfRejected | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -57,6 +60,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not-found",
             AppError::MethodNotAllowed(_) => "method-not-allowed",
+            AppError::Conflict(_) => "conflict",
             AppError::MalformedBody(_) => "malformed-body",
             AppError::UnsupportedMediaType => "unsupported-media-type",
             AppError::Validation(_) => "validation",
@@ -72,6 +76,7 @@ impl AppError {
             AppError::Forbidden(_) => "Not allowed for your role",
             AppError::NotFound(_) => "Not found",
             AppError::MethodNotAllowed(_) => "Method not allowed here",
+            AppError::Conflict(_) => "In conflict with the current state",
             AppError::MalformedBody(_) => "The request body is not valid JSON",
             AppError::UnsupportedMediaType => "The request body must be JSON",
             AppError::Validation(_) => "Some fields are not valid",
@@ -91,6 +96,7 @@ impl AppError {
             AppError::Forbidden(detail)
             | AppError::NotFound(detail)
             | AppError::MethodNotAllowed(detail)
+            | AppError::Conflict(detail)
             | AppError::MalformedBody(detail) => detail.clone(),
             AppError::UnsupportedMediaType => "Send the body as JSON with `Content-Type: application/json`.".into(),
             AppError::Validation(errors) => {

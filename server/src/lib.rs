@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod backups;
 pub mod config;
+pub mod connector;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -12,6 +14,7 @@ pub mod seed;
 pub mod state;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -47,17 +50,23 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Opens the database, seeds it if asked and empty, and builds the state.
+/// The engine is built but not started: `serve` starts it; tests step it with `run_due`.
 pub async fn prepare(config: Config) -> Result<AppState, sqlx::Error> {
     let db = db::connect(&config.database_url).await?;
     if config.seed_demo && seed::seed_if_empty(&db).await? {
         tracing::info!("seeded the demo data");
     }
-    Ok(AppState { db, config: Arc::new(config) })
+    let connector = Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) });
+    let engine_config = engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
+    let postgres = config.database_url.starts_with("postgres");
+    let engine = engine::Engine::new(db.clone(), engine_config, connector, postgres);
+    Ok(AppState { db, config: Arc::new(config), engine })
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let addr = config.addr;
     let state = prepare(config).await?;
+    state.engine.clone().spawn();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Backup Portal listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;

@@ -22,6 +22,8 @@ use crate::state::AppState;
         crate::auth::sign_out,
         crate::backups::list_backups,
         crate::backups::get_backup,
+        crate::backups::force_backup,
+        crate::backups::force_backups,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(

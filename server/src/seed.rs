@@ -2,10 +2,11 @@
 //! mailboxes, a second reseller whose data the first must never see, and one sign-in per role.
 
 use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
-use portal_api::{BackupStatus, Role};
+use portal_api::{JobKind, JobStatus, Role};
 
 use crate::auth::password;
 use crate::db::{now_ms, Db};
+use crate::engine::new_job_id;
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -20,27 +21,27 @@ const LAST: [&str; 20] = [
 ];
 
 /// Per organisation, one status per mailbox in turn: mostly healthy, every status present.
-const STATUS_CYCLE: [BackupStatus; 20] = [
-    BackupStatus::Completed,
-    BackupStatus::Completed,
-    BackupStatus::InProgress,
-    BackupStatus::Completed,
-    BackupStatus::Retrying,
-    BackupStatus::Completed,
-    BackupStatus::AuthenticationError,
-    BackupStatus::Completed,
-    BackupStatus::PreparingBackup,
-    BackupStatus::Completed,
-    BackupStatus::ConnectionError,
-    BackupStatus::Completed,
-    BackupStatus::Completed,
-    BackupStatus::PartiallyComplete,
-    BackupStatus::Completed,
-    BackupStatus::SpaceFull,
-    BackupStatus::Completed,
-    BackupStatus::Completed,
-    BackupStatus::InProgress,
-    BackupStatus::Completed,
+const STATUS_CYCLE: [JobStatus; 20] = [
+    JobStatus::Completed,
+    JobStatus::Completed,
+    JobStatus::InProgress,
+    JobStatus::Completed,
+    JobStatus::Retrying,
+    JobStatus::Completed,
+    JobStatus::AuthenticationError,
+    JobStatus::Completed,
+    JobStatus::PreparingBackup,
+    JobStatus::Completed,
+    JobStatus::ConnectionError,
+    JobStatus::Completed,
+    JobStatus::Completed,
+    JobStatus::PartiallyComplete,
+    JobStatus::Completed,
+    JobStatus::SpaceFull,
+    JobStatus::Completed,
+    JobStatus::Completed,
+    JobStatus::InProgress,
+    JobStatus::Completed,
 ];
 
 struct DemoOrganisation {
@@ -99,15 +100,46 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
 
             let status = STATUS_CYCLE[(i + org_index * 3) % STATUS_CYCLE.len()];
             let (last_backup_at, last_success_at) = demo_times(status, i as i64, now);
+            let job = DemoBackupJob::for_status(status, i as i64, now);
+            sqlx::query("UPDATE mailboxes SET demo_script = $1 WHERE id = $2")
+                .bind(job.script)
+                .bind(mailbox_id)
+                .execute(&mut *tx)
+                .await?;
+            let job_id = new_job_id(JobKind::Backup);
             sqlx::query(
-                "INSERT INTO backups (mailbox_id, status, last_backup_at, last_success_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO jobs (id, kind, mailbox_id, status, created_at, updated_at, started_at, finished_at, \
+                                   items_done, items_total, bytes_done, bytes_total, attempts, retries, next_run_at, \
+                                   lease_until, detail) \
+                 VALUES ($1, 'backup', $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(&job_id)
+            .bind(mailbox_id)
+            .bind(status.as_str())
+            .bind(last_backup_at.unwrap_or(now))
+            .bind(job.started_at)
+            .bind(job.finished_at)
+            .bind(job.items_done)
+            .bind(job.items_total)
+            .bind(job.items_done * 52_000)
+            .bind(job.items_total.map(|t| t * 52_000))
+            .bind(job.attempts)
+            .bind(job.retries)
+            .bind(job.next_run_at)
+            .bind(job.lease_until)
+            .bind(job.detail)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO backups (mailbox_id, status, last_backup_at, last_success_at, updated_at, current_job_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(mailbox_id)
             .bind(status.as_str())
             .bind(last_backup_at)
             .bind(last_success_at)
             .bind(now)
+            .bind(&job_id)
             .execute(&mut *tx)
             .await?;
         }
@@ -142,15 +174,105 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
 
 /// Believable times for a status: healthy backups ran recently; broken ones last
 /// succeeded a day or more ago, so staleness shows.
-fn demo_times(status: BackupStatus, i: i64, now: i64) -> (Option<i64>, Option<i64>) {
+fn demo_times(status: JobStatus, i: i64, now: i64) -> (Option<i64>, Option<i64>) {
     match status {
-        BackupStatus::Completed => {
+        JobStatus::Completed => {
             let at = now - (10 + i * 23) * MINUTE;
             (Some(at), Some(at))
         }
-        BackupStatus::InProgress => (Some(now - (2 + i) * MINUTE), Some(now - 23 * HOUR)),
-        BackupStatus::PreparingBackup => (Some(now - 20 * HOUR), Some(now - 20 * HOUR)),
+        JobStatus::InProgress => (Some(now - (2 + i) * MINUTE), Some(now - 23 * HOUR)),
+        JobStatus::PreparingBackup => (Some(now - 20 * HOUR), Some(now - 20 * HOUR)),
         _ => (Some(now - (5 + i * 11) * MINUTE), Some(now - (26 + i * 3) * HOUR)),
+    }
+}
+
+/// A backup job that reads as the seeded status does, and the demo script that makes the
+/// engine continue it believably (an error that recovers on retry, or one that persists).
+struct DemoBackupJob {
+    script: &'static str,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    items_done: i64,
+    items_total: Option<i64>,
+    attempts: i32,
+    retries: i32,
+    next_run_at: Option<i64>,
+    /// A lease that ran out long ago: the run's instance "died", the engine takes it over.
+    lease_until: Option<i64>,
+    detail: Option<&'static str>,
+}
+
+impl DemoBackupJob {
+    fn for_status(status: JobStatus, i: i64, now: i64) -> Self {
+        let total = 300 + i * 37;
+        let ended = Self {
+            script: "ok",
+            started_at: Some(now - (12 + i * 23) * MINUTE),
+            finished_at: Some(now - (10 + i * 23) * MINUTE),
+            items_done: total,
+            items_total: Some(total),
+            attempts: 1,
+            retries: 0,
+            next_run_at: None,
+            lease_until: None,
+            detail: None,
+        };
+        match status {
+            JobStatus::InProgress => Self {
+                started_at: Some(now - (2 + i) * MINUTE),
+                finished_at: None,
+                items_done: total / 3,
+                lease_until: Some(0),
+                ..ended
+            },
+            JobStatus::PreparingBackup => Self {
+                started_at: None,
+                finished_at: None,
+                items_done: 0,
+                items_total: None,
+                attempts: 0,
+                next_run_at: Some(now + (2 + i) * MINUTE),
+                ..ended
+            },
+            JobStatus::Retrying => Self {
+                script: "unknown_then_ok",
+                finished_at: None,
+                items_done: 0,
+                attempts: 4,
+                retries: 3 + (i % 5) as i32,
+                next_run_at: Some(now + (5 + i) * MINUTE),
+                detail: Some("The mail server ended the session unexpectedly."),
+                ..ended
+            },
+            JobStatus::ConnectionError => Self {
+                script: "connection_then_ok",
+                finished_at: None,
+                items_done: 0,
+                attempts: 2,
+                retries: 1,
+                next_run_at: Some(now + (20 + i) * MINUTE),
+                detail: Some("The mail server asked us to slow down (429, throttled)."),
+                ..ended
+            },
+            JobStatus::AuthenticationError => Self {
+                script: "auth_error",
+                items_done: 0,
+                detail: Some("The mail server rejected the sign-in (401)."),
+                ..ended
+            },
+            JobStatus::SpaceFull => Self {
+                script: "space_full",
+                items_done: total / 2,
+                detail: Some("The storage limit was reached halfway through."),
+                ..ended
+            },
+            JobStatus::PartiallyComplete => Self {
+                script: "partial",
+                detail: Some("2 item(s) skipped: INBOX/4471 (malformed MIME), Sent/209 (attachment unreadable)"),
+                ..ended
+            },
+            _ => ended,
+        }
     }
 }
 

@@ -2,10 +2,12 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::engine::Engine;
 
 /// What every handler may reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    pub engine: Engine,
 }

@@ -1,79 +1,15 @@
 //! The API as a client sees it: `app().oneshot(...)` against a fresh, seeded SQLite database per test.
 
+mod common;
+
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
-use axum::response::Response;
-use axum::Router;
+use common::*;
 use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
-use portal_api::{BackupRow, Page, Problem, Role, SessionInfo};
+use portal_api::{BackupRow, Page, Role};
 use portal_server::config::Config;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-
-struct TestApp {
-    router: Router,
-    db: portal_server::db::Db,
-    _dir: tempfile::TempDir,
-}
-
-async fn test_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/portal.db", dir.path().display());
-    let state = portal_server::prepare(Config::for_database(url)).await.unwrap();
-    TestApp { db: state.db.clone(), router: portal_server::app(state), _dir: dir }
-}
-
-/// A signed-in client: its cookie and CSRF token.
-struct Client {
-    cookie: String,
-    session: SessionInfo,
-}
-
-impl TestApp {
-    async fn send(&self, request: Request<Body>) -> Response {
-        self.router.clone().oneshot(request).await.unwrap()
-    }
-
-    async fn sign_in(&self, role: Role) -> Client {
-        let email = DEMO_SIGN_INS.iter().find(|(r, _)| *r == role).unwrap().1;
-        let response = self.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
-        let cookie = set_cookie.split(';').next().unwrap().to_owned();
-        let session: SessionInfo = body_json(response).await;
-        Client { cookie, session }
-    }
-
-    async fn get_as(&self, client: &Client, uri: &str) -> Response {
-        self.send(Request::get(uri).header(header::COOKIE, &client.cookie).body(Body::empty()).unwrap()).await
-    }
-}
-
-fn json_request(method: Method, uri: &str, body: Value) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-async fn body_json<T: serde::de::DeserializeOwned>(response: Response) -> T {
-    let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
-}
-
-/// Asserts the response is problem+json with this status, whose `instance` is the request ID header.
-async fn problem(response: Response, status: StatusCode) -> Problem {
-    assert_eq!(response.status(), status);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let problem: Problem = body_json(response).await;
-    assert_eq!(problem.status, status.as_u16());
-    assert_eq!(problem.instance.as_deref(), Some(request_id.as_str()));
-    assert!(problem.type_uri.starts_with("/problems/"), "a stable type: {}", problem.type_uri);
-    problem
-}
 
 #[tokio::test]
 async fn unknown_api_routes_are_404_problems() {
@@ -257,7 +193,7 @@ async fn filters_match_text_and_status_and_treat_wildcards_literally() {
 
     let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?status=space_full").await).await;
     assert!(page.total >= 3);
-    assert!(page.items.iter().all(|row| row.status == portal_api::BackupStatus::SpaceFull));
+    assert!(page.items.iter().all(|row| row.status == portal_api::JobStatus::SpaceFull));
 
     let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?q=%25").await).await;
     assert_eq!(page.total, 0, "% is a character to find, not a wildcard");

@@ -5,16 +5,21 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::{BackupRow, BackupStatus, BackupsQuery, Page, Role};
+use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, Page, Role};
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::ErrorList;
+use crate::components::force_backup::{ForceBackupAll, ForceBackupButton};
+use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
 use crate::components::status_badge::StatusBadge;
-use crate::Session;
+use crate::{time, Session};
 
 const BASE: &str = "/status/backups";
+
+/// How often an open list asks for fresh statuses.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The page's address for a filter (empty values and page 1 are left out).
 pub fn backups_href(query: &BackupsQuery) -> String {
@@ -45,12 +50,26 @@ pub fn BackupsPage() -> impl IntoView {
             per_page: None,
         }
     });
+    // Each answer carries the time it was fetched, for "updated 14:02:31".
     let backups = LocalResource::new(move || {
         let filter = filter.get();
-        async move { api::backups(&filter).await }
+        async move { api::backups(&filter).await.map(|page| (page, time::now_ms())) }
     });
-    let show_organisation =
-        Signal::derive(move || !matches!(session.0.get(), Some(Ok(ref user)) if user.role == Role::EndUser));
+    let refresh = Callback::new(move |_: ()| backups.refetch());
+    // Statuses change by themselves: refresh while the page is open.
+    if let Ok(handle) = set_interval_with_handle(move || backups.refetch(), REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+    let role = Signal::derive(move || session.0.get().and_then(Result::ok).map(|user| user.role));
+    let show_organisation = Signal::derive(move || role.get().is_some_and(|r| r != Role::EndUser));
+    let may_force = Signal::derive(move || matches!(role.get(), Some(Role::Reseller | Role::OrgAdmin)));
+    let loaded = move || backups.get().and_then(Result::ok);
+    let updated = move || loaded().map(|(_, at)| format!("Updated {}", time::local_time_seconds(at)));
+    let total = Signal::derive(move || loaded().map(|(page, _)| page.total));
+    let force_filter = Signal::derive(move || {
+        let current = filter.get();
+        ForceBackupsRequest { q: current.q, status: current.status }
+    });
 
     // The search box is edited freely and applied on submit; the URL stays the source of truth.
     let search = RwSignal::new(filter.get_untracked().q.unwrap_or_default());
@@ -88,7 +107,7 @@ pub fn BackupsPage() -> impl IntoView {
                     <label for="backups-status">"Status"</label>
                     <select id="backups-status" on:change=on_status prop:value=move || filter.get().status.unwrap_or_default()>
                         <option value="">"All statuses"</option>
-                        {BackupStatus::ALL
+                        {JobKind::Backup.statuses()
                             .into_iter()
                             .map(|status| view! { <option value=status.as_str()>{status.label()}</option> })
                             .collect_view()}
@@ -96,10 +115,20 @@ pub fn BackupsPage() -> impl IntoView {
                 </div>
                 <button type="submit" class="button">"Search"</button>
             </form>
+            <div class="backups__toolbar">
+                <p class="backups__updated" aria-live="polite">{updated}</p>
+                <Show when=move || may_force.get()>
+                    <ForceBackupAll filter=force_filter count=total on_started=refresh />
+                </Show>
+            </div>
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading backups…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {
-                        backups.await.map(|page| view! { <BackupsTable page filter=filter.get_untracked() show_organisation /> })
+                        backups.await.map(|(page, _)| {
+                            view! {
+                                <BackupsTable page filter=filter.get_untracked() show_organisation may_force refresh />
+                            }
+                        })
                     })}
                 </ErrorBoundary>
             </Transition>
@@ -108,7 +137,13 @@ pub fn BackupsPage() -> impl IntoView {
 }
 
 #[component]
-fn BackupsTable(page: Page<BackupRow>, filter: BackupsQuery, show_organisation: Signal<bool>) -> impl IntoView {
+fn BackupsTable(
+    page: Page<BackupRow>,
+    filter: BackupsQuery,
+    show_organisation: Signal<bool>,
+    may_force: Signal<bool>,
+    refresh: Callback<()>,
+) -> impl IntoView {
     if page.items.is_empty() {
         let filtered = filter.q.is_some() || filter.status.is_some();
         return Either::Left(view! {
@@ -138,10 +173,15 @@ fn BackupsTable(page: Page<BackupRow>, filter: BackupsQuery, show_organisation: 
                     <th scope="col">"Status"</th>
                     <th scope="col">"Last backup"</th>
                     <th scope="col">"Last completed"</th>
+                    <Show when=move || may_force.get()>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </Show>
                 </tr>
             </thead>
             <tbody>
-                <For each=move || page.items.clone() key=|row| row.mailbox_id let:row>
+                // Keyed by the whole row: a row whose data changed is drawn anew, the others
+                // (and the focus, or an error shown in them) stay as they are.
+                <For each=move || page.items.clone() key=|row| row.clone() let:row>
                     <tr class="backups-table__row" data-status=row.status.as_str()>
                         <td data-label="Mailbox Email ID" class="backups-table__mailbox">
                             <span class="backups-table__email">{row.mailbox_email.clone()}</span>
@@ -150,9 +190,21 @@ fn BackupsTable(page: Page<BackupRow>, filter: BackupsQuery, show_organisation: 
                         <Show when=move || show_organisation.get()>
                             <td data-label="Organisation">{row.organisation.clone()}</td>
                         </Show>
-                        <td data-label="Status"><StatusBadge status=row.status /></td>
+                        <td data-label="Status" class="backups-table__status">
+                            <StatusBadge status=row.status />
+                            <JobRunSummary kind=JobKind::Backup status=row.status run=row.run.clone() />
+                        </td>
                         <td data-label="Last backup"><LocalTime at=row.last_backup_at.clone() /></td>
                         <td data-label="Last completed"><LocalTime at=row.last_success_at.clone() /></td>
+                        <Show when=move || may_force.get()>
+                            <td data-label="Actions">
+                                <ForceBackupButton
+                                    mailbox_id=row.mailbox_id
+                                    mailbox_email=row.mailbox_email.clone()
+                                    on_started=refresh
+                                />
+                            </td>
+                        </Show>
                     </tr>
                 </For>
             </tbody>

@@ -169,6 +169,8 @@ impl TestServer {
             .env("DATABASE_URL", format!("sqlite://{}/portal.db", data_dir.display()))
             .env("PORTAL_DIST", root().join("dist"))
             .env("RUST_LOG", "warn")
+            // Demo runs take about a second, so specs can watch one finish.
+            .env("PORTAL_DEMO_STEP_MS", "120")
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
         let server = TestServer { url: format!("http://127.0.0.1:{port}"), child, data_dir };

@@ -1,0 +1,390 @@
+//! The four kinds of job on the System Status pages, their statuses, and what each status
+//! means and asks of the user (reference: "Errors & Statuses"; the wording is our own).
+
+use serde::{Deserialize, Serialize};
+
+/// How many times a job is retried after an unknown error, by default.
+pub const DEFAULT_MAX_RETRIES: u32 = 25;
+/// Minutes between two retries, by default.
+pub const DEFAULT_RETRY_MINUTES: u32 = 30;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Backup,
+    Migrate,
+    Restore,
+    Download,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 4] = [JobKind::Backup, JobKind::Migrate, JobKind::Restore, JobKind::Download];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Backup => "backup",
+            JobKind::Migrate => "migrate",
+            JobKind::Restore => "restore",
+            JobKind::Download => "download",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    /// The System Status tab's name.
+    pub fn plural(self) -> &'static str {
+        match self {
+            JobKind::Backup => "Backups",
+            JobKind::Migrate => "Migrates",
+            JobKind::Restore => "Restores",
+            JobKind::Download => "Downloads",
+        }
+    }
+
+    /// The name of the ID that support asks for.
+    pub fn id_label(self) -> &'static str {
+        match self {
+            JobKind::Backup => "Mailbox Email ID",
+            JobKind::Migrate => "Migration ID",
+            JobKind::Restore => "Restore ID",
+            JobKind::Download => "Download ID",
+        }
+    }
+
+    /// The statuses a job of this kind can be in, in the order the portal lists them.
+    pub fn statuses(self) -> &'static [JobStatus] {
+        use JobStatus::*;
+        match self {
+            JobKind::Backup => &[
+                PreparingBackup,
+                InProgress,
+                Completed,
+                Retrying,
+                ConnectionError,
+                AuthenticationError,
+                SpaceFull,
+                PartiallyComplete,
+            ],
+            JobKind::Migrate | JobKind::Restore => &[
+                OnQueue,
+                InProgress,
+                Completed,
+                Retrying,
+                Cancelled,
+                Failed,
+                ConnectionError,
+                AuthenticationError,
+                SpaceFull,
+                PartiallyComplete,
+            ],
+            JobKind::Download => &[OnQueue, InProgress, Completed, Expired, Retrying, Cancelled, Failed],
+        }
+    }
+
+    pub fn allows(self, status: JobStatus) -> bool {
+        self.statuses().contains(&status)
+    }
+}
+
+/// Every status of every kind: one scale, one set of names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    PreparingBackup,
+    OnQueue,
+    InProgress,
+    Completed,
+    Retrying,
+    Cancelled,
+    Failed,
+    ConnectionError,
+    AuthenticationError,
+    SpaceFull,
+    PartiallyComplete,
+    Expired,
+}
+
+/// How a status reads at a glance; one colour scale for every kind of job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Waiting: nothing to do.
+    Neutral,
+    /// Working.
+    Active,
+    Success,
+    /// The service is handling it, but the user should know.
+    Warning,
+    /// Someone must act.
+    Danger,
+}
+
+impl Tone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tone::Neutral => "neutral",
+            Tone::Active => "active",
+            Tone::Success => "success",
+            Tone::Warning => "warning",
+            Tone::Danger => "danger",
+        }
+    }
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 12] = [
+        JobStatus::PreparingBackup,
+        JobStatus::OnQueue,
+        JobStatus::InProgress,
+        JobStatus::Completed,
+        JobStatus::Retrying,
+        JobStatus::Cancelled,
+        JobStatus::Failed,
+        JobStatus::ConnectionError,
+        JobStatus::AuthenticationError,
+        JobStatus::SpaceFull,
+        JobStatus::PartiallyComplete,
+        JobStatus::Expired,
+    ];
+
+    /// The name stored in the database and used in URLs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::PreparingBackup => "preparing_backup",
+            JobStatus::OnQueue => "on_queue",
+            JobStatus::InProgress => "in_progress",
+            JobStatus::Completed => "completed",
+            JobStatus::Retrying => "retrying",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::Failed => "failed",
+            JobStatus::ConnectionError => "connection_error",
+            JobStatus::AuthenticationError => "authentication_error",
+            JobStatus::SpaceFull => "space_full",
+            JobStatus::PartiallyComplete => "partially_complete",
+            JobStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The status as the portal shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            JobStatus::PreparingBackup => "Preparing Backup",
+            JobStatus::OnQueue => "On Queue",
+            JobStatus::InProgress => "In Progress",
+            JobStatus::Completed => "Completed",
+            JobStatus::Retrying => "Retrying",
+            JobStatus::Cancelled => "Cancelled",
+            JobStatus::Failed => "Failed",
+            JobStatus::ConnectionError => "Connection Error",
+            JobStatus::AuthenticationError => "Authentication Error",
+            JobStatus::SpaceFull => "Space Full",
+            JobStatus::PartiallyComplete => "Partially Complete",
+            JobStatus::Expired => "Expired",
+        }
+    }
+
+    pub fn tone(self) -> Tone {
+        match self {
+            JobStatus::PreparingBackup | JobStatus::OnQueue | JobStatus::Expired => Tone::Neutral,
+            JobStatus::InProgress => Tone::Active,
+            JobStatus::Completed => Tone::Success,
+            JobStatus::Retrying | JobStatus::ConnectionError | JobStatus::PartiallyComplete => Tone::Warning,
+            JobStatus::Cancelled | JobStatus::Failed | JobStatus::AuthenticationError | JobStatus::SpaceFull => {
+                Tone::Danger
+            }
+        }
+    }
+
+    /// Whether the job is waiting or working (it will change by itself).
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::PreparingBackup | JobStatus::OnQueue | JobStatus::InProgress | JobStatus::Retrying)
+    }
+}
+
+/// Why a job of this kind is in this status, and what the user can do: our own words,
+/// from the facts of the reference.
+pub fn explain(kind: JobKind, status: JobStatus) -> Explanation {
+    use JobKind::*;
+    use JobStatus::*;
+    let (cause, todo): (&str, &str) = match (kind, status) {
+        (Backup, PreparingBackup) => (
+            "The backup is getting ready to start.",
+            "Nothing to do: it starts by itself in a few minutes.",
+        ),
+        (_, OnQueue) => (
+            "The job is waiting for its turn; other work is being done first.",
+            "Nothing to do. If it has waited for hours, contact support with the ID.",
+        ),
+        (Backup, InProgress) => ("The mailbox is being backed up now.", "Nothing to do."),
+        (Migrate, InProgress) => ("The mailbox is being copied to its destination now.", "Nothing to do."),
+        (Restore, InProgress) => ("Messages are being put back into the destination mailbox now.", "Nothing to do."),
+        (Download, InProgress) => ("The download file is being prepared now.", "Nothing to do."),
+        (Download, Completed) => (
+            "The download file is ready.",
+            "Download it before the link expires; after that, request it again.",
+        ),
+        (_, Completed) => ("Finished, with every item done.", "Nothing to do."),
+        (Backup, Retrying) => (
+            "The last attempt failed for a reason we could not identify.",
+            "Nothing to do: it is retried every 30 minutes, up to 25 times. A reseller can Force Backup to try now.",
+        ),
+        (_, Retrying) => (
+            "The last attempt failed for a reason we could not identify.",
+            "Nothing to do: it is retried every 30 minutes, up to 25 times.",
+        ),
+        (_, Cancelled) => (
+            "Every retry failed, so the job was stopped.",
+            "Try again. If it is cancelled again, contact support with the ID.",
+        ),
+        (Download, Failed) => (
+            "The file could not be prepared because of an error on our side.",
+            "Contact support with the Download ID.",
+        ),
+        (_, Failed) => (
+            "The job stopped because of an error on our side.",
+            "We look into failed jobs within a few hours. If it stays failed, contact support with the ID.",
+        ),
+        (Backup, ConnectionError) => (
+            "The mail server could not be reached, or it asked us to slow down (throttling, or the service is down).",
+            "Nothing to do at first: this usually clears by itself within a few hours. If it does not, contact support with the Mailbox Email ID.",
+        ),
+        (Migrate, ConnectionError) => (
+            "The destination mail server could not be reached.",
+            "Check the destination's server settings, then try again.",
+        ),
+        (_, ConnectionError) => (
+            "The destination mail server could not be reached.",
+            "Contact support with the ID if it does not clear.",
+        ),
+        (Backup, AuthenticationError) => (
+            "The mail service refused our sign-in: the account's password changed or expired, or a permission was removed.",
+            "Fix the credentials on Account Settings › Credentials; the next backup then runs normally.",
+        ),
+        (Migrate, AuthenticationError) => (
+            "The destination mailbox refused the credentials given for it.",
+            "Start the migration again with the right credentials.",
+        ),
+        (_, AuthenticationError) => (
+            "The destination mailbox refused its password.",
+            "Choose Edit and enter the destination mailbox's current password; the restore then retries.",
+        ),
+        (Backup, SpaceFull) => (
+            "The subscription's storage is full, so nothing more can be backed up.",
+            "Upgrade the subscription's storage, or remove accounts you no longer need backed up.",
+        ),
+        (_, SpaceFull) => (
+            "The destination mailbox has no room for the messages.",
+            "Free space in the destination mailbox or raise its size limit, then try again.",
+        ),
+        (Backup, PartiallyComplete) => (
+            "Some items could not be read (malformed messages or attachments); everything else was saved.",
+            "Nothing to do at first: the next backups try those items again. The skipped items are listed.",
+        ),
+        (_, PartiallyComplete) => (
+            "Some items did not arrive: the destination may be full or limit how much it accepts.",
+            "Contact support with the ID; the items that did not arrive are listed.",
+        ),
+        (_, Expired) => ("The download link is no longer valid.", "Request the download again."),
+        (_, PreparingBackup) => ("Getting ready to start.", "Nothing to do."),
+    };
+    Explanation { cause, what_to_do: todo }
+}
+
+/// Where a job's current run stands: what the status line needs beyond the status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobRun {
+    /// When the current run started (RFC 3339).
+    pub started_at: Option<String>,
+    pub items_done: u64,
+    /// None until the connector knows how many there are.
+    pub items_total: Option<u64>,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+    /// Retries made after unknown errors in this run, and the most there will be.
+    pub retries: u32,
+    pub max_retries: u32,
+    /// When the engine will next work on it (a retry, or a queued start), RFC 3339.
+    pub next_run_at: Option<String>,
+    /// For On Queue: how many jobs of the same kind are ahead of this one.
+    pub queue_position: Option<u64>,
+    /// What the connector reported, in plain words (never a secret).
+    pub detail: Option<String>,
+}
+
+impl JobRun {
+    /// Percent done, by bytes when known, else by items.
+    pub fn percent(&self) -> Option<u8> {
+        let (done, total) = match (self.bytes_total, self.items_total) {
+            (Some(total), _) if total > 0 => (self.bytes_done, total),
+            (_, Some(total)) if total > 0 => (self.items_done, total),
+            _ => return None,
+        };
+        Some(((done.min(total) * 100) / total) as u8)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    pub cause: &'static str,
+    pub what_to_do: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_round_trips_and_serde_agrees_with_as_str() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{}\"", status.as_str()));
+        }
+        for kind in JobKind::ALL {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn each_kind_has_exactly_the_statuses_of_the_reference() {
+        assert_eq!(JobKind::Backup.statuses().len(), 8);
+        assert_eq!(JobKind::Migrate.statuses().len(), 10);
+        assert_eq!(JobKind::Restore.statuses().len(), 10);
+        assert_eq!(JobKind::Download.statuses().len(), 7);
+        assert!(!JobKind::Backup.allows(JobStatus::Cancelled));
+        assert!(JobKind::Download.allows(JobStatus::Expired));
+        assert!(!JobKind::Download.allows(JobStatus::AuthenticationError));
+    }
+
+    #[test]
+    fn percent_prefers_bytes_and_never_passes_100() {
+        let run = JobRun { items_done: 5, items_total: Some(10), bytes_done: 30, bytes_total: Some(40), ..Default::default() };
+        assert_eq!(run.percent(), Some(75));
+        let run = JobRun { items_done: 5, items_total: Some(10), ..Default::default() };
+        assert_eq!(run.percent(), Some(50));
+        let run = JobRun { items_done: 12, items_total: Some(10), ..Default::default() };
+        assert_eq!(run.percent(), Some(100));
+        assert_eq!(JobRun::default().percent(), None);
+    }
+
+    #[test]
+    fn every_status_of_every_kind_is_explained_in_its_own_words() {
+        for kind in JobKind::ALL {
+            let mut seen = std::collections::HashSet::new();
+            for &status in kind.statuses() {
+                let text = explain(kind, status);
+                assert!(!text.cause.is_empty() && !text.what_to_do.is_empty());
+                assert!(seen.insert(text.cause) || status == JobStatus::Completed, "{kind:?} {status:?}");
+            }
+        }
+        assert!(explain(JobKind::Restore, JobStatus::AuthenticationError).what_to_do.contains("Edit"));
+        assert!(explain(JobKind::Backup, JobStatus::AuthenticationError).what_to_do.contains("Credentials"));
+    }
+}

@@ -1,0 +1,58 @@
+//! Where mailbox data comes from and goes to. A connector does the work of one run of a job
+//! and reports how it ended; the engine turns that into a status (design.md, "Connectors").
+
+use std::future::Future;
+use std::pin::Pin;
+
+use portal_api::JobKind;
+
+/// How one run of a job ended, as the connector saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every item done.
+    Completed,
+    /// Done, but these items could not be read or written.
+    Partial { skipped: Vec<String> },
+    /// Could not connect, connection reset, timeout, throttled (429/503).
+    Connection(String),
+    /// Credentials or permissions rejected (400/401/403).
+    Authentication(String),
+    /// The subscription's storage (backups) or the destination mailbox (restore, migrate) is full.
+    SpaceFull(String),
+    /// A known error on our side that retrying will not fix.
+    Failed(String),
+    /// Anything else: retried.
+    Unknown(String),
+}
+
+/// What a connector is asked to do.
+#[derive(Clone, Debug)]
+pub struct Work {
+    pub job_id: String,
+    pub kind: JobKind,
+    pub mailbox_email: String,
+    /// The mailbox's demo script (demo connector only).
+    pub script: String,
+    /// Which attempt of this run this is (1 for the first).
+    pub attempt: u32,
+}
+
+/// Progress as the connector goes: items and bytes done of the totals it knows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub items_done: u64,
+    pub items_total: Option<u64>,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Receives progress while a run goes on; the engine stores it so the portal can show it.
+pub trait ProgressSink: Send + Sync {
+    fn report<'a>(&'a self, progress: Progress) -> BoxFuture<'a, ()>;
+}
+
+pub trait Connector: Send + Sync {
+    fn run<'a>(&'a self, work: &'a Work, progress: &'a dyn ProgressSink) -> BoxFuture<'a, Outcome>;
+}

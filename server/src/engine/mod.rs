@@ -1,0 +1,354 @@
+//! The durable job engine. Every job and attempt lives in the database; an engine instance
+//! claims a due job with a lease, runs it through a connector, and records how it ended.
+//! A job whose instance died (its lease ran out) is claimed again, so a restart loses nothing.
+//! With PostgreSQL, instances share the queue through `FOR UPDATE SKIP LOCKED`.
+
+pub mod demo;
+pub mod policy;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portal_api::{JobKind, JobStatus};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Work};
+use crate::db::{now_ms, Db};
+use policy::{decide, RetryPolicy};
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub policy: RetryPolicy,
+    /// How long a claim holds before another instance may take the job over; renewed with
+    /// every progress report.
+    pub lease_ms: i64,
+    /// How often to look for due jobs when nothing wakes the engine.
+    pub poll: Duration,
+    /// Jobs run at once by this instance.
+    pub workers: usize,
+}
+
+impl EngineConfig {
+    pub fn new(max_retries: u32, retry_minutes: u32, backup_interval_hours: u32) -> Self {
+        EngineConfig {
+            policy: RetryPolicy {
+                max_retries,
+                retry_after_ms: i64::from(retry_minutes) * 60_000,
+                backup_interval_ms: i64::from(backup_interval_hours) * 3_600_000,
+            },
+            lease_ms: 30_000,
+            poll: Duration::from_secs(1),
+            workers: 4,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    db: Db,
+    config: EngineConfig,
+    connector: Arc<dyn Connector>,
+    /// Identifies this instance's leases.
+    owner: String,
+    wake: Arc<Notify>,
+    postgres: bool,
+}
+
+/// A job this instance has claimed (its ID, for tests and logs).
+#[derive(Debug)]
+pub struct ClaimedJob(Claimed);
+
+impl ClaimedJob {
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Claimed {
+    id: String,
+    kind: String,
+    mailbox_id: i64,
+    attempts: i32,
+    retries: i32,
+    params: String,
+}
+
+/// Statuses in which a job waits for the engine (a start, or a retry).
+const WAITING: &str = "'preparing_backup', 'on_queue', 'retrying', 'connection_error'";
+
+impl Engine {
+    pub fn new(db: Db, config: EngineConfig, connector: Arc<dyn Connector>, postgres: bool) -> Self {
+        let owner = format!("engine-{}", hex::encode(rand::random::<[u8; 6]>()));
+        Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), postgres }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Tells the engine a job was added, so it need not wait for its next look.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs the engine until the process ends: claims due jobs, runs up to `workers` at
+    /// once, and queues each account's scheduled backup.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(self.config.workers.max(1)));
+            let mut last_schedule = 0_i64;
+            loop {
+                if now_ms() - last_schedule >= 60_000 {
+                    last_schedule = now_ms();
+                    if let Err(error) = self.schedule_backups().await {
+                        tracing::warn!(%error, "could not queue scheduled backups");
+                    }
+                }
+                let Ok(permit) = slots.clone().acquire_owned().await else { return };
+                match self.claim().await {
+                    Ok(Some(job)) => {
+                        let engine = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = engine.execute(job.0).await {
+                                tracing::warn!(%error, "a job run could not be recorded");
+                            }
+                            drop(permit);
+                        });
+                    }
+                    Ok(None) => {
+                        drop(permit);
+                        let _ = tokio::time::timeout(self.config.poll, self.wake.notified()).await;
+                    }
+                    Err(error) => {
+                        drop(permit);
+                        tracing::warn!(%error, "could not look for due jobs");
+                        tokio::time::sleep(self.config.poll).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Runs every job that is due now, one after another, and returns how many ran.
+    /// (What `spawn` does continuously; tests call this to step the engine.)
+    pub async fn run_due(&self) -> Result<usize, sqlx::Error> {
+        let mut ran = 0;
+        while let Some(job) = self.claim().await? {
+            self.execute(job.0).await?;
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Takes one due job: waiting and due, or running under a lease that ran out. Its attempt
+    /// is recorded as started at once, so a run whose instance dies still shows.
+    pub async fn claim(&self) -> Result<Option<ClaimedJob>, sqlx::Error> {
+        let now = now_ms();
+        let skip_locked = if self.postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, status = 'in_progress', \
+                    started_at = COALESCE(started_at, $3), updated_at = $3, next_run_at = NULL \
+             WHERE id = (SELECT id FROM jobs \
+                         WHERE (status IN ({WAITING}) AND next_run_at IS NOT NULL AND next_run_at <= $3) \
+                            OR (status = 'in_progress' AND lease_until < $3) \
+                         ORDER BY next_run_at LIMIT 1 {skip_locked}) \
+             RETURNING id, kind, mailbox_id, attempts, retries, params"
+        );
+        let claimed: Option<Claimed> = sqlx::query_as(&sql)
+            .bind(&self.owner)
+            .bind(now + self.config.lease_ms)
+            .bind(now)
+            .fetch_optional(&self.db)
+            .await?;
+        if let Some(job) = &claimed {
+            sqlx::query("INSERT INTO job_attempts (job_id, number, started_at) VALUES ($1, $2, $3)")
+                .bind(&job.id)
+                .bind(job.attempts)
+                .bind(now)
+                .execute(&self.db)
+                .await?;
+            sync_backup(&self.db, &job.id, JobStatus::InProgress, None, now).await?;
+        }
+        Ok(claimed.map(ClaimedJob))
+    }
+
+    async fn execute(&self, job: Claimed) -> Result<(), sqlx::Error> {
+        let (email, mailbox_script): (String, String) =
+            sqlx::query_as("SELECT email, demo_script FROM mailboxes WHERE id = $1")
+                .bind(job.mailbox_id)
+                .fetch_one(&self.db)
+                .await?;
+        let kind = JobKind::parse(&job.kind).unwrap_or(JobKind::Backup);
+        // A job may carry its own script (a restore into a mailbox whose password is wrong...).
+        let script = serde_json::from_str::<serde_json::Value>(&job.params)
+            .ok()
+            .and_then(|p| p.get("script").and_then(|s| s.as_str()).map(str::to_owned))
+            .unwrap_or(mailbox_script);
+        let work = Work { job_id: job.id.clone(), kind, mailbox_email: email, script, attempt: job.attempts.max(1) as u32 };
+        let sink = LeaseKeeper { engine: self, job_id: &job.id };
+        let outcome = self.connector.run(&work, &sink).await;
+        self.finish(&job, kind, &outcome).await
+    }
+
+    async fn finish(&self, job: &Claimed, kind: JobKind, outcome: &Outcome) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        let decision = decide(kind, outcome, job.retries.max(0) as u32, &self.config.policy, now);
+        let mut tx = self.db.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE jobs SET status = $1, retries = $2, next_run_at = $3, detail = $4, \
+                    finished_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6 \
+             WHERE id = $7 AND lease_owner = $8",
+        )
+        .bind(decision.status.as_str())
+        .bind(decision.retries as i32)
+        .bind(decision.next_run_at)
+        .bind(&decision.detail)
+        .bind(decision.finished.then_some(now))
+        .bind(now)
+        .bind(&job.id)
+        .bind(&self.owner)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            // Another instance took the job over after our lease ran out: its result counts.
+            return Ok(());
+        }
+        sqlx::query("UPDATE job_attempts SET finished_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5")
+            .bind(now)
+            .bind(decision.status.as_str())
+            .bind(&decision.detail)
+            .bind(&job.id)
+            .bind(job.attempts)
+            .execute(&mut *tx)
+            .await?;
+        let success = matches!(decision.status, JobStatus::Completed | JobStatus::PartiallyComplete);
+        sync_backup(&mut *tx, &job.id, decision.status, Some(success), now).await?;
+        tx.commit().await
+    }
+
+    /// Queues a backup for every account whose last backup is older than the interval and
+    /// that has none waiting or running. Returns how many it queued.
+    pub async fn schedule_backups(&self) -> Result<u64, sqlx::Error> {
+        let now = now_ms();
+        let due: Vec<(i64,)> = sqlx::query_as(&format!(
+            "SELECT b.mailbox_id FROM backups b LEFT JOIN jobs j ON j.id = b.current_job_id \
+             WHERE (b.last_backup_at IS NULL OR b.last_backup_at < $1) \
+               AND (j.id IS NULL OR j.status NOT IN ({WAITING}, 'in_progress'))"
+        ))
+        .bind(now - self.config.policy.backup_interval_ms)
+        .fetch_all(&self.db)
+        .await?;
+        for (mailbox_id,) in &due {
+            enqueue_backup(&self.db, *mailbox_id, None, now).await?;
+        }
+        if !due.is_empty() {
+            self.wake();
+        }
+        Ok(due.len() as u64)
+    }
+}
+
+/// Stores progress and renews the lease while a run goes on.
+struct LeaseKeeper<'a> {
+    engine: &'a Engine,
+    job_id: &'a str,
+}
+
+impl ProgressSink for LeaseKeeper<'_> {
+    fn report<'a>(&'a self, progress: Progress) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let now = now_ms();
+            let result = sqlx::query(
+                "UPDATE jobs SET items_done = $1, items_total = $2, bytes_done = $3, bytes_total = $4, \
+                        lease_until = $5, updated_at = $6 WHERE id = $7 AND lease_owner = $8",
+            )
+            .bind(progress.items_done as i64)
+            .bind(progress.items_total.map(|v| v as i64))
+            .bind(progress.bytes_done as i64)
+            .bind(progress.bytes_total.map(|v| v as i64))
+            .bind(now + self.engine.config.lease_ms)
+            .bind(now)
+            .bind(self.job_id)
+            .bind(&self.engine.owner)
+            .execute(&self.engine.db)
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, job = self.job_id, "progress not stored");
+            }
+        })
+    }
+}
+
+/// Keeps the Backups list's row of a backup job's mailbox in step with the job.
+/// `success`: the run ended (Some), and whether it saved the mailbox.
+async fn sync_backup<'e, E>(db: E, job_id: &str, status: JobStatus, success: Option<bool>, now: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "UPDATE backups SET status = $1, updated_at = $2, \
+                last_backup_at = CASE WHEN $3 = 1 THEN $2 ELSE last_backup_at END, \
+                last_success_at = CASE WHEN $4 = 1 THEN $2 ELSE last_success_at END \
+         WHERE current_job_id = $5",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(i32::from(success.is_some()))
+    .bind(i32::from(success == Some(true)))
+    .bind(job_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A new job ID: a kind letter and 8 characters that read unambiguously aloud to support.
+pub fn new_job_id(kind: JobKind) -> String {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let letter = match kind {
+        JobKind::Backup => 'B',
+        JobKind::Migrate => 'M',
+        JobKind::Restore => 'R',
+        JobKind::Download => 'D',
+    };
+    let random: [u8; 8] = rand::random();
+    let tail: String = random.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    format!("{letter}-{tail}")
+}
+
+/// Queues a backup of one mailbox now, and makes it the one the Backups list shows.
+pub async fn enqueue_backup(db: &Db, mailbox_id: i64, created_by: Option<i64>, now: i64) -> Result<String, sqlx::Error> {
+    let id = new_job_id(JobKind::Backup);
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, mailbox_id, status, created_by, created_at, updated_at, next_run_at) \
+         VALUES ($1, 'backup', $2, 'preparing_backup', $3, $4, $4, $4)",
+    )
+    .bind(&id)
+    .bind(mailbox_id)
+    .bind(created_by)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE backups SET status = 'preparing_backup', current_job_id = $1, updated_at = $2 WHERE mailbox_id = $3")
+        .bind(&id)
+        .bind(now)
+        .bind(mailbox_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_name_their_kind_and_avoid_lookalike_characters() {
+        let id = new_job_id(JobKind::Restore);
+        assert!(id.starts_with("R-") && id.len() == 10, "{id}");
+        assert!(!id[2..].contains(['0', 'O', '1', 'I']), "{id}");
+        assert_ne!(new_job_id(JobKind::Restore), id);
+    }
+}

@@ -1,0 +1,103 @@
+//! Helpers shared by the server's test files: a fresh, seeded SQLite database per test,
+//! and a client that signs in as a demo user.
+
+#![allow(dead_code)]
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+use portal_api::{Problem, Role, SessionInfo};
+use portal_server::config::Config;
+use portal_server::state::AppState;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub router: Router,
+    pub db: portal_server::db::Db,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn test_app() -> TestApp {
+    test_app_with(|_| {}).await
+}
+
+/// A test app whose configuration the caller adjusts first.
+pub async fn test_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_database(format!("sqlite://{}/portal.db", dir.path().display()));
+    adjust(&mut config);
+    let state = portal_server::prepare(config).await.unwrap();
+    TestApp { db: state.db.clone(), router: portal_server::app(state.clone()), state, _dir: dir }
+}
+
+/// A signed-in client: its cookie and CSRF token.
+pub struct Client {
+    pub cookie: String,
+    pub session: SessionInfo,
+}
+
+impl TestApp {
+    pub async fn send(&self, request: Request<Body>) -> Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    pub async fn sign_in(&self, role: Role) -> Client {
+        let email = DEMO_SIGN_INS.iter().find(|(r, _)| *r == role).unwrap().1;
+        let response = self.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let session: SessionInfo = body_json(response).await;
+        Client { cookie, session }
+    }
+
+    pub async fn get_as(&self, client: &Client, uri: &str) -> Response {
+        self.send(Request::get(uri).header(header::COOKIE, &client.cookie).body(Body::empty()).unwrap()).await
+    }
+}
+
+pub fn json_request(method: Method, uri: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+pub async fn body_json<T: serde::de::DeserializeOwned>(response: Response) -> T {
+    let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
+}
+
+/// Asserts the response is problem+json with this status, whose `instance` is the request ID header.
+pub async fn problem(response: Response, status: StatusCode) -> Problem {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let problem: Problem = body_json(response).await;
+    assert_eq!(problem.status, status.as_u16());
+    assert_eq!(problem.instance.as_deref(), Some(request_id.as_str()));
+    assert!(problem.type_uri.starts_with("/problems/"), "a stable type: {}", problem.type_uri);
+    problem
+}
+
+impl TestApp {
+    /// A state-changing request as the portal sends it: session cookie and CSRF token.
+    pub async fn send_as(&self, client: &Client, method: Method, uri: &str, body: Option<Value>) -> Response {
+        let builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, &client.cookie)
+            .header("x-csrf-token", &client.session.csrf_token);
+        let request = match body {
+            Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+}

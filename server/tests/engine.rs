@@ -1,0 +1,202 @@
+//! The job engine against a real database: Force Backup, runs, retries and their limit,
+//! a run whose instance died, and scheduled backups.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use portal_api::{BackupRow, ForceBackupsResult, JobStatus, Page, Role};
+use portal_server::db::now_ms;
+use portal_server::engine::demo::DemoConnector;
+use portal_server::engine::{Engine, EngineConfig};
+use serde_json::json;
+
+/// The first mailbox of the organisation admin's view in this status.
+async fn mailbox_in(app: &TestApp, client: &Client, status: JobStatus) -> BackupRow {
+    let uri = format!("/api/backups?status={}", status.as_str());
+    let page: Page<BackupRow> = body_json(app.get_as(client, &uri).await).await;
+    page.items.into_iter().next().unwrap_or_else(|| panic!("no mailbox in {status:?}"))
+}
+
+async fn backup(app: &TestApp, client: &Client, mailbox_id: i64) -> BackupRow {
+    body_json(app.get_as(client, &format!("/api/backups/{mailbox_id}")).await).await
+}
+
+async fn attempts(app: &TestApp, mailbox_id: i64) -> Vec<(i32, Option<i64>, Option<String>)> {
+    sqlx::query_as(
+        "SELECT a.number, a.finished_at, a.outcome FROM job_attempts a \
+         JOIN backups b ON b.current_job_id = a.job_id WHERE b.mailbox_id = $1 ORDER BY a.number",
+    )
+    .bind(mailbox_id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn force_backup_starts_a_run_that_the_engine_completes() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let target = mailbox_in(&app, &admin, JobStatus::Completed).await;
+
+    let response = app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let queued: BackupRow = body_json(response).await;
+    assert_eq!(queued.status, JobStatus::PreparingBackup);
+
+    // Twice in a row: the first is still waiting to run.
+    let again = app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
+    let p = problem(again, StatusCode::CONFLICT).await;
+    assert!(p.detail.unwrap().contains("already running"));
+
+    assert!(app.state.engine.run_due().await.unwrap() >= 1);
+    let done = backup(&app, &admin, target.mailbox_id).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.run.percent(), Some(100));
+    assert!(done.last_backup_at > target.last_backup_at, "the run is the new last backup");
+    assert_eq!(attempts(&app, target.mailbox_id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_end_user_may_not_force_a_backup_and_others_only_in_their_scope() {
+    let app = test_app().await;
+    let end_user = app.sign_in(Role::EndUser).await;
+    let own: Page<BackupRow> = body_json(app.get_as(&end_user, "/api/backups").await).await;
+    let id = own.items[0].mailbox_id;
+    let p = problem(app.send_as(&end_user, Method::POST, &format!("/api/backups/{id}/force"), None).await, StatusCode::FORBIDDEN).await;
+    assert!(p.detail.unwrap().contains("resellers and organisation admins"));
+
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    // Mailbox 25 belongs to another organisation of the same reseller.
+    problem(app.send_as(&admin, Method::POST, "/api/backups/25/force", None).await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn errors_recover_or_persist_as_their_mailbox_is_scripted() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let broken = mailbox_in(&app, &admin, JobStatus::AuthenticationError).await;
+    let retrying = mailbox_in(&app, &admin, JobStatus::Retrying).await;
+    assert!(retrying.run.retries > 0 && retrying.run.next_run_at.is_some(), "{:?}", retrying.run);
+    assert_eq!(retrying.run.max_retries, 25);
+
+    // Force Backup on a retrying account brings its retry forward and keeps its count.
+    let response = app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", retrying.mailbox_id), None).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", broken.mailbox_id), None).await;
+    app.state.engine.run_due().await.unwrap();
+
+    let recovered = backup(&app, &admin, retrying.mailbox_id).await;
+    assert_eq!(recovered.status, JobStatus::Completed, "{:?}", recovered.run);
+    let still_broken = backup(&app, &admin, broken.mailbox_id).await;
+    assert_eq!(still_broken.status, JobStatus::AuthenticationError);
+    assert!(still_broken.run.detail.unwrap().contains("rejected the sign-in"));
+}
+
+#[tokio::test]
+async fn bulk_force_backup_starts_every_account_of_the_filter_and_counts_the_running_ones() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let response = app.send_as(&reseller, Method::POST, "/api/backups/force", Some(json!({"q": "bluebird"}))).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let result: ForceBackupsResult = body_json(response).await;
+    assert_eq!(result.started + result.already_running, 20);
+    assert!(result.already_running >= 2, "the demo has running backups: {result:?}");
+
+    let p = problem(
+        app.send_as(&reseller, Method::POST, "/api/backups/force", Some(json!({"status": "cancelled"}))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p.field_error("status").is_some(), "Cancelled is not a backup status");
+}
+
+#[tokio::test]
+async fn a_run_whose_instance_died_is_taken_over_and_counted_once_more() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let target = mailbox_in(&app, &admin, JobStatus::Completed).await;
+    // Finish the demo's own due runs first, so that the forced one is the only one due.
+    app.state.engine.run_due().await.unwrap();
+    app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
+
+    // Instance A claims the run with a lease so short it is over at once, then "dies".
+    let mut short = EngineConfig::new(25, 30, 24);
+    short.lease_ms = -1;
+    let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO });
+    let dying = Engine::new(app.db.clone(), short, connector.clone(), false);
+    let claimed = dying.claim().await.unwrap().expect("a due job");
+    assert_eq!(backup(&app, &admin, target.mailbox_id).await.status, JobStatus::InProgress);
+
+    // Instance B, started later, finds the run's lease over and finishes it.
+    let survivor = Engine::new(app.db.clone(), EngineConfig::new(25, 30, 24), connector, false);
+    survivor.run_due().await.unwrap();
+    let done = backup(&app, &admin, target.mailbox_id).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    let (attempt_count,): (i32,) = sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1")
+        .bind(claimed.id())
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(attempt_count, 2, "the dead instance's attempt and the one that finished");
+    let recorded = attempts(&app, target.mailbox_id).await;
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[0].1, None, "the first attempt never finished");
+    assert_eq!(recorded[1].2.as_deref(), Some("completed"));
+}
+
+#[tokio::test]
+async fn a_restore_that_keeps_failing_is_cancelled_after_its_last_retry() {
+    let app = test_app_with(|config| config.max_retries = 3).await;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_at, updated_at, next_run_at) \
+         VALUES ('R-TESTRETRY', 'restore', 1, 'on_queue', '{\"script\":\"unknown_always\"}', $1, $1, $1)",
+    )
+    .bind(now)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        // Time passes: the retry is due.
+        sqlx::query("UPDATE jobs SET next_run_at = $1 WHERE id = 'R-TESTRETRY' AND next_run_at IS NOT NULL")
+            .bind(now_ms())
+            .execute(&app.db)
+            .await
+            .unwrap();
+        app.state.engine.run_due().await.unwrap();
+        let (status, retries): (String, i32) = sqlx::query_as("SELECT status, retries FROM jobs WHERE id = 'R-TESTRETRY'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        seen.push((status.clone(), retries));
+        if status == "cancelled" {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![("retrying".into(), 1), ("retrying".into(), 2), ("retrying".into(), 3), ("cancelled".into(), 3)]
+    );
+}
+
+#[tokio::test]
+async fn accounts_not_backed_up_within_the_interval_get_a_scheduled_backup() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let target = mailbox_in(&app, &admin, JobStatus::Completed).await;
+    assert_eq!(app.state.engine.schedule_backups().await.unwrap(), 0, "the demo's completed backups are recent");
+
+    sqlx::query("UPDATE backups SET last_backup_at = $1 WHERE mailbox_id = $2")
+        .bind(now_ms() - 25 * 3_600_000)
+        .bind(target.mailbox_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(app.state.engine.schedule_backups().await.unwrap(), 1);
+    assert_eq!(backup(&app, &admin, target.mailbox_id).await.status, JobStatus::PreparingBackup);
+    assert_eq!(app.state.engine.schedule_backups().await.unwrap(), 0, "not twice");
+}

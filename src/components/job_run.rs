@@ -1,0 +1,89 @@
+//! What a job's status means right now: progress while it runs, when it starts or retries,
+//! and for every error its cause and what to do. The same for every kind of job.
+
+use leptos::prelude::*;
+use portal_api::jobs::explain;
+use portal_api::{JobKind, JobRun, JobStatus};
+
+use crate::time;
+
+/// "14:30 (in 12 min)" for an RFC 3339 time; empty if it does not parse.
+fn at_and_in(at: Option<&str>) -> String {
+    at.and_then(time::parse)
+        .map(|ms| format!("{} ({})", time::local_time(ms), time::relative(ms - time::now_ms())))
+        .unwrap_or_default()
+}
+
+/// Bytes as people read them: 1.4 GB, 730 MB.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[component]
+pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl IntoView {
+    let explanation = explain(kind, status);
+    let line = match status {
+        JobStatus::InProgress => None,
+        JobStatus::PreparingBackup | JobStatus::OnQueue => Some(match (&run.next_run_at, run.queue_position) {
+            (_, Some(ahead)) if ahead > 0 => format!("Waiting for {ahead} job(s) ahead of it."),
+            (Some(at), _) => format!("Starts at {}", at_and_in(Some(at))),
+            _ => "Waiting for its turn.".to_owned(),
+        }),
+        JobStatus::Retrying | JobStatus::ConnectionError if run.next_run_at.is_some() => Some(format!(
+            "Retry {} of {} · next try at {}",
+            run.retries,
+            run.max_retries,
+            at_and_in(run.next_run_at.as_deref())
+        )),
+        JobStatus::Retrying | JobStatus::ConnectionError => {
+            Some(format!("Retries used up ({} of {}).", run.retries, run.max_retries))
+        }
+        _ => None,
+    };
+    let progress = (status == JobStatus::InProgress).then(|| {
+        let percent = run.percent();
+        let items = match run.items_total {
+            Some(total) => format!("{} of {} items", run.items_done, total),
+            None => format!("{} items", run.items_done),
+        };
+        let bytes = match run.bytes_total {
+            Some(total) => format!("{} of {}", human_bytes(run.bytes_done), human_bytes(total)),
+            None => human_bytes(run.bytes_done),
+        };
+        let started = run.started_at.as_deref().map(|at| format!(" · started {}", at_and_in(Some(at)))).unwrap_or_default();
+        view! {
+            <div class="job-run__progress">
+                <progress max="100" value=percent.unwrap_or(0).to_string() aria-label="Progress">
+                    {percent.map(|p| format!("{p}%")).unwrap_or_default()}
+                </progress>
+                <span class="job-run__numbers">
+                    {format!("{}{items} · {bytes}{started}", percent.map(|p| format!("{p}% · ")).unwrap_or_default())}
+                </span>
+            </div>
+        }
+    });
+    // Healthy states need no explanation; everything else says why and what to do.
+    let explain_it = !matches!(status, JobStatus::Completed | JobStatus::InProgress);
+    view! {
+        <div class="job-run">
+            {progress}
+            {line.map(|line| view! { <p class="job-run__line">{line}</p> })}
+            {explain_it.then(|| view! {
+                <p class="job-run__cause">{explanation.cause}</p>
+                <p class="job-run__todo"><strong>"What to do: "</strong>{explanation.what_to_do}</p>
+            })}
+            {run.detail.filter(|_| explain_it).map(|detail| view! { <p class="job-run__detail">"Reported: " {detail}</p> })}
+        </div>
+    }
+}
