@@ -87,7 +87,8 @@ pub async fn request<T: DeserializeOwned>(
         })?),
         None => None,
     };
-    let (text, failure) = send(method, path, body).await?;
+    // Boxed: one copy of `send` in the wasm, not one inlined into every caller.
+    let (text, failure) = Box::pin(send(method, path, body)).await?;
     // An empty answer (204) reads as `null`, which is what `()` expects.
     let text = if text.is_empty() { "null" } else { text.as_str() };
     from_json(text).map_err(|message| ApiError { message, ..failure })

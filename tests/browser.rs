@@ -139,3 +139,14 @@ fn a_refused_sign_in_does_not_offer_to_sign_in_again() {
     assert!(text.contains("Caps Lock"), "{text}");
     assert!(host.query_selector(".error-notice a").unwrap().is_none(), "no sign-in link on the sign-in form");
 }
+
+#[wasm_bindgen_test]
+fn byte_counts_read_as_people_say_them() {
+    use portal::components::job_run::human_bytes;
+    assert_eq!(human_bytes(999), "999 B");
+    assert_eq!(human_bytes(1_000), "1.0 KB");
+    assert_eq!(human_bytes(1_449_000), "1.4 MB");
+    assert_eq!(human_bytes(1_450_000), "1.5 MB");
+    assert_eq!(human_bytes(730_000_000), "730.0 MB");
+    assert_eq!(human_bytes(2_000_000_000_000_000), "2000.0 TB");
+}

@@ -14,20 +14,21 @@ fn at_and_in(at: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// Bytes as people read them: 1.4 GB, 730 MB.
+/// Bytes as people read them: 1.4 GB, 730.0 MB. Integer arithmetic only: formatting floats
+/// would pull kilobytes of code into the wasm.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    let mut scale = 1_u64;
+    while bytes / scale >= 1000 && unit < UNITS.len() - 1 {
+        scale *= 1000;
         unit += 1;
     }
     if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+        return format!("{bytes} B");
     }
+    let tenths = (bytes * 10 + scale / 2) / scale;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 #[component]
