@@ -337,6 +337,63 @@ pub struct Explanation {
     pub what_to_do: &'static str,
 }
 
+/// One migration, restore or download on its System Status tab.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobRow {
+    /// The Migration ID, Restore ID or Download ID.
+    pub id: String,
+    pub kind: JobKind,
+    pub mailbox_id: i64,
+    /// The mailbox the job is about (its backup is the source).
+    pub mailbox_email: String,
+    pub organisation: String,
+    pub status: JobStatus,
+    /// When it was asked for (RFC 3339).
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    /// Where it goes, in a few words: a destination mailbox, or a file format.
+    pub target: String,
+    pub run: JobRun,
+    /// Downloads: when the link stops (or stopped) working (RFC 3339).
+    pub expires_at: Option<String>,
+}
+
+/// Filter, sort and paging of `GET /api/jobs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct JobsQuery {
+    /// `migrate`, `restore` or `download` (backups have `/api/backups`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Only jobs whose ID, mailbox or organisation contains this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Only jobs in this status (its snake_case name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `newest` (default), `oldest`, `mailbox` or `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<u32>,
+}
+
+/// The sort orders of a jobs list.
+pub const JOB_SORTS: [(&str, &str); 4] =
+    [("newest", "Newest first"), ("oldest", "Oldest first"), ("mailbox", "Mailbox"), ("status", "Status")];
+
+/// How many jobs of a kind are in one status (the status chips).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusCount {
+    pub status: JobStatus,
+    pub count: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

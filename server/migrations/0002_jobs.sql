@@ -21,7 +21,8 @@ CREATE TABLE jobs (
     next_run_at  BIGINT,                    -- due for the engine from then; NULL: nothing scheduled
     lease_owner  TEXT,                      -- the engine instance working on it
     lease_until  BIGINT,                    -- past this, another instance may take it over
-    detail       TEXT                       -- what the connector reported, in plain words
+    detail       TEXT,                      -- what the connector reported, in plain words
+    expires_at   BIGINT                     -- downloads: when the link stops working
 );
 CREATE INDEX jobs_kind_status ON jobs (kind, status);
 CREATE INDEX jobs_mailbox_kind ON jobs (mailbox_id, kind);

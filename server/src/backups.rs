@@ -5,16 +5,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portal_api::page::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use portal_api::{
     BackupRow, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRun, JobStatus, Page, Role,
 };
 
-use crate::auth::{CurrentUser, Scope};
+use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};
 use crate::engine::enqueue_backup;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::listing;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -81,15 +81,6 @@ const BACKUP_COLUMNS: &str = "m.id AS mailbox_id, m.email, o.name AS organisatio
      b.last_backup_at, b.last_success_at, j.started_at, j.items_done, j.items_total, j.bytes_done, \
      j.bytes_total, j.retries, j.next_run_at, j.detail";
 
-/// The scope's condition on the joined rows; its one parameter is `$1`.
-fn scope_condition(scope: Scope) -> (&'static str, i64) {
-    match scope {
-        Scope::Mailbox(id) => ("m.id = $1", id),
-        Scope::Organisation(id) => ("m.organisation_id = $1", id),
-        Scope::Reseller(id) => ("o.reseller_id = $1", id),
-    }
-}
-
 /// The filter's conditions: `$2` the text (empty: any), `$3` its LIKE pattern, `$4` the status (empty: any).
 const FILTER_CONDITIONS: &str = "($2 = '' OR LOWER(m.email) LIKE $3 ESCAPE '\\' OR LOWER(o.name) LIKE $3 ESCAPE '\\') \
      AND ($4 = '' OR b.status = $4)";
@@ -110,7 +101,7 @@ pub async fn list_backups(
     ApiQuery(query): ApiQuery<BackupsQuery>,
 ) -> AppResult<Json<Page<BackupRow>>> {
     let filter = Filter::new(query.q.as_deref(), query.status.as_deref(), query.page, query.per_page)?;
-    let (scope, scope_id) = scope_condition(user.scope());
+    let (scope, scope_id) = user.scope().condition();
     let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS}"))
         .bind(scope_id)
         .bind(&filter.text)
@@ -158,7 +149,7 @@ pub async fn get_backup(
 }
 
 async fn find_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64) -> AppResult<BackupRow> {
-    let (scope, scope_id) = scope_condition(user.scope());
+    let (scope, scope_id) = user.scope().condition();
     let record: Option<BackupRecord> =
         sqlx::query_as(&format!("SELECT {BACKUP_COLUMNS} {FROM_BACKUPS} WHERE {scope} AND m.id = $2"))
             .bind(scope_id)
@@ -221,7 +212,7 @@ pub async fn force_backups(
 ) -> AppResult<(StatusCode, Json<ForceBackupsResult>)> {
     require_force_role(&user)?;
     let filter = Filter::new(request.q.as_deref(), request.status.as_deref(), None, None)?;
-    let (scope, scope_id) = scope_condition(user.scope());
+    let (scope, scope_id) = user.scope().condition();
     let matching: Vec<(i64, String)> =
         sqlx::query_as(&format!("SELECT m.id, b.status {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS}"))
             .bind(scope_id)
@@ -285,24 +276,16 @@ struct Filter {
 impl Filter {
     fn new(q: Option<&str>, status: Option<&str>, page: Option<u32>, per_page: Option<u32>) -> AppResult<Filter> {
         let mut errors = Vec::new();
-        let text = q.unwrap_or("").trim().to_lowercase();
         let status = status.unwrap_or("").trim().to_owned();
         if !status.is_empty() && !JobStatus::parse(&status).is_some_and(|s| JobKind::Backup.allows(s)) {
             let known: Vec<&str> = JobKind::Backup.statuses().iter().map(|s| s.as_str()).collect();
             errors.push(FieldError::new("status", format!("Use one of: {}.", known.join(", "))));
         }
-        let page = page.unwrap_or(1);
-        if page == 0 {
-            errors.push(FieldError::new("page", "Pages are numbered from 1."));
-        }
-        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if per_page == 0 || per_page > MAX_PER_PAGE {
-            errors.push(FieldError::new("per_page", format!("Ask for 1 to {MAX_PER_PAGE} rows per page.")));
-        }
+        let (page, per_page) = listing::paging(page, per_page, &mut errors);
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        Ok(Filter { pattern: format!("%{escaped}%"), text, status, page, per_page })
+        let (pattern, text) = listing::search(q);
+        Ok(Filter { pattern, text, status, page, per_page })
     }
 }

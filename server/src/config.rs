@@ -42,6 +42,10 @@ pub struct Config {
     #[arg(long, env = "PORTAL_BACKUP_INTERVAL_HOURS", default_value_t = 24)]
     pub backup_interval_hours: u32,
 
+    /// Days a finished download's link works.
+    #[arg(long, env = "PORTAL_DOWNLOAD_LINK_DAYS", default_value_t = 7)]
+    pub download_link_days: u32,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -60,6 +64,7 @@ impl Config {
             max_retries: portal_api::jobs::DEFAULT_MAX_RETRIES,
             retry_minutes: portal_api::jobs::DEFAULT_RETRY_MINUTES,
             backup_interval_hours: 24,
+            download_link_days: 7,
             demo_step_ms: 0,
         }
     }

@@ -8,6 +8,8 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod jobs;
+pub mod listing;
 pub mod openapi;
 pub mod problem;
 pub mod seed;
@@ -37,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/health", get(health))
         .merge(auth::router())
         .merge(backups::router())
+        .merge(jobs::router())
         .merge(openapi::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
@@ -57,7 +60,9 @@ pub async fn prepare(config: Config) -> Result<AppState, sqlx::Error> {
         tracing::info!("seeded the demo data");
     }
     let connector = Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) });
-    let engine_config = engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
+    let mut engine_config =
+        engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
+    engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, postgres);
     Ok(AppState { db, config: Arc::new(config), engine })

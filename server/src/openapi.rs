@@ -24,11 +24,16 @@ use crate::state::AppState;
         crate::backups::get_backup,
         crate::backups::force_backup,
         crate::backups::force_backups,
+        crate::jobs::list_jobs,
+        crate::jobs::count_jobs,
+        crate::jobs::get_job,
+        crate::jobs::retry_job,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(
         (name = "session", description = "Signing in and out"),
-        (name = "backups", description = "The state of each mailbox's backup"),
+        (name = "backups", description = "The state of each mailbox's backup, and Force Backup"),
+        (name = "jobs", description = "Migrations, restores and downloads"),
     )
 )]
 pub struct ApiDoc;

@@ -145,6 +145,8 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
         }
     }
 
+    seed_other_jobs(&mut tx, now).await?;
+
     let alice_mailbox = alice_mailbox.expect("the demo end user's mailbox is among the demo mailboxes");
     let users: [(i64, &str, &str, Role, Option<i64>, Option<i64>, Option<i64>); 4] = [
         (1, DEMO_SIGN_INS[0].1, "Alice Archer", Role::EndUser, None, None, Some(alice_mailbox)),
@@ -183,6 +185,178 @@ fn demo_times(status: JobStatus, i: i64, now: i64) -> (Option<i64>, Option<i64>)
         JobStatus::InProgress => (Some(now - (2 + i) * MINUTE), Some(now - 23 * HOUR)),
         JobStatus::PreparingBackup => (Some(now - 20 * HOUR), Some(now - 20 * HOUR)),
         _ => (Some(now - (5 + i * 11) * MINUTE), Some(now - (26 + i * 3) * HOUR)),
+    }
+}
+
+/// One migration, restore and download in every status of its kind, for each organisation of
+/// the first reseller, so every status can be seen (and the demo end user has some of each).
+async fn seed_other_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, now: i64) -> Result<(), sqlx::Error> {
+    for org_index in 0..3_i64 {
+        let first_mailbox = org_index * 20 + 1;
+        for (kind_index, kind) in [JobKind::Migrate, JobKind::Restore, JobKind::Download].into_iter().enumerate() {
+            for (k, status) in kind.statuses().iter().copied().enumerate() {
+                let k = k as i64;
+                // The demo end user (the first mailbox) gets the first few statuses of each kind.
+                let offset = if org_index == 0 && k < 3 { 0 } else { (k * 3 + kind_index as i64 + org_index) % 20 };
+                let mailbox_id = first_mailbox + offset;
+                let (email,): (String,) = sqlx::query_as("SELECT email FROM mailboxes WHERE id = $1")
+                    .bind(mailbox_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let job = DemoJob::for_status(kind, status, k, now);
+                let params = match kind {
+                    JobKind::Restore => serde_json::json!({
+                        "destination": if k % 2 == 0 { email.clone() } else { email.replace('@', ".archive@") },
+                        "folders": if k % 3 == 0 { vec![] } else { vec!["Inbox", "Sent Items"] },
+                        "on_conflict": if k % 2 == 0 { "skip" } else { "keep_both" },
+                        "script": job.script,
+                    }),
+                    JobKind::Migrate => serde_json::json!({
+                        "destination": email.replace(".example", "-new.example"),
+                        "script": job.script,
+                    }),
+                    _ => serde_json::json!({
+                        "format": if k % 2 == 0 { "mbox" } else { "eml_zip" },
+                        "script": job.script,
+                    }),
+                };
+                sqlx::query(
+                    "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_at, updated_at, started_at, \
+                                       finished_at, items_done, items_total, bytes_done, bytes_total, attempts, retries, \
+                                       next_run_at, lease_until, detail, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                )
+                .bind(new_job_id(kind))
+                .bind(kind.as_str())
+                .bind(mailbox_id)
+                .bind(status.as_str())
+                .bind(params.to_string())
+                .bind(job.created_at)
+                .bind(job.started_at)
+                .bind(job.finished_at)
+                .bind(job.items_done)
+                .bind(job.items_total)
+                .bind(job.items_done * 48_000)
+                .bind(job.items_total.map(|t| t * 48_000))
+                .bind(job.attempts)
+                .bind(job.retries)
+                .bind(job.next_run_at)
+                .bind(job.lease_until)
+                .bind(job.detail)
+                .bind(job.expires_at)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct DemoJob {
+    script: &'static str,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    items_done: i64,
+    items_total: Option<i64>,
+    attempts: i32,
+    retries: i32,
+    next_run_at: Option<i64>,
+    lease_until: Option<i64>,
+    detail: Option<&'static str>,
+    expires_at: Option<i64>,
+}
+
+impl DemoJob {
+    fn for_status(kind: JobKind, status: JobStatus, k: i64, now: i64) -> Self {
+        let total = 400 + k * 53;
+        let created_at = now - (30 + k * 47) * MINUTE;
+        let finished = Self {
+            script: "ok",
+            created_at,
+            started_at: Some(created_at + MINUTE),
+            finished_at: Some(created_at + 20 * MINUTE),
+            items_done: total,
+            items_total: Some(total),
+            attempts: 1,
+            retries: 0,
+            next_run_at: None,
+            lease_until: None,
+            detail: None,
+            expires_at: None,
+        };
+        match status {
+            JobStatus::OnQueue => Self {
+                created_at: now - (2 + k) * MINUTE,
+                started_at: None,
+                finished_at: None,
+                items_done: 0,
+                items_total: None,
+                attempts: 0,
+                next_run_at: Some(now + (10 + k) * MINUTE),
+                ..finished
+            },
+            JobStatus::InProgress => Self { finished_at: None, items_done: total / 3, lease_until: Some(0), ..finished },
+            JobStatus::Completed if kind == JobKind::Download => {
+                Self { expires_at: Some(created_at + 20 * MINUTE + 7 * 24 * HOUR), ..finished }
+            }
+            JobStatus::Expired => Self {
+                created_at: now - 9 * 24 * HOUR,
+                started_at: Some(now - 9 * 24 * HOUR + MINUTE),
+                finished_at: Some(now - 9 * 24 * HOUR + 20 * MINUTE),
+                expires_at: Some(now - 2 * 24 * HOUR + 20 * MINUTE),
+                ..finished
+            },
+            JobStatus::Retrying => Self {
+                script: "unknown_then_ok",
+                finished_at: None,
+                items_done: 0,
+                attempts: 3,
+                retries: 2 + (k % 4) as i32,
+                next_run_at: Some(now + (7 + k) * MINUTE),
+                detail: Some("The mail server ended the session unexpectedly."),
+                ..finished
+            },
+            JobStatus::Cancelled => Self {
+                script: "unknown_always",
+                items_done: 0,
+                attempts: 26,
+                retries: 25,
+                detail: Some("The mail server ended the session unexpectedly. (gave up after 25 retries)"),
+                ..finished
+            },
+            JobStatus::Failed => {
+                Self { script: "failed", items_done: 0, detail: Some("The backup data for this job could not be opened."), ..finished }
+            }
+            JobStatus::ConnectionError => Self {
+                script: "connection_then_ok",
+                finished_at: None,
+                items_done: 0,
+                attempts: 2,
+                retries: 1,
+                next_run_at: Some(now + (25 + k) * MINUTE),
+                detail: Some("The destination mail server did not answer (timeout)."),
+                ..finished
+            },
+            JobStatus::AuthenticationError => Self {
+                script: "auth_error",
+                items_done: 0,
+                detail: Some("The destination mailbox rejected its password (401)."),
+                ..finished
+            },
+            JobStatus::SpaceFull => Self {
+                script: "space_full",
+                items_done: total / 2,
+                detail: Some("The destination mailbox is full (its 2 GB quota was reached)."),
+                ..finished
+            },
+            JobStatus::PartiallyComplete => Self {
+                script: "partial",
+                detail: Some("3 item(s) not delivered: Inbox/812, Inbox/1020, Sent Items/77 (rejected by the destination)"),
+                ..finished
+            },
+            _ => finished,
+        }
     }
 }
 

@@ -37,6 +37,18 @@ pub enum Scope {
     Reseller(i64),
 }
 
+impl Scope {
+    /// The SQL condition that keeps rows to this scope, on tables joined as `m` (mailboxes)
+    /// and `o` (organisations); its one parameter is `$1`.
+    pub fn condition(self) -> (&'static str, i64) {
+        match self {
+            Scope::Mailbox(id) => ("m.id = $1", id),
+            Scope::Organisation(id) => ("m.organisation_id = $1", id),
+            Scope::Reseller(id) => ("o.reseller_id = $1", id),
+        }
+    }
+}
+
 impl CurrentUser {
     pub fn role(&self) -> Role {
         Role::parse(&self.role).unwrap_or(Role::EndUser)

@@ -26,6 +26,8 @@ pub struct EngineConfig {
     pub poll: Duration,
     /// Jobs run at once by this instance.
     pub workers: usize,
+    /// How long a finished download's link works.
+    pub download_link_ms: i64,
 }
 
 impl EngineConfig {
@@ -39,6 +41,7 @@ impl EngineConfig {
             lease_ms: 30_000,
             poll: Duration::from_secs(1),
             workers: 4,
+            download_link_ms: 7 * 86_400_000,
         }
     }
 }
@@ -103,6 +106,9 @@ impl Engine {
                     last_schedule = now_ms();
                     if let Err(error) = self.schedule_backups().await {
                         tracing::warn!(%error, "could not queue scheduled backups");
+                    }
+                    if let Err(error) = self.expire_downloads().await {
+                        tracing::warn!(%error, "could not expire download links");
                     }
                 }
                 let Ok(permit) = slots.clone().acquire_owned().await else { return };
@@ -195,9 +201,10 @@ impl Engine {
         let now = now_ms();
         let decision = decide(kind, outcome, job.retries.max(0) as u32, &self.config.policy, now);
         let mut tx = self.db.begin().await?;
+        let link_ready = kind == JobKind::Download && decision.status == JobStatus::Completed;
         let updated = sqlx::query(
             "UPDATE jobs SET status = $1, retries = $2, next_run_at = $3, detail = $4, \
-                    finished_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6 \
+                    finished_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6, expires_at = $9 \
              WHERE id = $7 AND lease_owner = $8",
         )
         .bind(decision.status.as_str())
@@ -208,6 +215,7 @@ impl Engine {
         .bind(now)
         .bind(&job.id)
         .bind(&self.owner)
+        .bind(link_ready.then_some(now + self.config.download_link_ms))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -246,6 +254,21 @@ impl Engine {
             self.wake();
         }
         Ok(due.len() as u64)
+    }
+}
+
+impl Engine {
+    /// Downloads whose link has run out become Expired. Returns how many did.
+    pub async fn expire_downloads(&self) -> Result<u64, sqlx::Error> {
+        let now = now_ms();
+        let expired = sqlx::query(
+            "UPDATE jobs SET status = 'expired', updated_at = $1 \
+             WHERE kind = 'download' AND status = 'completed' AND expires_at IS NOT NULL AND expires_at <= $1",
+        )
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(expired.rows_affected())
     }
 }
 

@@ -1,0 +1,353 @@
+//! Migrations, restores and downloads: `/api/jobs`, paged, filtered and sorted on the server,
+//! with counts per status, and Try again / Request again.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use portal_api::{FieldError, JobKind, JobRow, JobRun, JobStatus, JobsQuery, Page, StatusCount};
+use serde::Deserialize;
+
+use crate::auth::CurrentUser;
+use crate::db::{now_ms, rfc3339};
+use crate::error::{AppError, AppResult};
+use crate::extract::ApiQuery;
+use crate::listing;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/jobs", get(list_jobs))
+        .route("/api/jobs/counts", get(count_jobs))
+        .route("/api/jobs/{id}", get(get_job))
+        .route("/api/jobs/{id}/retry", post(retry_job))
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRecord {
+    id: String,
+    kind: String,
+    mailbox_id: i64,
+    email: String,
+    organisation: String,
+    status: String,
+    created_at: i64,
+    finished_at: Option<i64>,
+    params: String,
+    started_at: Option<i64>,
+    items_done: i64,
+    items_total: Option<i64>,
+    bytes_done: i64,
+    bytes_total: Option<i64>,
+    retries: i32,
+    next_run_at: Option<i64>,
+    detail: Option<String>,
+    expires_at: Option<i64>,
+    ahead: i64,
+}
+
+/// What a job was asked to do (`jobs.params`).
+#[derive(Deserialize, Default)]
+struct Params {
+    destination: Option<String>,
+    folders: Option<Vec<String>>,
+    on_conflict: Option<String>,
+    format: Option<String>,
+}
+
+impl JobRecord {
+    fn into_row(self, max_retries: u32) -> AppResult<JobRow> {
+        let kind = JobKind::parse(&self.kind).ok_or_else(|| AppError::internal(format!("job kind {:?}", self.kind)))?;
+        let status = JobStatus::parse(&self.status)
+            .filter(|s| kind.allows(*s))
+            .ok_or_else(|| AppError::internal(format!("job status {:?} for {kind:?}", self.status)))?;
+        let params: Params = serde_json::from_str(&self.params).unwrap_or_default();
+        Ok(JobRow {
+            target: describe_target(kind, &params),
+            id: self.id,
+            kind,
+            mailbox_id: self.mailbox_id,
+            mailbox_email: self.email,
+            organisation: self.organisation,
+            status,
+            created_at: rfc3339(self.created_at),
+            finished_at: self.finished_at.map(rfc3339),
+            expires_at: self.expires_at.map(rfc3339),
+            run: JobRun {
+                started_at: self.started_at.map(rfc3339),
+                items_done: self.items_done.max(0) as u64,
+                items_total: self.items_total.map(|v| v.max(0) as u64),
+                bytes_done: self.bytes_done.max(0) as u64,
+                bytes_total: self.bytes_total.map(|v| v.max(0) as u64),
+                retries: self.retries.max(0) as u32,
+                max_retries,
+                next_run_at: self.next_run_at.map(rfc3339),
+                queue_position: (status == JobStatus::OnQueue).then_some(self.ahead.max(0) as u64),
+                detail: self.detail,
+            },
+        })
+    }
+}
+
+fn describe_target(kind: JobKind, params: &Params) -> String {
+    let destination = params.destination.as_deref().unwrap_or("the original mailbox");
+    match kind {
+        JobKind::Restore => {
+            let folders = match params.folders.as_deref() {
+                Some(folders) if !folders.is_empty() => folders.join(", "),
+                _ => "all folders".to_owned(),
+            };
+            let conflict = match params.on_conflict.as_deref() {
+                Some("keep_both") => "keep both",
+                _ => "skip existing",
+            };
+            format!("{folders} into {destination} ({conflict})")
+        }
+        JobKind::Migrate => format!("to {destination}"),
+        JobKind::Download => match params.format.as_deref() {
+            Some("eml_zip") => "EML files in a zip".to_owned(),
+            _ => "mbox file".to_owned(),
+        },
+        JobKind::Backup => String::new(),
+    }
+}
+
+const JOB_COLUMNS: &str = "j.id, j.kind, j.mailbox_id, m.email, o.name AS organisation, j.status, j.created_at, \
+     j.finished_at, j.params, j.started_at, j.items_done, j.items_total, j.bytes_done, j.bytes_total, j.retries, \
+     j.next_run_at, j.detail, j.expires_at, \
+     (SELECT COUNT(*) FROM jobs q WHERE q.kind = j.kind AND q.status = 'on_queue' AND q.next_run_at < j.next_run_at) AS ahead";
+
+const FROM_JOBS: &str = "FROM jobs j \
+     JOIN mailboxes m ON m.id = j.mailbox_id \
+     JOIN organisations o ON o.id = m.organisation_id";
+
+/// `$2` the kind, `$3` the search text (empty: any), `$4` its pattern.
+const JOB_FILTER: &str = "j.kind = $2 AND ($3 = '' OR LOWER(j.id) LIKE $4 ESCAPE '\\' \
+     OR LOWER(m.email) LIKE $4 ESCAPE '\\' OR LOWER(o.name) LIKE $4 ESCAPE '\\')";
+
+fn order_by(sort: &str) -> &'static str {
+    match sort {
+        "oldest" => "j.created_at ASC, j.id",
+        "mailbox" => "m.email, j.created_at DESC, j.id",
+        "status" => "j.status, j.created_at DESC, j.id",
+        _ => "j.created_at DESC, j.id",
+    }
+}
+
+/// The migrations, restores or downloads the signed-in user may see.
+#[utoipa::path(
+    get, path = "/api/jobs", tag = "jobs",
+    params(JobsQuery),
+    responses(
+        (status = 200, description = "One page of jobs of the kind", body = Page<JobRow>),
+        (status = 401, description = "Not signed in", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A filter, sort or paging value is not valid", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(query): ApiQuery<JobsQuery>,
+) -> AppResult<Json<Page<JobRow>>> {
+    let mut errors = Vec::new();
+    let kind = require_kind(query.kind.as_deref(), &mut errors);
+    let status = query.status.as_deref().unwrap_or("").trim().to_owned();
+    if let Some(kind) = kind {
+        if !status.is_empty() && !JobStatus::parse(&status).is_some_and(|s| kind.allows(s)) {
+            let known: Vec<&str> = kind.statuses().iter().map(|s| s.as_str()).collect();
+            errors.push(FieldError::new("status", format!("Use one of: {}.", known.join(", "))));
+        }
+    }
+    let sort = query.sort.as_deref().unwrap_or("newest");
+    if !portal_api::jobs::JOB_SORTS.iter().any(|(name, _)| *name == sort) {
+        errors.push(FieldError::new("sort", "Use one of: newest, oldest, mailbox, status."));
+    }
+    let (page, per_page) = listing::paging(query.page, query.per_page, &mut errors);
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    let (pattern, text) = listing::search(query.q.as_deref());
+    let (scope, scope_id) = user.scope().condition();
+    let conditions = format!("WHERE {scope} AND {JOB_FILTER} AND ($5 = '' OR j.status = $5)");
+
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) {FROM_JOBS} {conditions}"))
+        .bind(scope_id)
+        .bind(kind.as_str())
+        .bind(&text)
+        .bind(&pattern)
+        .bind(&status)
+        .fetch_one(&state.db)
+        .await?;
+    let records: Vec<JobRecord> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} {FROM_JOBS} {conditions} ORDER BY {} LIMIT $6 OFFSET $7",
+        order_by(sort)
+    ))
+    .bind(scope_id)
+    .bind(kind.as_str())
+    .bind(&text)
+    .bind(&pattern)
+    .bind(&status)
+    .bind(i64::from(per_page))
+    .bind(i64::from(page - 1) * i64::from(per_page))
+    .fetch_all(&state.db)
+    .await?;
+    let max_retries = state.config.max_retries;
+    Ok(Json(Page {
+        items: records.into_iter().map(|r| r.into_row(max_retries)).collect::<AppResult<_>>()?,
+        total: total as u64,
+        page,
+        per_page,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CountsQuery {
+    /// `backup`, `migrate`, `restore` or `download`.
+    kind: Option<String>,
+    /// The same text search as the list.
+    q: Option<String>,
+}
+
+/// How many jobs of the kind are in each of its statuses (zero included), under the text search.
+#[utoipa::path(
+    get, path = "/api/jobs/counts", tag = "jobs",
+    params(CountsQuery),
+    responses(
+        (status = 200, description = "A count for every status of the kind", body = Vec<StatusCount>),
+        (status = 422, description = "The kind is missing or unknown", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn count_jobs(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiQuery(query): ApiQuery<CountsQuery>,
+) -> AppResult<Json<Vec<StatusCount>>> {
+    let mut errors = Vec::new();
+    let Some(kind) = require_kind_any(query.kind.as_deref(), &mut errors) else {
+        return Err(AppError::Validation(errors));
+    };
+    let (pattern, text) = listing::search(query.q.as_deref());
+    let (scope, scope_id) = user.scope().condition();
+    // Backups are counted by account (their current state), the other kinds by job.
+    let sql = if kind == JobKind::Backup {
+        format!(
+            "SELECT b.status, COUNT(*) FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
+             JOIN organisations o ON o.id = m.organisation_id \
+             WHERE {scope} AND $2 = 'backup' AND ($3 = '' OR LOWER(m.email) LIKE $4 ESCAPE '\\' \
+               OR LOWER(o.name) LIKE $4 ESCAPE '\\') GROUP BY b.status"
+        )
+    } else {
+        format!("SELECT j.status, COUNT(*) {FROM_JOBS} WHERE {scope} AND {JOB_FILTER} GROUP BY j.status")
+    };
+    let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
+        .bind(scope_id)
+        .bind(kind.as_str())
+        .bind(&text)
+        .bind(&pattern)
+        .fetch_all(&state.db)
+        .await?;
+    Ok(Json(
+        kind.statuses()
+            .iter()
+            .map(|status| StatusCount {
+                status: *status,
+                count: rows.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n as u64).unwrap_or(0),
+            })
+            .collect(),
+    ))
+}
+
+/// One migration, restore or download.
+#[utoipa::path(
+    get, path = "/api/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "The Migration, Restore or Download ID")),
+    responses(
+        (status = 200, description = "The job", body = JobRow),
+        (status = 404, description = "No such job among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_job(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> AppResult<Json<JobRow>> {
+    Ok(Json(find_job(&state, &user, &id).await?))
+}
+
+async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<JobRow> {
+    let (scope, scope_id) = user.scope().condition();
+    let record: Option<JobRecord> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} {FROM_JOBS} WHERE {scope} AND j.id = $2 AND j.kind <> 'backup'"
+    ))
+    .bind(scope_id)
+    .bind(id)
+    .fetch_optional(&state.db)
+    .await?;
+    record
+        .ok_or_else(|| AppError::not_found(format!("There is no job {id} among those you can see. It may have been deleted.")))?
+        .into_row(state.config.max_retries)
+}
+
+/// Try again (a cancelled or failed migration or restore) or Request again (a download that
+/// failed, was cancelled or expired): the same job, with the same ID, goes back on the queue.
+#[utoipa::path(
+    post, path = "/api/jobs/{id}/retry", tag = "jobs",
+    params(
+        ("id" = String, Path, description = "The Migration, Restore or Download ID"),
+        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
+    ),
+    responses(
+        (status = 202, description = "Back on the queue", body = JobRow),
+        (status = 404, description = "No such job among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job is not in a state that can be tried again", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retry_job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<JobRow>)> {
+    let job = find_job(&state, &user, &id).await?;
+    if !matches!(job.status, JobStatus::Cancelled | JobStatus::Failed | JobStatus::Expired) {
+        return Err(AppError::Conflict(format!(
+            "{} {id} is {}; only a cancelled, failed or expired job can be started again. Reload it to see its current state.",
+            job.kind.id_label().trim_end_matches(" ID"),
+            job.status.label()
+        )));
+    }
+    let now = now_ms();
+    let requeued = sqlx::query(
+        "UPDATE jobs SET status = 'on_queue', retries = 0, next_run_at = $1, finished_at = NULL, started_at = NULL, \
+                detail = NULL, items_done = 0, bytes_done = 0, expires_at = NULL, updated_at = $1 \
+         WHERE id = $2 AND status IN ('cancelled', 'failed', 'expired')",
+    )
+    .bind(now)
+    .bind(&id)
+    .execute(&state.db)
+    .await?;
+    if requeued.rows_affected() == 0 {
+        return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
+    }
+    state.engine.wake();
+    Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
+}
+
+/// The kind of a jobs list: migrate, restore or download.
+fn require_kind(kind: Option<&str>, errors: &mut Vec<FieldError>) -> Option<JobKind> {
+    match kind.and_then(JobKind::parse) {
+        Some(JobKind::Backup) => {
+            errors.push(FieldError::new("kind", "Backups are listed at /api/backups."));
+            None
+        }
+        Some(kind) => Some(kind),
+        None => {
+            errors.push(FieldError::new("kind", "Use one of: migrate, restore, download."));
+            None
+        }
+    }
+}
+
+fn require_kind_any(kind: Option<&str>, errors: &mut Vec<FieldError>) -> Option<JobKind> {
+    let parsed = kind.and_then(JobKind::parse);
+    if parsed.is_none() {
+        errors.push(FieldError::new("kind", "Use one of: backup, migrate, restore, download."));
+    }
+    parsed
+}

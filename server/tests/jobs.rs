@@ -1,0 +1,134 @@
+//! Migrations, restores and downloads through the API: every status shown, scoped by role,
+//! counted, sorted, and started again.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use portal_api::{JobKind, JobRow, JobStatus, Page, Role, StatusCount};
+use portal_server::db::now_ms;
+
+async fn list(app: &TestApp, client: &Client, query: &str) -> Page<JobRow> {
+    let response = app.get_as(client, &format!("/api/jobs?{query}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body_json(response).await
+}
+
+async fn first_in(app: &TestApp, client: &Client, kind: JobKind, status: JobStatus) -> JobRow {
+    let page = list(app, client, &format!("kind={}&status={}", kind.as_str(), status.as_str())).await;
+    page.items.into_iter().next().unwrap_or_else(|| panic!("no {kind:?} in {status:?}"))
+}
+
+#[tokio::test]
+async fn every_status_of_every_kind_is_there_to_see_and_counted() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    for kind in [JobKind::Migrate, JobKind::Restore, JobKind::Download] {
+        let page = list(&app, &reseller, &format!("kind={}&per_page=200", kind.as_str())).await;
+        for status in kind.statuses() {
+            assert!(page.items.iter().any(|row| row.status == *status), "{kind:?} has no {status:?}");
+        }
+        assert!(page.items.iter().all(|row| row.kind == kind && row.id.starts_with(&kind.as_str()[..1].to_uppercase())));
+        let counts: Vec<StatusCount> = body_json(app.get_as(&reseller, &format!("/api/jobs/counts?kind={}", kind.as_str())).await).await;
+        assert_eq!(counts.len(), kind.statuses().len());
+        assert_eq!(counts.iter().map(|c| c.count).sum::<u64>(), page.total);
+    }
+    let counts: Vec<StatusCount> = body_json(app.get_as(&reseller, "/api/jobs/counts?kind=backup").await).await;
+    assert_eq!(counts.iter().map(|c| c.count).sum::<u64>(), 60, "backups are counted by account");
+}
+
+#[tokio::test]
+async fn rows_carry_what_the_status_line_needs() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let retrying = first_in(&app, &reseller, JobKind::Restore, JobStatus::Retrying).await;
+    assert!(retrying.run.retries > 0 && retrying.run.next_run_at.is_some());
+    assert_eq!(retrying.run.max_retries, 25);
+    let queued = first_in(&app, &reseller, JobKind::Migrate, JobStatus::OnQueue).await;
+    assert!(queued.run.queue_position.is_some());
+    let ready = first_in(&app, &reseller, JobKind::Download, JobStatus::Completed).await;
+    assert!(ready.expires_at.is_some());
+    assert!(ready.target.contains("mbox") || ready.target.contains("EML"));
+    let restore = first_in(&app, &reseller, JobKind::Restore, JobStatus::Completed).await;
+    assert!(restore.target.contains(" into "), "{}", restore.target);
+}
+
+#[tokio::test]
+async fn an_end_user_sees_only_their_own_jobs() {
+    let app = test_app().await;
+    let end_user = app.sign_in(Role::EndUser).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    for kind in ["migrate", "restore", "download"] {
+        let own = list(&app, &end_user, &format!("kind={kind}&per_page=200")).await;
+        assert!(own.total > 0, "the demo end user has some {kind} jobs");
+        assert!(own.items.iter().all(|row| row.mailbox_email == end_user.session.email));
+    }
+    let others = list(&app, &reseller, "kind=restore&q=bluebird").await;
+    let other_id = &others.items[0].id;
+    problem(app.get_as(&end_user, &format!("/api/jobs/{other_id}")).await, StatusCode::NOT_FOUND).await;
+    problem(app.send_as(&end_user, Method::POST, &format!("/api/jobs/{other_id}/retry"), None).await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn lists_sort_and_reject_what_they_do_not_know() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let newest = list(&app, &reseller, "kind=restore&per_page=200").await;
+    assert!(newest.items.windows(2).all(|w| w[0].created_at >= w[1].created_at));
+    let oldest = list(&app, &reseller, "kind=restore&sort=oldest&per_page=200").await;
+    assert!(oldest.items.windows(2).all(|w| w[0].created_at <= w[1].created_at));
+    let by_mailbox = list(&app, &reseller, "kind=restore&sort=mailbox&per_page=200").await;
+    assert!(by_mailbox.items.windows(2).all(|w| w[0].mailbox_email <= w[1].mailbox_email));
+
+    let by_id = list(&app, &reseller, &format!("kind=restore&q={}", newest.items[3].id.to_lowercase())).await;
+    assert_eq!(by_id.items.len(), 1, "a Restore ID finds its restore");
+
+    let p = problem(app.get_as(&reseller, "/api/jobs?kind=restore&sort=size").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("sort").is_some());
+    let p = problem(app.get_as(&reseller, "/api/jobs").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("kind").is_some());
+    let p = problem(app.get_as(&reseller, "/api/jobs?kind=download&status=space_full").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("status").is_some(), "downloads have no Space Full");
+}
+
+#[tokio::test]
+async fn try_again_puts_a_cancelled_restore_back_on_the_queue_under_the_same_id() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let cancelled = first_in(&app, &admin, JobKind::Restore, JobStatus::Cancelled).await;
+    let response = app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", cancelled.id), None).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let queued: JobRow = body_json(response).await;
+    assert_eq!((queued.id.as_str(), queued.status, queued.run.retries), (cancelled.id.as_str(), JobStatus::OnQueue, 0));
+
+    // Asked twice: it is no longer cancelled.
+    let again = app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", cancelled.id), None).await;
+    let p = problem(again, StatusCode::CONFLICT).await;
+    assert!(p.detail.unwrap().contains("On Queue"));
+
+    let completed = first_in(&app, &admin, JobKind::Restore, JobStatus::Completed).await;
+    problem(app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", completed.id), None).await, StatusCode::CONFLICT).await;
+}
+
+#[tokio::test]
+async fn a_download_link_expires_and_request_again_makes_a_new_one() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let ready = first_in(&app, &admin, JobKind::Download, JobStatus::Completed).await;
+    sqlx::query("UPDATE jobs SET expires_at = $1 WHERE id = $2")
+        .bind(now_ms() - 1)
+        .bind(&ready.id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert!(app.state.engine.expire_downloads().await.unwrap() >= 1);
+    let expired: JobRow = body_json(app.get_as(&admin, &format!("/api/jobs/{}", ready.id)).await).await;
+    assert_eq!(expired.status, JobStatus::Expired);
+
+    let response = app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", ready.id), None).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    app.state.engine.run_due().await.unwrap();
+    let renewed: JobRow = body_json(app.get_as(&admin, &format!("/api/jobs/{}", ready.id)).await).await;
+    assert_eq!(renewed.status, JobStatus::Completed);
+    assert!(renewed.expires_at.unwrap() > expired.expires_at.unwrap());
+}
