@@ -7,8 +7,8 @@ use std::fmt;
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult, Page, Problem, SessionInfo, SignInRequest, CSRF_HEADER,
-    REQUEST_ID_HEADER,
+    BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, Page, Problem, SessionInfo,
+    SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -200,4 +200,31 @@ pub async fn force_backup(mailbox_id: i64) -> Result<BackupRow, ApiError> {
 
 pub async fn force_backups(filter: &ForceBackupsRequest) -> Result<ForceBackupsResult, ApiError> {
     request(Method::POST, "/api/backups/force", Some(filter)).await
+}
+
+pub async fn jobs(query: &JobsQuery) -> Result<Page<JobRow>, ApiError> {
+    let mut pairs = vec![("kind", query.kind.clone().unwrap_or_default())];
+    for (key, value) in [("q", &query.q), ("status", &query.status), ("sort", &query.sort)] {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            pairs.push((key, value.to_owned()));
+        }
+    }
+    if let Some(page) = query.page {
+        pairs.push(("page", page.to_string()));
+    }
+    get(&format!("/api/jobs{}", query_string(&pairs))).await
+}
+
+/// How many jobs of a kind are in each of its statuses, under a text search.
+pub async fn job_counts(kind: JobKind, q: Option<&str>) -> Result<Vec<StatusCount>, ApiError> {
+    let mut pairs = vec![("kind", kind.as_str().to_owned())];
+    if let Some(q) = q.filter(|q| !q.is_empty()) {
+        pairs.push(("q", q.to_owned()));
+    }
+    get(&format!("/api/jobs/counts{}", query_string(&pairs))).await
+}
+
+/// Try again / Request again.
+pub async fn retry_job(id: &str) -> Result<JobRow, ApiError> {
+    request(Method::POST, &format!("/api/jobs/{id}/retry"), None::<&()>).await
 }

@@ -13,6 +13,7 @@ use portal_api::SessionInfo;
 use crate::api::ApiError;
 use crate::components::shell::Shell;
 use crate::pages::backups::BackupsPage;
+use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
 
@@ -58,6 +59,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=|| view! { <Redirect path="/status/backups" /> } />
                     <Route path=path!("status/backups") view=BackupsPage />
+                    <Route path=path!("status/migrates") view=MigratesPage />
+                    <Route path=path!("status/restores") view=RestoresPage />
+                    <Route path=path!("status/downloads") view=DownloadsPage />
                 </ParentRoute>
             </Routes>
         </Router>

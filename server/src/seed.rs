@@ -296,7 +296,11 @@ impl DemoJob {
                 next_run_at: Some(now + (10 + k) * MINUTE),
                 ..finished
             },
-            JobStatus::InProgress => Self { finished_at: None, items_done: total / 3, lease_until: Some(0), ..finished },
+            // Another instance holds it for a while yet; if that instance is gone, the engine
+            // takes the job over when the lease runs out (and so the demo shows that too).
+            JobStatus::InProgress => {
+                Self { finished_at: None, items_done: total / 3, lease_until: Some(now + 10 * MINUTE), ..finished }
+            }
             JobStatus::Completed if kind == JobKind::Download => {
                 Self { expires_at: Some(created_at + 20 * MINUTE + 7 * 24 * HOUR), ..finished }
             }

@@ -56,6 +56,9 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
             <nav class="shell__nav" aria-label="Main">
                 <span class="shell__nav-group">"System Status"</span>
                 <A href="/status/backups">"Backups"</A>
+                <A href="/status/migrates">"Migrates"</A>
+                <A href="/status/restores">"Restores"</A>
+                <A href="/status/downloads">"Downloads"</A>
             </nav>
             <div class="shell__user">
                 <span class="shell__user-name">{user.display_name.clone()}</span>

@@ -1,3 +1,4 @@
 pub mod backups;
+pub mod jobs;
 pub mod not_found;
 pub mod sign_in;

@@ -1,0 +1,291 @@
+//! System Status › Migrates, Restores and Downloads: one page, three kinds. Filter (status
+//! chips with counts, text), sort and page live in the URL, so a view can be shared.
+
+use leptos::either::Either;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use portal_api::jobs::JOB_SORTS;
+use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page, Role};
+
+use crate::api;
+use crate::components::copy_button::CopyButton;
+use crate::components::error_notice::{ErrorList, ErrorNotice};
+use crate::components::job_run::JobRunSummary;
+use crate::components::local_time::LocalTime;
+use crate::components::status_badge::StatusBadge;
+use crate::{time, Session};
+
+/// How often an open list asks for fresh statuses.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The address of a tab (`/status/restores`) with its filter; defaults are left out.
+pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
+    let mut pairs = Vec::new();
+    for (key, value) in [("q", &query.q), ("status", &query.status)] {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            pairs.push((key, value.to_owned()));
+        }
+    }
+    if let Some(sort) = query.sort.as_deref().filter(|s| *s != "newest" && !s.is_empty()) {
+        pairs.push(("sort", sort.to_owned()));
+    }
+    if let Some(page) = query.page.filter(|p| *p > 1) {
+        pairs.push(("page", page.to_string()));
+    }
+    format!("/status/{}{}", kind.plural().to_lowercase(), api::query_string(&pairs))
+}
+
+#[component]
+pub fn MigratesPage() -> impl IntoView {
+    view! { <JobsPage kind=JobKind::Migrate /> }
+}
+
+#[component]
+pub fn RestoresPage() -> impl IntoView {
+    view! { <JobsPage kind=JobKind::Restore /> }
+}
+
+#[component]
+pub fn DownloadsPage() -> impl IntoView {
+    view! { <JobsPage kind=JobKind::Download /> }
+}
+
+#[component]
+fn JobsPage(kind: JobKind) -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let session = expect_context::<Session>();
+    let filter = Memo::new(move |_| {
+        let query = query.read();
+        JobsQuery {
+            kind: Some(kind.as_str().to_owned()),
+            q: query.get("q").filter(|q| !q.is_empty()),
+            status: query.get("status").filter(|s| !s.is_empty()),
+            sort: query.get("sort").filter(|s| !s.is_empty()),
+            page: query.get("page").and_then(|p| p.parse().ok()),
+            per_page: None,
+        }
+    });
+    let jobs = LocalResource::new(move || {
+        let filter = filter.get();
+        async move { api::jobs(&filter).await.map(|page| (page, time::now_ms())) }
+    });
+    let counts = LocalResource::new(move || {
+        let q = filter.get().q;
+        async move { api::job_counts(kind, q.as_deref()).await }
+    });
+    let refresh = Callback::new(move |_: ()| {
+        jobs.refetch();
+        counts.refetch();
+    });
+    if let Ok(handle) = set_interval_with_handle(move || refresh.run(()), REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+    let show_organisation =
+        Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
+    let updated = move || {
+        jobs.get().and_then(Result::ok).map(|(_, at)| format!("Updated {}", time::local_time_seconds(at)))
+    };
+
+    let search = RwSignal::new(filter.get_untracked().q.unwrap_or_default());
+    let go = move |change: &dyn Fn(&mut JobsQuery)| {
+        let mut next = filter.get_untracked();
+        next.page = None;
+        change(&mut next);
+        navigate(&jobs_href(kind, &next), Default::default());
+    };
+    let go_search = go.clone();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        go_search(&|q: &mut JobsQuery| q.q = Some(search.get_untracked()));
+    };
+    let on_sort = move |ev: leptos::ev::Event| {
+        let sort = event_target_value(&ev);
+        go(&|q: &mut JobsQuery| q.sort = Some(sort.clone()));
+    };
+    let title_id = format!("{}-title", kind.as_str());
+    let heading_id = title_id.clone();
+
+    view! {
+        <section class="jobs" aria-labelledby=title_id>
+            <header class="page-header">
+                <p class="page-header__trail">"System Status"</p>
+                <h1 id=heading_id>{kind.plural()}</h1>
+            </header>
+            <nav class="status-chips" aria-label="Filter by status">
+                {move || {
+                    let current = filter.get();
+                    let all = JobsQuery { status: None, page: None, ..current.clone() };
+                    let chips = counts.get().and_then(Result::ok).unwrap_or_default();
+                    let total: u64 = chips.iter().map(|c| c.count).sum();
+                    let mut links = vec![chip(jobs_href(kind, &all), "All".to_owned(), total, current.status.is_none())];
+                    for count in chips {
+                        let target = JobsQuery { status: Some(count.status.as_str().to_owned()), page: None, ..current.clone() };
+                        let selected = current.status.as_deref() == Some(count.status.as_str());
+                        links.push(chip(jobs_href(kind, &target), count.status.label().to_owned(), count.count, selected));
+                    }
+                    links.collect_view()
+                }}
+            </nav>
+            <form class="filters" role="search" on:submit=on_submit>
+                <div class="filters__field">
+                    <label for="jobs-search">"Search"</label>
+                    <input
+                        id="jobs-search"
+                        type="search"
+                        placeholder=format!("{}, mailbox or organisation", kind.id_label())
+                        prop:value=search
+                        on:input=move |ev| search.set(event_target_value(&ev))
+                    />
+                </div>
+                <div class="filters__field">
+                    <label for="jobs-sort">"Sort"</label>
+                    <select id="jobs-sort" on:change=on_sort prop:value=move || filter.get().sort.unwrap_or_else(|| "newest".into())>
+                        {JOB_SORTS.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+                    </select>
+                </div>
+                <button type="submit" class="button">"Search"</button>
+            </form>
+            <p class="backups__updated" aria-live="polite">{updated}</p>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
+                    {move || Suspend::new(async move {
+                        jobs.await.map(|(page, _)| {
+                            view! { <JobsTable kind page filter=filter.get_untracked() show_organisation refresh /> }
+                        })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+/// A status chip: a link that filters the list, with its count.
+fn chip(href: String, label: String, count: u64, selected: bool) -> impl IntoView {
+    view! {
+        <A href=href attr:class="status-chip" attr:aria-current=selected.then_some("true")>
+            {label} " " <span class="status-chip__count">{count}</span>
+        </A>
+    }
+}
+
+#[component]
+fn JobsTable(
+    kind: JobKind,
+    page: Page<JobRow>,
+    filter: JobsQuery,
+    show_organisation: Signal<bool>,
+    refresh: Callback<()>,
+) -> impl IntoView {
+    if page.items.is_empty() {
+        let filtered = filter.q.is_some() || filter.status.is_some();
+        let all = jobs_href(kind, &JobsQuery::default());
+        let noun = kind.plural().to_lowercase();
+        return Either::Left(view! {
+            <div class="empty-state">
+                <p>{if filtered { format!("No {noun} match this filter.") } else { format!("There are no {noun} yet.") }}</p>
+                {filtered.then(|| view! { <A href=all>{format!("Show all {noun}")}</A> })}
+            </div>
+        });
+    }
+    let first = (page.page - 1) as u64 * page.per_page as u64 + 1;
+    let last = first + page.items.len() as u64 - 1;
+    let summary = format!("{first}–{last} of {} {}", page.total, kind.plural().to_lowercase());
+    let page_count = page.page_count();
+    let link = move |to: u32| jobs_href(kind, &JobsQuery { page: Some(to), ..filter.clone() });
+    let previous = (page.page > 1).then(|| link(page.page - 1));
+    let next = (page.page < page_count).then(|| link(page.page + 1));
+
+    Either::Right(view! {
+        <table class="backups-table jobs-table">
+            <caption class="visually-hidden">{summary.clone()}</caption>
+            <thead>
+                <tr>
+                    <th scope="col">{kind.id_label()}</th>
+                    <th scope="col">"Mailbox"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">{if kind == JobKind::Download { "File" } else { "What and where" }}</th>
+                    <th scope="col">"Asked for"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                <For each=move || page.items.clone() key=|row| row.clone() children=move |row: JobRow| {
+                    let organisation = row.organisation.clone();
+                    view! {
+                    <tr class="backups-table__row" data-status=row.status.as_str()>
+                        <td data-label=kind.id_label() class="jobs-table__id">
+                            <code>{row.id.clone()}</code>
+                            <CopyButton value=row.id.clone() what=kind.id_label() />
+                        </td>
+                        <td data-label="Mailbox">
+                            <span class="backups-table__email">{row.mailbox_email.clone()}</span>
+                            <Show when=move || show_organisation.get()>
+                                <span class="jobs-table__organisation">{organisation.clone()}</span>
+                            </Show>
+                        </td>
+                        <td data-label="Status" class="backups-table__status">
+                            <StatusBadge status=row.status />
+                            <JobRunSummary kind status=row.status run=row.run.clone() />
+                        </td>
+                        <td data-label=if kind == JobKind::Download { "File" } else { "What and where" }>
+                            {row.target.clone()}
+                            {(row.status == JobStatus::Completed && kind == JobKind::Download).then(|| {
+                                view! {
+                                    <span class="jobs-table__expiry">
+                                        "Link expires " <LocalTime at=row.expires_at.clone() />
+                                    </span>
+                                }
+                            })}
+                        </td>
+                        <td data-label="Asked for"><LocalTime at=Some(row.created_at.clone()) /></td>
+                        <td data-label="Actions"><RetryButton row=row.clone() on_done=refresh /></td>
+                    </tr>
+                    }
+                } />
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            <span class="pager__summary">{summary}</span>
+            {previous.map(|href| view! { <A href=href attr:rel="prev">"Previous"</A> })}
+            <span class="pager__position">{format!("Page {} of {page_count}", page.page)}</span>
+            {next.map(|href| view! { <A href=href attr:rel="next">"Next"</A> })}
+        </nav>
+    })
+}
+
+/// Try again (cancelled or failed) or Request again (an expired download); nothing otherwise.
+#[component]
+fn RetryButton(row: JobRow, on_done: Callback<()>) -> impl IntoView {
+    let label = match (row.kind, row.status) {
+        (JobKind::Download, JobStatus::Expired | JobStatus::Cancelled | JobStatus::Failed) => "Request again",
+        (_, JobStatus::Cancelled | JobStatus::Failed) => "Try again",
+        _ => return None,
+    };
+    let id = row.id.clone();
+    let retry = Action::new_local(move |_: &()| {
+        let id = id.clone();
+        async move {
+            let result = api::retry_job(&id).await.map(|_| ());
+            if result.is_ok() {
+                on_done.run(());
+            }
+            result
+        }
+    });
+    Some(view! {
+        <button
+            type="button"
+            class="button button--small"
+            aria-label=format!("{label}: {}", row.id)
+            disabled=move || retry.pending().get()
+            on:click=move |_| {
+                retry.dispatch(());
+            }
+        >
+            {label}
+        </button>
+        {move || retry.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
+    })
+}

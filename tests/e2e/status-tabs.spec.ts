@@ -1,0 +1,77 @@
+import { expect, test } from '@playwright/test';
+import { END_USER, RESELLER, signIn } from './helpers';
+
+const TABS: [string, string, string[]][] = [
+  ['migrates', 'Migration ID', ['On Queue', 'In Progress', 'Completed', 'Retrying', 'Cancelled', 'Failed', 'Connection Error', 'Authentication Error', 'Space Full', 'Partially Complete']],
+  ['restores', 'Restore ID', ['On Queue', 'In Progress', 'Completed', 'Retrying', 'Cancelled', 'Failed', 'Connection Error', 'Authentication Error', 'Space Full', 'Partially Complete']],
+  ['downloads', 'Download ID', ['On Queue', 'In Progress', 'Completed', 'Expired', 'Retrying', 'Cancelled', 'Failed']],
+];
+
+for (const [tab, idLabel, statuses] of TABS) {
+  test(`System Status › ${tab}: every status, with its cause and what to do`, async ({ page }) => {
+    await signIn(page, RESELLER);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: new RegExp(`^${tab}$`, 'i') }).click();
+    await expect(page).toHaveURL(new RegExp(`/status/${tab}$`));
+    await expect(page.getByRole('columnheader', { name: idLabel })).toBeVisible();
+    const chips = page.getByRole('navigation', { name: 'Filter by status' });
+    for (const status of statuses) {
+      const chip = chips.getByRole('link', { name: new RegExp(`^${status} \\d+$`) });
+      await expect(chip).toBeVisible();
+      await chip.click();
+      const first = page.locator('.backups-table__row').first();
+      await expect(first.locator('.status-badge')).toHaveText(status);
+      if (status === 'In Progress') {
+        await expect(first.locator('progress')).toBeVisible();
+        await expect(first.locator('.job-run__numbers')).toContainText(/\d+% · \d+ of \d+ items/);
+      }
+      if (!['Completed', 'In Progress'].includes(status)) {
+        await expect(first.locator('.job-run__todo')).toContainText('What to do:');
+      }
+    }
+  });
+}
+
+test('Try again puts a cancelled restore back on the queue', async ({ page }) => {
+  await signIn(page, RESELLER);
+  await page.goto('/status/restores?status=cancelled');
+  const row = page.locator('.backups-table__row').first();
+  const id = (await row.locator('code').textContent())!;
+  await row.getByRole('button', { name: `Try again: ${id}` }).click();
+  // The cancelled list no longer holds it; under its own ID it is queued again (or already running).
+  await page.goto(`/status/restores?q=${id}`);
+  await expect(page.locator('.backups-table__row .status-badge')).toHaveText(/On Queue|In Progress|Retrying|Completed/);
+});
+
+test('Request again on an expired download makes it ready again', async ({ page }) => {
+  await signIn(page, RESELLER);
+  await page.goto('/status/downloads?status=expired');
+  const row = page.locator('.backups-table__row').first();
+  const id = (await row.locator('code').textContent())!;
+  await row.getByRole('button', { name: `Request again: ${id}` }).click();
+  await page.goto(`/status/downloads?q=${id}`);
+  await expect(page.locator('.backups-table__row .status-badge')).toHaveText('Completed', { timeout: 20_000 });
+  await expect(page.locator('.jobs-table__expiry')).toContainText('in 7 d');
+});
+
+test('a sorted, filtered tab opened fresh gives the same view', async ({ page }) => {
+  await signIn(page, RESELLER);
+  await page.goto('/status/migrates?q=acme&sort=mailbox');
+  await expect(page.locator('.backups-table__row').first()).toBeVisible();
+  const ids = await page.locator('.backups-table__row code').allTextContents();
+  expect(ids.length).toBeGreaterThan(0);
+  await page.reload();
+  await expect(page.locator('.backups-table__row').first()).toBeVisible();
+  expect(await page.locator('.backups-table__row code').allTextContents()).toEqual(ids);
+  await expect(page.getByLabel('Sort')).toHaveValue('mailbox');
+  const mailboxes = await page.locator('.backups-table__row .backups-table__email').allTextContents();
+  expect([...mailboxes].sort()).toEqual(mailboxes);
+});
+
+test('an end user sees only their own restores', async ({ page }) => {
+  await signIn(page, END_USER);
+  await page.goto('/status/restores');
+  await expect(page.locator('.backups-table__row').first()).toBeVisible();
+  const mailboxes = await page.locator('.backups-table__row .backups-table__email').allTextContents();
+  expect(mailboxes.length).toBeGreaterThan(0);
+  for (const m of mailboxes) expect(m).toBe(END_USER);
+});
