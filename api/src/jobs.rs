@@ -357,6 +357,8 @@ pub struct JobRow {
     pub run: JobRun,
     /// Downloads: when the link stops (or stopped) working (RFC 3339).
     pub expires_at: Option<String>,
+    /// Downloads that are ready: the signed link to the file (works until `expires_at`).
+    pub download_url: Option<String>,
 }
 
 /// Filter, sort and paging of `GET /api/jobs`.

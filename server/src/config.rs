@@ -14,6 +14,10 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/portal.db")]
     pub database_url: String,
 
+    /// Folder for the server's files: download files, the link-signing key.
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
     /// Folder of the built portal (Trunk's output), served at `/`.
     #[arg(long, env = "PORTAL_DIST", default_value = "dist")]
     pub dist: PathBuf,
@@ -53,10 +57,17 @@ pub struct Config {
 
 impl Config {
     /// A configuration for tests: a database URL, nothing served from disk.
+    /// Its files go beside an SQLite database file.
     pub fn for_database(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
+        let data_dir = database_url
+            .strip_prefix("sqlite://")
+            .and_then(|path| std::path::Path::new(path.split('?').next().unwrap_or(path)).parent().map(PathBuf::from))
+            .unwrap_or_else(|| std::env::temp_dir().join("portal-test-data"));
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: database_url.into(),
+            data_dir,
+            database_url,
             dist: PathBuf::from("dist"),
             secure_cookies: false,
             seed_demo: true,

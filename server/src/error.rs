@@ -17,6 +17,8 @@ pub enum AppError {
     Forbidden(String),
     NotFound(String),
     MethodNotAllowed(String),
+    /// It existed, and is no longer available (an expired download link).
+    Gone(String),
     /// The request conflicts with the thing's current state; says what conflicts.
     Conflict(String),
     /// The body is not JSON at all.
@@ -44,6 +46,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -61,6 +64,7 @@ impl AppError {
             AppError::NotFound(_) => "not-found",
             AppError::MethodNotAllowed(_) => "method-not-allowed",
             AppError::Conflict(_) => "conflict",
+            AppError::Gone(_) => "gone",
             AppError::MalformedBody(_) => "malformed-body",
             AppError::UnsupportedMediaType => "unsupported-media-type",
             AppError::Validation(_) => "validation",
@@ -77,6 +81,7 @@ impl AppError {
             AppError::NotFound(_) => "Not found",
             AppError::MethodNotAllowed(_) => "Method not allowed here",
             AppError::Conflict(_) => "In conflict with the current state",
+            AppError::Gone(_) => "No longer available",
             AppError::MalformedBody(_) => "The request body is not valid JSON",
             AppError::UnsupportedMediaType => "The request body must be JSON",
             AppError::Validation(_) => "Some fields are not valid",
@@ -97,6 +102,7 @@ impl AppError {
             | AppError::NotFound(detail)
             | AppError::MethodNotAllowed(detail)
             | AppError::Conflict(detail)
+            | AppError::Gone(detail)
             | AppError::MalformedBody(detail) => detail.clone(),
             AppError::UnsupportedMediaType => "Send the body as JSON with `Content-Type: application/json`.".into(),
             AppError::Validation(errors) => {

@@ -56,13 +56,20 @@ struct Params {
 }
 
 impl JobRecord {
-    fn into_row(self, max_retries: u32) -> AppResult<JobRow> {
+    fn into_row(self, state: &AppState) -> AppResult<JobRow> {
+        let max_retries = state.config.max_retries;
         let kind = JobKind::parse(&self.kind).ok_or_else(|| AppError::internal(format!("job kind {:?}", self.kind)))?;
         let status = JobStatus::parse(&self.status)
             .filter(|s| kind.allows(*s))
             .ok_or_else(|| AppError::internal(format!("job status {:?} for {kind:?}", self.status)))?;
         let params: Params = serde_json::from_str(&self.params).unwrap_or_default();
+        // A ready download's link; the file exists once the job completed.
+        let download_url = (kind == JobKind::Download && status == JobStatus::Completed)
+            .then_some(self.expires_at)
+            .flatten()
+            .map(|expires| state.links.url(&self.id, expires));
         Ok(JobRow {
+            download_url,
             target: describe_target(kind, &params),
             id: self.id,
             kind,
@@ -191,9 +198,8 @@ pub async fn list_jobs(
     .bind(i64::from(page - 1) * i64::from(per_page))
     .fetch_all(&state.db)
     .await?;
-    let max_retries = state.config.max_retries;
     Ok(Json(Page {
-        items: records.into_iter().map(|r| r.into_row(max_retries)).collect::<AppResult<_>>()?,
+        items: records.into_iter().map(|r| r.into_row(&state)).collect::<AppResult<_>>()?,
         total: total as u64,
         page,
         per_page,
@@ -282,7 +288,7 @@ async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<J
     .await?;
     record
         .ok_or_else(|| AppError::not_found(format!("There is no job {id} among those you can see. It may have been deleted.")))?
-        .into_row(state.config.max_retries)
+        .into_row(state)
 }
 
 /// Try again (a cancelled or failed migration or restore) or Request again (a download that

@@ -5,6 +5,7 @@ pub mod backups;
 pub mod config;
 pub mod connector;
 pub mod db;
+pub mod downloads;
 pub mod engine;
 pub mod error;
 pub mod extract;
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(backups::router())
         .merge(jobs::router())
+        .merge(downloads::router())
         .merge(openapi::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
@@ -57,15 +59,18 @@ pub fn app(state: AppState) -> Router {
 pub async fn prepare(config: Config) -> Result<AppState, sqlx::Error> {
     let db = db::connect(&config.database_url).await?;
     if config.seed_demo && seed::seed_if_empty(&db).await? {
+        seed::write_demo_download_files(&db, &config.data_dir).await?;
         tracing::info!("seeded the demo data");
     }
     let connector = Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) });
     let mut engine_config =
         engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
     engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
+    engine_config.data_dir = config.data_dir.clone();
+    let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, postgres);
-    Ok(AppState { db, config: Arc::new(config), engine })
+    Ok(AppState { db, config: Arc::new(config), engine, links })
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

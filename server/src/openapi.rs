@@ -28,6 +28,7 @@ use crate::state::AppState;
         crate::jobs::count_jobs,
         crate::jobs::get_job,
         crate::jobs::retry_job,
+        crate::downloads::download_file,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(

@@ -188,6 +188,24 @@ fn demo_times(status: JobStatus, i: i64, now: i64) -> (Option<i64>, Option<i64>)
     }
 }
 
+/// The files of the demo's finished downloads, so their links work from the first start.
+pub async fn write_demo_download_files(db: &Db, data_dir: &std::path::Path) -> Result<(), sqlx::Error> {
+    let ready: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT j.id, j.params, m.email FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
+         WHERE j.kind = 'download' AND j.status = 'completed'",
+    )
+    .fetch_all(db)
+    .await?;
+    for (id, params, email) in ready {
+        let format = crate::downloads::Format::from_params(&params);
+        if !crate::downloads::file_path(data_dir, &id, format).exists() {
+            crate::downloads::write_file(data_dir, &id, format, &crate::downloads::demo_messages(&email))
+                .map_err(sqlx::Error::Io)?;
+        }
+    }
+    Ok(())
+}
+
 /// One migration, restore and download in every status of its kind, for each organisation of
 /// the first reseller, so every status can be seen (and the demo end user has some of each).
 async fn seed_other_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, now: i64) -> Result<(), sqlx::Error> {

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::downloads::LinkSigner;
 use crate::engine::Engine;
 
 /// What every handler may reach.
@@ -10,4 +11,5 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub engine: Engine,
+    pub links: LinkSigner,
 }

@@ -132,3 +132,48 @@ async fn a_download_link_expires_and_request_again_makes_a_new_one() {
     assert_eq!(renewed.status, JobStatus::Completed);
     assert!(renewed.expires_at.unwrap() > expired.expires_at.unwrap());
 }
+
+#[tokio::test]
+async fn a_ready_download_is_a_real_file_behind_a_signed_link_that_expires() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let ready = list(&app, &admin, "kind=download&status=completed&per_page=200").await;
+    let mbox = ready.items.iter().find(|row| row.target == "mbox file").expect("a ready mbox download");
+    let url = mbox.download_url.clone().expect("a ready download has a link");
+
+    // The link works without a session: it can be handed to whoever needs the file.
+    let response = app.send(axum::http::Request::get(&url).body(axum::body::Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/mbox");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().contains(".mbox"));
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert_eq!(text.lines().filter(|line| line.starts_with("From ")).count(), 24, "every message of the mailbox");
+
+    let tampered = url.replace("signature=", "signature=00");
+    problem(app.send(axum::http::Request::get(&tampered).body(axum::body::Body::empty()).unwrap()).await, StatusCode::NOT_FOUND).await;
+
+    // The same job with its link run out: 410, saying what to do.
+    let expires = now_ms() - 1000;
+    sqlx::query("UPDATE jobs SET expires_at = $1 WHERE id = $2").bind(expires).bind(&mbox.id).execute(&app.db).await.unwrap();
+    let stale = app.state.links.url(&mbox.id, expires);
+    let p = problem(app.send(axum::http::Request::get(&stale).body(axum::body::Body::empty()).unwrap()).await, StatusCode::GONE).await;
+    assert!(p.detail.unwrap().contains("Request the download again"));
+}
+
+#[tokio::test]
+async fn a_requested_eml_zip_is_built_when_the_download_runs() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let expired = list(&app, &admin, "kind=download&status=expired&per_page=200").await;
+    let job = &expired.items[0];
+    sqlx::query("UPDATE jobs SET params = '{\"format\":\"eml_zip\"}' WHERE id = $1").bind(&job.id).execute(&app.db).await.unwrap();
+    app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", job.id), None).await;
+    app.state.engine.run_due().await.unwrap();
+    let done: JobRow = body_json(app.get_as(&admin, &format!("/api/jobs/{}", job.id)).await).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    let response = app.send(axum::http::Request::get(done.download_url.unwrap()).body(axum::body::Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"), "a zip file");
+}

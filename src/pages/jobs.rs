@@ -231,8 +231,12 @@ fn JobsTable(
                         </td>
                         <td data-label=if kind == JobKind::Download { "File" } else { "What and where" }>
                             {row.target.clone()}
-                            {(row.status == JobStatus::Completed && kind == JobKind::Download).then(|| {
+                            {row.download_url.clone().map(|url| {
                                 view! {
+                                    // Not a portal route: the browser fetches the file itself.
+                                    <a class="button button--small jobs-table__download" href=url download="" rel="external">
+                                        "Download"
+                                    </a>
                                     <span class="jobs-table__expiry">
                                         "Link expires " <LocalTime at=row.expires_at.clone() />
                                     </span>

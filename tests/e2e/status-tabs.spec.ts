@@ -51,6 +51,23 @@ test('Request again on an expired download makes it ready again', async ({ page 
   await page.goto(`/status/downloads?q=${id}`);
   await expect(page.locator('.backups-table__row .status-badge')).toHaveText('Completed', { timeout: 20_000 });
   await expect(page.locator('.jobs-table__expiry')).toContainText('in 7 d');
+
+  // The link gives the file itself.
+  const href = await page.getByRole('link', { name: 'Download', exact: true }).getAttribute('href');
+  const file = await page.request.get(href!);
+  expect(file.status()).toBe(200);
+  expect(['application/mbox', 'application/zip']).toContain(file.headers()['content-type']);
+});
+
+test('a download link altered by hand is refused as a problem, not served', async ({ page }) => {
+  await signIn(page, RESELLER);
+  await page.goto('/status/downloads?status=completed');
+  const href = await page.getByRole('link', { name: 'Download', exact: true }).first().getAttribute('href');
+  const expired = href!.replace(/expires=\d+/, 'expires=1000');
+  const response = await page.request.get(expired);
+  // A changed expiry breaks the signature: not a link we made.
+  expect(response.status()).toBe(404);
+  expect(response.headers()['content-type']).toContain('application/problem+json');
 });
 
 test('a sorted, filtered tab opened fresh gives the same view', async ({ page }) => {

@@ -168,6 +168,7 @@ impl TestServer {
             .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", format!("sqlite://{}/portal.db", data_dir.display()))
             .env("PORTAL_DIST", root().join("dist"))
+            .env("PORTAL_DATA_DIR", &data_dir)
             .env("RUST_LOG", "warn")
             // Demo runs take about a second, so specs can watch one finish.
             .env("PORTAL_DEMO_STEP_MS", "120")

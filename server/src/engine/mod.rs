@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub workers: usize,
     /// How long a finished download's link works.
     pub download_link_ms: i64,
+    /// Where download files are written.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl EngineConfig {
@@ -42,6 +44,7 @@ impl EngineConfig {
             poll: Duration::from_secs(1),
             workers: 4,
             download_link_ms: 7 * 86_400_000,
+            data_dir: std::path::PathBuf::from("data"),
         }
     }
 }
@@ -193,8 +196,25 @@ impl Engine {
             .unwrap_or(mailbox_script);
         let work = Work { job_id: job.id.clone(), kind, mailbox_email: email, script, attempt: job.attempts.max(1) as u32 };
         let sink = LeaseKeeper { engine: self, job_id: &job.id };
-        let outcome = self.connector.run(&work, &sink).await;
+        let mut outcome = self.connector.run(&work, &sink).await;
+        if kind == JobKind::Download && matches!(outcome, Outcome::Completed | Outcome::Partial { .. }) {
+            if let Err(error) = self.write_download(&job, &work.mailbox_email).await {
+                outcome = Outcome::Unknown(format!("The download file could not be written: {error}"));
+            }
+        }
         self.finish(&job, kind, &outcome).await
+    }
+
+    /// The file of a finished download, from the mailbox's messages.
+    async fn write_download(&self, job: &Claimed, email: &str) -> std::io::Result<()> {
+        let format = crate::downloads::Format::from_params(&job.params);
+        let (data_dir, job_id, email) = (self.config.data_dir.clone(), job.id.clone(), email.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let messages = crate::downloads::demo_messages(&email);
+            crate::downloads::write_file(&data_dir, &job_id, format, &messages).map(|_| ())
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
     async fn finish(&self, job: &Claimed, kind: JobKind, outcome: &Outcome) -> Result<(), sqlx::Error> {
