@@ -27,6 +27,16 @@ impl Session {
     }
 }
 
+/// How often an open list asks for fresh statuses (live updates by polling).
+pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Runs `refresh` every `REFRESH` while the calling component is mounted.
+pub fn refresh_while_open(refresh: impl Fn() + 'static) {
+    if let Ok(handle) = set_interval_with_handle(refresh, REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+}
+
 /// The address of the page being shown (path and query), to come back to after signing in.
 pub fn current_address() -> String {
     let location = leptos_router::hooks::use_location();

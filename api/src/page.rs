@@ -19,6 +19,12 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The 1-based positions of this page's first and last rows among all matching rows.
+    pub fn range(&self) -> (u64, u64) {
+        let first = u64::from(self.page.max(1) - 1) * u64::from(self.per_page) + 1;
+        (first, first + self.items.len() as u64 - 1)
+    }
+
     /// How many pages the filter spans (at least 1, so "page 1 of 1" reads right when empty).
     pub fn page_count(&self) -> u32 {
         let per_page = u64::from(self.per_page.max(1));
@@ -36,5 +42,11 @@ mod tests {
         assert_eq!(page(0).page_count(), 1);
         assert_eq!(page(50).page_count(), 1);
         assert_eq!(page(51).page_count(), 2);
+    }
+
+    #[test]
+    fn range_counts_rows_from_one() {
+        let page = Page { items: vec![(); 10], total: 60, page: 2, per_page: 50 };
+        assert_eq!(page.range(), (51, 60));
     }
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use portal_api::{
-    BackupRow, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRun, JobStatus, Page, Role,
+    BackupRow, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind, JobStatus, Page, Role,
 };
 
 use crate::auth::CurrentUser;
@@ -14,6 +14,7 @@ use crate::db::{now_ms, rfc3339};
 use crate::engine::enqueue_backup;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::jobs::RunColumns;
 use crate::listing;
 use crate::state::AppState;
 
@@ -33,14 +34,8 @@ struct BackupRecord {
     status: String,
     last_backup_at: Option<i64>,
     last_success_at: Option<i64>,
-    started_at: Option<i64>,
-    items_done: Option<i64>,
-    items_total: Option<i64>,
-    bytes_done: Option<i64>,
-    bytes_total: Option<i64>,
-    retries: Option<i32>,
-    next_run_at: Option<i64>,
-    detail: Option<String>,
+    #[sqlx(flatten)]
+    run: RunColumns,
 }
 
 impl BackupRecord {
@@ -48,7 +43,6 @@ impl BackupRecord {
         let status = JobStatus::parse(&self.status)
             .filter(|s| JobKind::Backup.allows(*s))
             .ok_or_else(|| AppError::internal(format!("unknown backup status {:?} stored", self.status)))?;
-        let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
         Ok(BackupRow {
             mailbox_id: self.mailbox_id,
             mailbox_email: self.email,
@@ -56,18 +50,7 @@ impl BackupRecord {
             status,
             last_backup_at: self.last_backup_at.map(rfc3339),
             last_success_at: self.last_success_at.map(rfc3339),
-            run: JobRun {
-                started_at: self.started_at.map(rfc3339),
-                items_done: count(self.items_done),
-                items_total: self.items_total.map(|v| v.max(0) as u64),
-                bytes_done: count(self.bytes_done),
-                bytes_total: self.bytes_total.map(|v| v.max(0) as u64),
-                retries: self.retries.unwrap_or(0).max(0) as u32,
-                max_retries,
-                next_run_at: self.next_run_at.map(rfc3339),
-                queue_position: None,
-                detail: self.detail,
-            },
+            run: self.run.into_run(max_retries, None),
         })
     }
 }

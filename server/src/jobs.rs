@@ -34,16 +34,42 @@ struct JobRecord {
     created_at: i64,
     finished_at: Option<i64>,
     params: String,
-    started_at: Option<i64>,
-    items_done: i64,
-    items_total: Option<i64>,
-    bytes_done: i64,
-    bytes_total: Option<i64>,
-    retries: i32,
-    next_run_at: Option<i64>,
-    detail: Option<String>,
+    #[sqlx(flatten)]
+    run: RunColumns,
     expires_at: Option<i64>,
     ahead: i64,
+}
+
+/// The columns of a job's current run, as both lists select them (nullable: the Backups
+/// list joins its jobs with LEFT JOIN).
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunColumns {
+    started_at: Option<i64>,
+    items_done: Option<i64>,
+    items_total: Option<i64>,
+    bytes_done: Option<i64>,
+    bytes_total: Option<i64>,
+    retries: Option<i32>,
+    next_run_at: Option<i64>,
+    detail: Option<String>,
+}
+
+impl RunColumns {
+    pub(crate) fn into_run(self, max_retries: u32, queue_position: Option<u64>) -> JobRun {
+        let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+        JobRun {
+            started_at: self.started_at.map(rfc3339),
+            items_done: count(self.items_done),
+            items_total: self.items_total.map(|v| v.max(0) as u64),
+            bytes_done: count(self.bytes_done),
+            bytes_total: self.bytes_total.map(|v| v.max(0) as u64),
+            retries: self.retries.unwrap_or(0).max(0) as u32,
+            max_retries,
+            next_run_at: self.next_run_at.map(rfc3339),
+            queue_position,
+            detail: self.detail,
+        }
+    }
 }
 
 /// What a job was asked to do (`jobs.params`).
@@ -80,18 +106,7 @@ impl JobRecord {
             created_at: rfc3339(self.created_at),
             finished_at: self.finished_at.map(rfc3339),
             expires_at: self.expires_at.map(rfc3339),
-            run: JobRun {
-                started_at: self.started_at.map(rfc3339),
-                items_done: self.items_done.max(0) as u64,
-                items_total: self.items_total.map(|v| v.max(0) as u64),
-                bytes_done: self.bytes_done.max(0) as u64,
-                bytes_total: self.bytes_total.map(|v| v.max(0) as u64),
-                retries: self.retries.max(0) as u32,
-                max_retries,
-                next_run_at: self.next_run_at.map(rfc3339),
-                queue_position: (status == JobStatus::OnQueue).then_some(self.ahead.max(0) as u64),
-                detail: self.detail,
-            },
+            run: self.run.into_run(max_retries, (status == JobStatus::OnQueue).then_some(self.ahead.max(0) as u64)),
         })
     }
 }

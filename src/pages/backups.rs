@@ -13,13 +13,12 @@ use crate::components::error_notice::ErrorList;
 use crate::components::force_backup::{ForceBackupAll, ForceBackupButton};
 use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
+use crate::components::pager::Pager;
 use crate::components::status_badge::StatusBadge;
-use crate::{time, Session};
+use crate::{refresh_while_open, time, Session};
 
 const BASE: &str = "/status/backups";
 
-/// How often an open list asks for fresh statuses.
-const REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The page's address for a filter (empty values and page 1 are left out).
 pub fn backups_href(query: &BackupsQuery) -> String {
@@ -57,9 +56,7 @@ pub fn BackupsPage() -> impl IntoView {
     });
     let refresh = Callback::new(move |_: ()| backups.refetch());
     // Statuses change by themselves: refresh while the page is open.
-    if let Ok(handle) = set_interval_with_handle(move || backups.refetch(), REFRESH) {
-        on_cleanup(move || handle.clear());
-    }
+    refresh_while_open(move || backups.refetch());
     let role = Signal::derive(move || session.0.get().and_then(Result::ok).map(|user| user.role));
     let show_organisation = Signal::derive(move || role.get().is_some_and(|r| r != Role::EndUser));
     let may_force = Signal::derive(move || matches!(role.get(), Some(Role::Reseller | Role::OrgAdmin)));
@@ -153,13 +150,10 @@ fn BackupsTable(
             </div>
         });
     }
-    let first = (page.page - 1) as u64 * page.per_page as u64 + 1;
-    let last = first + page.items.len() as u64 - 1;
+    let (first, last) = page.range();
     let summary = format!("{first}–{last} of {} mailboxes", page.total);
-    let page_count = page.page_count();
-    let link = move |to: u32| backups_href(&BackupsQuery { page: Some(to), ..filter.clone() });
-    let previous = (page.page > 1).then(|| link(page.page - 1));
-    let next = (page.page < page_count).then(|| link(page.page + 1));
+    let pager_page = page.clone();
+    let href = Callback::new(move |to: u32| backups_href(&BackupsQuery { page: Some(to), ..filter.clone() }));
 
     Either::Right(view! {
         <table class="backups-table">
@@ -209,11 +203,6 @@ fn BackupsTable(
                 </For>
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            <span class="pager__summary">{summary}</span>
-            {previous.map(|href| view! { <A href=href attr:rel="prev">"Previous"</A> })}
-            <span class="pager__position">{format!("Page {} of {page_count}", page.page)}</span>
-            {next.map(|href| view! { <A href=href attr:rel="next">"Next"</A> })}
-        </nav>
+        <Pager page=pager_page noun="mailboxes".to_owned() href />
     })
 }

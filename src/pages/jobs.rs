@@ -13,11 +13,10 @@ use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
+use crate::components::pager::Pager;
 use crate::components::status_badge::StatusBadge;
-use crate::{time, Session};
+use crate::{refresh_while_open, time, Session};
 
-/// How often an open list asks for fresh statuses.
-const REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.
 pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
@@ -79,9 +78,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
         jobs.refetch();
         counts.refetch();
     });
-    if let Ok(handle) = set_interval_with_handle(move || refresh.run(()), REFRESH) {
-        on_cleanup(move || handle.clear());
-    }
+    refresh_while_open(move || refresh.run(()));
     let show_organisation =
         Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
     let updated = move || {
@@ -189,13 +186,10 @@ fn JobsTable(
             </div>
         });
     }
-    let first = (page.page - 1) as u64 * page.per_page as u64 + 1;
-    let last = first + page.items.len() as u64 - 1;
+    let (first, last) = page.range();
     let summary = format!("{first}–{last} of {} {}", page.total, kind.plural().to_lowercase());
-    let page_count = page.page_count();
-    let link = move |to: u32| jobs_href(kind, &JobsQuery { page: Some(to), ..filter.clone() });
-    let previous = (page.page > 1).then(|| link(page.page - 1));
-    let next = (page.page < page_count).then(|| link(page.page + 1));
+    let pager_page = page.clone();
+    let href = Callback::new(move |to: u32| jobs_href(kind, &JobsQuery { page: Some(to), ..filter.clone() }));
 
     Either::Right(view! {
         <table class="backups-table jobs-table">
@@ -250,12 +244,7 @@ fn JobsTable(
                 } />
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            <span class="pager__summary">{summary}</span>
-            {previous.map(|href| view! { <A href=href attr:rel="prev">"Previous"</A> })}
-            <span class="pager__position">{format!("Page {} of {page_count}", page.page)}</span>
-            {next.map(|href| view! { <A href=href attr:rel="next">"Next"</A> })}
-        </nav>
+        <Pager page=pager_page noun=kind.plural().to_lowercase() href />
     })
 }
 
