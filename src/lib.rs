@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod components;
+pub mod live;
 pub mod pages;
 pub mod time;
 
@@ -24,16 +25,6 @@ pub struct Session(pub LocalResource<Result<SessionInfo, ApiError>>);
 impl Session {
     pub fn refetch(&self) {
         self.0.refetch();
-    }
-}
-
-/// How often an open list asks for fresh statuses (live updates by polling).
-pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
-
-/// Runs `refresh` every `REFRESH` while the calling component is mounted.
-pub fn refresh_while_open(refresh: impl Fn() + 'static) {
-    if let Ok(handle) = set_interval_with_handle(refresh, REFRESH) {
-        on_cleanup(move || handle.clear());
     }
 }
 

@@ -388,6 +388,17 @@ pub struct JobsQuery {
 pub const JOB_SORTS: [(&str, &str); 4] =
     [("newest", "Newest first"), ("oldest", "Oldest first"), ("mailbox", "Mailbox"), ("status", "Status")];
 
+/// A job changed: what a live page needs to know that it should refresh (server-sent event
+/// `job` on `/api/events`; the event ID is the change's time, for `Last-Event-ID`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobChanged {
+    pub id: String,
+    pub kind: JobKind,
+    pub mailbox_id: i64,
+    pub status: JobStatus,
+}
+
 /// How many jobs of a kind are in one status (the status chips).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

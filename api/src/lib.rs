@@ -11,7 +11,7 @@ pub mod problem;
 pub mod session;
 
 pub use backups::{BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
-pub use jobs::{JobKind, JobRow, JobRun, JobStatus, JobsQuery, StatusCount};
+pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, StatusCount};
 pub use page::Page;
 pub use problem::{FieldError, Problem};
 pub use session::{Role, SessionInfo, SignInRequest};

@@ -7,6 +7,7 @@ pub mod connector;
 pub mod db;
 pub mod downloads;
 pub mod engine;
+pub mod events;
 pub mod error;
 pub mod extract;
 pub mod jobs;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(backups::router())
         .merge(jobs::router())
         .merge(downloads::router())
+        .merge(events::router())
         .merge(openapi::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
@@ -57,6 +59,11 @@ pub fn app(state: AppState) -> Router {
 /// Opens the database, seeds it if asked and empty, and builds the state.
 /// The engine is built but not started: `serve` starts it; tests step it with `run_due`.
 pub async fn prepare(config: Config) -> Result<AppState, sqlx::Error> {
+    let (_, shutdown) = tokio::sync::watch::channel(false);
+    prepare_with_shutdown(config, shutdown).await
+}
+
+async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Receiver<bool>) -> Result<AppState, sqlx::Error> {
     let db = db::connect(&config.database_url).await?;
     if config.seed_demo && seed::seed_if_empty(&db).await? {
         seed::write_demo_download_files(&db, &config.data_dir).await?;
@@ -70,16 +77,23 @@ pub async fn prepare(config: Config) -> Result<AppState, sqlx::Error> {
     let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, postgres);
-    Ok(AppState { db, config: Arc::new(config), engine, links })
+    Ok(AppState { db, config: Arc::new(config), engine, links, shutdown })
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let addr = config.addr;
-    let state = prepare(config).await?;
+    let (stopping, shutdown) = tokio::sync::watch::channel(false);
+    let state = prepare_with_shutdown(config, shutdown).await?;
     state.engine.clone().spawn();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Backup Portal listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live-update streams end too, so the shutdown is not held up by open pages.
+            let _ = stopping.send(true);
+        })
+        .await?;
     Ok(())
 }
 

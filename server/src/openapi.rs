@@ -29,6 +29,7 @@ use crate::state::AppState;
         crate::jobs::get_job,
         crate::jobs::retry_job,
         crate::downloads::download_file,
+        crate::events::events,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(

@@ -12,4 +12,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub engine: Engine,
     pub links: LinkSigner,
+    /// Set when the server begins to shut down: long-lived streams end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
 }

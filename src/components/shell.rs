@@ -9,6 +9,7 @@ use portal_api::SessionInfo;
 
 use crate::api;
 use crate::components::error_notice::ErrorNotice;
+use crate::live::Live;
 use crate::{current_address, sign_in_href, Session};
 
 #[component]
@@ -40,6 +41,7 @@ pub fn Shell() -> impl IntoView {
 
 #[component]
 fn SignedIn(user: SessionInfo) -> impl IntoView {
+    provide_context(Live::start());
     // After signing out, a full page load: nothing of the session stays in memory.
     let sign_out = Action::new_local(move |_: &()| async move {
         api::sign_out().await?;

@@ -15,7 +15,8 @@ use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
 use crate::components::status_badge::StatusBadge;
-use crate::{refresh_while_open, time, Session};
+use crate::live::Live;
+use crate::{time, Session};
 
 const BASE: &str = "/status/backups";
 
@@ -40,6 +41,7 @@ pub fn BackupsPage() -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let session = expect_context::<Session>();
+    let live = use_context::<Live>();
     let filter = Memo::new(move |_| {
         let query = query.read();
         BackupsQuery {
@@ -52,16 +54,16 @@ pub fn BackupsPage() -> impl IntoView {
     // Each answer carries the time it was fetched, for "updated 14:02:31".
     let backups = LocalResource::new(move || {
         let filter = filter.get();
+        // Fetch again on every live change.
+        live.map(|live| live.tick.track());
         async move { api::backups(&filter).await.map(|page| (page, time::now_ms())) }
     });
     let refresh = Callback::new(move |_: ()| backups.refetch());
-    // Statuses change by themselves: refresh while the page is open.
-    refresh_while_open(move || backups.refetch());
     let role = Signal::derive(move || session.0.get().and_then(Result::ok).map(|user| user.role));
     let show_organisation = Signal::derive(move || role.get().is_some_and(|r| r != Role::EndUser));
     let may_force = Signal::derive(move || matches!(role.get(), Some(Role::Reseller | Role::OrgAdmin)));
     let loaded = move || backups.get().and_then(Result::ok);
-    let updated = move || loaded().map(|(_, at)| format!("Updated {}", time::local_time_seconds(at)));
+    let updated = move || loaded().map(|(_, at)| format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at)));
     let total = Signal::derive(move || loaded().map(|(page, _)| page.total));
     let force_filter = Signal::derive(move || {
         let current = filter.get();

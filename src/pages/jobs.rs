@@ -15,7 +15,8 @@ use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
 use crate::components::status_badge::StatusBadge;
-use crate::{refresh_while_open, time, Session};
+use crate::live::Live;
+use crate::{time, Session};
 
 
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.
@@ -55,6 +56,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let session = expect_context::<Session>();
+    let live = use_context::<Live>();
     let filter = Memo::new(move |_| {
         let query = query.read();
         JobsQuery {
@@ -68,21 +70,23 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     });
     let jobs = LocalResource::new(move || {
         let filter = filter.get();
+        // Fetch again on every live change.
+        live.map(|live| live.tick.track());
         async move { api::jobs(&filter).await.map(|page| (page, time::now_ms())) }
     });
     let counts = LocalResource::new(move || {
         let q = filter.get().q;
+        live.map(|live| live.tick.track());
         async move { api::job_counts(kind, q.as_deref()).await }
     });
     let refresh = Callback::new(move |_: ()| {
         jobs.refetch();
         counts.refetch();
     });
-    refresh_while_open(move || refresh.run(()));
     let show_organisation =
         Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
     let updated = move || {
-        jobs.get().and_then(Result::ok).map(|(_, at)| format!("Updated {}", time::local_time_seconds(at)))
+        jobs.get().and_then(Result::ok).map(|(_, at)| format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at)))
     };
 
     let search = RwSignal::new(filter.get_untracked().q.unwrap_or_default());

@@ -16,7 +16,7 @@ test('Force Backup on one account runs it, and the page follows it without a rel
   await expect(page.locator('.backups-table__row .status-badge')).toHaveText(/Preparing Backup|In Progress|Completed/);
   await expect(page.locator('.backups-table__row .status-badge')).toHaveText('Completed', { timeout: 20_000 });
   await expect(page.locator('.backups-table__row td[data-label="Last backup"]')).toContainText('just now');
-  await expect(page.locator('.backups__updated')).toHaveText(/^Updated /);
+  await expect(page.locator('.backups__updated')).toHaveText(/^Live · updated /);
 });
 
 test('Force Backup twice in a row: the second is refused as already running, and says so', async ({ page }) => {
@@ -67,4 +67,27 @@ test('an end user has no Force Backup', async ({ page }) => {
   await signIn(page, END_USER);
   await expect(page.locator('.backups-table__row')).toHaveCount(1);
   await expect(page.getByRole('button', { name: /Force Backup/ })).toHaveCount(0);
+});
+
+test('a change made elsewhere appears in an open page without a reload', async ({ page, browser }) => {
+  await signIn(page, ORG_ADMIN);
+  await page.goto('/status/backups?status=completed');
+  const row = page.locator('.backups-table__row').first();
+  const email = (await row.locator('.backups-table__email').textContent())!;
+  await page.goto(`/status/backups?q=${encodeURIComponent(email)}`);
+  await expect(page.locator('.backups__updated')).toHaveText(/^Live/);
+  await expect(page.locator('.backups-table__row .status-badge')).toHaveText('Completed');
+
+  // Someone else, in another browser, forces a backup of that account.
+  const other = await browser.newPage();
+  await signIn(other, ORG_ADMIN);
+  const session = await (await other.request.get('/api/session')).json();
+  const list = await (await other.request.get(`/api/backups?q=${encodeURIComponent(email)}`)).json();
+  const forced = await other.request.post(`/api/backups/${list.items[0].mailbox_id}/force`, { headers: { 'x-csrf-token': session.csrf_token } });
+  expect(forced.status()).toBe(202);
+
+  // The first page follows with no reload, long before its calm refresh (every 32 s while live).
+  await expect(page.locator('.backups-table__row td[data-label="Last backup"]')).toContainText('just now', { timeout: 10_000 });
+  await expect(page.locator('.backups-table__row .status-badge')).toHaveText('Completed', { timeout: 10_000 });
+  await other.close();
 });

@@ -1,0 +1,89 @@
+//! Live updates over server-sent events: changes arrive, in scope only, and resume.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::*;
+use http_body_util::BodyExt;
+use portal_api::{BackupRow, JobChanged, JobStatus, Page, Role};
+use portal_server::db::now_ms;
+
+/// Reads `job` events from a stream until one satisfies `wanted`, or the time runs out.
+async fn next_job_event(body: &mut Body, wanted: impl Fn(&JobChanged) -> bool, within: Duration) -> Option<(String, JobChanged)> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buffer = String::new();
+    loop {
+        let frame = tokio::time::timeout_at(deadline, body.frame()).await.ok()??.ok()?;
+        if let Some(data) = frame.data_ref() {
+            buffer.push_str(&String::from_utf8_lossy(data));
+        }
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+            if field("event: ").as_deref() == Some("job") {
+                let change: JobChanged = serde_json::from_str(&field("data: ")?).ok()?;
+                if wanted(&change) {
+                    return Some((field("id: ")?, change));
+                }
+            }
+        }
+    }
+}
+
+fn events_request(client: &Client, last_event_id: Option<i64>) -> Request<Body> {
+    let mut builder = Request::get("/api/events").header(header::COOKIE, &client.cookie);
+    if let Some(id) = last_event_id {
+        builder = builder.header("last-event-id", id.to_string());
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn a_forced_backup_reaches_an_open_stream() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let page: Page<BackupRow> = body_json(app.get_as(&admin, "/api/backups?status=completed").await).await;
+    let target = page.items[0].mailbox_id;
+
+    let response = app.send(events_request(&admin, None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = response.into_body();
+
+    app.send_as(&admin, Method::POST, &format!("/api/backups/{target}/force"), None).await;
+    let (id, change) = next_job_event(&mut body, |c| c.mailbox_id == target, Duration::from_secs(5))
+        .await
+        .expect("the change arrives while the stream is open");
+    assert_eq!(change.status, JobStatus::PreparingBackup);
+    assert!(id.parse::<i64>().is_ok(), "event IDs are change times: {id}");
+}
+
+#[tokio::test]
+async fn a_reconnecting_page_gets_what_it_missed_and_only_its_own() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let end_user = app.sign_in(Role::EndUser).await;
+    let before = now_ms() - 1;
+    // A change elsewhere (another organisation), then one to the end user's own mailbox.
+    app.send_as(&reseller, Method::POST, "/api/backups/25/force", None).await;
+    let own: Page<BackupRow> = body_json(app.get_as(&end_user, "/api/backups").await).await;
+    let own_id = own.items[0].mailbox_id;
+    app.send_as(&reseller, Method::POST, &format!("/api/backups/{own_id}/force"), None).await;
+
+    let mut body = app.send(events_request(&end_user, Some(before))).await.into_body();
+    let (_, first) = next_job_event(&mut body, |_| true, Duration::from_secs(5)).await.expect("the missed change");
+    assert_eq!(first.mailbox_id, own_id, "the other organisation's change is not sent");
+
+    let mut reseller_body = app.send(events_request(&reseller, Some(before))).await.into_body();
+    assert!(next_job_event(&mut reseller_body, |c| c.mailbox_id == 25, Duration::from_secs(5)).await.is_some());
+}
+
+#[tokio::test]
+async fn the_stream_needs_a_session() {
+    let app = test_app().await;
+    let response = app.send(Request::get("/api/events").body(Body::empty()).unwrap()).await;
+    problem(response, StatusCode::UNAUTHORIZED).await;
+}
