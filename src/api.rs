@@ -7,7 +7,7 @@ use std::fmt;
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, Page, Problem, SessionInfo,
+    BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, Page, Problem, SessionInfo,
     SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
@@ -227,4 +227,8 @@ pub async fn job_counts(kind: JobKind, q: Option<&str>) -> Result<Vec<StatusCoun
 /// Try again / Request again.
 pub async fn retry_job(id: &str) -> Result<JobRow, ApiError> {
     request(Method::POST, &format!("/api/jobs/{id}/retry"), None::<&()>).await
+}
+
+pub async fn dashboard() -> Result<Dashboard, ApiError> {
+    get("/api/dashboard").await
 }

@@ -7,13 +7,14 @@ pub mod pages;
 pub mod time;
 
 use leptos::prelude::*;
-use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use portal_api::SessionInfo;
 
 use crate::api::ApiError;
 use crate::components::shell::Shell;
 use crate::pages::backups::BackupsPage;
+use crate::pages::dashboard::DashboardPage;
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
@@ -58,7 +59,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/sign-in") view=SignInPage />
                 <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=|| view! { <Redirect path="/status/backups" /> } />
+                    <Route path=path!("") view=DashboardPage />
                     <Route path=path!("status/backups") view=BackupsPage />
                     <Route path=path!("status/migrates") view=MigratesPage />
                     <Route path=path!("status/restores") view=RestoresPage />

@@ -4,6 +4,7 @@
 //! server also derives OpenAPI schemas from these same types, so the document cannot drift.
 
 pub mod backups;
+pub mod dashboard;
 pub mod demo;
 pub mod jobs;
 pub mod page;
@@ -12,6 +13,7 @@ pub mod session;
 
 pub use backups::{BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
 pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, StatusCount};
+pub use dashboard::{Dashboard, KindCounts, StaleAccount, Storage};
 pub use page::Page;
 pub use problem::{FieldError, Problem};
 pub use session::{Role, SessionInfo, SignInRequest};

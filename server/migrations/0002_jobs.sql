@@ -43,3 +43,7 @@ CREATE TABLE job_attempts (
 ALTER TABLE mailboxes ADD COLUMN demo_script TEXT NOT NULL DEFAULT 'ok';
 -- The backup job that the Backups list shows for the mailbox.
 ALTER TABLE backups ADD COLUMN current_job_id TEXT REFERENCES jobs (id);
+
+-- Storage: each organisation's subscription quota, and what each mailbox's backups take.
+ALTER TABLE organisations ADD COLUMN storage_quota_bytes BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN storage_used_bytes BIGINT NOT NULL DEFAULT 0;

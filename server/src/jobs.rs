@@ -248,9 +248,14 @@ pub async fn count_jobs(
     let Some(kind) = require_kind_any(query.kind.as_deref(), &mut errors) else {
         return Err(AppError::Validation(errors));
     };
-    let (pattern, text) = listing::search(query.q.as_deref());
+    Ok(Json(status_counts(&state, &user, kind, query.q.as_deref()).await?))
+}
+
+/// A count for every status of the kind (zero included), in the user's scope, under a text search.
+/// Backups are counted by account (their current state), the other kinds by job.
+pub async fn status_counts(state: &AppState, user: &CurrentUser, kind: JobKind, q: Option<&str>) -> AppResult<Vec<StatusCount>> {
+    let (pattern, text) = listing::search(q);
     let (scope, scope_id) = user.scope().condition();
-    // Backups are counted by account (their current state), the other kinds by job.
     let sql = if kind == JobKind::Backup {
         format!(
             "SELECT b.status, COUNT(*) FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
@@ -268,15 +273,14 @@ pub async fn count_jobs(
         .bind(&pattern)
         .fetch_all(&state.db)
         .await?;
-    Ok(Json(
-        kind.statuses()
-            .iter()
-            .map(|status| StatusCount {
-                status: *status,
-                count: rows.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n as u64).unwrap_or(0),
-            })
-            .collect(),
-    ))
+    Ok(kind
+        .statuses()
+        .iter()
+        .map(|status| StatusCount {
+            status: *status,
+            count: rows.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n as u64).unwrap_or(0),
+        })
+        .collect())
 }
 
 /// One migration, restore or download.

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod backups;
 pub mod config;
 pub mod connector;
+pub mod dashboard;
 pub mod db;
 pub mod downloads;
 pub mod engine;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(downloads::router())
         .merge(events::router())
+        .merge(dashboard::router())
         .merge(openapi::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))

@@ -30,6 +30,7 @@ use crate::state::AppState;
         crate::jobs::retry_job,
         crate::downloads::download_file,
         crate::events::events,
+        crate::dashboard::dashboard,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(

@@ -49,13 +49,16 @@ struct DemoOrganisation {
     name: &'static str,
     domain: &'static str,
     mailboxes: usize,
+    /// The subscription's storage, in GB.
+    quota_gb: i64,
 }
 
 const ORGANISATIONS: [DemoOrganisation; 4] = [
-    DemoOrganisation { reseller_id: 1, name: "Acme Legal", domain: "acme-legal.example", mailboxes: 20 },
-    DemoOrganisation { reseller_id: 1, name: "Bluebird Clinics", domain: "bluebird-clinics.example", mailboxes: 20 },
-    DemoOrganisation { reseller_id: 1, name: "Cedar Logistics", domain: "cedar-logistics.example", mailboxes: 20 },
-    DemoOrganisation { reseller_id: 2, name: "Delta Foods", domain: "delta-foods.example", mailboxes: 5 },
+    DemoOrganisation { reseller_id: 1, name: "Acme Legal", domain: "acme-legal.example", mailboxes: 20, quota_gb: 60 },
+    DemoOrganisation { reseller_id: 1, name: "Bluebird Clinics", domain: "bluebird-clinics.example", mailboxes: 20, quota_gb: 100 },
+    // Full: its Space Full backups are true to the numbers.
+    DemoOrganisation { reseller_id: 1, name: "Cedar Logistics", domain: "cedar-logistics.example", mailboxes: 20, quota_gb: 48 },
+    DemoOrganisation { reseller_id: 2, name: "Delta Foods", domain: "delta-foods.example", mailboxes: 5, quota_gb: 20 },
 ];
 
 /// Seeds the demo data if the database has none yet. Returns whether it did.
@@ -75,10 +78,11 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
     let mut alice_mailbox = None;
     for (org_index, org) in ORGANISATIONS.iter().enumerate() {
         let organisation_id = org_index as i64 + 1;
-        sqlx::query("INSERT INTO organisations (id, reseller_id, name) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO organisations (id, reseller_id, name, storage_quota_bytes) VALUES ($1, $2, $3, $4)")
             .bind(organisation_id)
             .bind(org.reseller_id)
             .bind(org.name)
+            .bind(org.quota_gb * 1_000_000_000)
             .execute(&mut *tx)
             .await?;
         for i in 0..org.mailboxes {
@@ -101,8 +105,9 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
             let status = STATUS_CYCLE[(i + org_index * 3) % STATUS_CYCLE.len()];
             let (last_backup_at, last_success_at) = demo_times(status, i as i64, now);
             let job = DemoBackupJob::for_status(status, i as i64, now);
-            sqlx::query("UPDATE mailboxes SET demo_script = $1 WHERE id = $2")
+            sqlx::query("UPDATE mailboxes SET demo_script = $1, storage_used_bytes = $2 WHERE id = $3")
                 .bind(job.script)
+                .bind((1_200 + (i as i64 * 397) % 2_600) * 1_000_000)
                 .bind(mailbox_id)
                 .execute(&mut *tx)
                 .await?;

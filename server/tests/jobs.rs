@@ -177,3 +177,24 @@ async fn a_requested_eml_zip_is_built_when_the_download_runs() {
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
     assert!(bytes.starts_with(b"PK\x03\x04"), "a zip file");
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_every_kind_and_names_the_stale_accounts() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let dashboard: portal_api::Dashboard = body_json(app.get_as(&admin, "/api/dashboard").await).await;
+    assert_eq!(dashboard.kinds.len(), 4);
+    let backups = &dashboard.kinds[0];
+    assert_eq!(backups.kind, JobKind::Backup);
+    assert_eq!(backups.counts.iter().map(|c| c.count).sum::<u64>(), 20, "every account of the organisation");
+    assert_eq!(dashboard.storage.quota_bytes, 60_000_000_000);
+    assert!(dashboard.storage.used_bytes > 0);
+    // The demo's broken backups last completed a day or more ago.
+    assert!(dashboard.stale_over_24h >= dashboard.stale_over_48h && dashboard.stale_over_48h > 0);
+    assert_eq!(dashboard.stale.len() as u64, dashboard.stale_over_24h.min(20));
+    assert!(dashboard.stale.iter().all(|a| a.mailbox_email.ends_with("@acme-legal.example")));
+
+    let end_user = app.sign_in(Role::EndUser).await;
+    let own: portal_api::Dashboard = body_json(app.get_as(&end_user, "/api/dashboard").await).await;
+    assert_eq!(own.kinds[0].counts.iter().map(|c| c.count).sum::<u64>(), 1);
+}

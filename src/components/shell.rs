@@ -56,6 +56,7 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
         <header class="shell__header">
             <A href="/" attr:class="shell__brand">"Backup Portal"</A>
             <nav class="shell__nav" aria-label="Main">
+                <A href="/" exact=true>"Dashboard"</A>
                 <span class="shell__nav-group">"System Status"</span>
                 <A href="/status/backups">"Backups"</A>
                 <A href="/status/migrates">"Migrates"</A>

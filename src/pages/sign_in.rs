@@ -13,7 +13,7 @@ use crate::Session;
 pub fn safe_next(next: Option<String>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") => path,
-        _ => "/status/backups".to_owned(),
+        _ => "/".to_owned(),
     }
 }
 

@@ -58,6 +58,11 @@ test('signing out ends the session, and signing in brings the user back where th
 test('the layout holds at 360 px wide', async ({ page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
   await signIn(page, END_USER);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
+  for (const path of ['/', '/status/backups', '/status/migrates', '/status/restores', '/status/downloads']) {
+    await page.goto(path);
+    await expect(page.locator('h1')).toBeVisible();
+    await expect(page.locator('.loading')).toHaveCount(0);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `${path} is wider than the screen`).toBeLessThanOrEqual(0);
+  }
 });

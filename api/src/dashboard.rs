@@ -1,0 +1,48 @@
+//! The backup dashboard: what needs attention, at a glance.
+
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{JobKind, StatusCount};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Dashboard {
+    /// For each kind, a count for every one of its statuses.
+    pub kinds: Vec<KindCounts>,
+    pub storage: Storage,
+    /// Accounts whose last complete backup is older than 24 hours (the oldest first, at most 20).
+    pub stale: Vec<StaleAccount>,
+    pub stale_over_24h: u64,
+    pub stale_over_48h: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KindCounts {
+    pub kind: JobKind,
+    pub counts: Vec<StatusCount>,
+}
+
+/// Storage used by backups against the subscriptions' quota, over the user's scope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Storage {
+    pub used_bytes: u64,
+    pub quota_bytes: u64,
+}
+
+impl Storage {
+    /// Percent of the quota used (can pass 100 when over).
+    pub fn percent(&self) -> u64 {
+        if self.quota_bytes == 0 { 0 } else { self.used_bytes * 100 / self.quota_bytes }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaleAccount {
+    pub mailbox_id: i64,
+    pub mailbox_email: String,
+    /// When its last complete backup ended (RFC 3339); none if it never had one.
+    pub last_success_at: Option<String>,
+}

@@ -1,0 +1,81 @@
+//! The backup dashboard: counts per status of every kind, storage against the quota, and the
+//! accounts whose last complete backup is getting old.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use portal_api::{Dashboard, JobKind, KindCounts, StaleAccount, Storage};
+
+use crate::auth::CurrentUser;
+use crate::db::{now_ms, rfc3339};
+use crate::error::AppResult;
+use crate::jobs::status_counts;
+use crate::state::AppState;
+
+const HOUR: i64 = 3_600_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/dashboard", get(dashboard))
+}
+
+/// What needs attention in the user's scope.
+#[utoipa::path(
+    get, path = "/api/dashboard", tag = "backups",
+    responses(
+        (status = 200, description = "Counts, storage and stale accounts", body = Dashboard),
+        (status = 401, description = "Not signed in", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Dashboard>> {
+    let mut kinds = Vec::new();
+    for kind in JobKind::ALL {
+        kinds.push(KindCounts { kind, counts: status_counts(&state, &user, kind, None).await? });
+    }
+    let (scope, scope_id) = user.scope().condition();
+
+    // Storage of the organisations the user sees (an end user: their organisation's).
+    let (used, quota): (Option<i64>, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT (SELECT SUM(all_m.storage_used_bytes) FROM mailboxes all_m WHERE all_m.organisation_id IN \
+                    (SELECT m.organisation_id FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id WHERE {scope})), \
+                (SELECT SUM(q.storage_quota_bytes) FROM organisations q WHERE q.id IN \
+                    (SELECT m.organisation_id FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id WHERE {scope}))"
+    ))
+    .bind(scope_id)
+    .fetch_one(&state.db)
+    .await?;
+
+    let now = now_ms();
+    let stale_condition = format!(
+        "FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id JOIN organisations o ON o.id = m.organisation_id \
+         WHERE {scope} AND (b.last_success_at IS NULL OR b.last_success_at < $2)"
+    );
+    let count_older = |hours: i64| {
+        let sql = format!("SELECT COUNT(*) {stale_condition}");
+        let db = state.db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(&sql).bind(scope_id).bind(now - hours * HOUR).fetch_one(&db).await?;
+            Ok::<u64, sqlx::Error>(n as u64)
+        }
+    };
+    let stale_over_24h = count_older(24).await?;
+    let stale_over_48h = count_older(48).await?;
+    let stale: Vec<(i64, String, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT m.id, m.email, b.last_success_at {stale_condition} \
+         ORDER BY CASE WHEN b.last_success_at IS NULL THEN 0 ELSE 1 END, b.last_success_at, m.email LIMIT 20"
+    ))
+    .bind(scope_id)
+    .bind(now - 24 * HOUR)
+    .fetch_all(&state.db)
+    .await?;
+
+    Ok(Json(Dashboard {
+        kinds,
+        storage: Storage { used_bytes: used.unwrap_or(0).max(0) as u64, quota_bytes: quota.unwrap_or(0).max(0) as u64 },
+        stale: stale
+            .into_iter()
+            .map(|(mailbox_id, mailbox_email, last)| StaleAccount { mailbox_id, mailbox_email, last_success_at: last.map(rfc3339) })
+            .collect(),
+        stale_over_24h,
+        stale_over_48h,
+    }))
+}
