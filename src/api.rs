@@ -7,7 +7,7 @@ use std::fmt;
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, Page, Problem, SessionInfo,
+    BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, NewJob, Page, Problem, SessionInfo,
     SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
@@ -231,4 +231,9 @@ pub async fn retry_job(id: &str) -> Result<JobRow, ApiError> {
 
 pub async fn dashboard() -> Result<Dashboard, ApiError> {
     get("/api/dashboard").await
+}
+
+/// Start a migration, restore or download.
+pub async fn start_job(job: &NewJob) -> Result<JobRow, ApiError> {
+    request(Method::POST, "/api/jobs", Some(job)).await
 }

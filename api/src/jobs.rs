@@ -399,6 +399,31 @@ pub struct JobChanged {
     pub status: JobStatus,
 }
 
+/// Start a migration, restore or download (`POST /api/jobs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewJob {
+    /// `migrate`, `restore` or `download`.
+    pub kind: String,
+    /// The mailbox whose backup is the source.
+    pub mailbox_id: i64,
+    /// Folders to include; empty: the whole mailbox (restore, download).
+    #[serde(default)]
+    pub folders: Vec<String>,
+    /// Restore: another mailbox to restore into (empty: the original); migrate: the mailbox to move to.
+    #[serde(default)]
+    pub destination: Option<String>,
+    /// Restore: `skip` (default) or `keep_both` when a message is already there.
+    #[serde(default)]
+    pub on_conflict: Option<String>,
+    /// Download: `mbox` (default) or `eml_zip`.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// The folders a restore or download can be limited to.
+pub const FOLDERS: [&str; 4] = ["Inbox", "Sent Items", "Archive", "Drafts"];
+
 /// How many jobs of a kind are in one status (the status chips).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

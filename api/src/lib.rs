@@ -12,7 +12,7 @@ pub mod problem;
 pub mod session;
 
 pub use backups::{BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
-pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, StatusCount};
+pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
 pub use dashboard::{Dashboard, KindCounts, StaleAccount, Storage};
 pub use page::Page;
 pub use problem::{FieldError, Problem};

@@ -5,19 +5,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portal_api::{FieldError, JobKind, JobRow, JobRun, JobStatus, JobsQuery, Page, StatusCount};
+use portal_api::{FieldError, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, Page, StatusCount};
 use serde::Deserialize;
 
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};
 use crate::error::{AppError, AppResult};
-use crate::extract::ApiQuery;
+use crate::engine::new_job_id;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::listing;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/jobs", get(list_jobs))
+        .route("/api/jobs", get(list_jobs).post(start_job))
         .route("/api/jobs/counts", get(count_jobs))
         .route("/api/jobs/{id}", get(get_job))
         .route("/api/jobs/{id}/retry", post(retry_job))
@@ -352,6 +353,97 @@ pub async fn retry_job(
     }
     state.engine.wake();
     Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
+}
+
+/// Start a migration, restore or download; it is queued at once and shows in its list.
+#[utoipa::path(
+    post, path = "/api/jobs", tag = "jobs",
+    request_body = NewJob,
+    params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    responses(
+        (status = 201, description = "Queued", body = JobRow),
+        (status = 422, description = "Fields that are missing or wrong, each named", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn start_job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(new): ApiJson<NewJob>,
+) -> AppResult<(StatusCode, Json<JobRow>)> {
+    let mut errors = Vec::new();
+    let kind = require_kind(Some(new.kind.as_str()), &mut errors);
+    let (scope, scope_id) = user.scope().condition();
+    let mailbox: Option<(String,)> = sqlx::query_as(&format!(
+        "SELECT m.email FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id WHERE {scope} AND m.id = $2"
+    ))
+    .bind(scope_id)
+    .bind(new.mailbox_id)
+    .fetch_optional(&state.db)
+    .await?;
+    if mailbox.is_none() {
+        errors.push(FieldError::new("mailbox_id", "Choose one of your mailboxes."));
+    }
+    let folders: Vec<String> = new.folders.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect();
+    if let Some(unknown) = folders.iter().find(|f| !portal_api::jobs::FOLDERS.contains(&f.as_str())) {
+        errors.push(FieldError::new("folders", format!("There is no folder {unknown:?} in the backup.")));
+    }
+    let destination = new.destination.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_lowercase);
+    if let Some(destination) = &destination {
+        if !looks_like_email(destination) {
+            errors.push(FieldError::new("destination", "Enter the mailbox's address, like name@example.com."));
+        }
+    }
+    let mut params = serde_json::Map::new();
+    match kind {
+        Some(JobKind::Migrate) => {
+            if destination.is_none() {
+                errors.push(FieldError::new("destination", "Enter the mailbox to migrate to."));
+            }
+        }
+        Some(JobKind::Restore) => {
+            let conflict = new.on_conflict.as_deref().unwrap_or("skip");
+            if !matches!(conflict, "skip" | "keep_both") {
+                errors.push(FieldError::new("on_conflict", "Choose skip or keep_both."));
+            }
+            params.insert("on_conflict".into(), conflict.into());
+            params.insert("folders".into(), folders.clone().into());
+        }
+        Some(JobKind::Download) => {
+            let format = new.format.as_deref().unwrap_or("mbox");
+            if !matches!(format, "mbox" | "eml_zip") {
+                errors.push(FieldError::new("format", "Choose mbox or eml_zip."));
+            }
+            params.insert("format".into(), format.into());
+            params.insert("folders".into(), folders.clone().into());
+        }
+        _ => {}
+    }
+    let (Some(kind), Some((email,)), true) = (kind, mailbox, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    params.insert("destination".into(), destination.unwrap_or(email).into());
+
+    let id = new_job_id(kind);
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_by, created_at, updated_at, next_run_at) \
+         VALUES ($1, $2, $3, 'on_queue', $4, $5, $6, $6, $6)",
+    )
+    .bind(&id)
+    .bind(kind.as_str())
+    .bind(new.mailbox_id)
+    .bind(serde_json::Value::Object(params).to_string())
+    .bind(user.user_id)
+    .bind(now)
+    .execute(&state.db)
+    .await?;
+    state.engine.wake();
+    Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
+}
+
+fn looks_like_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else { return false };
+    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !value.contains(char::is_whitespace)
 }
 
 /// The kind of a jobs list: migrate, restore or download.

@@ -25,6 +25,7 @@ use crate::state::AppState;
         crate::backups::force_backup,
         crate::backups::force_backups,
         crate::jobs::list_jobs,
+        crate::jobs::start_job,
         crate::jobs::count_jobs,
         crate::jobs::get_job,
         crate::jobs::retry_job,

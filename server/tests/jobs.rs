@@ -198,3 +198,41 @@ async fn the_dashboard_counts_every_kind_and_names_the_stale_accounts() {
     let own: portal_api::Dashboard = body_json(app.get_as(&end_user, "/api/dashboard").await).await;
     assert_eq!(own.kinds[0].counts.iter().map(|c| c.count).sum::<u64>(), 1);
 }
+
+#[tokio::test]
+async fn a_restore_download_or_migration_started_from_the_portal_is_queued_and_runs() {
+    let app = test_app().await;
+    let end_user = app.sign_in(Role::EndUser).await;
+    let own: Page<portal_api::BackupRow> = body_json(app.get_as(&end_user, "/api/backups").await).await;
+    let mailbox_id = own.items[0].mailbox_id;
+
+    let body = serde_json::json!({"kind": "restore", "mailbox_id": mailbox_id, "folders": ["Inbox"], "on_conflict": "keep_both"});
+    let response = app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let restore: JobRow = body_json(response).await;
+    assert_eq!((restore.kind, restore.status), (JobKind::Restore, JobStatus::OnQueue));
+    assert_eq!(restore.target, format!("Inbox into {} (keep both)", end_user.session.email));
+    let listed = list(&app, &end_user, &format!("kind=restore&q={}", restore.id)).await;
+    assert_eq!(listed.total, 1, "it shows in its list at once");
+
+    let body = serde_json::json!({"kind": "download", "mailbox_id": mailbox_id, "format": "eml_zip"});
+    let download: JobRow = body_json(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await).await;
+    app.state.engine.run_due().await.unwrap();
+    let done: JobRow = body_json(app.get_as(&end_user, &format!("/api/jobs/{}", download.id)).await).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    assert!(done.download_url.is_some());
+}
+
+#[tokio::test]
+async fn a_new_job_with_wrong_fields_names_each_of_them() {
+    let app = test_app().await;
+    let end_user = app.sign_in(Role::EndUser).await;
+    let body = serde_json::json!({"kind": "migrate", "mailbox_id": 30, "destination": "not an address", "folders": ["Secret"]});
+    let p = problem(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.field_error("mailbox_id"), Some("Choose one of your mailboxes."), "another organisation's mailbox");
+    assert!(p.field_error("destination").is_some() && p.field_error("folders").is_some(), "{p:?}");
+
+    let body = serde_json::json!({"kind": "backup", "mailbox_id": 1});
+    let p = problem(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("kind").is_some());
+}

@@ -13,6 +13,7 @@ use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
+use crate::components::new_job::{noun, NewJobForm};
 use crate::components::pager::Pager;
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
@@ -105,6 +106,13 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
         let sort = event_target_value(&ev);
         go(&|q: &mut JobsQuery| q.sort = Some(sort.clone()));
     };
+    let creating = RwSignal::new(false);
+    let created = RwSignal::new(None::<String>);
+    let on_created = Callback::new(move |id: String| {
+        creating.set(false);
+        created.set(Some(id));
+        refresh.run(());
+    });
     let title_id = format!("{}-title", kind.as_str());
     let heading_id = title_id.clone();
 
@@ -114,6 +122,21 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
                 <p class="page-header__trail">"System Status"</p>
                 <h1 id=heading_id>{kind.plural()}</h1>
             </header>
+            <div class="jobs__new">
+                <Show
+                    when=move || creating.get()
+                    fallback=move || view! {
+                        <button type="button" class="button button--primary" on:click=move |_| creating.set(true)>
+                            {format!("New {}", noun(kind))}
+                        </button>
+                    }
+                >
+                    <NewJobForm kind on_created on_cancel=Callback::new(move |_| creating.set(false)) />
+                </Show>
+                {move || created.get().map(|id| view! {
+                    <p class="jobs__created" role="status">{format!("{} {id} is queued. It shows below.", kind.id_label().trim_end_matches(" ID"))}</p>
+                })}
+            </div>
             <nav class="status-chips" aria-label="Filter by status">
                 {move || {
                     let current = filter.get();

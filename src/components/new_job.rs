@@ -1,0 +1,157 @@
+//! Start a restore, a download or a migration: a short form; the new job shows in its list
+//! at once, and any field the server refuses is marked with its own message.
+
+use leptos::prelude::*;
+use portal_api::jobs::FOLDERS;
+use portal_api::{BackupsQuery, JobKind, NewJob};
+
+use crate::api::{self, ApiError};
+use crate::components::error_notice::ErrorNotice;
+
+/// "restore", "download", "migration": what the form starts.
+pub fn noun(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Restore => "restore",
+        JobKind::Download => "download",
+        JobKind::Migrate => "migration",
+        JobKind::Backup => "backup",
+    }
+}
+
+#[component]
+pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callback<()>) -> impl IntoView {
+    let mailboxes = LocalResource::new(|| async {
+        api::backups(&BackupsQuery { per_page: Some(200), ..Default::default() }).await
+    });
+    let mailbox = RwSignal::new(String::new());
+    let folders = RwSignal::new(Vec::<String>::new());
+    let elsewhere = RwSignal::new(kind == JobKind::Migrate);
+    let destination = RwSignal::new(String::new());
+    let on_conflict = RwSignal::new("skip".to_owned());
+    let format = RwSignal::new("mbox".to_owned());
+
+    let start = Action::new_local(move |job: &NewJob| {
+        let job = job.clone();
+        async move {
+            let created = api::start_job(&job).await?;
+            on_created.run(created.id);
+            Ok::<(), ApiError>(())
+        }
+    });
+    let error = move || start.value().get().and_then(Result::err);
+    let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
+    let other_error = move || error().filter(|e| e.status != Some(422));
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        // The first mailbox is preselected in the list; an untouched select means that one.
+        let chosen = mailbox.get_untracked();
+        let mailbox_id = chosen.parse().ok().or_else(|| {
+            mailboxes.get_untracked().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id))
+        });
+        start.dispatch(NewJob {
+            kind: kind.as_str().to_owned(),
+            mailbox_id: mailbox_id.unwrap_or(0),
+            folders: folders.get_untracked(),
+            destination: elsewhere.get_untracked().then(|| destination.get_untracked()),
+            on_conflict: (kind == JobKind::Restore).then(|| on_conflict.get_untracked()),
+            format: (kind == JobKind::Download).then(|| format.get_untracked()),
+        });
+    };
+    let toggle_folder = move |name: &'static str, on: bool| {
+        folders.update(|list| {
+            list.retain(|f| f != name);
+            if on {
+                list.push(name.to_owned());
+            }
+        })
+    };
+
+    view! {
+        <form class="new-job" on:submit=submit novalidate aria-label=format!("New {}", noun(kind))>
+            <h2 class="new-job__title">{format!("New {}", noun(kind))}</h2>
+            <div class="field">
+                <label for="new-job-mailbox">"Mailbox"</label>
+                <select id="new-job-mailbox" on:change=move |ev| mailbox.set(event_target_value(&ev)) aria-describedby="new-job-mailbox-error">
+                    {move || {
+                        mailboxes.get().and_then(Result::ok).map(|page| {
+                            page.items
+                                .into_iter()
+                                .map(|m| view! { <option value=m.mailbox_id.to_string()>{m.mailbox_email}</option> })
+                                .collect_view()
+                        })
+                    }}
+                </select>
+                <p class="field__error" id="new-job-mailbox-error">{field("mailbox_id")}</p>
+            </div>
+            <Show when=move || kind != JobKind::Migrate>
+                <fieldset class="field new-job__folders">
+                    <legend>"Folders (none ticked: the whole mailbox)"</legend>
+                    {FOLDERS.into_iter().map(|name| view! {
+                        <label class="new-job__choice">
+                            <input type="checkbox" value=name on:change=move |ev| toggle_folder(name, event_target_checked(&ev)) />
+                            {name}
+                        </label>
+                    }).collect_view()}
+                    <p class="field__error">{field("folders")}</p>
+                </fieldset>
+            </Show>
+            <Show when=move || kind == JobKind::Restore>
+                <fieldset class="field">
+                    <legend>"Restore into"</legend>
+                    <label class="new-job__choice">
+                        <input type="radio" name="new-job-into" checked=true on:change=move |_| elsewhere.set(false) />
+                        "The original mailbox"
+                    </label>
+                    <label class="new-job__choice">
+                        <input type="radio" name="new-job-into" on:change=move |_| elsewhere.set(true) />
+                        "Another mailbox"
+                    </label>
+                </fieldset>
+                <div class="field">
+                    <label for="new-job-conflict">"When a message is already there"</label>
+                    <select id="new-job-conflict" on:change=move |ev| on_conflict.set(event_target_value(&ev))>
+                        <option value="skip">"Skip it"</option>
+                        <option value="keep_both">"Keep both"</option>
+                    </select>
+                </div>
+            </Show>
+            <Show when=move || elsewhere.get()>
+                <div class="field">
+                    <label for="new-job-destination">
+                        {if kind == JobKind::Migrate { "Migrate to (mailbox address)" } else { "Restore into (mailbox address)" }}
+                    </label>
+                    <input
+                        id="new-job-destination"
+                        type="email"
+                        prop:value=destination
+                        on:input=move |ev| destination.set(event_target_value(&ev))
+                        aria-invalid=move || field("destination")().is_some().to_string()
+                        aria-describedby="new-job-destination-error"
+                    />
+                    <p class="field__error" id="new-job-destination-error">{field("destination")}</p>
+                </div>
+            </Show>
+            <Show when=move || kind == JobKind::Download>
+                <fieldset class="field">
+                    <legend>"Format"</legend>
+                    <label class="new-job__choice">
+                        <input type="radio" name="new-job-format" checked=true on:change=move |_| format.set("mbox".into()) />
+                        "One mbox file"
+                    </label>
+                    <label class="new-job__choice">
+                        <input type="radio" name="new-job-format" on:change=move |_| format.set("eml_zip".into()) />
+                        "EML files in a zip"
+                    </label>
+                </fieldset>
+            </Show>
+            {move || other_error().map(|error| view! { <ErrorNotice error /> })}
+            <div class="new-job__actions">
+                <button type="submit" class="button button--primary" disabled=move || start.pending().get()>
+                    {move || if start.pending().get() { "Starting…".to_owned() } else { format!("Start {}", noun(kind)) }}
+                </button>
+                <button type="button" class="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+            </div>
+        </form>
+    }
+}
