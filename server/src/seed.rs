@@ -104,37 +104,14 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
 
             let status = STATUS_CYCLE[(i + org_index * 3) % STATUS_CYCLE.len()];
             let (last_backup_at, last_success_at) = demo_times(status, i as i64, now);
-            let job = DemoBackupJob::for_status(status, i as i64, now);
+            let job = DemoJob::for_status(JobKind::Backup, status, i as i64, now);
             sqlx::query("UPDATE mailboxes SET demo_script = $1, storage_used_bytes = $2 WHERE id = $3")
                 .bind(job.script)
                 .bind((1_200 + (i as i64 * 397) % 2_600) * 1_000_000)
                 .bind(mailbox_id)
                 .execute(&mut *tx)
                 .await?;
-            let job_id = new_job_id(JobKind::Backup);
-            sqlx::query(
-                "INSERT INTO jobs (id, kind, mailbox_id, status, created_at, updated_at, started_at, finished_at, \
-                                   items_done, items_total, bytes_done, bytes_total, attempts, retries, next_run_at, \
-                                   lease_until, detail) \
-                 VALUES ($1, 'backup', $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(&job_id)
-            .bind(mailbox_id)
-            .bind(status.as_str())
-            .bind(last_backup_at.unwrap_or(now))
-            .bind(job.started_at)
-            .bind(job.finished_at)
-            .bind(job.items_done)
-            .bind(job.items_total)
-            .bind(job.items_done * 52_000)
-            .bind(job.items_total.map(|t| t * 52_000))
-            .bind(job.attempts)
-            .bind(job.retries)
-            .bind(job.next_run_at)
-            .bind(job.lease_until)
-            .bind(job.detail)
-            .execute(&mut *tx)
-            .await?;
+            let job_id = job.insert(&mut tx, JobKind::Backup, mailbox_id, status, "{}").await?;
             sqlx::query(
                 "INSERT INTO backups (mailbox_id, status, last_backup_at, last_success_at, updated_at, current_job_id) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -243,38 +220,15 @@ async fn seed_other_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, now: i64) ->
                         "script": job.script,
                     }),
                 };
-                sqlx::query(
-                    "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_at, updated_at, started_at, \
-                                       finished_at, items_done, items_total, bytes_done, bytes_total, attempts, retries, \
-                                       next_run_at, lease_until, detail, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-                )
-                .bind(new_job_id(kind))
-                .bind(kind.as_str())
-                .bind(mailbox_id)
-                .bind(status.as_str())
-                .bind(params.to_string())
-                .bind(job.created_at)
-                .bind(job.started_at)
-                .bind(job.finished_at)
-                .bind(job.items_done)
-                .bind(job.items_total)
-                .bind(job.items_done * 48_000)
-                .bind(job.items_total.map(|t| t * 48_000))
-                .bind(job.attempts)
-                .bind(job.retries)
-                .bind(job.next_run_at)
-                .bind(job.lease_until)
-                .bind(job.detail)
-                .bind(job.expires_at)
-                .execute(&mut **tx)
-                .await?;
+                job.insert(tx, kind, mailbox_id, status, &params.to_string()).await?;
             }
         }
     }
     Ok(())
 }
 
+/// A job that reads as the seeded status does, and the demo script that makes the engine
+/// continue it believably (an error that recovers on retry, or one that persists).
 struct DemoJob {
     script: &'static str,
     created_at: i64,
@@ -285,6 +239,8 @@ struct DemoJob {
     attempts: i32,
     retries: i32,
     next_run_at: Option<i64>,
+    /// Running under another instance's lease: an expired one (that instance "died", the engine
+    /// takes the run over at once) or one that holds a while yet.
     lease_until: Option<i64>,
     detail: Option<&'static str>,
     expires_at: Option<i64>,
@@ -292,13 +248,15 @@ struct DemoJob {
 
 impl DemoJob {
     fn for_status(kind: JobKind, status: JobStatus, k: i64, now: i64) -> Self {
-        let total = 400 + k * 53;
-        let created_at = now - (30 + k * 47) * MINUTE;
+        let backup = kind == JobKind::Backup;
+        let total = if backup { 300 + k * 37 } else { 400 + k * 53 };
+        // Backups ran recently and often; the other jobs were asked for over the last hours.
+        let created_at = if backup { now - (12 + k * 23) * MINUTE } else { now - (30 + k * 47) * MINUTE };
         let finished = Self {
             script: "ok",
             created_at,
             started_at: Some(created_at + MINUTE),
-            finished_at: Some(created_at + 20 * MINUTE),
+            finished_at: Some(created_at + if backup { 2 } else { 20 } * MINUTE),
             items_done: total,
             items_total: Some(total),
             attempts: 1,
@@ -308,25 +266,30 @@ impl DemoJob {
             detail: None,
             expires_at: None,
         };
+        let waiting = Self { started_at: None, finished_at: None, items_done: 0, items_total: None, attempts: 0, ..finished };
+        let failing = |script, attempts, retries, next_in: i64, detail| Self {
+            script,
+            finished_at: None,
+            items_done: 0,
+            attempts,
+            retries,
+            next_run_at: Some(now + next_in * MINUTE),
+            detail: Some(detail),
+            ..finished
+        };
+        let unexpected = "The mail server ended the session unexpectedly.";
         match status {
-            JobStatus::OnQueue => Self {
-                created_at: now - (2 + k) * MINUTE,
-                started_at: None,
+            JobStatus::PreparingBackup => Self { next_run_at: Some(now + (2 + k) * MINUTE), ..waiting },
+            JobStatus::OnQueue => Self { created_at: now - (2 + k) * MINUTE, next_run_at: Some(now + (10 + k) * MINUTE), ..waiting },
+            JobStatus::InProgress => Self {
+                started_at: Some(now - (2 + k) * MINUTE),
                 finished_at: None,
-                items_done: 0,
-                items_total: None,
-                attempts: 0,
-                next_run_at: Some(now + (10 + k) * MINUTE),
+                items_done: total / 3,
+                // Backups move at once in the demo; the other kinds' runs are held a while by another instance.
+                lease_until: Some(if backup { 0 } else { now + 10 * MINUTE }),
                 ..finished
             },
-            // Another instance holds it for a while yet; if that instance is gone, the engine
-            // takes the job over when the lease runs out (and so the demo shows that too).
-            JobStatus::InProgress => {
-                Self { finished_at: None, items_done: total / 3, lease_until: Some(now + 10 * MINUTE), ..finished }
-            }
-            JobStatus::Completed if kind == JobKind::Download => {
-                Self { expires_at: Some(created_at + 20 * MINUTE + 7 * 24 * HOUR), ..finished }
-            }
+            JobStatus::Completed if kind == JobKind::Download => Self { expires_at: finished.finished_at.map(|f| f + 7 * 24 * HOUR), ..finished },
             JobStatus::Expired => Self {
                 created_at: now - 9 * 24 * HOUR,
                 started_at: Some(now - 9 * 24 * HOUR + MINUTE),
@@ -334,16 +297,11 @@ impl DemoJob {
                 expires_at: Some(now - 2 * 24 * HOUR + 20 * MINUTE),
                 ..finished
             },
-            JobStatus::Retrying => Self {
-                script: "unknown_then_ok",
-                finished_at: None,
-                items_done: 0,
-                attempts: 3,
-                retries: 2 + (k % 4) as i32,
-                next_run_at: Some(now + (7 + k) * MINUTE),
-                detail: Some("The mail server ended the session unexpectedly."),
-                ..finished
-            },
+            JobStatus::Retrying => failing("unknown_then_ok", 4, 3 + (k % 5) as i32, 5 + k, unexpected),
+            JobStatus::ConnectionError if backup => {
+                failing("connection_then_ok", 2, 1, 20 + k, "The mail server asked us to slow down (429, throttled).")
+            }
+            JobStatus::ConnectionError => failing("connection_then_ok", 2, 1, 25 + k, "The destination mail server did not answer (timeout)."),
             JobStatus::Cancelled => Self {
                 script: "unknown_always",
                 items_done: 0,
@@ -352,128 +310,70 @@ impl DemoJob {
                 detail: Some("The mail server ended the session unexpectedly. (gave up after 25 retries)"),
                 ..finished
             },
-            JobStatus::Failed => {
-                Self { script: "failed", items_done: 0, detail: Some("The backup data for this job could not be opened."), ..finished }
-            }
-            JobStatus::ConnectionError => Self {
-                script: "connection_then_ok",
-                finished_at: None,
-                items_done: 0,
-                attempts: 2,
-                retries: 1,
-                next_run_at: Some(now + (25 + k) * MINUTE),
-                detail: Some("The destination mail server did not answer (timeout)."),
-                ..finished
-            },
+            JobStatus::Failed => Self { script: "failed", items_done: 0, detail: Some("The backup data for this job could not be opened."), ..finished },
             JobStatus::AuthenticationError => Self {
                 script: "auth_error",
                 items_done: 0,
-                detail: Some("The destination mailbox rejected its password (401)."),
+                detail: Some(if backup { "The mail server rejected the sign-in (401)." } else { "The destination mailbox rejected its password (401)." }),
                 ..finished
             },
             JobStatus::SpaceFull => Self {
                 script: "space_full",
                 items_done: total / 2,
-                detail: Some("The destination mailbox is full (its 2 GB quota was reached)."),
+                detail: Some(if backup { "The storage limit was reached halfway through." } else { "The destination mailbox is full (its 2 GB quota was reached)." }),
                 ..finished
             },
             JobStatus::PartiallyComplete => Self {
                 script: "partial",
-                detail: Some("3 item(s) not delivered: Inbox/812, Inbox/1020, Sent Items/77 (rejected by the destination)"),
+                detail: Some(if backup {
+                    "2 item(s) skipped: INBOX/4471 (malformed MIME), Sent/209 (attachment unreadable)"
+                } else {
+                    "3 item(s) not delivered: Inbox/812, Inbox/1020, Sent Items/77 (rejected by the destination)"
+                }),
                 ..finished
             },
             _ => finished,
         }
     }
-}
 
-/// A backup job that reads as the seeded status does, and the demo script that makes the
-/// engine continue it believably (an error that recovers on retry, or one that persists).
-struct DemoBackupJob {
-    script: &'static str,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
-    items_done: i64,
-    items_total: Option<i64>,
-    attempts: i32,
-    retries: i32,
-    next_run_at: Option<i64>,
-    /// A lease that ran out long ago: the run's instance "died", the engine takes it over.
-    lease_until: Option<i64>,
-    detail: Option<&'static str>,
-}
-
-impl DemoBackupJob {
-    fn for_status(status: JobStatus, i: i64, now: i64) -> Self {
-        let total = 300 + i * 37;
-        let ended = Self {
-            script: "ok",
-            started_at: Some(now - (12 + i * 23) * MINUTE),
-            finished_at: Some(now - (10 + i * 23) * MINUTE),
-            items_done: total,
-            items_total: Some(total),
-            attempts: 1,
-            retries: 0,
-            next_run_at: None,
-            lease_until: None,
-            detail: None,
-        };
-        match status {
-            JobStatus::InProgress => Self {
-                started_at: Some(now - (2 + i) * MINUTE),
-                finished_at: None,
-                items_done: total / 3,
-                lease_until: Some(0),
-                ..ended
-            },
-            JobStatus::PreparingBackup => Self {
-                started_at: None,
-                finished_at: None,
-                items_done: 0,
-                items_total: None,
-                attempts: 0,
-                next_run_at: Some(now + (2 + i) * MINUTE),
-                ..ended
-            },
-            JobStatus::Retrying => Self {
-                script: "unknown_then_ok",
-                finished_at: None,
-                items_done: 0,
-                attempts: 4,
-                retries: 3 + (i % 5) as i32,
-                next_run_at: Some(now + (5 + i) * MINUTE),
-                detail: Some("The mail server ended the session unexpectedly."),
-                ..ended
-            },
-            JobStatus::ConnectionError => Self {
-                script: "connection_then_ok",
-                finished_at: None,
-                items_done: 0,
-                attempts: 2,
-                retries: 1,
-                next_run_at: Some(now + (20 + i) * MINUTE),
-                detail: Some("The mail server asked us to slow down (429, throttled)."),
-                ..ended
-            },
-            JobStatus::AuthenticationError => Self {
-                script: "auth_error",
-                items_done: 0,
-                detail: Some("The mail server rejected the sign-in (401)."),
-                ..ended
-            },
-            JobStatus::SpaceFull => Self {
-                script: "space_full",
-                items_done: total / 2,
-                detail: Some("The storage limit was reached halfway through."),
-                ..ended
-            },
-            JobStatus::PartiallyComplete => Self {
-                script: "partial",
-                detail: Some("2 item(s) skipped: INBOX/4471 (malformed MIME), Sent/209 (attachment unreadable)"),
-                ..ended
-            },
-            _ => ended,
-        }
+    /// Stores the job; returns its new ID.
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        kind: JobKind,
+        mailbox_id: i64,
+        status: JobStatus,
+        params: &str,
+    ) -> Result<String, sqlx::Error> {
+        let id = new_job_id(kind);
+        let bytes_per_item = 50_000;
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_at, updated_at, started_at, \
+                               finished_at, items_done, items_total, bytes_done, bytes_total, attempts, retries, \
+                               next_run_at, lease_until, detail, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(&id)
+        .bind(kind.as_str())
+        .bind(mailbox_id)
+        .bind(status.as_str())
+        .bind(params)
+        .bind(self.created_at)
+        .bind(self.started_at)
+        .bind(self.finished_at)
+        .bind(self.items_done)
+        .bind(self.items_total)
+        .bind(self.items_done * bytes_per_item)
+        .bind(self.items_total.map(|t| t * bytes_per_item))
+        .bind(self.attempts)
+        .bind(self.retries)
+        .bind(self.next_run_at)
+        .bind(self.lease_until)
+        .bind(self.detail)
+        .bind(self.expires_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
     }
 }
 
