@@ -46,6 +46,10 @@ pub struct Config {
     #[arg(long, env = "PORTAL_BACKUP_INTERVAL_HOURS", default_value_t = 24)]
     pub backup_interval_hours: u32,
 
+    /// Seconds a running job's claim holds without news before another instance may take it over.
+    #[arg(long, env = "PORTAL_LEASE_SECONDS", default_value_t = 30)]
+    pub lease_seconds: u32,
+
     /// Days a finished download's link works.
     #[arg(long, env = "PORTAL_DOWNLOAD_LINK_DAYS", default_value_t = 7)]
     pub download_link_days: u32,
@@ -76,6 +80,7 @@ impl Config {
             retry_minutes: portal_api::jobs::DEFAULT_RETRY_MINUTES,
             backup_interval_hours: 24,
             download_link_days: 7,
+            lease_seconds: 30,
             demo_step_ms: 0,
         }
     }

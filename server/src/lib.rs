@@ -76,6 +76,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
     engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
     engine_config.data_dir = config.data_dir.clone();
+    engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
     let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, postgres);

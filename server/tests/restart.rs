@@ -1,0 +1,107 @@
+//! The real server process, killed in the middle of a backup and started again: the run is
+//! taken over once its lease has run out, finishes, and its attempts are counted right.
+
+use std::net::TcpListener;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use sqlx::any::AnyPoolOptions;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &std::path::Path, port: u16) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_portal-server"))
+        .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", format!("sqlite://{}/portal.db", dir.display()))
+        .env("PORTAL_DATA_DIR", dir)
+        .env("PORTAL_DIST", dir.join("no-portal"))
+        .env("PORTAL_LEASE_SECONDS", "2")
+        // Slow enough to be killed mid-run: 8 steps of 400 ms.
+        .env("PORTAL_DEMO_STEP_MS", "400")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("the server binary starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server(child)
+}
+
+async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let first = start(dir.path(), port);
+
+    sqlx::any::install_default_drivers();
+    let db = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{}/portal.db", dir.path().display()))
+        .await
+        .unwrap();
+    // Let the demo's own due runs finish first, then queue ours.
+    wait_for("the demo's crashed runs to finish", async || {
+        let (running,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND kind = 'backup'").fetch_one(&db).await.ok()?;
+        (running == 0).then_some(())
+    })
+    .await;
+    let now = portal_server::db::now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, mailbox_id, status, created_at, updated_at, next_run_at) \
+         VALUES ('B-RESTART1', 'backup', 2, 'preparing_backup', $1, $1, $1)",
+    )
+    .bind(now)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    // Mid-run: some progress stored, not finished.
+    wait_for("the run to be under way", async || {
+        let (status, done): (String, i64) =
+            sqlx::query_as("SELECT status, items_done FROM jobs WHERE id = 'B-RESTART1'").fetch_one(&db).await.ok()?;
+        (status == "in_progress" && done > 0).then_some(())
+    })
+    .await;
+    drop(first); // SIGKILL: no chance to clean up
+
+    let (status,): (String,) = sqlx::query_as("SELECT status FROM jobs WHERE id = 'B-RESTART1'").fetch_one(&db).await.unwrap();
+    assert_eq!(status, "in_progress", "the killed server left the run as it was");
+
+    let _second = start(dir.path(), port);
+    let (attempts, retries) = wait_for("the run to finish after the restart", async || {
+        let (status, attempts, retries): (String, i32, i32) =
+            sqlx::query_as("SELECT status, attempts, retries FROM jobs WHERE id = 'B-RESTART1'").fetch_one(&db).await.ok()?;
+        (status == "completed").then_some((attempts, retries))
+    })
+    .await;
+    assert_eq!((attempts, retries), (2, 0), "one attempt cut short, one that finished; no retry counted");
+    let recorded: Vec<(i32, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT number, finished_at, outcome FROM job_attempts WHERE job_id = 'B-RESTART1' ORDER BY number")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!((recorded[0].1, recorded[0].2.as_deref()), (None, None), "the killed attempt never finished");
+    assert_eq!(recorded[1].2.as_deref(), Some("completed"));
+}
