@@ -26,6 +26,7 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_kind_status ON jobs (kind, status);
 CREATE INDEX jobs_mailbox_kind ON jobs (mailbox_id, kind);
+CREATE INDEX jobs_kind_created ON jobs (kind, created_at, id); -- the lists' order, read in place
 CREATE INDEX jobs_due ON jobs (next_run_at);
 CREATE INDEX jobs_updated ON jobs (updated_at); -- live updates: what changed since
 

@@ -54,6 +54,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_DOWNLOAD_LINK_DAYS", default_value_t = 7)]
     pub download_link_days: u32,
 
+    /// Extra finished restores added to the demo data on first start (to see, and measure,
+    /// the lists at scale; `cargo xtask bench` uses 100,000).
+    #[arg(long, env = "PORTAL_DEMO_EXTRA_JOBS", default_value_t = 0)]
+    pub demo_extra_jobs: u32,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -81,6 +86,7 @@ impl Config {
             backup_interval_hours: 24,
             download_link_days: 7,
             lease_seconds: 30,
+            demo_extra_jobs: 0,
             demo_step_ms: 0,
         }
     }

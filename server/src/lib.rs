@@ -69,6 +69,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let db = db::connect(&config.database_url).await?;
     if config.seed_demo && seed::seed_if_empty(&db).await? {
         seed::write_demo_download_files(&db, &config.data_dir).await?;
+        seed::add_extra_jobs(&db, config.demo_extra_jobs).await?;
         tracing::info!("seeded the demo data");
     }
     let connector = Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) });
@@ -80,7 +81,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, postgres);
-    Ok(AppState { db, config: Arc::new(config), engine, links, shutdown })
+    Ok(AppState { db, config: Arc::new(config), engine, links, shutdown, counts: Default::default() })
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

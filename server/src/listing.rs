@@ -23,6 +23,59 @@ pub fn paging(page: Option<u32>, per_page: Option<u32>, errors: &mut Vec<FieldEr
     (page.max(1), per_page.clamp(1, MAX_PER_PAGE))
 }
 
+/// Totals of recent list queries, reused for a moment: paging through a list (or many people
+/// looking at the same one) does not count the same rows again and again. A total older than
+/// `COUNT_TTL` is still answered at once while one background count refreshes it, so a busy
+/// list never waits for a count (live updates bring the fresh total a moment later).
+#[derive(Default)]
+pub struct CountCache(std::sync::Mutex<std::collections::HashMap<String, CountEntry>>);
+
+pub struct CountEntry {
+    at: std::time::Instant,
+    total: i64,
+    refreshing: bool,
+}
+
+pub const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl CountCache {
+    pub async fn get_or_count<F, Fut>(self: &std::sync::Arc<Self>, key: String, count: F) -> Result<i64, sqlx::Error>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<i64, sqlx::Error>> + Send + 'static,
+    {
+        let now = std::time::Instant::now();
+        {
+            let mut entries = self.0.lock().expect("count cache lock");
+            if let Some(entry) = entries.get_mut(&key) {
+                if now.duration_since(entry.at) >= COUNT_TTL && !entry.refreshing {
+                    entry.refreshing = true;
+                    let (cache, key) = (self.clone(), key.clone());
+                    tokio::spawn(async move {
+                        let fresh = count().await;
+                        let mut entries = cache.0.lock().expect("count cache lock");
+                        if let Some(entry) = entries.get_mut(&key) {
+                            entry.refreshing = false;
+                            if let Ok(total) = fresh {
+                                (entry.at, entry.total) = (std::time::Instant::now(), total);
+                            }
+                        }
+                    });
+                }
+                return Ok(entry.total);
+            }
+        }
+        let total = count().await?;
+        let mut entries = self.0.lock().expect("count cache lock");
+        // One entry per recent filter; forgotten after a minute unused.
+        if entries.len() > 1000 {
+            entries.retain(|_, entry| now.duration_since(entry.at) < std::time::Duration::from_secs(60));
+        }
+        entries.insert(key, CountEntry { at: now, total, refreshing: false });
+        Ok(total)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,6 +170,42 @@ fn demo_times(status: JobStatus, i: i64, now: i64) -> (Option<i64>, Option<i64>)
     }
 }
 
+/// Adds `count` finished restores spread over the first reseller's 60 mailboxes and the last
+/// 90 days, in the restore statuses that do not move (so measurements see a steady list).
+pub async fn add_extra_jobs(db: &Db, count: u32) -> Result<(), sqlx::Error> {
+    const STEADY: [JobStatus; 6] = [
+        JobStatus::Completed,
+        JobStatus::Completed,
+        JobStatus::Completed,
+        JobStatus::Cancelled,
+        JobStatus::Failed,
+        JobStatus::PartiallyComplete,
+    ];
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    for n in 0..i64::from(count) {
+        let status = STEADY[(n % STEADY.len() as i64) as usize];
+        let at = now - (n * 7919) % (90 * 24 * HOUR);
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_at, updated_at, started_at, finished_at, \
+                               items_done, items_total, bytes_done, bytes_total, attempts) \
+             VALUES ($1, 'restore', $2, $3, '{\"folders\":[],\"on_conflict\":\"skip\"}', $4, $4, $4, $5, 120, 120, 6000000, 6000000, 1)",
+        )
+        .bind(format!("R-X{n:07}"))
+        .bind(1 + n % 60)
+        .bind(status.as_str())
+        .bind(at)
+        .bind(at + 4 * MINUTE)
+        .execute(&mut *tx)
+        .await?;
+        if n % 10_000 == 9_999 {
+            tx.commit().await?;
+            tx = db.begin().await?;
+        }
+    }
+    tx.commit().await
+}
+
 /// The files of the demo's finished downloads, so their links work from the first start.
 pub async fn write_demo_download_files(db: &Db, data_dir: &std::path::Path) -> Result<(), sqlx::Error> {
     let ready: Vec<(String, String, String)> = sqlx::query_as(

@@ -6,10 +6,14 @@ use std::path::Path;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::{root, tools, Result};
+use crate::{load, root, run_command, tools, Result, TestServer};
 
 /// Initial transfer of the portal: HTML + JS + wasm + CSS, gzip.
 const INITIAL_TRANSFER_BUDGET_KB: f64 = 200.0;
+/// A jobs list page (50 rows of 100,000 jobs) under load: p99 latency at 1,000 requests/s.
+const LIST_P99_BUDGET_MS: f64 = 10.0;
+const LIST_JOBS: &str = "100000";
+const LIST_RATE: u32 = 1000;
 
 pub fn bench() -> Result {
     tools::install_all(tools::Needs::Run)?;
@@ -26,11 +30,41 @@ pub fn bench() -> Result {
     let figure = kb(total);
     println!("{}", verdict("initial transfer", figure, INITIAL_TRANSFER_BUDGET_KB, "KB", &mut over));
 
+    println!();
+    list_under_load(&mut over)?;
+
     if over.is_empty() {
         Ok(())
     } else {
         Err(format!("over budget: {}", over.join(", ")))
     }
+}
+
+/// The restores list of a reseller with 100,000 jobs, at a fixed rate, on loopback.
+fn list_under_load(over: &mut Vec<String>) -> Result {
+    run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
+    println!("Jobs list under load: seeding {LIST_JOBS} jobs (release server, fresh SQLite database)...");
+    let server = TestServer::start("release", &[("PORTAL_DEMO_EXTRA_JOBS", LIST_JOBS)])?;
+    let cookie = load::sign_in(server.port, "reseller@northwind.example", portal_api::demo::DEMO_PASSWORD)?;
+    // The first twenty pages: where people look (deep OFFSET pages cost more).
+    let page = |i: usize| format!("/api/jobs?kind=restore&per_page=50&page={}", 1 + i % 20);
+    // Warm the caches, then measure.
+    load::constant_rate(server.port, &cookie, 200, std::time::Duration::from_secs(1), 4, page)?;
+    let report = load::constant_rate(server.port, &cookie, LIST_RATE, std::time::Duration::from_secs(10), 16, page)?;
+    println!(
+        "  {} requests in {:.1} s ({:.0}/s), {} failed; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        report.sent,
+        report.seconds,
+        report.sent as f64 / report.seconds,
+        report.failed,
+        report.percentile(50.0),
+        report.percentile(90.0),
+        report.percentile(99.0),
+        report.percentile(100.0)
+    );
+    let p99 = if report.failed > 0 { f64::INFINITY } else { report.percentile(99.0) };
+    println!("{}", verdict("jobs list p99 at 1,000 requests/s (50 of 100,000 jobs)", p99, LIST_P99_BUDGET_MS, "ms", over));
+    Ok(())
 }
 
 fn verdict(name: &str, figure: f64, budget: f64, unit: &str, over: &mut Vec<String>) -> String {

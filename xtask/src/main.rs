@@ -2,6 +2,7 @@
 //! needs on a fresh machine (nothing installed by hand survives), then builds and runs.
 
 mod bench;
+mod load;
 mod tools;
 
 use std::net::TcpListener;
@@ -139,7 +140,7 @@ fn test() -> Result {
 fn end_to_end() -> Result {
     tools::build_portal()?;
     run_command(tools::cargo().args(["build", "-p", "portal-server"]))?;
-    let server = TestServer::start()?;
+    let server = TestServer::start("debug", &[("PORTAL_DEMO_STEP_MS", "120")])?;
     let outcome = run_command(
         Command::new(tools::npx())
             .args(["playwright", "test", "--config", "tests/e2e/playwright.config.ts"])
@@ -153,16 +154,18 @@ fn end_to_end() -> Result {
 /// A server of our own for the end-to-end specs, stopped (and its database removed) on drop.
 pub struct TestServer {
     pub url: String,
+    pub port: u16,
     child: Child,
     data_dir: PathBuf,
 }
 
 impl TestServer {
-    pub fn start() -> Result<TestServer> {
+    /// Starts the server built in `profile` (`debug` or `release`) with extra environment.
+    pub fn start(profile: &str, env: &[(&str, &str)]) -> Result<TestServer> {
         let port = free_port()?;
         let data_dir = std::env::temp_dir().join(format!("portal-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("could not create {}: {e}", data_dir.display()))?;
-        let binary = target_dir().join("debug").join("portal-server");
+        let binary = target_dir().join(profile).join("portal-server");
         let child = Command::new(&binary)
             .current_dir(root())
             .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
@@ -170,24 +173,24 @@ impl TestServer {
             .env("PORTAL_DIST", root().join("dist"))
             .env("PORTAL_DATA_DIR", &data_dir)
             .env("RUST_LOG", "warn")
-            // Demo runs take about a second, so specs can watch one finish.
-            .env("PORTAL_DEMO_STEP_MS", "120")
+            .envs(env.iter().copied())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
-        let server = TestServer { url: format!("http://127.0.0.1:{port}"), child, data_dir };
+        let server = TestServer { url: format!("http://127.0.0.1:{port}"), port, child, data_dir };
         server.wait_until_ready(port)?;
         Ok(server)
     }
 
     fn wait_until_ready(&self, port: u16) -> Result {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Seeding a large demo (bench) takes a while before the server listens.
+        let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!("the test server did not start listening on port {port} within 60 s"))
+        Err(format!("the test server did not start listening on port {port} within 300 s"))
     }
 }
 
