@@ -14,6 +14,10 @@ const INITIAL_TRANSFER_BUDGET_KB: f64 = 200.0;
 const LIST_P99_BUDGET_MS: f64 = 10.0;
 const LIST_JOBS: &str = "100000";
 const LIST_RATE: u32 = 1000;
+/// Portal in headless Chromium, a reseller with 10,000+ jobs: first 50 rows, applying a filter.
+const PORTAL_VIEW_BUDGET_MS: f64 = 100.0;
+/// A job change made elsewhere, until an open page shows it.
+const CHANGE_VISIBLE_BUDGET_MS: f64 = 1000.0;
 
 pub fn bench() -> Result {
     tools::install_all(tools::Needs::Run)?;
@@ -32,6 +36,8 @@ pub fn bench() -> Result {
 
     println!();
     list_under_load(&mut over)?;
+    println!();
+    portal_timings(&mut over)?;
 
     if over.is_empty() {
         Ok(())
@@ -64,6 +70,41 @@ fn list_under_load(over: &mut Vec<String>) -> Result {
     );
     let p99 = if report.failed > 0 { f64::INFINITY } else { report.percentile(99.0) };
     println!("{}", verdict("jobs list p99 at 1,000 requests/s (50 of 100,000 jobs)", p99, LIST_P99_BUDGET_MS, "ms", over));
+    Ok(())
+}
+
+/// Playwright in headless Chromium against a release server with 10,000 extra jobs; the spec
+/// prints `BENCH name=value` lines (medians of five runs).
+fn portal_timings(over: &mut Vec<String>) -> Result {
+    tools::install_all(tools::Needs::Test)?;
+    let server = TestServer::start("release", &[("PORTAL_DEMO_EXTRA_JOBS", "10000"), ("PORTAL_DEMO_STEP_MS", "300")])?;
+    println!("Portal in headless Chromium (reseller, 10,000 extra jobs; median of 5):");
+    let output = std::process::Command::new(tools::npx())
+        .args(["playwright", "test", "--config", "tests/bench/playwright.config.ts"])
+        .current_dir(root())
+        .env("PORTAL_URL", &server.url)
+        .env("PATH", tools::path_with_tools())
+        .output()
+        .map_err(|e| format!("could not start Playwright: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let figure = |name: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(&format!("BENCH {name}=")).and_then(|v| v.parse::<f64>().ok()))
+    };
+    let checks = [
+        ("portal: first 50 rows of a 10,000-job view", "first_rows_ms", PORTAL_VIEW_BUDGET_MS),
+        ("portal: apply a filter", "apply_filter_ms", PORTAL_VIEW_BUDGET_MS),
+        ("portal: a job change visible in an open page", "change_visible_ms", CHANGE_VISIBLE_BUDGET_MS),
+    ];
+    for (label, name, budget) in checks {
+        match figure(name) {
+            Some(value) => println!("{}", verdict(label, value, budget, "ms", over)),
+            None => {
+                over.push(label.to_owned());
+                println!("{label}: not measured (the browser run failed)\n{}", text.lines().rev().take(20).collect::<Vec<_>>().join("\n"));
+            }
+        }
+    }
     Ok(())
 }
 
