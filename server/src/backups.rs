@@ -172,7 +172,12 @@ pub async fn force_backup(
             row.status.label()
         )));
     }
-    start_backup(&state, &user, mailbox_id, row.status).await?;
+    if !start_backup(&state, &user, mailbox_id, row.status).await? {
+        return Err(AppError::Conflict(format!(
+            "A backup of {} has just started. It finishes by itself; force another once it has ended.",
+            row.mailbox_email
+        )));
+    }
     state.engine.wake();
     Ok((StatusCode::ACCEPTED, Json(find_backup(&state, &user, mailbox_id).await?)))
 }
@@ -209,9 +214,10 @@ pub async fn force_backups(
         let status = JobStatus::parse(&status).unwrap_or(JobStatus::Completed);
         if matches!(status, JobStatus::PreparingBackup | JobStatus::InProgress) {
             result.already_running += 1;
-        } else {
-            start_backup(&state, &user, mailbox_id, status).await?;
+        } else if start_backup(&state, &user, mailbox_id, status).await? {
             result.started += 1;
+        } else {
+            result.already_running += 1;
         }
     }
     state.engine.wake();
@@ -228,7 +234,8 @@ fn require_force_role(user: &CurrentUser) -> AppResult<()> {
 }
 
 /// A waiting retry is brought forward (it keeps its count); otherwise a new backup is queued.
-async fn start_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64, status: JobStatus) -> AppResult<()> {
+/// `false`: one is already waiting or running (it started in the meantime).
+async fn start_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64, status: JobStatus) -> AppResult<bool> {
     let now = now_ms();
     if matches!(status, JobStatus::Retrying | JobStatus::ConnectionError) {
         let moved = sqlx::query(
@@ -240,11 +247,10 @@ async fn start_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64, sta
         .execute(&state.db)
         .await?;
         if moved.rows_affected() > 0 {
-            return Ok(());
+            return Ok(true);
         }
     }
-    enqueue_backup(&state.db, mailbox_id, Some(user.user_id), now).await?;
-    Ok(())
+    Ok(enqueue_backup(&state.db, mailbox_id, Some(user.user_id), now).await?.is_some())
 }
 
 /// A validated filter of the Backups list.

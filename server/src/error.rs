@@ -24,6 +24,8 @@ pub enum AppError {
     /// The body is not JSON at all.
     MalformedBody(String),
     UnsupportedMediaType,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
     /// The body or query parsed, but fields are wrong: each is named.
     Validation(Vec<FieldError>),
     /// Anything we did not expect. Logged in full; the client learns only that it happened.
@@ -49,6 +51,7 @@ impl AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,6 +70,7 @@ impl AppError {
             AppError::Gone(_) => "gone",
             AppError::MalformedBody(_) => "malformed-body",
             AppError::UnsupportedMediaType => "unsupported-media-type",
+            AppError::PayloadTooLarge => "payload-too-large",
             AppError::Validation(_) => "validation",
             AppError::Internal(_) => "internal",
         }
@@ -84,6 +88,7 @@ impl AppError {
             AppError::Gone(_) => "No longer available",
             AppError::MalformedBody(_) => "The request body is not valid JSON",
             AppError::UnsupportedMediaType => "The request body must be JSON",
+            AppError::PayloadTooLarge => "The request body is too large",
             AppError::Validation(_) => "Some fields are not valid",
             AppError::Internal(_) => "Something went wrong on our side",
         }
@@ -105,6 +110,7 @@ impl AppError {
             | AppError::Gone(detail)
             | AppError::MalformedBody(detail) => detail.clone(),
             AppError::UnsupportedMediaType => "Send the body as JSON with `Content-Type: application/json`.".into(),
+            AppError::PayloadTooLarge => "The request is larger than the server accepts (2 MB). Send less at once.".into(),
             AppError::Validation(errors) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 format!("Check these fields: {}.", fields.join(", "))

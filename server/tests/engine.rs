@@ -10,6 +10,7 @@ use common::*;
 use portal_api::{BackupRow, ForceBackupsResult, JobStatus, Page, Role};
 use portal_server::db::now_ms;
 use portal_server::engine::demo::DemoConnector;
+use portal_server::connector::Outcome;
 use portal_server::engine::{Engine, EngineConfig};
 use serde_json::json;
 
@@ -199,4 +200,35 @@ async fn accounts_not_backed_up_within_the_interval_get_a_scheduled_backup() {
     assert_eq!(app.state.engine.schedule_backups().await.unwrap(), 1);
     assert_eq!(backup(&app, &admin, target.mailbox_id).await.status, JobStatus::PreparingBackup);
     assert_eq!(app.state.engine.schedule_backups().await.unwrap(), 0, "not twice");
+}
+
+#[tokio::test]
+async fn a_run_that_lost_its_claim_to_the_same_instance_does_not_write_over_the_new_one() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let target = mailbox_in(&app, &admin, JobStatus::Completed).await;
+    app.state.engine.run_due().await.unwrap();
+    app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
+
+    // One instance claims the run twice (its first claim's lease ran out): only the later claim may finish it.
+    let mut short = EngineConfig::new(25, 30, 24);
+    short.lease_ms = -1;
+    let engine = Engine::new(app.db.clone(), short, Arc::new(DemoConnector { step: std::time::Duration::ZERO }), false);
+    let first = engine.claim().await.unwrap().expect("a due job");
+    let second = engine.claim().await.unwrap().expect("the same job, its lease over");
+    assert_eq!(first.id(), second.id());
+    let (attempts,): (i32,) = sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1").bind(first.id()).fetch_one(&app.db).await.unwrap();
+    assert_eq!(attempts, 2);
+
+    let status = |id: String| {
+        let db = app.db.clone();
+        async move {
+            let (status,): (String,) = sqlx::query_as("SELECT status FROM jobs WHERE id = $1").bind(id).fetch_one(&db).await.unwrap();
+            status
+        }
+    };
+    engine.finish_claimed(&first, &Outcome::Authentication("stale run".into())).await.unwrap();
+    assert_eq!(status(first.id().to_owned()).await, "in_progress", "the stale run's result is ignored");
+    engine.finish_claimed(&second, &Outcome::Completed).await.unwrap();
+    assert_eq!(status(first.id().to_owned()).await, "completed");
 }

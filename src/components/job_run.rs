@@ -41,6 +41,11 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
             (Some(at), _) => format!("Starts at {}", at_and_in(Some(at))),
             _ => "Waiting for its turn.".to_owned(),
         }),
+        // A backup that used up its retries waits for its next scheduled run, with a fresh count.
+        JobStatus::Retrying | JobStatus::ConnectionError if run.retries == 0 && run.next_run_at.is_some() => Some(format!(
+            "Retries used up · next scheduled backup at {}",
+            at_and_in(run.next_run_at.as_deref())
+        )),
         JobStatus::Retrying | JobStatus::ConnectionError if run.next_run_at.is_some() => Some(format!(
             "Retry {} of {} · next try at {}",
             run.retries,

@@ -70,6 +70,15 @@ impl ClaimedJob {
     }
 }
 
+impl Engine {
+    /// Records how a claimed run ended, as `execute` does after the connector (for tests that
+    /// play a run's part by hand). Ignored when the run has lost its claim.
+    pub async fn finish_claimed(&self, job: &ClaimedJob, outcome: &Outcome) -> Result<(), sqlx::Error> {
+        let kind = JobKind::parse(&job.0.kind).unwrap_or(JobKind::Backup);
+        self.finish(&job.0, kind, outcome).await
+    }
+}
+
 #[derive(Debug, sqlx::FromRow)]
 struct Claimed {
     id: String,
@@ -195,7 +204,7 @@ impl Engine {
             .and_then(|p| p.get("script").and_then(|s| s.as_str()).map(str::to_owned))
             .unwrap_or(mailbox_script);
         let work = Work { job_id: job.id.clone(), kind, mailbox_email: email, script, attempt: job.attempts.max(1) as u32 };
-        let sink = LeaseKeeper { engine: self, job_id: &job.id };
+        let sink = LeaseKeeper { engine: self, job_id: &job.id, attempt: job.attempts };
         let mut outcome = self.connector.run(&work, &sink).await;
         if kind == JobKind::Download && matches!(outcome, Outcome::Completed | Outcome::Partial { .. }) {
             if let Err(error) = self.write_download(&job, &work.mailbox_email).await {
@@ -225,7 +234,7 @@ impl Engine {
         let updated = sqlx::query(
             "UPDATE jobs SET status = $1, retries = $2, next_run_at = $3, detail = $4, \
                     finished_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6, expires_at = $9 \
-             WHERE id = $7 AND lease_owner = $8",
+             WHERE id = $7 AND lease_owner = $8 AND attempts = $10",
         )
         .bind(decision.status.as_str())
         .bind(decision.retries as i32)
@@ -236,10 +245,11 @@ impl Engine {
         .bind(&job.id)
         .bind(&self.owner)
         .bind(link_ready.then_some(now + self.config.download_link_ms))
+        .bind(job.attempts)
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 0 {
-            // Another instance took the job over after our lease ran out: its result counts.
+            // The job was claimed again after this run's lease ran out: that run's result counts.
             return Ok(());
         }
         sqlx::query("UPDATE job_attempts SET finished_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5")
@@ -267,13 +277,17 @@ impl Engine {
         .bind(now - self.config.policy.backup_interval_ms)
         .fetch_all(&self.db)
         .await?;
+        let mut queued = 0;
         for (mailbox_id,) in &due {
-            enqueue_backup(&self.db, *mailbox_id, None, now).await?;
+            // None: someone forced one in the meantime.
+            if enqueue_backup(&self.db, *mailbox_id, None, now).await?.is_some() {
+                queued += 1;
+            }
         }
-        if !due.is_empty() {
+        if queued > 0 {
             self.wake();
         }
-        Ok(due.len() as u64)
+        Ok(queued)
     }
 }
 
@@ -296,6 +310,9 @@ impl Engine {
 struct LeaseKeeper<'a> {
     engine: &'a Engine,
     job_id: &'a str,
+    /// This claim's attempt number: a run that lost its claim (even to this same instance,
+    /// after its lease ran out) no longer writes.
+    attempt: i32,
 }
 
 impl ProgressSink for LeaseKeeper<'_> {
@@ -304,7 +321,7 @@ impl ProgressSink for LeaseKeeper<'_> {
             let now = now_ms();
             let result = sqlx::query(
                 "UPDATE jobs SET items_done = $1, items_total = $2, bytes_done = $3, bytes_total = $4, \
-                        lease_until = $5, updated_at = $6 WHERE id = $7 AND lease_owner = $8",
+                        lease_until = $5, updated_at = $6 WHERE id = $7 AND lease_owner = $8 AND attempts = $9",
             )
             .bind(progress.items_done as i64)
             .bind(progress.items_total.map(|v| v as i64))
@@ -314,6 +331,7 @@ impl ProgressSink for LeaseKeeper<'_> {
             .bind(now)
             .bind(self.job_id)
             .bind(&self.engine.owner)
+            .bind(self.attempt)
             .execute(&self.engine.db)
             .await;
             if let Err(error) = result {
@@ -359,8 +377,10 @@ pub fn new_job_id(kind: JobKind) -> String {
     format!("{letter}-{tail}")
 }
 
-/// Queues a backup of one mailbox now, and makes it the one the Backups list shows.
-pub async fn enqueue_backup(db: &Db, mailbox_id: i64, created_by: Option<i64>, now: i64) -> Result<String, sqlx::Error> {
+/// Queues a backup of one mailbox now, and makes it the one the Backups list shows; `None`
+/// when one is already waiting or running (checked in the same transaction, so two requests
+/// at once cannot both start one).
+pub async fn enqueue_backup(db: &Db, mailbox_id: i64, created_by: Option<i64>, now: i64) -> Result<Option<String>, sqlx::Error> {
     let id = new_job_id(JobKind::Backup);
     let mut tx = db.begin().await?;
     sqlx::query(
@@ -373,14 +393,22 @@ pub async fn enqueue_backup(db: &Db, mailbox_id: i64, created_by: Option<i64>, n
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE backups SET status = 'preparing_backup', current_job_id = $1, updated_at = $2 WHERE mailbox_id = $3")
-        .bind(&id)
-        .bind(now)
-        .bind(mailbox_id)
-        .execute(&mut *tx)
-        .await?;
+    let taken = sqlx::query(&format!(
+        "UPDATE backups SET status = 'preparing_backup', current_job_id = $1, updated_at = $2 \
+         WHERE mailbox_id = $3 AND (current_job_id IS NULL OR current_job_id IN \
+               (SELECT id FROM jobs WHERE status NOT IN ({WAITING}, 'in_progress')))"
+    ))
+    .bind(&id)
+    .bind(now)
+    .bind(mailbox_id)
+    .execute(&mut *tx)
+    .await?;
+    if taken.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     tx.commit().await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
 #[cfg(test)]

@@ -68,9 +68,11 @@ fn retry(kind: JobKind, status: JobStatus, detail: &str, retries: u32, policy: &
     }
     let given_up = format!("{detail} (gave up after {} retries)", policy.max_retries);
     match kind {
+        // Its next run (the next scheduled backup) starts with a fresh count: retries 0 with
+        // Retrying reads as "retries used up" in the portal.
         JobKind::Backup => Decision {
             status,
-            retries,
+            retries: 0,
             next_run_at: Some(now + policy.backup_interval_ms),
             finished: true,
             detail: Some(given_up),
@@ -123,6 +125,7 @@ mod tests {
         let d = decide(JobKind::Backup, &unknown(), 25, &POLICY, NOW);
         assert_eq!(d.status, JobStatus::Retrying);
         assert!(d.finished);
+        assert_eq!(d.retries, 0, "the next scheduled run has all its retries again");
         assert_eq!(d.next_run_at, Some(NOW + 86_400_000));
         assert!(d.detail.unwrap().contains("gave up after 25 retries"));
     }
