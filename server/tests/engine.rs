@@ -36,6 +36,20 @@ async fn attempts(app: &TestApp, mailbox_id: i64) -> Vec<(i32, Option<i64>, Opti
     .unwrap()
 }
 
+/// A forced backup that is the only job due, and an engine whose claims run out at once
+/// (its lease is over as soon as it is taken).
+async fn forced_backup_and_short_lease_engine(app: &TestApp) -> (Client, BackupRow, Engine) {
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let target = mailbox_in(app, &admin, JobStatus::Completed).await;
+    // Finish the demo's own due runs first, so that the forced one is the only one due.
+    app.state.engine.run_due().await.unwrap();
+    app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
+    let mut short = EngineConfig::new(25, 30, 24);
+    short.lease_ms = -1;
+    let engine = Engine::new(app.db.clone(), short, Arc::new(DemoConnector { step: std::time::Duration::ZERO }), false);
+    (admin, target, engine)
+}
+
 #[tokio::test]
 async fn force_backup_starts_a_run_that_the_engine_completes() {
     let app = test_app().await;
@@ -117,21 +131,13 @@ async fn bulk_force_backup_starts_every_account_of_the_filter_and_counts_the_run
 #[tokio::test]
 async fn a_run_whose_instance_died_is_taken_over_and_counted_once_more() {
     let app = test_app().await;
-    let admin = app.sign_in(Role::OrgAdmin).await;
-    let target = mailbox_in(&app, &admin, JobStatus::Completed).await;
-    // Finish the demo's own due runs first, so that the forced one is the only one due.
-    app.state.engine.run_due().await.unwrap();
-    app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
-
     // Instance A claims the run with a lease so short it is over at once, then "dies".
-    let mut short = EngineConfig::new(25, 30, 24);
-    short.lease_ms = -1;
-    let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO });
-    let dying = Engine::new(app.db.clone(), short, connector.clone(), false);
+    let (admin, target, dying) = forced_backup_and_short_lease_engine(&app).await;
     let claimed = dying.claim().await.unwrap().expect("a due job");
     assert_eq!(backup(&app, &admin, target.mailbox_id).await.status, JobStatus::InProgress);
 
     // Instance B, started later, finds the run's lease over and finishes it.
+    let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO });
     let survivor = Engine::new(app.db.clone(), EngineConfig::new(25, 30, 24), connector, false);
     survivor.run_due().await.unwrap();
     let done = backup(&app, &admin, target.mailbox_id).await;
@@ -205,15 +211,8 @@ async fn accounts_not_backed_up_within_the_interval_get_a_scheduled_backup() {
 #[tokio::test]
 async fn a_run_that_lost_its_claim_to_the_same_instance_does_not_write_over_the_new_one() {
     let app = test_app().await;
-    let admin = app.sign_in(Role::OrgAdmin).await;
-    let target = mailbox_in(&app, &admin, JobStatus::Completed).await;
-    app.state.engine.run_due().await.unwrap();
-    app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
-
     // One instance claims the run twice (its first claim's lease ran out): only the later claim may finish it.
-    let mut short = EngineConfig::new(25, 30, 24);
-    short.lease_ms = -1;
-    let engine = Engine::new(app.db.clone(), short, Arc::new(DemoConnector { step: std::time::Duration::ZERO }), false);
+    let (_, _, engine) = forced_backup_and_short_lease_engine(&app).await;
     let first = engine.claim().await.unwrap().expect("a due job");
     let second = engine.claim().await.unwrap().expect("the same job, its lease over");
     assert_eq!(first.id(), second.id());
