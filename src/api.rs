@@ -7,8 +7,8 @@ use std::fmt;
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, NewJob, Page, Problem, SessionInfo,
-    SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
+    BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, NewJob, Page,
+    Problem, SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -71,11 +71,7 @@ fn remember_session(session: &SessionInfo) {
 
 /// The one function that talks to the server. Generic only in what it decodes; the
 /// sending and the error handling are compiled once (`send`), which keeps the wasm small.
-pub async fn request<T: DeserializeOwned>(
-    method: Method,
-    path: &str,
-    body: Option<&impl Serialize>,
-) -> Result<T, ApiError> {
+pub async fn request<T: DeserializeOwned>(method: Method, path: &str, body: Option<&impl Serialize>) -> Result<T, ApiError> {
     let body = match body {
         Some(body) => Some(to_json(body).map_err(|message| ApiError {
             method: method.as_str().to_owned(),
@@ -137,8 +133,7 @@ async fn send(method: Method, path: &str, body: Option<String>) -> Result<(Strin
     if response.ok() {
         return Ok((text, ApiError { request_id, ..fail(Some(status), String::new()) }));
     }
-    let is_problem =
-        response.headers().get("content-type").is_some_and(|c| c.starts_with(PROBLEM_CONTENT_TYPE));
+    let is_problem = response.headers().get("content-type").is_some_and(|c| c.starts_with(PROBLEM_CONTENT_TYPE));
     let problem = if is_problem { from_json::<Problem>(&text).ok() } else { None };
     Err(ApiError { problem, request_id, ..fail(Some(status), response.status_text()) })
 }
@@ -187,10 +182,8 @@ pub fn query_string(pairs: &[(&str, String)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(key, value)| format!("{key}={}", String::from(js_sys::encode_uri_component(value))))
-        .collect();
+    let encoded: Vec<String> =
+        pairs.iter().map(|(key, value)| format!("{key}={}", String::from(js_sys::encode_uri_component(value)))).collect();
     format!("?{}", encoded.join("&"))
 }
 

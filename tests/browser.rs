@@ -11,7 +11,7 @@ use portal::pages::backups::backups_href;
 use portal::pages::sign_in::safe_next;
 use portal::sign_in_href;
 use portal::time::relative;
-use portal_api::{JobStatus, BackupsQuery, FieldError, Problem};
+use portal_api::{BackupsQuery, FieldError, JobStatus, Problem};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
@@ -49,7 +49,8 @@ fn problem_error(status: u16, detail: &str) -> ApiError {
 #[wasm_bindgen_test]
 fn an_error_notice_says_what_happened_why_what_to_do_and_the_request_id() {
     let error = problem_error(403, "Only resellers can force a backup.");
-    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let host =
+        mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
     let text = host.text_content().unwrap();
     assert!(text.contains("403 · Not allowed for your role"), "{text}");
     assert!(text.contains("Only resellers can force a backup."), "{text}");
@@ -70,7 +71,8 @@ fn an_unreachable_server_is_named_as_such() {
         request_id: None,
         message: "The server could not be reached.".into(),
     };
-    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let host =
+        mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
     let text = host.text_content().unwrap();
     assert!(text.contains(meaning(None)), "{text}");
     assert!(!text.contains("Request ID"), "{text}");
@@ -81,7 +83,8 @@ fn an_unreachable_server_is_named_as_such() {
 #[wasm_bindgen_test]
 fn a_401_notice_offers_to_sign_in_and_come_back() {
     let error = problem_error(401, "Your session has ended.");
-    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let host =
+        mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
     let link = host.query_selector(".error-notice a").unwrap().expect("a sign-in link");
     let href = link.get_attribute("href").unwrap();
     // The test page is the site's root, which needs no way back.
@@ -91,7 +94,21 @@ fn a_401_notice_offers_to_sign_in_and_come_back() {
 
 #[wasm_bindgen_test]
 fn every_code_the_portal_explains_has_its_own_meaning_and_advice() {
-    let codes = [None, Some(400), Some(401), Some(403), Some(404), Some(405), Some(409), Some(422), Some(429), Some(500), Some(502), Some(503), Some(504)];
+    let codes = [
+        None,
+        Some(400),
+        Some(401),
+        Some(403),
+        Some(404),
+        Some(405),
+        Some(409),
+        Some(422),
+        Some(429),
+        Some(500),
+        Some(502),
+        Some(503),
+        Some(504),
+    ];
     let meanings: std::collections::HashSet<_> = codes.iter().map(|c| meaning(*c)).collect();
     assert_eq!(meanings.len(), codes.len(), "no two codes share a meaning");
     for code in codes {
@@ -133,7 +150,8 @@ fn a_refused_sign_in_does_not_offer_to_sign_in_again() {
         problem.type_uri = "/problems/invalid-credentials".into();
         problem.title = "Email address or password not recognised".into();
     }
-    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let host =
+        mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
     let text = host.text_content().unwrap();
     assert!(text.contains("401 · Email address or password not recognised"), "{text}");
     assert!(text.contains("Caps Lock"), "{text}");

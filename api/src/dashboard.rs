@@ -34,7 +34,11 @@ pub struct Storage {
 impl Storage {
     /// Percent of the quota used (can pass 100 when over).
     pub fn percent(&self) -> u64 {
-        if self.quota_bytes == 0 { 0 } else { self.used_bytes * 100 / self.quota_bytes }
+        if self.quota_bytes == 0 {
+            0
+        } else {
+            self.used_bytes * 100 / self.quota_bytes
+        }
     }
 }
 

@@ -196,9 +196,7 @@ impl JobStatus {
             JobStatus::InProgress => Tone::Active,
             JobStatus::Completed => Tone::Success,
             JobStatus::Retrying | JobStatus::ConnectionError | JobStatus::PartiallyComplete => Tone::Warning,
-            JobStatus::Cancelled | JobStatus::Failed | JobStatus::AuthenticationError | JobStatus::SpaceFull => {
-                Tone::Danger
-            }
+            JobStatus::Cancelled | JobStatus::Failed | JobStatus::AuthenticationError | JobStatus::SpaceFull => Tone::Danger,
         }
     }
 

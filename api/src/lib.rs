@@ -12,8 +12,8 @@ pub mod problem;
 pub mod session;
 
 pub use backups::{BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
-pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
 pub use dashboard::{Dashboard, KindCounts, StaleAccount, Storage};
+pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
 pub use page::Page;
 pub use problem::{FieldError, Problem};
 pub use session::{Role, SessionInfo, SignInRequest};

@@ -5,9 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portal_api::{
-    BackupRow, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind, JobStatus, Page, Role,
-};
+use portal_api::{BackupRow, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind, JobStatus, Page, Role};
 
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};

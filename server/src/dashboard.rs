@@ -73,7 +73,11 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
         storage: Storage { used_bytes: used.unwrap_or(0).max(0) as u64, quota_bytes: quota.unwrap_or(0).max(0) as u64 },
         stale: stale
             .into_iter()
-            .map(|(mailbox_id, mailbox_email, last)| StaleAccount { mailbox_id, mailbox_email, last_success_at: last.map(rfc3339) })
+            .map(|(mailbox_id, mailbox_email, last)| StaleAccount {
+                mailbox_id,
+                mailbox_email,
+                last_success_at: last.map(rfc3339),
+            })
             .collect(),
         stale_over_24h,
         stale_over_48h,

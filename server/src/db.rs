@@ -18,10 +18,7 @@ pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
     let url = sqlite_create_if_missing(database_url)?;
     let options = AnyConnectOptions::from_str(&url)?;
     let is_sqlite = url.starts_with("sqlite:");
-    let db = AnyPoolOptions::new()
-        .max_connections(if is_sqlite { 4 } else { 16 })
-        .connect_with(options)
-        .await?;
+    let db = AnyPoolOptions::new().max_connections(if is_sqlite { 4 } else { 16 }).connect_with(options).await?;
     if is_sqlite {
         // Readers do not wait for the writer; the setting stays with the file.
         sqlx::query("PRAGMA journal_mode = WAL").execute(&db).await?;

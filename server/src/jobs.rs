@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};
-use crate::error::{AppError, AppResult};
 use crate::engine::new_job_id;
+use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::listing;
 use crate::state::AppState;
@@ -213,19 +213,17 @@ pub async fn list_jobs(
             Ok(total)
         })
         .await?;
-    let records: Vec<JobRecord> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} {FROM_JOBS} {conditions} ORDER BY {} LIMIT $6 OFFSET $7",
-        order_by(sort)
-    ))
-    .bind(scope_id)
-    .bind(kind.as_str())
-    .bind(&text)
-    .bind(&pattern)
-    .bind(&status)
-    .bind(i64::from(per_page))
-    .bind(i64::from(page - 1) * i64::from(per_page))
-    .fetch_all(&state.db)
-    .await?;
+    let records: Vec<JobRecord> =
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} {FROM_JOBS} {conditions} ORDER BY {} LIMIT $6 OFFSET $7", order_by(sort)))
+            .bind(scope_id)
+            .bind(kind.as_str())
+            .bind(&text)
+            .bind(&pattern)
+            .bind(&status)
+            .bind(i64::from(per_page))
+            .bind(i64::from(page - 1) * i64::from(per_page))
+            .fetch_all(&state.db)
+            .await?;
     Ok(Json(Page {
         items: records.into_iter().map(|r| r.into_row(&state)).collect::<AppResult<_>>()?,
         total: total as u64,
@@ -279,13 +277,8 @@ pub async fn status_counts(state: &AppState, user: &CurrentUser, kind: JobKind, 
     } else {
         format!("SELECT j.status, COUNT(*) {FROM_JOBS} WHERE {scope} AND {JOB_FILTER} GROUP BY j.status")
     };
-    let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
-        .bind(scope_id)
-        .bind(kind.as_str())
-        .bind(&text)
-        .bind(&pattern)
-        .fetch_all(&state.db)
-        .await?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as(&sql).bind(scope_id).bind(kind.as_str()).bind(&text).bind(&pattern).fetch_all(&state.db).await?;
     Ok(kind
         .statuses()
         .iter()
@@ -311,13 +304,12 @@ pub async fn get_job(State(state): State<AppState>, user: CurrentUser, Path(id):
 
 async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<JobRow> {
     let (scope, scope_id) = user.scope().condition();
-    let record: Option<JobRecord> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} {FROM_JOBS} WHERE {scope} AND j.id = $2 AND j.kind <> 'backup'"
-    ))
-    .bind(scope_id)
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?;
+    let record: Option<JobRecord> =
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} {FROM_JOBS} WHERE {scope} AND j.id = $2 AND j.kind <> 'backup'"))
+            .bind(scope_id)
+            .bind(id)
+            .fetch_optional(&state.db)
+            .await?;
     record
         .ok_or_else(|| AppError::not_found(format!("There is no job {id} among those you can see. It may have been deleted.")))?
         .into_row(state)
@@ -455,7 +447,11 @@ pub async fn start_job(
 
 fn looks_like_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !value.contains(char::is_whitespace)
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.contains(char::is_whitespace)
 }
 
 /// The kind of a jobs list: migrate, restore or download.

@@ -8,8 +8,8 @@ pub mod dashboard;
 pub mod db;
 pub mod downloads;
 pub mod engine;
-pub mod events;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod jobs;
 pub mod listing;
@@ -52,10 +52,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state);
     // The problem layer wraps the finished router, so it sees answers that axum completes
     // after the route's own layers (a 405's `Allow` header).
-    Router::new()
-        .fallback_service(routes)
-        .layer(middleware::from_fn(problem::problem_layer))
-        .layer(CompressionLayer::new())
+    Router::new().fallback_service(routes).layer(middleware::from_fn(problem::problem_layer)).layer(CompressionLayer::new())
 }
 
 /// Opens the database, seeds it if asked and empty, and builds the state.
@@ -73,8 +70,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         tracing::info!("seeded the demo data");
     }
     let connector = Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) });
-    let mut engine_config =
-        engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
+    let mut engine_config = engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
     engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
     engine_config.data_dir = config.data_dir.clone();
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
@@ -132,9 +128,7 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     }
     let dist = &state.config.dist;
     // `NAME.gz` files written at build time are sent as they are to browsers that accept gzip.
-    let files = ServeDir::new(dist)
-        .precompressed_gzip()
-        .fallback(ServeFile::new(dist.join("index.html")).precompressed_gzip());
+    let files = ServeDir::new(dist).precompressed_gzip().fallback(ServeFile::new(dist.join("index.html")).precompressed_gzip());
     match files.oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(error) => AppError::internal(error).into_response(),

@@ -58,10 +58,8 @@ pub async fn problem_layer(mut request: Request, next: Next) -> Response {
 /// Fills the request ID into a problem, or turns a bare error response into one.
 async fn as_problem(response: Response, request_id: &str) -> Response {
     let (mut parts, body) = response.into_parts();
-    let is_problem = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    let is_problem =
+        parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
     let bytes = to_bytes(body, MAX_PROBLEM_BYTES).await.unwrap_or_default();
 
     let mut problem = match is_problem.then(|| serde_json::from_slice::<Problem>(&bytes)) {

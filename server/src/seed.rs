@@ -12,12 +12,12 @@ const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 
 const FIRST: [&str; 20] = [
-    "alice", "bruno", "chloe", "dmitri", "esme", "farid", "grace", "hiro", "ines", "jonas", "kemi", "lars",
-    "maya", "nikhil", "olga", "pablo", "quinn", "rosa", "sven", "tara",
+    "alice", "bruno", "chloe", "dmitri", "esme", "farid", "grace", "hiro", "ines", "jonas", "kemi", "lars", "maya", "nikhil",
+    "olga", "pablo", "quinn", "rosa", "sven", "tara",
 ];
 const LAST: [&str; 20] = [
-    "archer", "bianchi", "chen", "dubois", "evans", "farah", "garcia", "hansen", "ito", "jansen", "kowalski",
-    "lopez", "mensah", "novak", "okafor", "petrov", "quist", "rossi", "silva", "tanaka",
+    "archer", "bianchi", "chen", "dubois", "evans", "farah", "garcia", "hansen", "ito", "jansen", "kowalski", "lopez", "mensah",
+    "novak", "okafor", "petrov", "quist", "rossi", "silva", "tanaka",
 ];
 
 /// Per organisation, one status per mailbox in turn: mostly healthy, every status present.
@@ -55,7 +55,13 @@ struct DemoOrganisation {
 
 const ORGANISATIONS: [DemoOrganisation; 4] = [
     DemoOrganisation { reseller_id: 1, name: "Acme Legal", domain: "acme-legal.example", mailboxes: 20, quota_gb: 60 },
-    DemoOrganisation { reseller_id: 1, name: "Bluebird Clinics", domain: "bluebird-clinics.example", mailboxes: 20, quota_gb: 100 },
+    DemoOrganisation {
+        reseller_id: 1,
+        name: "Bluebird Clinics",
+        domain: "bluebird-clinics.example",
+        mailboxes: 20,
+        quota_gb: 100,
+    },
     // Full: its Space Full backups are true to the numbers.
     DemoOrganisation { reseller_id: 1, name: "Cedar Logistics", domain: "cedar-logistics.example", mailboxes: 20, quota_gb: 48 },
     DemoOrganisation { reseller_id: 2, name: "Delta Foods", domain: "delta-foods.example", mailboxes: 5, quota_gb: 20 },
@@ -235,10 +241,8 @@ async fn seed_other_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, now: i64) ->
                 // The demo end user (the first mailbox) gets the first few statuses of each kind.
                 let offset = if org_index == 0 && k < 3 { 0 } else { (k * 3 + kind_index as i64 + org_index) % 20 };
                 let mailbox_id = first_mailbox + offset;
-                let (email,): (String,) = sqlx::query_as("SELECT email FROM mailboxes WHERE id = $1")
-                    .bind(mailbox_id)
-                    .fetch_one(&mut **tx)
-                    .await?;
+                let (email,): (String,) =
+                    sqlx::query_as("SELECT email FROM mailboxes WHERE id = $1").bind(mailbox_id).fetch_one(&mut **tx).await?;
                 let job = DemoJob::for_status(kind, status, k, now);
                 let params = match kind {
                     JobKind::Restore => serde_json::json!({
@@ -316,7 +320,9 @@ impl DemoJob {
         let unexpected = "The mail server ended the session unexpectedly.";
         match status {
             JobStatus::PreparingBackup => Self { next_run_at: Some(now + (2 + k) * MINUTE), ..waiting },
-            JobStatus::OnQueue => Self { created_at: now - (2 + k) * MINUTE, next_run_at: Some(now + (10 + k) * MINUTE), ..waiting },
+            JobStatus::OnQueue => {
+                Self { created_at: now - (2 + k) * MINUTE, next_run_at: Some(now + (10 + k) * MINUTE), ..waiting }
+            }
             JobStatus::InProgress => Self {
                 started_at: Some(now - (2 + k) * MINUTE),
                 finished_at: None,
@@ -325,7 +331,9 @@ impl DemoJob {
                 lease_until: Some(if backup { 0 } else { now + 10 * MINUTE }),
                 ..finished
             },
-            JobStatus::Completed if kind == JobKind::Download => Self { expires_at: finished.finished_at.map(|f| f + 7 * 24 * HOUR), ..finished },
+            JobStatus::Completed if kind == JobKind::Download => {
+                Self { expires_at: finished.finished_at.map(|f| f + 7 * 24 * HOUR), ..finished }
+            }
             JobStatus::Expired => Self {
                 created_at: now - 9 * 24 * HOUR,
                 started_at: Some(now - 9 * 24 * HOUR + MINUTE),
@@ -337,7 +345,9 @@ impl DemoJob {
             JobStatus::ConnectionError if backup => {
                 failing("connection_then_ok", 2, 1, 20 + k, "The mail server asked us to slow down (429, throttled).")
             }
-            JobStatus::ConnectionError => failing("connection_then_ok", 2, 1, 25 + k, "The destination mail server did not answer (timeout)."),
+            JobStatus::ConnectionError => {
+                failing("connection_then_ok", 2, 1, 25 + k, "The destination mail server did not answer (timeout).")
+            }
             JobStatus::Cancelled => Self {
                 script: "unknown_always",
                 items_done: 0,
@@ -346,17 +356,30 @@ impl DemoJob {
                 detail: Some("The mail server ended the session unexpectedly. (gave up after 25 retries)"),
                 ..finished
             },
-            JobStatus::Failed => Self { script: "failed", items_done: 0, detail: Some("The backup data for this job could not be opened."), ..finished },
+            JobStatus::Failed => Self {
+                script: "failed",
+                items_done: 0,
+                detail: Some("The backup data for this job could not be opened."),
+                ..finished
+            },
             JobStatus::AuthenticationError => Self {
                 script: "auth_error",
                 items_done: 0,
-                detail: Some(if backup { "The mail server rejected the sign-in (401)." } else { "The destination mailbox rejected its password (401)." }),
+                detail: Some(if backup {
+                    "The mail server rejected the sign-in (401)."
+                } else {
+                    "The destination mailbox rejected its password (401)."
+                }),
                 ..finished
             },
             JobStatus::SpaceFull => Self {
                 script: "space_full",
                 items_done: total / 2,
-                detail: Some(if backup { "The storage limit was reached halfway through." } else { "The destination mailbox is full (its 2 GB quota was reached)." }),
+                detail: Some(if backup {
+                    "The storage limit was reached halfway through."
+                } else {
+                    "The destination mailbox is full (its 2 GB quota was reached)."
+                }),
                 ..finished
             },
             JobStatus::PartiallyComplete => Self {

@@ -33,10 +33,8 @@ async fn a_wrong_method_is_a_405_problem_that_keeps_allow() {
 #[tokio::test]
 async fn bodies_that_are_not_json_or_not_valid_are_told_apart() {
     let app = test_app().await;
-    let malformed = Request::post("/api/session")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from("{\"email\": "))
-        .unwrap();
+    let malformed =
+        Request::post("/api/session").header(header::CONTENT_TYPE, "application/json").body(Body::from("{\"email\": ")).unwrap();
     problem(app.send(malformed).await, StatusCode::BAD_REQUEST).await;
 
     let not_json = Request::post("/api/session").header(header::CONTENT_TYPE, "text/plain").body(Body::from("x")).unwrap();

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use common::*;
 use portal_api::{BackupRow, ForceBackupsResult, JobStatus, Page, Role};
+use portal_server::connector::Outcome;
 use portal_server::db::now_ms;
 use portal_server::engine::demo::DemoConnector;
-use portal_server::connector::Outcome;
 use portal_server::engine::{Engine, EngineConfig};
 use serde_json::json;
 
@@ -80,7 +80,8 @@ async fn an_end_user_may_not_force_a_backup_and_others_only_in_their_scope() {
     let end_user = app.sign_in(Role::EndUser).await;
     let own: Page<BackupRow> = body_json(app.get_as(&end_user, "/api/backups").await).await;
     let id = own.items[0].mailbox_id;
-    let p = problem(app.send_as(&end_user, Method::POST, &format!("/api/backups/{id}/force"), None).await, StatusCode::FORBIDDEN).await;
+    let p = problem(app.send_as(&end_user, Method::POST, &format!("/api/backups/{id}/force"), None).await, StatusCode::FORBIDDEN)
+        .await;
     assert!(p.detail.unwrap().contains("resellers and organisation admins"));
 
     let admin = app.sign_in(Role::OrgAdmin).await;
@@ -142,11 +143,8 @@ async fn a_run_whose_instance_died_is_taken_over_and_counted_once_more() {
     survivor.run_due().await.unwrap();
     let done = backup(&app, &admin, target.mailbox_id).await;
     assert_eq!(done.status, JobStatus::Completed);
-    let (attempt_count,): (i32,) = sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1")
-        .bind(claimed.id())
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (attempt_count,): (i32,) =
+        sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1").bind(claimed.id()).fetch_one(&app.db).await.unwrap();
     assert_eq!(attempt_count, 2, "the dead instance's attempt and the one that finished");
     let recorded = attempts(&app, target.mailbox_id).await;
     assert_eq!(recorded.len(), 2);
@@ -175,19 +173,14 @@ async fn a_restore_that_keeps_failing_is_cancelled_after_its_last_retry() {
             .await
             .unwrap();
         app.state.engine.run_due().await.unwrap();
-        let (status, retries): (String, i32) = sqlx::query_as("SELECT status, retries FROM jobs WHERE id = 'R-TESTRETRY'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+        let (status, retries): (String, i32) =
+            sqlx::query_as("SELECT status, retries FROM jobs WHERE id = 'R-TESTRETRY'").fetch_one(&app.db).await.unwrap();
         seen.push((status.clone(), retries));
         if status == "cancelled" {
             break;
         }
     }
-    assert_eq!(
-        seen,
-        vec![("retrying".into(), 1), ("retrying".into(), 2), ("retrying".into(), 3), ("cancelled".into(), 3)]
-    );
+    assert_eq!(seen, vec![("retrying".into(), 1), ("retrying".into(), 2), ("retrying".into(), 3), ("cancelled".into(), 3)]);
 }
 
 #[tokio::test]
@@ -216,13 +209,15 @@ async fn a_run_that_lost_its_claim_to_the_same_instance_does_not_write_over_the_
     let first = engine.claim().await.unwrap().expect("a due job");
     let second = engine.claim().await.unwrap().expect("the same job, its lease over");
     assert_eq!(first.id(), second.id());
-    let (attempts,): (i32,) = sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1").bind(first.id()).fetch_one(&app.db).await.unwrap();
+    let (attempts,): (i32,) =
+        sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1").bind(first.id()).fetch_one(&app.db).await.unwrap();
     assert_eq!(attempts, 2);
 
     let status = |id: String| {
         let db = app.db.clone();
         async move {
-            let (status,): (String,) = sqlx::query_as("SELECT status FROM jobs WHERE id = $1").bind(id).fetch_one(&db).await.unwrap();
+            let (status,): (String,) =
+                sqlx::query_as("SELECT status FROM jobs WHERE id = $1").bind(id).fetch_one(&db).await.unwrap();
             status
         }
     };

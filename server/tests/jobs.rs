@@ -29,7 +29,8 @@ async fn every_status_of_every_kind_is_there_to_see_and_counted() {
             assert!(page.items.iter().any(|row| row.status == *status), "{kind:?} has no {status:?}");
         }
         assert!(page.items.iter().all(|row| row.kind == kind && row.id.starts_with(&kind.as_str()[..1].to_uppercase())));
-        let counts: Vec<StatusCount> = body_json(app.get_as(&reseller, &format!("/api/jobs/counts?kind={}", kind.as_str())).await).await;
+        let counts: Vec<StatusCount> =
+            body_json(app.get_as(&reseller, &format!("/api/jobs/counts?kind={}", kind.as_str())).await).await;
         assert_eq!(counts.len(), kind.statuses().len());
         assert_eq!(counts.iter().map(|c| c.count).sum::<u64>(), page.total);
     }
@@ -66,7 +67,8 @@ async fn an_end_user_sees_only_their_own_jobs() {
     let others = list(&app, &reseller, "kind=restore&q=bluebird").await;
     let other_id = &others.items[0].id;
     problem(app.get_as(&end_user, &format!("/api/jobs/{other_id}")).await, StatusCode::NOT_FOUND).await;
-    problem(app.send_as(&end_user, Method::POST, &format!("/api/jobs/{other_id}/retry"), None).await, StatusCode::NOT_FOUND).await;
+    problem(app.send_as(&end_user, Method::POST, &format!("/api/jobs/{other_id}/retry"), None).await, StatusCode::NOT_FOUND)
+        .await;
 }
 
 #[tokio::test]
@@ -87,7 +89,8 @@ async fn lists_sort_and_reject_what_they_do_not_know() {
     assert!(p.field_error("sort").is_some());
     let p = problem(app.get_as(&reseller, "/api/jobs").await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(p.field_error("kind").is_some());
-    let p = problem(app.get_as(&reseller, "/api/jobs?kind=download&status=space_full").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p =
+        problem(app.get_as(&reseller, "/api/jobs?kind=download&status=space_full").await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(p.field_error("status").is_some(), "downloads have no Space Full");
 }
 
@@ -107,7 +110,8 @@ async fn try_again_puts_a_cancelled_restore_back_on_the_queue_under_the_same_id(
     assert!(p.detail.unwrap().contains("On Queue"));
 
     let completed = first_in(&app, &admin, JobKind::Restore, JobStatus::Completed).await;
-    problem(app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", completed.id), None).await, StatusCode::CONFLICT).await;
+    problem(app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", completed.id), None).await, StatusCode::CONFLICT)
+        .await;
 }
 
 #[tokio::test]
@@ -151,13 +155,15 @@ async fn a_ready_download_is_a_real_file_behind_a_signed_link_that_expires() {
     assert_eq!(text.lines().filter(|line| line.starts_with("From ")).count(), 24, "every message of the mailbox");
 
     let tampered = url.replace("signature=", "signature=00");
-    problem(app.send(axum::http::Request::get(&tampered).body(axum::body::Body::empty()).unwrap()).await, StatusCode::NOT_FOUND).await;
+    problem(app.send(axum::http::Request::get(&tampered).body(axum::body::Body::empty()).unwrap()).await, StatusCode::NOT_FOUND)
+        .await;
 
     // The same job with its link run out: 410, saying what to do.
     let expires = now_ms() - 1000;
     sqlx::query("UPDATE jobs SET expires_at = $1 WHERE id = $2").bind(expires).bind(&mbox.id).execute(&app.db).await.unwrap();
     let stale = app.state.links.url(&mbox.id, expires);
-    let p = problem(app.send(axum::http::Request::get(&stale).body(axum::body::Body::empty()).unwrap()).await, StatusCode::GONE).await;
+    let p = problem(app.send(axum::http::Request::get(&stale).body(axum::body::Body::empty()).unwrap()).await, StatusCode::GONE)
+        .await;
     assert!(p.detail.unwrap().contains("Request the download again"));
 }
 
@@ -167,7 +173,11 @@ async fn a_requested_eml_zip_is_built_when_the_download_runs() {
     let admin = app.sign_in(Role::OrgAdmin).await;
     let expired = list(&app, &admin, "kind=download&status=expired&per_page=200").await;
     let job = &expired.items[0];
-    sqlx::query("UPDATE jobs SET params = '{\"format\":\"eml_zip\"}' WHERE id = $1").bind(&job.id).execute(&app.db).await.unwrap();
+    sqlx::query("UPDATE jobs SET params = '{\"format\":\"eml_zip\"}' WHERE id = $1")
+        .bind(&job.id)
+        .execute(&app.db)
+        .await
+        .unwrap();
     app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", job.id), None).await;
     app.state.engine.run_due().await.unwrap();
     let done: JobRow = body_json(app.get_as(&admin, &format!("/api/jobs/{}", job.id)).await).await;

@@ -54,15 +54,14 @@ async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
     let first = start(dir.path(), port);
 
     sqlx::any::install_default_drivers();
-    let db = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("sqlite://{}/portal.db", dir.path().display()))
-        .await
-        .unwrap();
+    let db =
+        AnyPoolOptions::new().max_connections(1).connect(&format!("sqlite://{}/portal.db", dir.path().display())).await.unwrap();
     // Let the demo's own due runs finish first, then queue ours.
     wait_for("the demo's crashed runs to finish", async || {
-        let (running,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND kind = 'backup'").fetch_one(&db).await.ok()?;
+        let (running,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND kind = 'backup'")
+            .fetch_one(&db)
+            .await
+            .ok()?;
         (running == 0).then_some(())
     })
     .await;

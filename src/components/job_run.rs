@@ -42,16 +42,12 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
             _ => "Waiting for its turn.".to_owned(),
         }),
         // A backup that used up its retries waits for its next scheduled run, with a fresh count.
-        JobStatus::Retrying | JobStatus::ConnectionError if run.retries == 0 && run.next_run_at.is_some() => Some(format!(
-            "Retries used up · next scheduled backup at {}",
-            at_and_in(run.next_run_at.as_deref())
-        )),
-        JobStatus::Retrying | JobStatus::ConnectionError if run.next_run_at.is_some() => Some(format!(
-            "Retry {} of {} · next try at {}",
-            run.retries,
-            run.max_retries,
-            at_and_in(run.next_run_at.as_deref())
-        )),
+        JobStatus::Retrying | JobStatus::ConnectionError if run.retries == 0 && run.next_run_at.is_some() => {
+            Some(format!("Retries used up · next scheduled backup at {}", at_and_in(run.next_run_at.as_deref())))
+        }
+        JobStatus::Retrying | JobStatus::ConnectionError if run.next_run_at.is_some() => {
+            Some(format!("Retry {} of {} · next try at {}", run.retries, run.max_retries, at_and_in(run.next_run_at.as_deref())))
+        }
         JobStatus::Retrying | JobStatus::ConnectionError => {
             Some(format!("Retries used up ({} of {}).", run.retries, run.max_retries))
         }

@@ -20,9 +20,8 @@ pub fn noun(kind: JobKind) -> &'static str {
 
 #[component]
 pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callback<()>) -> impl IntoView {
-    let mailboxes = LocalResource::new(|| async {
-        api::backups(&BackupsQuery { per_page: Some(200), ..Default::default() }).await
-    });
+    let mailboxes =
+        LocalResource::new(|| async { api::backups(&BackupsQuery { per_page: Some(200), ..Default::default() }).await });
     let mailbox = RwSignal::new(String::new());
     let folders = RwSignal::new(Vec::<String>::new());
     let elsewhere = RwSignal::new(kind == JobKind::Migrate);
@@ -46,9 +45,10 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
         ev.prevent_default();
         // The first mailbox is preselected in the list; an untouched select means that one.
         let chosen = mailbox.get_untracked();
-        let mailbox_id = chosen.parse().ok().or_else(|| {
-            mailboxes.get_untracked().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id))
-        });
+        let mailbox_id = chosen
+            .parse()
+            .ok()
+            .or_else(|| mailboxes.get_untracked().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id)));
         start.dispatch(NewJob {
             kind: kind.as_str().to_owned(),
             mailbox_id: mailbox_id.unwrap_or(0),

@@ -20,7 +20,6 @@ use crate::{time, Session};
 
 const BASE: &str = "/status/backups";
 
-
 /// The page's address for a filter (empty values and page 1 are left out).
 pub fn backups_href(query: &BackupsQuery) -> String {
     let mut pairs = Vec::new();
@@ -63,7 +62,11 @@ pub fn BackupsPage() -> impl IntoView {
     let show_organisation = Signal::derive(move || role.get().is_some_and(|r| r != Role::EndUser));
     let may_force = Signal::derive(move || matches!(role.get(), Some(Role::Reseller | Role::OrgAdmin)));
     let loaded = move || backups.get().and_then(Result::ok);
-    let updated = move || loaded().map(|(_, at)| format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at)));
+    let updated = move || {
+        loaded().map(|(_, at)| {
+            format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at))
+        })
+    };
     let total = Signal::derive(move || loaded().map(|(page, _)| page.total));
     let force_filter = Signal::derive(move || {
         let current = filter.get();

@@ -67,14 +67,18 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
             </article>
         }
     }).collect_view();
-    let stale_rows = dashboard.stale.into_iter().map(|account| {
-        view! {
-            <li>
-                <A href=format!("/status/backups?q={}", account.mailbox_email)>{account.mailbox_email.clone()}</A>
-                " · last complete backup " <LocalTime at=account.last_success_at.clone() />
-            </li>
-        }
-    }).collect_view();
+    let stale_rows = dashboard
+        .stale
+        .into_iter()
+        .map(|account| {
+            view! {
+                <li>
+                    <A href=format!("/status/backups?q={}", account.mailbox_email)>{account.mailbox_email.clone()}</A>
+                    " · last complete backup " <LocalTime at=account.last_success_at.clone() />
+                </li>
+            }
+        })
+        .collect_view();
     view! {
         <div class="dashboard__grid">{kinds}</div>
         <article class="dashboard__card dashboard__storage">

@@ -19,7 +19,6 @@ use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
 
-
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.
 pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
     let mut pairs = Vec::new();
@@ -87,7 +86,9 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     let show_organisation =
         Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
     let updated = move || {
-        jobs.get().and_then(Result::ok).map(|(_, at)| format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at)))
+        jobs.get().and_then(Result::ok).map(|(_, at)| {
+            format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at))
+        })
     };
 
     let search = RwSignal::new(filter.get_untracked().q.unwrap_or_default());

@@ -88,8 +88,7 @@ fn portal_timings(over: &mut Vec<String>) -> Result {
         .map_err(|e| format!("could not start Playwright: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     let figure = |name: &str| {
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix(&format!("BENCH {name}=")).and_then(|v| v.parse::<f64>().ok()))
+        text.lines().find_map(|line| line.trim().strip_prefix(&format!("BENCH {name}=")).and_then(|v| v.parse::<f64>().ok()))
     };
     let checks = [
         ("portal: first 50 rows of a 10,000-job view", "first_rows_ms", PORTAL_VIEW_BUDGET_MS),
@@ -101,7 +100,10 @@ fn portal_timings(over: &mut Vec<String>) -> Result {
             Some(value) => println!("{}", verdict(label, value, budget, "ms", over)),
             None => {
                 over.push(label.to_owned());
-                println!("{label}: not measured (the browser run failed)\n{}", text.lines().rev().take(20).collect::<Vec<_>>().join("\n"));
+                println!(
+                    "{label}: not measured (the browser run failed)\n{}",
+                    text.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+                );
             }
         }
     }

@@ -65,10 +65,8 @@ fn version_of(program: &str) -> Option<String> {
 }
 
 fn ensure_wasm_target() -> Result {
-    let output = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map_err(|e| format!("rustup is needed: {e}"))?;
+    let output =
+        Command::new("rustup").args(["target", "list", "--installed"]).output().map_err(|e| format!("rustup is needed: {e}"))?;
     if String::from_utf8_lossy(&output.stdout).lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
         return Ok(());
     }

@@ -56,16 +56,12 @@ pub async fn sign_in(
         return Err(AppError::Validation(errors));
     }
 
-    let user: Option<UserRow> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&state.db)
-        .await?;
+    let user: Option<UserRow> =
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(&state.db).await?;
     // Verify even for an unknown email, so the answer's timing does not tell which emails exist.
     let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy_hash().to_owned());
     let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-        .await
-        .map_err(AppError::internal)?;
+    let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.map_err(AppError::internal)?;
     let user = match user {
         Some(user) if matches => user,
         _ => return Err(AppError::InvalidCredentials),
@@ -149,9 +145,7 @@ async fn load_user(state: &AppState, user_id: i64, csrf_token: String) -> AppRes
 async fn session_info(state: &AppState, user: &CurrentUser) -> AppResult<SessionInfo> {
     let scope = match user.scope() {
         Scope::Mailbox(id) => sqlx::query_as::<_, (String,)>("SELECT email FROM mailboxes WHERE id = $1").bind(id),
-        Scope::Organisation(id) => {
-            sqlx::query_as::<_, (String,)>("SELECT name FROM organisations WHERE id = $1").bind(id)
-        }
+        Scope::Organisation(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM organisations WHERE id = $1").bind(id),
         Scope::Reseller(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM resellers WHERE id = $1").bind(id),
     }
     .fetch_optional(&state.db)

@@ -12,16 +12,8 @@ pub struct DemoConnector {
 }
 
 /// The scripts a demo mailbox can have.
-pub const SCRIPTS: [&str; 8] = [
-    "ok",
-    "partial",
-    "auth_error",
-    "space_full",
-    "connection_then_ok",
-    "unknown_then_ok",
-    "unknown_always",
-    "failed",
-];
+pub const SCRIPTS: [&str; 8] =
+    ["ok", "partial", "auth_error", "space_full", "connection_then_ok", "unknown_then_ok", "unknown_always", "failed"];
 
 const STEPS: u64 = 8;
 
@@ -58,7 +50,9 @@ impl Connector for DemoConnector {
                 }
             }
             match work.script.as_str() {
-                "partial" => Outcome::Partial { skipped: vec!["INBOX/4471 (malformed MIME)".into(), "Sent/209 (attachment unreadable)".into()] },
+                "partial" => Outcome::Partial {
+                    skipped: vec!["INBOX/4471 (malformed MIME)".into(), "Sent/209 (attachment unreadable)".into()],
+                },
                 _ => Outcome::Completed,
             }
         })

@@ -173,12 +173,8 @@ impl Engine {
                          ORDER BY next_run_at LIMIT 1 {skip_locked}) \
              RETURNING id, kind, mailbox_id, attempts, retries, params"
         );
-        let claimed: Option<Claimed> = sqlx::query_as(&sql)
-            .bind(&self.owner)
-            .bind(now + self.config.lease_ms)
-            .bind(now)
-            .fetch_optional(&self.db)
-            .await?;
+        let claimed: Option<Claimed> =
+            sqlx::query_as(&sql).bind(&self.owner).bind(now + self.config.lease_ms).bind(now).fetch_optional(&self.db).await?;
         if let Some(job) = &claimed {
             sqlx::query("INSERT INTO job_attempts (job_id, number, started_at) VALUES ($1, $2, $3)")
                 .bind(&job.id)
@@ -192,11 +188,10 @@ impl Engine {
     }
 
     async fn execute(&self, job: Claimed) -> Result<(), sqlx::Error> {
-        let (email, mailbox_script): (String, String) =
-            sqlx::query_as("SELECT email, demo_script FROM mailboxes WHERE id = $1")
-                .bind(job.mailbox_id)
-                .fetch_one(&self.db)
-                .await?;
+        let (email, mailbox_script): (String, String) = sqlx::query_as("SELECT email, demo_script FROM mailboxes WHERE id = $1")
+            .bind(job.mailbox_id)
+            .fetch_one(&self.db)
+            .await?;
         let kind = JobKind::parse(&job.kind).unwrap_or(JobKind::Backup);
         // A job may carry its own script (a restore into a mailbox whose password is wrong...).
         let script = serde_json::from_str::<serde_json::Value>(&job.params)

@@ -47,7 +47,8 @@ impl TestApp {
 
     pub async fn sign_in(&self, role: Role) -> Client {
         let email = DEMO_SIGN_INS.iter().find(|(r, _)| *r == role).unwrap().1;
-        let response = self.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
+        let response =
+            self.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
         assert_eq!(response.status(), StatusCode::OK);
         let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
         let cookie = set_cookie.split(';').next().unwrap().to_owned();
