@@ -7,8 +7,8 @@ use std::fmt;
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, NewJob, Page,
-    Problem, SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
+    jobs::DestinationPassword, BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow,
+    JobsQuery, NewJob, Page, Problem, SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -220,6 +220,11 @@ pub async fn job_counts(kind: JobKind, q: Option<&str>) -> Result<Vec<StatusCoun
 /// Try again / Request again.
 pub async fn retry_job(id: &str) -> Result<JobRow, ApiError> {
     request(Method::POST, &format!("/api/jobs/{id}/retry"), None::<&()>).await
+}
+
+/// Edit: the destination mailbox's password for a restore or migration refused by it.
+pub async fn set_destination_password(id: &str, password: &DestinationPassword) -> Result<JobRow, ApiError> {
+    request(Method::PUT, &format!("/api/jobs/{id}/destination-password"), Some(password)).await
 }
 
 pub async fn dashboard() -> Result<Dashboard, ApiError> {

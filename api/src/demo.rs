@@ -12,3 +12,7 @@ pub const DEMO_SIGN_INS: [(Role, &str); 3] = [
     (Role::OrgAdmin, "admin@acme-legal.example"),
     (Role::Reseller, "reseller@northwind.example"),
 ];
+
+/// The mail-server password of every demo mailbox: what Edit on a restore or migration in
+/// Authentication Error must be given for the demo connector to get in.
+pub const DEMO_MAILBOX_PASSWORD: &str = "mailbox-demo";

@@ -266,8 +266,8 @@ pub fn explain(kind: JobKind, status: JobStatus) -> Explanation {
             "Fix the credentials on Account Settings › Credentials; the next backup then runs normally.",
         ),
         (Migrate, AuthenticationError) => (
-            "The destination mailbox refused the credentials given for it.",
-            "Start the migration again with the right credentials.",
+            "The destination mailbox refused the password given for it.",
+            "Choose Edit and enter the destination mailbox's current password; the migration then retries.",
         ),
         (_, AuthenticationError) => (
             "The destination mailbox refused its password.",
@@ -352,6 +352,8 @@ pub struct JobRow {
     pub finished_at: Option<String>,
     /// Where it goes, in a few words: a destination mailbox, or a file format.
     pub target: String,
+    /// Restores and migrations: the mailbox the messages go into.
+    pub destination: Option<String>,
     pub run: JobRun,
     /// Downloads: when the link stops (or stopped) working (RFC 3339).
     pub expires_at: Option<String>,
@@ -417,6 +419,26 @@ pub struct NewJob {
     /// Download: `mbox` (default) or `eml_zip`.
     #[serde(default)]
     pub format: Option<String>,
+}
+
+/// The destination mailbox's password, for a restore or migration that stopped in
+/// Authentication Error (`PUT /api/jobs/{id}/destination-password`). Stored encrypted, used
+/// by the job's next run, never sent back.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DestinationPassword {
+    pub password: String,
+}
+
+impl std::fmt::Debug for DestinationPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DestinationPassword { .. }")
+    }
+}
+
+/// Whether Edit (a new destination password) is what fixes a job in this state.
+pub fn destination_password_fixes(kind: JobKind, status: JobStatus) -> bool {
+    matches!(kind, JobKind::Restore | JobKind::Migrate) && status == JobStatus::AuthenticationError
 }
 
 /// The folders a restore or download can be limited to.

@@ -59,12 +59,32 @@ pub struct Config {
     #[arg(long, env = "PORTAL_DEMO_EXTRA_JOBS", default_value_t = 0)]
     pub demo_extra_jobs: u32,
 
+    /// The master key that wraps each organisation's data key (secrets at rest), as 64 hex
+    /// characters. Without it (and without a key file) the server keeps one in
+    /// `DATA_DIR/master.key`; in production keep it away from the database's backups.
+    #[arg(long, env = "PORTAL_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// A file holding the master key (32 bytes, or 64 hex characters).
+    #[arg(long, env = "PORTAL_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
 }
 
 impl Config {
+    /// The secret store, with the master key from where the configuration says.
+    pub fn secret_box(&self) -> std::io::Result<crate::secrets::SecretBox> {
+        use crate::secrets::{MasterKeySource, SecretBox};
+        match (&self.master_key, &self.master_key_file) {
+            (Some(hex), _) => SecretBox::load(MasterKeySource::Hex(hex)),
+            (None, Some(file)) => SecretBox::load(MasterKeySource::File(file)),
+            (None, None) => SecretBox::load(MasterKeySource::DataDir(&self.data_dir)),
+        }
+    }
+
     /// A configuration for tests: a database URL, nothing served from disk.
     /// Its files go beside an SQLite database file.
     pub fn for_database(database_url: impl Into<String>) -> Self {
@@ -88,6 +108,8 @@ impl Config {
             lease_seconds: 30,
             demo_extra_jobs: 0,
             demo_step_ms: 0,
+            master_key: None,
+            master_key_file: None,
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct Work {
     pub script: String,
     /// Which attempt of this run this is (1 for the first).
     pub attempt: u32,
+    /// Restore, migrate: the destination mailbox's password, when one was given (Edit).
+    pub destination_password: Option<crate::secrets::SecretString>,
 }
 
 /// Progress as the connector goes: items and bytes done of the totals it knows.

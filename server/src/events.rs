@@ -96,7 +96,9 @@ impl Cursor {
                 self.sent_at_since.clear();
             }
             self.sent_at_since.insert(id.clone());
-            let (Some(kind), Some(status)) = (JobKind::parse(&kind), JobStatus::parse(&status)) else { continue };
+            let (Some(kind), Some(status)) = (JobKind::parse(&kind), JobStatus::parse(&status)) else {
+                continue;
+            };
             let change = JobChanged { id, kind, mailbox_id, status };
             if let Ok(event) = Event::default().event("job").id(updated_at.to_string()).json_data(&change) {
                 self.pending.push_back(event);

@@ -72,7 +72,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// A missing field is reported by serde at its parent, so its name is taken from the message.
 fn field_error(path: &str, message: &str) -> FieldError {
     let parent = if path == "." { "" } else { path };
-    let join = |name: &str| if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
+    let join = |name: &str| {
+        if parent.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{parent}.{name}")
+        }
+    };
     if let Some(name) = between(message, "missing field `", "`") {
         return FieldError::new(join(name), "This field is required.");
     }

@@ -3,8 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use portal_api::jobs::{destination_password_fixes, DestinationPassword};
 use portal_api::{FieldError, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, Page, StatusCount};
 use serde::Deserialize;
 
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/jobs/counts", get(count_jobs))
         .route("/api/jobs/{id}", get(get_job))
         .route("/api/jobs/{id}/retry", post(retry_job))
+        .route("/api/jobs/{id}/destination-password", put(set_destination_password))
 }
 
 #[derive(sqlx::FromRow)]
@@ -98,6 +100,7 @@ impl JobRecord {
         Ok(JobRow {
             download_url,
             target: describe_target(kind, &params),
+            destination: matches!(kind, JobKind::Restore | JobKind::Migrate).then(|| params.destination.clone()).flatten(),
             id: self.id,
             kind,
             mailbox_id: self.mailbox_id,
@@ -359,6 +362,80 @@ pub async fn retry_job(
     Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
 }
 
+/// Edit: the destination mailbox's password for a restore or migration in Authentication
+/// Error. It is stored encrypted (never returned) and the job goes back on the queue at once.
+#[utoipa::path(
+    put, path = "/api/jobs/{id}/destination-password", tag = "jobs",
+    request_body = DestinationPassword,
+    params(
+        ("id" = String, Path, description = "The Restore or Migration ID"),
+        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
+    ),
+    responses(
+        (status = 202, description = "Saved; the job is back on the queue", body = JobRow),
+        (status = 404, description = "No such job among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job is not waiting for a password", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The password is missing or too long", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn set_destination_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DestinationPassword>,
+) -> AppResult<(StatusCode, Json<JobRow>)> {
+    let job = find_job(&state, &user, &id).await?;
+    if body.password.is_empty() {
+        return Err(AppError::Validation(vec![FieldError::new("password", "Enter the destination mailbox's password.")]));
+    }
+    if body.password.len() > 1024 {
+        return Err(AppError::Validation(vec![FieldError::new("password", "A password can be at most 1,024 characters.")]));
+    }
+    if !destination_password_fixes(job.kind, job.status) {
+        return Err(AppError::Conflict(format!(
+            "{id} is {}; a password can be given only while a restore or migration is in Authentication Error. Reload it to see its current state.",
+            job.status.label()
+        )));
+    }
+    let (organisation_id,): (i64,) =
+        sqlx::query_as("SELECT m.organisation_id FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id WHERE j.id = $1")
+            .bind(&id)
+            .fetch_one(&state.db)
+            .await?;
+    let context = crate::engine::destination_password_context(&id);
+    let sealed = state
+        .secrets
+        .seal(&state.db, organisation_id, &context, body.password.as_bytes())
+        .await
+        .map_err(|error| AppError::Internal(format!("sealing a destination password: {error}")))?;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let requeued = sqlx::query(
+        "UPDATE jobs SET status = 'on_queue', retries = 0, next_run_at = $1, finished_at = NULL, started_at = NULL, \
+                detail = NULL, items_done = 0, bytes_done = 0, updated_at = $1 \
+         WHERE id = $2 AND status = 'authentication_error'",
+    )
+    .bind(now)
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    if requeued.rows_affected() == 0 {
+        return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
+    }
+    sqlx::query(
+        "INSERT INTO job_secrets (job_id, purpose, sealed, updated_at) VALUES ($1, 'destination_password', $2, $3) \
+         ON CONFLICT (job_id, purpose) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+    )
+    .bind(&id)
+    .bind(&sealed)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    state.engine.wake();
+    Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
+}
+
 /// Start a migration, restore or download; it is queued at once and shows in its list.
 #[utoipa::path(
     post, path = "/api/jobs", tag = "jobs",
@@ -446,7 +523,9 @@ pub async fn start_job(
 }
 
 fn looks_like_email(value: &str) -> bool {
-    let Some((local, domain)) = value.split_once('@') else { return false };
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')

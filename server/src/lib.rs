@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod listing;
 pub mod openapi;
 pub mod problem;
+pub mod secrets;
 pub mod seed;
 pub mod state;
 
@@ -75,9 +76,10 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     engine_config.data_dir = config.data_dir.clone();
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
     let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
+    let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
-    let engine = engine::Engine::new(db.clone(), engine_config, connector, postgres);
-    Ok(AppState { db, config: Arc::new(config), engine, links, shutdown, counts: Default::default() })
+    let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone(), postgres);
+    Ok(AppState { db, config: Arc::new(config), engine, links, secrets, shutdown, counts: Default::default() })
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

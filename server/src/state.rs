@@ -12,6 +12,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub engine: Engine,
     pub links: LinkSigner,
+    pub secrets: crate::secrets::SecretBox,
     pub counts: Arc<crate::listing::CountCache>,
     /// Set when the server begins to shut down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

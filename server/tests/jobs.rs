@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode};
 use common::*;
 use portal_api::{JobKind, JobRow, JobStatus, Page, Role, StatusCount};
 use portal_server::db::now_ms;
+use serde_json::json;
 
 async fn list(app: &TestApp, client: &Client, query: &str) -> Page<JobRow> {
     let response = app.get_as(client, &format!("/api/jobs?{query}")).await;
@@ -112,6 +113,75 @@ async fn try_again_puts_a_cancelled_restore_back_on_the_queue_under_the_same_id(
     let completed = first_in(&app, &admin, JobKind::Restore, JobStatus::Completed).await;
     problem(app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", completed.id), None).await, StatusCode::CONFLICT)
         .await;
+}
+
+#[tokio::test]
+async fn edit_stores_the_destination_password_sealed_and_the_restore_completes_with_the_right_one() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let refused = first_in(&app, &admin, JobKind::Restore, JobStatus::AuthenticationError).await;
+    let edit = format!("/api/jobs/{}/destination-password", refused.id);
+
+    let empty =
+        problem(app.send_as(&admin, Method::PUT, &edit, Some(json!({ "password": "" }))).await, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+    assert_eq!(empty.errors[0].field, "password");
+
+    // A wrong password: the restore runs again and the destination refuses it again.
+    let response = app.send_as(&admin, Method::PUT, &edit, Some(json!({ "password": "not-the-one" }))).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(!body.contains("not-the-one"), "the password is never sent back");
+    assert!(body.contains("\"status\":\"on_queue\""), "{body}");
+    let (sealed,): (String,) =
+        sqlx::query_as("SELECT sealed FROM job_secrets WHERE job_id = $1").bind(&refused.id).fetch_one(&app.db).await.unwrap();
+    assert!(sealed.starts_with("v1.") && !sealed.contains("not-the-one"), "stored encrypted");
+    app.state.engine.run_due().await.unwrap();
+    let again: JobRow = body_json(app.get_as(&admin, &format!("/api/jobs/{}", refused.id)).await).await;
+    assert_eq!(again.status, JobStatus::AuthenticationError);
+
+    // The right one: the restore completes, under the same Restore ID.
+    let right = json!({ "password": portal_api::demo::DEMO_MAILBOX_PASSWORD });
+    assert_eq!(app.send_as(&admin, Method::PUT, &edit, Some(right.clone())).await.status(), StatusCode::ACCEPTED);
+    app.state.engine.run_due().await.unwrap();
+    let done: JobRow = body_json(app.get_as(&admin, &format!("/api/jobs/{}", refused.id)).await).await;
+    assert_eq!(done.status, JobStatus::Completed);
+
+    // Nothing to fix any more, and nobody outside the organisation may try.
+    let p = problem(app.send_as(&admin, Method::PUT, &edit, Some(right.clone())).await, StatusCode::CONFLICT).await;
+    assert!(p.detail.unwrap().contains("Completed"));
+    let end_user = app.sign_in(Role::EndUser).await;
+    problem(app.send_as(&end_user, Method::PUT, &edit, Some(right)).await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_sealed_password_moved_to_another_job_does_not_open() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let refused = first_in(&app, &admin, JobKind::Restore, JobStatus::AuthenticationError).await;
+    let migrate = first_in(&app, &admin, JobKind::Migrate, JobStatus::AuthenticationError).await;
+    let right = json!({ "password": portal_api::demo::DEMO_MAILBOX_PASSWORD });
+    app.send_as(&admin, Method::PUT, &format!("/api/jobs/{}/destination-password", refused.id), Some(right)).await;
+    // Someone with database access copies the restore's sealed password onto the migration.
+    sqlx::query(
+        "INSERT INTO job_secrets (job_id, purpose, sealed, updated_at) \
+         SELECT $1, purpose, sealed, updated_at FROM job_secrets WHERE job_id = $2",
+    )
+    .bind(&migrate.id)
+    .bind(&refused.id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE jobs SET status = 'on_queue', next_run_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(&migrate.id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.state.engine.run_due().await.unwrap();
+    let migrated: JobRow = body_json(app.get_as(&admin, &format!("/api/jobs/{}", migrate.id)).await).await;
+    assert_eq!(migrated.status, JobStatus::AuthenticationError, "bound to its own job, it does not decrypt there");
+    assert!(migrated.run.detail.unwrap().contains("enter it again"));
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
 pub mod copy_button;
+pub mod destination_password;
 pub mod error_notice;
 pub mod force_backup;
 pub mod job_run;

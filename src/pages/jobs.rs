@@ -5,11 +5,12 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::jobs::JOB_SORTS;
+use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
 use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page, Role};
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
+use crate::components::destination_password::DestinationPasswordEdit;
 use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
@@ -266,7 +267,11 @@ fn JobsTable(
                             })}
                         </td>
                         <td data-label="Asked for"><LocalTime at=Some(row.created_at.clone()) /></td>
-                        <td data-label="Actions"><RetryButton row=row.clone() on_done=refresh /></td>
+                        <td data-label="Actions">
+                            <RetryButton row=row.clone() on_done=refresh />
+                            {destination_password_fixes(row.kind, row.status)
+                                .then(|| view! { <DestinationPasswordEdit row=row.clone() on_done=refresh /> })}
+                        </td>
                     </tr>
                     }
                 } />

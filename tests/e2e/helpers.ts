@@ -1,6 +1,8 @@
 import { expect, Page } from '@playwright/test';
 
 export const DEMO_PASSWORD = 'demo-portal';
+/** The demo mailboxes' own mail-server password (Edit on a refused restore). */
+export const DEMO_MAILBOX_PASSWORD = 'mailbox-demo';
 export const END_USER = 'alice.archer@acme-legal.example';
 export const ORG_ADMIN = 'admin@acme-legal.example';
 export const RESELLER = 'reseller@northwind.example';

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { END_USER, RESELLER, signIn } from './helpers';
+import { DEMO_MAILBOX_PASSWORD, END_USER, ORG_ADMIN, RESELLER, signIn } from './helpers';
 
 const TABS: [string, string, string[]][] = [
   ['migrates', 'Migration ID', ['On Queue', 'In Progress', 'Completed', 'Retrying', 'Cancelled', 'Failed', 'Connection Error', 'Authentication Error', 'Space Full', 'Partially Complete']],
@@ -40,6 +40,32 @@ test('Try again puts a cancelled restore back on the queue', async ({ page }) =>
   // The cancelled list no longer holds it; under its own ID it is queued again (or already running).
   await page.goto(`/status/restores?q=${id}`);
   await expect(page.locator('.backups-table__row .status-badge')).toHaveText(/On Queue|In Progress|Retrying|Completed/);
+});
+
+test('Edit on a restore the destination refused: a wrong password is refused again, the right one completes it', async ({ page }) => {
+  await signIn(page, ORG_ADMIN);
+  await page.goto('/status/restores?status=authentication_error');
+  const id = (await page.locator('.backups-table__row code').first().textContent())!;
+  await page.goto(`/status/restores?q=${id}`);
+  const row = page.locator('.backups-table__row');
+  await expect(row.locator('.job-run__todo')).toContainText('Choose Edit');
+
+  await row.getByRole('button', { name: `Edit the destination password of ${id}` }).click();
+  const save = row.getByRole('button', { name: 'Save and retry' });
+  await save.click();
+  await expect(row.locator('.field__error')).toHaveText("Enter the destination mailbox's password.");
+
+  await row.getByLabel(/^Current password of /).fill('not-the-one');
+  await save.click();
+  // The restore ran again at once and the destination refused it again: its own words now.
+  await expect(row.locator('.job-run__detail')).toContainText('LOGIN failed', { timeout: 20_000 });
+  await expect(row.locator('.status-badge')).toHaveText('Authentication Error');
+
+  await row.getByRole('button', { name: `Edit the destination password of ${id}` }).click();
+  await row.getByLabel(/^Current password of /).fill(DEMO_MAILBOX_PASSWORD);
+  await save.click();
+  await expect(row.locator('.status-badge')).toHaveText('Completed', { timeout: 20_000 });
+  await expect(page.getByText(DEMO_MAILBOX_PASSWORD)).toHaveCount(0);
 });
 
 test('Request again on an expired download makes it ready again', async ({ page }) => {

@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
+use portal_api::demo::DEMO_MAILBOX_PASSWORD;
+use portal_api::JobKind;
+
 use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Work};
+use crate::secrets::SecretString;
 
 pub struct DemoConnector {
     /// Pause between two progress steps (a few hundred milliseconds; zero in tests).
@@ -22,6 +26,15 @@ impl Connector for DemoConnector {
         Box::pin(async move {
             // Errors that stop a run before any data moves come first, as a real server's would.
             match (work.script.as_str(), work.attempt) {
+                // A restore or migration gets in once Edit gave the destination's right password.
+                ("auth_error", _) if matches!(work.kind, JobKind::Restore | JobKind::Migrate) => {
+                    let given = work.destination_password.as_ref().map(SecretString::expose);
+                    if given != Some(DEMO_MAILBOX_PASSWORD) {
+                        return Outcome::Authentication(
+                            "The destination mail server rejected the password (LOGIN failed).".into(),
+                        );
+                    }
+                }
                 ("auth_error", _) => return Outcome::Authentication("The mail server rejected the sign-in (401).".into()),
                 ("connection_then_ok", 1) => {
                     return Outcome::Connection("The mail server asked us to slow down (429, throttled).".into())
@@ -69,7 +82,6 @@ fn size_of(email: &str) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portal_api::JobKind;
     use std::sync::Mutex;
 
     struct Recorder(Mutex<Vec<Progress>>);
@@ -87,6 +99,7 @@ mod tests {
             mailbox_email: "a@b.example".into(),
             script: script.into(),
             attempt,
+            destination_password: None,
         };
         let recorder = Recorder(Mutex::new(Vec::new()));
         let outcome = DemoConnector { step: Duration::ZERO }.run(&work, &recorder).await;

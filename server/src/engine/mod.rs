@@ -57,6 +57,7 @@ pub struct Engine {
     /// Identifies this instance's leases.
     owner: String,
     wake: Arc<Notify>,
+    secrets: crate::secrets::SecretBox,
     postgres: bool,
 }
 
@@ -93,9 +94,15 @@ struct Claimed {
 const WAITING: &str = "'preparing_backup', 'on_queue', 'retrying', 'connection_error'";
 
 impl Engine {
-    pub fn new(db: Db, config: EngineConfig, connector: Arc<dyn Connector>, postgres: bool) -> Self {
+    pub fn new(
+        db: Db,
+        config: EngineConfig,
+        connector: Arc<dyn Connector>,
+        secrets: crate::secrets::SecretBox,
+        postgres: bool,
+    ) -> Self {
         let owner = format!("engine-{}", hex::encode(rand::random::<[u8; 6]>()));
-        Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), postgres }
+        Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), secrets, postgres }
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -123,7 +130,9 @@ impl Engine {
                         tracing::warn!(%error, "could not expire download links");
                     }
                 }
-                let Ok(permit) = slots.clone().acquire_owned().await else { return };
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    return;
+                };
                 match self.claim().await {
                     Ok(Some(job)) => {
                         let engine = self.clone();
@@ -188,17 +197,29 @@ impl Engine {
     }
 
     async fn execute(&self, job: Claimed) -> Result<(), sqlx::Error> {
-        let (email, mailbox_script): (String, String) = sqlx::query_as("SELECT email, demo_script FROM mailboxes WHERE id = $1")
-            .bind(job.mailbox_id)
-            .fetch_one(&self.db)
-            .await?;
+        let (email, mailbox_script, organisation_id): (String, String, i64) =
+            sqlx::query_as("SELECT email, demo_script, organisation_id FROM mailboxes WHERE id = $1")
+                .bind(job.mailbox_id)
+                .fetch_one(&self.db)
+                .await?;
         let kind = JobKind::parse(&job.kind).unwrap_or(JobKind::Backup);
         // A job may carry its own script (a restore into a mailbox whose password is wrong...).
         let script = serde_json::from_str::<serde_json::Value>(&job.params)
             .ok()
             .and_then(|p| p.get("script").and_then(|s| s.as_str()).map(str::to_owned))
             .unwrap_or(mailbox_script);
-        let work = Work { job_id: job.id.clone(), kind, mailbox_email: email, script, attempt: job.attempts.max(1) as u32 };
+        let destination_password = match self.destination_password(&job.id, organisation_id).await? {
+            Ok(password) => password,
+            Err(outcome) => return self.finish(&job, kind, &outcome).await,
+        };
+        let work = Work {
+            job_id: job.id.clone(),
+            kind,
+            mailbox_email: email,
+            script,
+            attempt: job.attempts.max(1) as u32,
+            destination_password,
+        };
         let sink = LeaseKeeper { engine: self, job_id: &job.id, attempt: job.attempts };
         let mut outcome = self.connector.run(&work, &sink).await;
         if kind == JobKind::Download && matches!(outcome, Outcome::Completed | Outcome::Partial { .. }) {
@@ -207,6 +228,34 @@ impl Engine {
             }
         }
         self.finish(&job, kind, &outcome).await
+    }
+
+    /// The destination password given by Edit, decrypted for this run. One that no longer
+    /// decrypts (the master key was changed) ends the run in Authentication Error, which Edit fixes.
+    async fn destination_password(
+        &self,
+        job_id: &str,
+        organisation_id: i64,
+    ) -> Result<Result<Option<crate::secrets::SecretString>, Outcome>, sqlx::Error> {
+        let sealed: Option<(String,)> =
+            sqlx::query_as("SELECT sealed FROM job_secrets WHERE job_id = $1 AND purpose = 'destination_password'")
+                .bind(job_id)
+                .fetch_optional(&self.db)
+                .await?;
+        let Some((sealed,)) = sealed else {
+            return Ok(Ok(None));
+        };
+        let context = destination_password_context(job_id);
+        match self.secrets.open(&self.db, organisation_id, &context, &sealed).await {
+            Ok(bytes) => Ok(Ok(Some(crate::secrets::SecretString::new(String::from_utf8_lossy(&bytes).into_owned())))),
+            Err(crate::secrets::SecretError::Database(error)) => Err(error),
+            Err(error) => {
+                tracing::warn!(job = job_id, %error, "destination password not usable");
+                Ok(Err(Outcome::Authentication(
+                    "The saved destination password could not be read; enter it again with Edit.".into(),
+                )))
+            }
+        }
     }
 
     /// The file of a finished download, from the mailbox's messages.
@@ -356,6 +405,11 @@ where
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Where a job's destination password is kept (bound into its encryption).
+pub fn destination_password_context(job_id: &str) -> String {
+    format!("job:{job_id}:destination_password")
 }
 
 /// A new job ID: a kind letter and 8 characters that read unambiguously aloud to support.
