@@ -7,8 +7,8 @@ use std::fmt;
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    jobs::DestinationPassword, BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow,
-    JobsQuery, NewJob, Page, Problem, SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
+    jobs::DestinationPassword, BackupHistory, BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult,
+    JobKind, JobRow, JobsQuery, NewJob, Page, Problem, SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -189,6 +189,11 @@ pub fn query_string(pairs: &[(&str, String)]) -> String {
 
 pub async fn force_backup(mailbox_id: i64) -> Result<BackupRow, ApiError> {
     request(Method::POST, &format!("/api/backups/{mailbox_id}/force"), None::<&()>).await
+}
+
+/// An account's last 30 backups, newest first.
+pub async fn backup_history(mailbox_id: i64) -> Result<BackupHistory, ApiError> {
+    get(&format!("/api/backups/{mailbox_id}/history")).await
 }
 
 pub async fn force_backups(filter: &ForceBackupsRequest) -> Result<ForceBackupsResult, ApiError> {

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dashboard::Storage;
 use crate::jobs::{JobRun, JobStatus};
 
 /// One mailbox and the state of its backup, as the Backups list shows it.
@@ -21,7 +22,38 @@ pub struct BackupRow {
     pub last_backup_at: Option<String>,
     /// When the last backup that completed in full ended (RFC 3339).
     pub last_success_at: Option<String>,
+    /// Space Full: the organisation's storage used against its subscription's quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
 }
+
+/// One backup run of an account, for its history chart.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupRunEntry {
+    /// The run's job ID.
+    pub job_id: String,
+    pub status: JobStatus,
+    /// When the run was asked for (RFC 3339).
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub items_done: u64,
+    pub bytes_done: u64,
+}
+
+/// An account's last backups, newest first (`GET /api/backups/{mailbox_id}/history`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupHistory {
+    pub mailbox_id: i64,
+    pub mailbox_email: String,
+    /// At most `BACKUP_HISTORY_RUNS`, newest first.
+    pub runs: Vec<BackupRunEntry>,
+}
+
+/// How many runs an account's history shows.
+pub const BACKUP_HISTORY_RUNS: usize = 30;
 
 /// Filter and paging of `GET /api/backups`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

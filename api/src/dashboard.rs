@@ -24,7 +24,7 @@ pub struct KindCounts {
 }
 
 /// Storage used by backups against the subscriptions' quota, over the user's scope.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Storage {
     pub used_bytes: u64,

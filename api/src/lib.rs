@@ -11,7 +11,7 @@ pub mod page;
 pub mod problem;
 pub mod session;
 
-pub use backups::{BackupRow, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
+pub use backups::{BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
 pub use dashboard::{Dashboard, KindCounts, StaleAccount, Storage};
 pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
 pub use page::Page;

@@ -5,7 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portal_api::{BackupRow, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind, JobStatus, Page, Role};
+use portal_api::backups::BACKUP_HISTORY_RUNS;
+use portal_api::{
+    BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind,
+    JobStatus, Page, Role, Storage,
+};
 
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};
@@ -22,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/backups/force", post(force_backups))
         .route("/api/backups/{mailbox_id}", get(get_backup))
         .route("/api/backups/{mailbox_id}/force", post(force_backup))
+        .route("/api/backups/{mailbox_id}/history", get(backup_history))
 }
 
 #[derive(sqlx::FromRow)]
@@ -34,6 +39,8 @@ struct BackupRecord {
     last_success_at: Option<i64>,
     #[sqlx(flatten)]
     run: RunColumns,
+    storage_used: Option<i64>,
+    storage_quota: Option<i64>,
 }
 
 impl BackupRecord {
@@ -49,6 +56,12 @@ impl BackupRecord {
             last_backup_at: self.last_backup_at.map(rfc3339),
             last_success_at: self.last_success_at.map(rfc3339),
             run: self.run.into_run(max_retries, None),
+            storage: match (status, self.storage_used, self.storage_quota) {
+                (JobStatus::SpaceFull, Some(used), Some(quota)) => {
+                    Some(Storage { used_bytes: used.max(0) as u64, quota_bytes: quota.max(0) as u64 })
+                }
+                _ => None,
+            },
         })
     }
 }
@@ -60,7 +73,10 @@ const FROM_BACKUPS: &str = "FROM backups b \
 
 const BACKUP_COLUMNS: &str = "m.id AS mailbox_id, m.email, o.name AS organisation, b.status, \
      b.last_backup_at, b.last_success_at, j.started_at, j.items_done, j.items_total, j.bytes_done, \
-     j.bytes_total, j.retries, j.next_run_at, j.detail";
+     j.bytes_total, j.retries, j.next_run_at, j.detail, \
+     CASE WHEN b.status = 'space_full' THEN (SELECT CAST(SUM(sm.storage_used_bytes) AS BIGINT) FROM mailboxes sm \
+                                             WHERE sm.organisation_id = o.id) END AS storage_used, \
+     o.storage_quota_bytes AS storage_quota";
 
 /// The filter's conditions: `$2` the text (empty: any), `$3` its LIKE pattern, `$4` the status (empty: any).
 const FILTER_CONDITIONS: &str = "($2 = '' OR LOWER(m.email) LIKE $3 ESCAPE '\\' OR LOWER(o.name) LIKE $3 ESCAPE '\\') \
@@ -127,6 +143,61 @@ pub async fn get_backup(
     Path(mailbox_id): Path<i64>,
 ) -> AppResult<Json<BackupRow>> {
     Ok(Json(find_backup(&state, &user, mailbox_id).await?))
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRecord {
+    id: String,
+    status: String,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    items_done: i64,
+    bytes_done: i64,
+}
+
+/// An account's last backups, newest first, for its history chart.
+#[utoipa::path(
+    get, path = "/api/backups/{mailbox_id}/history", tag = "backups",
+    params(("mailbox_id" = i64, Path, description = "The mailbox's ID")),
+    responses(
+        (status = 200, description = "The account's last 30 backups, newest first", body = BackupHistory),
+        (status = 401, description = "Not signed in", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such mailbox among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn backup_history(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(mailbox_id): Path<i64>,
+) -> AppResult<Json<BackupHistory>> {
+    let backup = find_backup(&state, &user, mailbox_id).await?;
+    let records: Vec<RunRecord> = sqlx::query_as(
+        "SELECT id, status, created_at, started_at, finished_at, items_done, bytes_done FROM jobs \
+         WHERE mailbox_id = $1 AND kind = 'backup' ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(mailbox_id)
+    .bind(BACKUP_HISTORY_RUNS as i64)
+    .fetch_all(&state.db)
+    .await?;
+    let runs = records
+        .into_iter()
+        .map(|r| {
+            let status = JobStatus::parse(&r.status)
+                .filter(|s| JobKind::Backup.allows(*s))
+                .ok_or_else(|| AppError::internal(format!("unknown backup status {:?} stored", r.status)))?;
+            Ok(BackupRunEntry {
+                job_id: r.id,
+                status,
+                created_at: rfc3339(r.created_at),
+                started_at: r.started_at.map(rfc3339),
+                finished_at: r.finished_at.map(rfc3339),
+                items_done: r.items_done.max(0) as u64,
+                bytes_done: r.bytes_done.max(0) as u64,
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    Ok(Json(BackupHistory { mailbox_id, mailbox_email: backup.mailbox_email, runs }))
 }
 
 async fn find_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64) -> AppResult<BackupRow> {

@@ -35,9 +35,9 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
 
     // Storage of the organisations the user sees (an end user: their organisation's).
     let (used, quota): (Option<i64>, Option<i64>) = sqlx::query_as(&format!(
-        "SELECT (SELECT SUM(all_m.storage_used_bytes) FROM mailboxes all_m WHERE all_m.organisation_id IN \
+        "SELECT (SELECT CAST(SUM(all_m.storage_used_bytes) AS BIGINT) FROM mailboxes all_m WHERE all_m.organisation_id IN \
                     (SELECT m.organisation_id FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id WHERE {scope})), \
-                (SELECT SUM(q.storage_quota_bytes) FROM organisations q WHERE q.id IN \
+                (SELECT CAST(SUM(q.storage_quota_bytes) AS BIGINT) FROM organisations q WHERE q.id IN \
                     (SELECT m.organisation_id FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id WHERE {scope}))"
     ))
     .bind(scope_id)

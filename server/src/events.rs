@@ -1,11 +1,12 @@
 //! Live updates: `GET /api/events`, a stream of server-sent events, one `job` event for each
 //! job that changed in the user's scope. The event ID is the change's time (Unix ms): a
-//! browser that reconnects sends it back as `Last-Event-ID` and gets what it missed.
+//! browser that reconnects sends it back as `Last-Event-ID` and gets what it missed (a change
+//! may arrive twice around the resume point; none is lost).
 //!
 //! The stream reads the database (jobs by `updated_at`), so a change made by any server
 //! instance reaches every open page.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -35,13 +36,23 @@ pub fn router() -> Router<AppState> {
 struct Cursor {
     state: AppState,
     user: CurrentUser,
-    /// Changes at or after this time are still to be sent.
+    /// The latest change time sent (or the resume point).
     since: i64,
-    /// Jobs already sent for the time `since` (a later change at the same millisecond is not lost).
-    sent_at_since: HashSet<String>,
+    /// Jobs sent lately, with the change time sent, so that re-reading a window does not send
+    /// a change twice.
+    sent: HashMap<String, i64>,
     ends_at: tokio::time::Instant,
     pending: std::collections::VecDeque<Event>,
 }
+
+/// Each look re-reads this much before the latest change sent: a transaction that took a
+/// change time earlier but committed later is still seen.
+const GRACE_MS: i64 = 1_000;
+/// Rows read per query; a look pages on through (time, ID), so any number of changes made in
+/// the same millisecond all arrive.
+const PAGE: i64 = 500;
+/// Events queued by one look at most; the next look goes on from there.
+const MOST_PER_LOOK: usize = 5_000;
 
 /// Job changes in the user's scope, as server-sent events.
 #[utoipa::path(
@@ -61,8 +72,8 @@ pub async fn events(
     let cursor = Cursor {
         state,
         user,
-        since: resume.map(|id| id + 1).unwrap_or_else(now_ms),
-        sent_at_since: HashSet::new(),
+        since: resume.unwrap_or_else(now_ms),
+        sent: HashMap::new(),
         ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
         // Tell the browser to reconnect quickly when a stream ends.
         pending: [Event::default().retry(Duration::from_millis(500)).comment("live")].into(),
@@ -76,26 +87,44 @@ pub async fn events(
                 return None;
             }
             tokio::time::sleep(POLL).await;
-            match changes(&cursor).await {
-                Ok(rows) => cursor.take(rows),
-                Err(error) => tracing::warn!(%error, "live updates: could not read changes"),
+            if let Err(error) = cursor.look().await {
+                tracing::warn!(%error, "live updates: could not read changes");
             }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+type ChangeRow = (String, String, i64, String, i64);
+
 impl Cursor {
-    fn take(&mut self, rows: Vec<(String, String, i64, String, i64)>) {
+    /// Reads the changes from a little before the latest one sent, page by page, and queues
+    /// those not sent yet.
+    async fn look(&mut self) -> Result<(), sqlx::Error> {
+        let mut after = (self.since.saturating_sub(GRACE_MS), String::new());
+        loop {
+            let rows = changes(self, &after).await?;
+            let full = rows.len() as i64 == PAGE;
+            if let Some((id, _, _, _, updated_at)) = rows.last() {
+                after = (*updated_at, id.clone());
+            }
+            self.take(rows);
+            if !full || self.pending.len() >= MOST_PER_LOOK {
+                break;
+            }
+        }
+        let oldest_kept = self.since.saturating_sub(GRACE_MS);
+        self.sent.retain(|_, at| *at >= oldest_kept);
+        Ok(())
+    }
+
+    fn take(&mut self, rows: Vec<ChangeRow>) {
         for (id, kind, mailbox_id, status, updated_at) in rows {
-            if updated_at == self.since && self.sent_at_since.contains(&id) {
+            if self.sent.get(&id) == Some(&updated_at) {
                 continue;
             }
-            if updated_at > self.since {
-                self.since = updated_at;
-                self.sent_at_since.clear();
-            }
-            self.sent_at_since.insert(id.clone());
+            self.since = self.since.max(updated_at);
+            self.sent.insert(id.clone(), updated_at);
             let (Some(kind), Some(status)) = (JobKind::parse(&kind), JobStatus::parse(&status)) else {
                 continue;
             };
@@ -107,15 +136,19 @@ impl Cursor {
     }
 }
 
-async fn changes(cursor: &Cursor) -> Result<Vec<(String, String, i64, String, i64)>, sqlx::Error> {
+/// Changes in the user's scope after `after` (time, job ID), in that order.
+async fn changes(cursor: &Cursor, after: &(i64, String)) -> Result<Vec<ChangeRow>, sqlx::Error> {
     let (scope, scope_id) = cursor.user.scope().condition();
     sqlx::query_as(&format!(
         "SELECT j.id, j.kind, j.mailbox_id, j.status, j.updated_at FROM jobs j \
          JOIN mailboxes m ON m.id = j.mailbox_id JOIN organisations o ON o.id = m.organisation_id \
-         WHERE {scope} AND j.updated_at >= $2 ORDER BY j.updated_at, j.id LIMIT 500"
+         WHERE {scope} AND (j.updated_at > $2 OR (j.updated_at = $2 AND j.id > $3)) \
+         ORDER BY j.updated_at, j.id LIMIT $4"
     ))
     .bind(scope_id)
-    .bind(cursor.since)
+    .bind(after.0)
+    .bind(&after.1)
+    .bind(PAGE)
     .fetch_all(&cursor.state.db)
     .await
 }

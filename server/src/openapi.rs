@@ -24,6 +24,7 @@ use crate::state::AppState;
         crate::backups::get_backup,
         crate::backups::force_backup,
         crate::backups::force_backups,
+        crate::backups::backup_history,
         crate::jobs::list_jobs,
         crate::jobs::start_job,
         crate::jobs::count_jobs,

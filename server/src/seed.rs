@@ -54,7 +54,8 @@ struct DemoOrganisation {
 }
 
 const ORGANISATIONS: [DemoOrganisation; 4] = [
-    DemoOrganisation { reseller_id: 1, name: "Acme Legal", domain: "acme-legal.example", mailboxes: 20, quota_gb: 60 },
+    // At its limit (50.0 GB of 50 GB): its Space Full backups are true to the numbers.
+    DemoOrganisation { reseller_id: 1, name: "Acme Legal", domain: "acme-legal.example", mailboxes: 20, quota_gb: 50 },
     DemoOrganisation {
         reseller_id: 1,
         name: "Bluebird Clinics",
@@ -62,7 +63,7 @@ const ORGANISATIONS: [DemoOrganisation; 4] = [
         mailboxes: 20,
         quota_gb: 100,
     },
-    // Full: its Space Full backups are true to the numbers.
+    // Over its limit.
     DemoOrganisation { reseller_id: 1, name: "Cedar Logistics", domain: "cedar-logistics.example", mailboxes: 20, quota_gb: 48 },
     DemoOrganisation { reseller_id: 2, name: "Delta Foods", domain: "delta-foods.example", mailboxes: 5, quota_gb: 20 },
 ];
@@ -91,6 +92,9 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
             .bind(org.quota_gb * 1_000_000_000)
             .execute(&mut *tx)
             .await?;
+        // An organisation with room left has no Space Full backup: the numbers would contradict it.
+        let used: i64 = (0..org.mailboxes).map(mailbox_storage).sum();
+        let has_room = used < org.quota_gb * 1_000_000_000;
         for i in 0..org.mailboxes {
             mailbox_id += 1;
             // Shift names and statuses per organisation so the lists do not look copied.
@@ -108,15 +112,19 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
                 .execute(&mut *tx)
                 .await?;
 
-            let status = STATUS_CYCLE[(i + org_index * 3) % STATUS_CYCLE.len()];
+            let status = match STATUS_CYCLE[(i + org_index * 3) % STATUS_CYCLE.len()] {
+                JobStatus::SpaceFull if has_room => JobStatus::Completed,
+                status => status,
+            };
             let (last_backup_at, last_success_at) = demo_times(status, i as i64, now);
             let job = DemoJob::for_status(JobKind::Backup, status, i as i64, now);
             sqlx::query("UPDATE mailboxes SET demo_script = $1, storage_used_bytes = $2 WHERE id = $3")
                 .bind(job.script)
-                .bind((1_200 + (i as i64 * 397) % 2_600) * 1_000_000)
+                .bind(mailbox_storage(i))
                 .bind(mailbox_id)
                 .execute(&mut *tx)
                 .await?;
+            seed_backup_history(&mut tx, mailbox_id, status, now).await?;
             let job_id = job.insert(&mut tx, JobKind::Backup, mailbox_id, status, "{}").await?;
             sqlx::query(
                 "INSERT INTO backups (mailbox_id, status, last_backup_at, last_success_at, updated_at, current_job_id) \
@@ -160,6 +168,80 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// The 29 daily backups before the current one, so each account's history chart has a
+/// story: mostly complete, the odd connection error or partial run, and an account that is
+/// broken now (credentials, storage) broken for its last few days too.
+async fn seed_backup_history(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    mailbox_id: i64,
+    current: JobStatus,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    const DAYS: i64 = (portal_api::backups::BACKUP_HISTORY_RUNS - 1) as i64;
+    let mut sql = String::from(
+        "INSERT INTO jobs (id, kind, mailbox_id, status, created_at, updated_at, started_at, finished_at, \
+                           items_done, items_total, bytes_done, bytes_total, attempts) VALUES ",
+    );
+    let mut rows = Vec::new();
+    for day in 1..=DAYS {
+        let noise = (mailbox_id * 31 + day * 17) % 23;
+        let status = match (current, day) {
+            (JobStatus::AuthenticationError | JobStatus::SpaceFull, 1..=3) => current,
+            _ if noise == 0 => JobStatus::ConnectionError,
+            _ if noise == 7 => JobStatus::PartiallyComplete,
+            _ => JobStatus::Completed,
+        };
+        // Incremental runs: the first of the month is the large one, the rest new mail only.
+        let items = match status {
+            JobStatus::AuthenticationError | JobStatus::ConnectionError => 0,
+            JobStatus::SpaceFull => 40 + noise * 3,
+            _ if day == DAYS => 2_000 + mailbox_id * 13,
+            _ => 20 + (mailbox_id * 7 + day * 11) % 90,
+        };
+        let created = now - day * 24 * HOUR - (mailbox_id % 60) * MINUTE;
+        let minutes = if items == 0 { 1 } else { 2 + items / 40 };
+        rows.push((status, created, items, minutes));
+    }
+    let mut values = Vec::new();
+    for (n, _) in rows.iter().enumerate() {
+        let base = n * 8;
+        values.push(format!(
+            "(${}, 'backup', ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 1)",
+            base + 1,
+            base + 2,
+            base + 3,
+            base + 4,
+            base + 4,
+            base + 4,
+            base + 5,
+            base + 6,
+            base + 6,
+            base + 7,
+            base + 8
+        ));
+    }
+    sql.push_str(&values.join(", "));
+    let mut query = sqlx::query(&sql);
+    for (status, created, items, minutes) in rows {
+        query = query
+            .bind(new_job_id(JobKind::Backup))
+            .bind(mailbox_id)
+            .bind(status.as_str())
+            .bind(created)
+            .bind(created + minutes * MINUTE)
+            .bind(items)
+            .bind(items * 61_000)
+            .bind(items * 61_000);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The storage a demo mailbox's backups use: 1.2 to 3.8 GB.
+fn mailbox_storage(i: usize) -> i64 {
+    (1_200 + (i as i64 * 397) % 2_600) * 1_000_000
 }
 
 /// Believable times for a status: healthy backups ran recently; broken ones last

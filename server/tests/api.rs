@@ -6,7 +6,7 @@ use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
-use portal_api::{BackupRow, Page, Role};
+use portal_api::{BackupHistory, BackupRow, JobStatus, Page, Role};
 use portal_server::config::Config;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -179,6 +179,41 @@ async fn an_end_user_cannot_read_another_mailbox() {
     let admin = app.sign_in(Role::OrgAdmin).await;
     assert_eq!(app.get_as(&admin, &format!("/api/backups/{own_id}")).await.status(), StatusCode::OK);
     problem(app.get_as(&admin, "/api/backups/25").await, StatusCode::NOT_FOUND).await;
+    problem(app.get_as(&end_user, &format!("/api/backups/{}/history", own_id + 1)).await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn space_full_shows_the_numbers_and_the_history_holds_the_last_30_backups_newest_first() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let full: Page<BackupRow> = body_json(app.get_as(&admin, "/api/backups?status=space_full").await).await;
+    let full = &full.items[0];
+    let storage = full.storage.expect("a Space Full row carries the storage numbers");
+    assert!(
+        storage.used_bytes > 0 && storage.quota_bytes == 50_000_000_000 && storage.used_bytes >= storage.quota_bytes,
+        "{storage:?}"
+    );
+    let healthy: Page<BackupRow> = body_json(app.get_as(&admin, "/api/backups?status=completed").await).await;
+    assert!(healthy.items.iter().all(|row| row.storage.is_none()));
+
+    let history_of = |id: i64| format!("/api/backups/{id}/history");
+    let history: BackupHistory = body_json(app.get_as(&admin, &history_of(full.mailbox_id)).await).await;
+    assert_eq!(history.runs.len(), 30);
+    assert!(history.runs.windows(2).all(|w| w[0].created_at >= w[1].created_at), "newest first");
+    assert_eq!(history.runs[0].status, JobStatus::SpaceFull, "the current run leads");
+    let oldest = history.runs.last().unwrap().job_id.clone();
+
+    // A new run joins the history at its head; the oldest drops off.
+    app.state.engine.run_due().await.unwrap();
+    let forced = app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", full.mailbox_id), None).await;
+    assert_eq!(forced.status(), StatusCode::ACCEPTED);
+    app.state.engine.run_due().await.unwrap();
+    let after: BackupHistory = body_json(app.get_as(&admin, &history_of(full.mailbox_id)).await).await;
+    assert_eq!(after.runs.len(), 30);
+    assert_eq!(after.runs[1].job_id, history.runs[0].job_id);
+    assert_eq!(after.runs[0].status, JobStatus::SpaceFull);
+    assert!(after.runs[0].items_done > 0, "it saved what fitted");
+    assert!(after.runs.iter().all(|run| run.job_id != oldest));
 }
 
 #[tokio::test]
@@ -190,7 +225,7 @@ async fn filters_match_text_and_status_and_treat_wildcards_literally() {
     assert_eq!(page.total, 20);
 
     let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?status=space_full").await).await;
-    assert!(page.total >= 3);
+    assert!(page.total >= 2, "Acme and Cedar are full; Bluebird has room");
     assert!(page.items.iter().all(|row| row.status == portal_api::JobStatus::SpaceFull));
 
     let page: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?q=%25").await).await;

@@ -87,3 +87,39 @@ async fn the_stream_needs_a_session() {
     let response = app.send(Request::get("/api/events").body(Body::empty()).unwrap()).await;
     problem(response, StatusCode::UNAUTHORIZED).await;
 }
+
+#[tokio::test]
+async fn more_changes_in_one_millisecond_than_a_page_all_arrive() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    // A burst: 700 jobs (more than one page of 500) changed at the very same millisecond.
+    let at = now_ms() + 5_000;
+    let mut tx = app.db.begin().await.unwrap();
+    for n in 0..700 {
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, mailbox_id, status, created_at, updated_at) VALUES ($1, 'restore', 1, 'on_queue', $2, $2)",
+        )
+        .bind(format!("R-BURST{n:03}"))
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // And one after it, which must not wait behind the burst.
+    sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = (SELECT MIN(id) FROM jobs WHERE kind = 'migrate')")
+        .bind(at + 1)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let mut body = app.send(events_request(&reseller, Some(at - 1))).await.into_body();
+    let mut burst = std::collections::HashSet::new();
+    while burst.len() < 700 {
+        let (_, change) = next_job_event(&mut body, |c| c.id.starts_with("R-BURST"), Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("only {} of the 700 arrived", burst.len()));
+        burst.insert(change.id);
+    }
+    assert!(next_job_event(&mut body, |c| c.id.starts_with("M-"), Duration::from_secs(5)).await.is_some());
+}

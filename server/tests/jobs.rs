@@ -267,7 +267,7 @@ async fn the_dashboard_counts_every_kind_and_names_the_stale_accounts() {
     let backups = &dashboard.kinds[0];
     assert_eq!(backups.kind, JobKind::Backup);
     assert_eq!(backups.counts.iter().map(|c| c.count).sum::<u64>(), 20, "every account of the organisation");
-    assert_eq!(dashboard.storage.quota_bytes, 60_000_000_000);
+    assert_eq!(dashboard.storage.quota_bytes, 50_000_000_000);
     assert!(dashboard.storage.used_bytes > 0);
     // The demo's broken backups last completed a day or more ago.
     assert!(dashboard.stale_over_24h >= dashboard.stale_over_48h && dashboard.stale_over_48h > 0);

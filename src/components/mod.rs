@@ -1,3 +1,4 @@
+pub mod backup_history;
 pub mod copy_button;
 pub mod destination_password;
 pub mod error_notice;

@@ -8,10 +8,11 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, Page, Role};
 
 use crate::api;
+use crate::components::backup_history::BackupHistoryToggle;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::ErrorList;
 use crate::components::force_backup::{ForceBackupAll, ForceBackupButton};
-use crate::components::job_run::JobRunSummary;
+use crate::components::job_run::{human_bytes, JobRunSummary};
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
 use crate::components::status_badge::StatusBadge;
@@ -185,6 +186,7 @@ fn BackupsTable(
                         <td data-label="Mailbox Email ID" class="backups-table__mailbox">
                             <span class="backups-table__email">{row.mailbox_email.clone()}</span>
                             <CopyButton value=row.mailbox_email.clone() what="Mailbox Email ID" />
+                            <BackupHistoryToggle mailbox_id=row.mailbox_id mailbox_email=row.mailbox_email.clone() />
                         </td>
                         <Show when=move || show_organisation.get()>
                             <td data-label="Organisation">{row.organisation.clone()}</td>
@@ -192,6 +194,16 @@ fn BackupsTable(
                         <td data-label="Status" class="backups-table__status">
                             <StatusBadge status=row.status />
                             <JobRunSummary kind=JobKind::Backup status=row.status run=row.run.clone() />
+                            {row.storage.map(|storage| view! {
+                                <p class="job-run__storage">
+                                    {format!(
+                                        "Storage: {} used of {} ({}%).",
+                                        human_bytes(storage.used_bytes),
+                                        human_bytes(storage.quota_bytes),
+                                        storage.percent()
+                                    )}
+                                </p>
+                            })}
                         </td>
                         <td data-label="Last backup"><LocalTime at=row.last_backup_at.clone() /></td>
                         <td data-label="Last completed"><LocalTime at=row.last_success_at.clone() /></td>

@@ -57,3 +57,22 @@ test('a filtered view lives in the URL and survives a fresh load', async ({ page
   await expect(page).toHaveURL(/q=bluebird/);
   for (const id of await mailboxIds(page)) expect(id).toMatch(/@bluebird-clinics\.example$/);
 });
+
+test('an account shows its last 30 backups as a chart, and Space Full shows the storage numbers', async ({ page }) => {
+  await signIn(page, ORG_ADMIN);
+  await page.goto('/status/backups?status=space_full');
+  const row = page.locator('.backups-table__row').first();
+  await expect(row.locator('.job-run__storage')).toHaveText(/^Storage: [\d.]+ GB used of 50\.0 GB \(1\d\d%\)\.$/);
+
+  const toggle = row.getByRole('button', { name: /^Last 30 backups of / });
+  await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+  await toggle.click();
+  await expect(row.getByRole('button', { name: /^Hide history/ })).toHaveAttribute('aria-expanded', 'true');
+  const chart = row.getByRole('img', { name: /^Bar chart of the last 30 backups\./ });
+  await expect(chart).toBeVisible();
+  await expect(chart.locator('rect')).toHaveCount(30);
+  // The newest run (right) is the one that stopped on Space Full; the caption counts in words.
+  await expect(chart.locator('rect').last()).toHaveClass(/backup-history__bar--danger/);
+  await expect(chart.locator('rect').last().locator('title')).toContainText('Space Full');
+  await expect(row.locator('.backup-history__caption')).toContainText('space full');
+});

@@ -19,11 +19,35 @@ const PORTAL_VIEW_BUDGET_MS: f64 = 100.0;
 /// A job change made elsewhere, until an open page shows it.
 const CHANGE_VISIBLE_BUDGET_MS: f64 = 1000.0;
 
-pub fn bench() -> Result {
+pub fn bench(only: Option<&str>) -> Result {
+    if let Some(part) = only.filter(|p| !["transfer", "list", "portal"].contains(p)) {
+        return Err(format!("no bench part {part:?}: choose transfer, list or portal"));
+    }
+    let wanted = |part: &str| only.is_none_or(|only| only == part);
     tools::install_all(tools::Needs::Run)?;
     tools::build_portal()?;
     let mut over = Vec::new();
+    if wanted("transfer") {
+        initial_transfer(&mut over)?;
+    }
+    if wanted("list") {
+        println!();
+        list_under_load(&mut over)?;
+    }
+    if wanted("portal") {
+        println!();
+        portal_timings(&mut over)?;
+    }
 
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("over budget: {}", over.join(", ")))
+    }
+}
+
+/// What a first visit downloads: every file the page loads at start, gzip as served.
+fn initial_transfer(over: &mut Vec<String>) -> Result {
     let files = initial_files(&root().join("dist"))?;
     println!("Initial transfer of the portal (gzip, as served):");
     let mut total = 0_usize;
@@ -32,18 +56,8 @@ pub fn bench() -> Result {
         total += gzip;
     }
     let figure = kb(total);
-    println!("{}", verdict("initial transfer", figure, INITIAL_TRANSFER_BUDGET_KB, "KB", &mut over));
-
-    println!();
-    list_under_load(&mut over)?;
-    println!();
-    portal_timings(&mut over)?;
-
-    if over.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("over budget: {}", over.join(", ")))
-    }
+    println!("{}", verdict("initial transfer", figure, INITIAL_TRANSFER_BUDGET_KB, "KB", over));
+    Ok(())
 }
 
 /// The restores list of a reseller with 100,000 jobs, at a fixed rate, on loopback.

@@ -19,7 +19,9 @@ usage: cargo xtask <command>
                        on http://127.0.0.1:8080 (or --addr / PORTAL_ADDR) with demo data
   test                 install what the tests need and run every test: api and server,
                        the portal in headless Chromium, and the end-to-end specs
-  bench                measure the budgets (initial transfer of the portal, ...)
+  bench [transfer|list|portal]
+                       measure the budgets (initial transfer of the portal, the jobs list
+                       under load, the portal in Chromium); one part only when named
   setup                only install the tools";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -29,7 +31,7 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
-        Some("bench") => bench::bench(),
+        Some("bench") => bench::bench(args.get(1).map(String::as_str)),
         Some("setup") => tools::install_all(tools::Needs::Test),
         _ => {
             eprintln!("{USAGE}");

@@ -1,0 +1,115 @@
+//! An account's last 30 backups as a small bar chart (SVG): one bar per run, oldest on the
+//! left; its height is what the run saved, its colour the run's status on the one status
+//! scale. Each bar names its run when pointed at; the caption counts the outcomes in words,
+//! so the chart is never the only way to read it.
+
+use leptos::prelude::*;
+use portal_api::backups::BACKUP_HISTORY_RUNS;
+use portal_api::{BackupRunEntry, JobStatus};
+
+use crate::api;
+use crate::components::error_notice::ErrorNotice;
+use crate::components::job_run::human_bytes;
+use crate::time;
+
+const WIDTH: u32 = 300;
+const HEIGHT: u32 = 56;
+const MIN_BAR: f64 = 4.0;
+
+/// "Last 30 backups" and a button that opens the chart below it.
+#[component]
+pub fn BackupHistoryToggle(mailbox_id: i64, mailbox_email: String) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let region = format!("backup-history-{mailbox_id}");
+    view! {
+        <button
+            type="button"
+            class="link-button backup-history__toggle"
+            aria-expanded=move || open.get().to_string()
+            aria-controls=region.clone()
+            on:click=move |_| open.update(|o| *o = !*o)
+        >
+            {move || if open.get() { "Hide history" } else { "Last 30 backups" }}
+            <span class="visually-hidden">{format!(" of {mailbox_email}")}</span>
+        </button>
+        <div id=region>
+            <Show when=move || open.get()>
+                <BackupHistoryChart mailbox_id />
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn BackupHistoryChart(mailbox_id: i64) -> impl IntoView {
+    let history = LocalResource::new(move || api::backup_history(mailbox_id));
+    view! {
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading history…"</p> }>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(history) => either_chart(history.runs).into_any(),
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn either_chart(mut runs: Vec<BackupRunEntry>) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="backup-history__empty">"No backup has run yet."</p> }.into_any();
+    }
+    runs.reverse(); // oldest on the left
+    let slot = f64::from(WIDTH) / BACKUP_HISTORY_RUNS as f64;
+    // A square-root scale: the first full backup would otherwise flatten every later one.
+    let tallest = runs.iter().map(|r| r.bytes_done).max().unwrap_or(0).max(1) as f64;
+    let bars = runs
+        .iter()
+        .enumerate()
+        .map(|(n, run)| {
+            let height = (MIN_BAR + (f64::from(HEIGHT) - MIN_BAR) * (run.bytes_done as f64 / tallest).sqrt()).round();
+            let when = time::parse(&run.created_at).map(time::local).unwrap_or_default();
+            let label = format!("{when}: {}, {} items, {}", run.status.label(), run.items_done, human_bytes(run.bytes_done));
+            view! {
+                <rect
+                    class=format!("backup-history__bar backup-history__bar--{}", run.status.tone().as_str())
+                    x=format!("{:.1}", n as f64 * slot + 1.0)
+                    y=format!("{}", f64::from(HEIGHT) - height)
+                    width=format!("{:.1}", slot - 2.0)
+                    height=format!("{height}")
+                >
+                    <title>{label}</title>
+                </rect>
+            }
+        })
+        .collect_view();
+    let summary = summary(&runs);
+    view! {
+        <figure class="backup-history">
+            <svg
+                class="backup-history__chart"
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                role="img"
+                aria-label=format!("Bar chart of the last {} backups. {summary}", runs.len())
+            >
+                {bars}
+            </svg>
+            <figcaption class="backup-history__caption">{format!("{summary} Oldest on the left; height is the data saved.")}</figcaption>
+        </figure>
+    }
+    .into_any()
+}
+
+/// "27 completed, 2 partially complete, 1 connection error."
+fn summary(runs: &[BackupRunEntry]) -> String {
+    let mut counts: Vec<(JobStatus, usize)> = Vec::new();
+    for run in runs {
+        match counts.iter_mut().find(|(status, _)| *status == run.status) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((run.status, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    let parts: Vec<String> = counts.iter().map(|(status, count)| format!("{count} {}", status.label().to_lowercase())).collect();
+    format!("{}.", parts.join(", "))
+}
