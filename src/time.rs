@@ -27,27 +27,53 @@ pub fn parse(rfc3339: &str) -> Option<f64> {
 
 /// The time in the browser's time zone and language, e.g. "23 Nov 2026, 14:02".
 pub fn local(ms: f64) -> String {
-    let date = js_sys::Date::new(&JsValue::from_f64(ms));
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
-    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
-    date.to_locale_string(&language(), &options).into()
+    format_with(Style::DateTime, ms)
 }
 
 /// The time of day only, e.g. "14:30".
 pub fn local_time(ms: f64) -> String {
-    let date = js_sys::Date::new(&JsValue::from_f64(ms));
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
-    date.to_locale_time_string_with_options(&language(), &options).into()
+    format_with(Style::Time, ms)
 }
 
 /// The time of day with seconds, e.g. "14:02:31".
 pub fn local_time_seconds(ms: f64) -> String {
-    let date = js_sys::Date::new(&JsValue::from_f64(ms));
+    format_with(Style::TimeSeconds, ms)
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    DateTime,
+    Time,
+    TimeSeconds,
+}
+
+thread_local! {
+    /// One `Intl.DateTimeFormat` per style, made once: `toLocaleString` with options builds a
+    /// new formatter on every call, which costs more than drawing the row it is for.
+    static FORMATS: [js_sys::Function; 3] = [Style::DateTime, Style::Time, Style::TimeSeconds].map(formatter);
+}
+
+fn formatter(style: Style) -> js_sys::Function {
     let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"medium".into());
-    date.to_locale_time_string_with_options(&language(), &options).into()
+    let set = |key: &str, value: &str| {
+        let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+    };
+    match style {
+        Style::DateTime => {
+            set("dateStyle", "medium");
+            set("timeStyle", "short");
+        }
+        Style::Time => set("timeStyle", "short"),
+        Style::TimeSeconds => set("timeStyle", "medium"),
+    }
+    let locales = js_sys::Array::of1(&language().into());
+    js_sys::Intl::DateTimeFormat::new(&locales, &options).format()
+}
+
+fn format_with(style: Style, ms: f64) -> String {
+    FORMATS
+        .with(|formats| formats[style as usize].call1(&JsValue::NULL, &JsValue::from_f64(ms)).ok().and_then(|v| v.as_string()))
+        .unwrap_or_default()
 }
 
 fn language() -> String {

@@ -18,7 +18,21 @@ pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
     let url = sqlite_create_if_missing(database_url)?;
     let options = AnyConnectOptions::from_str(&url)?;
     let is_sqlite = url.starts_with("sqlite:");
-    let db = AnyPoolOptions::new().max_connections(if is_sqlite { 4 } else { 16 }).connect_with(options).await?;
+    let db = AnyPoolOptions::new()
+        .max_connections(if is_sqlite { 4 } else { 16 })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if is_sqlite {
+                    use sqlx::Executor;
+                    // WAL makes NORMAL safe (a power cut may lose the last commits, never corrupt);
+                    // a 32 MB page cache keeps the lists' indexes in memory.
+                    conn.execute("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
     if is_sqlite {
         // Readers do not wait for the writer; the setting stays with the file.
         sqlx::query("PRAGMA journal_mode = WAL").execute(&db).await?;

@@ -79,7 +79,16 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone(), postgres);
-    Ok(AppState { db, config: Arc::new(config), engine, links, secrets, shutdown, counts: Default::default() })
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+        engine,
+        links,
+        secrets,
+        shutdown,
+        counts: Default::default(),
+        sessions: Default::default(),
+    })
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

@@ -14,6 +14,7 @@ pub struct AppState {
     pub links: LinkSigner,
     pub secrets: crate::secrets::SecretBox,
     pub counts: Arc<crate::listing::CountCache>,
+    pub sessions: Arc<crate::auth::session::SessionCache>,
     /// Set when the server begins to shut down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -111,6 +111,7 @@ pub async fn current_session(State(state): State<AppState>, user: CurrentUser) -
 )]
 pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&user.session_hash).execute(&state.db).await?;
+    state.sessions.remove(&user.session_hash);
     let cookie = session::session_cookie(None, 0, state.config.secure_cookies);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

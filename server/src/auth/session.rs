@@ -29,6 +29,52 @@ pub struct CurrentUser {
     pub session_hash: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct StoredSession {
+    #[sqlx(flatten)]
+    user: CurrentUser,
+    expires_at: i64,
+}
+
+/// Sessions looked up lately, so that a page's many requests do not each read the database.
+/// An entry is trusted for `SESSION_CACHE_TTL` at most (and never past the session's end);
+/// signing out removes it at once on this instance, and within that time on the others.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedSession>>,
+}
+
+struct CachedSession {
+    user: CurrentUser,
+    expires_at: i64,
+    cached_at: std::time::Instant,
+}
+
+pub const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Entries kept at most; past it, the cache starts afresh (a burst of sign-ins cannot grow it).
+const SESSION_CACHE_MAX: usize = 10_000;
+
+impl SessionCache {
+    fn get(&self, session_hash: &str) -> Option<CurrentUser> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(session_hash)?;
+        (entry.cached_at.elapsed() < SESSION_CACHE_TTL && entry.expires_at > now_ms()).then(|| entry.user.clone())
+    }
+
+    fn put(&self, user: CurrentUser, expires_at: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= SESSION_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(user.session_hash.clone(), CachedSession { user, expires_at, cached_at: std::time::Instant::now() });
+    }
+
+    /// Forgets a session (signed out).
+    pub fn remove(&self, session_hash: &str) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(session_hash);
+    }
+}
+
 /// What a user may see, from their role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -76,18 +122,26 @@ where
         let state = AppState::from_ref(state);
         let session_id = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
         let session_hash = hash_session_id(session_id);
-        let user: Option<CurrentUser> = sqlx::query_as(
-            "SELECT u.id AS user_id, u.email, u.display_name, u.role, u.reseller_id, u.organisation_id, \
-                    u.mailbox_id, s.csrf_token \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(&session_hash)
-        .bind(now_ms())
-        .fetch_optional(&state.db)
-        .await?;
-        let mut user = user.ok_or(AppError::Unauthenticated)?;
-        user.session_hash = session_hash;
+        let user = match state.sessions.get(&session_hash) {
+            Some(user) => user,
+            None => {
+                let found: Option<(CurrentUser, i64)> = sqlx::query_as::<_, StoredSession>(
+                    "SELECT u.id AS user_id, u.email, u.display_name, u.role, u.reseller_id, u.organisation_id, \
+                            u.mailbox_id, s.csrf_token, s.expires_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(&session_hash)
+                .bind(now_ms())
+                .fetch_optional(&state.db)
+                .await?
+                .map(|stored| (stored.user, stored.expires_at));
+                let (mut user, expires_at) = found.ok_or(AppError::Unauthenticated)?;
+                user.session_hash = session_hash;
+                state.sessions.put(user.clone(), expires_at);
+                user
+            }
+        };
 
         if changes_state(&parts.method) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -105,6 +105,11 @@ impl Engine {
         Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), secrets, postgres }
     }
 
+    /// Whether the database is PostgreSQL (else SQLite).
+    pub fn postgres(&self) -> bool {
+        self.postgres
+    }
+
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
