@@ -138,8 +138,12 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         return AppError::not_found(format!("There is no API at {path}.")).into_response();
     }
     let dist = &state.config.dist;
-    // `NAME.gz` files written at build time are sent as they are to browsers that accept gzip.
-    let files = ServeDir::new(dist).precompressed_gzip().fallback(ServeFile::new(dist.join("index.html")).precompressed_gzip());
+    // `NAME.br` / `NAME.gz` files written at build time are sent as they are to browsers that
+    // accept Brotli / gzip.
+    let files = ServeDir::new(dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(ServeFile::new(dist.join("index.html")).precompressed_br().precompressed_gzip());
     match files.oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(error) => AppError::internal(error).into_response(),

@@ -287,6 +287,12 @@ async fn the_portal_is_served_precompressed_and_its_routes_fall_back_to_index_ht
     let response = app.clone().oneshot(gzip).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    std::fs::write(dir.path().join("dist/index.html.br"), b"not really brotli either").unwrap();
+    let both = Request::get("/").header(header::ACCEPT_ENCODING, "gzip, deflate, br").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(both).await.unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "br", "the smaller one, when the browser takes it");
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    assert_eq!(&body[..], b"not really brotli either");
 
     // A portal route (no such file) is the portal itself, so a bookmarked URL opens.
     let route = Request::get("/status/backups?status=space_full").body(Body::empty()).unwrap();

@@ -12,9 +12,12 @@ use crate::components::error_notice::ErrorNotice;
 use crate::components::job_run::human_bytes;
 use crate::time;
 
-const WIDTH: u32 = 300;
+/// One slot of `SLOT` units per run: whole numbers only (formatting floats would pull
+/// kilobytes of code into the wasm).
+const SLOT: u32 = 10;
+const WIDTH: u32 = SLOT * BACKUP_HISTORY_RUNS as u32;
 const HEIGHT: u32 = 56;
-const MIN_BAR: f64 = 4.0;
+const MIN_BAR: u32 = 4;
 
 /// "Last 30 backups" and a button that opens the chart below it.
 #[component]
@@ -60,23 +63,22 @@ fn either_chart(mut runs: Vec<BackupRunEntry>) -> impl IntoView {
         return view! { <p class="backup-history__empty">"No backup has run yet."</p> }.into_any();
     }
     runs.reverse(); // oldest on the left
-    let slot = f64::from(WIDTH) / BACKUP_HISTORY_RUNS as f64;
     // A square-root scale: the first full backup would otherwise flatten every later one.
     let tallest = runs.iter().map(|r| r.bytes_done).max().unwrap_or(0).max(1) as f64;
     let bars = runs
         .iter()
         .enumerate()
         .map(|(n, run)| {
-            let height = (MIN_BAR + (f64::from(HEIGHT) - MIN_BAR) * (run.bytes_done as f64 / tallest).sqrt()).round();
+            let height = MIN_BAR + (f64::from(HEIGHT - MIN_BAR) * (run.bytes_done as f64 / tallest).sqrt()) as u32;
             let when = time::parse(&run.created_at).map(time::local).unwrap_or_default();
             let label = format!("{when}: {}, {} items, {}", run.status.label(), run.items_done, human_bytes(run.bytes_done));
             view! {
                 <rect
                     class=format!("backup-history__bar backup-history__bar--{}", run.status.tone().as_str())
-                    x=format!("{:.1}", n as f64 * slot + 1.0)
-                    y=format!("{}", f64::from(HEIGHT) - height)
-                    width=format!("{:.1}", slot - 2.0)
-                    height=format!("{height}")
+                    x=(n as u32 * SLOT + 1).to_string()
+                    y=(HEIGHT - height).to_string()
+                    width=(SLOT - 2).to_string()
+                    height=height.to_string()
                 >
                     <title>{label}</title>
                 </rect>

@@ -155,8 +155,9 @@ fn minify_js(dist: &Path) -> Result {
 /// The file types the server sends compressed.
 pub const COMPRESSIBLE: [&str; 5] = [".html", ".js", ".wasm", ".css", ".svg"];
 
-/// Writes `NAME.gz` beside each compressible file of `dist/`, compressed once with Zopfli
-/// (smaller than on-the-fly gzip, still plain gzip to the browser); the server sends these.
+/// Writes `NAME.br` (Brotli, quality 11) and `NAME.gz` (Zopfli: smaller than on-the-fly gzip,
+/// still plain gzip) beside each compressible file of `dist/`; the server sends the best one
+/// the browser accepts (browsers accept Brotli over HTTPS).
 fn precompress(dist: &Path) -> Result {
     let entries = std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     for entry in entries.filter_map(|e| e.ok()) {
@@ -170,8 +171,12 @@ fn precompress(dist: &Path) -> Result {
         zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, &bytes[..], &mut gz)
             .map_err(|e| format!("compressing {name}: {e}"))?;
         std::fs::write(dist.join(format!("{name}.gz")), gz).map_err(|e| format!("{name}.gz: {e}"))?;
+        let mut br = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+        brotli::BrotliCompress(&mut &bytes[..], &mut br, &params).map_err(|e| format!("compressing {name}: {e}"))?;
+        std::fs::write(dist.join(format!("{name}.br")), br).map_err(|e| format!("{name}.br: {e}"))?;
     }
-    eprintln!("portal: precompressed dist/ (gzip, Zopfli)");
+    eprintln!("portal: precompressed dist/ (Brotli; gzip with Zopfli)");
     Ok(())
 }
 
