@@ -59,6 +59,32 @@ pub struct Config {
     #[arg(long, env = "PORTAL_DEMO_EXTRA_JOBS", default_value_t = 0)]
     pub demo_extra_jobs: u32,
 
+    /// The address people and the server itself use to reach this server (redirects back from
+    /// the identity provider, the embedded identity provider's endpoints). Default: from `--addr`.
+    #[arg(long, env = "PORTAL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The identity provider: `embedded` (built into this server, at `/idp`) or `microsoft`
+    /// (the Microsoft identity platform).
+    #[arg(long, env = "PORTAL_IDP", default_value = "embedded")]
+    pub idp: String,
+
+    /// The OAuth client ID of the portal at the identity provider.
+    #[arg(long, env = "PORTAL_OAUTH_CLIENT_ID", default_value = "backup-portal")]
+    pub oauth_client_id: String,
+
+    /// The OAuth client secret (the embedded identity provider knows its demo one).
+    #[arg(long, env = "PORTAL_OAUTH_CLIENT_SECRET", default_value = "demo-client-secret", hide_env_values = true)]
+    pub oauth_client_secret: String,
+
+    /// Embedded identity provider: how long a device code lives, in seconds.
+    #[arg(long, env = "PORTAL_IDP_DEVICE_CODE_SECONDS", default_value_t = 900)]
+    pub idp_device_code_seconds: u32,
+
+    /// Embedded identity provider: the polling interval it asks for, in seconds.
+    #[arg(long, env = "PORTAL_IDP_DEVICE_INTERVAL_SECONDS", default_value_t = 5)]
+    pub idp_device_interval_seconds: u32,
+
     /// The master key that wraps each organisation's data key (secrets at rest), as 64 hex
     /// characters. Without it (and without a key file) the server keeps one in
     /// `DATA_DIR/master.key`; in production keep it away from the database's backups.
@@ -75,6 +101,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The base address of this server as others reach it (no trailing slash).
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
     /// The secret store, with the master key from where the configuration says.
     pub fn secret_box(&self) -> std::io::Result<crate::secrets::SecretBox> {
         use crate::secrets::{MasterKeySource, SecretBox};
@@ -110,6 +144,12 @@ impl Config {
             demo_step_ms: 0,
             master_key: None,
             master_key_file: None,
+            public_url: None,
+            idp: "embedded".into(),
+            oauth_client_id: "backup-portal".into(),
+            oauth_client_secret: "demo-client-secret".into(),
+            idp_device_code_seconds: 900,
+            idp_device_interval_seconds: 5,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod idp;
 pub mod jobs;
 pub mod listing;
 pub mod openapi;
@@ -48,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(dashboard::router())
         .merge(openapi::router())
+        .merge(idp::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .with_state(state);
