@@ -35,7 +35,10 @@ pub async fn problem_layer(mut request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %request_id);
 
     let response = next.run(request).instrument(span.clone()).await;
-    let mut response = if response.status().is_client_error() || response.status().is_server_error() {
+    // The identity provider built in answers in OAuth's own formats (JSON errors, HTML pages).
+    let own_format = response.extensions().get::<crate::idp::OwnFormat>().is_some();
+    let failed = response.status().is_client_error() || response.status().is_server_error();
+    let mut response = if failed && !own_format {
         as_problem(response, &request_id).await
     } else {
         response

@@ -1,10 +1,237 @@
-//! The identity provider built into the server for the embedded default (see the module's
-//! README in the helper's notes). Placeholder: filled in by the IdP work.
+//! The identity provider built into the server for the embedded default: a small OAuth 2.0
+//! authorization server on its own routes, shaped like the Microsoft identity platform's
+//! endpoints, so that the portal's OAuth client can run its flows without the internet.
+//!
+//! Routes (`{tenant}` is a tenant ID, a domain, or `organizations`):
+//!
+//! - `GET|POST /idp/{tenant}/oauth2/v2.0/authorize`: admin consent with a sign-in form
+//!   (authorization code with PKCE S256 only).
+//! - `POST /idp/{tenant}/oauth2/v2.0/token`: grants `authorization_code`, `password`,
+//!   `urn:ietf:params:oauth:grant-type:device_code` and `refresh_token`.
+//! - `POST /idp/{tenant}/oauth2/v2.0/devicecode` (a known tenant only), and the pages
+//!   `GET|POST /idp/device` where people enter the code.
+//! - `GET /idp/v1.0/organization`: the token's organisation, in Microsoft Graph's shape.
+//! - `GET /idp/{tenant}/v2.0/.well-known/openid-configuration`: where the endpoints are.
+//!
+//! The client is the one in the configuration (`oauth_client_id`, `oauth_client_secret`); its
+//! redirect URIs are any address on this server's own origin (`Config::public_url`).
+//! The directory is fixed demo data ([`directory`]); all state is in memory ([`store`]).
+//!
+//! JSON answers carry `Cache-Control: no-store`; errors are OAuth's own JSON
+//! (`{"error","error_description"}`, RFC 6749 §5.2) and pages are HTML. Each of these
+//! answers carries the response extension [`OwnFormat`].
 
+mod authorize;
+mod device;
+pub mod directory;
+mod graph;
+mod pages;
+pub mod store;
+mod token;
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore;
+use serde_json::{json, Value};
 
 use crate::state::AppState;
 
+pub use directory::{tenant_id_for_domain, Tenant, DEMO_IDP_PASSWORD, TENANTS};
+pub use store::{consent_granted, grant_consent, revoke_consent};
+
+/// The application's name as the identity provider shows it.
+const APP_NAME: &str = "Backup Portal";
+
+/// A response extension on every answer of the identity provider whose body is already in the
+/// format its clients expect: OAuth's JSON errors (RFC 6749 §5.2), Graph's JSON errors, and
+/// HTML pages. An error layer must leave such answers as they are.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnFormat;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/idp/{tenant}/oauth2/v2.0/authorize", get(authorize::show).post(authorize::decide))
+        .route("/idp/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/idp/{tenant}/oauth2/v2.0/devicecode", post(device::device_authorization))
+        .route("/idp/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
+        .route("/idp/device", get(device::code_page).post(device::code_submit))
+        .route("/idp/v1.0/organization", get(graph::organization))
+}
+
+/// The identity provider's base address, e.g. `http://127.0.0.1:8080/idp`.
+fn base_url(state: &AppState) -> String {
+    format!("{}/idp", state.config.public_url())
+}
+
+/// Where the endpoints are (OpenID Connect discovery's shape; no ID tokens are issued).
+async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+    let Some(scope) = directory::TenantScope::parse(&tenant) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", unknown_tenant(&tenant));
+    };
+    let base = format!("{}/{}", base_url(&state), scope.segment());
+    json_ok(json!({
+        "issuer": format!("{base}/v2.0"),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [
+            "authorization_code", "password", token::DEVICE_CODE_GRANT, "refresh_token"
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }))
+}
+
+fn unknown_tenant(segment: &str) -> String {
+    format!(
+        "AADSTS90002: Tenant '{}' not found. Use a tenant ID, a verified domain of the organisation, or 'organizations'.",
+        shorten(segment)
+    )
+}
+
+/// At most 100 characters of something the client sent, for an error description.
+fn shorten(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+/// A JSON answer that must not be cached (tokens, device codes).
+fn json_ok(body: Value) -> Response {
+    own_format(json_response(StatusCode::OK, &body))
+}
+
+/// An OAuth error (RFC 6749 §5.2): `{"error": ..., "error_description": ...}`.
+fn oauth_error(status: StatusCode, error: &'static str, description: impl Into<String>) -> Response {
+    OAuthError::new(status, error, description).into_response()
+}
+
+/// An OAuth error on its way to becoming an answer.
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    /// Answer with `WWW-Authenticate: Basic` (the client tried HTTP Basic, RFC 6749 §5.2).
+    basic_challenge: bool,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self { status, error, description: description.into(), basic_challenge: false }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.error, "error_description": self.description });
+        let mut response = own_format(json_response(self.status, &body));
+        if self.basic_challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Backup Portal identity provider\""));
+        }
+        response
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, serde_json::to_vec(body).unwrap_or_default()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn own_format(mut response: Response) -> Response {
+    response.extensions_mut().insert(OwnFormat);
+    response
+}
+
+/// A random secret of `bytes` random bytes, base64url without padding.
+fn random_token(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buffer);
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// Compares two byte strings in time that depends on their lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Compares two secrets by their SHA-256 digests, in constant time.
+fn secrets_match(given: &str, expected: &str) -> bool {
+    constant_time_eq(&store::key(given), &store::key(expected))
+}
+
+/// Form-encoded parameters (a body or a query). A parameter that appears twice is an error
+/// (RFC 6749 §3.1, §3.2): `Err(name)`. Empty values count as absent.
+fn parse_params(encoded: &[u8]) -> Result<HashMap<String, String>, String> {
+    let mut params = HashMap::new();
+    for (name, value) in form_urlencoded::parse(encoded) {
+        if value.is_empty() {
+            continue;
+        }
+        if params.insert(name.to_string(), value.into_owned()).is_some() {
+            return Err(name.into_owned());
+        }
+    }
+    Ok(params)
+}
+
+/// `redirect_uri` with these query parameters added (after any it already has).
+fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        query.append_pair(name, value);
+    }
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    let location = format!("{redirect_uri}{separator}{}", query.finish());
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    own_format(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert_eq!(parse_params(b"a=1&b=2&a=3"), Err("a".to_owned()));
+        let params = parse_params(b"a=1+2&b=%26&c=").unwrap();
+        assert_eq!(params["a"], "1 2");
+        assert_eq!(params["b"], "&");
+        assert!(!params.contains_key("c"));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn redirects_keep_the_redirect_uris_own_query() {
+        let response = redirect_with("http://h/cb?x=1", &[("code", "a b"), ("state", "s&t")]);
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], "http://h/cb?x=1&code=a+b&state=s%26t");
+    }
 }
