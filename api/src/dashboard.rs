@@ -14,6 +14,10 @@ pub struct Dashboard {
     pub stale: Vec<StaleAccount>,
     pub stale_over_24h: u64,
     pub stale_over_48h: u64,
+    /// Credentials that are broken in the organisations the user administers ("Need
+    /// Reauthentication"); empty for end users.
+    #[serde(default)]
+    pub need_reauthentication: Vec<crate::credentials::BrokenCredential>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

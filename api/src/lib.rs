@@ -4,6 +4,7 @@
 //! server also derives OpenAPI schemas from these same types, so the document cannot drift.
 
 pub mod backups;
+pub mod credentials;
 pub mod dashboard;
 pub mod demo;
 pub mod jobs;
@@ -12,6 +13,10 @@ pub mod problem;
 pub mod session;
 
 pub use backups::{BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
+pub use credentials::{
+    BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
+    DeviceFlow, DeviceFlowStatus, OrganisationSummary,
+};
 pub use dashboard::{Dashboard, KindCounts, StaleAccount, Storage};
 pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
 pub use page::Page;

@@ -95,6 +95,14 @@ pub struct Config {
     #[arg(long, env = "PORTAL_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
 
+    /// Re-authentication attempts one user may make in a minute (then 429 with Retry-After).
+    #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", default_value_t = 6)]
+    pub reauth_attempts_per_minute: u32,
+
+    /// Re-authentication attempts on one organisation's credentials in 10 minutes, by anyone.
+    #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_ORGANISATION", default_value_t = 10)]
+    pub reauth_attempts_per_organisation: u32,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -150,6 +158,8 @@ impl Config {
             oauth_client_secret: "demo-client-secret".into(),
             idp_device_code_seconds: 900,
             idp_device_interval_seconds: 5,
+            reauth_attempts_per_minute: 6,
+            reauth_attempts_per_organisation: 10,
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Work {
     pub script: String,
     /// Which attempt of this run this is (1 for the first).
     pub attempt: u32,
+    /// Backups: whether every credential of the mailbox's organisation works (Account
+    /// Settings › Credentials); a backup that needs a broken one cannot sign in.
+    pub credentials_ok: bool,
     /// Restore, migrate: the destination mailbox's password, when one was given (Edit).
     pub destination_password: Option<crate::secrets::SecretString>,
 }

@@ -68,7 +68,9 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
     .fetch_all(&state.db)
     .await?;
 
+    let need_reauthentication = crate::credentials::need_reauthentication(&state, &user).await?;
     Ok(Json(Dashboard {
+        need_reauthentication,
         kinds,
         storage: Storage { used_bytes: used.unwrap_or(0).max(0) as u64, quota_bytes: quota.unwrap_or(0).max(0) as u64 },
         stale: stale

@@ -28,6 +28,11 @@ pub enum AppError {
     PayloadTooLarge,
     /// The body or query parsed, but fields are wrong: each is named.
     Validation(Vec<FieldError>),
+    /// Too many attempts; the client may try again after this many seconds (`Retry-After`).
+    RateLimited { retry_after_secs: u64, detail: String },
+    /// A service we depend on (the identity provider) could not be reached or answered
+    /// something we cannot use. Logged in full; the client learns which service.
+    Upstream { service: &'static str, cause: String },
     /// Anything we did not expect. Logged in full; the client learns only that it happened.
     Internal(String),
 }
@@ -53,6 +58,8 @@ impl AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +79,8 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported-media-type",
             AppError::PayloadTooLarge => "payload-too-large",
             AppError::Validation(_) => "validation",
+            AppError::RateLimited { .. } => "rate-limited",
+            AppError::Upstream { .. } => "upstream-unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -90,6 +99,8 @@ impl AppError {
             AppError::UnsupportedMediaType => "The request body must be JSON",
             AppError::PayloadTooLarge => "The request body is too large",
             AppError::Validation(_) => "Some fields are not valid",
+            AppError::RateLimited { .. } => "Too many attempts",
+            AppError::Upstream { .. } => "A service we rely on did not answer as expected",
             AppError::Internal(_) => "Something went wrong on our side",
         }
     }
@@ -108,7 +119,11 @@ impl AppError {
             | AppError::MethodNotAllowed(detail)
             | AppError::Conflict(detail)
             | AppError::Gone(detail)
-            | AppError::MalformedBody(detail) => detail.clone(),
+            | AppError::MalformedBody(detail)
+            | AppError::RateLimited { detail, .. } => detail.clone(),
+            AppError::Upstream { service, .. } => {
+                format!("{service} could not be reached or gave an answer we could not use. Nothing was changed; try again in a few minutes.")
+            }
             AppError::UnsupportedMediaType => "Send the body as JSON with `Content-Type: application/json`.".into(),
             AppError::PayloadTooLarge => "The request is larger than the server accepts (2 MB). Send less at once.".into(),
             AppError::Validation(errors) => {
@@ -154,7 +169,14 @@ impl IntoResponse for AppError {
             // The cause goes to the log only; the problem layer adds the request ID to this line's span.
             tracing::error!(%cause, "internal error");
         }
-        problem_response(&self.to_problem())
+        if let AppError::Upstream { service, cause } = &self {
+            tracing::warn!(service, %cause, "upstream error");
+        }
+        let mut response = problem_response(&self.to_problem());
+        if let AppError::RateLimited { retry_after_secs, .. } = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        response
     }
 }
 

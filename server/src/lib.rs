@@ -4,6 +4,7 @@ pub mod auth;
 pub mod backups;
 pub mod config;
 pub mod connector;
+pub mod credentials;
 pub mod dashboard;
 pub mod db;
 pub mod downloads;
@@ -50,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .merge(dashboard::router())
         .merge(openapi::router())
         .merge(idp::router())
+        .merge(credentials::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .with_state(state);
@@ -81,6 +83,8 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone(), postgres);
+    let reauth_limits =
+        Arc::new(credentials::rate_limit::RateLimiter::new(config.reauth_attempts_per_minute, config.reauth_attempts_per_organisation));
     Ok(AppState {
         db,
         config: Arc::new(config),
@@ -90,6 +94,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         shutdown,
         counts: Default::default(),
         sessions: Default::default(),
+        reauth_limits,
     })
 }
 

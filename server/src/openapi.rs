@@ -34,12 +34,19 @@ use crate::state::AppState;
         crate::downloads::download_file,
         crate::events::events,
         crate::dashboard::dashboard,
+        crate::credentials::list_organisations,
+        crate::credentials::get_credentials,
+        crate::credentials::start_consent,
+        crate::credentials::reauthenticate_backup_admin,
+        crate::credentials::start_device,
+        crate::credentials::complete_device,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(
         (name = "session", description = "Signing in and out"),
         (name = "backups", description = "The state of each mailbox's backup, and Force Backup"),
         (name = "jobs", description = "Migrations, restores and downloads"),
+        (name = "credentials", description = "Account Settings › Credentials and the re-authentication flows"),
     )
 )]
 pub struct ApiDoc;

@@ -85,13 +85,18 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
     let mut alice_mailbox = None;
     for (org_index, org) in ORGANISATIONS.iter().enumerate() {
         let organisation_id = org_index as i64 + 1;
-        sqlx::query("INSERT INTO organisations (id, reseller_id, name, storage_quota_bytes) VALUES ($1, $2, $3, $4)")
-            .bind(organisation_id)
-            .bind(org.reseller_id)
-            .bind(org.name)
-            .bind(org.quota_gb * 1_000_000_000)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO organisations (id, reseller_id, name, storage_quota_bytes, domain, tenant_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(organisation_id)
+        .bind(org.reseller_id)
+        .bind(org.name)
+        .bind(org.quota_gb * 1_000_000_000)
+        .bind(org.domain)
+        .bind(crate::idp::tenant_id_for_domain(org.domain))
+        .execute(&mut *tx)
+        .await?;
+        let broken = seed_credentials(&mut tx, organisation_id, org.domain, now).await?;
         // An organisation with room left has no Space Full backup: the numbers would contradict it.
         let used: i64 = (0..org.mailboxes).map(mailbox_storage).sum();
         let has_room = used < org.quota_gb * 1_000_000_000;
@@ -114,6 +119,8 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
 
             let status = match STATUS_CYCLE[(i + org_index * 3) % STATUS_CYCLE.len()] {
                 JobStatus::SpaceFull if has_room => JobStatus::Completed,
+                // Backups are refused for their credentials only where one is broken.
+                JobStatus::AuthenticationError if !broken => JobStatus::Completed,
                 status => status,
             };
             let (last_backup_at, last_success_at) = demo_times(status, i as i64, now);
@@ -237,6 +244,44 @@ async fn seed_backup_history(
     }
     query.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// Each demo organisation's three credentials: Acme Legal's Device Authorization expired,
+/// Bluebird Clinics' consent was revoked, Cedar Logistics' backup admin lost its password
+/// and its device code was deleted; Delta Foods' all work. Returns whether one is broken.
+async fn seed_credentials(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    organisation_id: i64,
+    domain: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    use crate::credentials::{mark_broken, seed_working};
+    use portal_api::CredentialKind::{BackupAdmin, Device, MainApp};
+    let broken: &[(portal_api::CredentialKind, &str, i64)] = match domain {
+        "acme-legal.example" => &[(Device, "The delegated token from the Device Authorization expired.", 2 * 24)],
+        "bluebird-clinics.example" => {
+            &[(MainApp, "The global administrator who gave consent was removed, so the consent no longer holds.", 30)]
+        }
+        "cedar-logistics.example" => &[
+            (BackupAdmin, "Microsoft refused the backup admin's sign-in: its password was changed.", 5),
+            (Device, "The device code was deleted at Microsoft.", 5),
+        ],
+        _ => &[],
+    };
+    let admin = format!("backup.admin@{domain}");
+    for kind in portal_api::CredentialKind::ALL {
+        match broken.iter().find(|(k, _, _)| *k == kind) {
+            Some((_, reason, hours_ago)) => {
+                seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), now - 40 * 24 * HOUR)
+                    .await?;
+                mark_broken(&mut **tx, organisation_id, kind, reason, now - hours_ago * HOUR).await?;
+            }
+            None => {
+                seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), now - 3 * HOUR).await?;
+            }
+        }
+    }
+    Ok(!broken.is_empty())
 }
 
 /// The storage a demo mailbox's backups use: 1.2 to 3.8 GB.

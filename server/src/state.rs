@@ -15,6 +15,7 @@ pub struct AppState {
     pub secrets: crate::secrets::SecretBox,
     pub counts: Arc<crate::listing::CountCache>,
     pub sessions: Arc<crate::auth::session::SessionCache>,
+    pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
     /// Set when the server begins to shut down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

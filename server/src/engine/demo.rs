@@ -35,6 +35,8 @@ impl Connector for DemoConnector {
                         );
                     }
                 }
+                // A backup gets in once the organisation's credentials are fixed.
+                ("auth_error", _) if work.kind == JobKind::Backup && work.credentials_ok => {}
                 ("auth_error", _) => return Outcome::Authentication("The mail server rejected the sign-in (401).".into()),
                 ("connection_then_ok", 1) => {
                     return Outcome::Connection("The mail server asked us to slow down (429, throttled).".into())
@@ -99,6 +101,7 @@ mod tests {
             mailbox_email: "a@b.example".into(),
             script: script.into(),
             attempt,
+            credentials_ok: false,
             destination_password: None,
         };
         let recorder = Recorder(Mutex::new(Vec::new()));
@@ -123,6 +126,23 @@ mod tests {
         assert!(matches!(run("unknown_then_ok", 1).await.0, Outcome::Unknown(_)));
         assert_eq!(run("unknown_then_ok", 2).await.0, Outcome::Completed);
         assert!(matches!(run("unknown_always", 9).await.0, Outcome::Unknown(_)));
+    }
+
+    #[tokio::test]
+    async fn a_backup_refused_for_its_credentials_gets_in_once_they_are_fixed() {
+        let work = |credentials_ok| Work {
+            job_id: "B-TEST".into(),
+            kind: JobKind::Backup,
+            mailbox_email: "a@b.example".into(),
+            script: "auth_error".into(),
+            attempt: 1,
+            credentials_ok,
+            destination_password: None,
+        };
+        let sink = Recorder(Mutex::new(Vec::new()));
+        let connector = DemoConnector { step: Duration::ZERO };
+        assert!(matches!(connector.run(&work(false), &sink).await, Outcome::Authentication(_)));
+        assert_eq!(connector.run(&work(true), &sink).await, Outcome::Completed);
     }
 
     #[tokio::test]

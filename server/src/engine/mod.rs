@@ -217,12 +217,14 @@ impl Engine {
             Ok(password) => password,
             Err(outcome) => return self.finish(&job, kind, &outcome).await,
         };
+        let credentials_ok = kind != JobKind::Backup || crate::credentials::all_working(&self.db, organisation_id).await?;
         let work = Work {
             job_id: job.id.clone(),
             kind,
             mailbox_email: email,
             script,
             attempt: job.attempts.max(1) as u32,
+            credentials_ok,
             destination_password,
         };
         let sink = LeaseKeeper { engine: self, job_id: &job.id, attempt: job.attempts };

@@ -18,7 +18,8 @@ pub struct TestApp {
     pub router: Router,
     pub db: portal_server::db::Db,
     pub state: AppState,
-    _dir: tempfile::TempDir,
+    /// The test's own folder: the SQLite database file (`portal.db`) and the data folder.
+    pub dir: tempfile::TempDir,
 }
 
 pub async fn test_app() -> TestApp {
@@ -31,7 +32,23 @@ pub async fn test_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::for_database(format!("sqlite://{}/portal.db", dir.path().display()));
     adjust(&mut config);
     let state = portal_server::prepare(config).await.unwrap();
-    TestApp { db: state.db.clone(), router: portal_server::app(state.clone()), state, _dir: dir }
+    TestApp { db: state.db.clone(), router: portal_server::app(state.clone()), state, dir }
+}
+
+/// A test app that also listens on a loopback port (its `public_url`), for the flows in which
+/// the server talks to the identity provider built into it over real HTTP.
+pub async fn served_test_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = test_app_with(|config| {
+        config.addr = addr;
+        config.public_url = Some(format!("http://{addr}"));
+        adjust(config);
+    })
+    .await;
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    app
 }
 
 /// A signed-in client: its cookie and CSRF token.
@@ -47,6 +64,11 @@ impl TestApp {
 
     pub async fn sign_in(&self, role: Role) -> Client {
         let email = DEMO_SIGN_INS.iter().find(|(r, _)| *r == role).unwrap().1;
+        self.sign_in_as(email).await
+    }
+
+    /// Signs in with any demo email (the demo password).
+    pub async fn sign_in_as(&self, email: &str) -> Client {
         let response =
             self.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -77,7 +99,11 @@ pub async fn body_json<T: serde::de::DeserializeOwned>(response: Response) -> T 
 
 /// Asserts the response is problem+json with this status, whose `instance` is the request ID header.
 pub async fn problem(response: Response, status: StatusCode) -> Problem {
-    assert_eq!(response.status(), status);
+    if response.status() != status {
+        let got = response.status();
+        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        panic!("expected {status}, got {got}: {}", String::from_utf8_lossy(&bytes));
+    }
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
     let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
     let problem: Problem = body_json(response).await;

@@ -1,0 +1,156 @@
+//! Account Settings › Credentials through the API: who may see and change them, and the
+//! three re-authentication flows against the identity provider built into the server, over
+//! real HTTP.
+
+mod common;
+
+use axum::http::{header, Method, StatusCode};
+use common::*;
+use portal_api::{
+    BackupRow, CredentialKind, CredentialState, Credentials, Dashboard, JobStatus, OrganisationSummary, Page, Role,
+};
+use serde_json::json;
+
+const ACME: i64 = 1;
+const BLUEBIRD: i64 = 2;
+const CEDAR: i64 = 3;
+const DELTA: i64 = 4;
+
+fn state_of(credentials: &Credentials, kind: CredentialKind) -> CredentialState {
+    credentials.items.iter().find(|c| c.kind == kind).unwrap().state
+}
+
+#[tokio::test]
+async fn only_the_organisations_admins_and_its_reseller_may_see_or_change_its_credentials() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let end_user = app.sign_in(Role::EndUser).await;
+    let other_reseller = app.sign_in_as("reseller@harbour.example").await;
+
+    assert_eq!(app.get_as(&admin, "/api/organisations/1/credentials").await.status(), StatusCode::OK);
+    assert_eq!(app.get_as(&reseller, "/api/organisations/3/credentials").await.status(), StatusCode::OK);
+    for (client, id) in [(&admin, BLUEBIRD), (&end_user, ACME), (&other_reseller, ACME), (&reseller, DELTA), (&admin, 999)] {
+        let uri = format!("/api/organisations/{id}/credentials");
+        let p = problem(app.get_as(client, &uri).await, StatusCode::FORBIDDEN).await;
+        assert!(p.detail.unwrap().contains("admins and its reseller"));
+        let put = json!({ "username": "backup.admin@x.example", "password": "x" });
+        let uri = format!("/api/organisations/{id}/credentials/backup-admin");
+        problem(app.send_as(client, Method::PUT, &uri, Some(put)).await, StatusCode::FORBIDDEN).await;
+        let uri = format!("/api/organisations/{id}/credentials/device");
+        problem(app.send_as(client, Method::POST, &uri, None).await, StatusCode::FORBIDDEN).await;
+    }
+    let mine: Vec<OrganisationSummary> = body_json(app.get_as(&reseller, "/api/organisations").await).await;
+    assert_eq!(mine.iter().map(|o| o.id).collect::<Vec<_>>(), vec![ACME, BLUEBIRD, CEDAR]);
+    assert_eq!(mine.iter().find(|o| o.id == CEDAR).unwrap().broken, 2);
+    let none: Vec<OrganisationSummary> = body_json(app.get_as(&end_user, "/api/organisations").await).await;
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn the_demo_breaks_each_credential_one_way_and_the_dashboard_names_them() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let dashboard: Dashboard = body_json(app.get_as(&reseller, "/api/dashboard").await).await;
+    let broken: Vec<(i64, CredentialKind)> = dashboard.need_reauthentication.iter().map(|b| (b.organisation_id, b.kind)).collect();
+    assert_eq!(
+        broken,
+        vec![(ACME, CredentialKind::Device), (BLUEBIRD, CredentialKind::MainApp), (CEDAR, CredentialKind::BackupAdmin), (CEDAR, CredentialKind::Device)]
+    );
+    assert!(dashboard.need_reauthentication.iter().all(|b| b.reason.is_some() && b.broken_since.is_some()));
+    let cedar: Credentials = body_json(app.get_as(&reseller, "/api/organisations/3/credentials").await).await;
+    assert_eq!(cedar.events.len(), 2);
+    assert!(cedar.events.iter().any(|e| e.title == "Delegated Token authorization error was detected"));
+    assert!(cedar.events.iter().any(|e| e.title == "Device Token authorization error was detected"));
+    let end_user = app.sign_in(Role::EndUser).await;
+    let theirs: Dashboard = body_json(app.get_as(&end_user, "/api/dashboard").await).await;
+    assert!(theirs.need_reauthentication.is_empty());
+}
+
+#[tokio::test]
+async fn re_authenticate_checks_the_password_with_the_provider_then_stores_it_sealed_and_backups_recover() {
+    let app = served_test_app(|_| {}).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let uri = "/api/organisations/3/credentials/backup-admin";
+    let password = portal_server::idp::DEMO_IDP_PASSWORD;
+
+    // Each refusal on its own field, in its own words.
+    let cases = [
+        ("backup.admin@cedar-logistics.example", "not-it", "password", "did not accept"),
+        ("former.admin@cedar-logistics.example", password, "username", "locked"),
+        ("helpdesk@cedar-logistics.example", password, "username", "lacks the role"),
+    ];
+    for (username, pass, field, words) in cases {
+        let response = app.send_as(&reseller, Method::PUT, uri, Some(json!({ "username": username, "password": pass }))).await;
+        let p = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p.errors[0].field, field, "{username}");
+        assert!(p.errors[0].message.contains(words), "{username}: {}", p.errors[0].message);
+    }
+    let empty = app.send_as(&reseller, Method::PUT, uri, Some(json!({ "username": "", "password": "" }))).await;
+    assert_eq!(problem(empty, StatusCode::UNPROCESSABLE_ENTITY).await.errors.len(), 2);
+
+    let right = json!({ "username": "Backup.Admin@cedar-logistics.example", "password": password });
+    let response = app.send_as(&reseller, Method::PUT, uri, Some(right)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(!body.contains(password), "the password is never sent back");
+    let saved: Credentials = serde_json::from_str(&body).unwrap();
+    assert_eq!(state_of(&saved, CredentialKind::BackupAdmin), CredentialState::Working);
+    assert_eq!(saved.items.iter().find(|c| c.kind == CredentialKind::BackupAdmin).unwrap().username.as_deref(), Some("backup.admin@cedar-logistics.example"));
+    assert_eq!(saved.events[0].title, "Delegated Token authorization error is resolved");
+    let (sealed,): (String,) =
+        sqlx::query_as("SELECT sealed_secret FROM credentials WHERE organisation_id = 3 AND kind = 'backup_admin'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(sealed.starts_with("v1.") && !sealed.contains(password));
+}
+
+#[tokio::test]
+async fn re_authentication_attempts_are_limited_with_retry_after() {
+    let app = served_test_app(|_| {}).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let wrong = json!({ "username": "backup.admin@cedar-logistics.example", "password": "guess" });
+    let mut limited = None;
+    for _ in 0..8 {
+        let response = app.send_as(&reseller, Method::PUT, "/api/organisations/3/credentials/backup-admin", Some(wrong.clone())).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let response = limited.expect("the sixth attempt in a minute is the last");
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after));
+    let p = problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(p.detail.unwrap().contains("Wait"));
+}
+
+#[tokio::test]
+async fn backups_refused_for_credentials_recover_once_all_are_fixed() {
+    let app = served_test_app(|_| {}).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let refused: Page<BackupRow> =
+        body_json(app.get_as(&reseller, "/api/backups?status=authentication_error&q=cedar").await).await;
+    assert!(refused.total > 0);
+    app.state.engine.run_due().await.unwrap();
+    // Cedar's backup admin is fixed, its device not yet: the backups still cannot sign in.
+    let right = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_server::idp::DEMO_IDP_PASSWORD });
+    app.send_as(&reseller, Method::PUT, "/api/organisations/3/credentials/backup-admin", Some(right)).await;
+    let still: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?status=authentication_error&q=cedar").await).await;
+    assert_eq!(still.total, refused.total);
+
+    // The device fixed too (as the demo data would be after Verify & Continue): they run at once and complete.
+    let mut conn = app.db.acquire().await.unwrap();
+    sqlx::query("UPDATE credentials SET state = 'working' WHERE organisation_id = 3").execute(&mut *conn).await.unwrap();
+    drop(conn);
+    let again = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_server::idp::DEMO_IDP_PASSWORD });
+    app.send_as(&reseller, Method::PUT, "/api/organisations/3/credentials/backup-admin", Some(again)).await;
+    app.state.engine.run_due().await.unwrap();
+    let after: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?q=cedar&per_page=200").await).await;
+    for row in refused.items {
+        let now = after.items.iter().find(|r| r.mailbox_id == row.mailbox_id).unwrap();
+        assert_eq!(now.status, JobStatus::Completed, "{}", now.mailbox_email);
+    }
+}
