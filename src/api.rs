@@ -7,7 +7,7 @@ use std::fmt;
 use gloo_net::http::{Method, RequestBuilder};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    jobs::DestinationPassword, BackupHistory, BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult,
+    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, ConsentStart, Credentials, DeviceFlow, OrganisationSummary, BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult,
     JobKind, JobRow, JobsQuery, NewJob, Page, Problem, SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
@@ -230,6 +230,36 @@ pub async fn retry_job(id: &str) -> Result<JobRow, ApiError> {
 /// Edit: the destination mailbox's password for a restore or migration refused by it.
 pub async fn set_destination_password(id: &str, password: &DestinationPassword) -> Result<JobRow, ApiError> {
     request(Method::PUT, &format!("/api/jobs/{id}/destination-password"), Some(password)).await
+}
+
+/// The organisations whose credentials the user may manage.
+pub async fn organisations() -> Result<Vec<OrganisationSummary>, ApiError> {
+    get("/api/organisations").await
+}
+
+/// An organisation's credentials, their history and a Device Authorization under way.
+pub async fn credentials(organisation_id: i64) -> Result<Credentials, ApiError> {
+    get(&format!("/api/organisations/{organisation_id}/credentials")).await
+}
+
+/// Continue: a new admin-consent flow (the caller sends the browser to its address).
+pub async fn start_consent(organisation_id: i64) -> Result<ConsentStart, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/main-app/consent"), None::<&()>).await
+}
+
+/// Re Authenticate: the backup admin's username and password.
+pub async fn reauthenticate_backup_admin(organisation_id: i64, sign_in: &BackupAdminSignIn) -> Result<Credentials, ApiError> {
+    request(Method::PUT, &format!("/api/organisations/{organisation_id}/credentials/backup-admin"), Some(sign_in)).await
+}
+
+/// Device Authorization: a new code.
+pub async fn start_device(organisation_id: i64) -> Result<DeviceFlow, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/device"), None::<&()>).await
+}
+
+/// Verify & Continue.
+pub async fn complete_device(organisation_id: i64, flow_id: &str) -> Result<Credentials, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/device/{flow_id}/complete"), None::<&()>).await
 }
 
 pub async fn dashboard() -> Result<Dashboard, ApiError> {

@@ -14,6 +14,7 @@ use portal_api::SessionInfo;
 use crate::api::ApiError;
 use crate::components::shell::Shell;
 use crate::pages::backups::BackupsPage;
+use crate::pages::credentials::CredentialsPage;
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::not_found::NotFound;
@@ -64,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("status/migrates") view=MigratesPage />
                     <Route path=path!("status/restores") view=RestoresPage />
                     <Route path=path!("status/downloads") view=DownloadsPage />
+                    <Route path=path!("settings/credentials") view=CredentialsPage />
                 </ParentRoute>
             </Routes>
         </Router>

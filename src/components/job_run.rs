@@ -2,6 +2,7 @@
 //! and for every error its cause and what to do. The same for every kind of job.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 use portal_api::jobs::explain;
 use portal_api::{JobKind, JobRun, JobStatus};
 
@@ -86,6 +87,9 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
                 <p class="job-run__todo"><strong>"What to do: "</strong>{explanation.what_to_do}</p>
             })}
             {run.detail.filter(|_| explain_it).map(|detail| view! { <p class="job-run__detail">"Reported: " {detail}</p> })}
+            {(kind == JobKind::Backup && status == JobStatus::AuthenticationError).then(|| view! {
+                <A href="/settings/credentials" attr:class="job-run__fix">"Open Account Settings › Credentials"</A>
+            })}
         </div>
     }
 }

@@ -1,11 +1,16 @@
+pub mod backup_admin_form;
 pub mod backup_history;
+pub mod consent_button;
 pub mod copy_button;
+pub mod credential_card;
 pub mod destination_password;
+pub mod device_authorization;
 pub mod error_notice;
 pub mod force_backup;
 pub mod job_run;
 pub mod local_time;
 pub mod new_job;
 pub mod pager;
+pub mod reauth_banner;
 pub mod shell;
 pub mod status_badge;

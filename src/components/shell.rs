@@ -5,7 +5,7 @@
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
-use portal_api::SessionInfo;
+use portal_api::{Role, SessionInfo};
 
 use crate::api;
 use crate::components::error_notice::ErrorNotice;
@@ -62,6 +62,10 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
                 <A href="/status/migrates">"Migrates"</A>
                 <A href="/status/restores">"Restores"</A>
                 <A href="/status/downloads">"Downloads"</A>
+                {(user.role != Role::EndUser).then(|| view! {
+                    <span class="shell__nav-group">"Account Settings"</span>
+                    <A href="/settings/credentials">"Credentials"</A>
+                })}
             </nav>
             <div class="shell__user">
                 <span class="shell__user-name">{user.display_name.clone()}</span>

@@ -9,6 +9,7 @@ use crate::api;
 use crate::components::error_notice::ErrorList;
 use crate::components::job_run::human_bytes;
 use crate::components::local_time::LocalTime;
+use crate::components::reauth_banner::ReauthBanner;
 use crate::live::Live;
 
 /// The list of a kind, filtered to one status.
@@ -40,6 +41,7 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 fn DashboardView(dashboard: Dashboard) -> impl IntoView {
+    let broken = dashboard.need_reauthentication.clone();
     let storage = dashboard.storage.clone();
     let percent = storage.percent();
     let kinds = dashboard.kinds.into_iter().map(|kind_counts| {
@@ -80,6 +82,7 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
         })
         .collect_view();
     view! {
+        <ReauthBanner broken />
         <div class="dashboard__grid">{kinds}</div>
         <article class="dashboard__card dashboard__storage">
             <h2>"Storage"</h2>

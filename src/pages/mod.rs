@@ -1,4 +1,5 @@
 pub mod backups;
+pub mod credentials;
 pub mod dashboard;
 pub mod jobs;
 pub mod not_found;

@@ -142,7 +142,18 @@ fn test() -> Result {
 fn end_to_end() -> Result {
     tools::build_portal()?;
     run_command(tools::cargo().args(["build", "-p", "portal-server"]))?;
-    let server = TestServer::start("debug", &[("PORTAL_DEMO_STEP_MS", "120")])?;
+    // Device codes of the built-in identity provider live 20 s and are polled every second,
+    // so that the specs can see one expire and one authorised without waiting minutes. One
+    // signed-in reseller runs several flows within a minute: more attempts than a person makes.
+    let server = TestServer::start(
+        "debug",
+        &[
+            ("PORTAL_DEMO_STEP_MS", "120"),
+            ("PORTAL_IDP_DEVICE_CODE_SECONDS", "20"),
+            ("PORTAL_IDP_DEVICE_INTERVAL_SECONDS", "1"),
+            ("PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", "30"),
+        ],
+    )?;
     let outcome = run_command(
         Command::new(tools::npx())
             .args(["playwright", "test", "--config", "tests/e2e/playwright.config.ts"])

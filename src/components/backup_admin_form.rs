@@ -1,0 +1,83 @@
+//! Re Authenticate: the backup admin's username and password. The server checks them with
+//! Microsoft before saving them (encrypted); a wrong password, a locked account and a missing
+//! permission each come back on their own field.
+
+use leptos::prelude::*;
+use portal_api::{BackupAdminSignIn, CredentialKind};
+
+use crate::api::{self, ApiError};
+use crate::components::credential_card::JustFixed;
+use crate::components::error_notice::ErrorNotice;
+
+#[component]
+pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: bool, on_saved: Callback<()>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let user = RwSignal::new(username.unwrap_or_default());
+    let password = RwSignal::new(String::new());
+    let save = Action::new_local(move |sign_in: &BackupAdminSignIn| {
+        let sign_in = sign_in.clone();
+        async move {
+            api::reauthenticate_backup_admin(organisation_id, &sign_in).await?;
+            open.set(false);
+            password.set(String::new());
+            JustFixed::set(Some(CredentialKind::BackupAdmin));
+            on_saved.run(());
+            Ok::<(), ApiError>(())
+        }
+    });
+    let error = move || save.value().get().and_then(Result::err);
+    let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
+    let other_error = move || error().filter(|e| e.status != Some(422));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        JustFixed::set(None);
+        save.dispatch(BackupAdminSignIn { username: user.get_untracked(), password: password.get_untracked() });
+    };
+
+    view! {
+        <Show
+            when=move || open.get()
+            fallback=move || view! {
+                <button type="button" class=if primary { "button button--primary" } else { "button" } on:click=move |_| open.set(true)>
+                    "Re Authenticate"
+                </button>
+            }
+        >
+            <form class="credential__form" on:submit=submit novalidate aria-label="Backup admin sign-in">
+                <div class="field">
+                    <label for="backup-admin-username">"Backup admin's username"</label>
+                    <input
+                        id="backup-admin-username"
+                        type="email"
+                        autocomplete="username"
+                        prop:value=user
+                        on:input=move |ev| user.set(event_target_value(&ev))
+                        aria-invalid=move || field("username")().is_some().to_string()
+                        aria-describedby="backup-admin-username-error"
+                    />
+                    <p class="field__error" id="backup-admin-username-error">{field("username")}</p>
+                </div>
+                <div class="field">
+                    <label for="backup-admin-password">"Password"</label>
+                    <input
+                        id="backup-admin-password"
+                        type="password"
+                        autocomplete="current-password"
+                        prop:value=password
+                        on:input=move |ev| password.set(event_target_value(&ev))
+                        aria-invalid=move || field("password")().is_some().to_string()
+                        aria-describedby="backup-admin-password-error"
+                    />
+                    <p class="field__error" id="backup-admin-password-error">{field("password")}</p>
+                </div>
+                {move || other_error().map(|error| view! { <ErrorNotice error /> })}
+                <div class="credential__actions">
+                    <button type="submit" class="button button--primary" disabled=move || save.pending().get()>
+                        {move || if save.pending().get() { "Checking with Microsoft…" } else { "Check and save" }}
+                    </button>
+                    <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
+                </div>
+            </form>
+        </Show>
+    }
+}

@@ -1,0 +1,80 @@
+//! One credential on Account Settings › Credentials: whether it works, since when and why it
+//! is broken, when it was last verified, and the flow that fixes it.
+
+use leptos::prelude::*;
+use portal_api::{Credential, CredentialKind, CredentialState, DeviceFlow};
+
+use crate::components::backup_admin_form::BackupAdminForm;
+use crate::components::consent_button::ConsentButton;
+use crate::components::device_authorization::DeviceAuthorization;
+use crate::components::local_time::LocalTime;
+
+/// The credential the user has just fixed on this page. Kept by the page, not by the card:
+/// a fix reloads the credentials and rebuilds every card, and the confirmation must outlive that.
+#[derive(Clone, Copy)]
+pub struct JustFixed(pub RwSignal<Option<CredentialKind>>);
+
+impl JustFixed {
+    pub fn set(kind: Option<CredentialKind>) {
+        if let Some(JustFixed(fixed)) = use_context::<JustFixed>() {
+            fixed.set(kind);
+        }
+    }
+}
+
+/// What the card says after its flow succeeded.
+fn fixed_message(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::MainApp => "Consent is given again.",
+        CredentialKind::BackupAdmin => "Checked with Microsoft and saved.",
+        CredentialKind::Device => "Verified with Microsoft and saved.",
+    }
+}
+
+#[component]
+pub fn CredentialCard(organisation_id: i64, credential: Credential, flow: Option<DeviceFlow>, refresh: Callback<()>) -> impl IntoView {
+    let kind = credential.kind;
+    let broken = credential.state == CredentialState::Broken;
+    let heading_id = format!("credential-{}", kind.as_str());
+    let labelled_by = heading_id.clone();
+    let just_fixed = use_context::<JustFixed>().map(|JustFixed(fixed)| fixed);
+    let confirmation = move || {
+        (just_fixed.and_then(|fixed| fixed.get()) == Some(kind))
+            .then(|| view! { <p class="notice notice--success" role="status">{fixed_message(kind)}</p> })
+    };
+    let action = match kind {
+        CredentialKind::MainApp => view! { <ConsentButton organisation_id primary=broken /> }.into_any(),
+        CredentialKind::BackupAdmin => {
+            view! { <BackupAdminForm organisation_id username=credential.username.clone() primary=broken on_saved=refresh /> }.into_any()
+        }
+        CredentialKind::Device => view! { <DeviceAuthorization organisation_id flow primary=broken refresh /> }.into_any(),
+    };
+    view! {
+        <article class=format!("credential credential--{}", if broken { "broken" } else { "working" }) id=kind.as_str() aria-labelledby=labelled_by>
+            <header class="credential__header">
+                <h2 id=heading_id>{kind.label()}</h2>
+                <span class=format!("status-badge status-badge--{}", if broken { "danger" } else { "success" })>
+                    {if broken { "Broken" } else { "Working" }}
+                </span>
+            </header>
+            <dl class="credential__facts">
+                {broken.then(|| view! {
+                    <dt>"Broken since"</dt>
+                    <dd><LocalTime at=credential.broken_since.clone() missing="unknown" /></dd>
+                    <dt>"Why"</dt>
+                    <dd>{credential.reason.clone().unwrap_or_else(|| "Not known.".into())}</dd>
+                })}
+                {credential.username.clone().map(|name| view! { <dt>"Username"</dt><dd>{name}</dd> })}
+                {(kind == CredentialKind::Device).then(|| view! {
+                    <dt>"Delegated token expires"</dt>
+                    <dd><LocalTime at=credential.expires_at.clone() missing="no token" /></dd>
+                })}
+                <dt>"Last verified"</dt>
+                <dd><LocalTime at=credential.last_verified_at.clone() /></dd>
+            </dl>
+            {broken.then(|| view! { <p class="credential__explanation">{kind.broken_explanation()}</p> })}
+            {confirmation}
+            {action}
+        </article>
+    }
+}

@@ -1,0 +1,138 @@
+//! Account Settings › Credentials: an organisation's three credentials (state, since when
+//! and why broken, when last verified), the flow that fixes each, and a short history.
+//! Admins see their organisation; resellers choose one of theirs (`?organisation=ID`).
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use portal_api::{CredentialKind, Credentials};
+
+use crate::api;
+use crate::components::credential_card::{CredentialCard, JustFixed};
+use crate::components::error_notice::ErrorList;
+use crate::components::local_time::LocalTime;
+use crate::live::Live;
+
+/// What came back from the provider's consent page, in words (`?consent=`).
+fn consent_outcome(outcome: &str) -> Option<(&'static str, &'static str)> {
+    Some(match outcome {
+        "fixed" => ("success", "Consent is given again: the Main App works. Backups that stopped for it run again now."),
+        "denied" => ("danger", "Consent was denied at Microsoft, so nothing changed. Choose Continue again and approve, as a global administrator."),
+        "wrong_tenant" => (
+            "danger",
+            "The consent was given in another organisation's Microsoft 365, so it does not count here. Choose Continue and sign in with a global administrator of this organisation.",
+        ),
+        "state_mismatch" => (
+            "danger",
+            "This answer from Microsoft does not belong to a consent started here (it may be old, or from another session). Nothing changed; choose Continue to start again.",
+        ),
+        "expired" => ("danger", "The consent took longer than 10 minutes, so it was not accepted. Choose Continue to start again."),
+        "failed" => ("danger", "Microsoft's answer could not be used, so nothing changed. Choose Continue to try again; if it happens again, contact support."),
+        _ => return None,
+    })
+}
+
+#[component]
+pub fn CredentialsPage() -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let live = use_context::<Live>();
+    let just_fixed = RwSignal::new(None);
+    provide_context(JustFixed(just_fixed));
+    let organisations = LocalResource::new(api::organisations);
+    let chosen = Memo::new(move |_| query.read().get("organisation").and_then(|id| id.parse::<i64>().ok()));
+    // The organisation shown: the one in the address, else the first the user manages.
+    let organisation = Signal::derive(move || {
+        chosen.get().or_else(|| organisations.get().and_then(Result::ok).and_then(|list| list.first().map(|o| o.id)))
+    });
+    let credentials = LocalResource::new(move || {
+        let id = organisation.get();
+        live.map(|live| live.tick.track());
+        async move {
+            match id {
+                Some(id) => api::credentials(id).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+    let refresh = Callback::new(move |_: ()| credentials.refetch());
+    let outcome = move || query.read().get("consent").and_then(|o| consent_outcome(&o));
+    let on_choose = move |ev: leptos::ev::Event| {
+        just_fixed.set(None);
+        navigate(&format!("/settings/credentials?organisation={}", event_target_value(&ev)), Default::default());
+    };
+
+    view! {
+        <section class="credentials" aria-labelledby="credentials-title">
+            <header class="page-header">
+                <p class="page-header__trail">"Account Settings"</p>
+                <h1 id="credentials-title">"Credentials"</h1>
+                <p class="page-header__lead">
+                    "What the backup service signs in to Microsoft 365 with. When one breaks, backups stop with Authentication Error until it is fixed here."
+                </p>
+            </header>
+            {move || outcome().map(|(tone, text)| view! {
+                <p class=format!("notice notice--{tone}") role=if tone == "success" { "status" } else { "alert" }>{text}</p>
+            })}
+            {move || organisations.get().and_then(Result::ok).filter(|list| list.len() > 1).map(|list| {
+                let on_choose = on_choose.clone();
+                view! {
+                    <div class="field credentials__organisation">
+                        <label for="credentials-organisation">"Organisation"</label>
+                        <select id="credentials-organisation" on:change=on_choose prop:value=move || organisation.get().map(|id| id.to_string()).unwrap_or_default()>
+                            {list.into_iter().map(|o| {
+                                let label = if o.broken > 0 { format!("{} ({} to fix)", o.name, o.broken) } else { o.name.clone() };
+                                view! { <option value=o.id.to_string()>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                    </div>
+                }
+            })}
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading credentials…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
+                    {move || Suspend::new(async move {
+                        credentials.await.map(|found| match found {
+                            Some(credentials) => view! { <CredentialsView credentials refresh /> }.into_any(),
+                            None => view! { <p class="empty-state">"You do not manage any organisation's credentials."</p> }.into_any(),
+                        })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn CredentialsView(credentials: Credentials, refresh: Callback<()>) -> impl IntoView {
+    let organisation_id = credentials.organisation_id;
+    let cards = CredentialKind::ALL
+        .into_iter()
+        .filter_map(|kind| credentials.items.iter().find(|c| c.kind == kind).cloned())
+        .map(|credential| {
+            let flow = (credential.kind == CredentialKind::Device).then(|| credentials.device_flow.clone()).flatten();
+            view! { <CredentialCard organisation_id credential flow refresh /> }
+        })
+        .collect_view();
+    let events = credentials.events.clone();
+    view! {
+        <p class="credentials__domain">{format!("{} · Microsoft 365 domain {}", credentials.organisation, credentials.domain)}</p>
+        <div class="credentials__cards">{cards}</div>
+        <section class="credentials__history" aria-labelledby="credentials-history">
+            <h2 id="credentials-history">"History"</h2>
+            {if events.is_empty() {
+                view! { <p>"Nothing has broken yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ol class="credentials__events">
+                        {events.into_iter().map(|event| view! {
+                            <li class=if event.resolved { "credentials__event credentials__event--resolved" } else { "credentials__event" }>
+                                <LocalTime at=Some(event.at.clone()) />
+                                <strong>{event.title.clone()}</strong>
+                                {event.detail.clone().map(|d| view! { <span class="credentials__event-detail">{d}</span> })}
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                }.into_any()
+            }}
+        </section>
+    }
+}
