@@ -257,6 +257,11 @@ pub async fn start_device(organisation_id: i64) -> Result<DeviceFlow, ApiError> 
     request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/device"), None::<&()>).await
 }
 
+/// Check now: each stored credential tried with the provider.
+pub async fn verify_credentials(organisation_id: i64) -> Result<Credentials, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/verify"), None::<&()>).await
+}
+
 /// Verify & Continue.
 pub async fn complete_device(organisation_id: i64, flow_id: &str) -> Result<Credentials, ApiError> {
     request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/device/{flow_id}/complete"), None::<&()>).await

@@ -40,6 +40,7 @@ use crate::state::AppState;
         crate::credentials::reauthenticate_backup_admin,
         crate::credentials::start_device,
         crate::credentials::complete_device,
+        crate::credentials::verify_credentials,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(

@@ -154,3 +154,50 @@ async fn backups_refused_for_credentials_recover_once_all_are_fixed() {
         assert_eq!(now.status, JobStatus::Completed, "{}", now.mailbox_email);
     }
 }
+
+#[tokio::test]
+async fn check_now_keeps_what_the_provider_accepts_and_detects_a_revoked_consent() {
+    let app = served_test_app(|_| {}).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let password = portal_server::idp::DEMO_IDP_PASSWORD;
+    let sign_in = json!({ "username": "backup.admin@cedar-logistics.example", "password": password });
+    let uri = format!("/api/organisations/{CEDAR}/credentials/backup-admin");
+    assert_eq!(app.send_as(&reseller, Method::PUT, &uri, Some(sign_in)).await.status(), StatusCode::OK);
+    let landed = app.consent_at_provider(&reseller, BLUEBIRD, "global.admin@bluebird-clinics.example").await;
+    assert!(landed.ends_with("consent=fixed"), "{landed}");
+
+    // Both still hold at the provider: working, and verified again just now.
+    for organisation in [CEDAR, BLUEBIRD] {
+        let before: Credentials = body_json(app.get_as(&reseller, &format!("/api/organisations/{organisation}/credentials")).await).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let verify = format!("/api/organisations/{organisation}/credentials/verify");
+        let response = app.send_as(&reseller, Method::POST, &verify, None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let after: Credentials = body_json(response).await;
+        let kind = if organisation == CEDAR { CredentialKind::BackupAdmin } else { CredentialKind::MainApp };
+        let verified = |c: &Credentials| {
+            let at = c.items.iter().find(|i| i.kind == kind).unwrap().last_verified_at.clone().unwrap();
+            time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).unwrap()
+        };
+        assert_eq!(state_of(&after, kind), CredentialState::Working);
+        assert!(verified(&after) > verified(&before), "{organisation}: {} then {}", verified(&before), verified(&after));
+    }
+
+    // A global administrator revokes the consent at Microsoft: the next check finds out.
+    let tenant = portal_server::idp::tenant_id_for_domain("bluebird-clinics.example").unwrap();
+    assert!(portal_server::idp::revoke_consent(tenant));
+    let response = app.send_as(&reseller, Method::POST, &format!("/api/organisations/{BLUEBIRD}/credentials/verify"), None).await;
+    let after: Credentials = body_json(response).await;
+    assert_eq!(state_of(&after, CredentialKind::MainApp), CredentialState::Broken);
+    let main_app = after.items.iter().find(|c| c.kind == CredentialKind::MainApp).unwrap();
+    assert!(main_app.reason.as_deref().unwrap().contains("consent was revoked"), "{main_app:?}");
+    assert_eq!(after.events[0].title, "Main App (Global Admin) Token authorization error was detected");
+    let dashboard: Dashboard = body_json(app.get_as(&reseller, "/api/dashboard").await).await;
+    assert!(dashboard.need_reauthentication.iter().any(|b| b.organisation_id == BLUEBIRD && b.kind == CredentialKind::MainApp));
+
+    // Nobody outside the organisation may ask.
+    let other = app.sign_in_as("reseller@harbour.example").await;
+    let p = problem(app.send_as(&other, Method::POST, &format!("/api/organisations/{BLUEBIRD}/credentials/verify"), None).await, StatusCode::FORBIDDEN).await;
+    assert!(p.detail.is_some());
+    portal_server::idp::grant_consent(tenant);
+}

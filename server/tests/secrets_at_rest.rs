@@ -12,10 +12,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::*;
 use portal_api::demo::DEMO_MAILBOX_PASSWORD;
-use portal_api::{ConsentStart, Credentials, DeviceFlow, DeviceFlowStatus, JobRow, Page, Role};
+use portal_api::{Credentials, DeviceFlow, DeviceFlowStatus, JobRow, Page, Role};
 use portal_server::idp::DEMO_IDP_PASSWORD;
 use serde_json::json;
 
@@ -58,23 +58,8 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
     let reseller = app.sign_in(Role::Reseller).await;
 
     // Continue: Bluebird's global admin consents at the provider's page; the callback fixes it.
-    let response = app.send_as(&reseller, Method::POST, &format!("/api/organisations/{BLUEBIRD}/credentials/main-app/consent"), None).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let start: ConsentStart = body_json(response).await;
-    let page = browser.get(&start.authorize_url).send().await.unwrap().text().await.unwrap();
-    let request = hidden_value(&page, "request");
-    let form = [
-        ("request", request.as_str()),
-        ("email", "global.admin@bluebird-clinics.example"),
-        ("password", DEMO_IDP_PASSWORD),
-        ("decision", "approve"),
-    ];
-    let authorize = start.authorize_url.split('?').next().unwrap();
-    let back = browser.post(authorize).form(&form).send().await.unwrap();
-    assert_eq!(back.status(), StatusCode::SEE_OTHER);
-    let callback = back.headers()[reqwest::header::LOCATION].to_str().unwrap().strip_prefix(&base).unwrap().to_owned();
-    let landed = app.get_as(&reseller, &callback).await;
-    assert_eq!(landed.headers()[header::LOCATION], format!("/settings/credentials?organisation={BLUEBIRD}&consent=fixed"));
+    let landed = app.consent_at_provider(&reseller, BLUEBIRD, "global.admin@bluebird-clinics.example").await;
+    assert_eq!(landed, format!("/settings/credentials?organisation={BLUEBIRD}&consent=fixed"));
 
     // Re Authenticate: Cedar's backup admin with its current password.
     let sign_in = json!({ "username": "backup.admin@cedar-logistics.example", "password": DEMO_IDP_PASSWORD });
@@ -165,10 +150,4 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|window| window == needle)
-}
-
-fn hidden_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }

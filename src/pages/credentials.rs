@@ -4,11 +4,11 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::{CredentialKind, Credentials};
+use portal_api::{CredentialKind, CredentialState, Credentials};
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::components::credential_card::{CredentialCard, JustFixed};
-use crate::components::error_notice::ErrorList;
+use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::local_time::LocalTime;
 use crate::live::Live;
 
@@ -55,9 +55,34 @@ pub fn CredentialsPage() -> impl IntoView {
         }
     });
     let refresh = Callback::new(move |_: ()| credentials.refetch());
+    // Check now: kept here, not in the view a reload rebuilds, so its answer stays on screen.
+    let check = Action::new_local(move |organisation_id: &i64| {
+        let organisation_id = *organisation_id;
+        async move {
+            let checked = api::verify_credentials(organisation_id).await?;
+            credentials.refetch();
+            Ok::<usize, ApiError>(checked.items.iter().filter(|c| c.state == CredentialState::Broken).count())
+        }
+    });
+    let check_outcome = move || {
+        check.value().get().map(|outcome| match outcome {
+            Ok(0) => view! {
+                <p class="notice notice--success" role="status">"Checked with Microsoft just now: every credential works."</p>
+            }
+            .into_any(),
+            Ok(broken) => view! {
+                <p class="notice notice--danger" role="alert">
+                    {format!("Checked with Microsoft just now: {broken} to fix, shown below.")}
+                </p>
+            }
+            .into_any(),
+            Err(error) => view! { <ErrorNotice error /> }.into_any(),
+        })
+    };
     let outcome = move || query.read().get("consent").and_then(|o| consent_outcome(&o));
     let on_choose = move |ev: leptos::ev::Event| {
         just_fixed.set(None);
+        check.value().set(None);
         navigate(&format!("/settings/credentials?organisation={}", event_target_value(&ev)), Default::default());
     };
 
@@ -87,6 +112,23 @@ pub fn CredentialsPage() -> impl IntoView {
                     </div>
                 }
             })}
+            <div class="credentials__check">
+                <button
+                    type="button"
+                    class="button"
+                    disabled=move || check.pending().get() || organisation.get().is_none()
+                    on:click=move |_| {
+                        if let Some(id) = organisation.get_untracked() {
+                            just_fixed.set(None);
+                            check.dispatch(id);
+                        }
+                    }
+                >
+                    {move || if check.pending().get() { "Checking with Microsoft…" } else { "Check now" }}
+                </button>
+                <span class="credentials__check-hint">"Tries each saved credential with Microsoft."</span>
+            </div>
+            {check_outcome}
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading credentials…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {

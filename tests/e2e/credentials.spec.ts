@@ -48,6 +48,9 @@ test('Continue: consent denied, then given in the wrong tenant, then given: the 
   await expect(page.getByRole('status').filter({ hasText: 'Consent is given again' })).toBeVisible();
   await expect(mainApp.locator('.status-badge')).toHaveText('Working');
   await expect(page.locator('.credentials__events li').first()).toContainText('Main App (Global Admin) Token authorization error is resolved');
+  // The new consent's token holds at the provider.
+  await page.getByRole('button', { name: 'Check now' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'every credential works' })).toBeVisible();
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
   await expect(page.getByText('Bluebird Clinics · Main App consent (global admin)')).toHaveCount(0);

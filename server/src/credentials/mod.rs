@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/organisations/{id}/credentials/backup-admin", put(reauthenticate_backup_admin))
         .route("/api/organisations/{id}/credentials/device", post(start_device))
         .route("/api/organisations/{id}/credentials/device/{flow}/complete", post(complete_device))
+        .route("/api/organisations/{id}/credentials/verify", post(verify_credentials))
         .route("/api/oauth/consent/callback", get(consent_callback))
 }
 
@@ -660,6 +661,81 @@ pub async fn complete_device(
         .execute(&state.db)
         .await;
     Ok(Json(credentials_of(&state, &organisation).await?))
+}
+
+/// Check now: each working credential that we hold a secret for is tried with the provider
+/// (the backup admin signs in; a consent's or a device's refresh token is exchanged for new
+/// tokens). What the provider refuses is marked broken, with the break in the history.
+#[utoipa::path(
+    post, path = "/api/organisations/{id}/credentials/verify", tag = "credentials",
+    params(("id" = i64, Path, description = "The organisation's ID"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    responses(
+        (status = 200, description = "Checked: each credential's state and when it was last verified", body = Credentials),
+        (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts; see Retry-After", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider could not be reached; nothing was changed", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify_credentials(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> AppResult<Json<Credentials>> {
+    let organisation = administered(&state, &user, id).await?;
+    state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
+    let tenant = organisation.tenant()?;
+    let provider = Provider::from_config(&state.config);
+    let held: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT kind, sealed_secret, username FROM credentials          WHERE organisation_id = $1 AND state = 'working' AND sealed_secret IS NOT NULL",
+    )
+    .bind(organisation.id)
+    .fetch_all(&state.db)
+    .await?;
+    for (kind, sealed, username) in held {
+        let Some(kind) = CredentialKind::parse(&kind) else { continue };
+        let secret = state.secrets.open(&state.db, organisation.id, &credential_context(kind), &sealed).await.map_err(internal)?;
+        let secret = String::from_utf8_lossy(&secret).into_owned();
+        let checked = match kind {
+            CredentialKind::BackupAdmin => provider.check_password(tenant, username.as_deref().unwrap_or(""), &secret).await.map(|_| None),
+            CredentialKind::MainApp | CredentialKind::Device => provider.refresh(tenant, &secret).await.map(|tokens| tokens.refresh_token),
+        };
+        let now = now_ms();
+        match checked {
+            Ok(rotated) => {
+                // A provider may rotate refresh tokens: keep the newest one.
+                let sealed = match rotated {
+                    Some(token) => {
+                        state.secrets.seal(&state.db, organisation.id, &credential_context(kind), token.as_bytes()).await.map_err(internal)?
+                    }
+                    None => sealed,
+                };
+                sqlx::query(
+                    "UPDATE credentials SET sealed_secret = $1, last_verified_at = $2, updated_at = $2                      WHERE organisation_id = $3 AND kind = $4 AND state = 'working'",
+                )
+                .bind(&sealed)
+                .bind(now)
+                .bind(organisation.id)
+                .bind(kind.as_str())
+                .execute(&state.db)
+                .await?;
+            }
+            Err(failure @ OAuthFailure::Refused { .. }) => {
+                let mut conn = state.db.acquire().await?;
+                mark_broken(&mut conn, organisation.id, kind, &refusal_reason(kind, &failure), now).await?;
+            }
+            Err(failure) => return Err(upstream(&failure)),
+        }
+    }
+    Ok(Json(credentials_of(&state, &organisation).await?))
+}
+
+/// Why the provider refused a stored credential, in our words (its AADSTS code, where it gave one).
+fn refusal_reason(kind: CredentialKind, failure: &OAuthFailure) -> String {
+    match (kind, failure.aadsts()) {
+        (_, Some("AADSTS65001")) => "Microsoft says the admin consent was revoked, or the global admin who gave it was removed.".into(),
+        (CredentialKind::BackupAdmin, Some("AADSTS50126")) => "Microsoft no longer accepts the backup admin's password; it was probably changed.".into(),
+        (CredentialKind::BackupAdmin, Some("AADSTS50053")) => "The backup admin account is locked at Microsoft.".into(),
+        (CredentialKind::BackupAdmin, Some("AADSTS50105")) => "The backup admin account lost the role the backups need.".into(),
+        (CredentialKind::MainApp, _) => "Microsoft no longer accepts the token from the last admin consent (expired or revoked).".into(),
+        (CredentialKind::Device, _) => "Microsoft no longer accepts the delegated token (deleted or expired).".into(),
+        (CredentialKind::BackupAdmin, _) => "Microsoft refused the backup admin's sign-in.".into(),
+    }
 }
 
 /// Saves a fixed credential (its secret sealed), records the fix, and when nothing is broken

@@ -6,7 +6,7 @@
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse,
     TokenUrl,
 };
 use serde::Deserialize;
@@ -131,6 +131,18 @@ impl Provider {
             .client(tenant)?
             .exchange_password(&ResourceOwnerUsername::new(username.to_owned()), &ResourceOwnerPassword::new(password.to_owned()))
             .add_scopes(SCOPES.iter().map(|s| Scope::new((*s).to_owned())))
+            .request_async(&self.http)
+            .await
+            .map_err(failure)?;
+        Ok(tokens(&response))
+    }
+
+    /// Trades a stored refresh token for new tokens (RFC 6749 §6): the check that consent or a
+    /// delegated token still holds.
+    pub async fn refresh(&self, tenant: &str, refresh_token: &str) -> Result<Tokens, OAuthFailure> {
+        let response = self
+            .client(tenant)?
+            .exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
             .request_async(&self.http)
             .await
             .map_err(failure)?;

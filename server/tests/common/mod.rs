@@ -128,3 +128,38 @@ impl TestApp {
         self.send(request.unwrap()).await
     }
 }
+
+impl TestApp {
+    /// Continue, as a person does it on a served app: the provider's admin-consent page, signed
+    /// in as `email` and approved, then the provider's redirect back to our callback. Returns
+    /// where the callback sends the browser.
+    pub async fn consent_at_provider(&self, client: &Client, organisation_id: i64, email: &str) -> String {
+        let uri = format!("/api/organisations/{organisation_id}/credentials/main-app/consent");
+        let response = self.send_as(client, Method::POST, &uri, None).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let start: portal_api::ConsentStart = body_json(response).await;
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let page = browser.get(&start.authorize_url).send().await.unwrap().text().await.unwrap();
+        let request = hidden_value(&page, "request");
+        let form = [
+            ("request", request.as_str()),
+            ("email", email),
+            ("password", portal_server::idp::DEMO_IDP_PASSWORD),
+            ("decision", "approve"),
+        ];
+        let authorize = start.authorize_url.split('?').next().unwrap();
+        let back = browser.post(authorize).form(&form).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::SEE_OTHER);
+        let base = self.state.config.public_url();
+        let callback = back.headers()[reqwest::header::LOCATION].to_str().unwrap().strip_prefix(&base).unwrap().to_owned();
+        let landed = self.get_as(client, &callback).await;
+        landed.headers()[header::LOCATION].to_str().unwrap().to_owned()
+    }
+}
+
+/// The value of a hidden form field in an HTML page.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
