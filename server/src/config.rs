@@ -95,6 +95,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
 
+    /// How long a request may take before the answer is 504 (milliseconds). Server-sent events
+    /// and file downloads count only until their answer starts.
+    #[arg(long, env = "PORTAL_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
     /// Re-authentication attempts one user may make in a minute (then 429 with Retry-After).
     #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", default_value_t = 6)]
     pub reauth_attempts_per_minute: u32,
@@ -158,6 +163,7 @@ impl Config {
             oauth_client_secret: "demo-client-secret".into(),
             idp_device_code_seconds: 900,
             idp_device_interval_seconds: 5,
+            request_timeout_ms: 30_000,
             reauth_attempts_per_minute: 6,
             reauth_attempts_per_organisation: 10,
         }

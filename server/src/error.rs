@@ -33,6 +33,8 @@ pub enum AppError {
     /// A service we depend on (the identity provider) could not be reached or answered
     /// something we cannot use. Logged in full; the client learns which service.
     Upstream { service: &'static str, cause: String },
+    /// The request took longer than the server's time limit (in milliseconds).
+    Timeout { limit_ms: u64 },
     /// Anything we did not expect. Logged in full; the client learns only that it happened.
     Internal(String),
 }
@@ -60,12 +62,104 @@ impl AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            AppError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
+    /// One problem of each kind, for their documentation pages (`problems.rs`); a new kind
+    /// belongs here too.
+    pub(crate) fn kinds() -> [AppError; 16] {
+        let text = String::new;
+        [
+            AppError::Unauthenticated,
+            AppError::InvalidCredentials,
+            AppError::CsrfRejected,
+            AppError::Forbidden(text()),
+            AppError::NotFound(text()),
+            AppError::MethodNotAllowed(text()),
+            AppError::Gone(text()),
+            AppError::Conflict(text()),
+            AppError::MalformedBody(text()),
+            AppError::UnsupportedMediaType,
+            AppError::PayloadTooLarge,
+            AppError::Validation(Vec::new()),
+            AppError::RateLimited { retry_after_secs: 0, detail: text() },
+            AppError::Upstream { service: "", cause: text() },
+            AppError::Timeout { limit_ms: 0 },
+            AppError::Internal(text()),
+        ]
+    }
+
+    /// For the documentation page: when this problem is answered, and what a client does next.
+    pub(crate) fn guidance(&self) -> (&'static str, &'static str) {
+        match self {
+            AppError::Unauthenticated => (
+                "The request carried no session, or its session ended (signed out, or older than the session lifetime).",
+                "Sign in again (POST /api/session) and repeat the request. The portal brings you back to the page you were on.",
+            ),
+            AppError::InvalidCredentials => (
+                "Sign-in with an email address and password that do not match an account. The answer never says which of the two was wrong.",
+                "Check both (and Caps Lock) and sign in again.",
+            ),
+            AppError::CsrfRejected => (
+                "A request that changes something came without this session's security token (the x-csrf-token header), or from another site.",
+                "Reload the page, which fetches the token again (GET /api/session), and repeat the request.",
+            ),
+            AppError::Forbidden(_) => (
+                "The signed-in role may not do this: for example an end user forcing a backup, or anyone but an organisation's admins and its reseller opening its credentials.",
+                "Ask someone with the role the detail names (your organisation admin or your reseller).",
+            ),
+            AppError::NotFound(_) => (
+                "Nothing is at this address for you: it never existed, it was deleted, or it belongs to someone outside your scope (which reads the same, on purpose).",
+                "Go back to the list and look for it there; an old link may point to something deleted.",
+            ),
+            AppError::MethodNotAllowed(_) => (
+                "The address exists but does not take this HTTP method. The Allow header lists the ones it takes.",
+                "Use one of the methods in Allow. In the portal this means the page is out of date: reload it.",
+            ),
+            AppError::Gone(_) => (
+                "It existed and is no longer available, such as a download link past its expiry.",
+                "Ask for it again (a download: Request again on the Downloads page).",
+            ),
+            AppError::Conflict(_) => (
+                "The request does not fit the thing's current state: a backup already running, a restore that already finished, a password for a job that no longer waits for one. The detail says what.",
+                "Reload the item to see its current state, then decide again.",
+            ),
+            AppError::MalformedBody(_) => (
+                "The body could not be read as JSON at all. The detail says where it stopped making sense.",
+                "Send a valid JSON document.",
+            ),
+            AppError::UnsupportedMediaType => (
+                "The body was sent with a Content-Type other than application/json.",
+                "Send JSON with Content-Type: application/json.",
+            ),
+            AppError::PayloadTooLarge => ("The body is larger than the server accepts (2 MB).", "Send less at once."),
+            AppError::Validation(_) => (
+                "The body or the query string was read, but some fields are wrong. The errors member names each field and what is wrong with it.",
+                "Correct each named field and send again; nothing was changed.",
+            ),
+            AppError::RateLimited { .. } => (
+                "Too many attempts in a short time (re-authentication attempts are limited per user and per organisation).",
+                "Wait the number of seconds in the Retry-After header, then try again. The portal counts down and retries by itself.",
+            ),
+            AppError::Upstream { .. } => (
+                "A service the server depends on, such as the identity provider, could not be reached or answered something unusable.",
+                "Nothing was changed. Try again in a few minutes; if it persists, quote the request ID to support.",
+            ),
+            AppError::Timeout { .. } => (
+                "The request took longer than the server's time limit, so the server stopped waiting for it.",
+                "Reload to see whether what you asked for completed anyway, then try again, with a narrower request if it was a large one.",
+            ),
+            AppError::Internal(_) => (
+                "Something failed on the server that it did not expect. The cause is in the server's log under the request ID; the answer never includes it.",
+                "Try again. If it happens again, quote the request ID to support.",
+            ),
+        }
+    }
+
     /// The stable problem type: a URI reference per kind of problem.
-    fn slug(&self) -> &'static str {
+    pub(crate) fn slug(&self) -> &'static str {
         match self {
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid-credentials",
@@ -81,11 +175,12 @@ impl AppError {
             AppError::Validation(_) => "validation",
             AppError::RateLimited { .. } => "rate-limited",
             AppError::Upstream { .. } => "upstream-unavailable",
+            AppError::Timeout { .. } => "timeout",
             AppError::Internal(_) => "internal",
         }
     }
 
-    fn title(&self) -> &'static str {
+    pub(crate) fn title(&self) -> &'static str {
         match self {
             AppError::Unauthenticated => "You are not signed in",
             AppError::InvalidCredentials => "Email address or password not recognised",
@@ -101,6 +196,7 @@ impl AppError {
             AppError::Validation(_) => "Some fields are not valid",
             AppError::RateLimited { .. } => "Too many attempts",
             AppError::Upstream { .. } => "A service we rely on did not answer as expected",
+            AppError::Timeout { .. } => "The request took too long",
             AppError::Internal(_) => "Something went wrong on our side",
         }
     }
@@ -124,6 +220,10 @@ impl AppError {
             AppError::Upstream { service, .. } => {
                 format!("{service} could not be reached or gave an answer we could not use. Nothing was changed; try again in a few minutes.")
             }
+            AppError::Timeout { limit_ms } => format!(
+                "The server stopped waiting after {}. What you asked for may still complete: reload to see the current state before you try again.",
+                if *limit_ms >= 1000 { format!("{} s", limit_ms / 1000) } else { format!("{limit_ms} ms") }
+            ),
             AppError::UnsupportedMediaType => "Send the body as JSON with `Content-Type: application/json`.".into(),
             AppError::PayloadTooLarge => "The request is larger than the server accepts (2 MB). Send less at once.".into(),
             AppError::Validation(errors) => {
@@ -190,3 +290,17 @@ pub fn problem_response(problem: &Problem) -> Response {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_is_listed_once() {
+        let kinds = AppError::kinds();
+        let mut slugs: Vec<&str> = kinds.iter().map(AppError::slug).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), kinds.len(), "one of each kind");
+    }
+}

@@ -12,10 +12,12 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod extract;
+mod html;
 pub mod idp;
 pub mod jobs;
 pub mod listing;
 pub mod openapi;
+pub mod problems;
 pub mod problem;
 pub mod secrets;
 pub mod seed;
@@ -52,8 +54,10 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(idp::router())
         .merge(credentials::router())
+        .merge(problems::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
+        .layer(middleware::from_fn_with_state(state.config.request_timeout_ms, problem::time_limit))
         .with_state(state);
     // The problem layer wraps the finished router, so it sees answers that axum completes
     // after the route's own layers (a 405's `Allow` header).

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use axum::body::to_bytes;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -109,6 +109,15 @@ fn fallback_problem(status: StatusCode, parts: &axum::http::response::Parts) -> 
     let mut problem = error.to_problem();
     problem.status = status.as_u16();
     problem
+}
+
+/// Ends a request that takes longer than the configured limit with 504, rather than leaving the
+/// browser waiting. Only the time until the answer starts counts (a stream's body may go on).
+pub async fn time_limit(State(limit_ms): State<u64>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(std::time::Duration::from_millis(limit_ms), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::Timeout { limit_ms }.into_response(),
+    }
 }
 
 /// A caught panic: logged by tower-http, answered as a plain internal error.

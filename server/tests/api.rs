@@ -301,3 +301,55 @@ async fn the_portal_is_served_precompressed_and_its_routes_fall_back_to_index_ht
     let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
     assert!(String::from_utf8_lossy(&body).contains("Backup Portal"));
 }
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_ends_with_a_504_problem() {
+    // Signing in checks an Argon2id hash on a blocking thread: far longer than 1 ms.
+    let app = test_app_with(|config| config.request_timeout_ms = 1).await;
+    let (_, email) = DEMO_SIGN_INS[0];
+    let response = app.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
+    let problem = problem(response, StatusCode::GATEWAY_TIMEOUT).await;
+    assert_eq!(problem.type_uri, "/problems/timeout");
+    let detail = problem.detail.unwrap();
+    assert!(detail.contains("1 ms") && detail.contains("reload"), "{detail}");
+
+    // Within the limit, the same request is answered as usual.
+    let app = test_app_with(|config| config.request_timeout_ms = 30_000).await;
+    let response = app.send(json_request(Method::POST, "/api/session", json!({"email": email, "password": DEMO_PASSWORD}))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn each_problem_type_leads_to_its_documentation_page() {
+    let app = test_app().await;
+    let page = |uri: String| {
+        let app = &app;
+        async move {
+            let response = app.send(Request::get(uri.as_str()).body(Body::empty()).unwrap()).await;
+            let status = response.status();
+            let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+            let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    // The index lists every type; each listed page says when it happens and what to do.
+    let (status, content_type, index) = page("/problems".into()).await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/html; charset=utf-8"));
+    let listed: Vec<String> =
+        index.split("<a href=\"").skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_owned()).collect();
+    assert_eq!(listed.len(), 16, "{index}");
+    for uri in &listed {
+        let (status, _, html) = page(uri.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(html.contains("<h2>When</h2>") && html.contains("<h2>What to do</h2>"), "{uri}: {html}");
+    }
+    // A real answer's type is one of them.
+    let response = app.send(Request::get("/api/backups").body(Body::empty()).unwrap()).await;
+    let answered = problem(response, StatusCode::UNAUTHORIZED).await;
+    assert!(listed.contains(&answered.type_uri), "{}", answered.type_uri);
+    let (_, _, html) = page(answered.type_uri).await;
+    assert!(html.contains("You are not signed in"), "{html}");
+
+    let response = app.send(Request::get("/problems/no-such-kind").body(Body::empty()).unwrap()).await;
+    problem(response, StatusCode::NOT_FOUND).await;
+}
