@@ -77,6 +77,8 @@ pub struct BackupsQuery {
 /// Force Backup on every account of a filter (the same filter as the Backups list).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// A field the server does not know is refused (422), never silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct ForceBackupsRequest {
     #[serde(default)]
     pub q: Option<String>,

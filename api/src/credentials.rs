@@ -170,6 +170,8 @@ pub struct Credentials {
 /// stored encrypted; never sent back).
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// A field the server does not know is refused (422), never silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct BackupAdminSignIn {
     pub username: String,
     pub password: String,

@@ -402,6 +402,8 @@ pub struct JobChanged {
 /// Start a migration, restore or download (`POST /api/jobs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// A field the server does not know is refused (422), never silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct NewJob {
     /// `migrate`, `restore` or `download`.
     pub kind: String,
@@ -426,6 +428,8 @@ pub struct NewJob {
 /// by the job's next run, never sent back.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// A field the server does not know is refused (422), never silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct DestinationPassword {
     pub password: String,
 }

@@ -1,7 +1,7 @@
 //! Backups: `/api/backups`, one row per mailbox the user may see, with its current run;
 //! and Force Backup, for one account or every account of a filter.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};
 use crate::engine::enqueue_backup;
 use crate::error::{AppError, AppResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::jobs::RunColumns;
 use crate::listing;
 use crate::state::AppState;
@@ -140,7 +140,7 @@ pub async fn list_backups(
 pub async fn get_backup(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(mailbox_id): Path<i64>,
+    ApiPath(mailbox_id): ApiPath<i64>,
 ) -> AppResult<Json<BackupRow>> {
     Ok(Json(find_backup(&state, &user, mailbox_id).await?))
 }
@@ -169,7 +169,7 @@ struct RunRecord {
 pub async fn backup_history(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(mailbox_id): Path<i64>,
+    ApiPath(mailbox_id): ApiPath<i64>,
 ) -> AppResult<Json<BackupHistory>> {
     let backup = find_backup(&state, &user, mailbox_id).await?;
     let records: Vec<RunRecord> = sqlx::query_as(
@@ -230,7 +230,7 @@ async fn find_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64) -> A
 pub async fn force_backup(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(mailbox_id): Path<i64>,
+    ApiPath(mailbox_id): ApiPath<i64>,
 ) -> AppResult<(StatusCode, Json<BackupRow>)> {
     require_force_role(&user)?;
     let row = find_backup(&state, &user, mailbox_id).await?;

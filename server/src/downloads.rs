@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,7 +16,7 @@ use sha2::Sha256;
 
 use crate::db::{now_ms, rfc3339};
 use crate::error::{AppError, AppResult};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -87,7 +87,7 @@ pub struct LinkQuery {
 )]
 pub async fn download_file(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(link): ApiQuery<LinkQuery>,
 ) -> AppResult<Response> {
     let unknown = || AppError::not_found("This download link is not valid. Open the Downloads page for a working one.");

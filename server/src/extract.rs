@@ -1,5 +1,7 @@
 //! Extractors whose rejections are our problems: a JSON body and a query string whose
-//! wrong fields come back as 422 with each field named.
+//! wrong fields come back as 422 with each field named, and path parameters that answer 404
+//! when they cannot name anything. Text with a NUL character is refused here, where all input
+//! comes in: PostgreSQL cannot store it (SQLite can), so it must never reach a query.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -32,23 +34,40 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 AppError::MalformedBody(rejection.body_text())
             }
         })?;
-        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize(deserializer) {
-            Ok(value) => Ok(ApiJson(value)),
-            Err(error) => {
-                let path = error.path().to_string();
-                let inner = error.into_inner();
-                if inner.is_syntax() || inner.is_eof() {
-                    Err(AppError::MalformedBody(format!(
-                        "The body could not be read as JSON (line {}, column {}).",
-                        inner.line(),
-                        inner.column()
-                    )))
-                } else {
-                    Err(AppError::Validation(vec![field_error(&path, &inner.to_string())]))
-                }
-            }
+        // First as JSON, so that text is checked before any field is taken from it.
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| {
+            AppError::MalformedBody(format!(
+                "The body could not be read as JSON (line {}, column {}).",
+                error.line(),
+                error.column()
+            ))
+        })?;
+        if let Some(field) = nul_in(&value, "") {
+            return Err(AppError::Validation(vec![FieldError::new(field, NUL_MESSAGE)]));
         }
+        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|error| {
+            let path = error.path().to_string();
+            AppError::Validation(vec![field_error(&path, &error.into_inner().to_string(), "body")])
+        })
+    }
+}
+
+const NUL_MESSAGE: &str = "Text may not contain the NUL character (\\u0000).";
+
+/// The path of the first string (or key) in `value` that holds a NUL character.
+fn nul_in(value: &serde_json::Value, path: &str) -> Option<String> {
+    let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then(|| if path.is_empty() { "body".to_owned() } else { path.to_owned() }),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| nul_in(item, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(members) => members.iter().find_map(|(key, member)| {
+            if key.contains('\0') {
+                Some(if path.is_empty() { "body".to_owned() } else { path.to_owned() })
+            } else {
+                nul_in(member, &at(key))
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -60,17 +79,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
         let query = parts.uri.query().unwrap_or("");
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        if let Some((key, _)) = pairs.clone().find(|(key, value)| key.contains('\0') || value.contains('\0')) {
+            let field = if key.contains('\0') { "query".to_owned() } else { key.into_owned() };
+            return Err(AppError::Validation(vec![FieldError::new(field, NUL_MESSAGE)]));
+        }
+        let deserializer = serde_urlencoded::Deserializer::new(pairs);
         serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|error| {
             let path = error.path().to_string();
-            AppError::Validation(vec![field_error(&path, &error.into_inner().to_string())])
+            AppError::Validation(vec![field_error(&path, &error.into_inner().to_string(), "query")])
         })
     }
 }
 
+/// Path parameters. One that cannot be read as what the route takes (a word where an ID
+/// goes), or that holds a NUL character, names nothing: 404, as for an ID that does not exist.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let path = parts.uri.path().to_owned();
+        let nothing_here = || AppError::not_found(format!("There is nothing at {path}."));
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state).await.map_err(|_| nothing_here())?;
+        if raw.iter().any(|(_, value)| value.contains('\0')) {
+            return Err(nothing_here());
+        }
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(nothing_here()),
+        }
+    }
+}
+
 /// Names the field a serde error is about, with a message a person can act on.
-/// A missing field is reported by serde at its parent, so its name is taken from the message.
-fn field_error(path: &str, message: &str) -> FieldError {
+/// A missing field is reported by serde at its parent, so its name is taken from the message;
+/// an error about the whole body or query string is named `whole`.
+fn field_error(path: &str, message: &str, whole: &str) -> FieldError {
     let parent = if path == "." { "" } else { path };
     let join = |name: &str| {
         if parent.is_empty() {
@@ -83,10 +129,12 @@ fn field_error(path: &str, message: &str) -> FieldError {
         return FieldError::new(join(name), "This field is required.");
     }
     if let Some(name) = between(message, "unknown field `", "`") {
-        return FieldError::new(join(name), "This field is not expected here.");
+        // Reported at the field itself when read from a JSON value, at its parent otherwise.
+        let at_itself = parent == name || parent.ends_with(&format!(".{name}"));
+        return FieldError::new(if at_itself { parent.to_owned() } else { join(name) }, "This field is not expected here.");
     }
     let message = message.split(" at line ").next().unwrap_or(message);
-    FieldError::new(if parent.is_empty() { "body" } else { parent }, format!("Not a valid value: {message}."))
+    FieldError::new(if parent.is_empty() { whole } else { parent }, format!("Not a valid value: {message}."))
 }
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -100,14 +148,27 @@ mod tests {
 
     #[test]
     fn a_missing_field_is_named_by_its_own_name() {
-        let e = field_error(".", "missing field `password` at line 1 column 20");
+        let e = field_error(".", "missing field `password` at line 1 column 20", "body");
         assert_eq!(e.field, "password");
         assert_eq!(e.message, "This field is required.");
     }
 
     #[test]
+    fn an_unknown_field_is_named_once() {
+        assert_eq!(field_error("stauts", "unknown field `stauts`, expected `q`", "body").field, "stauts");
+        assert_eq!(field_error("filter", "unknown field `stauts`, expected `q`", "body").field, "filter.stauts");
+    }
+
+    #[test]
+    fn a_nul_is_found_with_its_path() {
+        let value = serde_json::json!({ "folders": ["Inbox", "a\u{0}b"], "name": "ok" });
+        assert_eq!(nul_in(&value, "").as_deref(), Some("folders[1]"));
+        assert_eq!(nul_in(&serde_json::json!({ "name": "ok" }), ""), None);
+    }
+
+    #[test]
     fn a_wrong_type_is_named_by_its_path() {
-        let e = field_error("page", "invalid digit found in string");
+        let e = field_error("page", "invalid digit found in string", "query");
         assert_eq!(e.field, "page");
         assert!(e.message.contains("invalid digit"));
     }

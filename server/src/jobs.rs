@@ -1,7 +1,7 @@
 //! Migrations, restores and downloads: `/api/jobs`, paged, filtered and sorted on the server,
 //! with counts per status, and Try again / Request again.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};
 use crate::engine::new_job_id;
 use crate::error::{AppError, AppResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::listing;
 use crate::state::AppState;
 
@@ -343,7 +343,7 @@ pub async fn status_counts(state: &AppState, user: &CurrentUser, kind: JobKind, 
         (status = 404, description = "No such job among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_job(State(state): State<AppState>, user: CurrentUser, Path(id): Path<String>) -> AppResult<Json<JobRow>> {
+pub async fn get_job(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<String>) -> AppResult<Json<JobRow>> {
     Ok(Json(find_job(&state, &user, &id).await?))
 }
 
@@ -377,7 +377,7 @@ async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<J
 pub async fn retry_job(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> AppResult<(StatusCode, Json<JobRow>)> {
     let job = find_job(&state, &user, &id).await?;
     if !matches!(job.status, JobStatus::Cancelled | JobStatus::Failed | JobStatus::Expired) {
@@ -423,7 +423,7 @@ pub async fn retry_job(
 pub async fn set_destination_password(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DestinationPassword>,
 ) -> AppResult<(StatusCode, Json<JobRow>)> {
     let job = find_job(&state, &user, &id).await?;

@@ -2,13 +2,13 @@
 //! to a page saying when the server answers it and what a client does next. Built from
 //! `AppError` itself, so the pages and the answers cannot drift apart.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::error::AppError;
+use crate::extract::ApiPath;
 use crate::html::{document, esc};
 use crate::state::AppState;
 
@@ -37,7 +37,7 @@ async fn index() -> Response {
     document(StatusCode::OK, SITE, "Problem types", &body)
 }
 
-async fn kind(Path(slug): Path<String>) -> Response {
+async fn kind(ApiPath(slug): ApiPath<String>) -> Response {
     let kinds = AppError::kinds();
     let Some(kind) = kinds.iter().find(|k| k.slug() == slug) else {
         return AppError::not_found("There is no problem type of this name; /problems lists them all.").into_response();

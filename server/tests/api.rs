@@ -353,3 +353,25 @@ async fn each_problem_type_leads_to_its_documentation_page() {
     let response = app.send(Request::get("/problems/no-such-kind").body(Body::empty()).unwrap()).await;
     problem(response, StatusCode::NOT_FOUND).await;
 }
+
+#[tokio::test]
+async fn a_typo_in_a_body_is_refused_and_nothing_is_forced() {
+    let app = test_app().await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let jobs = || async { sqlx::query_as::<_, (i64, i64)>("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM jobs").fetch_one(&app.db).await.unwrap() };
+    let before = jobs().await;
+    let typo = json!({ "stauts": "failed" });
+    let response = app.send_as(&reseller, Method::POST, "/api/backups/force", Some(typo)).await;
+    let p = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.field_error("stauts"), Some("This field is not expected here."), "{p:?}");
+    assert_eq!(jobs().await, before, "no backup was queued or changed");
+
+    // Text with a NUL character never reaches the database, in a body or a query.
+    let nul = json!({ "q": "a\u{0}b" });
+    let p = problem(app.send_as(&reseller, Method::POST, "/api/backups/force", Some(nul)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("q").is_some(), "{p:?}");
+    let p = problem(app.get_as(&reseller, "/api/backups?q=a%00b").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("q").is_some(), "{p:?}");
+    // A path parameter that cannot name anything is simply not found.
+    problem(app.get_as(&reseller, "/api/backups/not-a-number/history").await, StatusCode::NOT_FOUND).await;
+}

@@ -6,7 +6,7 @@
 pub mod oauth;
 pub mod rate_limit;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339, Db};
 use crate::error::{AppError, AppResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use oauth::{OAuthFailure, Provider};
 
@@ -189,7 +189,7 @@ const FLOW_COLUMNS: &str = "id, kind, sealed_secret, status, user_code, verifica
         (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_credentials(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> AppResult<Json<Credentials>> {
+pub async fn get_credentials(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Credentials>> {
     let organisation = administered(&state, &user, id).await?;
     Ok(Json(credentials_of(&state, &organisation).await?))
 }
@@ -289,7 +289,7 @@ fn client_key(user: &CurrentUser) -> String {
 pub async fn start_consent(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> AppResult<(StatusCode, Json<ConsentStart>)> {
     let organisation = administered(&state, &user, id).await?;
     state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
@@ -414,7 +414,7 @@ async fn finish_consent(state: &AppState, user: &CurrentUser, query: &CallbackQu
 pub async fn reauthenticate_backup_admin(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(sign_in): ApiJson<BackupAdminSignIn>,
 ) -> AppResult<Json<Credentials>> {
     let organisation = administered(&state, &user, id).await?;
@@ -422,6 +422,8 @@ pub async fn reauthenticate_backup_admin(
     let mut errors = Vec::new();
     if username.is_empty() {
         errors.push(FieldError::new("username", "Enter the backup admin's username (its email address)."));
+    } else if !looks_like_an_address(&username) {
+        errors.push(FieldError::new("username", "The username is the backup admin's email address, like backup.admin@example.com."));
     }
     if sign_in.password.is_empty() {
         errors.push(FieldError::new("password", "Enter the backup admin's password."));
@@ -446,6 +448,14 @@ pub async fn reauthenticate_backup_admin(
     )
     .await?;
     Ok(Json(credentials_of(&state, &organisation).await?))
+}
+
+/// An email address's shape: something before and after one `@`, no spaces or control
+/// characters (the provider decides the rest).
+fn looks_like_an_address(text: &str) -> bool {
+    let mut parts = text.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else { return false };
+    !local.is_empty() && domain.contains('.') && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The provider's refusal, on the field it concerns, in our words.
@@ -477,7 +487,7 @@ fn password_refused(failure: &OAuthFailure) -> AppError {
         (status = 502, description = "The provider could not be reached", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn start_device(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> AppResult<(StatusCode, Json<DeviceFlow>)> {
+pub async fn start_device(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<(StatusCode, Json<DeviceFlow>)> {
     let organisation = administered(&state, &user, id).await?;
     state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
     let provider = Provider::from_config(&state.config);
@@ -621,7 +631,7 @@ async fn set_flow(db: &Db, flow_id: &str, status: DeviceFlowStatus, detail: Opti
 pub async fn complete_device(
     State(state): State<AppState>,
     user: CurrentUser,
-    Path((id, flow_id)): Path<(i64, String)>,
+    ApiPath((id, flow_id)): ApiPath<(i64, String)>,
 ) -> AppResult<Json<Credentials>> {
     let organisation = administered(&state, &user, id).await?;
     let flow = load_flow(&state.db, &flow_id)
@@ -676,7 +686,7 @@ pub async fn complete_device(
         (status = 502, description = "The provider could not be reached; nothing was changed", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn verify_credentials(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> AppResult<Json<Credentials>> {
+pub async fn verify_credentials(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Credentials>> {
     let organisation = administered(&state, &user, id).await?;
     state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
     let tenant = organisation.tenant()?;
