@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::fmt;
 
 use gloo_net::http::{Method, RequestBuilder};
+use leptos::prelude::{ArcRwSignal, Update};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
     jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, ConsentStart, Credentials, DeviceFlow, OrganisationSummary, BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult,
@@ -63,6 +64,37 @@ impl std::error::Error for ApiError {}
 thread_local! {
     /// The session's CSRF token, sent on every state-changing request. Kept in memory only.
     static CSRF_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// This session's failed requests, newest first: what the Problems panel lists.
+    static FAILED_REQUESTS: ArcRwSignal<Vec<FailedRequest>> = ArcRwSignal::new(Vec::new());
+}
+
+/// A request that failed, and when (for the Problems panel).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedRequest {
+    pub at_ms: f64,
+    pub error: ApiError,
+}
+
+/// How many failed requests the panel keeps.
+const FAILED_REQUESTS_KEPT: usize = 50;
+
+/// This session's failed requests, newest first, as a signal the panel follows.
+pub fn failed_requests() -> ArcRwSignal<Vec<FailedRequest>> {
+    FAILED_REQUESTS.with(Clone::clone)
+}
+
+fn record_failure(error: &ApiError) {
+    // Not signed in yet is how every visit starts, not a problem to list.
+    if error.is_unauthenticated() && error.method == "GET" && error.path == "/api/session" {
+        return;
+    }
+    let entry = FailedRequest { at_ms: crate::time::now_ms(), error: error.clone() };
+    FAILED_REQUESTS.with(|failed| {
+        failed.update(|list| {
+            list.insert(0, entry);
+            list.truncate(FAILED_REQUESTS_KEPT);
+        })
+    });
 }
 
 fn remember_session(session: &SessionInfo) {
@@ -84,10 +116,10 @@ pub async fn request<T: DeserializeOwned>(method: Method, path: &str, body: Opti
         None => None,
     };
     // Boxed: one copy of `send` in the wasm, not one inlined into every caller.
-    let (text, failure) = Box::pin(send(method, path, body)).await?;
+    let (text, failure) = Box::pin(send(method, path, body)).await.inspect_err(record_failure)?;
     // An empty answer (204) reads as `null`, which is what `()` expects.
     let text = if text.is_empty() { "null" } else { text.as_str() };
-    from_json(text).map_err(|message| ApiError { message, ..failure })
+    from_json(text).map_err(|message| ApiError { message, ..failure }).inspect_err(record_failure)
 }
 
 // JSON through the browser's own parser and serialiser: serde_json's code would add

@@ -11,6 +11,7 @@ pub mod job_run;
 pub mod local_time;
 pub mod new_job;
 pub mod pager;
+pub mod problems_panel;
 pub mod reauth_banner;
 pub mod shell;
 pub mod status_badge;

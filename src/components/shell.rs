@@ -9,6 +9,7 @@ use portal_api::{Role, SessionInfo};
 
 use crate::api;
 use crate::components::error_notice::ErrorNotice;
+use crate::components::problems_panel::ProblemsPanel;
 use crate::live::Live;
 use crate::{current_address, sign_in_href, Session};
 
@@ -70,6 +71,7 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
             <div class="shell__user">
                 <span class="shell__user-name">{user.display_name.clone()}</span>
                 <span class="shell__user-role">{format!("{} · {}", user.role.label(), user.scope)}</span>
+                <ProblemsPanel />
                 <button
                     type="button"
                     class="button button--quiet"

@@ -1,0 +1,118 @@
+//! Problems: this session's failed requests, one click from every page, with what a user
+//! would otherwise dig out of the browser's console: when, what was asked, the answer's
+//! status, title and detail, and the request ID to quote to support.
+
+use leptos::prelude::*;
+
+use crate::api::{self, FailedRequest};
+use crate::components::copy_button::CopyButton;
+use crate::components::error_notice::meaning;
+use crate::time;
+
+#[component]
+pub fn ProblemsPanel() -> impl IntoView {
+    let failed = api::failed_requests();
+    let open = RwSignal::new(false);
+    let count = {
+        let failed = failed.clone();
+        move || failed.with(Vec::len)
+    };
+    let label = {
+        let count = count.clone();
+        move || match count() {
+            0 => "Problems".to_owned(),
+            n => format!("Problems · {n}"),
+        }
+    };
+    let entries = {
+        let failed = failed.clone();
+        move || failed.get()
+    };
+    let is_empty = move || count() == 0;
+
+    // Escape closes the panel wherever the focus is in it, the toggle included.
+    view! {
+        <div
+            class="problems-panel__anchor"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    open.set(false);
+                }
+            }
+        >
+            <button
+                type="button"
+                class="button button--quiet problems-panel__toggle"
+                aria-expanded=move || open.get().to_string()
+                aria-controls="problems-panel"
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                {label}
+            </button>
+            <Show when=move || open.get()>
+                <section id="problems-panel" class="problems-panel" aria-labelledby="problems-panel-title">
+                    <header class="problems-panel__header">
+                        <h2 id="problems-panel-title">"Problems in this session"</h2>
+                        <button
+                            type="button"
+                            class="button button--small"
+                            disabled=is_empty.clone()
+                            on:click={
+                                let failed = failed.clone();
+                                move |_| failed.set(Vec::new())
+                            }
+                        >
+                            "Clear"
+                        </button>
+                        <button type="button" class="button button--small" on:click=move |_| open.set(false)>"Close"</button>
+                    </header>
+                    <Show
+                        when=is_empty.clone()
+                        fallback={
+                            let entries = entries.clone();
+                            move || {
+                                let entries = entries.clone();
+                                view! {
+                                    <ol class="problems-panel__list">
+                                        <For each=entries key=|entry| (entry.at_ms.to_bits(), entry.error.request_id().map(str::to_owned)) let:entry>
+                                            <ProblemEntry entry />
+                                        </For>
+                                    </ol>
+                                }
+                            }
+                        }
+                    >
+                        <p class="problems-panel__empty">"No request has failed in this session."</p>
+                    </Show>
+                </section>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn ProblemEntry(entry: FailedRequest) -> impl IntoView {
+    let error = entry.error;
+    let status = error.status.map(|s| s.to_string()).unwrap_or_else(|| "no answer".into());
+    let title = error.problem.as_ref().map(|p| p.title.clone()).unwrap_or_else(|| meaning(error.status).to_owned());
+    let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
+    let request_id = error.request_id().map(str::to_owned);
+    view! {
+        <li class="problems-panel__entry">
+            <p class="problems-panel__what">
+                <time>{time::local_time_seconds(entry.at_ms)}</time>
+                " "
+                <code>{format!("{} {}", error.method, error.path)}</code>
+            </p>
+            <p class="problems-panel__answer">
+                <strong>{format!("{status} · {title}")}</strong>
+            </p>
+            <p class="problems-panel__detail">{detail}</p>
+            {request_id.map(|id| view! {
+                <p class="problems-panel__request">
+                    "Request ID " <code>{id.clone()}</code> <CopyButton value=id what="request ID" />
+                </p>
+            })}
+        </li>
+    }
+}
