@@ -17,6 +17,7 @@ use crate::pages::backups::BackupsPage;
 use crate::pages::credentials::CredentialsPage;
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
+use crate::pages::error_catalogue::ErrorCataloguePage;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
 
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("status/restores") view=RestoresPage />
                     <Route path=path!("status/downloads") view=DownloadsPage />
                     <Route path=path!("settings/credentials") view=CredentialsPage />
+                    <Route path=path!("errors") view=ErrorCataloguePage />
                 </ParentRoute>
             </Routes>
         </Router>

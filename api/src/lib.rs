@@ -7,6 +7,7 @@ pub mod backups;
 pub mod credentials;
 pub mod dashboard;
 pub mod demo;
+pub mod error_types;
 pub mod jobs;
 pub mod page;
 pub mod problem;

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use portal_api::error_types;
 use portal_api::jobs::explain;
 use portal_api::{JobKind, JobRun, JobStatus};
 
@@ -87,6 +88,9 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
                 <p class="job-run__todo"><strong>"What to do: "</strong>{explanation.what_to_do}</p>
             })}
             {run.detail.filter(|_| explain_it).map(|detail| view! { <p class="job-run__detail">"Reported: " {detail}</p> })}
+            {error_types::for_job(kind, status).map(|entry| view! {
+                <A href=format!("/errors#{}", entry.id) attr:class="job-run__about">{format!("About “{}”", entry.title)}</A>
+            })}
             {(kind == JobKind::Backup && status == JobStatus::AuthenticationError).then(|| view! {
                 <A href="/settings/credentials" attr:class="job-run__fix">"Open Account Settings › Credentials"</A>
             })}

@@ -97,6 +97,7 @@ fn ProblemEntry(entry: FailedRequest) -> impl IntoView {
     let title = error.problem.as_ref().map(|p| p.title.clone()).unwrap_or_else(|| meaning(error.status).to_owned());
     let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
     let request_id = error.request_id().map(str::to_owned);
+    let fields = error.problem.as_ref().map(|p| p.errors.clone()).unwrap_or_default();
     view! {
         <li class="problems-panel__entry">
             <p class="problems-panel__what">
@@ -108,6 +109,11 @@ fn ProblemEntry(entry: FailedRequest) -> impl IntoView {
                 <strong>{format!("{status} · {title}")}</strong>
             </p>
             <p class="problems-panel__detail">{detail}</p>
+            {(!fields.is_empty()).then(|| view! {
+                <ul class="problems-panel__fields">
+                    {fields.into_iter().map(|field| view! { <li><code>{field.field}</code>": "{field.message}</li> }).collect_view()}
+                </ul>
+            })}
             {request_id.map(|id| view! {
                 <p class="problems-panel__request">
                     "Request ID " <code>{id.clone()}</code> <CopyButton value=id what="request ID" />

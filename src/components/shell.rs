@@ -67,6 +67,8 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
                     <span class="shell__nav-group">"Account Settings"</span>
                     <A href="/settings/credentials">"Credentials"</A>
                 })}
+                <span class="shell__nav-group">"Help"</span>
+                <A href="/errors">"Error types"</A>
             </nav>
             <div class="shell__user">
                 <span class="shell__user-name">{user.display_name.clone()}</span>
