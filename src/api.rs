@@ -27,6 +27,8 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// What went wrong on our side of the wire (network, unreadable answer).
     pub message: String,
+    /// For 429 and 503: how many seconds the server asked us to wait (`Retry-After`).
+    pub retry_after_secs: Option<u32>,
 }
 
 impl ApiError {
@@ -112,6 +114,7 @@ pub async fn request<T: DeserializeOwned>(method: Method, path: &str, body: Opti
             problem: None,
             request_id: None,
             message,
+            retry_after_secs: None,
         })?),
         None => None,
     };
@@ -143,6 +146,7 @@ async fn send(method: Method, path: &str, body: Option<String>) -> Result<(Strin
         problem: None,
         request_id: None,
         message,
+        retry_after_secs: None,
     };
 
     let changes_state = !matches!(method, Method::GET);
@@ -167,7 +171,9 @@ async fn send(method: Method, path: &str, body: Option<String>) -> Result<(Strin
     }
     let is_problem = response.headers().get("content-type").is_some_and(|c| c.starts_with(PROBLEM_CONTENT_TYPE));
     let problem = if is_problem { from_json::<Problem>(&text).ok() } else { None };
-    Err(ApiError { problem, request_id, ..fail(Some(status), response.status_text()) })
+    // Delta-seconds only: the server never sends an HTTP date here.
+    let retry_after_secs = response.headers().get("retry-after").and_then(|v| v.trim().parse().ok());
+    Err(ApiError { problem, request_id, retry_after_secs, ..fail(Some(status), response.status_text()) })
 }
 
 async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {

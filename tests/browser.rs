@@ -43,6 +43,7 @@ fn problem_error(status: u16, detail: &str) -> ApiError {
         }),
         request_id: Some("0123456789abcdef01234567".into()),
         message: "Forbidden".into(),
+        retry_after_secs: None,
     }
 }
 
@@ -70,6 +71,7 @@ fn an_unreachable_server_is_named_as_such() {
         problem: None,
         request_id: None,
         message: "The server could not be reached.".into(),
+        retry_after_secs: None,
     };
     let host =
         mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
@@ -167,4 +169,37 @@ fn byte_counts_read_as_people_say_them() {
     assert_eq!(human_bytes(1_450_000), "1.5 MB");
     assert_eq!(human_bytes(730_000_000), "730.0 MB");
     assert_eq!(human_bytes(2_000_000_000_000_000), "2000.0 TB");
+}
+
+/// Waits in the browser's own event loop (timers and effects keep running).
+async fn wait_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn too_many_requests_counts_down_from_retry_after_then_retries_once() {
+    let mut error = problem_error(429, "You have tried this too often in the last minute. Wait 1 s, then try again.");
+    error.retry_after_secs = Some(1);
+    let retried = RwSignal::new(0);
+    let retry = Callback::new(move |_: ()| retried.update(|n| *n += 1));
+    let host = mount(move || {
+        view! { <leptos_router::components::Router><ErrorNotice error retry /></leptos_router::components::Router> }
+    });
+    let countdown = host.query_selector(".error-notice__countdown").unwrap().unwrap();
+    assert_eq!(countdown.text_content().unwrap(), "Trying again by itself in 1 s.");
+    assert_eq!(retried.get_untracked(), 0);
+    wait_ms(1600).await;
+    assert_eq!(countdown.text_content().unwrap(), "Trying again now…");
+    wait_ms(600).await;
+    assert_eq!(retried.get_untracked(), 1, "retried once, not at every tick");
+
+    // Without an action to repeat, it only says when trying again makes sense.
+    let mut error = problem_error(503, "Busy.");
+    error.retry_after_secs = Some(30);
+    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let text = host.query_selector(".error-notice__countdown").unwrap().unwrap().text_content().unwrap();
+    assert_eq!(text, "You can try again in 30 s.");
 }

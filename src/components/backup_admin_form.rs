@@ -28,11 +28,15 @@ pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: 
     let error = move || save.value().get().and_then(Result::err);
     let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
     let other_error = move || error().filter(|e| e.status != Some(422));
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let send = move || {
         JustFixed::set(None);
         save.dispatch(BackupAdminSignIn { username: user.get_untracked(), password: password.get_untracked() });
     };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        send();
+    };
+    let send_again = Callback::new(move |_: ()| send());
 
     view! {
         <Show
@@ -70,7 +74,7 @@ pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: 
                     />
                     <p class="field__error" id="backup-admin-password-error">{field("password")}</p>
                 </div>
-                {move || other_error().map(|error| view! { <ErrorNotice error /> })}
+                {move || other_error().map(|error| view! { <ErrorNotice error retry=send_again /> })}
                 <div class="credential__actions">
                     <button type="submit" class="button button--primary" disabled=move || save.pending().get()>
                         {move || if save.pending().get() { "Checking with Microsoft…" } else { "Check and save" }}

@@ -15,6 +15,9 @@ pub fn ConsentButton(organisation_id: i64, primary: bool) -> impl IntoView {
         }
         Ok::<(), api::ApiError>(())
     });
+    let again = Callback::new(move |_: ()| {
+        start.dispatch(());
+    });
     view! {
         <p class="credential__hint">"A global administrator of this organisation approves the backup app at Microsoft."</p>
         <button
@@ -27,6 +30,6 @@ pub fn ConsentButton(organisation_id: i64, primary: bool) -> impl IntoView {
         >
             {move || if start.pending().get() { "Opening Microsoft…" } else { "Continue" }}
         </button>
-        {move || start.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
+        {move || start.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error retry=again /> })}
     }
 }

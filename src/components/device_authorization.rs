@@ -25,6 +25,9 @@ pub fn DeviceAuthorization(organisation_id: i64, flow: Option<DeviceFlow>, prima
         Ok::<(), ApiError>(())
     });
     let start_error = move || start.value().get().and_then(Result::err);
+    let start_again = Callback::new(move |_: ()| {
+        start.dispatch(());
+    });
     let new_code_button = move |label: &'static str, primary: bool| {
         view! {
             <button
@@ -45,7 +48,7 @@ pub fn DeviceAuthorization(organisation_id: i64, flow: Option<DeviceFlow>, prima
         return view! {
             <p class="credential__hint">"Get a code, then enter it at Microsoft as an administrator of this organisation."</p>
             {new_code_button("Device Authorization", primary)}
-            {move || start_error().map(|error| view! { <ErrorNotice error /> })}
+            {move || start_error().map(|error| view! { <ErrorNotice error retry=start_again /> })}
         }
         .into_any();
     };
@@ -61,7 +64,7 @@ pub fn DeviceAuthorization(organisation_id: i64, flow: Option<DeviceFlow>, prima
             <p class="notice notice--danger" role="alert">{message}</p>
             {flow.detail.clone().map(|detail| view! { <p class="credential__hint">{detail}</p> })}
             {new_code_button("Get a new code", true)}
-            {move || start_error().map(|error| view! { <ErrorNotice error /> })}
+            {move || start_error().map(|error| view! { <ErrorNotice error retry=start_again /> })}
         }
         .into_any();
     }
@@ -130,7 +133,7 @@ pub fn DeviceAuthorization(organisation_id: i64, flow: Option<DeviceFlow>, prima
                 {new_code_button("Get a new code", false)}
             </div>
             {move || verify.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
-            {move || start_error().map(|error| view! { <ErrorNotice error /> })}
+            {move || start_error().map(|error| view! { <ErrorNotice error retry=start_again /> })}
         </div>
     }
     .into_any()

@@ -50,8 +50,10 @@ pub fn what_to_do(status: Option<u16>) -> &'static str {
     }
 }
 
+/// `retry`, where given, runs the action again by itself once the wait the server asked for
+/// (429 or 503 with `Retry-After`) is over; without it the notice only counts down.
 #[component]
-pub fn ErrorNotice(error: ApiError) -> impl IntoView {
+pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>>) -> impl IntoView {
     // The server's title names this problem exactly ("Email address or password not
     // recognised"); the plain meaning of the code stands in when there is none.
     let title = error.problem.as_ref().map(|p| p.title.clone()).unwrap_or_else(|| meaning(error.status).to_owned());
@@ -72,11 +74,13 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
         view! { <A href=href>"Sign in again"</A> }
     });
     let request_id = error.request_id().map(str::to_owned);
+    let wait = error.retry_after_secs.filter(|_| matches!(error.status, Some(429) | Some(503)));
     view! {
         <div class="error-notice" role="alert">
             <p class="error-notice__heading">{heading}</p>
             <p class="error-notice__detail">{detail}</p>
             <p class="error-notice__todo">{todo} " " {sign_in}</p>
+            {wait.map(|secs| view! { <RetryCountdown secs retry /> })}
             {request_id
                 .map(|id| {
                     view! {
@@ -88,6 +92,33 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
                 })}
         </div>
     }
+}
+
+/// Counts down the seconds the server asked us to wait, then runs `retry` once, if given.
+#[component]
+fn RetryCountdown(secs: u32, retry: Option<Callback<()>>) -> impl IntoView {
+    let deadline = crate::time::now_ms() + f64::from(secs) * 1000.0;
+    let now = RwSignal::new(crate::time::now_ms());
+    if let Ok(handle) = set_interval_with_handle(move || now.set(crate::time::now_ms()), std::time::Duration::from_millis(250)) {
+        on_cleanup(move || handle.clear());
+    }
+    let left = move || ((deadline - now.get()) / 1000.0).ceil().max(0.0) as u32;
+    if let Some(retry) = retry {
+        let fired = StoredValue::new(false);
+        Effect::new(move |_| {
+            if left() == 0 && !fired.get_value() {
+                fired.set_value(true);
+                retry.run(());
+            }
+        });
+    }
+    let text = move || match (left(), retry.is_some()) {
+        (0, true) => "Trying again now…".to_owned(),
+        (0, false) => "You can try again now.".to_owned(),
+        (n, true) => format!("Trying again by itself in {n} s."),
+        (n, false) => format!("You can try again in {n} s."),
+    };
+    view! { <p class="error-notice__countdown">{text}</p> }
 }
 
 /// The fallback of an `ErrorBoundary`: each error as an `ErrorNotice`.

@@ -76,7 +76,14 @@ pub fn CredentialsPage() -> impl IntoView {
                 </p>
             }
             .into_any(),
-            Err(error) => view! { <ErrorNotice error /> }.into_any(),
+            Err(error) => {
+                let again = Callback::new(move |_: ()| {
+                    if let Some(id) = organisation.get_untracked() {
+                        check.dispatch(id);
+                    }
+                });
+                view! { <ErrorNotice error retry=again /> }.into_any()
+            }
         })
     };
     let outcome = move || query.read().get("consent").and_then(|o| consent_outcome(&o));
