@@ -32,6 +32,9 @@ pub fn DestinationPasswordEdit(row: JobRow, on_done: Callback<()>) -> impl IntoV
         ev.prevent_default();
         save.dispatch(password.get_untracked());
     };
+    let save_again = Callback::new(move |_: ()| {
+        save.dispatch(password.get_untracked());
+    });
 
     view! {
         <Show
@@ -57,7 +60,7 @@ pub fn DestinationPasswordEdit(row: JobRow, on_done: Callback<()>) -> impl IntoV
                     aria-describedby=error_id.clone()
                 />
                 <p class="field__error" id=error_id.clone()>{field_error}</p>
-                {move || other_error().map(|error| view! { <ErrorNotice error /> })}
+                {move || other_error().map(|error| view! { <ErrorNotice error retry=save_again /> })}
                 <div class="password-edit__actions">
                     <button type="submit" class="button button--small button--primary" disabled=move || save.pending().get()>
                         {move || if save.pending().get() { "Saving…" } else { "Save and retry" }}

@@ -7,6 +7,7 @@ use leptos_router::components::A;
 
 use crate::api::ApiError;
 use crate::components::copy_button::CopyButton;
+use crate::components::sign_in_again::SignInAgain;
 
 /// What a status code means, in plain words.
 pub fn meaning(status: Option<u16>) -> &'static str {
@@ -50,8 +51,9 @@ pub fn what_to_do(status: Option<u16>) -> &'static str {
     }
 }
 
-/// `retry`, where given, runs the action again by itself once the wait the server asked for
-/// (429 or 503 with `Retry-After`) is over; without it the notice only counts down.
+/// `retry`, where given, runs the action again: by itself once the wait the server asked for
+/// (429 or 503 with `Retry-After`) is over, or after the user signs in again (401); without it
+/// the notice only counts down, or only signs in.
 #[component]
 pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>>) -> impl IntoView {
     // The server's title names this problem exactly ("Email address or password not
@@ -71,8 +73,9 @@ pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>
     let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
     let sign_in = session_ended.then(|| {
         let href = crate::sign_in_href(&crate::current_address());
-        view! { <A href=href>"Sign in again"</A> }
+        view! { <A href=href>"Sign in on its own page"</A> }
     });
+    let sign_in_here = session_ended.then(|| view! { <SignInAgain retry /> });
     let request_id = error.request_id().map(str::to_owned);
     let wait = error.retry_after_secs.filter(|_| matches!(error.status, Some(429) | Some(503)));
     view! {
@@ -81,6 +84,7 @@ pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>
             <p class="error-notice__detail">{detail}</p>
             <p class="error-notice__todo">{todo} " " {sign_in}</p>
             {wait.map(|secs| view! { <RetryCountdown secs retry /> })}
+            {sign_in_here}
             {request_id
                 .map(|id| {
                     view! {

@@ -18,6 +18,9 @@ pub fn ForceBackupButton(mailbox_id: i64, mailbox_email: String, on_started: Cal
         result
     });
     let error = move || force.value().get().and_then(Result::err);
+    let force_again = Callback::new(move |_: ()| {
+        force.dispatch(());
+    });
     view! {
         <button
             type="button"
@@ -30,7 +33,7 @@ pub fn ForceBackupButton(mailbox_id: i64, mailbox_email: String, on_started: Cal
         >
             {move || if force.pending().get() { "Starting…" } else { "Force Backup" }}
         </button>
-        {move || error().map(|error| view! { <ErrorNotice error /> })}
+        {move || error().map(|error| view! { <ErrorNotice error retry=force_again /> })}
     }
 }
 
@@ -44,6 +47,8 @@ pub fn ForceBackupAll(
     on_started: Callback<()>,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
+    // Repeated as confirmed (not as the filter may read by then), after a 429 or a new sign-in.
+    let last_confirmed = StoredValue::new(None::<ForceBackupsRequest>);
     let force = Action::new_local(move |filter: &ForceBackupsRequest| {
         let filter = filter.clone();
         async move {
@@ -62,6 +67,11 @@ pub fn ForceBackupAll(
         1 => "1 backup".to_owned(),
         n => format!("{n} backups"),
     };
+    let force_confirmed_again = Callback::new(move |_: ()| {
+        if let Some(confirmed) = last_confirmed.get_value() {
+            force.dispatch(confirmed);
+        }
+    });
     view! {
         <div class="force-all">
             <Show
@@ -88,7 +98,9 @@ pub fn ForceBackupAll(
                         type="button"
                         class="button button--primary"
                         on:click=move |_| {
-                            force.dispatch(filter.get_untracked());
+                            let confirmed = filter.get_untracked();
+                            last_confirmed.set_value(Some(confirmed.clone()));
+                            force.dispatch(confirmed);
                             confirming.set(false);
                         }
                     >
@@ -103,7 +115,7 @@ pub fn ForceBackupAll(
                         {format!("Started {} backup(s); {} already running.", result.started, result.already_running)}
                     </p>
                 }.into_any()),
-                Some(Err(error)) => Some(view! { <ErrorNotice error /> }.into_any()),
+                Some(Err(error)) => Some(view! { <ErrorNotice error retry=force_confirmed_again /> }.into_any()),
                 None => None,
             }}
         </div>

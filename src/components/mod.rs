@@ -13,5 +13,6 @@ pub mod new_job;
 pub mod pager;
 pub mod problems_panel;
 pub mod reauth_banner;
+pub mod sign_in_again;
 pub mod shell;
 pub mod status_badge;

@@ -29,6 +29,8 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     let on_conflict = RwSignal::new("skip".to_owned());
     let format = RwSignal::new("mbox".to_owned());
 
+    // What was last sent, to send again after a 429 or a new sign-in.
+    let last_job = StoredValue::new(None::<NewJob>);
     let start = Action::new_local(move |job: &NewJob| {
         let job = job.clone();
         async move {
@@ -41,6 +43,13 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
     let other_error = move || error().filter(|e| e.status != Some(422));
 
+    let start_again = Callback::new(move |_: ()| {
+        if let Some(Err(_)) = start.value().get_untracked() {
+            if let Some(job) = last_job.get_value() {
+                start.dispatch(job);
+            }
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         // The first mailbox is preselected in the list; an untouched select means that one.
@@ -49,14 +58,16 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
             .parse()
             .ok()
             .or_else(|| mailboxes.get_untracked().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id)));
-        start.dispatch(NewJob {
+        let job = NewJob {
             kind: kind.as_str().to_owned(),
             mailbox_id: mailbox_id.unwrap_or(0),
             folders: folders.get_untracked(),
             destination: elsewhere.get_untracked().then(|| destination.get_untracked()),
             on_conflict: (kind == JobKind::Restore).then(|| on_conflict.get_untracked()),
             format: (kind == JobKind::Download).then(|| format.get_untracked()),
-        });
+        };
+        last_job.set_value(Some(job.clone()));
+        start.dispatch(job);
     };
     let toggle_folder = move |name: &'static str, on: bool| {
         folders.update(|list| {
@@ -145,7 +156,7 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
                     </label>
                 </fieldset>
             </Show>
-            {move || other_error().map(|error| view! { <ErrorNotice error /> })}
+            {move || other_error().map(|error| view! { <ErrorNotice error retry=start_again /> })}
             <div class="new-job__actions">
                 <button type="submit" class="button button--primary" disabled=move || start.pending().get()>
                     {move || if start.pending().get() { "Starting…".to_owned() } else { format!("Start {}", noun(kind)) }}

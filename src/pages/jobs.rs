@@ -300,6 +300,9 @@ fn RetryButton(row: JobRow, on_done: Callback<()>) -> impl IntoView {
             result
         }
     });
+    let retry_again = Callback::new(move |_: ()| {
+        retry.dispatch(());
+    });
     Some(view! {
         <button
             type="button"
@@ -312,6 +315,6 @@ fn RetryButton(row: JobRow, on_done: Callback<()>) -> impl IntoView {
         >
             {label}
         </button>
-        {move || retry.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
+        {move || retry.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error retry=retry_again /> })}
     })
 }

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { END_USER, signIn } from './helpers';
+import { DEMO_PASSWORD, END_USER, signIn } from './helpers';
 
 test('an end user cannot read another mailbox through the API', async ({ page }) => {
   await signIn(page, END_USER);
@@ -65,4 +65,32 @@ test('the layout holds at 360 px wide', async ({ page }) => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow, `${path} is wider than the screen`).toBeLessThanOrEqual(0);
   }
+});
+
+test('a session that ends under a form: sign in again right there, what was typed stays, and the request goes through', async ({ page }) => {
+  await signIn(page, END_USER);
+  await page.goto('/status/migrates');
+  await page.getByRole('button', { name: 'New migration' }).click();
+  const form = page.getByRole('form', { name: 'New migration' });
+  await form.getByLabel('Migrate to (mailbox address)').fill('alice@after-sign-in.example');
+
+  // The session ends elsewhere (signed out in another tab of the same browser).
+  const session = await (await page.request.get('/api/session')).json();
+  expect((await page.request.delete('/api/session', { headers: { 'x-csrf-token': session.csrf_token } })).status()).toBe(204);
+
+  await form.getByRole('button', { name: 'Start migration' }).click();
+  const notice = form.getByRole('alert').filter({ hasText: '401' });
+  await expect(notice).toContainText('Sign in again');
+  await expect(notice.locator('.error-notice__request-id')).toHaveText(/^[0-9a-f]{24}$/);
+  const again = notice.getByRole('group', { name: 'Sign in again' });
+  await expect(again.getByLabel('Email address')).toHaveValue(END_USER);
+  await again.getByLabel('Password').fill('not-the-password');
+  await again.getByRole('button', { name: 'Sign in and continue' }).click();
+  await expect(again.locator('.sign-in-again__error')).not.toBeEmpty();
+  await again.getByLabel('Password').fill(DEMO_PASSWORD);
+  await again.getByRole('button', { name: 'Sign in and continue' }).click();
+
+  // The same form, with what was typed, went through once signed in.
+  await expect(page.getByRole('status').filter({ hasText: 'is queued' })).toHaveText(/^Migration M-[2-9A-Z]{8} is queued\./);
+  await expect(page).toHaveURL(/\/status\/migrates/);
 });
