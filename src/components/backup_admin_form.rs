@@ -8,6 +8,7 @@ use portal_api::{BackupAdminSignIn, CredentialKind};
 use crate::api::{self, ApiError};
 use crate::components::credential_card::JustFixed;
 use crate::components::error_notice::ErrorNotice;
+use crate::components::text_field::TextField;
 
 #[component]
 pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: bool, on_saved: Callback<()>) -> impl IntoView {
@@ -48,32 +49,22 @@ pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: 
             }
         >
             <form class="credential__form" on:submit=submit novalidate aria-label="Backup admin sign-in">
-                <div class="field">
-                    <label for="backup-admin-username">"Backup admin's username"</label>
-                    <input
-                        id="backup-admin-username"
-                        type="email"
-                        autocomplete="username"
-                        prop:value=user
-                        on:input=move |ev| user.set(event_target_value(&ev))
-                        aria-invalid=move || field("username")().is_some().to_string()
-                        aria-describedby="backup-admin-username-error"
-                    />
-                    <p class="field__error" id="backup-admin-username-error">{field("username")}</p>
-                </div>
-                <div class="field">
-                    <label for="backup-admin-password">"Password"</label>
-                    <input
-                        id="backup-admin-password"
-                        type="password"
-                        autocomplete="current-password"
-                        prop:value=password
-                        on:input=move |ev| password.set(event_target_value(&ev))
-                        aria-invalid=move || field("password")().is_some().to_string()
-                        aria-describedby="backup-admin-password-error"
-                    />
-                    <p class="field__error" id="backup-admin-password-error">{field("password")}</p>
-                </div>
+                <TextField
+                    id="backup-admin-username"
+                    label="Backup admin's username"
+                    value=user
+                    kind="email"
+                    autocomplete="username"
+                    error=Signal::derive_local(field("username"))
+                />
+                <TextField
+                    id="backup-admin-password"
+                    label="Password"
+                    value=password
+                    kind="password"
+                    autocomplete="current-password"
+                    error=Signal::derive_local(field("password"))
+                />
                 {move || other_error().map(|error| view! { <ErrorNotice error retry=send_again /> })}
                 <div class="credential__actions">
                     <button type="submit" class="button button--primary" disabled=move || save.pending().get()>

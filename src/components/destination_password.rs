@@ -8,6 +8,7 @@ use portal_api::JobRow;
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
+use crate::components::text_field::TextField;
 
 #[component]
 pub fn DestinationPasswordEdit(row: JobRow, on_done: Callback<()>) -> impl IntoView {
@@ -26,7 +27,6 @@ pub fn DestinationPasswordEdit(row: JobRow, on_done: Callback<()>) -> impl IntoV
     let field_error = move || error().and_then(|e| e.field_error("password"));
     let other_error = move || error().filter(|e| e.status != Some(422));
     let input_id = format!("destination-password-{}", row.id);
-    let error_id = format!("{input_id}-error");
     let destination = row.destination.clone().unwrap_or_else(|| row.mailbox_email.clone());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -49,17 +49,13 @@ pub fn DestinationPasswordEdit(row: JobRow, on_done: Callback<()>) -> impl IntoV
             }
         >
             <form class="password-edit" on:submit=submit novalidate>
-                <label for=input_id.clone()>{format!("Current password of {destination}")}</label>
-                <input
+                <TextField
                     id=input_id.clone()
-                    type="password"
-                    autocomplete="off"
-                    prop:value=password
-                    on:input=move |ev| password.set(event_target_value(&ev))
-                    aria-invalid=move || field_error().is_some().to_string()
-                    aria-describedby=error_id.clone()
+                    label=format!("Current password of {destination}")
+                    value=password
+                    kind="password"
+                    error=Signal::derive_local(field_error)
                 />
-                <p class="field__error" id=error_id.clone()>{field_error}</p>
                 {move || other_error().map(|error| view! { <ErrorNotice error retry=save_again /> })}
                 <div class="password-edit__actions">
                     <button type="submit" class="button button--small button--primary" disabled=move || save.pending().get()>

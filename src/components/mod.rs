@@ -16,3 +16,4 @@ pub mod reauth_banner;
 pub mod sign_in_again;
 pub mod shell;
 pub mod status_badge;
+pub mod text_field;

@@ -7,6 +7,7 @@ use portal_api::{BackupsQuery, JobKind, NewJob};
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
+use crate::components::text_field::TextField;
 
 /// "restore", "download", "migration": what the form starts.
 pub fn noun(kind: JobKind) -> &'static str {
@@ -128,20 +129,13 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
                 </div>
             </Show>
             <Show when=move || elsewhere.get()>
-                <div class="field">
-                    <label for="new-job-destination">
-                        {if kind == JobKind::Migrate { "Migrate to (mailbox address)" } else { "Restore into (mailbox address)" }}
-                    </label>
-                    <input
-                        id="new-job-destination"
-                        type="email"
-                        prop:value=destination
-                        on:input=move |ev| destination.set(event_target_value(&ev))
-                        aria-invalid=move || field("destination")().is_some().to_string()
-                        aria-describedby="new-job-destination-error"
-                    />
-                    <p class="field__error" id="new-job-destination-error">{field("destination")}</p>
-                </div>
+                <TextField
+                    id="new-job-destination"
+                    label=if kind == JobKind::Migrate { "Migrate to (mailbox address)" } else { "Restore into (mailbox address)" }
+                    value=destination
+                    kind="email"
+                    error=Signal::derive_local(field("destination"))
+                />
             </Show>
             <Show when=move || kind == JobKind::Download>
                 <fieldset class="field">

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use portal_api::SignInRequest;
 
 use crate::api::{self, ApiError};
+use crate::components::text_field::TextField;
 use crate::Session;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
@@ -50,8 +51,7 @@ pub fn SignInAgain(retry: Option<Callback<()>>) -> impl IntoView {
     // Not a <form>: it often stands inside the form whose request failed. Unique IDs: two
     // requests of one page may fail at once.
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let (email_id, password_id, error_id) =
-        (format!("sign-in-again-email-{n}"), format!("sign-in-again-password-{n}"), format!("sign-in-again-error-{n}"));
+    let (email_id, password_id) = (format!("sign-in-again-email-{n}"), format!("sign-in-again-password-{n}"));
 
     view! {
         <Show
@@ -59,34 +59,16 @@ pub fn SignInAgain(retry: Option<Callback<()>>) -> impl IntoView {
             fallback=move || view! {
                 <div class="sign-in-again" role="group" aria-label="Sign in again">
                     <p class="sign-in-again__lead">"Sign in again here; what you typed on this page stays, and we repeat what you asked."</p>
-                    <div class="field">
-                        <label for=email_id.clone()>"Email address"</label>
-                        <input
-                            id=email_id.clone()
-                            type="email"
-                            autocomplete="username"
-                            prop:value=email
-                            on:input=move |ev| email.set(event_target_value(&ev))
-                        />
-                    </div>
-                    <div class="field">
-                        <label for=password_id.clone()>"Password"</label>
-                        <input
-                            id=password_id.clone()
-                            type="password"
-                            autocomplete="current-password"
-                            prop:value=password
-                            on:input=move |ev| password.set(event_target_value(&ev))
-                            on:keydown=move |ev| {
-                                if ev.key() == "Enter" {
-                                    ev.prevent_default();
-                                    send();
-                                }
-                            }
-                            aria-describedby=error_id.clone()
-                        />
-                        <p class="field__error sign-in-again__error" id=error_id.clone()>{message}</p>
-                    </div>
+                    <TextField id=email_id.clone() label="Email address" value=email kind="email" autocomplete="username" />
+                    <TextField
+                        id=password_id.clone()
+                        label="Password"
+                        value=password
+                        kind="password"
+                        autocomplete="current-password"
+                        error=Signal::derive_local(message)
+                        on_enter=Callback::new(move |_: ()| send())
+                    />
                     <button type="button" class="button button--primary" disabled=move || sign_in.pending().get() on:click=move |_| send()>
                         {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in and continue" }}
                     </button>

@@ -7,6 +7,7 @@ use portal_api::SignInRequest;
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
+use crate::components::text_field::TextField;
 use crate::Session;
 
 /// Where to go after signing in: only a path on this site, never another site.
@@ -54,36 +55,26 @@ pub fn SignInPage() -> impl IntoView {
         <main class="sign-in" id="main">
             <form class="sign-in__form" on:submit=on_submit novalidate>
                 <h1 class="sign-in__title">"Sign in to Backup Portal"</h1>
-                <div class="field">
-                    <label for="sign-in-email">"Email address"</label>
-                    <input
-                        id="sign-in-email"
-                        name="email"
-                        type="email"
-                        autocomplete="username"
-                        aria-required="true"
-                        aria-invalid=move || field_error("email")().is_some().to_string()
-                        aria-describedby="sign-in-email-error"
-                        prop:value=email
-                        on:input=move |ev| email.set(event_target_value(&ev))
-                    />
-                    <p class="field__error" id="sign-in-email-error">{field_error("email")}</p>
-                </div>
-                <div class="field">
-                    <label for="sign-in-password">"Password"</label>
-                    <input
-                        id="sign-in-password"
-                        name="password"
-                        type="password"
-                        autocomplete="current-password"
-                        aria-required="true"
-                        aria-invalid=move || field_error("password")().is_some().to_string()
-                        aria-describedby="sign-in-password-error"
-                        prop:value=password
-                        on:input=move |ev| password.set(event_target_value(&ev))
-                    />
-                    <p class="field__error" id="sign-in-password-error">{field_error("password")}</p>
-                </div>
+                <TextField
+                    id="sign-in-email"
+                    label="Email address"
+                    value=email
+                    kind="email"
+                    autocomplete="username"
+                    name="email"
+                    required=true
+                    error=Signal::derive_local(field_error("email"))
+                />
+                <TextField
+                    id="sign-in-password"
+                    label="Password"
+                    value=password
+                    kind="password"
+                    autocomplete="current-password"
+                    name="password"
+                    required=true
+                    error=Signal::derive_local(field_error("password"))
+                />
                 {move || form_error().map(|error| view! { <ErrorNotice error /> })}
                 <button type="submit" class="button button--primary" disabled=move || sign_in.pending().get()>
                     {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}

@@ -86,7 +86,8 @@ test('a session that ends under a form: sign in again right there, what was type
   await expect(again.getByLabel('Email address')).toHaveValue(END_USER);
   await again.getByLabel('Password').fill('not-the-password');
   await again.getByRole('button', { name: 'Sign in and continue' }).click();
-  await expect(again.locator('.sign-in-again__error')).not.toBeEmpty();
+  await expect(again).toContainText('do not match an account');
+  await expect(again.getByLabel('Password')).toHaveAttribute('aria-invalid', 'true');
   await again.getByLabel('Password').fill(DEMO_PASSWORD);
   await again.getByRole('button', { name: 'Sign in and continue' }).click();
 
