@@ -11,22 +11,13 @@ use crate::time;
 
 #[component]
 pub fn ProblemsPanel() -> impl IntoView {
-    let failed = api::failed_requests();
+    // A Copy handle on the session-wide list, so every closure below can use it as it is.
+    let failed = RwSignal::from(api::failed_requests());
     let open = RwSignal::new(false);
-    let count = {
-        let failed = failed.clone();
-        move || failed.with(Vec::len)
-    };
-    let label = {
-        let count = count.clone();
-        move || match count() {
-            0 => "Problems".to_owned(),
-            n => format!("Problems · {n}"),
-        }
-    };
-    let entries = {
-        let failed = failed.clone();
-        move || failed.get()
+    let count = move || failed.with(Vec::len);
+    let label = move || match count() {
+        0 => "Problems".to_owned(),
+        n => format!("Problems · {n}"),
     };
     let is_empty = move || count() == 0;
 
@@ -56,30 +47,25 @@ pub fn ProblemsPanel() -> impl IntoView {
                         <button
                             type="button"
                             class="button button--small"
-                            disabled=is_empty.clone()
-                            on:click={
-                                let failed = failed.clone();
-                                move |_| failed.set(Vec::new())
-                            }
+                            disabled=is_empty
+                            on:click=move |_| failed.set(Vec::new())
                         >
                             "Clear"
                         </button>
                         <button type="button" class="button button--small" on:click=move |_| open.set(false)>"Close"</button>
                     </header>
                     <Show
-                        when=is_empty.clone()
-                        fallback={
-                            let entries = entries.clone();
-                            move || {
-                                let entries = entries.clone();
-                                view! {
-                                    <ol class="problems-panel__list">
-                                        <For each=entries key=|entry| (entry.at_ms.to_bits(), entry.error.request_id().map(str::to_owned)) let:entry>
-                                            <ProblemEntry entry />
-                                        </For>
-                                    </ol>
-                                }
-                            }
+                        when=is_empty
+                        fallback=move || view! {
+                            <ol class="problems-panel__list">
+                                <For
+                                    each=move || failed.get()
+                                    key=|entry| (entry.at_ms.to_bits(), entry.error.request_id().map(str::to_owned))
+                                    let:entry
+                                >
+                                    <ProblemEntry entry />
+                                </For>
+                            </ol>
                         }
                     >
                         <p class="problems-panel__empty">"No request has failed in this session."</p>
