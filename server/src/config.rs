@@ -69,6 +69,16 @@ pub struct Config {
     #[arg(long, env = "PORTAL_IDP", default_value = "embedded")]
     pub idp: String,
 
+    /// The identity provider's authority, instead of the one `--idp` implies: a national cloud
+    /// such as `https://login.microsoftonline.us`, or a provider of one's own.
+    #[arg(long, env = "PORTAL_IDP_AUTHORITY")]
+    pub idp_authority: Option<String>,
+
+    /// The directory API that tells which tenant a token belongs to (Graph's `/organization`
+    /// lives under it), instead of the one `--idp` implies, e.g. `https://graph.microsoft.us/v1.0`.
+    #[arg(long, env = "PORTAL_IDP_DIRECTORY")]
+    pub idp_directory: Option<String>,
+
     /// The OAuth client ID of the portal at the identity provider.
     #[arg(long, env = "PORTAL_OAUTH_CLIENT_ID", default_value = "backup-portal")]
     pub oauth_client_id: String,
@@ -158,6 +168,8 @@ impl Config {
             master_key: None,
             master_key_file: None,
             public_url: None,
+            idp_authority: None,
+            idp_directory: None,
             idp: "embedded".into(),
             oauth_client_id: "backup-portal".into(),
             oauth_client_secret: "demo-client-secret".into(),

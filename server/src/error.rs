@@ -29,12 +29,27 @@ pub enum AppError {
     /// The body or query parsed, but fields are wrong: each is named.
     Validation(Vec<FieldError>),
     /// Too many attempts; the client may try again after this many seconds (`Retry-After`).
-    RateLimited { retry_after_secs: u64, detail: String },
+    RateLimited {
+        retry_after_secs: u64,
+        detail: String,
+    },
     /// A service we depend on (the identity provider) could not be reached or answered
     /// something we cannot use. Logged in full; the client learns which service.
-    Upstream { service: &'static str, cause: String },
+    Upstream {
+        service: &'static str,
+        cause: String,
+    },
     /// The request took longer than the server's time limit (in milliseconds).
-    Timeout { limit_ms: u64 },
+    Timeout {
+        limit_ms: u64,
+    },
+    /// The database is out of reach or busy for a moment (locked by another writer, no free
+    /// connection, connection refused). Logged in full; the client may try again after this
+    /// many seconds (`Retry-After`).
+    Unavailable {
+        retry_after_secs: u64,
+        cause: String,
+    },
     /// Anything we did not expect. Logged in full; the client learns only that it happened.
     Internal(String),
 }
@@ -63,13 +78,14 @@ impl AppError {
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             AppError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// One problem of each kind, for their documentation pages (`problems.rs`); a new kind
     /// belongs here too.
-    pub(crate) fn kinds() -> [AppError; 16] {
+    pub(crate) fn kinds() -> [AppError; 17] {
         let text = String::new;
         [
             AppError::Unauthenticated,
@@ -87,6 +103,7 @@ impl AppError {
             AppError::RateLimited { retry_after_secs: 0, detail: text() },
             AppError::Upstream { service: "", cause: text() },
             AppError::Timeout { limit_ms: 0 },
+            AppError::Unavailable { retry_after_secs: 0, cause: text() },
             AppError::Internal(text()),
         ]
     }
@@ -151,6 +168,10 @@ impl AppError {
                 "The request took longer than the server's time limit, so the server stopped waiting for it.",
                 "Reload to see whether what you asked for completed anyway, then try again, with a narrower request if it was a large one.",
             ),
+            AppError::Unavailable { .. } => (
+                "The database could not be used for a moment: another writer held it longer than the server waits, every connection was busy, or it could not be reached. Nothing was changed.",
+                "Wait the number of seconds in the Retry-After header, then try again. The portal counts down and retries by itself.",
+            ),
             AppError::Internal(_) => (
                 "Something failed on the server that it did not expect. The cause is in the server's log under the request ID; the answer never includes it.",
                 "Try again. If it happens again, quote the request ID to support.",
@@ -176,6 +197,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate-limited",
             AppError::Upstream { .. } => "upstream-unavailable",
             AppError::Timeout { .. } => "timeout",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -197,6 +219,7 @@ impl AppError {
             AppError::RateLimited { .. } => "Too many attempts",
             AppError::Upstream { .. } => "A service we rely on did not answer as expected",
             AppError::Timeout { .. } => "The request took too long",
+            AppError::Unavailable { .. } => "The service is busy for a moment",
             AppError::Internal(_) => "Something went wrong on our side",
         }
     }
@@ -230,6 +253,9 @@ impl AppError {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 format!("Check these fields: {}.", fields.join(", "))
             }
+            AppError::Unavailable { retry_after_secs, .. } => format!(
+                "Our database is busy or out of reach for a moment, so nothing was changed. Try again in {retry_after_secs} s."
+            ),
             AppError::Internal(_) => {
                 "The request could not be completed. It has been logged; try again, and quote the request ID to support if it happens again.".into()
             }
@@ -257,9 +283,32 @@ impl std::fmt::Display for AppError {
     }
 }
 
+/// How long a client waits before trying again when the database is busy or out of reach.
+const DATABASE_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        AppError::internal(format!("database: {error}"))
+        if database_out_of_reach(&error) {
+            AppError::Unavailable { retry_after_secs: DATABASE_RETRY_AFTER_SECS, cause: format!("database: {error}") }
+        } else {
+            AppError::internal(format!("database: {error}"))
+        }
+    }
+}
+
+/// A failure that passes by itself: the database is locked by another writer, has no free
+/// connection, or cannot be reached; not a bad query or bad data, which stay 500.
+fn database_out_of_reach(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite: 5 BUSY, 6 LOCKED (extended codes keep the primary code in the low byte).
+            // PostgreSQL: class 08 (connection), 53300 too many connections, 57P01-57P03 shutting down or starting.
+            let sqlite_busy = code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy || code.starts_with("08") || matches!(code.as_ref(), "53300" | "57P01" | "57P02" | "57P03")
+        }
+        _ => false,
     }
 }
 
@@ -272,8 +321,11 @@ impl IntoResponse for AppError {
         if let AppError::Upstream { service, cause } = &self {
             tracing::warn!(service, %cause, "upstream error");
         }
+        if let AppError::Unavailable { cause, .. } = &self {
+            tracing::warn!(%cause, "database unavailable");
+        }
         let mut response = problem_response(&self.to_problem());
-        if let AppError::RateLimited { retry_after_secs, .. } = &self {
+        if let AppError::RateLimited { retry_after_secs, .. } | AppError::Unavailable { retry_after_secs, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response

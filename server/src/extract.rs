@@ -58,7 +58,9 @@ const NUL_MESSAGE: &str = "Text may not contain the NUL character (\\u0000).";
 fn nul_in(value: &serde_json::Value, path: &str) -> Option<String> {
     let at = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
     match value {
-        serde_json::Value::String(text) => text.contains('\0').then(|| if path.is_empty() { "body".to_owned() } else { path.to_owned() }),
+        serde_json::Value::String(text) => {
+            text.contains('\0').then(|| if path.is_empty() { "body".to_owned() } else { path.to_owned() })
+        }
         serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| nul_in(item, &format!("{path}[{i}]"))),
         serde_json::Value::Object(members) => members.iter().find_map(|(key, member)| {
             if key.contains('\0') {

@@ -58,4 +58,3 @@ pub(crate) fn document(status: StatusCode, site: &str, title: &str, body: &str) 
     );
     response
 }
-

@@ -17,8 +17,8 @@ pub mod idp;
 pub mod jobs;
 pub mod listing;
 pub mod openapi;
-pub mod problems;
 pub mod problem;
+pub mod problems;
 pub mod secrets;
 pub mod seed;
 pub mod state;
@@ -87,8 +87,10 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone(), postgres);
-    let reauth_limits =
-        Arc::new(credentials::rate_limit::RateLimiter::new(config.reauth_attempts_per_minute, config.reauth_attempts_per_organisation));
+    let reauth_limits = Arc::new(credentials::rate_limit::RateLimiter::new(
+        config.reauth_attempts_per_minute,
+        config.reauth_attempts_per_organisation,
+    ));
     Ok(AppState {
         db,
         config: Arc::new(config),

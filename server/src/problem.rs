@@ -38,11 +38,7 @@ pub async fn problem_layer(mut request: Request, next: Next) -> Response {
     // The identity provider built in answers in OAuth's own formats (JSON errors, HTML pages).
     let own_format = response.extensions().get::<crate::idp::OwnFormat>().is_some();
     let failed = response.status().is_client_error() || response.status().is_server_error();
-    let mut response = if failed && !own_format {
-        as_problem(response, &request_id).await
-    } else {
-        response
-    };
+    let mut response = if failed && !own_format { as_problem(response, &request_id).await } else { response };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

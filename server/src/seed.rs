@@ -272,12 +272,19 @@ async fn seed_credentials(
     for kind in portal_api::CredentialKind::ALL {
         match broken.iter().find(|(k, _, _)| *k == kind) {
             Some((_, reason, hours_ago)) => {
-                seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), now - 40 * 24 * HOUR)
-                    .await?;
+                seed_working(
+                    &mut **tx,
+                    organisation_id,
+                    kind,
+                    (kind == BackupAdmin).then_some(admin.as_str()),
+                    now - 40 * 24 * HOUR,
+                )
+                .await?;
                 mark_broken(&mut **tx, organisation_id, kind, reason, now - hours_ago * HOUR).await?;
             }
             None => {
-                seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), now - 3 * HOUR).await?;
+                seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), now - 3 * HOUR)
+                    .await?;
             }
         }
     }

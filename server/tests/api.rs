@@ -335,8 +335,7 @@ async fn each_problem_type_leads_to_its_documentation_page() {
     // The index lists every type; each listed page says when it happens and what to do.
     let (status, content_type, index) = page("/problems".into()).await;
     assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/html; charset=utf-8"));
-    let listed: Vec<String> =
-        index.split("<a href=\"").skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_owned()).collect();
+    let listed: Vec<String> = index.split("<a href=\"").skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_owned()).collect();
     assert_eq!(listed.len(), 16, "{index}");
     for uri in &listed {
         let (status, _, html) = page(uri.clone()).await;
@@ -358,7 +357,12 @@ async fn each_problem_type_leads_to_its_documentation_page() {
 async fn a_typo_in_a_body_is_refused_and_nothing_is_forced() {
     let app = test_app().await;
     let reseller = app.sign_in(Role::Reseller).await;
-    let jobs = || async { sqlx::query_as::<_, (i64, i64)>("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM jobs").fetch_one(&app.db).await.unwrap() };
+    let jobs = || async {
+        sqlx::query_as::<_, (i64, i64)>("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM jobs")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
     let before = jobs().await;
     let typo = json!({ "stauts": "failed" });
     let response = app.send_as(&reseller, Method::POST, "/api/backups/force", Some(typo)).await;
@@ -368,10 +372,50 @@ async fn a_typo_in_a_body_is_refused_and_nothing_is_forced() {
 
     // Text with a NUL character never reaches the database, in a body or a query.
     let nul = json!({ "q": "a\u{0}b" });
-    let p = problem(app.send_as(&reseller, Method::POST, "/api/backups/force", Some(nul)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p =
+        problem(app.send_as(&reseller, Method::POST, "/api/backups/force", Some(nul)).await, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
     assert!(p.field_error("q").is_some(), "{p:?}");
     let p = problem(app.get_as(&reseller, "/api/backups?q=a%00b").await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(p.field_error("q").is_some(), "{p:?}");
     // A path parameter that cannot name anything is simply not found.
     problem(app.get_as(&reseller, "/api/backups/not-a-number/history").await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_database_held_by_another_writer_is_a_503_with_retry_after_and_nothing_changes() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let page: Page<BackupRow> = body_json(app.get_as(&admin, "/api/backups?status=completed").await).await;
+    let mailbox = page.items[0].mailbox_id;
+
+    // Another process (a backup tool, a migration) holds the write lock longer than we wait.
+    use sqlx::Connection;
+    let url = format!("sqlite://{}/portal.db", app.dir.path().display());
+    let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.unwrap();
+
+    let forced = app.send_as(&admin, Method::POST, &format!("/api/backups/{mailbox}/force"), None).await;
+    assert_eq!(forced.headers()[header::RETRY_AFTER], "5");
+    let busy = problem(forced, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(busy.type_uri, "/problems/unavailable");
+    let detail = busy.detail.unwrap();
+    assert!(!detail.to_lowercase().contains("lock") && !detail.contains("sqlite"), "nothing internal: {detail}");
+
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    let backup: BackupRow = body_json(app.get_as(&admin, &format!("/api/backups/{mailbox}")).await).await;
+    assert_eq!(backup.status, JobStatus::Completed, "nothing was forced while the database was held");
+    let forced = app.send_as(&admin, Method::POST, &format!("/api/backups/{mailbox}/force"), None).await;
+    assert_eq!(forced.status(), StatusCode::ACCEPTED, "the same request goes through once it is free");
+}
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_is_a_500_that_names_nothing_internal() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    sqlx::query("UPDATE jobs SET status = 'garbled' WHERE kind = 'restore'").execute(&app.db).await.unwrap();
+    let failed = problem(app.get_as(&admin, "/api/jobs?kind=restore").await, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(failed.type_uri, "/problems/internal");
+    let detail = failed.detail.unwrap();
+    assert!(!detail.contains("garbled") && !detail.contains("status"), "nothing internal: {detail}");
 }

@@ -9,7 +9,7 @@ use common::*;
 use portal_api::{
     BackupRow, CredentialKind, CredentialState, Credentials, Dashboard, JobStatus, OrganisationSummary, Page, Role,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 const ACME: i64 = 1;
 const BLUEBIRD: i64 = 2;
@@ -52,10 +52,16 @@ async fn the_demo_breaks_each_credential_one_way_and_the_dashboard_names_them() 
     let app = test_app().await;
     let reseller = app.sign_in(Role::Reseller).await;
     let dashboard: Dashboard = body_json(app.get_as(&reseller, "/api/dashboard").await).await;
-    let broken: Vec<(i64, CredentialKind)> = dashboard.need_reauthentication.iter().map(|b| (b.organisation_id, b.kind)).collect();
+    let broken: Vec<(i64, CredentialKind)> =
+        dashboard.need_reauthentication.iter().map(|b| (b.organisation_id, b.kind)).collect();
     assert_eq!(
         broken,
-        vec![(ACME, CredentialKind::Device), (BLUEBIRD, CredentialKind::MainApp), (CEDAR, CredentialKind::BackupAdmin), (CEDAR, CredentialKind::Device)]
+        vec![
+            (ACME, CredentialKind::Device),
+            (BLUEBIRD, CredentialKind::MainApp),
+            (CEDAR, CredentialKind::BackupAdmin),
+            (CEDAR, CredentialKind::Device)
+        ]
     );
     assert!(dashboard.need_reauthentication.iter().all(|b| b.reason.is_some() && b.broken_since.is_some()));
     let cedar: Credentials = body_json(app.get_as(&reseller, "/api/organisations/3/credentials").await).await;
@@ -96,7 +102,10 @@ async fn re_authenticate_checks_the_password_with_the_provider_then_stores_it_se
     assert!(!body.contains(password), "the password is never sent back");
     let saved: Credentials = serde_json::from_str(&body).unwrap();
     assert_eq!(state_of(&saved, CredentialKind::BackupAdmin), CredentialState::Working);
-    assert_eq!(saved.items.iter().find(|c| c.kind == CredentialKind::BackupAdmin).unwrap().username.as_deref(), Some("backup.admin@cedar-logistics.example"));
+    assert_eq!(
+        saved.items.iter().find(|c| c.kind == CredentialKind::BackupAdmin).unwrap().username.as_deref(),
+        Some("backup.admin@cedar-logistics.example")
+    );
     assert_eq!(saved.events[0].title, "Delegated Token authorization error is resolved");
     let (sealed,): (String,) =
         sqlx::query_as("SELECT sealed_secret FROM credentials WHERE organisation_id = 3 AND kind = 'backup_admin'")
@@ -113,7 +122,8 @@ async fn re_authentication_attempts_are_limited_with_retry_after() {
     let wrong = json!({ "username": "backup.admin@cedar-logistics.example", "password": "guess" });
     let mut limited = None;
     for _ in 0..8 {
-        let response = app.send_as(&reseller, Method::PUT, "/api/organisations/3/credentials/backup-admin", Some(wrong.clone())).await;
+        let response =
+            app.send_as(&reseller, Method::PUT, "/api/organisations/3/credentials/backup-admin", Some(wrong.clone())).await;
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(response);
             break;
@@ -168,7 +178,8 @@ async fn check_now_keeps_what_the_provider_accepts_and_detects_a_revoked_consent
 
     // Both still hold at the provider: working, and verified again just now.
     for organisation in [CEDAR, BLUEBIRD] {
-        let before: Credentials = body_json(app.get_as(&reseller, &format!("/api/organisations/{organisation}/credentials")).await).await;
+        let before: Credentials =
+            body_json(app.get_as(&reseller, &format!("/api/organisations/{organisation}/credentials")).await).await;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let verify = format!("/api/organisations/{organisation}/credentials/verify");
         let response = app.send_as(&reseller, Method::POST, &verify, None).await;
@@ -197,7 +208,28 @@ async fn check_now_keeps_what_the_provider_accepts_and_detects_a_revoked_consent
 
     // Nobody outside the organisation may ask.
     let other = app.sign_in_as("reseller@harbour.example").await;
-    let p = problem(app.send_as(&other, Method::POST, &format!("/api/organisations/{BLUEBIRD}/credentials/verify"), None).await, StatusCode::FORBIDDEN).await;
+    let p = problem(
+        app.send_as(&other, Method::POST, &format!("/api/organisations/{BLUEBIRD}/credentials/verify"), None).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert!(p.detail.is_some());
     portal_server::idp::grant_consent(tenant);
+}
+
+#[tokio::test]
+async fn a_provider_out_of_reach_is_a_502_that_names_it_and_changes_nothing() {
+    // Nothing listens on the authority's port: every exchange is refused at connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let app = served_test_app(|config| config.idp_authority = Some(format!("http://{closed}"))).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let before: Value = body_json(app.get_as(&reseller, "/api/organisations/3/credentials").await).await;
+    let put = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_server::idp::DEMO_IDP_PASSWORD });
+    let uri = "/api/organisations/3/credentials/backup-admin";
+    let p = problem(app.send_as(&reseller, Method::PUT, uri, Some(put)).await, StatusCode::BAD_GATEWAY).await;
+    assert_eq!(p.type_uri, "/problems/upstream-unavailable");
+    let detail = p.detail.unwrap();
+    assert!(detail.contains("identity provider") && !detail.contains(&closed.to_string()), "{detail}");
+    let after: Value = body_json(app.get_as(&reseller, "/api/organisations/3/credentials").await).await;
+    assert_eq!(before, after, "nothing was changed");
 }

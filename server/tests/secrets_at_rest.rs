@@ -81,7 +81,8 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
     assert!(approved.contains("return to Backup Portal"), "{approved}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let credentials: Credentials = body_json(app.get_as(&reseller, &format!("/api/organisations/{ACME}/credentials")).await).await;
+        let credentials: Credentials =
+            body_json(app.get_as(&reseller, &format!("/api/organisations/{ACME}/credentials")).await).await;
         if credentials.device_flow.is_some_and(|f| f.status == DeviceFlowStatus::Authorized) {
             break;
         }
@@ -138,7 +139,10 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
     assert!(logged_text.contains("/api/organisations/3/credentials/backup-admin"), "the log has the requests:\n{logged_text}");
     assert!(logged_text.contains("device code approved"), "the log has the provider's events");
     // The same search finds what is stored in plain on purpose: the backup admin's username.
-    assert!(files.iter().any(|(_, bytes)| contains(bytes, b"backup.admin@cedar-logistics.example")), "the search reads the database");
+    assert!(
+        files.iter().any(|(_, bytes)| contains(bytes, b"backup.admin@cedar-logistics.example")),
+        "the search reads the database"
+    );
     files.push(("the server log".into(), logged));
 
     for (what, secret) in &secrets {

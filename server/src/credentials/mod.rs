@@ -58,11 +58,8 @@ impl Organisation {
 
 /// The organisation, if the user administers it (its admin, or its reseller); else 403.
 async fn administered(state: &AppState, user: &CurrentUser, organisation_id: i64) -> AppResult<Organisation> {
-    let forbidden = || {
-        AppError::Forbidden(
-            "Credentials can be seen and changed only by the organisation's admins and its reseller.".into(),
-        )
-    };
+    let forbidden =
+        || AppError::Forbidden("Credentials can be seen and changed only by the organisation's admins and its reseller.".into());
     let organisation: Option<(Organisation, i64)> = sqlx::query_as::<_, OrganisationWithReseller>(
         "SELECT id, name, domain, tenant_id, reseller_id FROM organisations WHERE id = $1",
     )
@@ -189,7 +186,11 @@ const FLOW_COLUMNS: &str = "id, kind, sealed_secret, status, user_code, verifica
         (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_credentials(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Credentials>> {
+pub async fn get_credentials(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Credentials>> {
     let organisation = administered(&state, &user, id).await?;
     Ok(Json(credentials_of(&state, &organisation).await?))
 }
@@ -225,7 +226,14 @@ async fn credentials_of(state: &AppState, organisation: &Organisation) -> AppRes
         .into_iter()
         .filter_map(|(id, kind, resolved, detail, at)| {
             let kind = CredentialKind::parse(&kind)?;
-            Some(CredentialEvent { id, kind, title: kind.event_title(resolved == 1).into(), resolved: resolved == 1, detail, at: rfc3339(at) })
+            Some(CredentialEvent {
+                id,
+                kind,
+                title: kind.event_title(resolved == 1).into(),
+                resolved: resolved == 1,
+                detail,
+                at: rfc3339(at),
+            })
         })
         .collect();
     let flow: Option<FlowRow> = sqlx::query_as(&format!(
@@ -296,7 +304,8 @@ pub async fn start_consent(
     let provider = Provider::from_config(&state.config);
     let flow_id = crate::auth::session::random_token();
     let (authorize_url, verifier) = provider.consent_url(&flow_id).map_err(|failure| upstream(&failure))?;
-    let sealed = state.secrets.seal(&state.db, organisation.id, &flow_context(&flow_id), verifier.as_bytes()).await.map_err(internal)?;
+    let sealed =
+        state.secrets.seal(&state.db, organisation.id, &flow_context(&flow_id), verifier.as_bytes()).await.map_err(internal)?;
     let now = now_ms();
     sqlx::query(
         "INSERT INTO oauth_flows (id, organisation_id, kind, started_by, sealed_secret, status, expires_at, created_at, updated_at) \
@@ -372,7 +381,8 @@ async fn finish_consent(state: &AppState, user: &CurrentUser, query: &CallbackQu
         set_status("failed").await;
         return Err(fail("failed"));
     };
-    let verifier = state.secrets.open(&state.db, organisation_id, &flow_context(flow_id), &sealed).await.map_err(|_| fail("failed"))?;
+    let verifier =
+        state.secrets.open(&state.db, organisation_id, &flow_context(flow_id), &sealed).await.map_err(|_| fail("failed"))?;
     let provider = Provider::from_config(&state.config);
     let verifier = String::from_utf8_lossy(&verifier).into_owned();
     let tokens = match provider.exchange_code(code, &verifier).await {
@@ -390,9 +400,17 @@ async fn finish_consent(state: &AppState, user: &CurrentUser, query: &CallbackQu
         return Err(fail("wrong_tenant"));
     }
     let secret = tokens.refresh_token.unwrap_or(tokens.access_token);
-    mark_working(state, &organisation, CredentialKind::MainApp, Some(&secret), None, None, "Consent given again by a global administrator.")
-        .await
-        .map_err(|_| fail("failed"))?;
+    mark_working(
+        state,
+        &organisation,
+        CredentialKind::MainApp,
+        Some(&secret),
+        None,
+        None,
+        "Consent given again by a global administrator.",
+    )
+    .await
+    .map_err(|_| fail("failed"))?;
     set_status("completed").await;
     Ok((organisation_id, "fixed"))
 }
@@ -423,7 +441,10 @@ pub async fn reauthenticate_backup_admin(
     if username.is_empty() {
         errors.push(FieldError::new("username", "Enter the backup admin's username (its email address)."));
     } else if !looks_like_an_address(&username) {
-        errors.push(FieldError::new("username", "The username is the backup admin's email address, like backup.admin@example.com."));
+        errors.push(FieldError::new(
+            "username",
+            "The username is the backup admin's email address, like backup.admin@example.com.",
+        ));
     }
     if sign_in.password.is_empty() {
         errors.push(FieldError::new("password", "Enter the backup admin's password."));
@@ -487,7 +508,11 @@ fn password_refused(failure: &OAuthFailure) -> AppError {
         (status = 502, description = "The provider could not be reached", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn start_device(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<(StatusCode, Json<DeviceFlow>)> {
+pub async fn start_device(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<(StatusCode, Json<DeviceFlow>)> {
     let organisation = administered(&state, &user, id).await?;
     state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
     let provider = Provider::from_config(&state.config);
@@ -546,10 +571,12 @@ async fn poll_device(state: AppState, organisation: Organisation, flow_id: Strin
         tokio::time::sleep(std::time::Duration::from_secs(interval)).await;
         let now = now_ms();
         if now >= flow.expires_at {
-            set_flow(&state.db, &flow_id, DeviceFlowStatus::Expired, Some("The code expired before anyone authorised it."), None).await;
+            set_flow(&state.db, &flow_id, DeviceFlowStatus::Expired, Some("The code expired before anyone authorised it."), None)
+                .await;
             return;
         }
-        let Ok(device_code) = state.secrets.open(&state.db, organisation.id, &flow_context(&flow_id), &flow.sealed_secret).await else {
+        let Ok(device_code) = state.secrets.open(&state.db, organisation.id, &flow_context(&flow_id), &flow.sealed_secret).await
+        else {
             set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("The device code could not be read."), None).await;
             return;
         };
@@ -558,7 +585,8 @@ async fn poll_device(state: AppState, organisation: Organisation, flow_id: Strin
                 let secret = tokens.refresh_token.unwrap_or(tokens.access_token.clone());
                 // Kept, sealed, until Verify & Continue checks and saves it.
                 let bundle = serde_json::json!({ "access_token": tokens.access_token, "refresh_token": secret }).to_string();
-                let sealed = state.secrets.seal(&state.db, organisation.id, &token_context(&flow_id), bundle.as_bytes()).await.ok();
+                let sealed =
+                    state.secrets.seal(&state.db, organisation.id, &token_context(&flow_id), bundle.as_bytes()).await.ok();
                 set_flow(&state.db, &flow_id, DeviceFlowStatus::Authorized, Some("Authorised at the provider."), sealed).await;
                 return;
             }
@@ -575,16 +603,31 @@ async fn poll_device(state: AppState, organisation: Organisation, flow_id: Strin
                     .await;
                 }
                 "access_denied" | "authorization_declined" => {
-                    set_flow(&state.db, &flow_id, DeviceFlowStatus::Denied, Some("Someone denied the request at the provider."), None).await;
+                    set_flow(
+                        &state.db,
+                        &flow_id,
+                        DeviceFlowStatus::Denied,
+                        Some("Someone denied the request at the provider."),
+                        None,
+                    )
+                    .await;
                     return;
                 }
                 "expired_token" => {
-                    set_flow(&state.db, &flow_id, DeviceFlowStatus::Expired, Some("The code expired before anyone authorised it."), None).await;
+                    set_flow(
+                        &state.db,
+                        &flow_id,
+                        DeviceFlowStatus::Expired,
+                        Some("The code expired before anyone authorised it."),
+                        None,
+                    )
+                    .await;
                     return;
                 }
                 other => {
                     tracing::warn!(error = other, "device authorization refused");
-                    set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("The provider refused the device code."), None).await;
+                    set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("The provider refused the device code."), None)
+                        .await;
                     return;
                 }
             },
@@ -641,7 +684,9 @@ pub async fn complete_device(
     let sealed_token = match (parse_status(&flow.status), &flow.sealed_token) {
         (DeviceFlowStatus::Authorized, Some(token)) => token.clone(),
         (DeviceFlowStatus::Pending, _) => {
-            return Err(AppError::Conflict("The device has not been authorised at the provider yet. Enter the code there first.".into()))
+            return Err(AppError::Conflict(
+                "The device has not been authorised at the provider yet. Enter the code there first.".into(),
+            ))
         }
         (status, _) => {
             return Err(AppError::Conflict(format!(
@@ -650,21 +695,31 @@ pub async fn complete_device(
             )))
         }
     };
-    let bundle = state.secrets.open(&state.db, organisation.id, &token_context(&flow_id), &sealed_token).await.map_err(internal)?;
+    let bundle =
+        state.secrets.open(&state.db, organisation.id, &token_context(&flow_id), &sealed_token).await.map_err(internal)?;
     let bundle: serde_json::Value = serde_json::from_slice(&bundle).map_err(internal)?;
     let access = bundle["access_token"].as_str().unwrap_or_default();
     let provider = Provider::from_config(&state.config);
     let tenant = provider.tenant_of(access).await.map_err(|failure| upstream(&failure))?;
     if Some(tenant.as_str()) != organisation.tenant_id.as_deref() {
-        set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("Authorised by an account of another organisation."), None).await;
+        set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("Authorised by an account of another organisation."), None)
+            .await;
         return Err(AppError::Conflict(
             "The device was authorised by an account of another organisation. Ask for a new code and sign in with an account of this organisation.".into(),
         ));
     }
     let refresh = bundle["refresh_token"].as_str().unwrap_or(access).to_owned();
     let expires = now_ms() + DELEGATED_TOKEN_DAYS * 86_400_000;
-    mark_working(&state, &organisation, CredentialKind::Device, Some(&refresh), None, Some(expires), "The device was authorised again.")
-        .await?;
+    mark_working(
+        &state,
+        &organisation,
+        CredentialKind::Device,
+        Some(&refresh),
+        None,
+        Some(expires),
+        "The device was authorised again.",
+    )
+    .await?;
     let _ = sqlx::query("UPDATE oauth_flows SET status = 'completed', sealed_token = NULL, updated_at = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(&flow_id)
@@ -686,7 +741,11 @@ pub async fn complete_device(
         (status = 502, description = "The provider could not be reached; nothing was changed", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn verify_credentials(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<Json<Credentials>> {
+pub async fn verify_credentials(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Credentials>> {
     let organisation = administered(&state, &user, id).await?;
     state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
     let tenant = organisation.tenant()?;
@@ -699,20 +758,27 @@ pub async fn verify_credentials(State(state): State<AppState>, user: CurrentUser
     .await?;
     for (kind, sealed, username) in held {
         let Some(kind) = CredentialKind::parse(&kind) else { continue };
-        let secret = state.secrets.open(&state.db, organisation.id, &credential_context(kind), &sealed).await.map_err(internal)?;
+        let secret =
+            state.secrets.open(&state.db, organisation.id, &credential_context(kind), &sealed).await.map_err(internal)?;
         let secret = String::from_utf8_lossy(&secret).into_owned();
         let checked = match kind {
-            CredentialKind::BackupAdmin => provider.check_password(tenant, username.as_deref().unwrap_or(""), &secret).await.map(|_| None),
-            CredentialKind::MainApp | CredentialKind::Device => provider.refresh(tenant, &secret).await.map(|tokens| tokens.refresh_token),
+            CredentialKind::BackupAdmin => {
+                provider.check_password(tenant, username.as_deref().unwrap_or(""), &secret).await.map(|_| None)
+            }
+            CredentialKind::MainApp | CredentialKind::Device => {
+                provider.refresh(tenant, &secret).await.map(|tokens| tokens.refresh_token)
+            }
         };
         let now = now_ms();
         match checked {
             Ok(rotated) => {
                 // A provider may rotate refresh tokens: keep the newest one.
                 let sealed = match rotated {
-                    Some(token) => {
-                        state.secrets.seal(&state.db, organisation.id, &credential_context(kind), token.as_bytes()).await.map_err(internal)?
-                    }
+                    Some(token) => state
+                        .secrets
+                        .seal(&state.db, organisation.id, &credential_context(kind), token.as_bytes())
+                        .await
+                        .map_err(internal)?,
                     None => sealed,
                 };
                 sqlx::query(
@@ -738,11 +804,17 @@ pub async fn verify_credentials(State(state): State<AppState>, user: CurrentUser
 /// Why the provider refused a stored credential, in our words (its AADSTS code, where it gave one).
 fn refusal_reason(kind: CredentialKind, failure: &OAuthFailure) -> String {
     match (kind, failure.aadsts()) {
-        (_, Some("AADSTS65001")) => "Microsoft says the admin consent was revoked, or the global admin who gave it was removed.".into(),
-        (CredentialKind::BackupAdmin, Some("AADSTS50126")) => "Microsoft no longer accepts the backup admin's password; it was probably changed.".into(),
+        (_, Some("AADSTS65001")) => {
+            "Microsoft says the admin consent was revoked, or the global admin who gave it was removed.".into()
+        }
+        (CredentialKind::BackupAdmin, Some("AADSTS50126")) => {
+            "Microsoft no longer accepts the backup admin's password; it was probably changed.".into()
+        }
         (CredentialKind::BackupAdmin, Some("AADSTS50053")) => "The backup admin account is locked at Microsoft.".into(),
         (CredentialKind::BackupAdmin, Some("AADSTS50105")) => "The backup admin account lost the role the backups need.".into(),
-        (CredentialKind::MainApp, _) => "Microsoft no longer accepts the token from the last admin consent (expired or revoked).".into(),
+        (CredentialKind::MainApp, _) => {
+            "Microsoft no longer accepts the token from the last admin consent (expired or revoked).".into()
+        }
         (CredentialKind::Device, _) => "Microsoft no longer accepts the delegated token (deleted or expired).".into(),
         (CredentialKind::BackupAdmin, _) => "Microsoft refused the backup admin's sign-in.".into(),
     }
@@ -822,7 +894,13 @@ pub async fn mark_broken(
 }
 
 /// A working credential as the demo data has it (verified some time ago).
-pub async fn seed_working<'e, E>(db: E, organisation_id: i64, kind: CredentialKind, username: Option<&str>, verified: i64) -> Result<(), sqlx::Error>
+pub async fn seed_working<'e, E>(
+    db: E,
+    organisation_id: i64,
+    kind: CredentialKind,
+    username: Option<&str>,
+    verified: i64,
+) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -849,15 +927,17 @@ async fn record_event(
     detail: Option<&str>,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO credential_events (id, organisation_id, kind, resolved, detail, at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(crate::auth::session::random_token()[..16].to_owned())
-        .bind(organisation_id)
-        .bind(kind.as_str())
-        .bind(i32::from(resolved))
-        .bind(detail)
-        .bind(at)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO credential_events (id, organisation_id, kind, resolved, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(crate::auth::session::random_token()[..16].to_owned())
+    .bind(organisation_id)
+    .bind(kind.as_str())
+    .bind(i32::from(resolved))
+    .bind(detail)
+    .bind(at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -6,15 +6,16 @@
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse,
-    TokenUrl,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope,
+    TokenResponse, TokenUrl,
 };
 use serde::Deserialize;
 
 use crate::config::Config;
 
 /// The scopes the backup service asks for.
-const SCOPES: [&str; 3] = ["offline_access", "https://graph.microsoft.com/Mail.ReadWrite", "https://graph.microsoft.com/User.Read.All"];
+const SCOPES: [&str; 3] =
+    ["offline_access", "https://graph.microsoft.com/Mail.ReadWrite", "https://graph.microsoft.com/User.Read.All"];
 
 /// Where the identity provider and the directory API live.
 #[derive(Clone, Debug)]
@@ -69,6 +70,8 @@ impl Provider {
             "microsoft" => ("https://login.microsoftonline.com".to_owned(), "https://graph.microsoft.com/v1.0".to_owned()),
             _ => (format!("{public}/idp"), format!("{public}/idp/v1.0")),
         };
+        let authority = config.idp_authority.clone().map(|a| a.trim_end_matches('/').to_owned()).unwrap_or(authority);
+        let directory = config.idp_directory.clone().map(|d| d.trim_end_matches('/').to_owned()).unwrap_or(directory);
         let http = reqwest::Client::builder()
             // OAuth exchanges never follow redirects (RFC 6749 security considerations).
             .redirect(reqwest::redirect::Policy::none())
