@@ -200,6 +200,15 @@ impl JobStatus {
         }
     }
 
+    /// Whether a migration, restore or download in this status may be deleted: it has finished
+    /// and nothing will run it again unless someone asks.
+    pub fn is_deletable(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::PartiallyComplete | JobStatus::Cancelled | JobStatus::Failed | JobStatus::Expired
+        )
+    }
+
     /// Whether the job is waiting or working (it will change by itself).
     pub fn is_active(self) -> bool {
         matches!(self, JobStatus::PreparingBackup | JobStatus::OnQueue | JobStatus::InProgress | JobStatus::Retrying)

@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/jobs", get(list_jobs).post(start_job))
         .route("/api/jobs/counts", get(count_jobs))
-        .route("/api/jobs/{id}", get(get_job))
+        .route("/api/jobs/{id}", get(get_job).delete(delete_job))
         .route("/api/jobs/{id}/retry", post(retry_job))
         .route("/api/jobs/{id}/destination-password", put(set_destination_password))
 }
@@ -358,6 +358,59 @@ async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<J
     record
         .ok_or_else(|| AppError::not_found(format!("There is no job {id} among those you can see. It may have been deleted.")))?
         .into_row(state)
+}
+
+/// Delete a finished migration, restore or download: it leaves the lists, and a download's
+/// file is deleted with it. What is still waiting or working is refused (409): it would come
+/// back, or its work would be lost halfway.
+#[utoipa::path(
+    delete, path = "/api/jobs/{id}", tag = "jobs",
+    params(
+        ("id" = String, Path, description = "The Migration, Restore or Download ID"),
+        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such job among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job has not finished", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<String>) -> AppResult<StatusCode> {
+    let job = find_job(&state, &user, &id).await?;
+    let what = job.kind.id_label().trim_end_matches(" ID");
+    if !job.status.is_deletable() {
+        return Err(AppError::Conflict(format!(
+            "{what} {id} is {}; it can be deleted once it has finished. Reload it to see its current state.",
+            job.status.label()
+        )));
+    }
+    let mut tx = state.db.begin().await?;
+    for dependent in ["DELETE FROM job_secrets WHERE job_id = $1", "DELETE FROM job_attempts WHERE job_id = $1"] {
+        sqlx::query(dependent).bind(&id).execute(&mut *tx).await?;
+    }
+    let deleted = sqlx::query(
+        "DELETE FROM jobs WHERE id = $1 AND kind <> 'backup'          AND status IN ('completed', 'partially_complete', 'cancelled', 'failed', 'expired')",
+    )
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(AppError::Conflict(format!("{what} {id} changed while you asked; reload it to see its current state.")));
+    }
+    tx.commit().await?;
+    if job.kind == JobKind::Download {
+        for format in [crate::downloads::Format::Mbox, crate::downloads::Format::EmlZip] {
+            let path = crate::downloads::file_path(&state.config.data_dir, &id, format);
+            if let Err(error) = tokio::fs::remove_file(&path).await.or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            }) {
+                // The record is gone, so the signed link answers 404 anyway; the file is only space.
+                tracing::warn!(%error, path = %path.display(), "could not delete a download's file");
+            }
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Try again (a cancelled or failed migration or restore) or Request again (a download that

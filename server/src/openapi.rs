@@ -29,6 +29,7 @@ use crate::state::AppState;
         crate::jobs::start_job,
         crate::jobs::count_jobs,
         crate::jobs::get_job,
+        crate::jobs::delete_job,
         crate::jobs::retry_job,
         crate::jobs::set_destination_password,
         crate::downloads::download_file,

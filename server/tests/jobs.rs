@@ -316,3 +316,44 @@ async fn a_new_job_with_wrong_fields_names_each_of_them() {
     let p = problem(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(p.field_error("kind").is_some());
 }
+
+#[tokio::test]
+async fn a_finished_job_can_be_deleted_and_its_old_link_is_a_404_what_still_runs_cannot() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let restore = first_in(&app, &admin, JobKind::Restore, JobStatus::Completed).await;
+    let uri = format!("/api/jobs/{}", restore.id);
+
+    // Someone outside the organisation cannot tell it exists, let alone delete it.
+    let outsider = app.sign_in_as("reseller@harbour.example").await;
+    problem(app.send_as(&outsider, Method::DELETE, &uri, None).await, StatusCode::NOT_FOUND).await;
+
+    let deleted = app.send_as(&admin, Method::DELETE, &uri, None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = problem(app.get_as(&admin, &uri).await, StatusCode::NOT_FOUND).await;
+    assert!(gone.detail.unwrap().contains("deleted"), "an old link says it may have been deleted");
+    let page = list(&app, &admin, "kind=restore&per_page=200").await;
+    assert!(page.items.iter().all(|row| row.id != restore.id), "it left the list");
+    problem(app.send_as(&admin, Method::DELETE, &uri, None).await, StatusCode::NOT_FOUND).await;
+
+    // Still working: refused, saying what it is doing.
+    let running = first_in(&app, &admin, JobKind::Migrate, JobStatus::InProgress).await;
+    let refused =
+        problem(app.send_as(&admin, Method::DELETE, &format!("/api/jobs/{}", running.id), None).await, StatusCode::CONFLICT)
+            .await;
+    assert!(refused.detail.unwrap().contains("In Progress"));
+    app.get_as(&admin, &format!("/api/jobs/{}", running.id)).await.status().is_success().then_some(()).expect("kept");
+
+    // A download's file goes with it, and its link stops working.
+    let ready = list(&app, &admin, "kind=download&status=completed&per_page=200").await;
+    let download = ready.items.iter().find(|row| row.target == "mbox file").expect("a ready mbox download");
+    let file =
+        portal_server::downloads::file_path(&app.state.config.data_dir, &download.id, portal_server::downloads::Format::Mbox);
+    assert!(file.exists());
+    let deleted = app.send_as(&admin, Method::DELETE, &format!("/api/jobs/{}", download.id), None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(!file.exists(), "the file was deleted with the download");
+    let link = download.download_url.clone().unwrap();
+    problem(app.send(axum::http::Request::get(&link).body(axum::body::Body::empty()).unwrap()).await, StatusCode::NOT_FOUND)
+        .await;
+}
