@@ -8,8 +8,9 @@ use gloo_net::http::{Method, RequestBuilder};
 use leptos::prelude::{ArcRwSignal, Update};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, ConsentStart, Credentials, DeviceFlow, OrganisationSummary, BackupRow, BackupsQuery, Dashboard, ForceBackupsRequest, ForceBackupsResult,
-    JobKind, JobRow, JobsQuery, NewJob, Page, Problem, SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
+    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConsentStart, Credentials, Dashboard,
+    DeviceFlow, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, NewJob, OrganisationSummary, Page, Problem,
+    SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -220,8 +221,7 @@ pub fn query_string(pairs: &[(&str, String)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let encoded: Vec<String> =
-        pairs.iter().map(|(key, value)| format!("{key}={}", String::from(js_sys::encode_uri_component(value)))).collect();
+    let encoded: Vec<String> = pairs.iter().map(|(key, value)| format!("{key}={}", encode(value))).collect();
     format!("?{}", encoded.join("&"))
 }
 
@@ -258,6 +258,21 @@ pub async fn job_counts(kind: JobKind, q: Option<&str>) -> Result<Vec<StatusCoun
         pairs.push(("q", q.to_owned()));
     }
     get(&format!("/api/jobs/counts{}", query_string(&pairs))).await
+}
+
+/// A value as one segment of a path or query (an ID typed into the address bar can hold anything).
+fn encode(value: &str) -> String {
+    js_sys::encode_uri_component(value).into()
+}
+
+/// One migration, restore or download.
+pub async fn job(id: &str) -> Result<JobRow, ApiError> {
+    get(&format!("/api/jobs/{}", encode(id))).await
+}
+
+/// Delete a finished migration, restore or download.
+pub async fn delete_job(id: &str) -> Result<(), ApiError> {
+    request(Method::DELETE, &format!("/api/jobs/{}", encode(id)), None::<&()>).await
 }
 
 /// Try again / Request again.
@@ -302,7 +317,8 @@ pub async fn verify_credentials(organisation_id: i64) -> Result<Credentials, Api
 
 /// Verify & Continue.
 pub async fn complete_device(organisation_id: i64, flow_id: &str) -> Result<Credentials, ApiError> {
-    request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/device/{flow_id}/complete"), None::<&()>).await
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/credentials/device/{flow_id}/complete"), None::<&()>)
+        .await
 }
 
 pub async fn dashboard() -> Result<Dashboard, ApiError> {

@@ -16,8 +16,9 @@ use crate::components::shell::Shell;
 use crate::pages::backups::BackupsPage;
 use crate::pages::credentials::CredentialsPage;
 use crate::pages::dashboard::DashboardPage;
-use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::error_catalogue::ErrorCataloguePage;
+use crate::pages::job::{DownloadPage, MigratePage, RestorePage};
+use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
 
@@ -66,6 +67,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("status/migrates") view=MigratesPage />
                     <Route path=path!("status/restores") view=RestoresPage />
                     <Route path=path!("status/downloads") view=DownloadsPage />
+                    <Route path=path!("status/migrates/:id") view=MigratePage />
+                    <Route path=path!("status/restores/:id") view=RestorePage />
+                    <Route path=path!("status/downloads/:id") view=DownloadPage />
                     <Route path=path!("settings/credentials") view=CredentialsPage />
                     <Route path=path!("errors") view=ErrorCataloguePage />
                 </ParentRoute>

@@ -28,7 +28,6 @@ pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: 
     });
     let error = move || save.value().get().and_then(Result::err);
     let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
-    let other_error = move || error().filter(|e| e.status != Some(422));
     let send = move || {
         JustFixed::set(None);
         save.dispatch(BackupAdminSignIn { username: user.get_untracked(), password: password.get_untracked() });
@@ -65,7 +64,8 @@ pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: 
                     autocomplete="current-password"
                     error=Signal::derive_local(field("password"))
                 />
-                {move || other_error().map(|error| view! { <ErrorNotice error retry=send_again /> })}
+                // A 422 shows here too: its fields are marked one by one, and this sums it up with the request ID.
+                {move || error().map(|error| view! { <ErrorNotice error retry=send_again /> })}
                 <div class="credential__actions">
                     <button type="submit" class="button button--primary" disabled=move || save.pending().get()>
                         {move || if save.pending().get() { "Checking with Microsoft…" } else { "Check and save" }}

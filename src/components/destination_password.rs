@@ -25,7 +25,6 @@ pub fn DestinationPasswordEdit(row: JobRow, on_done: Callback<()>) -> impl IntoV
     });
     let error = move || save.value().get().and_then(Result::err);
     let field_error = move || error().and_then(|e| e.field_error("password"));
-    let other_error = move || error().filter(|e| e.status != Some(422));
     let input_id = format!("destination-password-{}", row.id);
     let destination = row.destination.clone().unwrap_or_else(|| row.mailbox_email.clone());
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -56,7 +55,8 @@ pub fn DestinationPasswordEdit(row: JobRow, on_done: Callback<()>) -> impl IntoV
                     kind="password"
                     error=Signal::derive_local(field_error)
                 />
-                {move || other_error().map(|error| view! { <ErrorNotice error retry=save_again /> })}
+                // A 422 shows here too: its fields are marked one by one, and this sums it up with the request ID.
+                {move || error().map(|error| view! { <ErrorNotice error retry=save_again /> })}
                 <div class="password-edit__actions">
                     <button type="submit" class="button button--small button--primary" disabled=move || save.pending().get()>
                         {move || if save.pending().get() { "Saving…" } else { "Save and retry" }}

@@ -43,7 +43,7 @@ pub fn what_to_do(status: Option<u16>) -> &'static str {
         Some(405) => "Reload the page; if it happens again, send the request ID to support.",
         Some(409) => "Reload this item to see its current state, then decide again.",
         Some(410) => "Ask for it again.",
-        Some(422) => "Correct the fields marked below and send again.",
+        Some(422) => "Correct each field marked in the form, then send it again.",
         Some(429) => "Wait a moment before trying again.",
         Some(502) | Some(503) => "Try again in a few minutes.",
         Some(504) => "Try again; if it keeps happening, narrow the request (a smaller filter) or try later.",

@@ -4,36 +4,70 @@
 use leptos::prelude::*;
 use portal_api::ForceBackupsRequest;
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
 
-/// Starts a backup of one account now; the list refreshes when it has.
+/// Force Backup of single accounts on a page. It belongs to the page, not to the row: a live
+/// update rebuilds the rows, and the answer to a click (an error, its countdown, its retry)
+/// must stay beside the account.
+#[derive(Clone, Copy)]
+pub struct ForceBackups {
+    force: Action<i64, ()>,
+    failed: RwSignal<Option<(i64, ApiError)>>,
+}
+
+impl ForceBackups {
+    /// `on_started` runs once a backup has started (the list refreshes).
+    pub fn provide(on_started: Callback<()>) -> ForceBackups {
+        let failed = RwSignal::new(None::<(i64, ApiError)>);
+        let force = Action::new_local(move |mailbox_id: &i64| {
+            let mailbox_id = *mailbox_id;
+            async move {
+                match api::force_backup(mailbox_id).await {
+                    Ok(_) => {
+                        if failed.with_untracked(|f| f.as_ref().is_some_and(|(id, _)| *id == mailbox_id)) {
+                            failed.set(None);
+                        }
+                        on_started.run(());
+                    }
+                    Err(error) => failed.set(Some((mailbox_id, error))),
+                }
+            }
+        });
+        let forces = ForceBackups { force, failed };
+        provide_context(forces);
+        forces
+    }
+
+    fn pending_for(&self, mailbox_id: i64) -> bool {
+        self.force.pending().get() && self.force.input().get() == Some(mailbox_id)
+    }
+}
+
+/// Starts a backup of one account now.
 #[component]
-pub fn ForceBackupButton(mailbox_id: i64, mailbox_email: String, on_started: Callback<()>) -> impl IntoView {
-    let force = Action::new_local(move |_: &()| async move {
-        let result = api::force_backup(mailbox_id).await.map(|_| ());
-        if result.is_ok() {
-            on_started.run(());
-        }
-        result
-    });
-    let error = move || force.value().get().and_then(Result::err);
-    let force_again = Callback::new(move |_: ()| {
-        force.dispatch(());
-    });
+pub fn ForceBackupButton(mailbox_id: i64, mailbox_email: String) -> impl IntoView {
+    let forces = expect_context::<ForceBackups>();
     view! {
         <button
             type="button"
             class="button button--small"
             aria-label=format!("Force Backup of {mailbox_email}")
-            disabled=move || force.pending().get()
+            disabled=move || forces.pending_for(mailbox_id)
             on:click=move |_| {
-                force.dispatch(());
+                forces.force.dispatch(mailbox_id);
             }
         >
-            {move || if force.pending().get() { "Starting…" } else { "Force Backup" }}
+            {move || if forces.pending_for(mailbox_id) { "Starting…" } else { "Force Backup" }}
         </button>
-        {move || error().map(|error| view! { <ErrorNotice error retry=force_again /> })}
+        {move || {
+            forces.failed.get().filter(|(id, _)| *id == mailbox_id).map(|(_, error)| {
+                let again = Callback::new(move |_: ()| {
+                    forces.force.dispatch(mailbox_id);
+                });
+                view! { <ErrorNotice error retry=again /> }
+            })
+        }}
     }
 }
 

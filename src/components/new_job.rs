@@ -42,7 +42,6 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     });
     let error = move || start.value().get().and_then(Result::err);
     let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
-    let other_error = move || error().filter(|e| e.status != Some(422));
 
     let start_again = Callback::new(move |_: ()| {
         if let Some(Err(_)) = start.value().get_untracked() {
@@ -150,7 +149,8 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
                     </label>
                 </fieldset>
             </Show>
-            {move || other_error().map(|error| view! { <ErrorNotice error retry=start_again /> })}
+            // A 422 shows here too: its fields are marked one by one, and this sums it up with the request ID.
+                {move || error().map(|error| view! { <ErrorNotice error retry=start_again /> })}
             <div class="new-job__actions">
                 <button type="submit" class="button button--primary" disabled=move || start.pending().get()>
                     {move || if start.pending().get() { "Starting…".to_owned() } else { format!("Start {}", noun(kind)) }}

@@ -11,7 +11,7 @@ use crate::api;
 use crate::components::backup_history::BackupHistoryToggle;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::ErrorList;
-use crate::components::force_backup::{ForceBackupAll, ForceBackupButton};
+use crate::components::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
 use crate::components::job_run::{human_bytes, JobRunSummary};
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
@@ -59,6 +59,7 @@ pub fn BackupsPage() -> impl IntoView {
         async move { api::backups(&filter).await.map(|page| (page, time::now_ms())) }
     });
     let refresh = Callback::new(move |_: ()| backups.refetch());
+    ForceBackups::provide(refresh);
     let role = Signal::derive(move || session.0.get().and_then(Result::ok).map(|user| user.role));
     let show_organisation = Signal::derive(move || role.get().is_some_and(|r| r != Role::EndUser));
     let may_force = Signal::derive(move || matches!(role.get(), Some(Role::Reseller | Role::OrgAdmin)));
@@ -129,7 +130,7 @@ pub fn BackupsPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         backups.await.map(|(page, _)| {
                             view! {
-                                <BackupsTable page filter=filter.get_untracked() show_organisation may_force refresh />
+                                <BackupsTable page filter=filter.get_untracked() show_organisation may_force />
                             }
                         })
                     })}
@@ -145,7 +146,6 @@ fn BackupsTable(
     filter: BackupsQuery,
     show_organisation: Signal<bool>,
     may_force: Signal<bool>,
-    refresh: Callback<()>,
 ) -> impl IntoView {
     if page.items.is_empty() {
         let filtered = filter.q.is_some() || filter.status.is_some();
@@ -209,11 +209,7 @@ fn BackupsTable(
                         <td data-label="Last completed"><LocalTime at=row.last_success_at.clone() /></td>
                         <Show when=move || may_force.get()>
                             <td data-label="Actions">
-                                <ForceBackupButton
-                                    mailbox_id=row.mailbox_id
-                                    mailbox_email=row.mailbox_email.clone()
-                                    on_started=refresh
-                                />
+                                <ForceBackupButton mailbox_id=row.mailbox_id mailbox_email=row.mailbox_email.clone() />
                             </td>
                         </Show>
                     </tr>

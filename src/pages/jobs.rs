@@ -6,12 +6,13 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
-use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page, Role};
+use portal_api::{JobKind, JobRow, JobsQuery, Page, Role};
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
 use crate::components::destination_password::DestinationPasswordEdit;
-use crate::components::error_notice::{ErrorList, ErrorNotice};
+use crate::components::error_notice::ErrorList;
+use crate::components::job_actions::{JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
 use crate::components::new_job::{noun, NewJobForm};
@@ -19,6 +20,11 @@ use crate::components::pager::Pager;
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
+
+/// The address of one job's page (`/status/restores/R-…`).
+pub fn job_href(kind: JobKind, id: &str) -> String {
+    format!("/status/{}/{id}", kind.plural().to_lowercase())
+}
 
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.
 pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
@@ -84,6 +90,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
         jobs.refetch();
         counts.refetch();
     });
+    JobActions::provide(Callback::new(move |_| refresh.run(())));
     let show_organisation =
         Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
     let updated = move || {
@@ -236,10 +243,11 @@ fn JobsTable(
             <tbody>
                 <For each=move || page.items.clone() key=|row| row.clone() children=move |row: JobRow| {
                     let organisation = row.organisation.clone();
+                    let id_text = row.id.clone();
                     view! {
                     <tr class="backups-table__row" data-status=row.status.as_str()>
                         <td data-label=kind.id_label() class="jobs-table__id">
-                            <code>{row.id.clone()}</code>
+                            <A href=job_href(kind, &row.id)><code>{id_text}</code></A>
                             <CopyButton value=row.id.clone() what=kind.id_label() />
                         </td>
                         <td data-label="Mailbox">
@@ -268,9 +276,10 @@ fn JobsTable(
                         </td>
                         <td data-label="Asked for"><LocalTime at=Some(row.created_at.clone()) /></td>
                         <td data-label="Actions">
-                            <RetryButton row=row.clone() on_done=refresh />
+                            <RetryJobButton row=row.clone() />
                             {destination_password_fixes(row.kind, row.status)
                                 .then(|| view! { <DestinationPasswordEdit row=row.clone() on_done=refresh /> })}
+                            <JobActionError id=row.id.clone() />
                         </td>
                     </tr>
                     }
@@ -278,43 +287,5 @@ fn JobsTable(
             </tbody>
         </table>
         <Pager page=pager_page noun=kind.plural().to_lowercase() href />
-    })
-}
-
-/// Try again (cancelled or failed) or Request again (an expired download); nothing otherwise.
-#[component]
-fn RetryButton(row: JobRow, on_done: Callback<()>) -> impl IntoView {
-    let label = match (row.kind, row.status) {
-        (JobKind::Download, JobStatus::Expired | JobStatus::Cancelled | JobStatus::Failed) => "Request again",
-        (_, JobStatus::Cancelled | JobStatus::Failed) => "Try again",
-        _ => return None,
-    };
-    let id = row.id.clone();
-    let retry = Action::new_local(move |_: &()| {
-        let id = id.clone();
-        async move {
-            let result = api::retry_job(&id).await.map(|_| ());
-            if result.is_ok() {
-                on_done.run(());
-            }
-            result
-        }
-    });
-    let retry_again = Callback::new(move |_: ()| {
-        retry.dispatch(());
-    });
-    Some(view! {
-        <button
-            type="button"
-            class="button button--small"
-            aria-label=format!("{label}: {}", row.id)
-            disabled=move || retry.pending().get()
-            on:click=move |_| {
-                retry.dispatch(());
-            }
-        >
-            {label}
-        </button>
-        {move || retry.value().get().and_then(Result::err).map(|error| view! { <ErrorNotice error retry=retry_again /> })}
     })
 }

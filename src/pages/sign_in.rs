@@ -40,7 +40,6 @@ pub fn SignInPage() -> impl IntoView {
     let error = move || sign_in.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || error().and_then(|e| e.field_error(field));
     // Field messages sit by their fields; any other failure is shown above the button.
-    let form_error = move || error().filter(|e| e.status != Some(422));
 
     let already_signed_in = move || matches!(session.0.get(), Some(Ok(_)));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -75,7 +74,8 @@ pub fn SignInPage() -> impl IntoView {
                     required=true
                     error=Signal::derive_local(field_error("password"))
                 />
-                {move || form_error().map(|error| view! { <ErrorNotice error /> })}
+                // A 422 shows here too: its fields are marked one by one, and this sums it up with the request ID.
+                {move || error().map(|error| view! { <ErrorNotice error /> })}
                 <button type="submit" class="button button--primary" disabled=move || sign_in.pending().get()>
                     {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
                 </button>
