@@ -1,4 +1,4 @@
-import { expect, Page } from '@playwright/test';
+import { expect, Locator, Page } from '@playwright/test';
 
 export const DEMO_PASSWORD = 'demo-portal';
 /** The demo mailboxes' own mail-server password (Edit on a refused restore). */
@@ -24,4 +24,37 @@ export async function signIn(page: Page, email: string, password = DEMO_PASSWORD
 export async function mailboxIds(page: Page): Promise<string[]> {
   await expect(page.locator('.backups-table__row').first()).toBeVisible();
   return page.locator('.backups-table__email').allTextContents();
+}
+
+/** What every failed request must show where it happened, and in the Problems panel: the
+ * status with its meaning, what to do, the request ID (none when nothing answered), and an
+ * entry with the method and path. Returns the request ID. */
+export async function expectExplained(
+  page: Page,
+  notice: Locator,
+  expected: { heading: string | RegExp; todo: string | RegExp; method: string; path: string; answered?: boolean },
+): Promise<string | null> {
+  await expect(notice.locator('.error-notice__heading')).toHaveText(expected.heading);
+  await expect(notice.locator('.error-notice__detail')).not.toBeEmpty();
+  await expect(notice.locator('.error-notice__todo')).toContainText(expected.todo);
+  let requestId: string | null = null;
+  if (expected.answered === false) {
+    await expect(notice.locator('.error-notice__request-id')).toHaveCount(0);
+  } else {
+    requestId = await notice.locator('.error-notice__request-id').textContent();
+    expect(requestId).toMatch(/^[0-9a-f]{24}$/);
+  }
+
+  const toggle = page.getByRole('button', { name: /^Problems/ });
+  await toggle.click();
+  const panel = page.getByRole('region', { name: 'Problems in this session' });
+  const entries = panel.getByRole('listitem').filter({ hasText: `${expected.method} ${expected.path}` });
+  const entry = requestId ? entries.filter({ hasText: requestId }) : entries.last();
+  await expect(entry).toHaveCount(1);
+  const status = (await notice.locator('.error-notice__heading').textContent())!.match(/^\d{3}/)?.[0] ?? 'no answer';
+  await expect(entry.locator('.problems-panel__answer')).toContainText(`${status} · `);
+  await expect(entry.locator('.problems-panel__detail')).not.toBeEmpty();
+  await page.keyboard.press('Escape');
+  await expect(panel).toHaveCount(0);
+  return requestId;
 }

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { END_USER, signIn } from './helpers';
+import { END_USER, expectExplained, signIn } from './helpers';
 
 test('the Problems panel lists the session\'s failed requests with what the console would show', async ({ page }) => {
   await signIn(page, END_USER);
@@ -17,6 +17,13 @@ test('the Problems panel lists the session\'s failed requests with what the cons
   await form.getByLabel('Migrate to (mailbox address)').fill('not an address');
   await form.getByRole('button', { name: 'Start migration' }).click();
   await expect(form.locator('#new-job-destination-error')).not.toBeEmpty();
+  // Summed up under the form too, with the request ID to quote.
+  await expectExplained(page, form.getByRole('alert'), {
+    heading: '422 · Some fields are not valid',
+    todo: 'Correct each field marked in the form',
+    method: 'POST',
+    path: '/api/jobs',
+  });
 
   await expect(toggle).toHaveText('Problems · 1');
   await toggle.click();

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { signIn } from './helpers';
+import { expectExplained, signIn } from './helpers';
 
 /** A user no other spec makes attempts with: the full minute is this spec's own. */
 const OTHER_RESELLER = 'reseller@harbour.example';
@@ -25,7 +25,12 @@ test('too many attempts: the page counts down from Retry-After and tries again b
   // The person's own click is refused too: said where they clicked, with a countdown.
   await page.getByRole('button', { name: 'Check now' }).click();
   const notice = page.getByRole('alert').filter({ hasText: '429 · Too many attempts' });
-  await expect(notice).toBeVisible();
+  await expectExplained(page, notice, {
+    heading: '429 · Too many attempts',
+    todo: 'Wait a moment before trying again.',
+    method: 'POST',
+    path: `/api/organisations/${organisation}/credentials/verify`,
+  });
   await expect(notice.locator('.error-notice__countdown')).toHaveText(/^Trying again by itself in \d+ s\.$/);
   const first = Number((await notice.locator('.error-notice__countdown').textContent())!.match(/\d+/)![0]);
   expect(first).toBeGreaterThan(30); // the minute started with this spec's own attempts

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { DEMO_PASSWORD, END_USER, signIn } from './helpers';
+import { DEMO_PASSWORD, END_USER, expectExplained, signIn } from './helpers';
 
 test('an end user cannot read another mailbox through the API', async ({ page }) => {
   await signIn(page, END_USER);
@@ -80,8 +80,12 @@ test('a session that ends under a form: sign in again right there, what was type
 
   await form.getByRole('button', { name: 'Start migration' }).click();
   const notice = form.getByRole('alert').filter({ hasText: '401' });
-  await expect(notice).toContainText('Sign in again');
-  await expect(notice.locator('.error-notice__request-id')).toHaveText(/^[0-9a-f]{24}$/);
+  await expectExplained(page, notice, {
+    heading: '401 · You are not signed in',
+    todo: 'Sign in again; you will come back to this page.',
+    method: 'POST',
+    path: '/api/jobs',
+  });
   const again = notice.getByRole('group', { name: 'Sign in again' });
   await expect(again.getByLabel('Email address')).toHaveValue(END_USER);
   await again.getByLabel('Password').fill('not-the-password');
