@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod error_types;
 pub mod jobs;
+pub mod mailboxes;
 pub mod page;
 pub mod problem;
 pub mod session;
@@ -20,6 +21,7 @@ pub use credentials::{
 };
 pub use dashboard::{Dashboard, KindCounts, StaleAccount, Storage};
 pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
+pub use mailboxes::{ConnectionTest, ImapMailboxRequest, ImapPassword, ImapSettings, OrganisationMailbox, SkippedItem};
 pub use page::Page;
 pub use problem::{FieldError, Problem};
 pub use session::{Role, SessionInfo, SignInRequest};

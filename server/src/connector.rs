@@ -30,7 +30,13 @@ pub enum Outcome {
 pub struct Work {
     pub job_id: String,
     pub kind: JobKind,
+    pub mailbox_id: i64,
+    pub organisation_id: i64,
     pub mailbox_email: String,
+    /// Which connector the mailbox uses: `demo` or `imap`.
+    pub connector: String,
+    /// What the job was asked to do (`jobs.params`: destination, folders, on_conflict, format).
+    pub params: serde_json::Value,
     /// The mailbox's demo script (demo connector only).
     pub script: String,
     /// Which attempt of this run this is (1 for the first).
@@ -60,4 +66,19 @@ pub trait ProgressSink: Send + Sync {
 
 pub trait Connector: Send + Sync {
     fn run<'a>(&'a self, work: &'a Work, progress: &'a dyn ProgressSink) -> BoxFuture<'a, Outcome>;
+}
+
+/// Sends each job to the connector of its mailbox.
+pub struct ByMailbox {
+    pub demo: std::sync::Arc<dyn Connector>,
+    pub imap: std::sync::Arc<dyn Connector>,
+}
+
+impl Connector for ByMailbox {
+    fn run<'a>(&'a self, work: &'a Work, progress: &'a dyn ProgressSink) -> BoxFuture<'a, Outcome> {
+        match work.connector.as_str() {
+            "imap" => self.imap.run(work, progress),
+            _ => self.demo.run(work, progress),
+        }
+    }
 }

@@ -160,14 +160,15 @@ pub fn file_path(data_dir: &Path, job_id: &str, format: Format) -> PathBuf {
     data_dir.join("downloads").join(format!("{job_id}.{}", format.extension()))
 }
 
-/// One message of a demo mailbox: its folder and its RFC 5322 text.
-pub struct DemoMessage {
-    pub folder: &'static str,
-    pub raw: String,
+/// One message of a download: its folder, when it arrived (Unix ms, if known) and its bytes.
+pub struct MessageFile {
+    pub folder: String,
+    pub internal_date: Option<i64>,
+    pub raw: Vec<u8>,
 }
 
 /// The demo mailbox's messages: the same every time for the same address.
-pub fn demo_messages(email: &str) -> Vec<DemoMessage> {
+pub fn demo_messages(email: &str) -> Vec<MessageFile> {
     const FOLDERS: [&str; 3] = ["Inbox", "Sent Items", "Archive"];
     const SUBJECTS: [&str; 6] = [
         "Quarterly figures",
@@ -197,13 +198,13 @@ pub fn demo_messages(email: &str) -> Vec<DemoMessage> {
                 i % 60,
                 email.replace('@', ".")
             );
-            DemoMessage { folder, raw }
+            MessageFile { folder: folder.to_owned(), internal_date: None, raw: raw.into_bytes() }
         })
         .collect()
 }
 
 /// Writes a download's file; returns its path, size and message count.
-pub fn write_file(data_dir: &Path, job_id: &str, format: Format, messages: &[DemoMessage]) -> std::io::Result<(PathBuf, u64)> {
+pub fn write_file(data_dir: &Path, job_id: &str, format: Format, messages: &[MessageFile]) -> std::io::Result<(PathBuf, u64)> {
     let path = file_path(data_dir, job_id, format);
     std::fs::create_dir_all(path.parent().expect("download files live in a folder"))?;
     let partial = path.with_extension("part");
@@ -221,27 +222,43 @@ pub fn write_file(data_dir: &Path, job_id: &str, format: Format, messages: &[Dem
     Ok((path, size))
 }
 
-/// mboxrd: each message after a `From ` line, body lines starting with (>*)From quoted.
-fn write_mbox(out: &mut impl Write, messages: &[DemoMessage]) -> std::io::Result<()> {
+/// mboxrd: each message after a `From ` line (with its arrival time when known), body lines
+/// starting with (>*)From quoted, lines ending in LF.
+fn write_mbox(out: &mut impl Write, messages: &[MessageFile]) -> std::io::Result<()> {
+    let asctime = time::macros::format_description!(
+        "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]"
+    );
     for message in messages {
-        writeln!(out, "From MAILER-DAEMON Mon Nov  2 09:00:00 2026")?;
-        for line in message.raw.split("\r\n") {
-            if line.trim_start_matches('>').starts_with("From ") {
-                write!(out, ">")?;
+        let when = message
+            .internal_date
+            .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok())
+            .and_then(|at| at.format(&asctime).ok())
+            .unwrap_or_else(|| "Mon Nov  2 09:00:00 2026".to_owned());
+        writeln!(out, "From MAILER-DAEMON {when}")?;
+        let raw = message.raw.strip_suffix(b"\r\n").or_else(|| message.raw.strip_suffix(b"\n")).unwrap_or(&message.raw);
+        for line in raw.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().position(|b| *b != b'>').is_some_and(|start| line[start..].starts_with(b"From ")) {
+                out.write_all(b">")?;
             }
-            writeln!(out, "{line}")?;
+            out.write_all(line)?;
+            out.write_all(b"\n")?;
         }
         writeln!(out)?;
     }
     Ok(())
 }
 
-fn write_zip(out: &mut (impl Write + std::io::Seek), messages: &[DemoMessage]) -> std::io::Result<()> {
+fn write_zip(out: &mut (impl Write + std::io::Seek), messages: &[MessageFile]) -> std::io::Result<()> {
     let mut zip = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (i, message) in messages.iter().enumerate() {
-        zip.start_file(format!("{}/{:04}.eml", message.folder, i + 1), options).map_err(std::io::Error::other)?;
-        zip.write_all(message.raw.as_bytes())?;
+        // A folder name becomes a path inside the zip; nothing in it may climb out.
+        let folder: Vec<&str> =
+            message.folder.split(['/', '\\']).filter(|part| !part.is_empty() && *part != "." && *part != "..").collect();
+        let folder = if folder.is_empty() { "INBOX".to_owned() } else { folder.join("/") };
+        zip.start_file(format!("{folder}/{:05}.eml", i + 1), options).map_err(std::io::Error::other)?;
+        zip.write_all(&message.raw)?;
     }
     zip.finish().map_err(std::io::Error::other)?;
     Ok(())

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/jobs/counts", get(count_jobs))
         .route("/api/jobs/{id}", get(get_job).delete(delete_job))
         .route("/api/jobs/{id}/retry", post(retry_job))
+        .route("/api/jobs/{id}/skipped", get(skipped_items))
         .route("/api/jobs/{id}/destination-password", put(set_destination_password))
 }
 
@@ -360,6 +361,37 @@ async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<J
         .into_row(state)
 }
 
+/// What a run of a job (a backup too) skipped: each message and why.
+#[utoipa::path(
+    get, path = "/api/jobs/{id}/skipped", tag = "jobs",
+    params(("id" = String, Path, description = "The Backup, Migration, Restore or Download ID")),
+    responses(
+        (status = 200, description = "What its last run skipped (empty if nothing)", body = [portal_api::SkippedItem]),
+        (status = 404, description = "No such job among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn skipped_items(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Vec<portal_api::SkippedItem>>> {
+    let (scope, scope_id) = user.scope().condition();
+    let found: Option<(String,)> = sqlx::query_as(&format!("SELECT j.id {FROM_JOBS} WHERE {scope} AND j.id = $2"))
+        .bind(scope_id)
+        .bind(&id)
+        .fetch_optional(&state.db)
+        .await?;
+    if found.is_none() {
+        return Err(AppError::not_found(format!("There is no job {id} among those you can see. It may have been deleted.")));
+    }
+    let items: Vec<(String, String)> =
+        sqlx::query_as("SELECT item, reason FROM job_skipped_items WHERE job_id = $1 ORDER BY item")
+            .bind(&id)
+            .fetch_all(&state.db)
+            .await?;
+    Ok(Json(items.into_iter().map(|(item, reason)| portal_api::SkippedItem { item, reason }).collect()))
+}
+
 /// Delete a finished migration, restore or download: it leaves the lists, and a download's
 /// file is deleted with it. What is still waiting or working is refused (409): it would come
 /// back, or its work would be lost halfway.
@@ -385,7 +417,11 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
         )));
     }
     let mut tx = state.db.begin().await?;
-    for dependent in ["DELETE FROM job_secrets WHERE job_id = $1", "DELETE FROM job_attempts WHERE job_id = $1"] {
+    for dependent in [
+        "DELETE FROM job_secrets WHERE job_id = $1",
+        "DELETE FROM job_attempts WHERE job_id = $1",
+        "DELETE FROM job_skipped_items WHERE job_id = $1",
+    ] {
         sqlx::query(dependent).bind(&id).execute(&mut *tx).await?;
     }
     let deleted = sqlx::query(
@@ -549,8 +585,9 @@ pub async fn start_job(
     let mut errors = Vec::new();
     let kind = require_kind(Some(new.kind.as_str()), &mut errors);
     let (scope, scope_id) = user.scope().condition();
-    let mailbox: Option<(String,)> = sqlx::query_as(&format!(
-        "SELECT m.email FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id WHERE {scope} AND m.id = $2"
+    let mailbox: Option<(String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT m.email, m.connector, m.organisation_id FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id \
+         WHERE {scope} AND m.id = $2"
     ))
     .bind(scope_id)
     .bind(new.mailbox_id)
@@ -559,14 +596,41 @@ pub async fn start_job(
     if mailbox.is_none() {
         errors.push(FieldError::new("mailbox_id", "Choose one of your mailboxes."));
     }
+    let imap = mailbox.as_ref().filter(|(_, connector, _)| connector == "imap").map(|(_, _, organisation)| *organisation);
+    // A real mailbox's backup has the folders it read; the demo ones have the demo folders.
+    let backed_up: Vec<String> = match imap {
+        Some(_) => sqlx::query_as::<_, (String,)>("SELECT DISTINCT folder FROM backup_messages WHERE mailbox_id = $1")
+            .bind(new.mailbox_id)
+            .fetch_all(&state.db)
+            .await?
+            .into_iter()
+            .map(|(folder,)| folder)
+            .collect(),
+        None => portal_api::jobs::FOLDERS.iter().map(|f| (*f).to_owned()).collect(),
+    };
     let folders: Vec<String> = new.folders.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect();
-    if let Some(unknown) = folders.iter().find(|f| !portal_api::jobs::FOLDERS.contains(&f.as_str())) {
+    if let Some(unknown) = folders.iter().find(|f| !backed_up.contains(f)) {
         errors.push(FieldError::new("folders", format!("There is no folder {unknown:?} in the backup.")));
     }
     let destination = new.destination.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_lowercase);
     if let Some(destination) = &destination {
         if !looks_like_email(destination) {
             errors.push(FieldError::new("destination", "Enter the mailbox's address, like name@example.com."));
+        } else if let (Some(organisation), true) = (imap, matches!(new.kind.as_str(), "restore" | "migrate")) {
+            // The connector signs in to the destination with its saved settings.
+            let known: Option<(i64,)> = sqlx::query_as(
+                "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2",
+            )
+            .bind(destination)
+            .bind(organisation)
+            .fetch_optional(&state.db)
+            .await?;
+            if known.is_none() {
+                errors.push(FieldError::new(
+                    "destination",
+                    format!("{destination} is not an IMAP mailbox of this organisation; add it under Account Settings › Mailboxes first."),
+                ));
+            }
         }
     }
     let mut params = serde_json::Map::new();
@@ -594,7 +658,7 @@ pub async fn start_job(
         }
         _ => {}
     }
-    let (Some(kind), Some((email,)), true) = (kind, mailbox, errors.is_empty()) else {
+    let (Some(kind), Some((email, _, _)), true) = (kind, mailbox, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
     params.insert("destination".into(), destination.unwrap_or(email).into());
@@ -617,7 +681,7 @@ pub async fn start_job(
     Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
 }
 
-fn looks_like_email(value: &str) -> bool {
+pub(crate) fn looks_like_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else {
         return false;
     };

@@ -14,8 +14,10 @@ pub mod events;
 pub mod extract;
 mod html;
 pub mod idp;
+pub mod imap;
 pub mod jobs;
 pub mod listing;
+pub mod mailboxes;
 pub mod openapi;
 pub mod problem;
 pub mod problems;
@@ -54,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(idp::router())
         .merge(credentials::router())
+        .merge(mailboxes::router())
         .merge(problems::router())
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
@@ -78,7 +81,6 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         seed::add_extra_jobs(&db, config.demo_extra_jobs).await?;
         tracing::info!("seeded the demo data");
     }
-    let connector = Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) });
     let mut engine_config = engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
     engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
     engine_config.data_dir = config.data_dir.clone();
@@ -86,6 +88,10 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let postgres = config.database_url.starts_with("postgres");
+    let connector = Arc::new(connector::ByMailbox {
+        demo: Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) }),
+        imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), config.data_dir.clone())),
+    });
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone(), postgres);
     let reauth_limits = Arc::new(credentials::rate_limit::RateLimiter::new(
         config.reauth_attempts_per_minute,

@@ -30,6 +30,7 @@ use crate::state::AppState;
         crate::jobs::count_jobs,
         crate::jobs::get_job,
         crate::jobs::delete_job,
+        crate::jobs::skipped_items,
         crate::jobs::retry_job,
         crate::jobs::set_destination_password,
         crate::downloads::download_file,
@@ -42,6 +43,10 @@ use crate::state::AppState;
         crate::credentials::start_device,
         crate::credentials::complete_device,
         crate::credentials::verify_credentials,
+        crate::mailboxes::list_mailboxes,
+        crate::mailboxes::test_connection,
+        crate::mailboxes::add_mailbox,
+        crate::mailboxes::change_password,
     ),
     components(schemas(portal_api::Problem, portal_api::FieldError)),
     tags(
@@ -49,6 +54,7 @@ use crate::state::AppState;
         (name = "backups", description = "The state of each mailbox's backup, and Force Backup"),
         (name = "jobs", description = "Migrations, restores and downloads"),
         (name = "credentials", description = "Account Settings › Credentials and the re-authentication flows"),
+        (name = "mailboxes", description = "Account Settings › Mailboxes: real mailboxes over IMAP"),
     )
 )]
 pub struct ApiDoc;

@@ -11,6 +11,8 @@ use crate::{root, run_command, Result};
 pub const TRUNK_VERSION: &str = "0.21.14";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Dovecot, the IMAP server the `imap` connector is tested against (and `run --imap` shows).
+pub const DOVECOT: &str = "/usr/sbin/dovecot";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
@@ -28,9 +30,18 @@ pub fn install_all(needs: Needs) -> Result {
     ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
     ensure_npm_packages()?;
     if needs == Needs::Test {
-        ensure_chromium()?;
+        ensure_debian_packages(&[
+            (CHROMIUM, "chromium"),
+            (CHROMEDRIVER, "chromium-driver"),
+            (DOVECOT, "dovecot-imapd"),
+        ])?;
     }
     Ok(())
+}
+
+/// Dovecot alone (`run --imap`).
+pub fn ensure_dovecot() -> Result {
+    ensure_debian_packages(&[(DOVECOT, "dovecot-imapd")])
 }
 
 pub fn cargo() -> Command {
@@ -105,15 +116,18 @@ fn ensure_npm_packages() -> Result {
     run_command(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))
 }
 
-fn ensure_chromium() -> Result {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+/// Installs the Debian packages whose file is missing (`(file, package)`), in one go.
+fn ensure_debian_packages(wanted: &[(&str, &str)]) -> Result {
+    let missing: Vec<&str> = wanted.iter().filter(|(file, _)| !Path::new(file).exists()).map(|(_, package)| *package).collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("installing Chromium and ChromeDriver from Debian's packages");
+    eprintln!("installing from Debian's packages: {}", missing.join(", "));
     run_command(Command::new("apt-get").arg("update"))?;
     run_command(
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }

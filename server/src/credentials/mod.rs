@@ -43,9 +43,9 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(sqlx::FromRow, Clone)]
-struct Organisation {
-    id: i64,
-    name: String,
+pub(crate) struct Organisation {
+    pub(crate) id: i64,
+    pub(crate) name: String,
     domain: Option<String>,
     tenant_id: Option<String>,
 }
@@ -58,8 +58,17 @@ impl Organisation {
 
 /// The organisation, if the user administers it (its admin, or its reseller); else 403.
 async fn administered(state: &AppState, user: &CurrentUser, organisation_id: i64) -> AppResult<Organisation> {
-    let forbidden =
-        || AppError::Forbidden("Credentials can be seen and changed only by the organisation's admins and its reseller.".into());
+    administered_for(state, user, organisation_id, "Credentials can be seen and changed").await
+}
+
+/// The organisation, if the user administers it; else 403 saying who may do `what`.
+pub(crate) async fn administered_for(
+    state: &AppState,
+    user: &CurrentUser,
+    organisation_id: i64,
+    what: &str,
+) -> AppResult<Organisation> {
+    let forbidden = || AppError::Forbidden(format!("{what} only by the organisation's admins and its reseller."));
     let organisation: Option<(Organisation, i64)> = sqlx::query_as::<_, OrganisationWithReseller>(
         "SELECT id, name, domain, tenant_id, reseller_id FROM organisations WHERE id = $1",
     )

@@ -98,7 +98,11 @@ mod tests {
         let work = Work {
             job_id: "B-TEST".into(),
             kind: JobKind::Backup,
+            mailbox_id: 1,
+            organisation_id: 1,
             mailbox_email: "a@b.example".into(),
+            connector: "demo".into(),
+            params: serde_json::Value::Null,
             script: script.into(),
             attempt,
             credentials_ok: false,
@@ -133,7 +137,11 @@ mod tests {
         let work = |credentials_ok| Work {
             job_id: "B-TEST".into(),
             kind: JobKind::Backup,
+            mailbox_id: 1,
+            organisation_id: 1,
             mailbox_email: "a@b.example".into(),
+            connector: "demo".into(),
+            params: serde_json::Value::Null,
             script: "auth_error".into(),
             attempt: 1,
             credentials_ok,

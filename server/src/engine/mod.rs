@@ -90,6 +90,9 @@ struct Claimed {
     params: String,
 }
 
+/// How many skipped items a run lists with its job (the count in its detail is always whole).
+const MAX_SKIPPED_LISTED: usize = 1000;
+
 /// Statuses in which a job waits for the engine (a start, or a retry).
 const WAITING: &str = "'preparing_backup', 'on_queue', 'retrying', 'connection_error'";
 
@@ -202,17 +205,15 @@ impl Engine {
     }
 
     async fn execute(&self, job: Claimed) -> Result<(), sqlx::Error> {
-        let (email, mailbox_script, organisation_id): (String, String, i64) =
-            sqlx::query_as("SELECT email, demo_script, organisation_id FROM mailboxes WHERE id = $1")
+        let (email, mailbox_script, organisation_id, connector): (String, String, i64, String) =
+            sqlx::query_as("SELECT email, demo_script, organisation_id, connector FROM mailboxes WHERE id = $1")
                 .bind(job.mailbox_id)
                 .fetch_one(&self.db)
                 .await?;
         let kind = JobKind::parse(&job.kind).unwrap_or(JobKind::Backup);
+        let params = serde_json::from_str::<serde_json::Value>(&job.params).unwrap_or_default();
         // A job may carry its own script (a restore into a mailbox whose password is wrong...).
-        let script = serde_json::from_str::<serde_json::Value>(&job.params)
-            .ok()
-            .and_then(|p| p.get("script").and_then(|s| s.as_str()).map(str::to_owned))
-            .unwrap_or(mailbox_script);
+        let script = params.get("script").and_then(|s| s.as_str()).map(str::to_owned).unwrap_or(mailbox_script);
         let destination_password = match self.destination_password(&job.id, organisation_id).await? {
             Ok(password) => password,
             Err(outcome) => return self.finish(&job, kind, &outcome).await,
@@ -221,7 +222,11 @@ impl Engine {
         let work = Work {
             job_id: job.id.clone(),
             kind,
+            mailbox_id: job.mailbox_id,
+            organisation_id,
             mailbox_email: email,
+            connector,
+            params,
             script,
             attempt: job.attempts.max(1) as u32,
             credentials_ok,
@@ -229,7 +234,11 @@ impl Engine {
         };
         let sink = LeaseKeeper { engine: self, job_id: &job.id, attempt: job.attempts };
         let mut outcome = self.connector.run(&work, &sink).await;
-        if kind == JobKind::Download && matches!(outcome, Outcome::Completed | Outcome::Partial { .. }) {
+        // The demo connector has no messages of its own; the imap connector writes its file itself.
+        if kind == JobKind::Download
+            && work.connector == "demo"
+            && matches!(outcome, Outcome::Completed | Outcome::Partial { .. })
+        {
             if let Err(error) = self.write_download(&job, &work.mailbox_email).await {
                 outcome = Outcome::Unknown(format!("The download file could not be written: {error}"));
             }
@@ -311,6 +320,19 @@ impl Engine {
             .bind(job.attempts)
             .execute(&mut *tx)
             .await?;
+        // What this run skipped replaces what an earlier run of the same job listed.
+        sqlx::query("DELETE FROM job_skipped_items WHERE job_id = $1").bind(&job.id).execute(&mut *tx).await?;
+        if let Outcome::Partial { skipped } = outcome {
+            for item in skipped.iter().take(MAX_SKIPPED_LISTED) {
+                let (what, why) = item.split_once(": ").unwrap_or((item.as_str(), ""));
+                sqlx::query("INSERT INTO job_skipped_items (job_id, item, reason) VALUES ($1, $2, $3)")
+                    .bind(&job.id)
+                    .bind(what)
+                    .bind(why)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         let success = matches!(decision.status, JobStatus::Completed | JobStatus::PartiallyComplete);
         sync_backup(&mut *tx, &job.id, decision.status, Some(success), now).await?;
         tx.commit().await

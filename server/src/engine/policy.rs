@@ -17,6 +17,16 @@ pub struct RetryPolicy {
     pub backup_interval_ms: i64,
 }
 
+/// "2 item(s) skipped: …": the first few named; the job lists them all.
+fn skipped_detail(skipped: &[String]) -> String {
+    const NAMED: usize = 3;
+    let named = skipped.iter().take(NAMED).cloned().collect::<Vec<_>>().join("; ");
+    match skipped.len() {
+        n if n <= NAMED => format!("{n} item(s) skipped: {named}"),
+        n => format!("{n} item(s) skipped: {named}; and {} more, listed with the job", n - NAMED),
+    }
+}
+
 /// What the engine does after a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -36,7 +46,7 @@ pub fn decide(kind: JobKind, outcome: &Outcome, retries: u32, policy: &RetryPoli
         // Downloads have no Partially Complete: the file is ready, and says what it lacks.
         Outcome::Partial { skipped } => done(
             if kind == JobKind::Download { JobStatus::Completed } else { JobStatus::PartiallyComplete },
-            Some(format!("{} item(s) skipped: {}", skipped.len(), skipped.join(", "))),
+            Some(skipped_detail(skipped)),
         ),
         // Credentials do not fix themselves: wait for someone to fix them.
         Outcome::Authentication(detail) if kind != JobKind::Download => {
@@ -173,6 +183,10 @@ mod tests {
     fn partial_runs_list_what_was_skipped() {
         let d = decide(JobKind::Backup, &Outcome::Partial { skipped: vec!["INBOX/17".into(), "Sent/3".into()] }, 0, &POLICY, NOW);
         assert_eq!(d.status, JobStatus::PartiallyComplete);
-        assert_eq!(d.detail.unwrap(), "2 item(s) skipped: INBOX/17, Sent/3");
+        assert_eq!(d.detail.unwrap(), "2 item(s) skipped: INBOX/17; Sent/3");
+        // Many: the first few named, the rest counted (the job lists them all).
+        let many: Vec<String> = (1..=5).map(|i| format!("INBOX, UID {i}: no headers")).collect();
+        let d = decide(JobKind::Backup, &Outcome::Partial { skipped: many }, 0, &POLICY, NOW);
+        assert!(d.detail.unwrap().ends_with("INBOX, UID 3: no headers; and 2 more, listed with the job"));
     }
 }

@@ -1,0 +1,262 @@
+//! Talking to an IMAP server: connect (TLS, or plain on loopback), sign in, and the few
+//! commands the connector needs, with every failure sorted into what it means for a job.
+
+use std::fmt::Debug;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_imap::error::Error as ImapError;
+use async_imap::imap_proto::{Response, Status};
+use async_imap::{Client, Session};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::secrets::SecretString;
+
+/// One stream type for plain and TLS connections.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
+
+pub type ImapSession = Session<Box<dyn Io>>;
+
+/// How long a connection, a greeting or one server answer may take.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// IMAP over TLS from the first byte (port 993).
+    Tls,
+    /// No encryption: allowed only for a server on this machine (tests, the local demo).
+    Plain,
+}
+
+impl Security {
+    pub fn parse(value: &str) -> Option<Security> {
+        match value {
+            "tls" => Some(Security::Tls),
+            "plain" => Some(Security::Plain),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Tls => "tls",
+            Security::Plain => "plain",
+        }
+    }
+}
+
+/// Where a mailbox is and how to sign in to it.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password: SecretString,
+}
+
+/// Whether a host name is this machine, the only place a plain connection may go.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A failure, sorted by what it means for the job (design.md, "Connectors"). The text says
+/// exactly what happened, in words a person can act on; it never holds the password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Refused, reset, timed out, unreachable, closed, TLS failed: may pass by itself.
+    Connection(String),
+    /// The server refused the sign-in.
+    Authentication(String),
+    /// The mailbox (or the server's quota for it) is full.
+    Quota(String),
+    /// Anything else the server answered.
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connection(text) | Failure::Authentication(text) | Failure::Quota(text) | Failure::Other(text) => {
+                f.write_str(text)
+            }
+        }
+    }
+}
+
+/// Sorts a failure of a command (not the sign-in) on `account`'s server.
+pub fn sort(account: &Account, error: ImapError) -> Failure {
+    let at = format!("{}:{}", account.host, account.port);
+    match error {
+        ImapError::Io(io) => Failure::Connection(describe_io(&at, &io)),
+        ImapError::ConnectionLost => Failure::Connection(format!("The mail server at {at} closed the connection.")),
+        ImapError::No(text) | ImapError::Bad(text) if is_over_quota(&text) => {
+            Failure::Quota(format!("The mailbox is full: the mail server at {at} answered {}", text.trim()))
+        }
+        ImapError::No(text) => Failure::Other(format!("The mail server at {at} refused: {}", text.trim())),
+        ImapError::Bad(text) => Failure::Other(format!("The mail server at {at} did not accept a command: {}", text.trim())),
+        other => Failure::Other(format!("The mail server at {at} answered something unexpected: {other}")),
+    }
+}
+
+fn is_over_quota(text: &str) -> bool {
+    let text = text.to_ascii_uppercase();
+    text.contains("OVERQUOTA") || text.contains("QUOTA EXCEEDED")
+}
+
+fn describe_io(at: &str, io: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match io.kind() {
+        ConnectionRefused => format!("Nothing answers at {at}: the connection was refused."),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+            format!("The connection to {at} was cut while we were working.")
+        }
+        TimedOut => format!("{at} did not answer in time."),
+        InvalidData => format!("The secure connection to {at} failed: {io}."),
+        _ => format!("{at} could not be reached: {io}."),
+    }
+}
+
+fn tls() -> tokio_rustls::TlsConnector {
+    static CONFIG: OnceLock<Arc<tokio_rustls::rustls::ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        Arc::new(
+            tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    });
+    tokio_rustls::TlsConnector::from(config.clone())
+}
+
+/// Connects, reads the greeting and signs in.
+pub async fn sign_in(account: &Account) -> Result<ImapSession, Failure> {
+    let at = format!("{}:{}", account.host, account.port);
+    if account.security == Security::Plain && !is_loopback(&account.host) {
+        return Err(Failure::Other(format!(
+            "{at} is not on this machine, so the connection must use TLS; a password is never sent unencrypted."
+        )));
+    }
+    let io_failure = |io: std::io::Error| Failure::Connection(describe_io(&at, &io));
+    let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((account.host.as_str(), account.port)))
+        .await
+        .map_err(|_| Failure::Connection(format!("{at} did not answer within {} s.", TIMEOUT.as_secs())))?
+        .map_err(io_failure)?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Io> = match account.security {
+        Security::Plain => Box::new(tcp),
+        Security::Tls => {
+            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(account.host.clone())
+                .map_err(|_| Failure::Other(format!("{} is not a valid host name.", account.host)))?;
+            let tls = tokio::time::timeout(TIMEOUT, tls().connect(name, tcp))
+                .await
+                .map_err(|_| Failure::Connection(format!("{at} did not complete the secure connection in time.")))?
+                .map_err(io_failure)?;
+            Box::new(tls)
+        }
+    };
+    let mut client = Client::new(stream);
+    let greeting = tokio::time::timeout(TIMEOUT, client.read_response())
+        .await
+        .map_err(|_| {
+            Failure::Connection(format!("{at} accepted the connection but did not greet within {} s.", TIMEOUT.as_secs()))
+        })?
+        .map_err(io_failure)?;
+    match greeting.as_ref().map(|g| g.parsed()) {
+        None => return Err(Failure::Connection(format!("The mail server at {at} closed the connection at once."))),
+        Some(Response::Data { status: Status::Bye, outcome }) => {
+            return Err(Failure::Connection(format!(
+                "The mail server at {at} turned us away: {}",
+                outcome.information.as_deref().unwrap_or("BYE")
+            )))
+        }
+        Some(_) => {}
+    }
+    match tokio::time::timeout(TIMEOUT, client.login(&account.username, account.password.expose())).await {
+        Err(_) => Err(Failure::Connection(format!("{at} did not answer the sign-in within {} s.", TIMEOUT.as_secs()))),
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err((ImapError::No(text), _))) => Err(Failure::Authentication(format!(
+            "The mail server at {at} refused the sign-in of {}: {}",
+            account.username,
+            text.trim()
+        ))),
+        Ok(Err((error, _))) => Err(sort(account, error)),
+    }
+}
+
+/// APPEND that keeps the server's answer (async-imap's own reports every refusal alike, and
+/// a full mailbox must read as Space Full). `flags` without `\Recent`, which only the server
+/// may set; `date` as IMAP's date-time.
+pub async fn append(
+    session: &mut ImapSession,
+    folder: &str,
+    flags: &[String],
+    date: Option<&str>,
+    content: &[u8],
+) -> Result<(), ImapError> {
+    let mut command = format!("APPEND {}", quote(folder));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
+    if !flags.is_empty() {
+        command.push_str(&format!(" ({})", flags.join(" ")));
+    }
+    if let Some(date) = date {
+        command.push_str(&format!(" \"{date}\""));
+    }
+    command.push_str(&format!(" {{{}}}", content.len()));
+    let tag = session.run_command(&command).await?;
+    let mut sent = false;
+    loop {
+        let response = tokio::time::timeout(TIMEOUT, session.read_response())
+            .await
+            .map_err(|_| ImapError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer to APPEND")))??;
+        let Some(response) = response else {
+            return Err(ImapError::ConnectionLost);
+        };
+        match response.parsed() {
+            Response::Continue { .. } if !sent => {
+                let stream = session.get_mut();
+                stream.write_all(content).await?;
+                stream.write_all(b"\r\n").await?;
+                stream.flush().await?;
+                sent = true;
+            }
+            Response::Done { tag: done, status, outcome } if *done == tag => {
+                // Codes the parser does not know (OVERQUOTA) stay in the text.
+                let text = outcome.information.as_deref().unwrap_or_default().to_owned();
+                return match status {
+                    Status::Ok => Ok(()),
+                    Status::No => Err(ImapError::No(text)),
+                    _ => Err(ImapError::Bad(text)),
+                };
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An IMAP quoted string (folder names arrive from the server already in modified UTF-7).
+pub fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A flag as IMAP writes it.
+pub fn flag_text(flag: &async_imap::types::Flag<'_>) -> String {
+    use async_imap::types::Flag;
+    match flag {
+        Flag::Seen => "\\Seen".into(),
+        Flag::Answered => "\\Answered".into(),
+        Flag::Flagged => "\\Flagged".into(),
+        Flag::Deleted => "\\Deleted".into(),
+        Flag::Draft => "\\Draft".into(),
+        Flag::Recent => "\\Recent".into(),
+        Flag::MayCreate => "\\*".into(),
+        Flag::Custom(custom) => custom.to_string(),
+    }
+}

@@ -1,0 +1,796 @@
+//! The `imap` connector: real mailboxes over IMAP. A backup reads every folder incrementally
+//! (UIDVALIDITY + last UID per folder) into the object store; a restore or migration APPENDs
+//! from it with flags and dates kept; a download is built from it. Every status the portal
+//! shows for these mailboxes is the result of that work.
+
+pub mod client;
+pub mod store;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures_util::{StreamExt, TryStreamExt};
+use portal_api::JobKind;
+
+use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Work};
+use crate::db::{now_ms, Db};
+use crate::secrets::{SecretBox, SecretString};
+use client::{Account, Failure, ImapSession, Security};
+use store::ObjectStore;
+
+/// What a run fetches per UID FETCH: enough for the progress to move and a stop to keep most.
+const FETCH_CHUNK: usize = 500;
+/// How often progress is stored while a run goes on.
+const PROGRESS_EVERY_MS: u128 = 500;
+
+pub struct ImapConnector {
+    db: Db,
+    store: ObjectStore,
+    secrets: SecretBox,
+    data_dir: PathBuf,
+}
+
+impl From<Failure> for Outcome {
+    fn from(failure: Failure) -> Outcome {
+        match failure {
+            Failure::Connection(text) => Outcome::Connection(text),
+            Failure::Authentication(text) => Outcome::Authentication(text),
+            Failure::Quota(text) => Outcome::SpaceFull(text),
+            Failure::Other(text) => Outcome::Unknown(text),
+        }
+    }
+}
+
+/// Where a mailbox's IMAP password is sealed (bound into its encryption).
+pub fn password_context(mailbox_id: i64) -> String {
+    format!("mailbox:{mailbox_id}:imap_password")
+}
+
+/// A message of a backup, as the database lists it.
+#[derive(sqlx::FromRow)]
+struct SavedMessage {
+    folder: String,
+    sha256: String,
+    size: i64,
+    flags: String,
+    internal_date: Option<i64>,
+    message_id: Option<String>,
+}
+
+/// What one UID FETCH brought.
+#[derive(Default)]
+struct ChunkRead {
+    messages: Vec<Fetched>,
+    answered: HashSet<u32>,
+    /// A message the server could not read (it closes the connection after one).
+    unreadable: Option<u32>,
+    /// The message that did not fit the subscription's storage; the chunk stops before it.
+    full: Option<u32>,
+    /// The connection failed while reading.
+    cut: Option<Outcome>,
+    /// Messages that could not be taken, and why.
+    skipped: Vec<(u32, &'static str)>,
+}
+
+const UNREADABLE: &str = "the mail server could not read it";
+const NOT_AN_EMAIL: &str = "it could not be read as an email (no headers)";
+
+/// A message fetched and checked, waiting to be stored with the rest of its chunk.
+struct Fetched {
+    uid: u32,
+    sha256: String,
+    size: i64,
+    flags: String,
+    internal_date: Option<i64>,
+    message_id: Option<String>,
+}
+
+impl ImapConnector {
+    pub fn new(db: Db, secrets: SecretBox, data_dir: PathBuf) -> ImapConnector {
+        ImapConnector { store: ObjectStore::new(&data_dir), db, secrets, data_dir }
+    }
+
+    /// The IMAP account of a mailbox, its password opened; `Err` is how the run ends.
+    async fn account(&self, mailbox_id: i64, organisation_id: i64) -> Result<Account, Outcome> {
+        let row: Option<(String, i32, String, String, String)> =
+            sqlx::query_as("SELECT host, port, security, username, password_sealed FROM imap_accounts WHERE mailbox_id = $1")
+                .bind(mailbox_id)
+                .fetch_optional(&self.db)
+                .await
+                .map_err(|e| Outcome::Unknown(format!("The mailbox's settings could not be read: {e}")))?;
+        let Some((host, port, security, username, sealed)) = row else {
+            return Err(Outcome::Failed("This mailbox has no IMAP settings.".into()));
+        };
+        let password = self
+            .secrets
+            .open(&self.db, organisation_id, &password_context(mailbox_id), &sealed)
+            .await
+            .map_err(|_| Outcome::Authentication("The saved password could not be read; enter it again.".into()))?;
+        Ok(Account {
+            host,
+            port: u16::try_from(port).unwrap_or(993),
+            security: Security::parse(&security).unwrap_or(Security::Tls),
+            username,
+            password: SecretString::new(String::from_utf8_lossy(&password).into_owned()),
+        })
+    }
+
+    async fn backup(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
+        let account = match self.account(work.mailbox_id, work.organisation_id).await {
+            Ok(account) => account,
+            Err(outcome) => return outcome,
+        };
+        let mut session = match client::sign_in(&account).await {
+            Ok(session) => session,
+            Err(failure) => return failure.into(),
+        };
+        let mut run = Run::new(progress);
+        let outcome = match self.backup_folders(&mut session, &account, work, &mut run).await {
+            Ok(()) => run.outcome(),
+            Err(outcome) => outcome,
+        };
+        let _ = tokio::time::timeout(client::TIMEOUT, session.logout()).await;
+        outcome
+    }
+
+    /// Reads every folder's new messages into the store. `Err` ends the run (what was saved
+    /// before stays saved).
+    async fn backup_folders(
+        &self,
+        session: &mut ImapSession,
+        account: &Account,
+        work: &Work,
+        run: &mut Run<'_>,
+    ) -> Result<(), Outcome> {
+        let sort = |e| Outcome::from(client::sort(account, e));
+        let names: Vec<_> = session.list(Some(""), Some("*")).await.map_err(sort)?.try_collect().await.map_err(sort)?;
+        let folders: Vec<String> = names
+            .iter()
+            .filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)))
+            .map(|n| n.name().to_owned())
+            .collect();
+
+        // First what there is to do, so that the progress has a total.
+        let mut plan = Vec::new();
+        for folder in &folders {
+            let selected = session.examine(folder).await.map_err(sort)?;
+            let uid_validity = selected.uid_validity.unwrap_or(0);
+            let known: Option<(i64, i64)> =
+                sqlx::query_as("SELECT uid_validity, last_uid FROM backup_folders WHERE mailbox_id = $1 AND folder = $2")
+                    .bind(work.mailbox_id)
+                    .bind(folder)
+                    .fetch_optional(&self.db)
+                    .await
+                    .map_err(database)?;
+            // A new UIDVALIDITY means the UIDs were renumbered: read the folder again (the
+            // store keeps each content once, so nothing is written twice).
+            let after = match known {
+                Some((validity, last_uid)) if validity == i64::from(uid_validity) => last_uid.max(0) as u32,
+                _ => 0,
+            };
+            self.list_known_unreadable(session, account, work.mailbox_id, folder, uid_validity, run).await?;
+            let mut uids: Vec<u32> = session
+                .uid_search(format!("UID {}:*", after + 1))
+                .await
+                .map_err(sort)?
+                .into_iter()
+                .filter(|uid| *uid > after)
+                .collect();
+            uids.sort_unstable();
+            run.items_total += uids.len() as u64;
+            plan.push((folder.clone(), uid_validity, uids));
+        }
+        run.report(true).await;
+
+        let mut quota = Quota::load(&self.db, work.organisation_id).await.map_err(database)?;
+        for (folder, uid_validity, uids) in plan {
+            if uids.is_empty() {
+                continue;
+            }
+            session.examine(&folder).await.map_err(sort)?;
+            sqlx::query("DELETE FROM backup_messages WHERE mailbox_id = $1 AND folder = $2 AND uid_validity <> $3")
+                .bind(work.mailbox_id)
+                .bind(&folder)
+                .bind(i64::from(uid_validity))
+                .execute(&self.db)
+                .await
+                .map_err(database)?;
+            let mut remaining: &[u32] = &uids;
+            while !remaining.is_empty() {
+                let chunk = &remaining[..remaining.len().min(FETCH_CHUNK)];
+                let read = self.fetch_chunk(session, account, &folder, chunk, &mut quota, run).await?;
+                // The fetch stream ends quietly when the connection drops between two messages:
+                // what was asked for and not sent is checked with a NOOP before it is called missing.
+                let missing = chunk.iter().any(|uid| !read.answered.contains(uid));
+                let alive = read.cut.is_none()
+                    && (read.full.is_some()
+                        || !missing
+                        || matches!(tokio::time::timeout(client::TIMEOUT, session.noop()).await, Ok(Ok(()))));
+                let through = match read.full {
+                    Some(stop) => chunk.iter().take_while(|uid| **uid != stop).last().copied(),
+                    None if alive => {
+                        for uid in chunk.iter().filter(|uid| !read.answered.contains(uid)) {
+                            run.skip(format!("{folder}, UID {uid}"), "the mail server did not send it (deleted meanwhile?)");
+                        }
+                        chunk.last().copied()
+                    }
+                    None => read.answered.iter().max().copied(),
+                };
+                self.save_chunk(work.mailbox_id, &folder, uid_validity, through, read.messages, &read.skipped)
+                    .await
+                    .map_err(database)?;
+                run.report(true).await;
+                if read.full.is_some() {
+                    return Err(Outcome::SpaceFull(format!(
+                        "The subscription's storage is full ({} used of {}): the backup stopped after {} message(s); what was saved is kept.",
+                        human(quota.used),
+                        human(quota.limit),
+                        run.items_done
+                    )));
+                }
+                if !alive {
+                    // Dovecot closes the connection after a message it cannot read: that one is
+                    // listed, and the backup signs in again and goes on after it.
+                    let (Some(_), None, Some(through)) = (read.unreadable, &read.cut, through) else {
+                        return Err(read.cut.unwrap_or_else(|| {
+                            Outcome::Connection(format!(
+                                "The connection to {}:{} was lost while messages were being read.",
+                                account.host, account.port
+                            ))
+                        }));
+                    };
+                    *session = client::sign_in(account).await.map_err(Outcome::from)?;
+                    session.examine(&folder).await.map_err(sort)?;
+                    remaining = &remaining[remaining.iter().take_while(|uid| **uid <= through).count()..];
+                    continue;
+                }
+                remaining = &remaining[chunk.len()..];
+            }
+        }
+        Ok(())
+    }
+
+    /// One UID FETCH of a chunk: each message checked, stored, and counted against the quota.
+    async fn fetch_chunk(
+        &self,
+        session: &mut ImapSession,
+        account: &Account,
+        folder: &str,
+        chunk: &[u32],
+        quota: &mut Quota,
+        run: &mut Run<'_>,
+    ) -> Result<ChunkRead, Outcome> {
+        let sort = |e| Outcome::from(client::sort(account, e));
+        let mut read = ChunkRead::default();
+        let mut stream =
+            session.uid_fetch(uid_set(chunk), "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])").await.map_err(sort)?;
+        loop {
+            let message = match tokio::time::timeout(client::TIMEOUT, stream.next()).await {
+                Err(_) => {
+                    read.cut = Some(Outcome::Connection(format!("{}:{} stopped sending messages.", account.host, account.port)));
+                    break;
+                }
+                Ok(None) => break,
+                Ok(Some(Err(error))) => {
+                    read.cut = Some(sort(error));
+                    break;
+                }
+                Ok(Some(Ok(message))) => message,
+            };
+            let Some(uid) = message.uid else { continue };
+            read.answered.insert(uid);
+            run.items_done += 1;
+            let Some(body) = message.body() else {
+                read.unreadable = Some(uid);
+                read.skipped.push((uid, UNREADABLE));
+                run.skip(format!("{folder}, UID {uid}"), UNREADABLE);
+                continue;
+            };
+            run.bytes_done += body.len() as u64;
+            // mail-parser accepts nearly anything; a message without a single header is no email.
+            let parsed = mail_parser::MessageParser::default().parse(body).filter(|m| !m.headers().is_empty());
+            let Some(parsed) = parsed else {
+                read.skipped.push((uid, NOT_AN_EMAIL));
+                run.skip(format!("{folder}, UID {uid}"), NOT_AN_EMAIL);
+                continue;
+            };
+            if !quota.fits(body.len() as i64) {
+                read.full = Some(uid);
+                run.items_done -= 1;
+                break;
+            }
+            let sha256 = self
+                .store
+                .put(body)
+                .await
+                .map_err(|e| Outcome::Unknown(format!("A message could not be written to the backup storage: {e}")))?;
+            read.messages.push(Fetched {
+                uid,
+                sha256,
+                size: body.len() as i64,
+                flags: message.flags().map(|f| client::flag_text(&f)).collect::<Vec<_>>().join(" "),
+                internal_date: message.internal_date().map(|d| d.timestamp_millis()),
+                message_id: parsed.message_id().map(str::to_owned),
+            });
+            run.report(false).await;
+        }
+        Ok(read)
+    }
+
+    /// Lists again the messages of this folder an earlier backup could not take, while the
+    /// server still has them; forgets those that are gone.
+    async fn list_known_unreadable(
+        &self,
+        session: &mut ImapSession,
+        account: &Account,
+        mailbox_id: i64,
+        folder: &str,
+        uid_validity: u32,
+        run: &mut Run<'_>,
+    ) -> Result<(), Outcome> {
+        let known: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT uid_validity, uid, reason FROM backup_unreadable WHERE mailbox_id = $1 AND folder = $2")
+                .bind(mailbox_id)
+                .bind(folder)
+                .fetch_all(&self.db)
+                .await
+                .map_err(database)?;
+        if known.is_empty() {
+            return Ok(());
+        }
+        let current: Vec<u32> =
+            known.iter().filter(|(validity, _, _)| *validity == i64::from(uid_validity)).map(|(_, uid, _)| *uid as u32).collect();
+        let present: HashSet<u32> = if current.is_empty() {
+            HashSet::new()
+        } else {
+            let mut sorted = current.clone();
+            sorted.sort_unstable();
+            session.uid_search(format!("UID {}", uid_set(&sorted))).await.map_err(|e| Outcome::from(client::sort(account, e)))?
+        };
+        for (validity, uid, reason) in &known {
+            if *validity == i64::from(uid_validity) && present.contains(&(*uid as u32)) {
+                run.skip(format!("{folder}, UID {uid}"), reason);
+            } else {
+                sqlx::query(
+                    "DELETE FROM backup_unreadable WHERE mailbox_id = $1 AND folder = $2 AND uid_validity = $3 AND uid = $4",
+                )
+                .bind(mailbox_id)
+                .bind(folder)
+                .bind(validity)
+                .bind(uid)
+                .execute(&self.db)
+                .await
+                .map_err(database)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a chunk of stored messages and how far the folder has been read, at once.
+    async fn save_chunk(
+        &self,
+        mailbox_id: i64,
+        folder: &str,
+        uid_validity: u32,
+        last_uid: Option<u32>,
+        messages: Vec<Fetched>,
+        skipped: &[(u32, &str)],
+    ) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        for (uid, reason) in skipped {
+            sqlx::query(
+                "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(mailbox_id)
+            .bind(folder)
+            .bind(i64::from(uid_validity))
+            .bind(i64::from(*uid))
+            .bind(*reason)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut added = 0_i64;
+        for message in &messages {
+            let inserted = sqlx::query(
+                "INSERT INTO backup_messages (mailbox_id, folder, uid_validity, uid, sha256, size, flags, internal_date, message_id, saved_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            )
+            .bind(mailbox_id)
+            .bind(folder)
+            .bind(i64::from(uid_validity))
+            .bind(i64::from(message.uid))
+            .bind(&message.sha256)
+            .bind(message.size)
+            .bind(&message.flags)
+            .bind(message.internal_date)
+            .bind(&message.message_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() > 0 {
+                added += message.size;
+            }
+        }
+        sqlx::query("UPDATE mailboxes SET storage_used_bytes = storage_used_bytes + $1 WHERE id = $2")
+            .bind(added)
+            .bind(mailbox_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(last_uid) = last_uid {
+            sqlx::query(
+                "INSERT INTO backup_folders (mailbox_id, folder, uid_validity, last_uid) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (mailbox_id, folder) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid",
+            )
+            .bind(mailbox_id)
+            .bind(folder)
+            .bind(i64::from(uid_validity))
+            .bind(i64::from(last_uid))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Restore (the folders asked for, or all) or migrate (all) from the backup into the
+    /// destination mailbox, APPENDing each message with its flags and date.
+    async fn restore(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
+        let params = &work.params;
+        let destination_email = params.get("destination").and_then(|d| d.as_str()).unwrap_or(&work.mailbox_email).to_owned();
+        let folders: Option<Vec<String>> = params
+            .get("folders")
+            .and_then(|f| f.as_array())
+            .map(|list| list.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+            .filter(|list: &Vec<String>| !list.is_empty());
+        let keep_both = work.kind == JobKind::Restore && params.get("on_conflict").and_then(|c| c.as_str()) == Some("keep_both");
+
+        let destination: Option<(i64,)> = match sqlx::query_as(
+            "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2",
+        )
+        .bind(&destination_email)
+        .bind(work.organisation_id)
+        .fetch_optional(&self.db)
+        .await
+        {
+            Ok(found) => found,
+            Err(error) => return Outcome::Unknown(format!("The destination could not be looked up: {error}")),
+        };
+        let Some((destination_id,)) = destination else {
+            return Outcome::Failed(format!(
+                "{destination_email} is not an IMAP mailbox of this organisation; add it under Account Settings › Mailboxes."
+            ));
+        };
+        let mut account = match self.account(destination_id, work.organisation_id).await {
+            Ok(account) => account,
+            Err(outcome) => return outcome,
+        };
+        // A password given with Edit for this job replaces the saved one.
+        if let Some(password) = &work.destination_password {
+            account.password = password.clone();
+        }
+        let messages: Vec<SavedMessage> = match sqlx::query_as(
+            "SELECT folder, sha256, size, flags, internal_date, message_id FROM backup_messages \
+             WHERE mailbox_id = $1 ORDER BY folder, uid_validity, uid",
+        )
+        .bind(work.mailbox_id)
+        .fetch_all(&self.db)
+        .await
+        {
+            Ok(messages) => messages,
+            Err(error) => return Outcome::Unknown(format!("The backup could not be read: {error}")),
+        };
+        let messages: Vec<SavedMessage> =
+            messages.into_iter().filter(|m| folders.as_ref().is_none_or(|wanted| wanted.contains(&m.folder))).collect();
+        if messages.is_empty() {
+            return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
+        }
+        let mut session = match client::sign_in(&account).await {
+            Ok(session) => session,
+            Err(failure) => return failure.into(),
+        };
+        let mut run = Run::new(progress);
+        run.items_total = messages.len() as u64;
+        run.bytes_total = Some(messages.iter().map(|m| m.size.max(0) as u64).sum());
+        let outcome = match self.append_all(&mut session, &account, messages, keep_both, &mut run).await {
+            Ok(()) => run.outcome(),
+            Err(outcome) => outcome,
+        };
+        let _ = tokio::time::timeout(client::TIMEOUT, session.logout()).await;
+        outcome
+    }
+
+    async fn append_all(
+        &self,
+        session: &mut ImapSession,
+        account: &Account,
+        messages: Vec<SavedMessage>,
+        keep_both: bool,
+        run: &mut Run<'_>,
+    ) -> Result<(), Outcome> {
+        let sort = |e| Outcome::from(client::sort(account, e));
+        let mut by_folder: BTreeMap<String, Vec<SavedMessage>> = BTreeMap::new();
+        for message in messages {
+            by_folder.entry(message.folder.clone()).or_default().push(message);
+        }
+        for (folder, messages) in by_folder {
+            // A folder that exists already answers NO to CREATE, which is fine.
+            let _ = session.create(&folder).await;
+            let present = if keep_both { HashSet::new() } else { present_messages(session, &folder).await.map_err(sort)? };
+            for message in messages {
+                run.items_done += 1;
+                run.bytes_done += message.size.max(0) as u64;
+                if message.message_id.as_ref().is_some_and(|id| present.contains(&(id.clone(), message.size))) {
+                    run.already_there += 1;
+                    run.report(false).await;
+                    continue;
+                }
+                let bytes = match self.store.get(&message.sha256).await {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        run.skip(
+                            format!("{folder}, {}", message.message_id.as_deref().unwrap_or("a message")),
+                            &format!("the backup copy could not be read ({error})"),
+                        );
+                        continue;
+                    }
+                };
+                let flags: Vec<String> = message.flags.split_whitespace().map(str::to_owned).collect();
+                let date = message.internal_date.and_then(imap_date);
+                match client::append(session, &folder, &flags, date.as_deref(), &bytes).await {
+                    Ok(()) => {}
+                    Err(error) => match client::sort(account, error) {
+                        Failure::Other(text) => {
+                            run.skip(format!("{folder}, {}", message.message_id.as_deref().unwrap_or("a message")), &text)
+                        }
+                        Failure::Quota(text) => {
+                            return Err(Outcome::SpaceFull(format!(
+                                "The destination mailbox is full after {} message(s): {text}",
+                                run.items_done - 1
+                            )))
+                        }
+                        failure => return Err(failure.into()),
+                    },
+                }
+                run.report(false).await;
+            }
+        }
+        run.report(true).await;
+        Ok(())
+    }
+
+    /// A migration: the source is backed up first (only what is new), then copied.
+    async fn migrate(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
+        let mut skipped = match self.backup(work, progress).await {
+            Outcome::Completed => Vec::new(),
+            Outcome::Partial { skipped } => skipped,
+            other => return other,
+        };
+        // What the source could not give is missing at the destination too: say so.
+        match self.restore(work, progress).await {
+            Outcome::Completed if skipped.is_empty() => Outcome::Completed,
+            Outcome::Completed => Outcome::Partial { skipped },
+            Outcome::Partial { skipped: more } => {
+                skipped.extend(more);
+                Outcome::Partial { skipped }
+            }
+            other => other,
+        }
+    }
+
+    /// A download: the mailbox's backup as one mbox file or a zip of EML files.
+    async fn download(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
+        let messages: Vec<SavedMessage> = match sqlx::query_as(
+            "SELECT folder, sha256, size, flags, internal_date, message_id FROM backup_messages \
+             WHERE mailbox_id = $1 ORDER BY folder, uid_validity, uid",
+        )
+        .bind(work.mailbox_id)
+        .fetch_all(&self.db)
+        .await
+        {
+            Ok(messages) => messages,
+            Err(error) => return Outcome::Unknown(format!("The backup could not be read: {error}")),
+        };
+        let mut run = Run::new(progress);
+        run.items_total = messages.len() as u64;
+        let mut contents = Vec::with_capacity(messages.len());
+        for message in messages {
+            run.items_done += 1;
+            match self.store.get(&message.sha256).await {
+                Ok(bytes) => {
+                    run.bytes_done += bytes.len() as u64;
+                    contents.push(crate::downloads::MessageFile {
+                        folder: message.folder,
+                        internal_date: message.internal_date,
+                        raw: bytes,
+                    });
+                }
+                Err(error) => run.skip(
+                    format!("{}, {}", message.folder, message.message_id.as_deref().unwrap_or("a message")),
+                    &format!("the backup copy could not be read ({error})"),
+                ),
+            }
+            run.report(false).await;
+        }
+        let format = crate::downloads::Format::from_params(&work.params.to_string());
+        let (data_dir, job_id) = (self.data_dir.clone(), work.job_id.clone());
+        let written =
+            tokio::task::spawn_blocking(move || crate::downloads::write_file(&data_dir, &job_id, format, &contents)).await;
+        match written {
+            Ok(Ok(_)) => {
+                run.report(true).await;
+                run.outcome()
+            }
+            Ok(Err(error)) => Outcome::Unknown(format!("The download file could not be written: {error}")),
+            Err(error) => Outcome::Unknown(format!("The download file could not be written: {error}")),
+        }
+    }
+}
+
+impl Connector for ImapConnector {
+    fn run<'a>(&'a self, work: &'a Work, progress: &'a dyn ProgressSink) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            match work.kind {
+                JobKind::Backup => self.backup(work, progress).await,
+                JobKind::Restore => self.restore(work, progress).await,
+                JobKind::Migrate => self.migrate(work, progress).await,
+                JobKind::Download => self.download(work, progress).await,
+            }
+        })
+    }
+}
+
+/// What the destination folder holds already (Message-ID and size), to skip on conflict.
+async fn present_messages(session: &mut ImapSession, folder: &str) -> Result<HashSet<(String, i64)>, async_imap::error::Error> {
+    let selected = session.select(folder).await?;
+    let mut present = HashSet::new();
+    if selected.exists == 0 {
+        return Ok(present);
+    }
+    let fetched: Vec<_> = session.uid_fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER])").await?.try_collect().await?;
+    for message in fetched {
+        let header = message.header().unwrap_or_default();
+        if let (Some(size), Some(parsed)) = (message.size, mail_parser::MessageParser::default().parse_headers(header)) {
+            if let Some(id) = parsed.message_id() {
+                present.insert((id.to_owned(), i64::from(size)));
+            }
+        }
+    }
+    Ok(present)
+}
+
+/// How far a run has got, stored now and then so the portal's progress bar moves.
+struct Run<'a> {
+    sink: &'a dyn ProgressSink,
+    items_done: u64,
+    items_total: u64,
+    bytes_done: u64,
+    bytes_total: Option<u64>,
+    skipped: Vec<String>,
+    /// Messages a restore or migration found in the destination already.
+    already_there: u64,
+    last_report: Instant,
+}
+
+impl<'a> Run<'a> {
+    fn new(sink: &'a dyn ProgressSink) -> Run<'a> {
+        Run {
+            sink,
+            items_done: 0,
+            items_total: 0,
+            bytes_done: 0,
+            bytes_total: None,
+            skipped: Vec::new(),
+            already_there: 0,
+            last_report: Instant::now(),
+        }
+    }
+
+    fn skip(&mut self, item: String, reason: &str) {
+        self.skipped.push(format!("{item}: {reason}"));
+    }
+
+    async fn report(&mut self, now: bool) {
+        if !now && self.last_report.elapsed().as_millis() < PROGRESS_EVERY_MS {
+            return;
+        }
+        self.last_report = Instant::now();
+        self.sink
+            .report(Progress {
+                items_done: self.items_done,
+                items_total: Some(self.items_total),
+                bytes_done: self.bytes_done,
+                bytes_total: self.bytes_total,
+            })
+            .await;
+    }
+
+    fn outcome(&self) -> Outcome {
+        if self.skipped.is_empty() {
+            Outcome::Completed
+        } else {
+            Outcome::Partial { skipped: self.skipped.clone() }
+        }
+    }
+}
+
+/// The subscription's storage: what the organisation's mailboxes use and may use (0: no limit).
+struct Quota {
+    used: i64,
+    limit: i64,
+}
+
+impl Quota {
+    async fn load(db: &Db, organisation_id: i64) -> Result<Quota, sqlx::Error> {
+        let (limit, used): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT o.storage_quota_bytes, (SELECT SUM(m.storage_used_bytes) FROM mailboxes m WHERE m.organisation_id = o.id) \
+             FROM organisations o WHERE o.id = $1",
+        )
+        .bind(organisation_id)
+        .fetch_one(db)
+        .await?;
+        Ok(Quota { used: used.unwrap_or(0), limit })
+    }
+
+    /// Whether `size` more bytes fit; counts them if so.
+    fn fits(&mut self, size: i64) -> bool {
+        if self.limit > 0 && self.used + size > self.limit {
+            return false;
+        }
+        self.used += size;
+        true
+    }
+}
+
+fn database(error: sqlx::Error) -> Outcome {
+    Outcome::Unknown(format!("The backup's records could not be written: {error}"))
+}
+
+/// A compact UID set: `3:7,9,12:13`.
+fn uid_set(uids: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// IMAP's date-time (`05-Mar-2026 10:11:12 +0000`) of a moment in Unix milliseconds.
+fn imap_date(ms: i64) -> Option<String> {
+    let format = time::macros::format_description!("[day]-[month repr:short]-[year] [hour]:[minute]:[second] +0000");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok()?.format(&format).ok()
+}
+
+fn human(bytes: i64) -> String {
+    let mb = bytes.max(0) as f64 / 1_000_000.0;
+    if mb >= 1000.0 {
+        format!("{:.1} GB", mb / 1000.0)
+    } else {
+        format!("{mb:.1} MB")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(uid_set(&[42]), "42");
+    }
+
+    #[test]
+    fn dates_read_as_imap_writes_them() {
+        assert_eq!(imap_date(1_772_705_472_000).as_deref(), Some("05-Mar-2026 10:11:12 +0000"));
+    }
+}

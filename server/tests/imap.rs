@@ -1,0 +1,389 @@
+//! The imap connector against a real Dovecot on loopback (started per test by `testkit`):
+//! backups, restores, migrations and downloads of real mail, and every failure a mail server
+//! can cause, each ending in the status the design gives it.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use portal_api::{BackupHistory, BackupRow, JobRow, JobStatus, OrganisationMailbox, Role, SkippedItem};
+use serde_json::{json, Value};
+use testkit::{message, Dovecot, Seed, User};
+
+const ACME: i64 = 1;
+const MALFORMED: &[u8] = b"\r\n\x00\xff\xfe no header at all\r\n";
+
+fn seed(folder: &str, raw: Vec<u8>, flags: &str, days_ago: u64) -> Seed {
+    Seed { folder: folder.into(), raw, flags: flags.into(), arrived: SystemTime::now() - Duration::from_secs(days_ago * 86_400) }
+}
+
+/// Several folders, flags and dates, an attachment, non-ASCII headers, and one malformed message.
+fn alice_mail() -> Vec<Seed> {
+    let attachment = b"--XYZ\r\nContent-Type: text/plain\r\n\r\nSee the attachment.\r\n--XYZ\r\n\
+        Content-Type: application/octet-stream; name=\"figures.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+        AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n--XYZ--\r\n";
+    let mut with_attachment = b"From: Bea <bea@partner.example>\r\nTo: alice@imap.test\r\nSubject: Figures\r\n\
+        Message-ID: <figures@partner.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n"
+        .to_vec();
+    with_attachment.extend_from_slice(attachment);
+    let non_ascii = "From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@partner.example>\r\nTo: alice@imap.test\r\n\
+        Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=\r\nMessage-ID: <gruesse@partner.example>\r\n\
+        Content-Type: text/plain; charset=utf-8\r\n\r\nBis bald — 日本語\r\n"
+        .as_bytes()
+        .to_vec();
+    vec![
+        seed("INBOX", message("bea@partner.example", "alice@imap.test", "Hello", "hello@p", "First."), "S", 30),
+        seed("INBOX", message("bea@partner.example", "alice@imap.test", "Contract", "contract@p", "Second."), "FS", 20),
+        seed("INBOX", with_attachment, "", 10),
+        seed("INBOX", non_ascii, "S", 5),
+        seed("Work", message("cto@acme.example", "alice@imap.test", "Plan", "plan@acme", "Q1 plan."), "RS", 3),
+        seed("Work", MALFORMED.to_vec(), "", 2),
+        seed("Archive/2024", message("old@acme.example", "alice@imap.test", "Old", "old@acme", "From last year."), "S", 300),
+    ]
+}
+
+struct Imap {
+    app: TestApp,
+    admin: Client,
+    dovecot: Dovecot,
+}
+
+impl Imap {
+    async fn start(users: &[User]) -> Imap {
+        let dovecot = Dovecot::start(users).expect("Dovecot starts (cargo xtask setup installs it)");
+        let app = test_app().await;
+        let admin = app.sign_in(Role::OrgAdmin).await;
+        // The demo fills Acme's subscription on purpose (a Space Full to show); these tests
+        // need room, except the one that sets a small quota itself.
+        sqlx::query("UPDATE organisations SET storage_quota_bytes = 1000000000000 WHERE id = $1")
+            .bind(ACME)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        Imap { app, admin, dovecot }
+    }
+
+    fn settings(&self, email: &str, user: &str, password: &str) -> Value {
+        json!({ "email": email, "host": "127.0.0.1", "port": self.dovecot.port, "security": "plain", "username": user, "password": password })
+    }
+
+    async fn add(&self, email: &str, user: &str, password: &str) -> OrganisationMailbox {
+        let uri = format!("/api/organisations/{ACME}/mailboxes");
+        let response = self.app.send_as(&self.admin, Method::POST, &uri, Some(self.settings(email, user, password))).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        body_json(response).await
+    }
+
+    async fn backup(&self, mailbox_id: i64) -> BackupRow {
+        body_json(self.app.get_as(&self.admin, &format!("/api/backups/{mailbox_id}")).await).await
+    }
+
+    async fn current_job(&self, mailbox_id: i64) -> String {
+        let history: BackupHistory =
+            body_json(self.app.get_as(&self.admin, &format!("/api/backups/{mailbox_id}/history")).await).await;
+        history.runs[0].job_id.clone()
+    }
+
+    async fn force(&self, mailbox_id: i64) {
+        let response = self.app.send_as(&self.admin, Method::POST, &format!("/api/backups/{mailbox_id}/force"), None).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+
+    async fn start_job(&self, job: Value) -> JobRow {
+        let response = self.app.send_as(&self.admin, Method::POST, "/api/jobs", Some(job)).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        body_json(response).await
+    }
+
+    async fn job(&self, id: &str) -> JobRow {
+        body_json(self.app.get_as(&self.admin, &format!("/api/jobs/{id}")).await).await
+    }
+
+    async fn skipped(&self, id: &str) -> Vec<SkippedItem> {
+        body_json(self.app.get_as(&self.admin, &format!("/api/jobs/{id}/skipped")).await).await
+    }
+
+    async fn run(&self) {
+        self.app.state.engine.run_due().await.unwrap();
+    }
+
+    async fn saved_messages(&self, mailbox_id: i64) -> i64 {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backup_messages WHERE mailbox_id = $1")
+            .bind(mailbox_id)
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap();
+        count
+    }
+}
+
+/// Every message of the folders, as Dovecot stores them, the malformed one left out.
+fn mail_of(dovecot: &Dovecot, user: &str) -> Vec<testkit::Stored> {
+    let mut all = Vec::new();
+    for folder in ["INBOX", "Work", "Archive/2024"] {
+        all.extend(dovecot.stored(user, folder).into_iter().filter(|m| !m.raw.starts_with(b"\n")));
+    }
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn backup_restore_migrate_and_download_real_mail() {
+    let imap = Imap::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw"), User::new("carol", "carol-pw")]).await;
+    imap.dovecot.seed("alice", &alice_mail()).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+    let bob = imap.add("bob@imap.test", "bob", "bob-pw").await;
+    imap.add("carol@imap.test", "carol", "carol-pw").await;
+    assert_eq!(alice.connector, "imap");
+    imap.run().await;
+
+    // Every folder read; the malformed message skipped and listed, so Partially Complete.
+    let backup = imap.backup(alice.id).await;
+    assert_eq!(backup.status, JobStatus::PartiallyComplete, "{:?}", backup.run.detail);
+    assert_eq!(imap.saved_messages(alice.id).await, 6);
+    let skipped = imap.skipped(&imap.current_job(alice.id).await).await;
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].item.starts_with("Work, UID") && skipped[0].reason.contains("no headers"), "{skipped:?}");
+
+    // Restore into an empty mailbox: the same messages, byte for byte, with flags and dates.
+    let restore = imap
+        .start_job(json!({ "kind": "restore", "mailbox_id": alice.id, "destination": "bob@imap.test", "on_conflict": "skip" }))
+        .await;
+    imap.run().await;
+    assert_eq!(imap.job(&restore.id).await.status, JobStatus::Completed);
+    let restored = mail_of(&imap.dovecot, "bob");
+    assert_eq!(restored.len(), 6);
+    assert_eq!(restored, mail_of(&imap.dovecot, "alice"), "bytes, flags and arrival times");
+    // Skip on conflict: a second restore adds nothing.
+    imap.start_job(json!({ "kind": "restore", "mailbox_id": alice.id, "destination": "bob@imap.test" })).await;
+    imap.run().await;
+    assert_eq!(mail_of(&imap.dovecot, "bob").len(), 6, "nothing twice");
+
+    // New mail: the next backup fetches only it.
+    imap.dovecot.seed("alice", &[seed("INBOX", message("new@p", "alice@imap.test", "New", "new-1@p", "Fresh."), "", 0)]).unwrap();
+    imap.force(alice.id).await;
+    imap.run().await;
+    let second = imap.backup(alice.id).await;
+    assert_eq!(second.run.items_total, Some(1), "only the new message was fetched");
+    assert_eq!(second.status, JobStatus::PartiallyComplete, "the message it cannot take is listed again, not forgotten");
+    assert_eq!(imap.saved_messages(alice.id).await, 7);
+
+    // Migration into another mailbox; again after more mail, each message arrives once.
+    imap.start_job(json!({ "kind": "migrate", "mailbox_id": alice.id, "destination": "carol@imap.test" })).await;
+    imap.run().await;
+    imap.dovecot
+        .seed("alice", &[seed("Work", message("new@p", "alice@imap.test", "Newer", "new-2@p", "Fresher."), "S", 0)])
+        .unwrap();
+    let again = imap.start_job(json!({ "kind": "migrate", "mailbox_id": alice.id, "destination": "carol@imap.test" })).await;
+    imap.run().await;
+    assert_eq!(imap.job(&again.id).await.status, JobStatus::PartiallyComplete, "the malformed message is still listed");
+    assert_eq!(mail_of(&imap.dovecot, "carol"), mail_of(&imap.dovecot, "alice"));
+    assert_eq!(mail_of(&imap.dovecot, "carol").len(), 8);
+
+    // The mbox export opens with Python's standard mbox reader and holds every message.
+    let download = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "format": "mbox" })).await;
+    imap.run().await;
+    let ready = imap.job(&download.id).await;
+    assert_eq!(ready.status, JobStatus::Completed);
+    let response =
+        imap.app.send(axum::http::Request::get(ready.download_url.unwrap()).body(axum::body::Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 26).await.unwrap();
+    let file = imap.dovecot.dir().join("export.mbox");
+    std::fs::write(&file, &bytes).unwrap();
+    let read = std::process::Command::new("python3")
+        .args(["-c", "import mailbox, sys\nfor m in mailbox.mbox(sys.argv[1]): print(m['Message-ID'])", file.to_str().unwrap()])
+        .output()
+        .expect("python3 runs");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let mut ids: Vec<String> = String::from_utf8(read.stdout).unwrap().lines().map(str::to_owned).collect();
+    ids.sort();
+    let mut expected: Vec<String> = [
+        "contract@p",
+        "figures@partner.example",
+        "gruesse@partner.example",
+        "hello@p",
+        "new-1@p",
+        "new-2@p",
+        "old@acme",
+        "plan@acme",
+    ]
+    .iter()
+    .map(|id| format!("<{id}>"))
+    .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let _ = bob;
+}
+
+#[tokio::test]
+async fn a_server_stopped_mid_backup_is_a_connection_error_and_the_retry_completes() {
+    let mut imap = Imap::start(&[User::new("alice", "alice-pw")]).await;
+    let many: Vec<Seed> = (0..10_000)
+        .map(|i| {
+            seed(
+                "INBOX",
+                message("bulk@p", "alice@imap.test", &format!("Bulk {i}"), &format!("bulk-{i}@p"), &"x".repeat(2000)),
+                "S",
+                1,
+            )
+        })
+        .collect();
+    imap.dovecot.seed("alice", &many).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+
+    let engine = imap.app.state.engine.clone();
+    let running = tokio::spawn(async move { engine.run_due().await.unwrap() });
+    // Stopped once some messages are in.
+    loop {
+        let row = imap.backup(alice.id).await;
+        if row.run.items_done > 0 {
+            break;
+        }
+        assert!(!running.is_finished(), "the backup ended before it could be interrupted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    imap.dovecot.kill();
+    running.await.unwrap();
+    let cut = imap.backup(alice.id).await;
+    assert_eq!(cut.status, JobStatus::ConnectionError, "{:?}", cut.run.detail);
+    let saved = imap.saved_messages(alice.id).await;
+    assert!(saved < 10_000, "it was cut short ({saved})");
+
+    // Back up again; the retry's wait (30 min) is made to pass.
+    imap.dovecot.run().unwrap();
+    sqlx::query("UPDATE jobs SET next_run_at = $1 WHERE mailbox_id = $2 AND status = 'connection_error'")
+        .bind(portal_server::db::now_ms())
+        .bind(alice.id)
+        .execute(&imap.app.db)
+        .await
+        .unwrap();
+    imap.run().await;
+    let retried = imap.backup(alice.id).await;
+    assert_eq!(retried.status, JobStatus::Completed, "{:?}", retried.run.detail);
+    assert_eq!(imap.saved_messages(alice.id).await, 10_000);
+    assert_eq!(retried.run.items_total, Some(10_000 - saved as u64), "the retry went on from where it stopped");
+}
+
+#[tokio::test]
+async fn a_changed_password_is_an_authentication_error_until_the_new_one_is_given() {
+    let mut imap = Imap::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw")]).await;
+    imap.dovecot.seed("alice", &alice_mail()[..2]).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+    imap.add("bob@imap.test", "bob", "bob-pw").await;
+    imap.run().await;
+    assert_eq!(imap.backup(alice.id).await.status, JobStatus::Completed);
+
+    imap.dovecot.set_password("alice", "changed-pw").unwrap();
+    imap.force(alice.id).await;
+    imap.run().await;
+    let refused = imap.backup(alice.id).await;
+    assert_eq!(refused.status, JobStatus::AuthenticationError);
+    assert!(refused.run.detail.as_deref().unwrap_or_default().contains("AUTHENTICATIONFAILED"), "{:?}", refused.run.detail);
+
+    let uri = format!("/api/mailboxes/{}/imap-password", alice.id);
+    let wrong = app_put(&imap, &uri, json!({ "password": "still-wrong" })).await;
+    let p = problem(wrong, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.errors[0].field, "password");
+    assert_eq!(app_put(&imap, &uri, json!({ "password": "changed-pw" })).await.status(), StatusCode::OK);
+    imap.run().await;
+    assert_eq!(imap.backup(alice.id).await.status, JobStatus::Completed, "the new password is used at once");
+
+    // A restore into a mailbox whose password changed: Authentication Error, fixed by Edit.
+    imap.dovecot.set_password("bob", "bob-new").unwrap();
+    let restore = imap.start_job(json!({ "kind": "restore", "mailbox_id": alice.id, "destination": "bob@imap.test" })).await;
+    imap.run().await;
+    assert_eq!(imap.job(&restore.id).await.status, JobStatus::AuthenticationError);
+    let edit = app_put(&imap, &format!("/api/jobs/{}/destination-password", restore.id), json!({ "password": "bob-new" })).await;
+    assert_eq!(edit.status(), StatusCode::ACCEPTED);
+    imap.run().await;
+    assert_eq!(imap.job(&restore.id).await.status, JobStatus::Completed);
+    assert_eq!(imap.dovecot.stored("bob", "INBOX").len(), 2);
+}
+
+async fn app_put(imap: &Imap, uri: &str, body: Value) -> axum::response::Response {
+    imap.app.send_as(&imap.admin, Method::PUT, uri, Some(body)).await
+}
+
+#[tokio::test]
+async fn full_storage_is_space_full_and_what_was_saved_is_kept() {
+    let imap = Imap::start(&[User::new("alice", "alice-pw"), User::new("dora", "dora-pw").with_quota_kib(8)]).await;
+    let big: Vec<Seed> = (0..20)
+        .map(|i| seed("INBOX", message("b@p", "alice@imap.test", "Big", &format!("big-{i}@p"), &"y".repeat(3000)), "", 1))
+        .collect();
+    imap.dovecot.seed("alice", &big).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+    imap.add("dora@imap.test", "dora", "dora-pw").await;
+    imap.run().await;
+    assert_eq!(imap.saved_messages(alice.id).await, 20);
+
+    // The destination mailbox's own quota: Space Full on the restore.
+    let restore = imap.start_job(json!({ "kind": "restore", "mailbox_id": alice.id, "destination": "dora@imap.test" })).await;
+    imap.run().await;
+    let full = imap.job(&restore.id).await;
+    assert_eq!(full.status, JobStatus::SpaceFull, "{:?}", full.run.detail);
+    assert!(full.run.detail.unwrap().contains("OVERQUOTA"));
+    let in_dora = imap.dovecot.stored("dora", "INBOX").len();
+    assert!(in_dora > 0 && in_dora < 20, "{in_dora}");
+
+    // The subscription's storage: the backup stops in Space Full with what fitted kept.
+    sqlx::query("DELETE FROM backup_messages WHERE mailbox_id = $1").bind(alice.id).execute(&imap.app.db).await.unwrap();
+    sqlx::query("DELETE FROM backup_folders WHERE mailbox_id = $1").bind(alice.id).execute(&imap.app.db).await.unwrap();
+    sqlx::query("UPDATE mailboxes SET storage_used_bytes = 0 WHERE organisation_id = $1")
+        .bind(ACME)
+        .execute(&imap.app.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE organisations SET storage_quota_bytes = 20000 WHERE id = $1")
+        .bind(ACME)
+        .execute(&imap.app.db)
+        .await
+        .unwrap();
+    imap.force(alice.id).await;
+    imap.run().await;
+    let stopped = imap.backup(alice.id).await;
+    assert_eq!(stopped.status, JobStatus::SpaceFull, "{:?}", stopped.run.detail);
+    let kept = imap.saved_messages(alice.id).await;
+    assert!(kept > 0 && kept < 20, "what fitted is kept: {kept}");
+}
+
+#[tokio::test]
+async fn test_connection_names_exactly_what_failed() {
+    let imap = Imap::start(&[User::new("alice", "alice-pw")]).await;
+    let uri = format!("/api/organisations/{ACME}/mailboxes/test");
+    let try_with = |body: Value| imap.app.send_as(&imap.admin, Method::POST, &uri, Some(body));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut refused = imap.settings("a@imap.test", "alice", "alice-pw");
+    refused["port"] = closed.into();
+    let p = problem(try_with(refused).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.errors[0].field, "host");
+    assert!(p.errors[0].message.contains("refused"), "{}", p.errors[0].message);
+
+    let p = problem(try_with(imap.settings("a@imap.test", "alice", "wrong")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.errors[0].field, "password");
+    assert!(p.errors[0].message.contains("AUTHENTICATIONFAILED"), "{}", p.errors[0].message);
+    assert!(!p.errors[0].message.contains("wrong"), "the password is never repeated");
+
+    let mut remote_plain = imap.settings("a@imap.test", "alice", "alice-pw");
+    remote_plain["host"] = "imap.example.com".into();
+    let p = problem(try_with(remote_plain).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.errors[0].field, "security");
+
+    imap.dovecot.seed("alice", &alice_mail()).unwrap();
+    let ok = try_with(imap.settings("a@imap.test", "alice", "alice-pw")).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let test: portal_api::ConnectionTest = body_json(ok).await;
+    assert!(test.folders.contains(&"Work".to_owned()) && test.folders.contains(&"Archive/2024".to_owned()), "{:?}", test.folders);
+
+    // An end user may not add mailboxes; the same address cannot be added twice.
+    let end_user = imap.app.sign_in(Role::EndUser).await;
+    let add = format!("/api/organisations/{ACME}/mailboxes");
+    let body = imap.settings("alice@imap.test", "alice", "alice-pw");
+    problem(imap.app.send_as(&end_user, Method::POST, &add, Some(body.clone())).await, StatusCode::FORBIDDEN).await;
+    imap.add("alice@imap.test", "alice", "alice-pw").await;
+    let p = problem(imap.app.send_as(&imap.admin, Method::POST, &add, Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(p.errors[0].field, "email");
+}
