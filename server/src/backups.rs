@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/backups/{mailbox_id}", get(get_backup))
         .route("/api/backups/{mailbox_id}/force", post(force_backup))
         .route("/api/backups/{mailbox_id}/history", get(backup_history))
+        .route("/api/backups/{mailbox_id}/folders", get(backup_folders))
 }
 
 #[derive(sqlx::FromRow)]
@@ -154,6 +155,39 @@ struct RunRecord {
     finished_at: Option<i64>,
     items_done: i64,
     bytes_done: i64,
+}
+
+/// The folders a mailbox's backup holds: what a restore or download can choose from.
+#[utoipa::path(
+    get, path = "/api/backups/{mailbox_id}/folders", tag = "backups",
+    params(("mailbox_id" = i64, Path, description = "The mailbox's ID")),
+    responses(
+        (status = 200, description = "The folders in the backup, by name", body = [String]),
+        (status = 404, description = "No such mailbox among those you may see", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn backup_folders(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(mailbox_id): ApiPath<i64>,
+) -> AppResult<Json<Vec<String>>> {
+    find_backup(&state, &user, mailbox_id).await?;
+    Ok(Json(folders_in_backup(&state.db, mailbox_id).await?))
+}
+
+/// A real mailbox's backup has the folders it read; the demo ones have the demo folders.
+pub(crate) async fn folders_in_backup(db: &crate::db::Db, mailbox_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    let (connector,): (String,) =
+        sqlx::query_as("SELECT connector FROM mailboxes WHERE id = $1").bind(mailbox_id).fetch_one(db).await?;
+    if connector != "imap" {
+        return Ok(portal_api::jobs::FOLDERS.iter().map(|f| (*f).to_owned()).collect());
+    }
+    let folders: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT folder FROM backup_messages WHERE mailbox_id = $1 ORDER BY folder")
+            .bind(mailbox_id)
+            .fetch_all(db)
+            .await?;
+    Ok(folders.into_iter().map(|(folder,)| folder).collect())
 }
 
 /// An account's last backups, newest first, for its history chart.

@@ -597,16 +597,9 @@ pub async fn start_job(
         errors.push(FieldError::new("mailbox_id", "Choose one of your mailboxes."));
     }
     let imap = mailbox.as_ref().filter(|(_, connector, _)| connector == "imap").map(|(_, _, organisation)| *organisation);
-    // A real mailbox's backup has the folders it read; the demo ones have the demo folders.
-    let backed_up: Vec<String> = match imap {
-        Some(_) => sqlx::query_as::<_, (String,)>("SELECT DISTINCT folder FROM backup_messages WHERE mailbox_id = $1")
-            .bind(new.mailbox_id)
-            .fetch_all(&state.db)
-            .await?
-            .into_iter()
-            .map(|(folder,)| folder)
-            .collect(),
-        None => portal_api::jobs::FOLDERS.iter().map(|f| (*f).to_owned()).collect(),
+    let backed_up = match mailbox {
+        Some(_) => crate::backups::folders_in_backup(&state.db, new.mailbox_id).await?,
+        None => Vec::new(),
     };
     let folders: Vec<String> = new.folders.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect();
     if let Some(unknown) = folders.iter().find(|f| !backed_up.contains(f)) {

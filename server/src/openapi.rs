@@ -25,6 +25,7 @@ use crate::state::AppState;
         crate::backups::force_backup,
         crate::backups::force_backups,
         crate::backups::backup_history,
+        crate::backups::backup_folders,
         crate::jobs::list_jobs,
         crate::jobs::start_job,
         crate::jobs::count_jobs,

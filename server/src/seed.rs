@@ -149,6 +149,23 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
     }
 
     seed_other_jobs(&mut tx, now).await?;
+    // Each Partially Complete run lists what it skipped, as a real run does.
+    for (kind, item, reason) in [
+        ("backup", "INBOX, message 4471", "it could not be read as an email (malformed MIME)"),
+        ("backup", "Sent, message 209", "the mail server could not read its attachment"),
+        ("restore", "Inbox, message 812", "the destination refused it"),
+        ("migrate", "Inbox, message 812", "the destination refused it"),
+    ] {
+        sqlx::query(
+            "INSERT INTO job_skipped_items (job_id, item, reason) \
+             SELECT id, $1, $2 FROM jobs WHERE kind = $3 AND status = 'partially_complete'",
+        )
+        .bind(item)
+        .bind(reason)
+        .bind(kind)
+        .execute(&mut *tx)
+        .await?;
+    }
 
     let alice_mailbox = alice_mailbox.expect("the demo end user's mailbox is among the demo mailboxes");
     let users: [(i64, &str, &str, Role, Option<i64>, Option<i64>, Option<i64>); 4] = [

@@ -13,35 +13,12 @@ use serde_json::{json, Value};
 use testkit::{message, Dovecot, Seed, User};
 
 const ACME: i64 = 1;
-const MALFORMED: &[u8] = b"\r\n\x00\xff\xfe no header at all\r\n";
-
 fn seed(folder: &str, raw: Vec<u8>, flags: &str, days_ago: u64) -> Seed {
     Seed { folder: folder.into(), raw, flags: flags.into(), arrived: SystemTime::now() - Duration::from_secs(days_ago * 86_400) }
 }
 
-/// Several folders, flags and dates, an attachment, non-ASCII headers, and one malformed message.
 fn alice_mail() -> Vec<Seed> {
-    let attachment = b"--XYZ\r\nContent-Type: text/plain\r\n\r\nSee the attachment.\r\n--XYZ\r\n\
-        Content-Type: application/octet-stream; name=\"figures.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
-        AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n--XYZ--\r\n";
-    let mut with_attachment = b"From: Bea <bea@partner.example>\r\nTo: alice@imap.test\r\nSubject: Figures\r\n\
-        Message-ID: <figures@partner.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n"
-        .to_vec();
-    with_attachment.extend_from_slice(attachment);
-    let non_ascii = "From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@partner.example>\r\nTo: alice@imap.test\r\n\
-        Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=\r\nMessage-ID: <gruesse@partner.example>\r\n\
-        Content-Type: text/plain; charset=utf-8\r\n\r\nBis bald — 日本語\r\n"
-        .as_bytes()
-        .to_vec();
-    vec![
-        seed("INBOX", message("bea@partner.example", "alice@imap.test", "Hello", "hello@p", "First."), "S", 30),
-        seed("INBOX", message("bea@partner.example", "alice@imap.test", "Contract", "contract@p", "Second."), "FS", 20),
-        seed("INBOX", with_attachment, "", 10),
-        seed("INBOX", non_ascii, "S", 5),
-        seed("Work", message("cto@acme.example", "alice@imap.test", "Plan", "plan@acme", "Q1 plan."), "RS", 3),
-        seed("Work", MALFORMED.to_vec(), "", 2),
-        seed("Archive/2024", message("old@acme.example", "alice@imap.test", "Old", "old@acme", "From last year."), "S", 300),
-    ]
+    testkit::sample_mail("alice@imap.test")
 }
 
 struct Imap {

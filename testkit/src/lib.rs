@@ -60,10 +60,17 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts a server for these users in a new folder under the system's temporary folder.
     pub fn start(users: &[User]) -> Result<Dovecot, String> {
+        Dovecot::start_on(users, free_port()?)
+    }
+
+    /// The same, on a given port of 127.0.0.1.
+    pub fn start_on(users: &[User], port: u16) -> Result<Dovecot, String> {
         if !Path::new(DOVECOT).exists() {
             return Err(format!("{DOVECOT} is missing: install dovecot-imapd (`cargo xtask setup` does)"));
         }
-        let port = free_port()?;
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Err(format!("port {port} is taken already (another Dovecot?)"));
+        }
         let dir = std::env::temp_dir().join(format!("portal-dovecot-{}-{port}", std::process::id()));
         for sub in ["run", "state", "log", "mail"] {
             fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -331,4 +338,56 @@ pub fn message(from: &str, to: &str, subject: &str, message_id: &str, body: &str
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()
+}
+
+/// A message with no header at all: a mail server stores it, a backup cannot take it.
+pub const MALFORMED: &[u8] = b"\r\n\x00\xff\xfe no header at all\r\n";
+
+fn seed_at(folder: &str, raw: Vec<u8>, flags: &str, days_ago: u64) -> Seed {
+    Seed { folder: folder.into(), raw, flags: flags.into(), arrived: SystemTime::now() - Duration::from_secs(days_ago * 86_400) }
+}
+
+/// A small mailbox as people have them: several folders, flags and dates, an attachment,
+/// non-ASCII headers, and one malformed message (in Work).
+pub fn sample_mail(to: &str) -> Vec<Seed> {
+    let mut with_attachment = format!(
+        "From: Bea <bea@partner.example>\r\nTo: {to}\r\nSubject: Figures\r\nMessage-ID: <figures@partner.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n"
+    )
+    .into_bytes();
+    with_attachment.extend_from_slice(
+        b"--XYZ\r\nContent-Type: text/plain\r\n\r\nSee the attachment.\r\n--XYZ\r\n\
+          Content-Type: application/octet-stream; name=\"figures.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+          AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n--XYZ--\r\n",
+    );
+    let non_ascii = format!(
+        "From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@partner.example>\r\nTo: {to}\r\n\
+         Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=\r\nMessage-ID: <gruesse@partner.example>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nBis bald \u{2014} \u{65e5}\u{672c}\u{8a9e}\r\n"
+    )
+    .into_bytes();
+    vec![
+        seed_at("INBOX", message("bea@partner.example", to, "Hello", "hello@p", "First."), "S", 30),
+        seed_at("INBOX", message("bea@partner.example", to, "Contract", "contract@p", "Second."), "FS", 20),
+        seed_at("INBOX", with_attachment, "", 10),
+        seed_at("INBOX", non_ascii, "S", 5),
+        seed_at("Work", message("cto@acme.example", to, "Plan", "plan@acme", "Q1 plan."), "RS", 3),
+        seed_at("Work", MALFORMED.to_vec(), "", 2),
+        seed_at("Archive/2024", message("old@acme.example", to, "Old", "old@acme", "From last year."), "S", 300),
+    ]
+}
+
+/// `count` plain messages of about `size` bytes each, in INBOX (for load and benchmarks).
+pub fn bulk_mail(to: &str, count: usize, size: usize) -> Vec<Seed> {
+    (0..count)
+        .map(|i| {
+            let body = "All work and no play makes a backup. ".repeat(size / 37 + 1);
+            seed_at(
+                "INBOX",
+                message("bulk@partner.example", to, &format!("Bulk {i}"), &format!("bulk-{i}@p"), &body[..size]),
+                "S",
+                1,
+            )
+        })
+        .collect()
 }

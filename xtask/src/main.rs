@@ -2,6 +2,7 @@
 //! needs on a fresh machine (nothing installed by hand survives), then builds and runs.
 
 mod bench;
+mod imap;
 mod load;
 mod tools;
 
@@ -15,8 +16,10 @@ use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
-  run [SERVER FLAGS]   install what is missing, build the portal (release), start the server
-                       on http://127.0.0.1:8080 (or --addr / PORTAL_ADDR) with demo data
+  run [--imap] [SERVER FLAGS]
+                       install what is missing, build the portal (release), start the server
+                       on http://127.0.0.1:8080 (or --addr / PORTAL_ADDR) with demo data;
+                       --imap: also a local Dovecot with three mailboxes, added to the portal
   test                 install what the tests need and run every test: api and server,
                        the portal in headless Chromium, and the end-to-end specs
   bench [transfer|list|portal]
@@ -78,11 +81,17 @@ pub fn describe(command: &Command) -> String {
     text
 }
 
-fn run(server_args: &[String]) -> Result {
+fn run(args: &[String]) -> Result {
+    let with_imap = args.iter().any(|a| a == "--imap");
+    let server_args: Vec<&String> = args.iter().filter(|a| *a != "--imap").collect();
     tools::install_all(tools::Needs::Run)?;
+    if with_imap {
+        tools::ensure_dovecot()?;
+    }
     tools::build_portal()?;
     run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
     let server = target_dir().join("release").join("portal-server");
+    let dovecot = with_imap.then(|| imap::demo_dovecot(Some(imap::RUN_PORT))).transpose()?;
     println!();
     println!("Backup Portal: open the address below (default http://127.0.0.1:8080) and sign in as");
     for (role, email) in DEMO_SIGN_INS {
@@ -90,11 +99,33 @@ fn run(server_args: &[String]) -> Result {
     }
     println!("  (password for all: {DEMO_PASSWORD})");
     println!();
-    let status = Command::new(&server)
-        .args(server_args)
+    let mut child = Command::new(&server)
+        .args(&server_args)
         .current_dir(root())
-        .status()
+        .spawn()
         .map_err(|e| format!("could not start {}: {e}", server.display()))?;
+    if dovecot.is_some() {
+        let port = server_args
+            .iter()
+            .position(|a| *a == "--addr")
+            .and_then(|i| server_args.get(i + 1))
+            .and_then(|addr| addr.rsplit(':').next()?.parse().ok())
+            .unwrap_or(8080);
+        wait_for_port(port)?;
+        imap::register(port, imap::RUN_PORT, &["ann", "ben", "cara"])?;
+        println!();
+        println!(
+            "IMAP: Dovecot on 127.0.0.1:{} (plain), password {} for ann, ben and cara;",
+            imap::RUN_PORT,
+            imap::IMAP_PASSWORD
+        );
+        println!("  their mailboxes are in Bluebird Clinics (Account Settings › Mailboxes, as the reseller):");
+        for user in ["ann", "ben", "cara"] {
+            println!("  {}", imap::address(user));
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    drop(dovecot);
     if status.success() {
         Ok(())
     } else {
@@ -158,6 +189,8 @@ fn end_to_end(specs: &[String]) -> Result {
             ("PORTAL_REAUTH_ATTEMPTS_PER_ORGANISATION", "100"),
         ],
     )?;
+    // Real mailboxes for the IMAP specs: the specs add them through the portal.
+    let dovecot = imap::demo_dovecot(None)?;
     let outcome = run_command(
         Command::new(tools::npx())
             .args(["playwright", "test", "--config", "tests/e2e/playwright.config.ts"])
@@ -167,8 +200,10 @@ fn end_to_end(specs: &[String]) -> Result {
             // reach) start one of their own from the same build.
             .env("PORTAL_SERVER_BIN", target_dir().join("debug").join("portal-server"))
             .env("PORTAL_DIST", root().join("dist"))
+            .env("PORTAL_TEST_IMAP_PORT", dovecot.port.to_string())
             .env("PATH", tools::path_with_tools()),
     );
+    drop(dovecot);
     drop(server);
     outcome
 }
@@ -222,6 +257,17 @@ impl Drop for TestServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+fn wait_for_port(port: u16) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("the server did not start listening on port {port}"))
 }
 
 fn free_port() -> Result<u16> {

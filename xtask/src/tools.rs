@@ -30,11 +30,7 @@ pub fn install_all(needs: Needs) -> Result {
     ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
     ensure_npm_packages()?;
     if needs == Needs::Test {
-        ensure_debian_packages(&[
-            (CHROMIUM, "chromium"),
-            (CHROMEDRIVER, "chromium-driver"),
-            (DOVECOT, "dovecot-imapd"),
-        ])?;
+        ensure_debian_packages(&[(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"), (DOVECOT, "dovecot-imapd")])?;
     }
     Ok(())
 }

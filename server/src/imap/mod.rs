@@ -439,11 +439,7 @@ impl ImapConnector {
     async fn restore(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
         let params = &work.params;
         let destination_email = params.get("destination").and_then(|d| d.as_str()).unwrap_or(&work.mailbox_email).to_owned();
-        let folders: Option<Vec<String>> = params
-            .get("folders")
-            .and_then(|f| f.as_array())
-            .map(|list| list.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
-            .filter(|list: &Vec<String>| !list.is_empty());
+        let folders = wanted_folders(params);
         let keep_both = work.kind == JobKind::Restore && params.get("on_conflict").and_then(|c| c.as_str()) == Some("keep_both");
 
         let destination: Option<(i64,)> = match sqlx::query_as(
@@ -592,6 +588,9 @@ impl ImapConnector {
             Ok(messages) => messages,
             Err(error) => return Outcome::Unknown(format!("The backup could not be read: {error}")),
         };
+        let folders = wanted_folders(&work.params);
+        let messages: Vec<SavedMessage> =
+            messages.into_iter().filter(|m| folders.as_ref().is_none_or(|wanted| wanted.contains(&m.folder))).collect();
         let mut run = Run::new(progress);
         run.items_total = messages.len() as u64;
         let mut contents = Vec::with_capacity(messages.len());
@@ -639,6 +638,15 @@ impl Connector for ImapConnector {
             }
         })
     }
+}
+
+/// The folders a restore or download asked for; `None`: all of them.
+fn wanted_folders(params: &serde_json::Value) -> Option<Vec<String>> {
+    params
+        .get("folders")
+        .and_then(|f| f.as_array())
+        .map(|list| list.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect::<Vec<_>>())
+        .filter(|list| !list.is_empty())
 }
 
 /// What the destination folder holds already (Message-ID and size), to skip on conflict.

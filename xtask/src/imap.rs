@@ -1,0 +1,79 @@
+//! A local Dovecot with a few mailboxes, registered with a running server through its own
+//! API (Account Settings › Mailboxes): for `cargo xtask run --imap`, the end-to-end specs and
+//! the backup benchmark.
+
+use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+use portal_api::Role;
+use testkit::{Dovecot, User};
+
+use crate::{load, Result};
+
+/// The demo IMAP mailboxes' password.
+pub const IMAP_PASSWORD: &str = "imap-demo";
+/// Bluebird Clinics: its subscription has room (the demo fills Acme's on purpose).
+pub const ORGANISATION: i64 = 2;
+
+/// Where `run --imap` serves IMAP: fixed, since the kept database remembers the mailboxes.
+pub const RUN_PORT: u16 = 10143;
+
+/// Dovecot with `ann` (mail in several folders, one message malformed), `ben` (empty) and
+/// `cara` (empty, a 64 KiB quota: a restore into it ends in Space Full); on `port`, or any.
+pub fn demo_dovecot(port: Option<u16>) -> Result<Dovecot> {
+    let users =
+        [User::new("ann", IMAP_PASSWORD), User::new("ben", IMAP_PASSWORD), User::new("cara", IMAP_PASSWORD).with_quota_kib(64)];
+    let dovecot = match port {
+        Some(port) => Dovecot::start_on(&users, port)?,
+        None => Dovecot::start(&users)?,
+    };
+    dovecot.seed("ann", &testkit::sample_mail(&address("ann")))?;
+    dovecot.seed("ann", &testkit::bulk_mail(&address("ann"), 200, 4000))?;
+    Ok(dovecot)
+}
+
+/// The portal address of a demo IMAP user.
+pub fn address(user: &str) -> String {
+    format!("{user}@bluebird-imap.example")
+}
+
+/// Signs in as the demo reseller and adds each user's mailbox to Bluebird Clinics.
+pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result {
+    let reseller =
+        DEMO_SIGN_INS.iter().find(|(role, _)| *role == Role::Reseller).map(|(_, email)| *email).ok_or("no demo reseller")?;
+    let mut connection = load::connect(server_port)?;
+    let body = format!("{{\"email\":\"{reseller}\",\"password\":\"{DEMO_PASSWORD}\"}}");
+    let (status, headers, session) = load::request(&mut connection, "POST", "/api/session", &[], Some(&body))?;
+    if status != 200 {
+        return Err(format!("signing in as {reseller} answered {status}"));
+    }
+    let cookie = headers
+        .iter()
+        .find(|(name, _)| name == "set-cookie")
+        .and_then(|(_, value)| value.split(';').next())
+        .ok_or("no session cookie")?
+        .to_owned();
+    let session = String::from_utf8_lossy(&session).into_owned();
+    let csrf = session
+        .split("\"csrf_token\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("no CSRF token in the session")?
+        .to_owned();
+    for user in users {
+        let body = format!(
+            "{{\"email\":\"{}\",\"host\":\"127.0.0.1\",\"port\":{imap_port},\"security\":\"plain\",\"username\":\"{user}\",\"password\":\"{IMAP_PASSWORD}\"}}",
+            address(user)
+        );
+        let (status, _, answer) = load::request(
+            &mut connection,
+            "POST",
+            &format!("/api/organisations/{ORGANISATION}/mailboxes"),
+            &[("Cookie", &cookie), ("x-csrf-token", &csrf)],
+            Some(&body),
+        )?;
+        // 422 on the address: registered on an earlier run (the database is kept).
+        if status != 201 && !(status == 422 && String::from_utf8_lossy(&answer).contains("\"field\":\"email\"")) {
+            return Err(format!("adding {} answered {status}: {}", address(user), String::from_utf8_lossy(&answer)));
+        }
+    }
+    Ok(())
+}
