@@ -8,9 +8,10 @@ use gloo_net::http::{Method, RequestBuilder};
 use leptos::prelude::{ArcRwSignal, Update};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConsentStart, Credentials, Dashboard,
-    DeviceFlow, ForceBackupsRequest, ForceBackupsResult, JobKind, JobRow, JobsQuery, NewJob, OrganisationSummary, Page, Problem,
-    SessionInfo, SignInRequest, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
+    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConnectionTest, ConsentStart, Credentials,
+    Dashboard, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, ImapMailboxRequest, ImapPassword, JobKind, JobRow, JobsQuery,
+    NewJob, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem, StatusCount,
+    CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -328,4 +329,34 @@ pub async fn dashboard() -> Result<Dashboard, ApiError> {
 /// Start a migration, restore or download.
 pub async fn start_job(job: &NewJob) -> Result<JobRow, ApiError> {
     request(Method::POST, "/api/jobs", Some(job)).await
+}
+
+/// The folders a mailbox's backup holds (what a restore or download can choose from).
+pub async fn backup_folders(mailbox_id: i64) -> Result<Vec<String>, ApiError> {
+    get(&format!("/api/backups/{mailbox_id}/folders")).await
+}
+
+/// What a job's last run skipped, and why.
+pub async fn skipped_items(job_id: &str) -> Result<Vec<SkippedItem>, ApiError> {
+    get(&format!("/api/jobs/{}/skipped", encode(job_id))).await
+}
+
+/// An organisation's mailboxes (Account Settings › Mailboxes).
+pub async fn organisation_mailboxes(organisation_id: i64) -> Result<Vec<OrganisationMailbox>, ApiError> {
+    get(&format!("/api/organisations/{organisation_id}/mailboxes")).await
+}
+
+/// Test connection: signs in with these IMAP settings, changing nothing.
+pub async fn test_mailbox(organisation_id: i64, settings: &ImapMailboxRequest) -> Result<ConnectionTest, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/mailboxes/test"), Some(settings)).await
+}
+
+/// Adds an IMAP mailbox (tested first); its first backup is queued.
+pub async fn add_mailbox(organisation_id: i64, settings: &ImapMailboxRequest) -> Result<OrganisationMailbox, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/mailboxes"), Some(settings)).await
+}
+
+/// A new password for an IMAP mailbox (tried first).
+pub async fn change_mailbox_password(mailbox_id: i64, password: &ImapPassword) -> Result<OrganisationMailbox, ApiError> {
+    request(Method::PUT, &format!("/api/mailboxes/{mailbox_id}/imap-password"), Some(password)).await
 }

@@ -19,6 +19,7 @@ use crate::pages::dashboard::DashboardPage;
 use crate::pages::error_catalogue::ErrorCataloguePage;
 use crate::pages::job::{DownloadPage, MigratePage, RestorePage};
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
+use crate::pages::mailboxes::MailboxesPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
 
@@ -71,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("status/restores/:id") view=RestorePage />
                     <Route path=path!("status/downloads/:id") view=DownloadPage />
                     <Route path=path!("settings/credentials") view=CredentialsPage />
+                    <Route path=path!("settings/mailboxes") view=MailboxesPage />
                     <Route path=path!("errors") view=ErrorCataloguePage />
                 </ParentRoute>
             </Routes>

@@ -2,7 +2,6 @@
 //! at once, and any field the server refuses is marked with its own message.
 
 use leptos::prelude::*;
-use portal_api::jobs::FOLDERS;
 use portal_api::{BackupsQuery, JobKind, NewJob};
 
 use crate::api::{self, ApiError};
@@ -29,6 +28,20 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     let destination = RwSignal::new(String::new());
     let on_conflict = RwSignal::new("skip".to_owned());
     let format = RwSignal::new("mbox".to_owned());
+    // The first mailbox is preselected in the list; an untouched select means that one.
+    let chosen_mailbox = move || {
+        mailbox.get().parse::<i64>().ok().or_else(|| mailboxes.get().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id)))
+    };
+    // The folders of the chosen mailbox's backup (a real mailbox has its own).
+    let backed_up = LocalResource::new(move || {
+        let chosen = chosen_mailbox();
+        async move {
+            match chosen {
+                Some(id) => api::backup_folders(id).await.unwrap_or_default(),
+                None => Vec::new(),
+            }
+        }
+    });
 
     // What was last sent, to send again after a 429 or a new sign-in.
     let last_job = StoredValue::new(None::<NewJob>);
@@ -52,15 +65,9 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        // The first mailbox is preselected in the list; an untouched select means that one.
-        let chosen = mailbox.get_untracked();
-        let mailbox_id = chosen
-            .parse()
-            .ok()
-            .or_else(|| mailboxes.get_untracked().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id)));
         let job = NewJob {
             kind: kind.as_str().to_owned(),
-            mailbox_id: mailbox_id.unwrap_or(0),
+            mailbox_id: untrack(chosen_mailbox).unwrap_or(0),
             folders: folders.get_untracked(),
             destination: elsewhere.get_untracked().then(|| destination.get_untracked()),
             on_conflict: (kind == JobKind::Restore).then(|| on_conflict.get_untracked()),
@@ -69,11 +76,11 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
         last_job.set_value(Some(job.clone()));
         start.dispatch(job);
     };
-    let toggle_folder = move |name: &'static str, on: bool| {
+    let toggle_folder = move |name: String, on: bool| {
         folders.update(|list| {
-            list.retain(|f| f != name);
+            list.retain(|f| *f != name);
             if on {
-                list.push(name.to_owned());
+                list.push(name);
             }
         })
     };
@@ -83,7 +90,14 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
             <h2 class="new-job__title">{format!("New {}", noun(kind))}</h2>
             <div class="field">
                 <label for="new-job-mailbox">"Mailbox"</label>
-                <select id="new-job-mailbox" on:change=move |ev| mailbox.set(event_target_value(&ev)) aria-describedby="new-job-mailbox-error">
+                <select
+                    id="new-job-mailbox"
+                    on:change=move |ev| {
+                        folders.set(Vec::new());
+                        mailbox.set(event_target_value(&ev));
+                    }
+                    aria-describedby="new-job-mailbox-error"
+                >
                     {move || {
                         mailboxes.get().and_then(Result::ok).map(|page| {
                             page.items
@@ -98,12 +112,19 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
             <Show when=move || kind != JobKind::Migrate>
                 <fieldset class="field new-job__folders">
                     <legend>"Folders (none ticked: the whole mailbox)"</legend>
-                    {FOLDERS.into_iter().map(|name| view! {
+                    <For each=move || backed_up.get().unwrap_or_default() key=|name| name.clone() let:name>
                         <label class="new-job__choice">
-                            <input type="checkbox" value=name on:change=move |ev| toggle_folder(name, event_target_checked(&ev)) />
-                            {name}
+                            <input
+                                type="checkbox"
+                                value=name.clone()
+                                on:change={
+                                    let name = name.clone();
+                                    move |ev| toggle_folder(name.clone(), event_target_checked(&ev))
+                                }
+                            />
+                            {name.clone()}
                         </label>
-                    }).collect_view()}
+                    </For>
                     <p class="field__error">{field("folders")}</p>
                 </fieldset>
             </Show>

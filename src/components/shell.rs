@@ -66,6 +66,7 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
                 {(user.role != Role::EndUser).then(|| view! {
                     <span class="shell__nav-group">"Account Settings"</span>
                     <A href="/settings/credentials">"Credentials"</A>
+                    <A href="/settings/mailboxes">"Mailboxes"</A>
                 })}
                 <span class="shell__nav-group">"Help"</span>
                 <A href="/errors">"Error types"</A>

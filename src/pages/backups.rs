@@ -5,12 +5,13 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, Page, Role};
+use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, JobStatus, Page, Role};
 
 use crate::api;
 use crate::components::backup_history::BackupHistoryToggle;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::ErrorList;
+use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
 use crate::components::job_run::{human_bytes, JobRunSummary};
 use crate::components::local_time::LocalTime;
@@ -194,6 +195,8 @@ fn BackupsTable(
                         <td data-label="Status" class="backups-table__status">
                             <StatusBadge status=row.status />
                             <JobRunSummary kind=JobKind::Backup status=row.status run=row.run.clone() />
+                            {(row.status == JobStatus::PartiallyComplete)
+                                .then(|| view! { <SkippedItems of=SkippedOf::Backup(row.mailbox_id) /> })}
                             {row.storage.map(|storage| view! {
                                 <p class="job-run__storage">
                                     {format!(

@@ -3,13 +3,14 @@
 //! Admins see their organisation; resellers choose one of theirs (`?organisation=ID`).
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::{CredentialKind, CredentialState, Credentials};
+use leptos_router::hooks::use_query_map;
+use portal_api::{CredentialKind, CredentialState, Credentials, OrganisationSummary};
 
 use crate::api::{self, ApiError};
 use crate::components::credential_card::{CredentialCard, JustFixed};
 use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::local_time::LocalTime;
+use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::live::Live;
 
 /// What came back from the provider's consent page, in words (`?consent=`).
@@ -31,19 +32,22 @@ fn consent_outcome(outcome: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// An organisation in the picker, with how many of its credentials need fixing.
+fn with_breaks(organisation: &OrganisationSummary) -> String {
+    match organisation.broken {
+        0 => organisation.name.clone(),
+        broken => format!("{} ({broken} to fix)", organisation.name),
+    }
+}
+
 #[component]
 pub fn CredentialsPage() -> impl IntoView {
     let query = use_query_map();
-    let navigate = use_navigate();
     let live = use_context::<Live>();
     let just_fixed = RwSignal::new(None);
     provide_context(JustFixed(just_fixed));
-    let organisations = LocalResource::new(api::organisations);
-    let chosen = Memo::new(move |_| query.read().get("organisation").and_then(|id| id.parse::<i64>().ok()));
-    // The organisation shown: the one in the address, else the first the user manages.
-    let organisation = Signal::derive(move || {
-        chosen.get().or_else(|| organisations.get().and_then(Result::ok).and_then(|list| list.first().map(|o| o.id)))
-    });
+    let chosen = ChosenOrganisation::new();
+    let organisation = chosen.id;
     let credentials = LocalResource::new(move || {
         let id = organisation.get();
         live.map(|live| live.tick.track());
@@ -87,11 +91,10 @@ pub fn CredentialsPage() -> impl IntoView {
         })
     };
     let outcome = move || query.read().get("consent").and_then(|o| consent_outcome(&o));
-    let on_choose = move |ev: leptos::ev::Event| {
+    let on_change = Callback::new(move |_: ()| {
         just_fixed.set(None);
         check.value().set(None);
-        navigate(&format!("/settings/credentials?organisation={}", event_target_value(&ev)), Default::default());
-    };
+    });
 
     view! {
         <section class="credentials" aria-labelledby="credentials-title">
@@ -105,20 +108,13 @@ pub fn CredentialsPage() -> impl IntoView {
             {move || outcome().map(|(tone, text)| view! {
                 <p class=format!("notice notice--{tone}") role=if tone == "success" { "status" } else { "alert" }>{text}</p>
             })}
-            {move || organisations.get().and_then(Result::ok).filter(|list| list.len() > 1).map(|list| {
-                let on_choose = on_choose.clone();
-                view! {
-                    <div class="field credentials__organisation">
-                        <label for="credentials-organisation">"Organisation"</label>
-                        <select id="credentials-organisation" on:change=on_choose prop:value=move || organisation.get().map(|id| id.to_string()).unwrap_or_default()>
-                            {list.into_iter().map(|o| {
-                                let label = if o.broken > 0 { format!("{} ({} to fix)", o.name, o.broken) } else { o.name.clone() };
-                                view! { <option value=o.id.to_string()>{label}</option> }
-                            }).collect_view()}
-                        </select>
-                    </div>
-                }
-            })}
+            <OrganisationPicker
+                chosen
+                path="/settings/credentials"
+                id="credentials-organisation"
+                describe=with_breaks
+                on_change
+            />
             <div class="credentials__check">
                 <button
                     type="button"

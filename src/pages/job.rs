@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use portal_api::jobs::destination_password_fixes;
-use portal_api::{JobKind, JobRow};
+use portal_api::{JobKind, JobRow, JobStatus};
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
@@ -14,6 +14,7 @@ use crate::components::destination_password::DestinationPasswordEdit;
 use crate::components::error_notice::ErrorList;
 use crate::components::job_actions::{DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
+use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::local_time::LocalTime;
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
@@ -95,6 +96,7 @@ fn JobDetails(row: JobRow, refresh: Callback<()>) -> impl IntoView {
         <div class="job-page__status" data-status=row.status.as_str()>
             <StatusBadge status=row.status />
             <JobRunSummary kind status=row.status run=row.run.clone() />
+            {(row.status == JobStatus::PartiallyComplete).then(|| view! { <SkippedItems of=SkippedOf::Job(row.id.clone()) /> })}
         </div>
         <dl class="job-page__facts">
             <dt>{kind.id_label()}</dt>

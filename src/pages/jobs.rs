@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
-use portal_api::{JobKind, JobRow, JobsQuery, Page, Role};
+use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page, Role};
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
@@ -14,6 +14,7 @@ use crate::components::destination_password::DestinationPasswordEdit;
 use crate::components::error_notice::ErrorList;
 use crate::components::job_actions::{JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
+use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::local_time::LocalTime;
 use crate::components::new_job::{noun, NewJobForm};
 use crate::components::pager::Pager;
@@ -259,6 +260,8 @@ fn JobsTable(
                         <td data-label="Status" class="backups-table__status">
                             <StatusBadge status=row.status />
                             <JobRunSummary kind status=row.status run=row.run.clone() />
+                            {(row.status == JobStatus::PartiallyComplete)
+                                .then(|| view! { <SkippedItems of=SkippedOf::Job(row.id.clone()) /> })}
                         </td>
                         <td data-label=if kind == JobKind::Download { "File" } else { "What and where" }>
                             {row.target.clone()}

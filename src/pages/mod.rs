@@ -4,5 +4,6 @@ pub mod dashboard;
 pub mod error_catalogue;
 pub mod job;
 pub mod jobs;
+pub mod mailboxes;
 pub mod not_found;
 pub mod sign_in;
