@@ -6,7 +6,7 @@ use std::path::Path;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::{load, root, run_command, tools, Result, TestServer};
+use crate::{imap, load, root, run_command, tools, Result, TestServer};
 
 /// Initial transfer of the portal: HTML + JS + wasm + CSS, compressed as served.
 const INITIAL_TRANSFER_BUDGET_KB: f64 = 200.0;
@@ -18,10 +18,15 @@ const LIST_RATE: u32 = 1000;
 const PORTAL_VIEW_BUDGET_MS: f64 = 100.0;
 /// A job change made elsewhere, until an open page shows it.
 const CHANGE_VISIBLE_BUDGET_MS: f64 = 1000.0;
+/// An IMAP backup of a 10,000-message mailbox on loopback, as a share of the speed at which
+/// a plain client fetches the same messages from the same Dovecot: at least half.
+const BACKUP_SHARE_OF_RAW_BUDGET: f64 = 0.5;
+const BACKUP_MESSAGES: usize = 10_000;
+const BACKUP_MESSAGE_BYTES: usize = 4_000;
 
 pub fn bench(only: Option<&str>) -> Result {
-    if let Some(part) = only.filter(|p| !["transfer", "list", "portal"].contains(p)) {
-        return Err(format!("no bench part {part:?}: choose transfer, list or portal"));
+    if let Some(part) = only.filter(|p| !["transfer", "list", "portal", "imap"].contains(p)) {
+        return Err(format!("no bench part {part:?}: choose transfer, list, portal or imap"));
     }
     let wanted = |part: &str| only.is_none_or(|only| only == part);
     tools::install_all(tools::Needs::Run)?;
@@ -37,6 +42,10 @@ pub fn bench(only: Option<&str>) -> Result {
     if wanted("portal") {
         println!();
         portal_timings(&mut over)?;
+    }
+    if wanted("imap") {
+        println!();
+        imap_backup(&mut over)?;
     }
 
     if over.is_empty() {
@@ -121,6 +130,69 @@ fn portal_timings(over: &mut Vec<String>) -> Result {
             }
         }
     }
+    Ok(())
+}
+
+/// A first backup of a 10,000-message mailbox against Dovecot on loopback, beside a plain
+/// client fetching the same messages (after a warm-up, so both meet Dovecot's built index).
+fn imap_backup(over: &mut Vec<String>) -> Result {
+    tools::ensure_dovecot()?;
+    run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
+    let dovecot = testkit::Dovecot::start(&[testkit::User::new("bench", imap::IMAP_PASSWORD)])?;
+    dovecot.seed("bench", &testkit::bulk_mail(&imap::address("bench"), BACKUP_MESSAGES, BACKUP_MESSAGE_BYTES))?;
+    println!("IMAP backup of {BACKUP_MESSAGES} messages of {BACKUP_MESSAGE_BYTES} bytes, Dovecot on loopback (release server):");
+    imap::raw_fetch(dovecot.port, "bench", imap::IMAP_PASSWORD)?; // warm-up
+    let mut raw_best = f64::INFINITY;
+    let mut raw_bytes = 0;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (messages, bytes) = imap::raw_fetch(dovecot.port, "bench", imap::IMAP_PASSWORD)?;
+        if messages != BACKUP_MESSAGES as u64 {
+            return Err(format!("the plain client fetched {messages} messages, not {BACKUP_MESSAGES}"));
+        }
+        raw_best = raw_best.min(started.elapsed().as_secs_f64());
+        raw_bytes = bytes;
+    }
+    let server = TestServer::start("release", &[])?;
+    let started = std::time::Instant::now();
+    let cookie = imap::register(server.port, dovecot.port, &["bench"])?;
+    let mut connection = load::connect(server.port)?;
+    let query = format!("/api/backups?q={}", imap::address("bench"));
+    loop {
+        let (status, _, body) = load::request(&mut connection, "GET", &query, &[("Cookie", &cookie)], None)?;
+        let body = String::from_utf8_lossy(&body);
+        if status != 200 {
+            return Err(format!("the backups list answered {status}"));
+        }
+        if body.contains("\"status\":\"completed\"") {
+            break;
+        }
+        if ["partially_complete", "connection_error", "authentication_error", "space_full", "retrying"]
+            .iter()
+            .any(|s| body.contains(&format!("\"status\":\"{s}\"")))
+        {
+            return Err(format!("the backup did not complete: {body}"));
+        }
+        if started.elapsed().as_secs() > 600 {
+            return Err("the backup took longer than 10 minutes".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let ours = started.elapsed().as_secs_f64();
+    let rate = |seconds: f64| (BACKUP_MESSAGES as f64 / seconds, raw_bytes as f64 / seconds / 1_000_000.0);
+    let (raw_messages, raw_mb) = rate(raw_best);
+    let (our_messages, our_mb) = rate(ours);
+    println!("  plain client (best of 3): {raw_best:.2} s · {raw_messages:.0} messages/s · {raw_mb:.1} MB/s");
+    println!("  our backup (added to its end, stored, recorded): {ours:.2} s · {our_messages:.0} messages/s · {our_mb:.1} MB/s");
+    let share = our_messages / raw_messages;
+    let ok = share >= BACKUP_SHARE_OF_RAW_BUDGET;
+    if !ok {
+        over.push("IMAP backup throughput".to_owned());
+    }
+    println!(
+        "IMAP backup throughput: {share:.2} of the plain client's (budget at least {BACKUP_SHARE_OF_RAW_BUDGET:.1}) {}",
+        if ok { "OK" } else { "OVER BUDGET" }
+    );
     Ok(())
 }
 

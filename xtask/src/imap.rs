@@ -35,8 +35,9 @@ pub fn address(user: &str) -> String {
     format!("{user}@bluebird-imap.example")
 }
 
-/// Signs in as the demo reseller and adds each user's mailbox to Bluebird Clinics.
-pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result {
+/// Signs in as the demo reseller and adds each user's mailbox to Bluebird Clinics; returns
+/// the session cookie.
+pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result<String> {
     let reseller =
         DEMO_SIGN_INS.iter().find(|(role, _)| *role == Role::Reseller).map(|(_, email)| *email).ok_or("no demo reseller")?;
     let mut connection = load::connect(server_port)?;
@@ -75,5 +76,51 @@ pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result {
             return Err(format!("adding {} answered {status}: {}", address(user), String::from_utf8_lossy(&answer)));
         }
     }
-    Ok(())
+    Ok(cookie)
+}
+
+/// A plain IMAP client that fetches every message of INBOX and only counts them: how fast
+/// Dovecot itself serves them, the yardstick of the backup's speed. Returns messages and bytes.
+pub fn raw_fetch(port: u16, user: &str, password: &str) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut reader = BufReader::with_capacity(1 << 20, stream.try_clone().map_err(|e| e.to_string())?);
+    let mut writer = stream;
+    let mut line = Vec::new();
+    let read_line = |reader: &mut BufReader<std::net::TcpStream>, line: &mut Vec<u8>| -> Result {
+        line.clear();
+        reader.read_until(b'\n', line).map_err(|e| format!("read: {e}"))?;
+        if line.is_empty() {
+            return Err("the server closed the connection".into());
+        }
+        Ok(())
+    };
+    read_line(&mut reader, &mut line)?; // greeting
+    let commands = [format!("a LOGIN {user} {password}"), "b EXAMINE INBOX".to_owned(), "c UID FETCH 1:* BODY.PEEK[]".to_owned()];
+    let (mut messages, mut bytes) = (0_u64, 0_u64);
+    for command in commands {
+        let tag = command[..1].to_owned();
+        writer.write_all(format!("{command}\r\n").as_bytes()).map_err(|e| e.to_string())?;
+        loop {
+            read_line(&mut reader, &mut line)?;
+            // A literal: `{N}` at the end of the line, then N bytes, then the rest of the line.
+            let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+            if let Some(size) = text.rsplit_once('{').and_then(|(_, n)| n.strip_suffix('}')).and_then(|n| n.parse::<u64>().ok()) {
+                let mut literal = vec![0; size as usize];
+                reader.read_exact(&mut literal).map_err(|e| format!("read: {e}"))?;
+                messages += 1;
+                bytes += size;
+                read_line(&mut reader, &mut line)?;
+                continue;
+            }
+            if text.starts_with(&format!("{tag} ")) {
+                if !text.starts_with(&format!("{tag} OK")) {
+                    return Err(format!("the server answered: {text}"));
+                }
+                break;
+            }
+        }
+    }
+    Ok((messages, bytes))
 }

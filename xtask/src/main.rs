@@ -22,9 +22,10 @@ usage: cargo xtask <command>
                        --imap: also a local Dovecot with three mailboxes, added to the portal
   test                 install what the tests need and run every test: api and server,
                        the portal in headless Chromium, and the end-to-end specs
-  bench [transfer|list|portal]
+  bench [transfer|list|portal|imap]
                        measure the budgets (initial transfer of the portal, the jobs list
-                       under load, the portal in Chromium); one part only when named
+                       under load, the portal in Chromium, IMAP backup throughput against
+                       Dovecot's own speed); one part only when named
   e2e [spec...]        only the end-to-end specs, or those whose file names match
   setup                only install the tools";
 
