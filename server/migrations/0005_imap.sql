@@ -24,6 +24,14 @@ CREATE TABLE backup_folders (
     PRIMARY KEY (mailbox_id, folder)
 );
 
+-- Where each stored content is: a pack file under the data folder, and its place in it.
+CREATE TABLE objects (
+    sha256      TEXT PRIMARY KEY,
+    pack        TEXT NOT NULL,
+    pack_offset BIGINT NOT NULL,
+    size        BIGINT NOT NULL
+);
+
 -- Each message a mailbox's backups hold: where it was, its flags and date, and its content's hash.
 CREATE TABLE backup_messages (
     mailbox_id    BIGINT NOT NULL REFERENCES mailboxes (id),
@@ -38,7 +46,6 @@ CREATE TABLE backup_messages (
     saved_at      BIGINT NOT NULL,
     PRIMARY KEY (mailbox_id, folder, uid_validity, uid)
 );
-CREATE INDEX backup_messages_sha256 ON backup_messages (sha256);
 
 -- What a run skipped (a message that could not be fetched, parsed or written), shown with its
 -- job when it ends Partially Complete.

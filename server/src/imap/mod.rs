@@ -21,12 +21,15 @@ use store::ObjectStore;
 
 /// What a run fetches per UID FETCH: enough for the progress to move and a stop to keep most.
 const FETCH_CHUNK: usize = 500;
+/// Rows a single INSERT writes: measured, short statements of 50 rows beat long ones here.
+const INSERT_BATCH: usize = 50;
 /// How often progress is stored while a run goes on.
 const PROGRESS_EVERY_MS: u128 = 500;
 
 pub struct ImapConnector {
     db: Db,
     store: ObjectStore,
+    saver: Saver,
     secrets: SecretBox,
     data_dir: PathBuf,
 }
@@ -52,6 +55,9 @@ pub fn password_context(mailbox_id: i64) -> String {
 struct SavedMessage {
     folder: String,
     sha256: String,
+    /// Where its content is (none if the store lost track of it).
+    pack: Option<String>,
+    pack_offset: Option<i64>,
     size: i64,
     flags: String,
     internal_date: Option<i64>,
@@ -61,7 +67,6 @@ struct SavedMessage {
 /// What one UID FETCH brought.
 #[derive(Default)]
 struct ChunkRead {
-    messages: Vec<Fetched>,
     answered: HashSet<u32>,
     /// A message the server could not read (it closes the connection after one).
     unreadable: Option<u32>,
@@ -69,12 +74,59 @@ struct ChunkRead {
     full: Option<u32>,
     /// The connection failed while reading.
     cut: Option<Outcome>,
-    /// Messages that could not be taken, and why.
+    /// Messages the server could not read.
     skipped: Vec<(u32, &'static str)>,
+    /// The messages as fetched, for the save to check and store.
+    raw: Vec<RawMessage>,
+}
+
+/// A message as the server sent it.
+struct RawMessage {
+    uid: u32,
+    flags: String,
+    internal_date: Option<i64>,
+    body: Vec<u8>,
+}
+
+/// Each message checked (a message without a single header is no email: mail-parser
+/// accepts nearly anything), and hashed: what to store, what to record, what was skipped.
+#[allow(clippy::type_complexity)]
+fn examine(raw: Vec<RawMessage>) -> (Vec<(String, Vec<u8>)>, Vec<Fetched>, Vec<(u32, &'static str)>) {
+    let (mut contents, mut messages, mut skipped) = (Vec::with_capacity(raw.len()), Vec::with_capacity(raw.len()), Vec::new());
+    let parser = mail_parser::MessageParser::default();
+    for message in raw {
+        let headers = parser.parse_headers(&message.body[..]).filter(|m| !m.headers().is_empty());
+        let Some(headers) = headers else {
+            skipped.push((message.uid, NOT_AN_EMAIL));
+            continue;
+        };
+        let message_id = headers.message_id().map(str::to_owned);
+        let sha256 = ObjectStore::hash(&message.body);
+        messages.push(Fetched {
+            uid: message.uid,
+            sha256: sha256.clone(),
+            size: message.body.len() as i64,
+            flags: message.flags,
+            internal_date: message.internal_date,
+            message_id,
+        });
+        contents.push((sha256, message.body));
+    }
+    (contents, messages, skipped)
 }
 
 const UNREADABLE: &str = "the mail server could not read it";
 const NOT_AN_EMAIL: &str = "it could not be read as an email (no headers)";
+
+impl SavedMessage {
+    /// How a skipped message is named: its folder and Message-ID.
+    fn name(&self) -> String {
+        format!("{}, {}", self.folder, self.message_id.as_deref().unwrap_or("a message without Message-ID"))
+    }
+}
+
+/// Messages read from the store at a time (restores and downloads).
+const READ_BATCH: usize = 200;
 
 /// A message fetched and checked, waiting to be stored with the rest of its chunk.
 struct Fetched {
@@ -88,7 +140,8 @@ struct Fetched {
 
 impl ImapConnector {
     pub fn new(db: Db, secrets: SecretBox, data_dir: PathBuf) -> ImapConnector {
-        ImapConnector { store: ObjectStore::new(&data_dir), db, secrets, data_dir }
+        let store = ObjectStore::new(&data_dir);
+        ImapConnector { saver: Saver { db: db.clone(), store: store.clone() }, store, db, secrets, data_dir }
     }
 
     /// The IMAP account of a mailbox, its password opened; `Err` is how the run ends.
@@ -184,6 +237,7 @@ impl ImapConnector {
         run.report(true).await;
 
         let mut quota = Quota::load(&self.db, work.organisation_id).await.map_err(database)?;
+        let mut pending: Option<Saving> = None;
         for (folder, uid_validity, uids) in plan {
             if uids.is_empty() {
                 continue;
@@ -199,7 +253,7 @@ impl ImapConnector {
             let mut remaining: &[u32] = &uids;
             while !remaining.is_empty() {
                 let chunk = &remaining[..remaining.len().min(FETCH_CHUNK)];
-                let read = self.fetch_chunk(session, account, &folder, chunk, &mut quota, run).await?;
+                let read = self.fetch_chunk(session, account, chunk, &mut quota, run).await?;
                 // The fetch stream ends quietly when the connection drops between two messages:
                 // what was asked for and not sent is checked with a NOOP before it is called missing.
                 let missing = chunk.iter().any(|uid| !read.answered.contains(uid));
@@ -217,9 +271,17 @@ impl ImapConnector {
                     }
                     None => read.answered.iter().max().copied(),
                 };
-                self.save_chunk(work.mailbox_id, &folder, uid_validity, through, read.messages, &read.skipped)
-                    .await
-                    .map_err(database)?;
+                // Saved while the next chunk is fetched; one save at a time, in order.
+                settle(pending.take(), run).await?;
+                let save = self.saver.clone().save(
+                    Chunk { mailbox_id: work.mailbox_id, folder: folder.clone(), uid_validity, through },
+                    read.raw,
+                    read.skipped,
+                );
+                pending = Some(tokio::spawn(save));
+                if read.full.is_some() || !alive {
+                    settle(pending.take(), run).await?;
+                }
                 run.report(true).await;
                 if read.full.is_some() {
                     return Err(Outcome::SpaceFull(format!(
@@ -248,7 +310,7 @@ impl ImapConnector {
                 remaining = &remaining[chunk.len()..];
             }
         }
-        Ok(())
+        settle(pending, run).await
     }
 
     /// One UID FETCH of a chunk: each message checked, stored, and counted against the quota.
@@ -256,7 +318,6 @@ impl ImapConnector {
         &self,
         session: &mut ImapSession,
         account: &Account,
-        folder: &str,
         chunk: &[u32],
         quota: &mut Quota,
         run: &mut Run<'_>,
@@ -284,34 +345,20 @@ impl ImapConnector {
             let Some(body) = message.body() else {
                 read.unreadable = Some(uid);
                 read.skipped.push((uid, UNREADABLE));
-                run.skip(format!("{folder}, UID {uid}"), UNREADABLE);
                 continue;
             };
             run.bytes_done += body.len() as u64;
-            // mail-parser accepts nearly anything; a message without a single header is no email.
-            let parsed = mail_parser::MessageParser::default().parse(body).filter(|m| !m.headers().is_empty());
-            let Some(parsed) = parsed else {
-                read.skipped.push((uid, NOT_AN_EMAIL));
-                run.skip(format!("{folder}, UID {uid}"), NOT_AN_EMAIL);
-                continue;
-            };
             if !quota.fits(body.len() as i64) {
                 read.full = Some(uid);
                 run.items_done -= 1;
                 break;
             }
-            let sha256 = self
-                .store
-                .put(body)
-                .await
-                .map_err(|e| Outcome::Unknown(format!("A message could not be written to the backup storage: {e}")))?;
-            read.messages.push(Fetched {
+            // Checked, hashed and stored by the chunk's save, while the next chunk arrives.
+            read.raw.push(RawMessage {
                 uid,
-                sha256,
-                size: body.len() as i64,
                 flags: message.flags().map(|f| client::flag_text(&f)).collect::<Vec<_>>().join(" "),
                 internal_date: message.internal_date().map(|d| d.timestamp_millis()),
-                message_id: parsed.message_id().map(str::to_owned),
+                body: body.to_vec(),
             });
             run.report(false).await;
         }
@@ -367,71 +414,46 @@ impl ImapConnector {
         Ok(())
     }
 
-    /// Records a chunk of stored messages and how far the folder has been read, at once.
-    async fn save_chunk(
-        &self,
-        mailbox_id: i64,
-        folder: &str,
-        uid_validity: u32,
-        last_uid: Option<u32>,
-        messages: Vec<Fetched>,
-        skipped: &[(u32, &str)],
-    ) -> Result<(), sqlx::Error> {
-        let now = now_ms();
-        let mut tx = self.db.begin().await?;
-        for (uid, reason) in skipped {
-            sqlx::query(
-                "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(mailbox_id)
-            .bind(folder)
-            .bind(i64::from(uid_validity))
-            .bind(i64::from(*uid))
-            .bind(*reason)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let mut added = 0_i64;
-        for message in &messages {
-            let inserted = sqlx::query(
-                "INSERT INTO backup_messages (mailbox_id, folder, uid_validity, uid, sha256, size, flags, internal_date, message_id, saved_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-            )
-            .bind(mailbox_id)
-            .bind(folder)
-            .bind(i64::from(uid_validity))
-            .bind(i64::from(message.uid))
-            .bind(&message.sha256)
-            .bind(message.size)
-            .bind(&message.flags)
-            .bind(message.internal_date)
-            .bind(&message.message_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() > 0 {
-                added += message.size;
-            }
-        }
-        sqlx::query("UPDATE mailboxes SET storage_used_bytes = storage_used_bytes + $1 WHERE id = $2")
-            .bind(added)
-            .bind(mailbox_id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(last_uid) = last_uid {
-            sqlx::query(
-                "INSERT INTO backup_folders (mailbox_id, folder, uid_validity, last_uid) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (mailbox_id, folder) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid",
-            )
-            .bind(mailbox_id)
-            .bind(folder)
-            .bind(i64::from(uid_validity))
-            .bind(i64::from(last_uid))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await
+    /// The messages a mailbox's backup holds (of these folders, or all), with where their
+    /// contents are, in the order they were in their folders.
+    async fn saved_messages(&self, mailbox_id: i64, folders: Option<&[String]>) -> Result<Vec<SavedMessage>, Outcome> {
+        let messages: Vec<SavedMessage> = sqlx::query_as(
+            "SELECT bm.folder, bm.sha256, o.pack, o.pack_offset, bm.size, bm.flags, bm.internal_date, bm.message_id \
+             FROM backup_messages bm LEFT JOIN objects o ON o.sha256 = bm.sha256 \
+             WHERE bm.mailbox_id = $1 ORDER BY bm.folder, bm.uid_validity, bm.uid",
+        )
+        .bind(mailbox_id)
+        .fetch_all(&self.db)
+        .await
+        .map_err(|error| Outcome::Unknown(format!("The backup could not be read: {error}")))?;
+        Ok(messages.into_iter().filter(|m| folders.is_none_or(|wanted| wanted.contains(&m.folder))).collect())
+    }
+
+    /// The contents of these messages from the store, each checked, in the same order.
+    async fn contents(&self, messages: &[SavedMessage]) -> Result<Vec<std::io::Result<Vec<u8>>>, Outcome> {
+        let mut found: Vec<Option<store::Located>> = messages
+            .iter()
+            .map(|m| match (&m.pack, m.pack_offset) {
+                (Some(pack), Some(offset)) => {
+                    Some(store::Located { sha256: m.sha256.clone(), pack: pack.clone(), offset, size: m.size })
+                }
+                _ => None,
+            })
+            .collect();
+        let located: Vec<store::Located> = found.iter().flatten().cloned().collect();
+        let mut read = self
+            .store
+            .read(located)
+            .await
+            .map_err(|e| Outcome::Unknown(format!("The backup storage could not be read: {e}")))?
+            .into_iter();
+        Ok(found
+            .iter_mut()
+            .map(|place| match place.take() {
+                Some(_) => read.next().unwrap_or_else(|| Err(std::io::ErrorKind::NotFound.into())),
+                None => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "not in the store")),
+            })
+            .collect())
     }
 
     /// Restore (the folders asked for, or all) or migrate (all) from the backup into the
@@ -466,19 +488,10 @@ impl ImapConnector {
         if let Some(password) = &work.destination_password {
             account.password = password.clone();
         }
-        let messages: Vec<SavedMessage> = match sqlx::query_as(
-            "SELECT folder, sha256, size, flags, internal_date, message_id FROM backup_messages \
-             WHERE mailbox_id = $1 ORDER BY folder, uid_validity, uid",
-        )
-        .bind(work.mailbox_id)
-        .fetch_all(&self.db)
-        .await
-        {
+        let messages = match self.saved_messages(work.mailbox_id, folders.as_deref()).await {
             Ok(messages) => messages,
-            Err(error) => return Outcome::Unknown(format!("The backup could not be read: {error}")),
+            Err(outcome) => return outcome,
         };
-        let messages: Vec<SavedMessage> =
-            messages.into_iter().filter(|m| folders.as_ref().is_none_or(|wanted| wanted.contains(&m.folder))).collect();
         if messages.is_empty() {
             return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
         }
@@ -514,42 +527,42 @@ impl ImapConnector {
             // A folder that exists already answers NO to CREATE, which is fine.
             let _ = session.create(&folder).await;
             let present = if keep_both { HashSet::new() } else { present_messages(session, &folder).await.map_err(sort)? };
-            for message in messages {
+            // Already there (skip on conflict): not even read from the store.
+            let (there, to_copy): (Vec<SavedMessage>, Vec<SavedMessage>) = messages
+                .into_iter()
+                .partition(|m| m.message_id.as_ref().is_some_and(|id| present.contains(&(id.clone(), m.size))));
+            for message in &there {
                 run.items_done += 1;
                 run.bytes_done += message.size.max(0) as u64;
-                if message.message_id.as_ref().is_some_and(|id| present.contains(&(id.clone(), message.size))) {
-                    run.already_there += 1;
-                    run.report(false).await;
-                    continue;
-                }
-                let bytes = match self.store.get(&message.sha256).await {
-                    Ok(bytes) => bytes,
-                    Err(error) => {
-                        run.skip(
-                            format!("{folder}, {}", message.message_id.as_deref().unwrap_or("a message")),
-                            &format!("the backup copy could not be read ({error})"),
-                        );
-                        continue;
+                run.already_there += 1;
+            }
+            for batch in to_copy.chunks(READ_BATCH) {
+                for (message, bytes) in batch.iter().zip(self.contents(batch).await?) {
+                    run.items_done += 1;
+                    run.bytes_done += message.size.max(0) as u64;
+                    let bytes = match bytes {
+                        Ok(bytes) => bytes,
+                        Err(error) => {
+                            run.skip(message.name(), &format!("the backup copy could not be read ({error})"));
+                            continue;
+                        }
+                    };
+                    let flags: Vec<String> = message.flags.split_whitespace().map(str::to_owned).collect();
+                    let date = message.internal_date.and_then(imap_date);
+                    if let Err(error) = client::append(session, &folder, &flags, date.as_deref(), &bytes).await {
+                        match client::sort(account, error) {
+                            Failure::Other(text) => run.skip(message.name(), &text),
+                            Failure::Quota(text) => {
+                                return Err(Outcome::SpaceFull(format!(
+                                    "The destination mailbox is full after {} message(s): {text}",
+                                    run.items_done - 1
+                                )))
+                            }
+                            failure => return Err(failure.into()),
+                        }
                     }
-                };
-                let flags: Vec<String> = message.flags.split_whitespace().map(str::to_owned).collect();
-                let date = message.internal_date.and_then(imap_date);
-                match client::append(session, &folder, &flags, date.as_deref(), &bytes).await {
-                    Ok(()) => {}
-                    Err(error) => match client::sort(account, error) {
-                        Failure::Other(text) => {
-                            run.skip(format!("{folder}, {}", message.message_id.as_deref().unwrap_or("a message")), &text)
-                        }
-                        Failure::Quota(text) => {
-                            return Err(Outcome::SpaceFull(format!(
-                                "The destination mailbox is full after {} message(s): {text}",
-                                run.items_done - 1
-                            )))
-                        }
-                        failure => return Err(failure.into()),
-                    },
+                    run.report(false).await;
                 }
-                run.report(false).await;
             }
         }
         run.report(true).await;
@@ -577,38 +590,31 @@ impl ImapConnector {
 
     /// A download: the mailbox's backup as one mbox file or a zip of EML files.
     async fn download(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
-        let messages: Vec<SavedMessage> = match sqlx::query_as(
-            "SELECT folder, sha256, size, flags, internal_date, message_id FROM backup_messages \
-             WHERE mailbox_id = $1 ORDER BY folder, uid_validity, uid",
-        )
-        .bind(work.mailbox_id)
-        .fetch_all(&self.db)
-        .await
-        {
+        let messages = match self.saved_messages(work.mailbox_id, wanted_folders(&work.params).as_deref()).await {
             Ok(messages) => messages,
-            Err(error) => return Outcome::Unknown(format!("The backup could not be read: {error}")),
+            Err(outcome) => return outcome,
         };
-        let folders = wanted_folders(&work.params);
-        let messages: Vec<SavedMessage> =
-            messages.into_iter().filter(|m| folders.as_ref().is_none_or(|wanted| wanted.contains(&m.folder))).collect();
         let mut run = Run::new(progress);
         run.items_total = messages.len() as u64;
         let mut contents = Vec::with_capacity(messages.len());
-        for message in messages {
-            run.items_done += 1;
-            match self.store.get(&message.sha256).await {
-                Ok(bytes) => {
-                    run.bytes_done += bytes.len() as u64;
-                    contents.push(crate::downloads::MessageFile {
-                        folder: message.folder,
-                        internal_date: message.internal_date,
-                        raw: bytes,
-                    });
+        for batch in messages.chunks(READ_BATCH) {
+            let read = match self.contents(batch).await {
+                Ok(read) => read,
+                Err(outcome) => return outcome,
+            };
+            for (message, bytes) in batch.iter().zip(read) {
+                run.items_done += 1;
+                match bytes {
+                    Ok(bytes) => {
+                        run.bytes_done += bytes.len() as u64;
+                        contents.push(crate::downloads::MessageFile {
+                            folder: message.folder.clone(),
+                            internal_date: message.internal_date,
+                            raw: bytes,
+                        });
+                    }
+                    Err(error) => run.skip(message.name(), &format!("the backup copy could not be read ({error})")),
                 }
-                Err(error) => run.skip(
-                    format!("{}, {}", message.folder, message.message_id.as_deref().unwrap_or("a message")),
-                    &format!("the backup copy could not be read ({error})"),
-                ),
             }
             run.report(false).await;
         }
@@ -625,6 +631,166 @@ impl ImapConnector {
             Err(error) => Outcome::Unknown(format!("The download file could not be written: {error}")),
         }
     }
+}
+
+/// Saves the chunks of a backup: their contents into a pack, their records into the database.
+/// Cloned into a task, so that the next chunk is fetched meanwhile.
+#[derive(Clone)]
+struct Saver {
+    db: Db,
+    store: ObjectStore,
+}
+
+/// Which folder a chunk is of, and the last UID it covers (how far the folder has been read).
+struct Chunk {
+    mailbox_id: i64,
+    folder: String,
+    uid_validity: u32,
+    through: Option<u32>,
+}
+
+impl Saver {
+    /// Returns what it skipped (`item`, `why`).
+    async fn save(
+        self,
+        chunk: Chunk,
+        raw: Vec<RawMessage>,
+        unreadable: Vec<(u32, &'static str)>,
+    ) -> Result<Vec<(String, &'static str)>, Outcome> {
+        let (contents, messages, mut skipped) = tokio::task::spawn_blocking(move || examine(raw))
+            .await
+            .map_err(|e| Outcome::Unknown(format!("Checking messages stopped: {e}")))?;
+        skipped.extend(unreadable);
+        let located = self.write_contents(contents).await?;
+        self.save_chunk(&chunk, messages, &skipped, &located).await.map_err(database)?;
+        Ok(skipped.into_iter().map(|(uid, why)| (format!("{}, UID {uid}", chunk.folder), why)).collect())
+    }
+
+    /// Writes the contents the store does not hold yet into a new pack.
+    async fn write_contents(&self, contents: Vec<(String, Vec<u8>)>) -> Result<Vec<store::Located>, Outcome> {
+        let hashes: Vec<&str> = contents.iter().map(|(hash, _)| hash.as_str()).collect();
+        let mut missing = ObjectStore::missing(&self.db, &hashes).await.map_err(database)?;
+        // The same content twice in a chunk is written once.
+        let new: Vec<(String, Vec<u8>)> = contents.into_iter().filter(|(hash, _)| missing.remove(hash)).collect();
+        self.store
+            .write_pack(new)
+            .await
+            .map_err(|e| Outcome::Unknown(format!("Messages could not be written to the backup storage: {e}")))
+    }
+
+    /// Records a chunk of stored messages and how far the folder has been read, at once.
+    async fn save_chunk(
+        &self,
+        chunk: &Chunk,
+        messages: Vec<Fetched>,
+        skipped: &[(u32, &str)],
+        located: &[store::Located],
+    ) -> Result<(), sqlx::Error> {
+        let (mailbox_id, folder, uid_validity, last_uid) =
+            (chunk.mailbox_id, chunk.folder.as_str(), chunk.uid_validity, chunk.through);
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        ObjectStore::record(&mut tx, located).await?;
+        for (uid, reason) in skipped {
+            sqlx::query(
+                "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(mailbox_id)
+            .bind(folder)
+            .bind(i64::from(uid_validity))
+            .bind(i64::from(*uid))
+            .bind(*reason)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Many rows a statement: per-statement costs, not rows, are what a backup would wait on.
+        let (mut added, mut recount) = (0_i64, false);
+        for batch in messages.chunks(INSERT_BATCH) {
+            let rows: Vec<String> = (0..batch.len())
+                .map(|i| {
+                    let n = i * 10;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5,
+                        n + 6,
+                        n + 7,
+                        n + 8,
+                        n + 9,
+                        n + 10
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO backup_messages (mailbox_id, folder, uid_validity, uid, sha256, size, flags, internal_date, message_id, saved_at) \
+                 VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for message in batch {
+                query = query
+                    .bind(mailbox_id)
+                    .bind(folder)
+                    .bind(i64::from(uid_validity))
+                    .bind(i64::from(message.uid))
+                    .bind(&message.sha256)
+                    .bind(message.size)
+                    .bind(&message.flags)
+                    .bind(message.internal_date)
+                    .bind(&message.message_id)
+                    .bind(now);
+            }
+            let inserted = query.execute(&mut *tx).await?.rows_affected();
+            if inserted == batch.len() as u64 {
+                added += batch.iter().map(|m| m.size).sum::<i64>();
+            } else {
+                // Some were there already (a chunk saved twice): count what the backup holds.
+                recount = true;
+            }
+        }
+        if recount {
+            sqlx::query("UPDATE mailboxes SET storage_used_bytes = (SELECT COALESCE(SUM(size), 0) FROM backup_messages WHERE mailbox_id = $1) WHERE id = $1")
+                .bind(mailbox_id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query("UPDATE mailboxes SET storage_used_bytes = storage_used_bytes + $1 WHERE id = $2")
+                .bind(added)
+                .bind(mailbox_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(last_uid) = last_uid {
+            sqlx::query(
+                "INSERT INTO backup_folders (mailbox_id, folder, uid_validity, last_uid) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (mailbox_id, folder) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid",
+            )
+            .bind(mailbox_id)
+            .bind(folder)
+            .bind(i64::from(uid_validity))
+            .bind(i64::from(last_uid))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
+/// A chunk's save under way: what it skipped, or why the run ends.
+type Saving = tokio::task::JoinHandle<Result<Vec<(String, &'static str)>, Outcome>>;
+
+/// Waits for a chunk's save and lists what it skipped; its failure ends the run.
+async fn settle(save: Option<Saving>, run: &mut Run<'_>) -> Result<(), Outcome> {
+    let Some(task) = save else { return Ok(()) };
+    let skipped = task.await.unwrap_or_else(|e| Err(Outcome::Unknown(format!("Saving messages stopped: {e}"))))?;
+    for (item, why) in skipped {
+        run.skip(item, why);
+    }
+    Ok(())
 }
 
 impl Connector for ImapConnector {
