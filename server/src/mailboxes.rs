@@ -26,6 +26,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/mailboxes/{id}/imap-password", put(change_password))
 }
 
+/// A mailbox with how it is reached and how its backup stands (`MailboxRecord`).
+const SELECT_MAILBOXES: &str = "SELECT m.id, m.email, m.connector, a.host, a.port, a.security, a.username, b.status, \
+       (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes \
+     FROM mailboxes m JOIN backups b ON b.mailbox_id = m.id LEFT JOIN imap_accounts a ON a.mailbox_id = m.id";
+
 #[derive(sqlx::FromRow)]
 struct MailboxRecord {
     id: i64,
@@ -55,15 +60,11 @@ pub async fn list_mailboxes(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Vec<OrganisationMailbox>>> {
     let organisation = administered_for(&state, &user, id, WHO).await?;
-    let records: Vec<MailboxRecord> = sqlx::query_as(
-        "SELECT m.id, m.email, m.connector, a.host, a.port, a.security, a.username, b.status, \
-                (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes \
-         FROM mailboxes m JOIN backups b ON b.mailbox_id = m.id LEFT JOIN imap_accounts a ON a.mailbox_id = m.id \
-         WHERE m.organisation_id = $1 ORDER BY m.email",
-    )
-    .bind(organisation.id)
-    .fetch_all(&state.db)
-    .await?;
+    let records: Vec<MailboxRecord> =
+        sqlx::query_as(&format!("{SELECT_MAILBOXES} WHERE m.organisation_id = $1 ORDER BY m.email"))
+            .bind(organisation.id)
+            .fetch_all(&state.db)
+            .await?;
     Ok(Json(records.into_iter().map(mailbox_summary).collect()))
 }
 
@@ -251,14 +252,8 @@ async fn seal_password(state: &AppState, organisation_id: i64, mailbox_id: i64, 
 }
 
 async fn find_mailbox(state: &AppState, mailbox_id: i64) -> AppResult<OrganisationMailbox> {
-    let record: MailboxRecord = sqlx::query_as(
-        "SELECT m.id, m.email, m.connector, a.host, a.port, a.security, a.username, b.status, \
-                (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes \
-         FROM mailboxes m JOIN backups b ON b.mailbox_id = m.id LEFT JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.id = $1",
-    )
-    .bind(mailbox_id)
-    .fetch_one(&state.db)
-    .await?;
+    let record: MailboxRecord =
+        sqlx::query_as(&format!("{SELECT_MAILBOXES} WHERE m.id = $1")).bind(mailbox_id).fetch_one(&state.db).await?;
     Ok(mailbox_summary(record))
 }
 
