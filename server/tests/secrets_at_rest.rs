@@ -1,6 +1,7 @@
-//! After the three re-authentication flows and an Edit of a destination password, run over
-//! real HTTP against the identity provider built into the server, no password, token, PKCE
-//! verifier or device code is readable in the database file or in the server's log.
+//! After the three re-authentication flows, an Edit of a destination password, run over real
+//! HTTP against the identity provider built into the server, and an IMAP mailbox added and
+//! backed up from a real Dovecot, no password, token, PKCE verifier or device code is readable
+//! in the database file or in the server's log.
 //!
 //! The test learns the secrets the server holds by opening what it sealed (it has the master
 //! key, as the server has), then looks for each one, as plain bytes, in every file of the
@@ -99,8 +100,25 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
     let response = app.send_as(&reseller, Method::PUT, &edit, Some(json!({ "password": DEMO_MAILBOX_PASSWORD }))).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
+    // An IMAP mailbox added (its password tried with a real Dovecot, then sealed), and its backup.
+    const IMAP_PASSWORD: &str = "imap-secret-Quokka-77";
+    let dovecot = testkit::Dovecot::start(&[testkit::User::new("ivy", IMAP_PASSWORD)]).unwrap();
+    dovecot.seed("ivy", &testkit::sample_mail("ivy@imap.test")).unwrap();
+    let add = json!({ "email": "ivy@imap.test", "host": "127.0.0.1", "port": dovecot.port, "security": "plain", "username": "ivy", "password": IMAP_PASSWORD });
+    let response = app.send_as(&reseller, Method::POST, &format!("/api/organisations/{BLUEBIRD}/mailboxes"), Some(add)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let added: portal_api::OrganisationMailbox = body_json(response).await;
+    app.state.engine.run_due().await.unwrap();
+    let (saved,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backup_messages WHERE mailbox_id = $1")
+        .bind(added.id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(saved > 0, "the backup ran with the sealed password");
+
     // What the server holds sealed, opened here with the same master key.
     let mut secrets: Vec<(String, Vec<u8>)> = vec![
+        ("the IMAP mailbox password".into(), IMAP_PASSWORD.into()),
         ("the identity provider password".into(), DEMO_IDP_PASSWORD.into()),
         ("the destination mailbox password".into(), DEMO_MAILBOX_PASSWORD.into()),
         ("the OAuth client secret".into(), app.state.config.oauth_client_secret.clone().into()),
@@ -109,7 +127,9 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
         "SELECT organisation_id, 'credential:' || kind, sealed_secret FROM credentials WHERE sealed_secret IS NOT NULL \
          UNION ALL SELECT organisation_id, 'oauth-flow:' || id, sealed_secret FROM oauth_flows \
          UNION ALL SELECT m.organisation_id, j.id, s.sealed FROM job_secrets s JOIN jobs j ON j.id = s.job_id \
-                   JOIN mailboxes m ON m.id = j.mailbox_id",
+                   JOIN mailboxes m ON m.id = j.mailbox_id \
+         UNION ALL SELECT m.organisation_id, 'mailbox:' || m.id || ':imap_password', a.password_sealed FROM imap_accounts a \
+                   JOIN mailboxes m ON m.id = a.mailbox_id",
     )
     .fetch_all(&app.db)
     .await
@@ -120,7 +140,8 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
         assert!(plain.len() >= 8, "{context} is too short to look for");
         secrets.push((context, plain.to_vec()));
     }
-    for fixed in ["credential:main_app", "credential:backup_admin", "credential:device"] {
+    let imap_context = portal_server::imap::password_context(added.id);
+    for fixed in ["credential:main_app", "credential:backup_admin", "credential:device", imap_context.as_str()] {
         assert!(secrets.iter().any(|(context, _)| context == fixed), "nothing sealed for {fixed}");
     }
     assert!(secrets.iter().filter(|(context, _)| context.starts_with("oauth-flow:")).count() >= 2, "the flows' secrets");
