@@ -364,3 +364,31 @@ async fn test_connection_names_exactly_what_failed() {
     let p = problem(imap.app.send_as(&imap.admin, Method::POST, &add, Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(p.errors[0].field, "email");
 }
+
+#[tokio::test]
+async fn a_new_uidvalidity_reads_the_folder_again_and_stores_nothing_twice() {
+    let imap = Imap::start(&[User::new("alice", "alice-pw")]).await;
+    imap.dovecot.seed("alice", &alice_mail()).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+    imap.run().await;
+    assert_eq!(imap.saved_messages(alice.id).await, 6);
+    let objects = |db: portal_server::db::Db| async move {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM objects").fetch_one(&db).await.unwrap();
+        count
+    };
+    let stored = objects(imap.app.db.clone()).await;
+
+    imap.dovecot.set_uid_validity("alice", "INBOX", 4242).unwrap();
+    imap.force(alice.id).await;
+    imap.run().await;
+    let again = imap.backup(alice.id).await;
+    assert_eq!(again.run.items_total, Some(4), "INBOX (4 messages) was read again, the other folders were not");
+    assert_eq!(imap.saved_messages(alice.id).await, 6, "the renumbered messages replace the old ones");
+    assert_eq!(objects(imap.app.db.clone()).await, stored, "no content was stored twice");
+    let (validity,): (i64,) = sqlx::query_as("SELECT uid_validity FROM backup_folders WHERE mailbox_id = $1 AND folder = 'INBOX'")
+        .bind(alice.id)
+        .fetch_one(&imap.app.db)
+        .await
+        .unwrap();
+    assert_eq!(validity, 4242);
+}

@@ -224,6 +224,24 @@ protocol imap {{
         Ok(())
     }
 
+    /// Gives a folder a new UIDVALIDITY, as a server does when it renumbers a folder's messages.
+    pub fn set_uid_validity(&self, user: &str, folder: &str, uid_validity: u32) -> Result<(), String> {
+        let status = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.config_path())
+            .args(["mailbox", "update", "-u", user, "--uid-validity", &uid_validity.to_string(), folder])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("could not run doveadm: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("doveadm mailbox update failed ({status})"))
+        }
+    }
+
     /// The Maildir folder of a user's folder ("INBOX", "Work", "Archive/2024").
     fn folder_path(&self, user: &str, folder: &str) -> PathBuf {
         let home = self.dir.join("mail").join(user);
