@@ -105,6 +105,10 @@ pub struct Config {
     #[arg(long, env = "PORTAL_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
 
+    /// A CA certificate (PEM) to trust for IMAP servers beside the usual roots: a company's own.
+    #[arg(long, env = "PORTAL_IMAP_CA_FILE")]
+    pub imap_ca_file: Option<PathBuf>,
+
     /// How long a request may take before the answer is 504 (milliseconds). Server-sent events
     /// and file downloads count only until their answer starts.
     #[arg(long, env = "PORTAL_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
@@ -169,6 +173,7 @@ impl Config {
             master_key_file: None,
             public_url: None,
             idp_authority: None,
+            imap_ca_file: None,
             idp_directory: None,
             idp: "embedded".into(),
             oauth_client_id: "backup-portal".into(),

@@ -127,7 +127,7 @@ fn account_of(request: &ImapMailboxRequest) -> AppResult<Account> {
 }
 
 /// Signs in and lists the folders; a failure is named on the field to change.
-async fn try_account(account: &Account) -> AppResult<ConnectionTest> {
+async fn try_account(state: &AppState, account: &Account) -> AppResult<ConnectionTest> {
     let failed = |failure: Failure| {
         let field = match failure {
             Failure::Authentication(_) => "password",
@@ -135,7 +135,7 @@ async fn try_account(account: &Account) -> AppResult<ConnectionTest> {
         };
         AppError::Validation(vec![FieldError::new(field, failure.to_string())])
     };
-    let mut session = client::sign_in(account).await.map_err(failed)?;
+    let mut session = client::sign_in(account, &state.imap_tls).await.map_err(failed)?;
     let names: Vec<_> = async { session.list(Some(""), Some("*")).await?.try_collect().await }
         .await
         .map_err(|e| failed(client::sort(account, e)))?;
@@ -165,7 +165,7 @@ pub async fn test_connection(
 ) -> AppResult<Json<ConnectionTest>> {
     administered_for(&state, &user, id, WHO).await?;
     let account = account_of(&request)?;
-    Ok(Json(try_account(&account).await?))
+    Ok(Json(try_account(&state, &account).await?))
 }
 
 /// Add an IMAP mailbox: its settings are tested first, its password stored sealed, and its
@@ -204,7 +204,7 @@ pub async fn add_mailbox(
         }
         (Err(other), _) => return Err(other),
     };
-    try_account(&account).await?;
+    try_account(&state, &account).await?;
 
     let now = now_ms();
     let mut tx = state.db.begin().await?;
@@ -288,7 +288,7 @@ pub async fn change_password(
     let request =
         ImapMailboxRequest { email: String::new(), host, port: port.max(0) as u32, security, username, password: body.password };
     let account = account_of(&request)?;
-    try_account(&account).await?;
+    try_account(&state, &account).await?;
     let sealed = seal_password(&state, organisation_id, id, &account.password).await?;
     let now = now_ms();
     sqlx::query("UPDATE imap_accounts SET password_sealed = $1, updated_at = $2 WHERE mailbox_id = $3")

@@ -16,6 +16,8 @@ pub struct AppState {
     pub counts: Arc<crate::listing::CountCache>,
     pub sessions: Arc<crate::auth::session::SessionCache>,
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
+    /// How TLS connections to IMAP servers are checked.
+    pub imap_tls: Arc<tokio_rustls::rustls::ClientConfig>,
     /// Set when the server begins to shut down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -385,10 +385,51 @@ async fn a_new_uidvalidity_reads_the_folder_again_and_stores_nothing_twice() {
     assert_eq!(again.run.items_total, Some(4), "INBOX (4 messages) was read again, the other folders were not");
     assert_eq!(imap.saved_messages(alice.id).await, 6, "the renumbered messages replace the old ones");
     assert_eq!(objects(imap.app.db.clone()).await, stored, "no content was stored twice");
-    let (validity,): (i64,) = sqlx::query_as("SELECT uid_validity FROM backup_folders WHERE mailbox_id = $1 AND folder = 'INBOX'")
-        .bind(alice.id)
-        .fetch_one(&imap.app.db)
+    let (validity,): (i64,) =
+        sqlx::query_as("SELECT uid_validity FROM backup_folders WHERE mailbox_id = $1 AND folder = 'INBOX'")
+            .bind(alice.id)
+            .fetch_one(&imap.app.db)
+            .await
+            .unwrap();
+    assert_eq!(validity, 4242);
+}
+
+#[tokio::test]
+async fn imap_over_tls_is_checked_against_the_trusted_roots_and_a_company_ca() {
+    let dovecot = Dovecot::start_with_tls(&[User::new("alice", "alice-pw")]).unwrap();
+    dovecot.seed("alice", &alice_mail()[..3]).unwrap();
+    let settings = json!({
+        "email": "alice@imap.test", "host": "localhost", "port": dovecot.tls_port.unwrap(),
+        "security": "tls", "username": "alice", "password": "alice-pw"
+    });
+
+    // A certificate from a CA nobody told the portal about is refused, on the server's field.
+    let untrusting = test_app().await;
+    let admin = untrusting.sign_in(Role::OrgAdmin).await;
+    let uri = format!("/api/organisations/{ACME}/mailboxes/test");
+    let p =
+        problem(untrusting.send_as(&admin, Method::POST, &uri, Some(settings.clone())).await, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+    assert_eq!(p.errors[0].field, "host");
+    assert!(
+        p.errors[0].message.contains("secure connection") && p.errors[0].message.contains("UnknownIssuer"),
+        "{}",
+        p.errors[0].message
+    );
+
+    // With the company's CA trusted (--imap-ca-file): signed in over TLS, and backed up.
+    let trusting = test_app_with(|config| config.imap_ca_file = Some(dovecot.ca_file())).await;
+    sqlx::query("UPDATE organisations SET storage_quota_bytes = 1000000000000 WHERE id = $1")
+        .bind(ACME)
+        .execute(&trusting.db)
         .await
         .unwrap();
-    assert_eq!(validity, 4242);
+    let admin = trusting.sign_in(Role::OrgAdmin).await;
+    let response = trusting.send_as(&admin, Method::POST, &format!("/api/organisations/{ACME}/mailboxes"), Some(settings)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let alice: OrganisationMailbox = body_json(response).await;
+    trusting.state.engine.run_due().await.unwrap();
+    let backup: BackupRow = body_json(trusting.get_as(&admin, &format!("/api/backups/{}", alice.id)).await).await;
+    assert_eq!(backup.status, JobStatus::Completed, "{:?}", backup.run.detail);
+    assert_eq!(backup.run.items_done, 3);
 }

@@ -50,6 +50,8 @@ pub struct Seed {
 
 pub struct Dovecot {
     pub port: u16,
+    /// IMAP over TLS (`start_with_tls`), with a certificate for `localhost` from a test CA.
+    pub tls_port: Option<u16>,
     dir: PathBuf,
     users: Vec<User>,
     child: Option<Child>,
@@ -63,8 +65,17 @@ impl Dovecot {
         Dovecot::start_on(users, free_port()?)
     }
 
+    /// The same, also serving IMAP over TLS; its CA is `ca_file()`.
+    pub fn start_with_tls(users: &[User]) -> Result<Dovecot, String> {
+        Dovecot::start_inner(users, free_port()?, Some(free_port()?))
+    }
+
     /// The same, on a given port of 127.0.0.1.
     pub fn start_on(users: &[User], port: u16) -> Result<Dovecot, String> {
+        Dovecot::start_inner(users, port, None)
+    }
+
+    fn start_inner(users: &[User], port: u16, tls_port: Option<u16>) -> Result<Dovecot, String> {
         if !Path::new(DOVECOT).exists() {
             return Err(format!("{DOVECOT} is missing: install dovecot-imapd (`cargo xtask setup` does)"));
         }
@@ -78,7 +89,10 @@ impl Dovecot {
         // Dovecot's own users must reach the folder.
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
         let owner = dovecot_ids()?;
-        let mut dovecot = Dovecot { port, dir, users: users.to_vec(), child: None, owner };
+        let mut dovecot = Dovecot { port, tls_port, dir, users: users.to_vec(), child: None, owner };
+        if tls_port.is_some() {
+            dovecot.make_certificates()?;
+        }
         dovecot.write_config()?;
         dovecot.write_users()?;
         for user in users {
@@ -90,6 +104,72 @@ impl Dovecot {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The test CA that signed the server's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls").join("ca.pem")
+    }
+
+    /// A CA, and a certificate for localhost and 127.0.0.1 signed by it (a CA certificate
+    /// itself is refused by rustls as a server's).
+    fn make_certificates(&self) -> Result<(), String> {
+        let tls = self.dir.join("tls");
+        fs::create_dir_all(&tls).map_err(|e| e.to_string())?;
+        fs::write(
+            tls.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let steps: [&[&str]; 3] = [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Backup Portal test CA",
+            ],
+            &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "server.csr", "-subj", "/CN=localhost"],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "cert.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+            ],
+        ];
+        for args in steps {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(&tls)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| format!("could not run openssl: {e}"))?;
+            if !status.success() {
+                return Err(format!("openssl {} failed", args[0]));
+            }
+        }
+        Ok(())
     }
 
     fn config_path(&self) -> PathBuf {
@@ -105,7 +185,7 @@ base_dir = {d}/run
 state_dir = {d}/state
 instance_name = portal-test-{port}
 log_path = {d}/log/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -135,7 +215,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -153,7 +234,12 @@ protocol imap {{
   mail_plugins = $mail_plugins imap_quota
 }}
 "#,
-            port = self.port
+            port = self.port,
+            tls_port = self.tls_port.unwrap_or(0),
+            ssl = match self.tls_port {
+                Some(_) => format!("ssl = yes\nssl_cert = <{d}/tls/cert.pem\nssl_key = <{d}/tls/key.pem"),
+                None => "ssl = no".to_owned(),
+            },
         );
         fs::write(self.config_path(), config).map_err(|e| e.to_string())
     }

@@ -2,7 +2,8 @@
 //! commands the connector needs, with every failure sorted into what it means for a job.
 
 use std::fmt::Debug;
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::error::Error as ImapError;
@@ -10,6 +11,7 @@ use async_imap::imap_proto::{Response, Status};
 use async_imap::{Client, Session};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls::ClientConfig;
 
 use crate::secrets::SecretString;
 
@@ -119,25 +121,32 @@ fn describe_io(at: &str, io: &std::io::Error) -> String {
     }
 }
 
-fn tls() -> tokio_rustls::TlsConnector {
-    static CONFIG: OnceLock<Arc<tokio_rustls::rustls::ClientConfig>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        Arc::new(
-            tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default protocol versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
-    });
-    tokio_rustls::TlsConnector::from(config.clone())
+/// How TLS connections to mail servers are checked: against the Mozilla roots, and a CA of
+/// one's own when given (a company's own mail server), as a PEM file.
+pub fn tls_config(extra_ca: Option<&Path>) -> std::io::Result<Arc<ClientConfig>> {
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::CertificateDer;
+        let bad =
+            |e: &dyn std::fmt::Display| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()));
+        for certificate in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+            roots.add(certificate.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+        }
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    Ok(Arc::new(
+        ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
 }
 
 /// Connects, reads the greeting and signs in.
-pub async fn sign_in(account: &Account) -> Result<ImapSession, Failure> {
+pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>) -> Result<ImapSession, Failure> {
     let at = format!("{}:{}", account.host, account.port);
     if account.security == Security::Plain && !is_loopback(&account.host) {
         return Err(Failure::Other(format!(
@@ -155,7 +164,7 @@ pub async fn sign_in(account: &Account) -> Result<ImapSession, Failure> {
         Security::Tls => {
             let name = tokio_rustls::rustls::pki_types::ServerName::try_from(account.host.clone())
                 .map_err(|_| Failure::Other(format!("{} is not a valid host name.", account.host)))?;
-            let tls = tokio::time::timeout(TIMEOUT, tls().connect(name, tcp))
+            let tls = tokio::time::timeout(TIMEOUT, tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp))
                 .await
                 .map_err(|_| Failure::Connection(format!("{at} did not complete the secure connection in time.")))?
                 .map_err(io_failure)?;

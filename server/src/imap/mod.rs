@@ -28,6 +28,7 @@ const PROGRESS_EVERY_MS: u128 = 500;
 
 pub struct ImapConnector {
     db: Db,
+    tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     store: ObjectStore,
     saver: Saver,
     secrets: SecretBox,
@@ -139,9 +140,14 @@ struct Fetched {
 }
 
 impl ImapConnector {
-    pub fn new(db: Db, secrets: SecretBox, data_dir: PathBuf) -> ImapConnector {
+    pub fn new(
+        db: Db,
+        secrets: SecretBox,
+        data_dir: PathBuf,
+        tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    ) -> ImapConnector {
         let store = ObjectStore::new(&data_dir);
-        ImapConnector { saver: Saver { db: db.clone(), store: store.clone() }, store, db, secrets, data_dir }
+        ImapConnector { saver: Saver { db: db.clone(), store: store.clone() }, store, db, secrets, data_dir, tls }
     }
 
     /// The IMAP account of a mailbox, its password opened; `Err` is how the run ends.
@@ -174,7 +180,7 @@ impl ImapConnector {
             Ok(account) => account,
             Err(outcome) => return outcome,
         };
-        let mut session = match client::sign_in(&account).await {
+        let mut session = match client::sign_in(&account, &self.tls).await {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
@@ -302,7 +308,7 @@ impl ImapConnector {
                             ))
                         }));
                     };
-                    *session = client::sign_in(account).await.map_err(Outcome::from)?;
+                    *session = client::sign_in(account, &self.tls).await.map_err(Outcome::from)?;
                     session.examine(&folder).await.map_err(sort)?;
                     remaining = &remaining[remaining.iter().take_while(|uid| **uid <= through).count()..];
                     continue;
@@ -495,7 +501,7 @@ impl ImapConnector {
         if messages.is_empty() {
             return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
         }
-        let mut session = match client::sign_in(&account).await {
+        let mut session = match client::sign_in(&account, &self.tls).await {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
