@@ -1,5 +1,5 @@
 -- Real mailboxes over IMAP: where each one is, what its backups hold, and what a run could not
--- read. Message contents live in the object store under the data folder, once per SHA-256.
+-- read. Message contents live in the object store under the data folder, once per content hash (BLAKE3).
 
 -- Which connector does a mailbox's work: 'demo' (scripted) or 'imap'.
 ALTER TABLE mailboxes ADD COLUMN connector TEXT NOT NULL DEFAULT 'demo';
@@ -26,7 +26,7 @@ CREATE TABLE backup_folders (
 
 -- Where each stored content is: a pack file under the data folder, and its place in it.
 CREATE TABLE objects (
-    sha256      TEXT PRIMARY KEY,
+    content_hash      TEXT PRIMARY KEY,
     pack        TEXT NOT NULL,
     pack_offset BIGINT NOT NULL,
     size        BIGINT NOT NULL
@@ -38,7 +38,7 @@ CREATE TABLE backup_messages (
     folder        TEXT NOT NULL,
     uid_validity  BIGINT NOT NULL,
     uid           BIGINT NOT NULL,
-    sha256        TEXT NOT NULL,
+    content_hash        TEXT NOT NULL,
     size          BIGINT NOT NULL,
     flags         TEXT NOT NULL,
     internal_date BIGINT,

@@ -55,7 +55,7 @@ pub fn password_context(mailbox_id: i64) -> String {
 #[derive(sqlx::FromRow)]
 struct SavedMessage {
     folder: String,
-    sha256: String,
+    content_hash: String,
     /// Where its content is (none if the store lost track of it).
     pack: Option<String>,
     pack_offset: Option<i64>,
@@ -102,16 +102,16 @@ fn examine(raw: Vec<RawMessage>) -> (Vec<(String, Vec<u8>)>, Vec<Fetched>, Vec<(
             continue;
         };
         let message_id = headers.message_id().map(str::to_owned);
-        let sha256 = ObjectStore::hash(&message.body);
+        let content_hash = ObjectStore::hash(&message.body);
         messages.push(Fetched {
             uid: message.uid,
-            sha256: sha256.clone(),
+            content_hash: content_hash.clone(),
             size: message.body.len() as i64,
             flags: message.flags,
             internal_date: message.internal_date,
             message_id,
         });
-        contents.push((sha256, message.body));
+        contents.push((content_hash, message.body));
     }
     (contents, messages, skipped)
 }
@@ -132,7 +132,7 @@ const READ_BATCH: usize = 200;
 /// A message fetched and checked, waiting to be stored with the rest of its chunk.
 struct Fetched {
     uid: u32,
-    sha256: String,
+    content_hash: String,
     size: i64,
     flags: String,
     internal_date: Option<i64>,
@@ -244,6 +244,26 @@ impl ImapConnector {
 
         let mut quota = Quota::load(&self.db, work.organisation_id).await.map_err(database)?;
         let mut pending: Option<Saving> = None;
+        let read = self.read_folders(session, account, work, plan, &mut quota, &mut pending, run).await;
+        // However the reading ended, the chunk being saved is saved before the run ends.
+        let saved = settle(pending, run).await;
+        read.and(saved)
+    }
+
+    /// Fetches the planned UIDs of each folder chunk by chunk, each chunk saved (in `pending`)
+    /// while the next is fetched.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_folders(
+        &self,
+        session: &mut ImapSession,
+        account: &Account,
+        work: &Work,
+        plan: Vec<(String, u32, Vec<u32>)>,
+        quota: &mut Quota,
+        pending: &mut Option<Saving>,
+        run: &mut Run<'_>,
+    ) -> Result<(), Outcome> {
+        let sort = |e| Outcome::from(client::sort(account, e));
         for (folder, uid_validity, uids) in plan {
             if uids.is_empty() {
                 continue;
@@ -259,7 +279,7 @@ impl ImapConnector {
             let mut remaining: &[u32] = &uids;
             while !remaining.is_empty() {
                 let chunk = &remaining[..remaining.len().min(FETCH_CHUNK)];
-                let read = self.fetch_chunk(session, account, chunk, &mut quota, run).await?;
+                let read = self.fetch_chunk(session, account, chunk, quota, run).await?;
                 // The fetch stream ends quietly when the connection drops between two messages:
                 // what was asked for and not sent is checked with a NOOP before it is called missing.
                 let missing = chunk.iter().any(|uid| !read.answered.contains(uid));
@@ -284,7 +304,7 @@ impl ImapConnector {
                     read.raw,
                     read.skipped,
                 );
-                pending = Some(tokio::spawn(save));
+                *pending = Some(tokio::spawn(save));
                 if read.full.is_some() || !alive {
                     settle(pending.take(), run).await?;
                 }
@@ -316,7 +336,7 @@ impl ImapConnector {
                 remaining = &remaining[chunk.len()..];
             }
         }
-        settle(pending, run).await
+        Ok(())
     }
 
     /// One UID FETCH of a chunk: each message checked, stored, and counted against the quota.
@@ -424,8 +444,8 @@ impl ImapConnector {
     /// contents are, in the order they were in their folders.
     async fn saved_messages(&self, mailbox_id: i64, folders: Option<&[String]>) -> Result<Vec<SavedMessage>, Outcome> {
         let messages: Vec<SavedMessage> = sqlx::query_as(
-            "SELECT bm.folder, bm.sha256, o.pack, o.pack_offset, bm.size, bm.flags, bm.internal_date, bm.message_id \
-             FROM backup_messages bm LEFT JOIN objects o ON o.sha256 = bm.sha256 \
+            "SELECT bm.folder, bm.content_hash, o.pack, o.pack_offset, bm.size, bm.flags, bm.internal_date, bm.message_id \
+             FROM backup_messages bm LEFT JOIN objects o ON o.content_hash = bm.content_hash \
              WHERE bm.mailbox_id = $1 ORDER BY bm.folder, bm.uid_validity, bm.uid",
         )
         .bind(mailbox_id)
@@ -441,7 +461,7 @@ impl ImapConnector {
             .iter()
             .map(|m| match (&m.pack, m.pack_offset) {
                 (Some(pack), Some(offset)) => {
-                    Some(store::Located { sha256: m.sha256.clone(), pack: pack.clone(), offset, size: m.size })
+                    Some(store::Located { content_hash: m.content_hash.clone(), pack: pack.clone(), offset, size: m.size })
                 }
                 _ => None,
             })
@@ -713,42 +733,27 @@ impl Saver {
         // Many rows a statement: per-statement costs, not rows, are what a backup would wait on.
         let (mut added, mut recount) = (0_i64, false);
         for batch in messages.chunks(INSERT_BATCH) {
+            // What every row shares is bound once ($1 to $4); each row adds its own six.
             let rows: Vec<String> = (0..batch.len())
                 .map(|i| {
-                    let n = i * 10;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5,
-                        n + 6,
-                        n + 7,
-                        n + 8,
-                        n + 9,
-                        n + 10
-                    )
+                    let n = 4 + i * 6;
+                    format!("($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, $4)", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6)
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO backup_messages (mailbox_id, folder, uid_validity, uid, sha256, size, flags, internal_date, message_id, saved_at) \
+                "INSERT INTO backup_messages (mailbox_id, folder, uid_validity, uid, content_hash, size, flags, internal_date, message_id, saved_at) \
                  VALUES {} ON CONFLICT DO NOTHING",
                 rows.join(", ")
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(&sql).bind(mailbox_id).bind(folder).bind(i64::from(uid_validity)).bind(now);
             for message in batch {
                 query = query
-                    .bind(mailbox_id)
-                    .bind(folder)
-                    .bind(i64::from(uid_validity))
                     .bind(i64::from(message.uid))
-                    .bind(&message.sha256)
+                    .bind(&message.content_hash)
                     .bind(message.size)
                     .bind(&message.flags)
                     .bind(message.internal_date)
-                    .bind(&message.message_id)
-                    .bind(now);
+                    .bind(&message.message_id);
             }
             let inserted = query.execute(&mut *tx).await?.rows_affected();
             if inserted == batch.len() as u64 {
