@@ -181,7 +181,8 @@ fn BackupsTable(
             </thead>
             <tbody>
                 // Keyed by the whole row: a row whose data changed is drawn anew, the others
-                // (and the focus, or an error shown in them) stay as they are.
+                // (and the focus in them) stay as they are. The answer to a Force Backup is kept
+                // by the page (`ForceBackups`), so a redrawn row shows it still.
                 <For each=move || page.items.clone() key=|row| row.clone() let:row>
                     <tr class="backups-table__row" data-status=row.status.as_str()>
                         <td data-label="Mailbox Email ID" class="backups-table__mailbox">

@@ -40,25 +40,8 @@ pub fn address(user: &str) -> String {
 pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result<String> {
     let reseller =
         DEMO_SIGN_INS.iter().find(|(role, _)| *role == Role::Reseller).map(|(_, email)| *email).ok_or("no demo reseller")?;
+    let (cookie, csrf) = load::sign_in_session(server_port, reseller, DEMO_PASSWORD)?;
     let mut connection = load::connect(server_port)?;
-    let body = format!("{{\"email\":\"{reseller}\",\"password\":\"{DEMO_PASSWORD}\"}}");
-    let (status, headers, session) = load::request(&mut connection, "POST", "/api/session", &[], Some(&body))?;
-    if status != 200 {
-        return Err(format!("signing in as {reseller} answered {status}"));
-    }
-    let cookie = headers
-        .iter()
-        .find(|(name, _)| name == "set-cookie")
-        .and_then(|(_, value)| value.split(';').next())
-        .ok_or("no session cookie")?
-        .to_owned();
-    let session = String::from_utf8_lossy(&session).into_owned();
-    let csrf = session
-        .split("\"csrf_token\":\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .ok_or("no CSRF token in the session")?
-        .to_owned();
     for user in users {
         let body = format!(
             "{{\"email\":\"{}\",\"host\":\"127.0.0.1\",\"port\":{imap_port},\"security\":\"plain\",\"username\":\"{user}\",\"password\":\"{IMAP_PASSWORD}\"}}",

@@ -62,18 +62,31 @@ pub fn connect(port: u16) -> Result<BufReader<TcpStream>> {
 
 /// Signs in and returns the session cookie (`name=value`).
 pub fn sign_in(port: u16, email: &str, password: &str) -> Result<String> {
+    sign_in_session(port, email, password).map(|(cookie, _)| cookie)
+}
+
+/// Signs in and returns the session cookie and the CSRF token that changes need.
+pub fn sign_in_session(port: u16, email: &str, password: &str) -> Result<(String, String)> {
     let mut connection = connect(port)?;
     let body = format!("{{\"email\":\"{email}\",\"password\":\"{password}\"}}");
-    let (status, headers, _) = request(&mut connection, "POST", "/api/session", &[], Some(&body))?;
+    let (status, headers, session) = request(&mut connection, "POST", "/api/session", &[], Some(&body))?;
     if status != 200 {
         return Err(format!("sign-in answered {status}"));
     }
-    headers
+    let cookie = headers
         .iter()
         .find(|(name, _)| name == "set-cookie")
         .and_then(|(_, value)| value.split(';').next())
         .map(str::to_owned)
-        .ok_or_else(|| "no session cookie".to_owned())
+        .ok_or_else(|| "no session cookie".to_owned())?;
+    let session = String::from_utf8_lossy(&session).into_owned();
+    let csrf = session
+        .split("\"csrf_token\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("no CSRF token in the session")?
+        .to_owned();
+    Ok((cookie, csrf))
 }
 
 pub struct LoadReport {

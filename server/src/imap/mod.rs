@@ -560,7 +560,6 @@ impl ImapConnector {
             for message in &there {
                 run.items_done += 1;
                 run.bytes_done += message.size.max(0) as u64;
-                run.already_there += 1;
             }
             for batch in to_copy.chunks(READ_BATCH) {
                 for (message, bytes) in batch.iter().zip(self.contents(batch).await?) {
@@ -853,8 +852,6 @@ struct Run<'a> {
     bytes_done: u64,
     bytes_total: Option<u64>,
     skipped: Vec<String>,
-    /// Messages a restore or migration found in the destination already.
-    already_there: u64,
     last_report: Instant,
 }
 
@@ -867,7 +864,6 @@ impl<'a> Run<'a> {
             bytes_done: 0,
             bytes_total: None,
             skipped: Vec::new(),
-            already_there: 0,
             last_report: Instant::now(),
         }
     }
