@@ -432,4 +432,7 @@ async fn imap_over_tls_is_checked_against_the_trusted_roots_and_a_company_ca() {
     let backup: BackupRow = body_json(trusting.get_as(&admin, &format!("/api/backups/{}", alice.id)).await).await;
     assert_eq!(backup.status, JobStatus::Completed, "{:?}", backup.run.detail);
     assert_eq!(backup.run.items_done, 3);
+    // The total was known before the first message came: the progress went by bytes.
+    assert!(backup.run.bytes_done > 0);
+    assert_eq!(backup.run.bytes_total, Some(backup.run.bytes_done));
 }

@@ -21,6 +21,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
 
 pub type ImapSession = Session<Box<dyn Io>>;
 
+/// Bytes read from the server at once.
+const READ_BUFFER: usize = 256 * 1024;
+
 /// How long a connection, a greeting or one server answer may take.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -159,6 +162,8 @@ pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>) -> Result<ImapS
         .map_err(|_| Failure::Connection(format!("{at} did not answer within {} s.", TIMEOUT.as_secs())))?
         .map_err(io_failure)?;
     let _ = tcp.set_nodelay(true);
+    // The IMAP reader asks for a few KB at a time; one large read serves many of those.
+    let tcp = tokio::io::BufReader::with_capacity(READ_BUFFER, tcp);
     let stream: Box<dyn Io> = match account.security {
         Security::Plain => Box::new(tcp),
         Security::Tls => {

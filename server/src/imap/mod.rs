@@ -14,15 +14,18 @@ use futures_util::{StreamExt, TryStreamExt};
 use portal_api::JobKind;
 
 use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Work};
-use crate::db::{now_ms, Db};
+use crate::db::{now_ms, Backend, Db};
 use crate::secrets::{SecretBox, SecretString};
 use client::{Account, Failure, ImapSession, Security};
 use store::ObjectStore;
 
-/// What a run fetches per UID FETCH: enough for the progress to move and a stop to keep most.
+/// What a run fetches per UID FETCH, at most: enough for the progress to move and a stop to
+/// keep most. A run holds up to three chunks in memory (one read, two saved).
 const FETCH_CHUNK: usize = 500;
-/// Rows a single INSERT writes: measured, short statements of 50 rows beat long ones here.
-const INSERT_BATCH: usize = 50;
+const FETCH_CHUNK_BYTES: u64 = 32 << 20;
+/// Rows a single INSERT writes: a chunk's. With unnumbered placeholders (`Backend::rows`) one
+/// long statement costs less than several short ones.
+const INSERT_BATCH: usize = 500;
 /// How often progress is stored while a run goes on.
 const PROGRESS_EVERY_MS: u128 = 500;
 
@@ -30,7 +33,6 @@ pub struct ImapConnector {
     db: Db,
     tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     store: ObjectStore,
-    saver: Saver,
     secrets: SecretBox,
     data_dir: PathBuf,
 }
@@ -63,6 +65,13 @@ struct SavedMessage {
     flags: String,
     internal_date: Option<i64>,
     message_id: Option<String>,
+}
+
+/// What a backup run reads of a folder: the messages after those saved, as (UID, size).
+struct FolderPlan {
+    folder: String,
+    uid_validity: u32,
+    new: Vec<(u32, u32)>,
 }
 
 /// What one UID FETCH brought.
@@ -147,7 +156,7 @@ impl ImapConnector {
         tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     ) -> ImapConnector {
         let store = ObjectStore::new(&data_dir);
-        ImapConnector { saver: Saver { db: db.clone(), store: store.clone() }, store, db, secrets, data_dir, tls }
+        ImapConnector { store, db, secrets, data_dir, tls }
     }
 
     /// The IMAP account of a mailbox, its password opened; `Err` is how the run ends.
@@ -229,43 +238,52 @@ impl ImapConnector {
                 _ => 0,
             };
             self.list_known_unreadable(session, account, work.mailbox_id, folder, uid_validity, run).await?;
-            let mut uids: Vec<u32> = session
-                .uid_search(format!("UID {}:*", after + 1))
-                .await
-                .map_err(sort)?
-                .into_iter()
-                .filter(|uid| *uid > after)
-                .collect();
-            uids.sort_unstable();
-            run.items_total += uids.len() as u64;
-            plan.push((folder.clone(), uid_validity, uids));
+            // The new messages' UIDs and sizes: chunks are cut by size, and the progress has a
+            // total in bytes. (`n:*` always names the last message, even below n.)
+            let mut new: Vec<(u32, u32)> = Vec::new();
+            if selected.exists > 0 {
+                new = session
+                    .uid_fetch(format!("{}:*", after + 1), "RFC822.SIZE")
+                    .await
+                    .map_err(sort)?
+                    .try_filter_map(|message| async move { Ok(message.uid.zip(message.size)) })
+                    .try_collect()
+                    .await
+                    .map_err(sort)?;
+            }
+            new.retain(|(uid, _)| *uid > after);
+            new.sort_unstable();
+            run.items_total += new.len() as u64;
+            *run.bytes_total.get_or_insert(0) += new.iter().map(|(_, size)| u64::from(*size)).sum::<u64>();
+            plan.push(FolderPlan { folder: folder.clone(), uid_validity, new });
         }
         run.report(true).await;
 
         let mut quota = Quota::load(&self.db, work.organisation_id).await.map_err(database)?;
-        let mut pending: Option<Saving> = None;
-        let read = self.read_folders(session, account, work, plan, &mut quota, &mut pending, run).await;
-        // However the reading ended, the chunk being saved is saved before the run ends.
-        let saved = settle(pending, run).await;
+        let mut saves = Saves::new(Saver::new(self.db.clone(), &self.store));
+        let read = self.read_folders(session, account, work, plan, &mut quota, &mut saves, run).await;
+        // However the reading ended, the chunks being saved are saved before the run ends.
+        let saved = saves.finish(run).await;
+        run.report(true).await;
         read.and(saved)
     }
 
-    /// Fetches the planned UIDs of each folder chunk by chunk, each chunk saved (in `pending`)
-    /// while the next is fetched.
+    /// Fetches the planned UIDs of each folder chunk by chunk, each chunk saved (in `saves`)
+    /// while the next ones are fetched.
     #[allow(clippy::too_many_arguments)]
     async fn read_folders(
         &self,
         session: &mut ImapSession,
         account: &Account,
         work: &Work,
-        plan: Vec<(String, u32, Vec<u32>)>,
+        plan: Vec<FolderPlan>,
         quota: &mut Quota,
-        pending: &mut Option<Saving>,
+        saves: &mut Saves,
         run: &mut Run<'_>,
     ) -> Result<(), Outcome> {
         let sort = |e| Outcome::from(client::sort(account, e));
-        for (folder, uid_validity, uids) in plan {
-            if uids.is_empty() {
+        for FolderPlan { folder, uid_validity, new } in plan {
+            if new.is_empty() {
                 continue;
             }
             session.examine(&folder).await.map_err(sort)?;
@@ -276,9 +294,10 @@ impl ImapConnector {
                 .execute(&self.db)
                 .await
                 .map_err(database)?;
-            let mut remaining: &[u32] = &uids;
+            let mut remaining: &[(u32, u32)] = &new;
             while !remaining.is_empty() {
-                let chunk = &remaining[..remaining.len().min(FETCH_CHUNK)];
+                let chunk: Vec<u32> = remaining[..chunk_length(remaining)].iter().map(|(uid, _)| *uid).collect();
+                let chunk = chunk.as_slice();
                 let read = self.fetch_chunk(session, account, chunk, quota, run).await?;
                 // The fetch stream ends quietly when the connection drops between two messages:
                 // what was asked for and not sent is checked with a NOOP before it is called missing.
@@ -297,18 +316,16 @@ impl ImapConnector {
                     }
                     None => read.answered.iter().max().copied(),
                 };
-                // Saved while the next chunk is fetched; one save at a time, in order.
-                settle(pending.take(), run).await?;
-                let save = self.saver.clone().save(
+                saves.make_room(run).await?;
+                saves.start(
                     Chunk { mailbox_id: work.mailbox_id, folder: folder.clone(), uid_validity, through },
                     read.raw,
                     read.skipped,
                 );
-                *pending = Some(tokio::spawn(save));
                 if read.full.is_some() || !alive {
-                    settle(pending.take(), run).await?;
+                    saves.finish(run).await?;
                 }
-                run.report(true).await;
+                run.report(false).await;
                 if read.full.is_some() {
                     return Err(Outcome::SpaceFull(format!(
                         "The subscription's storage is full ({} used of {}): the backup stopped after {} message(s); what was saved is kept.",
@@ -330,7 +347,7 @@ impl ImapConnector {
                     };
                     *session = client::sign_in(account, &self.tls).await.map_err(Outcome::from)?;
                     session.examine(&folder).await.map_err(sort)?;
-                    remaining = &remaining[remaining.iter().take_while(|uid| **uid <= through).count()..];
+                    remaining = &remaining[remaining.iter().take_while(|(uid, _)| *uid <= through).count()..];
                     continue;
                 }
                 remaining = &remaining[chunk.len()..];
@@ -658,12 +675,14 @@ impl ImapConnector {
     }
 }
 
-/// Saves the chunks of a backup: their contents into a pack, their records into the database.
-/// Cloned into a task, so that the next chunk is fetched meanwhile.
+/// Saves the chunks of a backup run: their contents into the run's pack, their records into
+/// the database. Cloned into a task per chunk, so that the next chunks are fetched meanwhile;
+/// chunks are checked side by side and recorded one after the other.
 #[derive(Clone)]
 struct Saver {
     db: Db,
-    store: ObjectStore,
+    backend: Backend,
+    pack: std::sync::Arc<std::sync::Mutex<store::PackWriter>>,
 }
 
 /// Which folder a chunk is of, and the last UID it covers (how far the folder has been read).
@@ -675,32 +694,61 @@ struct Chunk {
 }
 
 impl Saver {
-    /// Returns what it skipped (`item`, `why`).
+    fn new(db: Db, store: &ObjectStore) -> Saver {
+        Saver { backend: Backend::of(&db), db, pack: std::sync::Arc::new(std::sync::Mutex::new(store.pack_writer())) }
+    }
+
+    /// Checks and hashes a chunk, then stores it once the chunk before it (`after`) is
+    /// stored; says whether it was (`done`). Returns what it skipped (`item`, `why`).
     async fn save(
         self,
         chunk: Chunk,
         raw: Vec<RawMessage>,
         unreadable: Vec<(u32, &'static str)>,
+        after: Option<tokio::sync::oneshot::Receiver<bool>>,
+        done: tokio::sync::oneshot::Sender<bool>,
+    ) -> Result<Vec<(String, &'static str)>, Outcome> {
+        let saved = self.save_after(chunk, raw, unreadable, after).await;
+        let _ = done.send(saved.is_ok());
+        saved
+    }
+
+    async fn save_after(
+        self,
+        chunk: Chunk,
+        raw: Vec<RawMessage>,
+        unreadable: Vec<(u32, &'static str)>,
+        after: Option<tokio::sync::oneshot::Receiver<bool>>,
     ) -> Result<Vec<(String, &'static str)>, Outcome> {
         let (contents, messages, mut skipped) = tokio::task::spawn_blocking(move || examine(raw))
             .await
             .map_err(|e| Outcome::Unknown(format!("Checking messages stopped: {e}")))?;
+        // Recorded in order: how far a folder was read only moves forward, past saved messages.
+        if let Some(after) = after {
+            if !after.await.unwrap_or(false) {
+                return Err(Outcome::Unknown("An earlier chunk of messages was not saved.".into()));
+            }
+        }
         skipped.extend(unreadable);
         let located = self.write_contents(contents).await?;
         self.save_chunk(&chunk, messages, &skipped, &located).await.map_err(database)?;
         Ok(skipped.into_iter().map(|(uid, why)| (format!("{}, UID {uid}", chunk.folder), why)).collect())
     }
 
-    /// Writes the contents the store does not hold yet into a new pack.
+    /// Writes the contents the store does not hold yet into the run's pack.
     async fn write_contents(&self, contents: Vec<(String, Vec<u8>)>) -> Result<Vec<store::Located>, Outcome> {
         let hashes: Vec<&str> = contents.iter().map(|(hash, _)| hash.as_str()).collect();
-        let mut missing = ObjectStore::missing(&self.db, &hashes).await.map_err(database)?;
+        let mut missing = ObjectStore::missing(&self.db, self.backend, &hashes).await.map_err(database)?;
         // The same content twice in a chunk is written once.
         let new: Vec<(String, Vec<u8>)> = contents.into_iter().filter(|(hash, _)| missing.remove(hash)).collect();
-        self.store
-            .write_pack(new)
-            .await
-            .map_err(|e| Outcome::Unknown(format!("Messages could not be written to the backup storage: {e}")))
+        let pack = self.pack.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            pack.lock().map_err(|_| std::io::Error::other("an earlier write failed"))?.append(new)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|written| written);
+        written.map_err(|e| Outcome::Unknown(format!("Messages could not be written to the backup storage: {e}")))
     }
 
     /// Records a chunk of stored messages and how far the folder has been read, at once.
@@ -714,8 +762,9 @@ impl Saver {
         let (mailbox_id, folder, uid_validity, last_uid) =
             (chunk.mailbox_id, chunk.folder.as_str(), chunk.uid_validity, chunk.through);
         let now = now_ms();
+        let backend = self.backend;
         let mut tx = self.db.begin().await?;
-        ObjectStore::record(&mut tx, located).await?;
+        ObjectStore::record(&mut tx, backend, located).await?;
         for (uid, reason) in skipped {
             sqlx::query(
                 "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
@@ -732,21 +781,18 @@ impl Saver {
         // Many rows a statement: per-statement costs, not rows, are what a backup would wait on.
         let (mut added, mut recount) = (0_i64, false);
         for batch in messages.chunks(INSERT_BATCH) {
-            // What every row shares is bound once ($1 to $4); each row adds its own six.
-            let rows: Vec<String> = (0..batch.len())
-                .map(|i| {
-                    let n = 4 + i * 6;
-                    format!("($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, $4)", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6)
-                })
-                .collect();
             let sql = format!(
-                "INSERT INTO backup_messages (mailbox_id, folder, uid_validity, uid, content_hash, size, flags, internal_date, message_id, saved_at) \
+                "INSERT INTO backup_messages (mailbox_id, folder, uid_validity, saved_at, uid, content_hash, size, flags, internal_date, message_id) \
                  VALUES {} ON CONFLICT DO NOTHING",
-                rows.join(", ")
+                backend.rows(batch.len(), 10)
             );
-            let mut query = sqlx::query(&sql).bind(mailbox_id).bind(folder).bind(i64::from(uid_validity)).bind(now);
+            let mut query = sqlx::query(&sql);
             for message in batch {
                 query = query
+                    .bind(mailbox_id)
+                    .bind(folder)
+                    .bind(i64::from(uid_validity))
+                    .bind(now)
                     .bind(i64::from(message.uid))
                     .bind(&message.content_hash)
                     .bind(message.size)
@@ -793,14 +839,56 @@ impl Saver {
 /// A chunk's save under way: what it skipped, or why the run ends.
 type Saving = tokio::task::JoinHandle<Result<Vec<(String, &'static str)>, Outcome>>;
 
-/// Waits for a chunk's save and lists what it skipped; its failure ends the run.
-async fn settle(save: Option<Saving>, run: &mut Run<'_>) -> Result<(), Outcome> {
-    let Some(task) = save else { return Ok(()) };
-    let skipped = task.await.unwrap_or_else(|e| Err(Outcome::Unknown(format!("Saving messages stopped: {e}"))))?;
-    for (item, why) in skipped {
-        run.skip(item, why);
+/// Chunks saved at once. Two let a slow save (the database writing its log back) pass
+/// without holding the reading up; each chunk in memory is one more.
+const SAVES_IN_FLIGHT: usize = 2;
+
+/// A run's chunk saves under way, oldest first; each records its chunk after the one before.
+struct Saves {
+    saver: Saver,
+    under_way: std::collections::VecDeque<Saving>,
+    last_done: Option<tokio::sync::oneshot::Receiver<bool>>,
+}
+
+impl Saves {
+    fn new(saver: Saver) -> Saves {
+        Saves { saver, under_way: Default::default(), last_done: None }
     }
-    Ok(())
+
+    fn start(&mut self, chunk: Chunk, raw: Vec<RawMessage>, unreadable: Vec<(u32, &'static str)>) {
+        let (done, next_after) = tokio::sync::oneshot::channel();
+        let after = self.last_done.replace(next_after);
+        self.under_way.push_back(tokio::spawn(self.saver.clone().save(chunk, raw, unreadable, after, done)));
+    }
+
+    /// Waits until another save may start.
+    async fn make_room(&mut self, run: &mut Run<'_>) -> Result<(), Outcome> {
+        while self.under_way.len() >= SAVES_IN_FLIGHT {
+            self.settle_oldest(run).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every save under way (none is left running behind the run); the first
+    /// failure is why the run ends.
+    async fn finish(&mut self, run: &mut Run<'_>) -> Result<(), Outcome> {
+        let mut first = Ok(());
+        while !self.under_way.is_empty() {
+            let settled = self.settle_oldest(run).await;
+            first = first.and(settled);
+        }
+        first
+    }
+
+    /// Waits for the oldest save and lists what it skipped; its failure ends the run.
+    async fn settle_oldest(&mut self, run: &mut Run<'_>) -> Result<(), Outcome> {
+        let Some(task) = self.under_way.pop_front() else { return Ok(()) };
+        let skipped = task.await.unwrap_or_else(|e| Err(Outcome::Unknown(format!("Saving messages stopped: {e}"))))?;
+        for (item, why) in skipped {
+            run.skip(item, why);
+        }
+        Ok(())
+    }
 }
 
 impl Connector for ImapConnector {
@@ -929,6 +1017,21 @@ fn database(error: sqlx::Error) -> Outcome {
 }
 
 /// A compact UID set: `3:7,9,12:13`.
+/// How many of these messages (UID, size) the next chunk takes: at most `FETCH_CHUNK`, and
+/// `FETCH_CHUNK_BYTES` unless a single message is larger.
+fn chunk_length(messages: &[(u32, u32)]) -> usize {
+    let mut bytes = 0;
+    let fitting = messages
+        .iter()
+        .take(FETCH_CHUNK)
+        .take_while(|(_, size)| {
+            bytes += u64::from(*size);
+            bytes <= FETCH_CHUNK_BYTES
+        })
+        .count();
+    fitting.max(1).min(messages.len())
+}
+
 fn uid_set(uids: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
@@ -963,6 +1066,17 @@ fn human(bytes: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_are_cut_by_count_and_size() {
+        let small: Vec<(u32, u32)> = (1..=1200).map(|uid| (uid, 4_000)).collect();
+        assert_eq!(chunk_length(&small), FETCH_CHUNK);
+        assert_eq!(chunk_length(&small[1000..]), 200);
+        let large: Vec<(u32, u32)> = (1..=10).map(|uid| (uid, 10 << 20)).collect();
+        assert_eq!(chunk_length(&large), 3);
+        // A message larger than a chunk goes alone.
+        assert_eq!(chunk_length(&[(1, 64 << 20), (2, 10)]), 1);
+    }
 
     #[test]
     fn uid_sets_are_compact() {
