@@ -161,22 +161,48 @@ fn imap_backup_of(size: usize, over: &mut Vec<String>) -> Result {
         raw_best = raw_best.min(started.elapsed().as_secs_f64());
         raw_bytes = bytes;
     }
+    let mut ours = f64::INFINITY;
+    for _ in 0..3 {
+        ours = ours.min(first_backup_seconds(dovecot.port)?);
+    }
+    let rate = |seconds: f64| (BACKUP_MESSAGES as f64 / seconds, raw_bytes as f64 / seconds / 1_000_000.0);
+    let (raw_messages, raw_mb) = rate(raw_best);
+    let (our_messages, our_mb) = rate(ours);
+    println!("  plain client (best of 3): {raw_best:.2} s · {raw_messages:.0} messages/s · {raw_mb:.1} MB/s");
+    println!("  our backup (best of 3, from adding the mailbox to Completed; stored, recorded): {ours:.2} s · {our_messages:.0} messages/s · {our_mb:.1} MB/s");
+    let share = our_messages / raw_messages;
+    let ok = share >= BACKUP_SHARE_OF_RAW_BUDGET;
+    let name = format!("IMAP backup throughput, {} KB messages", size / 1000);
+    println!(
+        "{name}: {share:.2} of the plain client's (budget at least {BACKUP_SHARE_OF_RAW_BUDGET:.1}) {}",
+        if ok { "OK" } else { "OVER BUDGET" }
+    );
+    if !ok {
+        over.push(name);
+    }
+    Ok(())
+}
+
+/// The first backup of the bench mailbox by a fresh server (its own database and store, so
+/// that nothing is known yet): seconds from adding the mailbox until the backup completed.
+fn first_backup_seconds(imap_port: u16) -> Result<f64> {
     // A quiet server: the demo's scripted jobs run without pauses and no scheduled backup
     // falls due, so that nothing else writes while the backup is measured.
     let server = TestServer::start("release", &[("PORTAL_DEMO_STEP_MS", "0"), ("PORTAL_BACKUP_INTERVAL_HOURS", "100000")])?;
     wait_until_idle(server.port)?;
-    let started = std::time::Instant::now();
-    let cookie = imap::register(server.port, dovecot.port, &["bench"])?;
+    let session = imap::sign_in_reseller(server.port)?;
     let mut connection = load::connect(server.port)?;
     let query = format!("/api/backups?q={}", imap::address("bench"));
+    let started = std::time::Instant::now();
+    imap::add_mailboxes(server.port, imap_port, &session, &["bench"])?;
     loop {
-        let (status, _, body) = load::request(&mut connection, "GET", &query, &[("Cookie", &cookie)], None)?;
+        let (status, _, body) = load::request(&mut connection, "GET", &query, &[("Cookie", &session.0)], None)?;
         let body = String::from_utf8_lossy(&body);
         if status != 200 {
             return Err(format!("the backups list answered {status}"));
         }
         if body.contains("\"status\":\"completed\"") {
-            break;
+            return Ok(started.elapsed().as_secs_f64());
         }
         if ["partially_complete", "connection_error", "authentication_error", "space_full", "retrying"]
             .iter()
@@ -189,23 +215,6 @@ fn imap_backup_of(size: usize, over: &mut Vec<String>) -> Result {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let ours = started.elapsed().as_secs_f64();
-    let rate = |seconds: f64| (BACKUP_MESSAGES as f64 / seconds, raw_bytes as f64 / seconds / 1_000_000.0);
-    let (raw_messages, raw_mb) = rate(raw_best);
-    let (our_messages, our_mb) = rate(ours);
-    println!("  plain client (best of 3): {raw_best:.2} s · {raw_messages:.0} messages/s · {raw_mb:.1} MB/s");
-    println!("  our backup (added to its end, stored, recorded): {ours:.2} s · {our_messages:.0} messages/s · {our_mb:.1} MB/s");
-    let share = our_messages / raw_messages;
-    let ok = share >= BACKUP_SHARE_OF_RAW_BUDGET;
-    let name = format!("IMAP backup throughput, {} KB messages", size / 1000);
-    println!(
-        "{name}: {share:.2} of the plain client's (budget at least {BACKUP_SHARE_OF_RAW_BUDGET:.1}) {}",
-        if ok { "OK" } else { "OVER BUDGET" }
-    );
-    if !ok {
-        over.push(name);
-    }
-    Ok(())
 }
 
 /// Waits until the job counts stop changing for two seconds (the demo's queued jobs are done).

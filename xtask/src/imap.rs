@@ -38,9 +38,20 @@ pub fn address(user: &str) -> String {
 /// Signs in as the demo reseller and adds each user's mailbox to Bluebird Clinics; returns
 /// the session cookie.
 pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result<String> {
+    let session = sign_in_reseller(server_port)?;
+    add_mailboxes(server_port, imap_port, &session, users)?;
+    Ok(session.0)
+}
+
+/// The demo reseller's session: its cookie and CSRF token.
+pub fn sign_in_reseller(server_port: u16) -> Result<(String, String)> {
     let reseller =
         DEMO_SIGN_INS.iter().find(|(role, _)| *role == Role::Reseller).map(|(_, email)| *email).ok_or("no demo reseller")?;
-    let (cookie, csrf) = load::sign_in_session(server_port, reseller, DEMO_PASSWORD)?;
+    load::sign_in_session(server_port, reseller, DEMO_PASSWORD)
+}
+
+/// Adds each user's mailbox to Bluebird Clinics (its first backup starts at once).
+pub fn add_mailboxes(server_port: u16, imap_port: u16, (cookie, csrf): &(String, String), users: &[&str]) -> Result {
     let mut connection = load::connect(server_port)?;
     for user in users {
         let body = format!(
@@ -51,7 +62,7 @@ pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result<Stri
             &mut connection,
             "POST",
             &format!("/api/organisations/{ORGANISATION}/mailboxes"),
-            &[("Cookie", &cookie), ("x-csrf-token", &csrf)],
+            &[("Cookie", cookie), ("x-csrf-token", csrf)],
             Some(&body),
         )?;
         // 422 on the address: registered on an earlier run (the database is kept).
@@ -59,7 +70,7 @@ pub fn register(server_port: u16, imap_port: u16, users: &[&str]) -> Result<Stri
             return Err(format!("adding {} answered {status}: {}", address(user), String::from_utf8_lossy(&answer)));
         }
     }
-    Ok(cookie)
+    Ok(())
 }
 
 /// A plain IMAP client that fetches every message of INBOX and only counts them: how fast
