@@ -384,6 +384,12 @@ async fn a_typo_in_a_body_is_refused_and_nothing_is_forced() {
 
 #[tokio::test]
 async fn a_database_held_by_another_writer_is_a_503_with_retry_after_and_nothing_changes() {
+    if postgres().is_some() {
+        // PostgreSQL has no lock on the whole database: a writer waits for the rows it needs,
+        // and past the time limit the request is a 504 (the test above).
+        eprintln!("SQLite only: the write lock on the whole database");
+        return;
+    }
     let app = test_app().await;
     let admin = app.sign_in(Role::OrgAdmin).await;
     let page: Page<BackupRow> = body_json(app.get_as(&admin, "/api/backups?status=completed").await).await;

@@ -146,8 +146,15 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
     }
     assert!(secrets.iter().filter(|(context, _)| context.starts_with("oauth-flow:")).count() >= 2, "the flows' secrets");
 
-    // Every file of the database (with WAL, recent pages are in `portal.db-wal`) and the log.
+    // Every file of the database (with WAL, recent pages are in `portal.db-wal`), or on
+    // PostgreSQL the whole database as `pg_dump` writes it; and the log.
     let mut files = Vec::new();
+    if common::postgres().is_some() {
+        let url = app.db.connect_options().database_url.to_string();
+        let dump = std::process::Command::new("pg_dump").arg("--dbname").arg(&url).output().unwrap();
+        assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
+        files.push(("a dump of the PostgreSQL database".to_owned(), dump.stdout));
+    }
     for entry in std::fs::read_dir(app.dir.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.file_name().unwrap().to_string_lossy().starts_with("portal.db") {

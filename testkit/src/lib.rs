@@ -1,3 +1,5 @@
+//! Real servers on loopback for tests: PostgreSQL (`postgres`), and this file's Dovecot.
+//!
 //! A real Dovecot IMAP server on loopback, in a folder of its own: for the imap connector's
 //! tests, `cargo xtask run --imap` and the backup benchmark. The configuration is the one
 //! checked in `shared/notes/dovecot.md`, plus what the connector's tests need: no login
@@ -14,6 +16,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
+
+mod postgres;
+pub use postgres::{Postgres, POSTGRES_BIN};
 
 pub const DOVECOT: &str = "/usr/sbin/dovecot";
 
@@ -427,9 +432,16 @@ fn free_port() -> Result<u16, String> {
 
 /// The uid and gid of Dovecot's `dovecot` user.
 fn dovecot_ids() -> Result<(u32, u32), String> {
+    user_ids("dovecot")
+}
+
+/// The uid and gid of a system user (made by the package of the server that runs as it).
+fn user_ids(user: &str) -> Result<(u32, u32), String> {
     let passwd = fs::read_to_string("/etc/passwd").map_err(|e| e.to_string())?;
-    let line =
-        passwd.lines().find(|l| l.starts_with("dovecot:")).ok_or("there is no dovecot user (is dovecot-imapd installed?)")?;
+    let line = passwd
+        .lines()
+        .find(|l| l.starts_with(&format!("{user}:")))
+        .ok_or_else(|| format!("there is no {user} user (is its package installed?)"))?;
     let fields: Vec<&str> = line.split(':').collect();
     let id = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| format!("unreadable /etc/passwd line: {line}"));
     Ok((id(2)?, id(3)?))

@@ -143,6 +143,7 @@ fn test() -> Result {
         "api and server (cargo test)",
         run_command(tools::cargo().args(["test", "-p", "portal-api", "-p", "portal-server", "-p", "xtask"])),
     ));
+    suites.push(("server on PostgreSQL (cargo test)", server_tests_on_postgres()));
     suites.push((
         "portal in headless Chromium (wasm-bindgen-test)",
         run_command(
@@ -169,6 +170,13 @@ fn test() -> Result {
     } else {
         Err(format!("{failed} suite(s) failed"))
     }
+}
+
+/// The server's tests again, each on a fresh database of a throwaway PostgreSQL server, so
+/// that what only PostgreSQL refuses is found (SQL is shared through sqlx's Any driver).
+fn server_tests_on_postgres() -> Result {
+    let postgres = testkit::Postgres::start()?;
+    run_command(tools::cargo().args(["test", "-p", "portal-server", "--tests"]).env("PORTAL_TEST_POSTGRES", postgres.url()))
 }
 
 /// Builds the portal and the server, starts the server on a free port with a fresh

@@ -30,7 +30,14 @@ pub fn install_all(needs: Needs) -> Result {
     ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
     ensure_npm_packages()?;
     if needs == Needs::Test {
-        ensure_debian_packages(&[(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"), (DOVECOT, "dovecot-imapd")])?;
+        let postgres = format!("{}/postgres", testkit::POSTGRES_BIN);
+        ensure_debian_packages(&[
+            (CHROMIUM, "chromium"),
+            (CHROMEDRIVER, "chromium-driver"),
+            (DOVECOT, "dovecot-imapd"),
+            (&postgres, "postgresql"),
+            ("/usr/bin/pg_dump", "postgresql-client"),
+        ])?;
     }
     Ok(())
 }

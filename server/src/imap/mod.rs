@@ -993,7 +993,7 @@ struct Quota {
 impl Quota {
     async fn load(db: &Db, organisation_id: i64) -> Result<Quota, sqlx::Error> {
         let (limit, used): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT o.storage_quota_bytes, (SELECT SUM(m.storage_used_bytes) FROM mailboxes m WHERE m.organisation_id = o.id) \
+            "SELECT o.storage_quota_bytes, (SELECT CAST(SUM(m.storage_used_bytes) AS BIGINT) FROM mailboxes m WHERE m.organisation_id = o.id) \
              FROM organisations o WHERE o.id = $1",
         )
         .bind(organisation_id)

@@ -1,5 +1,6 @@
-//! Helpers shared by the server's test files: a fresh, seeded SQLite database per test,
-//! and a client that signs in as a demo user.
+//! Helpers shared by the server's test files: a fresh, seeded database per test (an SQLite
+//! file; or, when `PORTAL_TEST_POSTGRES` names a PostgreSQL server, a database of its own
+//! there), and a client that signs in as a demo user.
 
 #![allow(dead_code)]
 
@@ -29,10 +30,29 @@ pub async fn test_app() -> TestApp {
 /// A test app whose configuration the caller adjusts first.
 pub async fn test_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_database(format!("sqlite://{}/portal.db", dir.path().display()));
+    let mut config = Config::for_database(match postgres() {
+        Some(server) => fresh_postgres_database(&server).await,
+        None => format!("sqlite://{}/portal.db", dir.path().display()),
+    });
     adjust(&mut config);
     let state = portal_server::prepare(config).await.unwrap();
     TestApp { db: state.db.clone(), router: portal_server::app(state.clone()), state, dir }
+}
+
+/// The PostgreSQL server the tests run on (`postgres://user@host:port`), if any.
+pub fn postgres() -> Option<String> {
+    std::env::var("PORTAL_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+}
+
+/// A new, empty database on the PostgreSQL server; its URL. (The server is a throwaway one
+/// started for the tests, so the databases are not dropped.)
+async fn fresh_postgres_database(server: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("test_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let mut connection = sqlx::AnyConnection::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.unwrap();
+    format!("{server}/{name}")
 }
 
 /// A test app that also listens on a loopback port (its `public_url`), for the flows in which

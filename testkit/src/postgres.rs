@@ -1,0 +1,115 @@
+//! A throwaway PostgreSQL server on loopback, in a folder of its own: for running the
+//! server's tests on PostgreSQL as well as SQLite. `initdb` with one user (`portal`, trusted
+//! on loopback), durability off (the data is gone with the folder), stopped on drop.
+//!
+//! PostgreSQL must be installed (`postgresql`; `cargo xtask test` does it). It refuses to run
+//! as root: started by root, it runs as the `postgres` user the package creates.
+
+use std::fs;
+use std::net::TcpStream;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Debian 12's PostgreSQL.
+pub const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+pub struct Postgres {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Postgres {
+    pub fn start() -> Result<Postgres, String> {
+        let bin = PathBuf::from(POSTGRES_BIN);
+        if !bin.join("postgres").exists() {
+            return Err(format!("{POSTGRES_BIN}/postgres is missing: install postgresql (`cargo xtask test` does)"));
+        }
+        let port = crate::free_port()?;
+        let dir = std::env::temp_dir().join(format!("portal-postgres-{}-{port}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let owner = run_as()?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let command = |program: &str| {
+            let mut command = Command::new(bin.join(program));
+            command.current_dir(&dir);
+            if let Some((uid, gid)) = owner {
+                command.uid(uid).gid(gid);
+            }
+            command
+        };
+        let data = dir.join("data");
+        let initdb = command("initdb")
+            .args(["--auth=trust", "--username=portal", "--encoding=UTF8", "--locale=C", "--no-sync", "--pgdata"])
+            .arg(&data)
+            .output()
+            .map_err(|e| format!("initdb: {e}"))?;
+        if !initdb.status.success() {
+            return Err(format!("initdb failed: {}", String::from_utf8_lossy(&initdb.stderr)));
+        }
+        let child = command("postgres")
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c"])
+            .arg(format!("unix_socket_directories={}", dir.display()))
+            // Tests run side by side, each with its own pool.
+            .args(["-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join("postgres.log")).map_err(|e| e.to_string())?)
+            .spawn()
+            .map_err(|e| format!("postgres: {e}"))?;
+        let postgres = Postgres { port, dir, child };
+        postgres.wait_until_ready(&bin)?;
+        Ok(postgres)
+    }
+
+    /// The server's URL without a database: `postgres://portal@127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("postgres://portal@127.0.0.1:{}", self.port)
+    }
+
+    fn wait_until_ready(&self, bin: &std::path::Path) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let ready = TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && Command::new(bin.join("pg_isready"))
+                    .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "portal", "-q"])
+                    .status()
+                    .is_ok_and(|s| s.success());
+            if ready {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+        Err(format!("PostgreSQL did not start within 30 s:\n{log}"))
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT: a fast shutdown (clients cut, no checkpoint worth waiting for).
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `postgres` user's uid and gid when we are root (PostgreSQL will not run as root).
+fn run_as() -> Result<Option<(u32, u32)>, String> {
+    let root = fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    if !root {
+        return Ok(None);
+    }
+    crate::user_ids("postgres").map(Some)
+}
