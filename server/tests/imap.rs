@@ -137,6 +137,16 @@ async fn backup_restore_migrate_and_download_real_mail() {
     imap.start_job(json!({ "kind": "restore", "mailbox_id": alice.id, "destination": "bob@imap.test" })).await;
     imap.run().await;
     assert_eq!(mail_of(&imap.dovecot, "bob").len(), 6, "nothing twice");
+    // Keep both, for one folder: that folder's messages are there twice, the others once.
+    let inbox = imap.dovecot.stored("bob", "INBOX").len();
+    let both = imap
+        .start_job(json!({ "kind": "restore", "mailbox_id": alice.id, "destination": "bob@imap.test",
+                           "folders": ["INBOX"], "on_conflict": "keep_both" }))
+        .await;
+    imap.run().await;
+    assert_eq!(imap.job(&both.id).await.status, JobStatus::Completed);
+    assert_eq!(imap.dovecot.stored("bob", "INBOX").len(), inbox * 2);
+    assert_eq!(mail_of(&imap.dovecot, "bob").len(), 6 + inbox);
 
     // New mail: the next backup fetches only it.
     imap.dovecot.seed("alice", &[seed("INBOX", message("new@p", "alice@imap.test", "New", "new-1@p", "Fresh."), "", 0)]).unwrap();
@@ -191,6 +201,33 @@ async fn backup_restore_migrate_and_download_real_mail() {
     .map(|id| format!("<{id}>"))
     .collect();
     expected.sort();
+    assert_eq!(ids, expected);
+
+    // The EML zip: one file per message, each read back by Python's email parser.
+    let download = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "format": "eml_zip" })).await;
+    imap.run().await;
+    let ready = imap.job(&download.id).await;
+    assert_eq!(ready.status, JobStatus::Completed);
+    let response =
+        imap.app.send(axum::http::Request::get(ready.download_url.unwrap()).body(axum::body::Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let file = imap.dovecot.dir().join("export.zip");
+    std::fs::write(&file, axum::body::to_bytes(response.into_body(), 1 << 26).await.unwrap()).unwrap();
+    let read = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import email, sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1]) as z:\n\
+             \x20   for name in z.namelist():\n\
+             \x20       assert name.endswith('.eml'), name\n\
+             \x20       print(email.message_from_bytes(z.read(name))['Message-ID'])",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let mut ids: Vec<String> = String::from_utf8(read.stdout).unwrap().lines().map(str::to_owned).collect();
+    ids.sort();
     assert_eq!(ids, expected);
     let _ = bob;
 }
