@@ -10,7 +10,7 @@ use portal_api::{JobKind, JobRow, JobStatus};
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
-use crate::components::destination_password::DestinationPasswordEdit;
+use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
 use crate::components::job_actions::{DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
@@ -51,6 +51,7 @@ fn JobPage(kind: JobKind) -> impl IntoView {
         JobAction::Retry => job.refetch(),
     }));
     let refresh = Callback::new(move |_: ()| job.refetch());
+    DestinationEdits::provide(refresh);
     let noun = kind.id_label().trim_end_matches(" ID");
     let list = move || jobs_href(kind, &Default::default());
     let plural = kind.plural();
@@ -79,7 +80,7 @@ fn JobPage(kind: JobKind) -> impl IntoView {
                         <ErrorList errors />
                         <p class="job-page__back"><A href=list()>{format!("Back to {plural}")}</A></p>
                     }>
-                        {move || Suspend::new(async move { job.await.map(|row| view! { <JobDetails row refresh /> }) })}
+                        {move || Suspend::new(async move { job.await.map(|row| view! { <JobDetails row /> }) })}
                     </ErrorBoundary>
                 </Transition>
                 // Outside the part a live update rebuilds, so the answer to an action stays.
@@ -90,7 +91,7 @@ fn JobPage(kind: JobKind) -> impl IntoView {
 }
 
 #[component]
-fn JobDetails(row: JobRow, refresh: Callback<()>) -> impl IntoView {
+fn JobDetails(row: JobRow) -> impl IntoView {
     let kind = row.kind;
     view! {
         <div class="job-page__status" data-status=row.status.as_str()>
@@ -119,7 +120,7 @@ fn JobDetails(row: JobRow, refresh: Callback<()>) -> impl IntoView {
         </dl>
         <div class="job-page__actions">
             <RetryJobButton row=row.clone() />
-            {destination_password_fixes(row.kind, row.status).then(|| view! { <DestinationPasswordEdit row=row.clone() on_done=refresh /> })}
+            {destination_password_fixes(row.kind, row.status).then(|| view! { <DestinationPasswordEdit row=row.clone() /> })}
             <DeleteJobButton row=row.clone() />
         </div>
     }

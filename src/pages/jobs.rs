@@ -10,7 +10,7 @@ use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page, Role};
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
-use crate::components::destination_password::DestinationPasswordEdit;
+use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
 use crate::components::job_actions::{JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
@@ -92,6 +92,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
         counts.refetch();
     });
     JobActions::provide(Callback::new(move |_| refresh.run(())));
+    DestinationEdits::provide(refresh);
     let show_organisation =
         Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
     let updated = move || {
@@ -186,7 +187,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {
                         jobs.await.map(|(page, _)| {
-                            view! { <JobsTable kind page filter=filter.get_untracked() show_organisation refresh /> }
+                            view! { <JobsTable kind page filter=filter.get_untracked() show_organisation /> }
                         })
                     })}
                 </ErrorBoundary>
@@ -210,7 +211,6 @@ fn JobsTable(
     page: Page<JobRow>,
     filter: JobsQuery,
     show_organisation: Signal<bool>,
-    refresh: Callback<()>,
 ) -> impl IntoView {
     if page.items.is_empty() {
         let filtered = filter.q.is_some() || filter.status.is_some();
@@ -281,7 +281,7 @@ fn JobsTable(
                         <td data-label="Actions">
                             <RetryJobButton row=row.clone() />
                             {destination_password_fixes(row.kind, row.status)
-                                .then(|| view! { <DestinationPasswordEdit row=row.clone() on_done=refresh /> })}
+                                .then(|| view! { <DestinationPasswordEdit row=row.clone() /> })}
                             <JobActionError id=row.id.clone() />
                         </td>
                     </tr>

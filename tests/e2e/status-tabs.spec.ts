@@ -63,6 +63,11 @@ test('Edit on a restore the destination refused: a wrong password is refused aga
 
   await row.getByRole('button', { name: `Edit the destination password of ${id}` }).click();
   await row.getByLabel(/^Current password of /).fill(DEMO_MAILBOX_PASSWORD);
+  // Other jobs change meanwhile and the list is read again: the form stays open, as typed.
+  const updated = page.locator('.backups__updated');
+  const before = await updated.textContent();
+  await expect(updated).not.toHaveText(before!, { timeout: 15_000 });
+  await expect(row.getByLabel(/^Current password of /)).toHaveValue(DEMO_MAILBOX_PASSWORD);
   await save.click();
   await expect(row.locator('.status-badge')).toHaveText('Completed', { timeout: 20_000 });
   await expect(page.getByText(DEMO_MAILBOX_PASSWORD)).toHaveCount(0);
