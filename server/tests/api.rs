@@ -264,7 +264,7 @@ async fn the_openapi_document_describes_every_route() {
 #[tokio::test]
 async fn a_restart_keeps_the_data_and_does_not_seed_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/portal.db", dir.path().display());
+    let url = database_url(dir.path()).await;
     let first = portal_server::prepare(Config::for_database(&url)).await.unwrap();
     first.db.close().await;
     let second = portal_server::prepare(Config::for_database(&url)).await.unwrap();
@@ -279,7 +279,7 @@ async fn the_portal_is_served_precompressed_and_its_routes_fall_back_to_index_ht
     std::fs::create_dir_all(&dist).unwrap();
     std::fs::write(dist.join("index.html"), "<!DOCTYPE html><title>Backup Portal</title>").unwrap();
     std::fs::write(dist.join("index.html.gz"), b"not really gzip, but proves which file was sent").unwrap();
-    let mut config = Config::for_database(format!("sqlite://{}/portal.db", dir.path().display()));
+    let mut config = Config::for_database(database_url(dir.path()).await);
     config.dist = dist;
     let app = portal_server::app(portal_server::prepare(config).await.unwrap());
 

@@ -4,6 +4,8 @@
 //! The identity provider's state is one per process, shared by these tests: each test uses its
 //! own codes and tokens, and only `consent_can_be_revoked_and_granted_again` touches Delta Foods.
 
+mod common;
+
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,7 +41,7 @@ async fn start_with(adjust: impl FnOnce(&mut Config)) -> Idp {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = Config::for_database(format!("sqlite://{}/portal.db", dir.path().display()));
+    let mut config = Config::for_database(common::database_url(dir.path()).await);
     config.addr = addr;
     config.public_url = Some(format!("http://{addr}"));
     // The identity provider needs no demo data.

@@ -1,6 +1,8 @@
 //! The real server process, killed in the middle of a backup and started again: the run is
 //! taken over once its lease has run out, finishes, and its attempts are counted right.
 
+mod common;
+
 use std::net::TcpListener;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -16,10 +18,10 @@ impl Drop for Server {
     }
 }
 
-fn start(dir: &std::path::Path, port: u16) -> Server {
+fn start(dir: &std::path::Path, database_url: &str, port: u16) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_portal-server"))
         .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", format!("sqlite://{}/portal.db", dir.display()))
+        .env("DATABASE_URL", database_url)
         .env("PORTAL_DATA_DIR", dir)
         .env("PORTAL_DIST", dir.join("no-portal"))
         .env("PORTAL_LEASE_SECONDS", "2")
@@ -51,11 +53,11 @@ async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T
 async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let first = start(dir.path(), port);
+    let url = common::database_url(dir.path()).await;
+    let first = start(dir.path(), &url, port);
 
     sqlx::any::install_default_drivers();
-    let db =
-        AnyPoolOptions::new().max_connections(1).connect(&format!("sqlite://{}/portal.db", dir.path().display())).await.unwrap();
+    let db = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
     // Let the demo's own due runs finish first, then queue ours.
     wait_for("the demo's crashed runs to finish", async || {
         let (running,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND kind = 'backup'")
@@ -87,7 +89,7 @@ async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
     let (status,): (String,) = sqlx::query_as("SELECT status FROM jobs WHERE id = 'B-RESTART1'").fetch_one(&db).await.unwrap();
     assert_eq!(status, "in_progress", "the killed server left the run as it was");
 
-    let _second = start(dir.path(), port);
+    let _second = start(dir.path(), &url, port);
     let (attempts, retries) = wait_for("the run to finish after the restart", async || {
         let (status, attempts, retries): (String, i32, i32) =
             sqlx::query_as("SELECT status, attempts, retries FROM jobs WHERE id = 'B-RESTART1'").fetch_one(&db).await.ok()?;

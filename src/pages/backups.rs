@@ -16,6 +16,7 @@ use crate::components::force_backup::{ForceBackupAll, ForceBackupButton, ForceBa
 use crate::components::job_run::{human_bytes, JobRunSummary};
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
+use crate::components::refresh_failed::RefreshFailed;
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
@@ -57,14 +58,19 @@ pub fn BackupsPage() -> impl IntoView {
         let filter = filter.get();
         // Fetch again on every live change.
         live.map(|live| live.tick.track());
-        async move { api::backups(&filter).await.map(|page| (page, time::now_ms())) }
+        async move { api::backups(&filter).await.map(|page| (page, time::now_ms(), filter)) }
     });
     let refresh = Callback::new(move |_: ()| backups.refetch());
     ForceBackups::provide(refresh);
     let role = Signal::derive(move || session.0.get().and_then(Result::ok).map(|user| user.role));
     let show_organisation = Signal::derive(move || role.get().is_some_and(|r| r != Role::EndUser));
     let may_force = Signal::derive(move || matches!(role.get(), Some(Role::Reseller | Role::OrgAdmin)));
-    let loaded = move || backups.get().and_then(Result::ok);
+    // The last page read: kept while a refresh fails, and shown under a notice that says so.
+    let last_read = Memo::new(move |last: Option<&Option<(Page<BackupRow>, f64, BackupsQuery)>>| match backups.get() {
+        Some(Ok(read)) => Some(read),
+        _ => last.cloned().flatten(),
+    });
+    let loaded = move || last_read.get().map(|(page, at, _)| (page, at));
     let updated = move || {
         loaded().map(|(_, at)| {
             format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at))
@@ -129,10 +135,17 @@ pub fn BackupsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading backups…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {
-                        backups.await.map(|(page, _)| {
-                            view! {
-                                <BackupsTable page filter=filter.get_untracked() show_organisation may_force />
+                        let shown = filter.get_untracked();
+                        let (page, failed) = match (backups.await, last_read.get_untracked()) {
+                            (Ok((page, _, _)), _) => (page, None),
+                            (Err(error), Some((page, at, read))) if read == shown => {
+                                (page, Some(view! { <RefreshFailed error at /> }))
                             }
+                            (Err(error), _) => return Err(error),
+                        };
+                        Ok(view! {
+                            {failed}
+                            <BackupsTable page filter=filter.get_untracked() show_organisation may_force />
                         })
                     })}
                 </ErrorBoundary>

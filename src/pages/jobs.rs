@@ -18,6 +18,7 @@ use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::local_time::LocalTime;
 use crate::components::new_job::{noun, NewJobForm};
 use crate::components::pager::Pager;
+use crate::components::refresh_failed::RefreshFailed;
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
@@ -80,7 +81,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
         let filter = filter.get();
         // Fetch again on every live change.
         live.map(|live| live.tick.track());
-        async move { api::jobs(&filter).await.map(|page| (page, time::now_ms())) }
+        async move { api::jobs(&filter).await.map(|page| (page, time::now_ms(), filter)) }
     });
     let counts = LocalResource::new(move || {
         let q = filter.get().q;
@@ -95,8 +96,13 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     DestinationEdits::provide(refresh);
     let show_organisation =
         Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
+    // The last page read: kept while a refresh fails, and shown under a notice that says so.
+    let last_read = Memo::new(move |last: Option<&Option<(Page<JobRow>, f64, JobsQuery)>>| match jobs.get() {
+        Some(Ok(read)) => Some(read),
+        _ => last.cloned().flatten(),
+    });
     let updated = move || {
-        jobs.get().and_then(Result::ok).map(|(_, at)| {
+        last_read.get().map(|(_, at, _)| {
             format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at))
         })
     };
@@ -186,8 +192,17 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {
-                        jobs.await.map(|(page, _)| {
-                            view! { <JobsTable kind page filter=filter.get_untracked() show_organisation /> }
+                        let shown = filter.get_untracked();
+                        let (page, failed) = match (jobs.await, last_read.get_untracked()) {
+                            (Ok((page, _, _)), _) => (page, None),
+                            (Err(error), Some((page, at, read))) if read == shown => {
+                                (page, Some(view! { <RefreshFailed error at /> }))
+                            }
+                            (Err(error), _) => return Err(error),
+                        };
+                        Ok(view! {
+                            {failed}
+                            <JobsTable kind page filter=shown show_organisation />
                         })
                     })}
                 </ErrorBoundary>

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 mod postgres;
-pub use postgres::{Postgres, POSTGRES_BIN};
+pub use postgres::{postgres_bin, Postgres};
 
 pub const DOVECOT: &str = "/usr/sbin/dovecot";
 

@@ -13,8 +13,22 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Debian 12's PostgreSQL.
-pub const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Where Debian puts PostgreSQL's programs, one folder per major version.
+const VERSIONS: &str = "/usr/lib/postgresql";
+
+/// The newest installed PostgreSQL server's programs (`…/bin`), if any.
+pub fn postgres_bin() -> Option<PathBuf> {
+    let versions = fs::read_dir(VERSIONS).ok()?;
+    versions
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("postgres").exists().then_some((version, bin))
+        })
+        .max()
+        .map(|(_, bin)| bin)
+}
 
 pub struct Postgres {
     pub port: u16,
@@ -24,10 +38,8 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Result<Postgres, String> {
-        let bin = PathBuf::from(POSTGRES_BIN);
-        if !bin.join("postgres").exists() {
-            return Err(format!("{POSTGRES_BIN}/postgres is missing: install postgresql (`cargo xtask test` does)"));
-        }
+        let bin = postgres_bin()
+            .ok_or_else(|| format!("no PostgreSQL server under {VERSIONS}: install postgresql (`cargo xtask test` does)"))?;
         let port = crate::free_port()?;
         let dir = std::env::temp_dir().join(format!("portal-postgres-{}-{port}", std::process::id()));
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -50,6 +62,7 @@ impl Postgres {
             .output()
             .map_err(|e| format!("initdb: {e}"))?;
         if !initdb.status.success() {
+            let _ = fs::remove_dir_all(&dir);
             return Err(format!("initdb failed: {}", String::from_utf8_lossy(&initdb.stderr)));
         }
         let child = command("postgres")

@@ -91,3 +91,25 @@ test('a change made elsewhere appears in an open page without a reload', async (
   await expect(page.locator('.backups-table__row .status-badge')).toHaveText('Completed', { timeout: 10_000 });
   await other.close();
 });
+
+test('a list whose refresh fails stays on screen, marked as not refreshed, until it can be read again', async ({ page }) => {
+  await signIn(page, ORG_ADMIN);
+  await page.goto('/status/backups?status=completed');
+  const rows = page.locator('.backups-table__row');
+  const email = (await rows.first().locator('.backups-table__email').textContent())!;
+  const count = await rows.count();
+  // From now on the network refuses the list's requests (Force Backup and the stream go through).
+  const list = /\/api\/backups\?/;
+  await page.route(list, (route) => route.abort('connectionrefused'));
+  await page.getByRole('button', { name: `Force Backup of ${email}` }).click();
+  const stale = page.getByRole('status').filter({ hasText: 'Not refreshed' });
+  await expect(stale).toContainText('The server could not be reached');
+  await expect(stale).toContainText('The list below is as read at');
+  await expect(rows).toHaveCount(count);
+  await expect(page.locator('.backups__updated')).toContainText('updated');
+
+  // Back on the network: the next change reads the list again, and the mark goes.
+  await page.unroute(list);
+  await expect(stale).toHaveCount(0, { timeout: 20_000 });
+  await expect(rows.filter({ hasText: email })).toBeVisible();
+});

@@ -30,7 +30,9 @@ pub fn install_all(needs: Needs) -> Result {
     ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
     ensure_npm_packages()?;
     if needs == Needs::Test {
-        let postgres = format!("{}/postgres", testkit::POSTGRES_BIN);
+        // Any installed major version will do; Debian 12's is 15.
+        let postgres = testkit::postgres_bin().unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into()).join("postgres");
+        let postgres = postgres.to_string_lossy();
         ensure_debian_packages(&[
             (CHROMIUM, "chromium"),
             (CHROMEDRIVER, "chromium-driver"),

@@ -20,7 +20,8 @@ use client::{Account, Failure, ImapSession, Security};
 use store::ObjectStore;
 
 /// What a run fetches per UID FETCH, at most: enough for the progress to move and a stop to
-/// keep most. A run holds up to three chunks in memory (one read, two saved).
+/// keep most. A run holds about four chunks in memory at most: one being read, two being
+/// saved, and the pack writer's buffer.
 const FETCH_CHUNK: usize = 500;
 const FETCH_CHUNK_BYTES: u64 = 32 << 20;
 /// Rows a single INSERT writes: a chunk's. With unnumbered placeholders (`Backend::rows`) one
@@ -390,12 +391,12 @@ impl ImapConnector {
                 read.skipped.push((uid, UNREADABLE));
                 continue;
             };
-            run.bytes_done += body.len() as u64;
             if !quota.fits(body.len() as i64) {
                 read.full = Some(uid);
                 run.items_done -= 1;
                 break;
             }
+            run.bytes_done += body.len() as u64;
             // Checked, hashed and stored by the chunk's save, while the next chunk arrives.
             read.raw.push(RawMessage {
                 uid,
@@ -1016,7 +1017,6 @@ fn database(error: sqlx::Error) -> Outcome {
     Outcome::Unknown(format!("The backup's records could not be written: {error}"))
 }
 
-/// A compact UID set: `3:7,9,12:13`.
 /// How many of these messages (UID, size) the next chunk takes: at most `FETCH_CHUNK`, and
 /// `FETCH_CHUNK_BYTES` unless a single message is larger.
 fn chunk_length(messages: &[(u32, u32)]) -> usize {
@@ -1032,6 +1032,7 @@ fn chunk_length(messages: &[(u32, u32)]) -> usize {
     fitting.max(1).min(messages.len())
 }
 
+/// A compact UID set: `3:7,9,12:13`.
 fn uid_set(uids: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;

@@ -30,13 +30,19 @@ pub async fn test_app() -> TestApp {
 /// A test app whose configuration the caller adjusts first.
 pub async fn test_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_database(match postgres() {
-        Some(server) => fresh_postgres_database(&server).await,
-        None => format!("sqlite://{}/portal.db", dir.path().display()),
-    });
+    let mut config = Config::for_database(database_url(dir.path()).await);
     adjust(&mut config);
     let state = portal_server::prepare(config).await.unwrap();
     TestApp { db: state.db.clone(), router: portal_server::app(state.clone()), state, dir }
+}
+
+/// A fresh database for one test: an SQLite file in `dir`, or a new database on the
+/// PostgreSQL server the tests run on.
+pub async fn database_url(dir: &std::path::Path) -> String {
+    match postgres() {
+        Some(server) => fresh_postgres_database(&server).await,
+        None => format!("sqlite://{}/portal.db", dir.display()),
+    }
 }
 
 /// The PostgreSQL server the tests run on (`postgres://user@host:port`), if any.
