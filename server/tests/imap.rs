@@ -86,6 +86,20 @@ impl Imap {
         self.app.state.engine.run_due().await.unwrap();
     }
 
+    /// Runs a download in this format and saves the file its link serves, as `name`.
+    async fn download(&self, mailbox_id: i64, format: &str, name: &str) -> std::path::PathBuf {
+        let download = self.start_job(json!({ "kind": "download", "mailbox_id": mailbox_id, "format": format })).await;
+        self.run().await;
+        let ready = self.job(&download.id).await;
+        assert_eq!(ready.status, JobStatus::Completed);
+        let link = axum::http::Request::get(ready.download_url.unwrap()).body(axum::body::Body::empty()).unwrap();
+        let response = self.app.send(link).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let file = self.dovecot.dir().join(name);
+        std::fs::write(&file, axum::body::to_bytes(response.into_body(), 1 << 26).await.unwrap()).unwrap();
+        file
+    }
+
     async fn saved_messages(&self, mailbox_id: i64) -> i64 {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backup_messages WHERE mailbox_id = $1")
             .bind(mailbox_id)
@@ -170,16 +184,7 @@ async fn backup_restore_migrate_and_download_real_mail() {
     assert_eq!(mail_of(&imap.dovecot, "carol").len(), 8);
 
     // The mbox export opens with Python's standard mbox reader and holds every message.
-    let download = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "format": "mbox" })).await;
-    imap.run().await;
-    let ready = imap.job(&download.id).await;
-    assert_eq!(ready.status, JobStatus::Completed);
-    let response =
-        imap.app.send(axum::http::Request::get(ready.download_url.unwrap()).body(axum::body::Body::empty()).unwrap()).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 26).await.unwrap();
-    let file = imap.dovecot.dir().join("export.mbox");
-    std::fs::write(&file, &bytes).unwrap();
+    let file = imap.download(alice.id, "mbox", "export.mbox").await;
     let read = std::process::Command::new("python3")
         .args(["-c", "import mailbox, sys\nfor m in mailbox.mbox(sys.argv[1]): print(m['Message-ID'])", file.to_str().unwrap()])
         .output()
@@ -204,15 +209,7 @@ async fn backup_restore_migrate_and_download_real_mail() {
     assert_eq!(ids, expected);
 
     // The EML zip: one file per message, each read back by Python's email parser.
-    let download = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "format": "eml_zip" })).await;
-    imap.run().await;
-    let ready = imap.job(&download.id).await;
-    assert_eq!(ready.status, JobStatus::Completed);
-    let response =
-        imap.app.send(axum::http::Request::get(ready.download_url.unwrap()).body(axum::body::Body::empty()).unwrap()).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let file = imap.dovecot.dir().join("export.zip");
-    std::fs::write(&file, axum::body::to_bytes(response.into_body(), 1 << 26).await.unwrap()).unwrap();
+    let file = imap.download(alice.id, "eml_zip", "export.zip").await;
     let read = std::process::Command::new("python3")
         .args([
             "-c",

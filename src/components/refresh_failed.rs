@@ -25,3 +25,19 @@ pub fn RefreshFailed(error: ApiError, at: f64) -> impl IntoView {
         </div>
     }
 }
+
+/// What a list shows after a read (`read`: a page, when it was read, for which filter): the
+/// page read; after a failed refresh, the page last read for the same filter (`last`) with the
+/// failure and when that page was read; else the failure, for the error boundary.
+#[allow(clippy::type_complexity)]
+pub fn page_to_show<P, Q: PartialEq>(
+    read: Result<(P, f64, Q), ApiError>,
+    last: Option<(P, f64, Q)>,
+    shown: &Q,
+) -> Result<(P, Option<(ApiError, f64)>), ApiError> {
+    match (read, last) {
+        (Ok((page, _, _)), _) => Ok((page, None)),
+        (Err(error), Some((page, at, filter))) if filter == *shown => Ok((page, Some((error, at)))),
+        (Err(error), _) => Err(error),
+    }
+}

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, JobStatus, Page, Role};
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::components::backup_history::BackupHistoryToggle;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::ErrorList;
@@ -16,7 +16,7 @@ use crate::components::force_backup::{ForceBackupAll, ForceBackupButton, ForceBa
 use crate::components::job_run::{human_bytes, JobRunSummary};
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
-use crate::components::refresh_failed::RefreshFailed;
+use crate::components::refresh_failed::{page_to_show, RefreshFailed};
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
@@ -136,16 +136,10 @@ pub fn BackupsPage() -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {
                         let shown = filter.get_untracked();
-                        let (page, failed) = match (backups.await, last_read.get_untracked()) {
-                            (Ok((page, _, _)), _) => (page, None),
-                            (Err(error), Some((page, at, read))) if read == shown => {
-                                (page, Some(view! { <RefreshFailed error at /> }))
-                            }
-                            (Err(error), _) => return Err(error),
-                        };
-                        Ok(view! {
-                            {failed}
-                            <BackupsTable page filter=filter.get_untracked() show_organisation may_force />
+                        let (page, failed) = page_to_show(backups.await, last_read.get_untracked(), &shown)?;
+                        Ok::<_, ApiError>(view! {
+                            {failed.map(|(error, at)| view! { <RefreshFailed error at /> })}
+                            <BackupsTable page filter=shown show_organisation may_force />
                         })
                     })}
                 </ErrorBoundary>

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
 use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page, Role};
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::components::copy_button::CopyButton;
 use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
@@ -18,7 +18,7 @@ use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::local_time::LocalTime;
 use crate::components::new_job::{noun, NewJobForm};
 use crate::components::pager::Pager;
-use crate::components::refresh_failed::RefreshFailed;
+use crate::components::refresh_failed::{page_to_show, RefreshFailed};
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
@@ -193,15 +193,9 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {
                         let shown = filter.get_untracked();
-                        let (page, failed) = match (jobs.await, last_read.get_untracked()) {
-                            (Ok((page, _, _)), _) => (page, None),
-                            (Err(error), Some((page, at, read))) if read == shown => {
-                                (page, Some(view! { <RefreshFailed error at /> }))
-                            }
-                            (Err(error), _) => return Err(error),
-                        };
-                        Ok(view! {
-                            {failed}
+                        let (page, failed) = page_to_show(jobs.await, last_read.get_untracked(), &shown)?;
+                        Ok::<_, ApiError>(view! {
+                            {failed.map(|(error, at)| view! { <RefreshFailed error at /> })}
                             <JobsTable kind page filter=shown show_organisation />
                         })
                     })}

@@ -63,9 +63,16 @@ test('Edit on a restore the destination refused: a wrong password is refused aga
 
   await row.getByRole('button', { name: `Edit the destination password of ${id}` }).click();
   await row.getByLabel(/^Current password of /).fill(DEMO_MAILBOX_PASSWORD);
-  // Other jobs change meanwhile and the list is read again: the form stays open, as typed.
+  // Another job changes meanwhile (a backup forced through the API) and the list is read
+  // again: the form stays open, as typed.
   const updated = page.locator('.backups__updated');
   const before = await updated.textContent();
+  const session = await (await page.request.get('/api/session')).json();
+  const backups = await (await page.request.get('/api/backups?status=completed')).json();
+  const forced = await page.request.post(`/api/backups/${backups.items[0].mailbox_id}/force`, {
+    headers: { 'x-csrf-token': session.csrf_token },
+  });
+  expect(forced.status()).toBe(202);
   await expect(updated).not.toHaveText(before!, { timeout: 15_000 });
   await expect(row.getByLabel(/^Current password of /)).toHaveValue(DEMO_MAILBOX_PASSWORD);
   await save.click();
