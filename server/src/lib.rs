@@ -87,13 +87,12 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
     let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
-    let postgres = config.database_url.starts_with("postgres");
     let imap_tls = imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?;
     let connector = Arc::new(connector::ByMailbox {
         demo: Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) }),
         imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), config.data_dir.clone(), imap_tls.clone())),
     });
-    let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone(), postgres);
+    let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone());
     let reauth_limits = Arc::new(credentials::rate_limit::RateLimiter::new(
         config.reauth_attempts_per_minute,
         config.reauth_attempts_per_organisation,

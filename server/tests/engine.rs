@@ -51,7 +51,6 @@ async fn forced_backup_and_short_lease_engine(app: &TestApp) -> (Client, BackupR
         short,
         Arc::new(DemoConnector { step: std::time::Duration::ZERO }),
         app.state.secrets.clone(),
-        false,
     );
     (admin, target, engine)
 }
@@ -145,7 +144,7 @@ async fn a_run_whose_instance_died_is_taken_over_and_counted_once_more() {
 
     // Instance B, started later, finds the run's lease over and finishes it.
     let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO });
-    let survivor = Engine::new(app.db.clone(), EngineConfig::new(25, 30, 24), connector, app.state.secrets.clone(), false);
+    let survivor = Engine::new(app.db.clone(), EngineConfig::new(25, 30, 24), connector, app.state.secrets.clone());
     survivor.run_due().await.unwrap();
     let done = backup(&app, &admin, target.mailbox_id).await;
     assert_eq!(done.status, JobStatus::Completed);

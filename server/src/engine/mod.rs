@@ -97,14 +97,9 @@ const MAX_SKIPPED_LISTED: usize = 1000;
 const WAITING: &str = "'preparing_backup', 'on_queue', 'retrying', 'connection_error'";
 
 impl Engine {
-    pub fn new(
-        db: Db,
-        config: EngineConfig,
-        connector: Arc<dyn Connector>,
-        secrets: crate::secrets::SecretBox,
-        postgres: bool,
-    ) -> Self {
+    pub fn new(db: Db, config: EngineConfig, connector: Arc<dyn Connector>, secrets: crate::secrets::SecretBox) -> Self {
         let owner = format!("engine-{}", hex::encode(rand::random::<[u8; 6]>()));
+        let postgres = crate::db::Backend::of(&db) == crate::db::Backend::Postgres;
         Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), secrets, postgres }
     }
 
