@@ -3,6 +3,7 @@
 //! Serde only: everything here compiles for both targets. With the `openapi` feature the
 //! server also derives OpenAPI schemas from these same types, so the document cannot drift.
 
+pub mod access;
 pub mod backups;
 pub mod credentials;
 pub mod dashboard;
@@ -14,6 +15,7 @@ pub mod page;
 pub mod problem;
 pub mod session;
 
+pub use access::Action;
 pub use backups::{BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
 pub use credentials::{
     BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,

@@ -1,0 +1,97 @@
+//! Who may do what, by role: the one table of permissions. The server enforces it (deny by
+//! default: an action is allowed only where this table names the role) and adds the rule on
+//! objects (whose mailbox, which organisation); the portal reads the same table only to hide
+//! what a role cannot use.
+
+use crate::Role;
+
+/// Everything a signed-in person can ask the API to do, grouped by who may do it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read statuses: backups, their history and folders, migrations, restores, downloads,
+    /// the dashboard and the live updates, within what the user may see.
+    ViewStatus,
+    /// Start a backup now, of one account or of every account of a filter.
+    ForceBackup,
+    /// Restore a backup. An end user restores only into their own mailbox (see
+    /// [`Action::writes_own_mailbox_only`]).
+    StartRestore,
+    /// Migrate a mailbox to another.
+    StartMigration,
+    /// Download a mailbox's backup as a file.
+    StartDownload,
+    /// Try again, delete, or give the destination's password for a migration, restore or
+    /// download. An end user only for jobs that write into nothing but their own mailbox.
+    ManageJob,
+    /// See Account Settings: an organisation's credentials and mailboxes.
+    ViewSettings,
+    /// Re-authenticate an organisation (Continue, Re Authenticate, Device Authorization, Check now).
+    ChangeCredentials,
+    /// Add IMAP mailboxes, test a connection, give a mailbox's new password.
+    ChangeMailboxes,
+}
+
+impl Action {
+    pub const ALL: [Action; 9] = [
+        Action::ViewStatus,
+        Action::ForceBackup,
+        Action::StartRestore,
+        Action::StartMigration,
+        Action::StartDownload,
+        Action::ManageJob,
+        Action::ViewSettings,
+        Action::ChangeCredentials,
+        Action::ChangeMailboxes,
+    ];
+
+    /// Whether `role` may take this action at all (the objects it applies to are checked apart).
+    pub fn allowed(self, role: Role) -> bool {
+        let admin = matches!(role, Role::OrgAdmin | Role::Reseller);
+        match self {
+            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => true,
+            Action::ForceBackup
+            | Action::StartMigration
+            | Action::ViewSettings
+            | Action::ChangeCredentials
+            | Action::ChangeMailboxes => admin,
+        }
+    }
+
+    /// Whether `role` may do this only to what writes into their own mailbox (an end user's
+    /// restore, and what they do with it afterwards).
+    pub fn writes_own_mailbox_only(role: Role) -> bool {
+        role == Role::EndUser
+    }
+
+    /// Who may take this action, in words for a 403 (what the person needs).
+    pub fn who_may(self) -> &'static str {
+        match self {
+            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => "Everyone signed in",
+            Action::ForceBackup => "Force Backup is for organisation admins and resellers",
+            Action::StartMigration => "Migrations are started by organisation admins and resellers",
+            Action::ViewSettings => "Account Settings are for organisation admins and resellers",
+            Action::ChangeCredentials => "Re-authentication is for organisation admins and resellers",
+            Action::ChangeMailboxes => "Mailboxes are added and changed by organisation admins and resellers",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_user_may_only_read_restore_and_download() {
+        let allowed: Vec<Action> = Action::ALL.into_iter().filter(|a| a.allowed(Role::EndUser)).collect();
+        assert_eq!(allowed, [Action::ViewStatus, Action::StartRestore, Action::StartDownload, Action::ManageJob]);
+        assert!(Action::writes_own_mailbox_only(Role::EndUser));
+    }
+
+    #[test]
+    fn admins_and_resellers_may_do_everything_within_their_scope() {
+        for role in [Role::OrgAdmin, Role::Reseller] {
+            assert!(Action::ALL.into_iter().all(|a| a.allowed(role)), "{role:?}");
+            assert!(!Action::writes_own_mailbox_only(role));
+        }
+    }
+}
