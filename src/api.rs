@@ -8,10 +8,10 @@ use gloo_net::http::{Method, RequestBuilder};
 use leptos::prelude::{ArcRwSignal, Update};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConnectionTest, ConsentStart, Credentials,
-    Dashboard, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, ImapMailboxRequest, ImapPassword, JobKind, JobRow, JobsQuery,
-    NewJob, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem, StatusCount,
-    CSRF_HEADER, REQUEST_ID_HEADER,
+    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConnectionTest, ConsentStart,
+    Credentials, Dashboard, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, ImapMailboxRequest, ImapPassword, JobKind,
+    JobRow, JobsQuery, NewJob, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem,
+    StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;

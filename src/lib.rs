@@ -1,5 +1,6 @@
 //! Backup Portal: the App and its routes. `main.rs` only mounts it.
 
+pub mod access;
 pub mod api;
 pub mod components;
 pub mod live;

@@ -199,7 +199,40 @@ async fn too_many_requests_counts_down_from_retry_after_then_retries_once() {
     // Without an action to repeat, it only says when trying again makes sense.
     let mut error = problem_error(503, "Busy.");
     error.retry_after_secs = Some(30);
-    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let host =
+        mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
     let text = host.query_selector(".error-notice__countdown").unwrap().unwrap().text_content().unwrap();
     assert_eq!(text, "You can try again in 30 s.");
+}
+
+#[wasm_bindgen_test]
+fn an_end_user_is_offered_actions_only_on_jobs_that_write_into_their_own_mailbox() {
+    use portal::access::{may_choose_destination, may_manage_job, sees_other_mailboxes};
+    use portal_api::{JobKind, JobRow, Role};
+    let job = |kind: JobKind, destination: Option<&str>| JobRow {
+        id: "R-23456789".into(),
+        kind,
+        mailbox_id: 1,
+        mailbox_email: "alice.archer@acme-legal.example".into(),
+        organisation: "Acme Legal".into(),
+        status: JobStatus::Failed,
+        created_at: "2026-11-24T10:00:00Z".into(),
+        finished_at: None,
+        target: String::new(),
+        destination: destination.map(str::to_owned),
+        run: Default::default(),
+        expires_at: None,
+        download_url: None,
+    };
+    let own = job(JobKind::Restore, Some("Alice.Archer@acme-legal.example"));
+    let unnamed = job(JobKind::Restore, None);
+    let elsewhere = job(JobKind::Restore, Some("bruno.dubois@acme-legal.example"));
+    let migration = job(JobKind::Migrate, Some("alice.archer@acme-legal-new.example"));
+    let download = job(JobKind::Download, None);
+    for (row, end_user) in [(&own, true), (&unnamed, true), (&download, true), (&elsewhere, false), (&migration, false)] {
+        assert_eq!(may_manage_job(Role::EndUser, row), end_user, "{:?} into {:?}", row.kind, row.destination);
+        assert!(may_manage_job(Role::OrgAdmin, row) && may_manage_job(Role::Reseller, row));
+    }
+    assert!(!may_choose_destination(Role::EndUser) && may_choose_destination(Role::OrgAdmin));
+    assert!(!sees_other_mailboxes(Role::EndUser) && sees_other_mailboxes(Role::Reseller));
 }

@@ -63,7 +63,7 @@ fn either_chart(mut runs: Vec<BackupRunEntry>) -> impl IntoView {
         return view! { <p class="backup-history__empty">"No backup has run yet."</p> }.into_any();
     }
     runs.reverse(); // oldest on the left
-    // A square-root scale: the first full backup would otherwise flatten every later one.
+                    // A square-root scale: the first full backup would otherwise flatten every later one.
     let tallest = runs.iter().map(|r| r.bytes_done).max().unwrap_or(0).max(1) as f64;
     let bars = runs
         .iter()

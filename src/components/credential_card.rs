@@ -32,7 +32,12 @@ fn fixed_message(kind: CredentialKind) -> &'static str {
 }
 
 #[component]
-pub fn CredentialCard(organisation_id: i64, credential: Credential, flow: Option<DeviceFlow>, refresh: Callback<()>) -> impl IntoView {
+pub fn CredentialCard(
+    organisation_id: i64,
+    credential: Credential,
+    flow: Option<DeviceFlow>,
+    refresh: Callback<()>,
+) -> impl IntoView {
     let kind = credential.kind;
     let broken = credential.state == CredentialState::Broken;
     let heading_id = format!("credential-{}", kind.as_str());
@@ -45,7 +50,8 @@ pub fn CredentialCard(organisation_id: i64, credential: Credential, flow: Option
     let action = match kind {
         CredentialKind::MainApp => view! { <ConsentButton organisation_id primary=broken /> }.into_any(),
         CredentialKind::BackupAdmin => {
-            view! { <BackupAdminForm organisation_id username=credential.username.clone() primary=broken on_saved=refresh /> }.into_any()
+            view! { <BackupAdminForm organisation_id username=credential.username.clone() primary=broken on_saved=refresh /> }
+                .into_any()
         }
         CredentialKind::Device => view! { <DeviceAuthorization organisation_id flow primary=broken refresh /> }.into_any(),
     };

@@ -13,6 +13,7 @@ use portal_api::JobRow;
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
+use crate::components::job_actions::may_manage;
 use crate::components::text_field::TextField;
 
 /// The page's open destination-password forms; provided as context.
@@ -91,8 +92,12 @@ fn forget_failure(failed: RwSignal<Option<(String, ApiError)>>, id: &str) {
     }
 }
 
+/// Edit, for whoever may act on this job (an end user only on a restore into their own mailbox).
 #[component]
 pub fn DestinationPasswordEdit(row: JobRow) -> impl IntoView {
+    if !may_manage(&row) {
+        return None;
+    }
     let edits = expect_context::<DestinationEdits>();
     let id = StoredValue::new(row.id.clone());
     let error = move || id.with_value(|id| edits.error_for(id));
@@ -107,7 +112,7 @@ pub fn DestinationPasswordEdit(row: JobRow) -> impl IntoView {
     let pending = move || id.with_value(|id| edits.pending_for(id));
     let label = format!("Edit the destination password of {}", row.id);
 
-    move || match id.with_value(|id| edits.typed(id)) {
+    Some(move || match id.with_value(|id| edits.typed(id)) {
         None => {
             let label = label.clone();
             view! {
@@ -139,5 +144,5 @@ pub fn DestinationPasswordEdit(row: JobRow) -> impl IntoView {
             </form>
         }
         .into_any(),
-    }
+    })
 }

@@ -18,7 +18,12 @@ use crate::time;
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
 #[component]
-pub fn DeviceAuthorization(organisation_id: i64, flow: Option<DeviceFlow>, primary: bool, refresh: Callback<()>) -> impl IntoView {
+pub fn DeviceAuthorization(
+    organisation_id: i64,
+    flow: Option<DeviceFlow>,
+    primary: bool,
+    refresh: Callback<()>,
+) -> impl IntoView {
     let start = Action::new_local(move |_: &()| async move {
         api::start_device(organisation_id).await?;
         refresh.run(());
@@ -88,7 +93,10 @@ pub fn DeviceAuthorization(organisation_id: i64, flow: Option<DeviceFlow>, prima
     let progress = if authorised {
         "Authorised at Microsoft. Choose Verify & Continue to finish.".to_owned()
     } else if flow.slow_downs > 0 {
-        format!("Waiting for the code to be entered. Microsoft asked us to slow down, so we now check every {} s.", flow.interval_seconds)
+        format!(
+            "Waiting for the code to be entered. Microsoft asked us to slow down, so we now check every {} s.",
+            flow.interval_seconds
+        )
     } else {
         format!("Waiting for the code to be entered (we check with Microsoft every {} s).", flow.interval_seconds)
     };

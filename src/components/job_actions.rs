@@ -7,6 +7,7 @@ use portal_api::{JobKind, JobRow, JobStatus};
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
+use crate::Session;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobAction {
@@ -58,10 +59,20 @@ impl JobActions {
     }
 }
 
+/// Whether the signed-in person may act on this job (`portal_api::Action::ManageJob`): an end
+/// user is offered nothing on a job that writes into another mailbox, a migration above all.
+pub fn may_manage(row: &JobRow) -> bool {
+    let session = expect_context::<Session>();
+    untrack(|| session.may_manage(row))
+}
+
 /// Try again (cancelled or failed) or Request again (a download that can be asked for again);
-/// nothing otherwise.
+/// nothing otherwise, nor to whoever may not act on this job.
 #[component]
 pub fn RetryJobButton(row: JobRow) -> impl IntoView {
+    if !may_manage(&row) {
+        return None;
+    }
     let label = match (row.kind, row.status) {
         (JobKind::Download, JobStatus::Expired | JobStatus::Cancelled | JobStatus::Failed) => "Request again",
         (_, JobStatus::Cancelled | JobStatus::Failed) => "Try again",
@@ -83,10 +94,11 @@ pub fn RetryJobButton(row: JobRow) -> impl IntoView {
     })
 }
 
-/// Delete a finished job, after saying what goes with it; nothing while it may still change.
+/// Delete a finished job, after saying what goes with it; nothing while it may still change,
+/// nor to whoever may not act on this job.
 #[component]
 pub fn DeleteJobButton(row: JobRow) -> impl IntoView {
-    if !row.status.is_deletable() {
+    if !row.status.is_deletable() || !may_manage(&row) {
         return None;
     }
     let actions = expect_context::<JobActions>();

@@ -7,7 +7,7 @@ use portal_api::error_types;
 use portal_api::jobs::explain;
 use portal_api::{JobKind, JobRun, JobStatus};
 
-use crate::time;
+use crate::{time, Session};
 
 /// "14:30 (in 12 min)" for an RFC 3339 time; empty if it does not parse.
 fn at_and_in(at: Option<&str>) -> String {
@@ -77,6 +77,9 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
             </div>
         }
     });
+    // Credentials are fixed in Account Settings: linked for those who may open it.
+    let may_fix_credentials =
+        use_context::<Session>().is_some_and(|session| untrack(|| session.may(portal_api::Action::ViewSettings)));
     // Healthy states need no explanation; everything else says why and what to do.
     let explain_it = !matches!(status, JobStatus::Completed | JobStatus::InProgress);
     view! {
@@ -91,7 +94,7 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
             {error_types::for_job(kind, status).map(|entry| view! {
                 <A href=format!("/errors#{}", entry.id) attr:class="job-run__about">{format!("About “{}”", entry.title)}</A>
             })}
-            {(kind == JobKind::Backup && status == JobStatus::AuthenticationError).then(|| view! {
+            {(kind == JobKind::Backup && status == JobStatus::AuthenticationError && may_fix_credentials).then(|| view! {
                 <A href="/settings/credentials" attr:class="job-run__fix">"Open Account Settings › Credentials"</A>
             })}
         </div>

@@ -4,9 +4,11 @@
 use leptos::prelude::*;
 use portal_api::{BackupsQuery, JobKind, NewJob};
 
+use crate::access::may_choose_destination;
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::text_field::TextField;
+use crate::Session;
 
 /// "restore", "download", "migration": what the form starts.
 pub fn noun(kind: JobKind) -> &'static str {
@@ -22,6 +24,9 @@ pub fn noun(kind: JobKind) -> &'static str {
 pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callback<()>) -> impl IntoView {
     let mailboxes =
         LocalResource::new(|| async { api::backups(&BackupsQuery { per_page: Some(200), ..Default::default() }).await });
+    // An end user restores into their own mailbox only (`portal_api::Action`): no other is offered.
+    let session = expect_context::<Session>();
+    let choose_destination = Signal::derive(move || session.role().is_some_and(may_choose_destination));
     let mailbox = RwSignal::new(String::new());
     let folders = RwSignal::new(Vec::<String>::new());
     let elsewhere = RwSignal::new(kind == JobKind::Migrate);
@@ -30,7 +35,15 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     let format = RwSignal::new("mbox".to_owned());
     // The first mailbox is preselected in the list; an untouched select means that one.
     let chosen_mailbox = move || {
-        mailbox.get().parse::<i64>().ok().or_else(|| mailboxes.get().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id)))
+        mailbox
+            .get()
+            .parse::<i64>()
+            .ok()
+            .or_else(|| mailboxes.get().and_then(Result::ok).and_then(|page| page.items.first().map(|m| m.mailbox_id)))
+    };
+    let chosen_email = move || {
+        let chosen = chosen_mailbox()?;
+        mailboxes.get().and_then(Result::ok)?.items.into_iter().find(|m| m.mailbox_id == chosen).map(|m| m.mailbox_email)
     };
     // The folders of the chosen mailbox's backup (a real mailbox has its own).
     let backed_up = LocalResource::new(move || {
@@ -69,7 +82,7 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
             kind: kind.as_str().to_owned(),
             mailbox_id: untrack(chosen_mailbox).unwrap_or(0),
             folders: folders.get_untracked(),
-            destination: elsewhere.get_untracked().then(|| destination.get_untracked()),
+            destination: (elsewhere.get_untracked() && choose_destination.get_untracked()).then(|| destination.get_untracked()),
             on_conflict: (kind == JobKind::Restore).then(|| on_conflict.get_untracked()),
             format: (kind == JobKind::Download).then(|| format.get_untracked()),
         };
@@ -129,17 +142,31 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
                 </fieldset>
             </Show>
             <Show when=move || kind == JobKind::Restore>
-                <fieldset class="field">
-                    <legend>"Restore into"</legend>
-                    <label class="new-job__choice">
-                        <input type="radio" name="new-job-into" checked=true on:change=move |_| elsewhere.set(false) />
-                        "The original mailbox"
-                    </label>
-                    <label class="new-job__choice">
-                        <input type="radio" name="new-job-into" on:change=move |_| elsewhere.set(true) />
-                        "Another mailbox"
-                    </label>
-                </fieldset>
+                <Show
+                    when=move || choose_destination.get()
+                    fallback=move || view! {
+                        <p class="field new-job__into">
+                            <strong>"Restore into: "</strong>
+                            {move || match chosen_email() {
+                                Some(email) => format!("your own mailbox, {email}."),
+                                None => "your own mailbox.".to_owned(),
+                            }}
+                            " Restoring into another mailbox is for your organisation's admin."
+                        </p>
+                    }
+                >
+                    <fieldset class="field">
+                        <legend>"Restore into"</legend>
+                        <label class="new-job__choice">
+                            <input type="radio" name="new-job-into" checked=true on:change=move |_| elsewhere.set(false) />
+                            "The original mailbox"
+                        </label>
+                        <label class="new-job__choice">
+                            <input type="radio" name="new-job-into" on:change=move |_| elsewhere.set(true) />
+                            "Another mailbox"
+                        </label>
+                    </fieldset>
+                </Show>
                 <div class="field">
                     <label for="new-job-conflict">"When a message is already there"</label>
                     <select id="new-job-conflict" on:change=move |ev| on_conflict.set(event_target_value(&ev))>
@@ -148,7 +175,7 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
                     </select>
                 </div>
             </Show>
-            <Show when=move || elsewhere.get()>
+            <Show when=move || elsewhere.get() && choose_destination.get()>
                 <TextField
                     id="new-job-destination"
                     label=if kind == JobKind::Migrate { "Migrate to (mailbox address)" } else { "Restore into (mailbox address)" }

@@ -5,7 +5,7 @@
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
-use portal_api::{Role, SessionInfo};
+use portal_api::SessionInfo;
 
 use crate::api;
 use crate::components::error_notice::ErrorNotice;
@@ -63,7 +63,7 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
                 <A href="/status/migrates">"Migrates"</A>
                 <A href="/status/restores">"Restores"</A>
                 <A href="/status/downloads">"Downloads"</A>
-                {(user.role != Role::EndUser).then(|| view! {
+                {portal_api::Action::ViewSettings.allowed(user.role).then(|| view! {
                     <span class="shell__nav-group">"Account Settings"</span>
                     <A href="/settings/credentials">"Credentials"</A>
                     <A href="/settings/mailboxes">"Mailboxes"</A>

@@ -5,18 +5,19 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, JobStatus, Page, Role};
+use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, JobStatus, Page};
 
+use crate::access;
 use crate::api::{self, ApiError};
 use crate::components::backup_history::BackupHistoryToggle;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_notice::ErrorList;
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
 use crate::components::job_run::{human_bytes, JobRunSummary};
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
 use crate::components::refresh_failed::{page_to_show, RefreshFailed};
+use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
@@ -62,9 +63,8 @@ pub fn BackupsPage() -> impl IntoView {
     });
     let refresh = Callback::new(move |_: ()| backups.refetch());
     ForceBackups::provide(refresh);
-    let role = Signal::derive(move || session.0.get().and_then(Result::ok).map(|user| user.role));
-    let show_organisation = Signal::derive(move || role.get().is_some_and(|r| r != Role::EndUser));
-    let may_force = Signal::derive(move || matches!(role.get(), Some(Role::Reseller | Role::OrgAdmin)));
+    let show_organisation = Signal::derive(move || session.role().is_some_and(access::sees_other_mailboxes));
+    let may_force = Signal::derive(move || session.may(portal_api::Action::ForceBackup));
     // The last page read: kept while a refresh fails, and shown under a notice that says so.
     let last_read = Memo::new(move |last: Option<&Option<(Page<BackupRow>, f64, BackupsQuery)>>| match backups.get() {
         Some(Ok(read)) => Some(read),

@@ -12,6 +12,7 @@ use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::local_time::LocalTime;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::live::Live;
+use crate::Session;
 
 /// What came back from the provider's consent page, in words (`?consent=`).
 fn consent_outcome(outcome: &str) -> Option<(&'static str, &'static str)> {
@@ -90,6 +91,9 @@ pub fn CredentialsPage() -> impl IntoView {
             }
         })
     };
+    // Re-authentication (and Check now) is for admins and resellers (`portal_api::Action`).
+    let session = expect_context::<Session>();
+    let may_check = move || session.may(portal_api::Action::ChangeCredentials);
     let outcome = move || query.read().get("consent").and_then(|o| consent_outcome(&o));
     let on_change = Callback::new(move |_: ()| {
         just_fixed.set(None);
@@ -115,22 +119,24 @@ pub fn CredentialsPage() -> impl IntoView {
                 describe=with_breaks
                 on_change
             />
-            <div class="credentials__check">
-                <button
-                    type="button"
-                    class="button"
-                    disabled=move || check.pending().get() || organisation.get().is_none()
-                    on:click=move |_| {
-                        if let Some(id) = organisation.get_untracked() {
-                            just_fixed.set(None);
-                            check.dispatch(id);
+            <Show when=may_check>
+                <div class="credentials__check">
+                    <button
+                        type="button"
+                        class="button"
+                        disabled=move || check.pending().get() || organisation.get().is_none()
+                        on:click=move |_| {
+                            if let Some(id) = organisation.get_untracked() {
+                                just_fixed.set(None);
+                                check.dispatch(id);
+                            }
                         }
-                    }
-                >
-                    {move || if check.pending().get() { "Checking with Microsoft…" } else { "Check now" }}
-                </button>
-                <span class="credentials__check-hint">"Tries each saved credential with Microsoft."</span>
-            </div>
+                    >
+                        {move || if check.pending().get() { "Checking with Microsoft…" } else { "Check now" }}
+                    </button>
+                    <span class="credentials__check-hint">"Tries each saved credential with Microsoft."</span>
+                </div>
+            </Show>
             {check_outcome}
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading credentials…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>

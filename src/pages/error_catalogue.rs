@@ -50,10 +50,8 @@ pub fn ErrorCataloguePage() -> impl IntoView {
             }
         })
         .collect_view();
-    let upstream = UPSTREAM_ANSWERS
-        .iter()
-        .map(|(answer, status)| view! { <tr><td>{*answer}</td><td>{*status}</td></tr> })
-        .collect_view();
+    let upstream =
+        UPSTREAM_ANSWERS.iter().map(|(answer, status)| view! { <tr><td>{*answer}</td><td>{*status}</td></tr> }).collect_view();
 
     view! {
         <section class="error-catalogue" aria-labelledby="error-catalogue-title">

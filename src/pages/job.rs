@@ -14,8 +14,8 @@ use crate::components::destination_password::{DestinationEdits, DestinationPassw
 use crate::components::error_notice::ErrorList;
 use crate::components::job_actions::{DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::local_time::LocalTime;
+use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::pages::jobs::jobs_href;

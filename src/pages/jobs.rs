@@ -6,19 +6,20 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
-use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page, Role};
+use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page};
 
+use crate::access::{self, start_action};
 use crate::api::{self, ApiError};
 use crate::components::copy_button::CopyButton;
 use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
 use crate::components::job_actions::{JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::local_time::LocalTime;
 use crate::components::new_job::{noun, NewJobForm};
 use crate::components::pager::Pager;
 use crate::components::refresh_failed::{page_to_show, RefreshFailed};
+use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{time, Session};
@@ -94,8 +95,10 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     });
     JobActions::provide(Callback::new(move |_| refresh.run(())));
     DestinationEdits::provide(refresh);
-    let show_organisation =
-        Signal::derive(move || session.0.get().and_then(Result::ok).is_some_and(|user| user.role != Role::EndUser));
+    let show_organisation = Signal::derive(move || session.role().is_some_and(access::sees_other_mailboxes));
+    // Who may start this kind of job, from the table the server enforces; the others are told who does.
+    let may_start = Signal::derive(move || session.may(start_action(kind)));
+    let who_starts = move || session.role().is_some() && !may_start.get();
     // The last page read: kept while a refresh fails, and shown under a notice that says so.
     let last_read = Memo::new(move |last: Option<&Option<(Page<JobRow>, f64, JobsQuery)>>| match jobs.get() {
         Some(Ok(read)) => Some(read),
@@ -139,21 +142,28 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
                 <p class="page-header__trail">"System Status"</p>
                 <h1 id=heading_id>{kind.plural()}</h1>
             </header>
-            <div class="jobs__new">
-                <Show
-                    when=move || creating.get()
-                    fallback=move || view! {
-                        <button type="button" class="button button--primary" on:click=move |_| creating.set(true)>
-                            {format!("New {}", noun(kind))}
-                        </button>
-                    }
-                >
-                    <NewJobForm kind on_created on_cancel=Callback::new(move |_| creating.set(false)) />
-                </Show>
-                {move || created.get().map(|id| view! {
-                    <p class="jobs__created" role="status">{format!("{} {id} is queued. It shows below.", kind.id_label().trim_end_matches(" ID"))}</p>
-                })}
-            </div>
+            <Show when=move || may_start.get()>
+                <div class="jobs__new">
+                    <Show
+                        when=move || creating.get()
+                        fallback=move || view! {
+                            <button type="button" class="button button--primary" on:click=move |_| creating.set(true)>
+                                {format!("New {}", noun(kind))}
+                            </button>
+                        }
+                    >
+                        <NewJobForm kind on_created on_cancel=Callback::new(move |_| creating.set(false)) />
+                    </Show>
+                    {move || created.get().map(|id| view! {
+                        <p class="jobs__created" role="status">{format!("{} {id} is queued. It shows below.", kind.id_label().trim_end_matches(" ID"))}</p>
+                    })}
+                </div>
+            </Show>
+            <Show when=who_starts>
+                <p class="jobs__who-starts">
+                    {who_starts_text(kind)}
+                </p>
+            </Show>
             <nav class="status-chips" aria-label="Filter by status">
                 {move || {
                     let current = filter.get();
@@ -205,6 +215,15 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     }
 }
 
+/// Said instead of "New …" to whoever may not start this kind of job: who does.
+fn who_starts_text(kind: JobKind) -> String {
+    let who = start_action(kind).who_may();
+    match kind {
+        JobKind::Migrate => format!("{who}. Ask your organisation's admin if this mailbox should move to another."),
+        _ => format!("{who}. Ask your organisation's admin."),
+    }
+}
+
 /// A status chip: a link that filters the list, with its count.
 fn chip(href: String, label: String, count: u64, selected: bool) -> impl IntoView {
     view! {
@@ -215,12 +234,7 @@ fn chip(href: String, label: String, count: u64, selected: bool) -> impl IntoVie
 }
 
 #[component]
-fn JobsTable(
-    kind: JobKind,
-    page: Page<JobRow>,
-    filter: JobsQuery,
-    show_organisation: Signal<bool>,
-) -> impl IntoView {
+fn JobsTable(kind: JobKind, page: Page<JobRow>, filter: JobsQuery, show_organisation: Signal<bool>) -> impl IntoView {
     if page.items.is_empty() {
         let filtered = filter.q.is_some() || filter.status.is_some();
         let all = jobs_href(kind, &JobsQuery::default());

@@ -5,13 +5,14 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use portal_api::{OrganisationMailbox, OrganisationSummary};
 
+use crate::api;
 use crate::components::error_notice::ErrorList;
 use crate::components::imap_mailbox_form::ImapMailboxForm;
-use crate::components::mailbox_password::MailboxPasswordEdit;
 use crate::components::job_run::human_bytes;
+use crate::components::mailbox_password::MailboxPasswordEdit;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::components::status_badge::StatusBadge;
-use crate::api;
+use crate::Session;
 
 fn name_only(organisation: &OrganisationSummary) -> String {
     organisation.name.clone()
@@ -32,6 +33,9 @@ pub fn MailboxesPage() -> impl IntoView {
     });
     let refresh = Callback::new(move |_: ()| mailboxes.refetch());
     let added = RwSignal::new(None::<String>);
+    // Adding a mailbox is for admins and resellers (`portal_api::Action`).
+    let session = expect_context::<Session>();
+    let may_add = move || session.may(portal_api::Action::ChangeMailboxes);
 
     view! {
         <section class="mailboxes" aria-labelledby="mailboxes-title">
@@ -58,7 +62,7 @@ pub fn MailboxesPage() -> impl IntoView {
                     {format!("{email} is added. Its first backup has started; it shows on System Status › Backups.")}
                 </p>
             })}
-            {move || chosen.id.get().map(|organisation_id| view! {
+            {move || chosen.id.get().filter(|_| may_add()).map(|organisation_id| view! {
                 <ImapMailboxForm
                     organisation_id
                     on_added=Callback::new(move |email: String| {
@@ -74,6 +78,8 @@ pub fn MailboxesPage() -> impl IntoView {
 #[component]
 fn MailboxesTable(list: Vec<OrganisationMailbox>, refresh: Callback<()>) -> impl IntoView {
     let count = list.len();
+    let session = expect_context::<Session>();
+    let may_change = untrack(|| session.may(portal_api::Action::ChangeMailboxes));
     view! {
         <table class="backups-table mailboxes-table">
             <caption class="visually-hidden">{format!("{count} mailboxes")}</caption>
@@ -111,7 +117,7 @@ fn MailboxesTable(list: Vec<OrganisationMailbox>, refresh: Callback<()>) -> impl
                             }}
                         </td>
                         <td data-label="Actions">
-                            {mailbox.imap.is_some().then(|| view! {
+                            {(mailbox.imap.is_some() && may_change).then(|| view! {
                                 <MailboxPasswordEdit mailbox_id=mailbox.id email=mailbox.email.clone() on_done=refresh />
                             })}
                         </td>

@@ -8,7 +8,7 @@ use portal_api::SignInRequest;
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::text_field::TextField;
-use crate::Session;
+use crate::{time, Session};
 
 /// Where to go after signing in: only a path on this site, never another site.
 pub fn safe_next(next: Option<String>) -> String {
@@ -27,16 +27,49 @@ pub fn SignInPage() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
 
+    // Too many attempts (429): the address and until when the server asked us to wait.
+    let waiting = RwSignal::new(None::<(String, f64)>);
+    let now = RwSignal::new(time::now_ms());
     let sign_in = Action::new_local(move |request: &SignInRequest| {
         let request = request.clone();
         let navigate = navigate.clone();
         async move {
-            api::sign_in(&request).await?;
-            session.refetch();
-            navigate(&next(), Default::default());
-            Ok::<(), ApiError>(())
+            match api::sign_in(&request).await {
+                Ok(_) => {
+                    session.refetch();
+                    navigate(&next(), Default::default());
+                    Ok(())
+                }
+                Err(error) => {
+                    if let (Some(429), Some(secs)) = (error.status, error.retry_after_secs) {
+                        now.set(time::now_ms());
+                        waiting.set(Some((request.email.clone(), now.get_untracked() + f64::from(secs) * 1000.0)));
+                    }
+                    Err::<(), ApiError>(error)
+                }
+            }
         }
     });
+    // The clock moves only while there is a wait to count down.
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            if waiting.with_untracked(|w| w.as_ref().is_some_and(|(_, until)| *until > now.get_untracked())) {
+                now.set(time::now_ms());
+            }
+        },
+        std::time::Duration::from_millis(250),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    // Seconds left before this address may be tried again; another address need not wait.
+    let wait_left = move || {
+        waiting.with(|w| {
+            w.as_ref()
+                .filter(|(address, _)| email.with(|typed| typed.trim().eq_ignore_ascii_case(address.trim())))
+                .map(|(_, until)| ((until - now.get()) / 1000.0).ceil() as i64)
+                .filter(|left| *left > 0)
+        })
+    };
     let error = move || sign_in.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || error().and_then(|e| e.field_error(field));
     // Field messages sit by their fields; any other failure is shown above the button.
@@ -44,6 +77,9 @@ pub fn SignInPage() -> impl IntoView {
     let already_signed_in = move || matches!(session.0.get(), Some(Ok(_)));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        if untrack(wait_left).is_some() {
+            return; // Enter in a field while the button waits
+        }
         sign_in.dispatch(SignInRequest { email: email.get_untracked(), password: password.get_untracked() });
     };
 
@@ -76,8 +112,12 @@ pub fn SignInPage() -> impl IntoView {
                 />
                 // A 422 shows here too: its fields are marked one by one, and this sums it up with the request ID.
                 {move || error().map(|error| view! { <ErrorNotice error /> })}
-                <button type="submit" class="button button--primary" disabled=move || sign_in.pending().get()>
-                    {move || if sign_in.pending().get() { "Signing in…" } else { "Sign in" }}
+                <button type="submit" class="button button--primary" disabled=move || sign_in.pending().get() || wait_left().is_some()>
+                    {move || match (sign_in.pending().get(), wait_left()) {
+                        (true, _) => "Signing in…".to_owned(),
+                        (false, Some(left)) => format!("Sign in again in {left} s"),
+                        (false, None) => "Sign in".to_owned(),
+                    }}
                 </button>
             </form>
         </main>
