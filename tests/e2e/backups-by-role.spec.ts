@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { END_USER, mailboxIds, ORG_ADMIN, RESELLER, signIn } from './helpers';
 
 test('the portal opens on the sign-in page', async ({ page }) => {

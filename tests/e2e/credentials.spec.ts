@@ -1,4 +1,4 @@
-import { expect, Page, test } from '@playwright/test';
+import { expect, Page, test } from './fixtures';
 import { ORG_ADMIN, RESELLER, signIn } from './helpers';
 
 /** The built-in identity provider's demo password (server/src/idp). */

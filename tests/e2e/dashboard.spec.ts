@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { ORG_ADMIN, signIn } from './helpers';
 
 test('the dashboard counts each kind by status, and a count opens the filtered list', async ({ page }) => {

@@ -1,4 +1,4 @@
-import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
+import { Browser, BrowserContext, expect, Page, test } from './fixtures';
 import { END_USER, expectExplained, ORG_ADMIN, RESELLER, signIn } from './helpers';
 import { OwnServer } from './own-server';
 
@@ -43,11 +43,12 @@ async function firstJob(page: Page, kind: string, status: string): Promise<strin
 }
 
 test('400: a request body spoilt on its way is explained on the form, and sending again works', async ({ page }) => {
-  await signIn(page, END_USER);
+  await signIn(page, ORG_ADMIN);
   await page.goto('/status/migrates');
   await page.getByRole('button', { name: 'New migration' }).click();
   const form = page.getByRole('form', { name: 'New migration' });
-  await form.getByLabel('Migrate to (mailbox address)').fill('alice@spoilt-on-the-way.example');
+  await form.getByLabel('Mailbox', { exact: true }).selectOption({ label: END_USER });
+  await form.getByLabel('Migrate to (mailbox address)').fill('chloe.garcia@acme-legal.example');
   // A proxy between browser and server cuts the body short: the real server reads broken JSON.
   await page.route('**/api/jobs', (route) =>
     route.request().method() === 'POST' ? route.continue({ postData: '{"kind": "migrate", "mailbox_id": ' }) : route.continue(),
@@ -61,7 +62,7 @@ test('400: a request body spoilt on its way is explained on the form, and sendin
     path: '/api/jobs',
   });
   await page.unroute('**/api/jobs');
-  await expect(form.getByLabel('Migrate to (mailbox address)')).toHaveValue('alice@spoilt-on-the-way.example');
+  await expect(form.getByLabel('Migrate to (mailbox address)')).toHaveValue('chloe.garcia@acme-legal.example');
   await form.getByRole('button', { name: 'Start migration' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'is queued' })).toBeVisible();
 });
@@ -194,11 +195,12 @@ test.describe('on a server of their own', () => {
   });
 
   test('the server stopped: said plainly, nothing typed is lost, and it works once the server is back', async ({ browser }) => {
-    const page = await signedIn(browser, server(), END_USER);
+    const page = await signedIn(browser, server(), ORG_ADMIN);
     await page.goto('/status/migrates');
     await page.getByRole('button', { name: 'New migration' }).click();
     const form = page.getByRole('form', { name: 'New migration' });
-    await form.getByLabel('Migrate to (mailbox address)').fill('alice@while-it-was-down.example');
+    await form.getByLabel('Mailbox', { exact: true }).selectOption({ label: END_USER });
+    await form.getByLabel('Migrate to (mailbox address)').fill('dmitri.jansen@acme-legal.example');
     await server().stop();
     await form.getByRole('button', { name: 'Start migration' }).click();
     const notice = form.getByRole('alert');
@@ -210,7 +212,7 @@ test.describe('on a server of their own', () => {
       answered: false,
     });
     await server().start();
-    await expect(form.getByLabel('Migrate to (mailbox address)')).toHaveValue('alice@while-it-was-down.example');
+    await expect(form.getByLabel('Migrate to (mailbox address)')).toHaveValue('dmitri.jansen@acme-legal.example');
     await form.getByRole('button', { name: 'Start migration' }).click();
     await expect(page.getByRole('status').filter({ hasText: 'is queued' })).toBeVisible();
   });

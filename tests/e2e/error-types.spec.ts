@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { RESELLER, signIn } from './helpers';
 
 test('a backup error leads to its entry in the error types, grouped by service', async ({ page }) => {

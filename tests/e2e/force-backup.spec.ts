@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { END_USER, ORG_ADMIN, RESELLER, signIn } from './helpers';
 
 test('Force Backup on one account runs it, and the page follows it without a reload', async ({ page }) => {

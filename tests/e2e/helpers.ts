@@ -1,4 +1,4 @@
-import { expect, Locator, Page } from '@playwright/test';
+import { expect, Locator, Page } from './fixtures';
 
 export const DEMO_PASSWORD = 'demo-portal';
 /** The demo mailboxes' own mail-server password (Edit on a refused restore). */

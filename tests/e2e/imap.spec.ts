@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { RESELLER, signIn } from './helpers';
 
 // A real Dovecot, started by `cargo xtask test` with the demo mailboxes of `run --imap`:

@@ -1,5 +1,8 @@
-import { expect, test } from '@playwright/test';
-import { END_USER, signIn } from './helpers';
+import { expect, test } from './fixtures';
+import { END_USER, ORG_ADMIN, signIn } from './helpers';
+
+/** Another mailbox of Acme Legal, the organisation of END_USER and ORG_ADMIN (server/src/seed.rs). */
+const COLLEAGUE = 'bruno.dubois@acme-legal.example';
 
 test('a restore started from the portal shows in its list at once, and runs', async ({ page }) => {
   await signIn(page, END_USER);
@@ -20,18 +23,23 @@ test('a restore started from the portal shows in its list at once, and runs', as
 });
 
 test('a migration with a wrong destination is marked on the field, and nothing is started', async ({ page }) => {
-  await signIn(page, END_USER);
+  // Migrations are started by the organisation's admins, between its own mailboxes.
+  await signIn(page, ORG_ADMIN);
   await page.goto('/status/migrates');
   await page.getByRole('button', { name: 'New migration' }).click();
   const form = page.getByRole('form', { name: 'New migration' });
+  await form.getByLabel('Mailbox', { exact: true }).selectOption({ label: END_USER });
   await form.getByLabel('Migrate to (mailbox address)').fill('not an address');
   await form.getByRole('button', { name: 'Start migration' }).click();
   await expect(form.locator('#new-job-destination-error')).toHaveText('Enter the mailbox\'s address, like name@example.com.');
   await expect(form.getByLabel('Migrate to (mailbox address)')).toHaveAttribute('aria-invalid', 'true');
-  // Correct it: the same form, what was typed kept, goes through.
-  await form.getByLabel('Migrate to (mailbox address)').fill('alice@new-tenant.example');
+  // Correct it: the same form, what was typed kept, goes through into a colleague's mailbox.
+  await form.getByLabel('Migrate to (mailbox address)').fill(COLLEAGUE);
   await form.getByRole('button', { name: 'Start migration' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'is queued' })).toHaveText(/^Migration M-[2-9A-Z]{8} is queued\./);
+  const note = page.getByRole('status').filter({ hasText: 'is queued' });
+  await expect(note).toHaveText(/^Migration M-[2-9A-Z]{8} is queued\./);
+  const id = (await note.textContent())!.match(/M-[2-9A-Z]{8}/)![0];
+  await expect(page.locator('.backups-table__row', { hasText: id })).toContainText(COLLEAGUE);
 });
 
 test('a download in EML files is ready with its link', async ({ page }) => {

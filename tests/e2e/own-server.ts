@@ -40,6 +40,8 @@ export class OwnServer {
         PORTAL_DIST: process.env.PORTAL_DIST ?? 'dist',
         RUST_LOG: 'warn',
         PORTAL_DEMO_STEP_MS: '120',
+        // The server seeds nothing unless asked: the specs sign in with the demo's accounts.
+        PORTAL_SEED_DEMO: 'true',
         ...this.env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,8 +1,8 @@
-import { expect, test } from '@playwright/test';
-import { END_USER, expectExplained, signIn } from './helpers';
+import { expect, test } from './fixtures';
+import { expectExplained, ORG_ADMIN, signIn } from './helpers';
 
 test('the Problems panel lists the session\'s failed requests with what the console would show', async ({ page }) => {
-  await signIn(page, END_USER);
+  await signIn(page, ORG_ADMIN); // migrations are started by admins
   const toggle = page.getByRole('button', { name: /^Problems/ });
   await toggle.click();
   const panel = page.getByRole('region', { name: 'Problems in this session' });

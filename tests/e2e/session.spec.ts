@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { DEMO_PASSWORD, END_USER, expectExplained, signIn } from './helpers';
+import { expect, test } from './fixtures';
+import { DEMO_PASSWORD, END_USER, expectExplained, ORG_ADMIN, signIn } from './helpers';
 
 test('an end user cannot read another mailbox through the API', async ({ page }) => {
   await signIn(page, END_USER);
@@ -68,11 +68,12 @@ test('the layout holds at 360 px wide', async ({ page }) => {
 });
 
 test('a session that ends under a form: sign in again right there, what was typed stays, and the request goes through', async ({ page }) => {
-  await signIn(page, END_USER);
+  await signIn(page, ORG_ADMIN); // migrations are started by admins
   await page.goto('/status/migrates');
   await page.getByRole('button', { name: 'New migration' }).click();
   const form = page.getByRole('form', { name: 'New migration' });
-  await form.getByLabel('Migrate to (mailbox address)').fill('alice@after-sign-in.example');
+  await form.getByLabel('Mailbox', { exact: true }).selectOption({ label: END_USER });
+  await form.getByLabel('Migrate to (mailbox address)').fill('esme.mensah@acme-legal.example');
 
   // The session ends elsewhere (signed out in another tab of the same browser).
   const session = await (await page.request.get('/api/session')).json();
@@ -87,7 +88,7 @@ test('a session that ends under a form: sign in again right there, what was type
     path: '/api/jobs',
   });
   const again = notice.getByRole('group', { name: 'Sign in again' });
-  await expect(again.getByLabel('Email address')).toHaveValue(END_USER);
+  await expect(again.getByLabel('Email address')).toHaveValue(ORG_ADMIN);
   await again.getByLabel('Password').fill('not-the-password');
   await again.getByRole('button', { name: 'Sign in and continue' }).click();
   await expect(again).toContainText('do not match an account');

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { DEMO_MAILBOX_PASSWORD, END_USER, ORG_ADMIN, RESELLER, signIn } from './helpers';
 
 const TABS: [string, string, string[]][] = [
