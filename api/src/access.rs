@@ -66,12 +66,12 @@ impl Action {
     /// Who may take this action, in words for a 403 (what the person needs).
     pub fn who_may(self) -> &'static str {
         match self {
-            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => "Everyone signed in",
-            Action::ForceBackup => "Force Backup is for organisation admins and resellers",
-            Action::StartMigration => "Migrations are started by organisation admins and resellers",
-            Action::ViewSettings => "Account Settings are for organisation admins and resellers",
-            Action::ChangeCredentials => "Re-authentication is for organisation admins and resellers",
-            Action::ChangeMailboxes => "Mailboxes are added and changed by organisation admins and resellers",
+            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => "Everyone signed in may do this",
+            Action::ForceBackup => "Force Backup is for resellers and organisation admins",
+            Action::StartMigration => "Migrations are started by resellers and organisation admins",
+            Action::ViewSettings => "Account Settings can be seen only by the organisation's admins and its reseller",
+            Action::ChangeCredentials => "Credentials can be seen and changed only by the organisation's admins and its reseller",
+            Action::ChangeMailboxes => "Mailboxes can be added and changed only by the organisation's admins and its reseller",
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use portal_api::backups::BACKUP_HISTORY_RUNS;
 use portal_api::{
     BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind,
-    JobStatus, Page, Role, Storage,
+    JobStatus, Page, Storage,
 };
 
 use crate::auth::CurrentUser;
@@ -99,7 +99,7 @@ pub async fn list_backups(
     ApiQuery(query): ApiQuery<BackupsQuery>,
 ) -> AppResult<Json<Page<BackupRow>>> {
     let filter = Filter::new(query.q.as_deref(), query.status.as_deref(), query.page, query.per_page)?;
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = crate::access::scope(&user).condition();
     let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS}"))
         .bind(scope_id)
         .bind(&filter.text)
@@ -235,7 +235,7 @@ pub async fn backup_history(
 }
 
 async fn find_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64) -> AppResult<BackupRow> {
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = crate::access::scope(&user).condition();
     let record: Option<BackupRecord> =
         sqlx::query_as(&format!("SELECT {BACKUP_COLUMNS} {FROM_BACKUPS} WHERE {scope} AND m.id = $2"))
             .bind(scope_id)
@@ -266,7 +266,7 @@ pub async fn force_backup(
     user: CurrentUser,
     ApiPath(mailbox_id): ApiPath<i64>,
 ) -> AppResult<(StatusCode, Json<BackupRow>)> {
-    require_force_role(&user)?;
+    crate::access::require(&user, portal_api::Action::ForceBackup)?;
     let row = find_backup(&state, &user, mailbox_id).await?;
     if matches!(row.status, JobStatus::PreparingBackup | JobStatus::InProgress) {
         return Err(AppError::Conflict(format!(
@@ -301,9 +301,9 @@ pub async fn force_backups(
     user: CurrentUser,
     ApiJson(request): ApiJson<ForceBackupsRequest>,
 ) -> AppResult<(StatusCode, Json<ForceBackupsResult>)> {
-    require_force_role(&user)?;
+    crate::access::require(&user, portal_api::Action::ForceBackup)?;
     let filter = Filter::new(request.q.as_deref(), request.status.as_deref(), None, None)?;
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = crate::access::scope(&user).condition();
     let matching: Vec<(i64, String)> =
         sqlx::query_as(&format!("SELECT m.id, b.status {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS}"))
             .bind(scope_id)
@@ -325,15 +325,6 @@ pub async fn force_backups(
     }
     state.engine.wake();
     Ok((StatusCode::ACCEPTED, Json(result)))
-}
-
-fn require_force_role(user: &CurrentUser) -> AppResult<()> {
-    match user.role() {
-        Role::Reseller | Role::OrgAdmin => Ok(()),
-        Role::EndUser => Err(AppError::Forbidden(
-            "Force Backup is for resellers and organisation admins. Ask your organisation admin to start it.".into(),
-        )),
-    }
 }
 
 /// A waiting retry is brought forward (it keeps its count); otherwise a new backup is queued.

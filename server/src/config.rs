@@ -27,7 +27,8 @@ pub struct Config {
     pub secure_cookies: bool,
 
     /// Put the demo organisations, mailboxes and sign-ins into an empty database.
-    #[arg(long, env = "PORTAL_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Off unless asked: a server started bare has no account anyone can sign in with.
+    #[arg(long, env = "PORTAL_SEED_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
     pub seed_demo: bool,
 
     /// How long a session lasts after sign-in, in hours.
@@ -84,7 +85,7 @@ pub struct Config {
     pub oauth_client_id: String,
 
     /// The OAuth client secret (the embedded identity provider knows its demo one).
-    #[arg(long, env = "PORTAL_OAUTH_CLIENT_SECRET", default_value = "demo-client-secret", hide_env_values = true)]
+    #[arg(long, env = "PORTAL_OAUTH_CLIENT_SECRET", default_value = DEMO_CLIENT_SECRET, hide_env_values = true)]
     pub oauth_client_secret: String,
 
     /// Embedded identity provider: how long a device code lives, in seconds.
@@ -115,19 +116,53 @@ pub struct Config {
     pub request_timeout_ms: u64,
 
     /// Re-authentication attempts one user may make in a minute (then 429 with Retry-After).
-    #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", default_value_t = 6)]
+    #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
     pub reauth_attempts_per_minute: u32,
 
     /// Re-authentication attempts on one organisation's credentials in 10 minutes, by anyone.
-    #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_ORGANISATION", default_value_t = 10)]
+    #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_ORGANISATION", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub reauth_attempts_per_organisation: u32,
+
+    /// Wrong passwords for one email address in 15 minutes before sign-in with it answers 429
+    /// (counted for addresses that exist and those that do not alike).
+    #[arg(long, env = "PORTAL_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_failures_per_address: u32,
+
+    /// Wrong passwords from one client address in 15 minutes, whatever the email, before 429.
+    #[arg(long, env = "PORTAL_SIGN_IN_FAILURES_PER_CLIENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_failures_per_client: u32,
 
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
 }
 
+/// The client secret the embedded identity provider knows. Public (it is in this file), so
+/// never good enough for a real provider.
+pub const DEMO_CLIENT_SECRET: &str = "demo-client-secret";
+
 impl Config {
+    /// What must hold before the server starts: a real provider gets a real secret, and
+    /// `--idp` names a provider we know.
+    pub fn check(&self) -> Result<(), String> {
+        match self.idp.as_str() {
+            "embedded" => Ok(()),
+            "microsoft" if self.oauth_client_secret == DEMO_CLIENT_SECRET || self.oauth_client_secret.trim().is_empty() => Err(
+                "--idp microsoft needs the portal's own client secret (--oauth-client-secret or PORTAL_OAUTH_CLIENT_SECRET); \
+                 the demo secret is public."
+                    .into(),
+            ),
+            "microsoft" => Ok(()),
+            other => Err(format!("--idp {other:?} is not a provider we know: use embedded or microsoft.")),
+        }
+    }
+
+    /// Whether people reach this server over HTTPS (`--public-url https://…`): then cookies are
+    /// `Secure` and browsers are told to keep to HTTPS (HSTS).
+    pub fn https(&self) -> bool {
+        self.secure_cookies || self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
+
     /// The base address of this server as others reach it (no trailing slash).
     pub fn public_url(&self) -> String {
         match &self.public_url {
@@ -177,12 +212,14 @@ impl Config {
             idp_directory: None,
             idp: "embedded".into(),
             oauth_client_id: "backup-portal".into(),
-            oauth_client_secret: "demo-client-secret".into(),
+            oauth_client_secret: DEMO_CLIENT_SECRET.into(),
             idp_device_code_seconds: 900,
             idp_device_interval_seconds: 5,
             request_timeout_ms: 30_000,
             reauth_attempts_per_minute: 6,
             reauth_attempts_per_organisation: 10,
+            sign_in_failures_per_address: 5,
+            sign_in_failures_per_client: 50,
         }
     }
 }

@@ -31,7 +31,7 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
     for kind in JobKind::ALL {
         kinds.push(KindCounts { kind, counts: status_counts(&state, &user, kind, None).await? });
     }
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = crate::access::scope(&user).condition();
 
     // Storage of the organisations the user sees (an end user: their organisation's).
     let (used, quota): (Option<i64>, Option<i64>) = sqlx::query_as(&format!(

@@ -138,7 +138,7 @@ impl Cursor {
 
 /// Changes in the user's scope after `after` (time, job ID), in that order.
 async fn changes(cursor: &Cursor, after: &(i64, String)) -> Result<Vec<ChangeRow>, sqlx::Error> {
-    let (scope, scope_id) = cursor.user.scope().condition();
+    let (scope, scope_id) = crate::access::scope(&cursor.user).condition();
     sqlx::query_as(&format!(
         "SELECT j.id, j.kind, j.mailbox_id, j.status, j.updated_at FROM jobs j \
          JOIN mailboxes m ON m.id = j.mailbox_id JOIN organisations o ON o.id = m.organisation_id \

@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::jobs::{destination_password_fixes, DestinationPassword};
-use portal_api::{FieldError, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, Page, StatusCount};
+use portal_api::{Action, FieldError, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, Page, StatusCount};
 use serde::Deserialize;
 
+use crate::access;
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};
 use crate::engine::new_job_id;
@@ -237,7 +238,7 @@ pub async fn list_jobs(
         return Err(AppError::Validation(errors));
     };
     let (pattern, text) = listing::search(query.q.as_deref());
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = access::scope(&user).condition();
     let conditions = format!("WHERE {scope} AND {JOB_FILTER} AND ($5 = '' OR j.status = $5)");
 
     let key = format!("jobs {scope} {scope_id} {} {text} {status}", kind.as_str());
@@ -312,7 +313,7 @@ pub async fn count_jobs(
 /// Backups are counted by account (their current state), the other kinds by job.
 pub async fn status_counts(state: &AppState, user: &CurrentUser, kind: JobKind, q: Option<&str>) -> AppResult<Vec<StatusCount>> {
     let (pattern, text) = listing::search(q);
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = access::scope(&user).condition();
     let sql = if kind == JobKind::Backup {
         format!(
             "SELECT b.status, COUNT(*) FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
@@ -349,7 +350,7 @@ pub async fn get_job(State(state): State<AppState>, user: CurrentUser, ApiPath(i
 }
 
 async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<JobRow> {
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = access::scope(&user).condition();
     let record: Option<JobRecord> =
         sqlx::query_as(&format!("SELECT {JOB_COLUMNS} {FROM_JOBS} WHERE {scope} AND j.id = $2 AND j.kind <> 'backup'"))
             .bind(scope_id)
@@ -375,7 +376,7 @@ pub async fn skipped_items(
     user: CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Vec<portal_api::SkippedItem>>> {
-    let (scope, scope_id) = user.scope().condition();
+    let (scope, scope_id) = access::scope(&user).condition();
     let found: Option<(String,)> = sqlx::query_as(&format!("SELECT j.id {FROM_JOBS} WHERE {scope} AND j.id = $2"))
         .bind(scope_id)
         .bind(&id)
@@ -409,6 +410,7 @@ pub async fn skipped_items(
 )]
 pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<String>) -> AppResult<StatusCode> {
     let job = find_job(&state, &user, &id).await?;
+    access::manage_job(&user, job.kind, &job.mailbox_email, job.destination.as_deref())?;
     let what = job.kind.id_label().trim_end_matches(" ID");
     if !job.status.is_deletable() {
         return Err(AppError::Conflict(format!(
@@ -469,6 +471,7 @@ pub async fn retry_job(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<(StatusCode, Json<JobRow>)> {
     let job = find_job(&state, &user, &id).await?;
+    access::manage_job(&user, job.kind, &job.mailbox_email, job.destination.as_deref())?;
     if !matches!(job.status, JobStatus::Cancelled | JobStatus::Failed | JobStatus::Expired) {
         return Err(AppError::Conflict(format!(
             "{} {id} is {}; only a cancelled, failed or expired job can be started again. Reload it to see its current state.",
@@ -516,6 +519,7 @@ pub async fn set_destination_password(
     ApiJson(body): ApiJson<DestinationPassword>,
 ) -> AppResult<(StatusCode, Json<JobRow>)> {
     let job = find_job(&state, &user, &id).await?;
+    access::manage_job(&user, job.kind, &job.mailbox_email, job.destination.as_deref())?;
     if body.password.is_empty() {
         return Err(AppError::Validation(vec![FieldError::new("password", "Enter the destination mailbox's password.")]));
     }
@@ -584,8 +588,11 @@ pub async fn start_job(
 ) -> AppResult<(StatusCode, Json<JobRow>)> {
     let mut errors = Vec::new();
     let kind = require_kind(Some(new.kind.as_str()), &mut errors);
-    let (scope, scope_id) = user.scope().condition();
-    let mailbox: Option<(String, String, i64)> = sqlx::query_as(&format!(
+    if let Some(kind) = kind {
+        access::require(&user, start_action(kind))?;
+    }
+    let (scope, scope_id) = access::scope(&user).condition();
+    let mailbox: Option<access::SourceMailbox> = sqlx::query_as(&format!(
         "SELECT m.email, m.connector, m.organisation_id FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id \
          WHERE {scope} AND m.id = $2"
     ))
@@ -593,46 +600,31 @@ pub async fn start_job(
     .bind(new.mailbox_id)
     .fetch_optional(&state.db)
     .await?;
-    if mailbox.is_none() {
-        errors.push(FieldError::new("mailbox_id", "Choose one of your mailboxes."));
-    }
-    let imap = mailbox.as_ref().filter(|(_, connector, _)| connector == "imap").map(|(_, _, organisation)| *organisation);
-    let backed_up = match mailbox {
+    let backed_up = match &mailbox {
         Some(_) => crate::backups::folders_in_backup(&state.db, new.mailbox_id).await?,
-        None => Vec::new(),
+        None => {
+            errors.push(FieldError::new("mailbox_id", "Choose one of your mailboxes."));
+            Vec::new()
+        }
     };
     let folders: Vec<String> = new.folders.iter().map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect();
     if let Some(unknown) = folders.iter().find(|f| !backed_up.contains(f)) {
         errors.push(FieldError::new("folders", format!("There is no folder {unknown:?} in the backup.")));
     }
-    let destination = new.destination.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(str::to_lowercase);
-    if let Some(destination) = &destination {
-        if !looks_like_email(destination) {
-            errors.push(FieldError::new("destination", "Enter the mailbox's address, like name@example.com."));
-        } else if let (Some(organisation), true) = (imap, matches!(new.kind.as_str(), "restore" | "migrate")) {
-            // The connector signs in to the destination with its saved settings.
-            let known: Option<(i64,)> = sqlx::query_as(
-                "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2",
-            )
-            .bind(destination)
-            .bind(organisation)
-            .fetch_optional(&state.db)
-            .await?;
-            if known.is_none() {
-                errors.push(FieldError::new(
-                    "destination",
-                    format!("{destination} is not an IMAP mailbox of this organisation; add it under Account Settings › Mailboxes first."),
-                ));
+    let destination = match (kind, &mailbox) {
+        (Some(kind @ (JobKind::Restore | JobKind::Migrate)), Some(source)) => {
+            match access::destination(&state.db, &user, kind, source, new.destination.as_deref()).await? {
+                Ok(destination) => Some(destination),
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
             }
         }
-    }
+        _ => None,
+    };
     let mut params = serde_json::Map::new();
     match kind {
-        Some(JobKind::Migrate) => {
-            if destination.is_none() {
-                errors.push(FieldError::new("destination", "Enter the mailbox to migrate to."));
-            }
-        }
         Some(JobKind::Restore) => {
             let conflict = new.on_conflict.as_deref().unwrap_or("skip");
             if !matches!(conflict, "skip" | "keep_both") {
@@ -651,10 +643,10 @@ pub async fn start_job(
         }
         _ => {}
     }
-    let (Some(kind), Some((email, _, _)), true) = (kind, mailbox, errors.is_empty()) else {
+    let (Some(kind), Some(source), true) = (kind, mailbox, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
-    params.insert("destination".into(), destination.unwrap_or(email).into());
+    params.insert("destination".into(), destination.unwrap_or(source.email).into());
 
     let id = new_job_id(kind);
     let now = now_ms();
@@ -674,15 +666,13 @@ pub async fn start_job(
     Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
 }
 
-pub(crate) fn looks_like_email(value: &str) -> bool {
-    let Some((local, domain)) = value.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !value.contains(char::is_whitespace)
+/// What starting a job of this kind is, in the table of permissions.
+fn start_action(kind: JobKind) -> Action {
+    match kind {
+        JobKind::Migrate => Action::StartMigration,
+        JobKind::Download => Action::StartDownload,
+        JobKind::Restore | JobKind::Backup => Action::StartRestore,
+    }
 }
 
 /// The kind of a jobs list: migrate, restore or download.

@@ -1,5 +1,6 @@
 //! Backup Portal server: the API and the built portal, from one origin.
 
+pub mod access;
 pub mod auth;
 pub mod backups;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod mailboxes;
 pub mod openapi;
 pub mod problem;
 pub mod problems;
+pub mod rate_limit;
 pub mod secrets;
 pub mod seed;
 pub mod state;
@@ -97,8 +99,14 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         config.reauth_attempts_per_minute,
         config.reauth_attempts_per_organisation,
     ));
+    let sign_in = Arc::new(auth::throttle::SignInGuard::new(
+        config.sign_in_failures_per_address,
+        config.sign_in_failures_per_client,
+        auth::throttle::SignInGuard::default_hashing_slots(),
+    ));
     Ok(AppState {
         db,
+        sign_in,
         config: Arc::new(config),
         engine,
         links,

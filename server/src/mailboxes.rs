@@ -6,18 +6,15 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
-use portal_api::{ConnectionTest, FieldError, ImapMailboxRequest, ImapPassword, ImapSettings, JobStatus, OrganisationMailbox};
+use portal_api::{Action, ConnectionTest, FieldError, ImapMailboxRequest, ImapPassword, ImapSettings, JobStatus, OrganisationMailbox};
 
 use crate::auth::CurrentUser;
-use crate::credentials::administered_for;
 use crate::db::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::imap::client::{self, Account, Failure, Security};
 use crate::secrets::SecretString;
 use crate::state::AppState;
-
-const WHO: &str = "Mailboxes can be added and changed";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,10 +56,10 @@ pub async fn list_mailboxes(
     user: CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Vec<OrganisationMailbox>>> {
-    let organisation = administered_for(&state, &user, id, WHO).await?;
+    let organisation = crate::access::organisation(&state.db, &user, id, Action::ViewSettings).await?;
     let records: Vec<MailboxRecord> =
         sqlx::query_as(&format!("{SELECT_MAILBOXES} WHERE m.organisation_id = $1 ORDER BY m.email"))
-            .bind(organisation.id)
+            .bind(organisation)
             .fetch_all(&state.db)
             .await?;
     Ok(Json(records.into_iter().map(mailbox_summary).collect()))
@@ -163,7 +160,7 @@ pub async fn test_connection(
     ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<ImapMailboxRequest>,
 ) -> AppResult<Json<ConnectionTest>> {
-    administered_for(&state, &user, id, WHO).await?;
+    crate::access::organisation(&state.db, &user, id, Action::ChangeMailboxes).await?;
     let account = account_of(&request)?;
     Ok(Json(try_account(&state, &account).await?))
 }
@@ -186,9 +183,9 @@ pub async fn add_mailbox(
     ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<ImapMailboxRequest>,
 ) -> AppResult<(StatusCode, Json<OrganisationMailbox>)> {
-    let organisation = administered_for(&state, &user, id, WHO).await?;
+    let organisation = crate::access::organisation(&state.db, &user, id, Action::ChangeMailboxes).await?;
     let email = request.email.trim().to_lowercase();
-    let email_error = if !crate::jobs::looks_like_email(&email) {
+    let email_error = if !crate::access::looks_like_email(&email) {
         Some("Enter the mailbox's address, like name@example.com.")
     } else {
         let taken: Option<(i64,)> =
@@ -213,7 +210,7 @@ pub async fn add_mailbox(
         "INSERT INTO mailboxes (id, organisation_id, email, display_name, connector, demo_script) VALUES ($1, $2, $3, $3, 'imap', 'ok')",
     )
     .bind(next_id)
-    .bind(organisation.id)
+    .bind(organisation)
     .bind(&email)
     .execute(&mut *tx)
     .await?;
@@ -223,7 +220,7 @@ pub async fn add_mailbox(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let sealed = seal_password(&state, organisation.id, next_id, &account.password).await?;
+    let sealed = seal_password(&state, organisation, next_id, &account.password).await?;
     sqlx::query(
         "INSERT INTO imap_accounts (mailbox_id, host, port, security, username, password_sealed, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -275,6 +272,8 @@ pub async fn change_password(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ImapPassword>,
 ) -> AppResult<Json<OrganisationMailbox>> {
+    // The role first, so that an end user learns nothing of which mailboxes exist.
+    crate::access::require(&user, Action::ChangeMailboxes)?;
     let found: Option<(i64, String, i32, String, String)> = sqlx::query_as(
         "SELECT m.organisation_id, a.host, a.port, a.security, a.username FROM mailboxes m \
          JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.id = $1",
@@ -284,7 +283,7 @@ pub async fn change_password(
     .await?;
     let not_found = || AppError::not_found(format!("There is no IMAP mailbox {id} among those you manage."));
     let (organisation_id, host, port, security, username) = found.ok_or_else(not_found)?;
-    administered_for(&state, &user, organisation_id, WHO).await.map_err(|_| not_found())?;
+    crate::access::organisation(&state.db, &user, organisation_id, Action::ChangeMailboxes).await.map_err(|_| not_found())?;
     let request =
         ImapMailboxRequest { email: String::new(), host, port: port.max(0) as u32, security, username, password: body.password };
     let account = account_of(&request)?;

@@ -15,6 +15,7 @@ pub struct AppState {
     pub secrets: crate::secrets::SecretBox,
     pub counts: Arc<crate::listing::CountCache>,
     pub sessions: Arc<crate::auth::session::SessionCache>,
+    pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
     /// How TLS connections to IMAP servers are checked.
     pub imap_tls: Arc<tokio_rustls::rustls::ClientConfig>,

@@ -2,6 +2,7 @@
 
 pub mod password;
 pub mod session;
+pub mod throttle;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -14,7 +15,8 @@ use crate::db::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
-pub use session::{CurrentUser, Scope};
+pub use session::CurrentUser;
+use throttle::ClientAddress;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/session", get(current_session).post(sign_in).delete(sign_out))
@@ -33,15 +35,19 @@ struct UserRow {
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
         (status = 401, description = "Email or password not recognised", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sent from another site (the browser's Origin is not this portal)", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or empty", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for this address, or from this network, lately: wait Retry-After seconds", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many sign-ins at once: wait Retry-After seconds", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> AppResult<Response> {
-    reject_cross_site(&headers)?;
+    reject_cross_site(&state.config, &headers)?;
     let email = request.email.trim().to_lowercase();
     let mut errors = Vec::new();
     if email.is_empty() {
@@ -56,16 +62,21 @@ pub async fn sign_in(
         return Err(AppError::Validation(errors));
     }
 
+    // Before any password is checked: a flood costs us nothing but this.
+    state.sign_in.check(&email, client)?;
     let user: Option<UserRow> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(&state.db).await?;
     // Verify even for an unknown email, so the answer's timing does not tell which emails exist.
     let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy_hash().to_owned());
-    let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.map_err(AppError::internal)?;
+    let matches = state.sign_in.verify(request.password, stored).await?;
     let user = match user {
         Some(user) if matches => user,
-        _ => return Err(AppError::InvalidCredentials),
+        _ => {
+            state.sign_in.failed(&email, client);
+            return Err(AppError::InvalidCredentials);
+        }
     };
+    state.sign_in.succeeded(&email);
 
     let now = now_ms();
     let lifetime_ms = i64::from(state.config.session_hours) * 3_600_000;
@@ -82,7 +93,7 @@ pub async fn sign_in(
         .await?;
 
     let current = load_user(&state, user.id, csrf_token).await?;
-    let cookie = session::session_cookie(Some(&session_id), (lifetime_ms / 1000) as u64, state.config.secure_cookies);
+    let cookie = session::session_cookie(Some(&session_id), (lifetime_ms / 1000) as u64, state.config.https());
     let info = session_info(&state, &current).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(info)).into_response())
 }
@@ -99,7 +110,8 @@ pub async fn current_session(State(state): State<AppState>, user: CurrentUser) -
     Ok(Json(session_info(&state, &user).await?))
 }
 
-/// Sign out: ends the session and clears the cookie.
+/// Sign out: ends this session and every other session of the same user (a person who signs
+/// out on one device is signed out everywhere), and clears the cookie.
 #[utoipa::path(
     delete, path = "/api/session", tag = "session",
     params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
@@ -110,25 +122,41 @@ pub async fn current_session(State(state): State<AppState>, user: CurrentUser) -
     )
 )]
 pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(&user.session_hash).execute(&state.db).await?;
-    state.sessions.remove(&user.session_hash);
-    let cookie = session::session_cookie(None, 0, state.config.secure_cookies);
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.user_id).execute(&state.db).await?;
+    // At once on this instance; the others look sessions up again within SESSION_CACHE_TTL.
+    state.sessions.remove_user(user.user_id);
+    let cookie = session::session_cookie(None, 0, state.config.https());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
 /// Sign-in has no session yet to carry a CSRF token; a JSON body already forces a CORS
-/// preflight, and a browser's `Origin` naming another host is refused outright.
-fn reject_cross_site(headers: &HeaderMap) -> AppResult<()> {
+/// preflight, and a browser's `Origin` naming another site is refused outright. The portal's
+/// origin is `--public-url` (behind a proxy the `Host` header is the proxy's business); without
+/// one configured, the `Host` the browser used.
+fn reject_cross_site(config: &crate::config::Config, headers: &HeaderMap) -> AppResult<()> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
-    if origin_host == host {
+    let allowed = match &config.public_url {
+        Some(_) => origin_of(&config.public_url()).is_some_and(|public| public.eq_ignore_ascii_case(origin)),
+        None => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+            !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+        }
+    };
+    if allowed {
         Ok(())
     } else {
         Err(AppError::CsrfRejected)
     }
+}
+
+/// `scheme://host[:port]` of a URL, as a browser's `Origin` names it.
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find('/').map_or(url.len(), |i| scheme.len() + 3 + i);
+    Some(&url[..end])
 }
 
 async fn load_user(state: &AppState, user_id: i64, csrf_token: String) -> AppResult<CurrentUser> {
@@ -144,10 +172,10 @@ async fn load_user(state: &AppState, user_id: i64, csrf_token: String) -> AppRes
 }
 
 async fn session_info(state: &AppState, user: &CurrentUser) -> AppResult<SessionInfo> {
-    let scope = match user.scope() {
-        Scope::Mailbox(id) => sqlx::query_as::<_, (String,)>("SELECT email FROM mailboxes WHERE id = $1").bind(id),
-        Scope::Organisation(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM organisations WHERE id = $1").bind(id),
-        Scope::Reseller(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM resellers WHERE id = $1").bind(id),
+    let scope = match crate::access::scope(user) {
+        crate::access::Scope::Mailbox(id) => sqlx::query_as::<_, (String,)>("SELECT email FROM mailboxes WHERE id = $1").bind(id),
+        crate::access::Scope::Organisation(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM organisations WHERE id = $1").bind(id),
+        crate::access::Scope::Reseller(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM resellers WHERE id = $1").bind(id),
     }
     .fetch_optional(&state.db)
     .await?
@@ -160,4 +188,30 @@ async fn session_info(state: &AppState, user: &CurrentUser) -> AppResult<Session
         scope,
         csrf_token: user.csrf_token.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_origin(origin: &str, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        headers
+    }
+
+    #[test]
+    fn behind_a_proxy_the_origin_is_compared_with_the_public_url_not_the_host() {
+        let mut config = crate::config::Config::for_database("sqlite::memory:");
+        config.public_url = Some("https://backup.example.com/".into());
+        assert!(reject_cross_site(&config, &with_origin("https://backup.example.com", "10.0.0.5:8080")).is_ok());
+        assert!(reject_cross_site(&config, &with_origin("https://evil.example", "backup.example.com")).is_err());
+        assert!(reject_cross_site(&config, &with_origin("http://backup.example.com", "backup.example.com")).is_err());
+        config.public_url = None;
+        assert!(reject_cross_site(&config, &with_origin("http://127.0.0.1:8080", "127.0.0.1:8080")).is_ok());
+        assert!(reject_cross_site(&config, &with_origin("http://evil.example", "127.0.0.1:8080")).is_err());
+        assert_eq!(origin_of("https://a.example:8443/portal/"), Some("https://a.example:8443"));
+    }
 }

@@ -73,41 +73,16 @@ impl SessionCache {
     pub fn remove(&self, session_hash: &str) {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(session_hash);
     }
-}
 
-/// What a user may see, from their role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    Mailbox(i64),
-    Organisation(i64),
-    Reseller(i64),
-}
-
-impl Scope {
-    /// The SQL condition that keeps rows to this scope, on tables joined as `m` (mailboxes)
-    /// and `o` (organisations); its one parameter is `$1`.
-    pub fn condition(self) -> (&'static str, i64) {
-        match self {
-            Scope::Mailbox(id) => ("m.id = $1", id),
-            Scope::Organisation(id) => ("m.organisation_id = $1", id),
-            Scope::Reseller(id) => ("o.reseller_id = $1", id),
-        }
+    /// Forgets every session of a user (signed out everywhere).
+    pub fn remove_user(&self, user_id: i64) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, entry| entry.user.user_id != user_id);
     }
 }
 
 impl CurrentUser {
     pub fn role(&self) -> Role {
         Role::parse(&self.role).unwrap_or(Role::EndUser)
-    }
-
-    /// The user's scope. The schema guarantees the right ID is set for each role; a row that
-    /// broke that rule would see nothing rather than too much.
-    pub fn scope(&self) -> Scope {
-        match self.role() {
-            Role::Reseller => Scope::Reseller(self.reseller_id.unwrap_or(-1)),
-            Role::OrgAdmin => Scope::Organisation(self.organisation_id.unwrap_or(-1)),
-            Role::EndUser => Scope::Mailbox(self.mailbox_id.unwrap_or(-1)),
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Account Settings › Credentials: an organisation's three credentials, their history, and
 //! the three flows that fix them — admin consent (Continue), the backup admin's password
 //! (Re Authenticate) and Device Authorization (Verify & Continue). Only that organisation's
-//! admins and its reseller may read or change them (403 for everyone else).
+//! admins and its reseller may read or change them (`crate::access` decides).
 
 pub mod oauth;
 pub mod rate_limit;
@@ -13,7 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::{
     BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
-    DeviceFlow, DeviceFlowStatus, FieldError, OrganisationSummary, Role,
+    Action, DeviceFlow, DeviceFlowStatus, FieldError, OrganisationSummary,
 };
 use serde::Deserialize;
 
@@ -56,45 +56,14 @@ impl Organisation {
     }
 }
 
-/// The organisation, if the user administers it (its admin, or its reseller); else 403.
+/// The organisation, if the user may change its credentials (its admins, its reseller): 403
+/// for any other role, 404 outside the user's scope (`crate::access` decides).
 async fn administered(state: &AppState, user: &CurrentUser, organisation_id: i64) -> AppResult<Organisation> {
-    administered_for(state, user, organisation_id, "Credentials can be seen and changed").await
-}
-
-/// The organisation, if the user administers it; else 403 saying who may do `what`.
-pub(crate) async fn administered_for(
-    state: &AppState,
-    user: &CurrentUser,
-    organisation_id: i64,
-    what: &str,
-) -> AppResult<Organisation> {
-    let forbidden = || AppError::Forbidden(format!("{what} only by the organisation's admins and its reseller."));
-    let organisation: Option<(Organisation, i64)> = sqlx::query_as::<_, OrganisationWithReseller>(
-        "SELECT id, name, domain, tenant_id, reseller_id FROM organisations WHERE id = $1",
-    )
-    .bind(organisation_id)
-    .fetch_optional(&state.db)
-    .await?
-    .map(|o| (Organisation { id: o.id, name: o.name, domain: o.domain, tenant_id: o.tenant_id }, o.reseller_id));
-    let allowed = match (user.role(), &organisation) {
-        (Role::OrgAdmin, Some((o, _))) => user.organisation_id == Some(o.id),
-        (Role::Reseller, Some((_, reseller))) => user.reseller_id == Some(*reseller),
-        _ => false,
-    };
-    match organisation {
-        Some((organisation, _)) if allowed => Ok(organisation),
-        // An unknown organisation reads the same as someone else's.
-        _ => Err(forbidden()),
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct OrganisationWithReseller {
-    id: i64,
-    name: String,
-    domain: Option<String>,
-    tenant_id: Option<String>,
-    reseller_id: i64,
+    crate::access::organisation(&state.db, user, organisation_id, Action::ChangeCredentials).await?;
+    Ok(sqlx::query_as("SELECT id, name, domain, tenant_id FROM organisations WHERE id = $1")
+        .bind(organisation_id)
+        .fetch_one(&state.db)
+        .await?)
 }
 
 /// The organisations whose credentials the user may manage, with how many are broken.
@@ -103,10 +72,8 @@ struct OrganisationWithReseller {
     responses((status = 200, description = "Organisations the user administers", body = Vec<OrganisationSummary>))
 )]
 pub async fn list_organisations(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Vec<OrganisationSummary>>> {
-    let (condition, id) = match user.role() {
-        Role::Reseller => ("o.reseller_id = $1", user.reseller_id.unwrap_or(-1)),
-        Role::OrgAdmin => ("o.id = $1", user.organisation_id.unwrap_or(-1)),
-        Role::EndUser => return Ok(Json(Vec::new())),
+    let Some((condition, id)) = crate::access::scope(&user).organisation_condition() else {
+        return Ok(Json(Vec::new()));
     };
     let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
         "SELECT o.id, o.name, (SELECT COUNT(*) FROM credentials c WHERE c.organisation_id = o.id AND c.state = 'broken') \
@@ -263,10 +230,8 @@ async fn credentials_of(state: &AppState, organisation: &Organisation) -> AppRes
 
 /// The broken credentials of the organisations the user administers (the dashboard's banner).
 pub async fn need_reauthentication(state: &AppState, user: &CurrentUser) -> AppResult<Vec<BrokenCredential>> {
-    let (condition, id) = match user.role() {
-        Role::Reseller => ("o.reseller_id = $1", user.reseller_id.unwrap_or(-1)),
-        Role::OrgAdmin => ("o.id = $1", user.organisation_id.unwrap_or(-1)),
-        Role::EndUser => return Ok(Vec::new()),
+    let Some((condition, id)) = crate::access::scope(user).organisation_condition() else {
+        return Ok(Vec::new());
     };
     let rows: Vec<(i64, String, String, Option<String>, Option<i64>)> = sqlx::query_as(&format!(
         "SELECT o.id, o.name, c.kind, c.reason, c.broken_since FROM credentials c JOIN organisations o ON o.id = c.organisation_id \

@@ -2,21 +2,14 @@
 //! cannot be guessed through us and a provider is not flooded. Counted in memory per
 //! instance (a sliding window); over the limit the answer is 429 with `Retry-After`.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::AppError;
+use crate::rate_limit::{too_many, Window};
 
 pub struct RateLimiter {
     per_organisation: Window,
     per_client: Window,
-}
-
-struct Window {
-    limit: usize,
-    span: Duration,
-    seen: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl RateLimiter {
@@ -33,38 +26,14 @@ impl RateLimiter {
     pub fn attempt(&self, organisation_id: i64, client: &str) -> Result<(), AppError> {
         let now = Instant::now();
         if let Some(wait) = self.per_client.wait(client, now) {
-            return Err(limited(wait, "You have tried this too often in the last minute"));
+            return Err(too_many(wait, "You have tried this too often in the last minute"));
         }
         if let Some(wait) = self.per_organisation.wait(&organisation_id.to_string(), now) {
-            return Err(limited(wait, "This organisation's credentials were tried too often in the last 10 minutes"));
+            return Err(too_many(wait, "This organisation's credentials were tried too often in the last 10 minutes"));
         }
         self.per_client.record(client, now);
         self.per_organisation.record(&organisation_id.to_string(), now);
         Ok(())
-    }
-}
-
-fn limited(wait: Duration, what: &str) -> AppError {
-    let secs = wait.as_secs().max(1);
-    AppError::RateLimited { retry_after_secs: secs, detail: format!("{what}. Wait {secs} s, then try again.") }
-}
-
-impl Window {
-    fn new(limit: usize, span: Duration) -> Window {
-        Window { limit, span, seen: Mutex::new(HashMap::new()) }
-    }
-
-    fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let times = seen.entry(key.to_owned()).or_default();
-        while times.front().is_some_and(|t| now.duration_since(*t) >= self.span) {
-            times.pop_front();
-        }
-        (times.len() >= self.limit).then(|| self.span - now.duration_since(*times.front().expect("over the limit: not empty")))
-    }
-
-    fn record(&self, key: &str, now: Instant) {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).entry(key.to_owned()).or_default().push_back(now);
     }
 }
 

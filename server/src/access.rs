@@ -1,0 +1,173 @@
+//! Who may do what to which object: the one place that decides every permission. Every
+//! handler asks here; none decides by itself.
+//!
+//! Two questions, in this order:
+//! 1. May the user's role take the action at all? The table is `portal_api::Action` (shared with
+//!    the portal, which only hides what a role cannot use). No: 403 naming who may.
+//! 2. Is the object within the user's scope (own mailbox, own organisation, the organisations a
+//!    reseller serves)? No: 404, the same answer as for something that does not exist, so that
+//!    nobody learns what exists outside their scope.
+//!
+//! An end user may also write only into their own mailbox: a restore elsewhere, or anything
+//! done to a job that writes elsewhere (a migration), is 403.
+
+use portal_api::{Action, FieldError, JobKind, Role};
+
+use crate::auth::session::CurrentUser;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+
+/// What a user may see, from their role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Mailbox(i64),
+    Organisation(i64),
+    Reseller(i64),
+}
+
+impl Scope {
+    /// The SQL condition that keeps rows to this scope, on tables joined as `m` (mailboxes)
+    /// and `o` (organisations); its one parameter is `$1`.
+    pub fn condition(self) -> (&'static str, i64) {
+        match self {
+            Scope::Mailbox(id) => ("m.id = $1", id),
+            Scope::Organisation(id) => ("m.organisation_id = $1", id),
+            Scope::Reseller(id) => ("o.reseller_id = $1", id),
+        }
+    }
+
+    /// The same on the `organisations` table alone (as `o`); `None` for an end user, who
+    /// administers no organisation.
+    pub fn organisation_condition(self) -> Option<(&'static str, i64)> {
+        match self {
+            Scope::Mailbox(_) => None,
+            Scope::Organisation(id) => Some(("o.id = $1", id)),
+            Scope::Reseller(id) => Some(("o.reseller_id = $1", id)),
+        }
+    }
+}
+
+/// The user's scope. The schema guarantees the right ID is set for each role; a row that
+/// broke that rule would see nothing rather than too much.
+pub fn scope(user: &CurrentUser) -> Scope {
+    match user.role() {
+        Role::Reseller => Scope::Reseller(user.reseller_id.unwrap_or(-1)),
+        Role::OrgAdmin => Scope::Organisation(user.organisation_id.unwrap_or(-1)),
+        Role::EndUser => Scope::Mailbox(user.mailbox_id.unwrap_or(-1)),
+    }
+}
+
+/// 403 unless the user's role may take `action`.
+pub fn require(user: &CurrentUser, action: Action) -> AppResult<()> {
+    if action.allowed(user.role()) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("{}; you are signed in as {}.", action.who_may(), user.role().label().to_lowercase())))
+    }
+}
+
+/// The organisation `id`, if the user's role may take `action` (else 403) on this organisation
+/// (else 404: it does not exist, or it is outside the user's scope, which reads the same).
+pub async fn organisation(db: &Db, user: &CurrentUser, id: i64, action: Action) -> AppResult<i64> {
+    require(user, action)?;
+    let not_found = || AppError::not_found(format!("There is no organisation {id} among those you manage."));
+    let Some((condition, scope_id)) = scope(user).organisation_condition() else {
+        return Err(not_found());
+    };
+    let found: Option<(i64,)> = sqlx::query_as(&format!("SELECT o.id FROM organisations o WHERE {condition} AND o.id = $2"))
+        .bind(scope_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    found.map(|(id,)| id).ok_or_else(not_found)
+}
+
+/// Where a new restore or migration may write. An end user: their own mailbox only (no
+/// destination means their own). Anyone else: a mailbox of the source's organisation for a
+/// restore (a migration may leave it: that is what migrating to a new tenant is); for an IMAP
+/// source, an IMAP mailbox of the organisation, whose saved settings the connector signs in
+/// with. Answers the address to write into, lower-case.
+pub async fn destination(
+    db: &Db,
+    user: &CurrentUser,
+    kind: JobKind,
+    source: &SourceMailbox,
+    requested: Option<&str>,
+) -> AppResult<Result<String, FieldError>> {
+    let requested = requested.map(str::trim).filter(|d| !d.is_empty()).map(str::to_lowercase);
+    if Action::writes_own_mailbox_only(user.role()) {
+        return match requested {
+            Some(other) if other != source.email => Err(AppError::Forbidden(format!(
+                "You may restore your backup only into your own mailbox ({}); restores into {other} are started by your organisation's admins.",
+                source.email
+            ))),
+            _ => Ok(Ok(source.email.clone())),
+        };
+    }
+    let Some(destination) = requested else {
+        return Ok(match kind {
+            JobKind::Migrate => Err(FieldError::new("destination", "Enter the mailbox to migrate to.")),
+            _ => Ok(source.email.clone()),
+        });
+    };
+    if !looks_like_email(&destination) {
+        return Ok(Err(FieldError::new("destination", "Enter the mailbox's address, like name@example.com.")));
+    }
+    let imap = source.connector == "imap";
+    if kind == JobKind::Restore || imap {
+        let sql = if imap {
+            "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2"
+        } else {
+            "SELECT m.id FROM mailboxes m WHERE m.email = $1 AND m.organisation_id = $2"
+        };
+        let known: Option<(i64,)> = sqlx::query_as(sql).bind(&destination).bind(source.organisation_id).fetch_optional(db).await?;
+        if known.is_none() {
+            // Said the same whether the address exists in another organisation or nowhere.
+            let what = if imap { "an IMAP mailbox" } else { "a mailbox" };
+            let todo = if imap { "; add it under Account Settings › Mailboxes first" } else { "" };
+            return Ok(Err(FieldError::new("destination", format!("{destination} is not {what} of this organisation{todo}."))));
+        }
+    }
+    Ok(Ok(destination))
+}
+
+/// The mailbox a new job reads from, as found within the user's scope.
+#[derive(sqlx::FromRow)]
+pub struct SourceMailbox {
+    pub email: String,
+    pub connector: String,
+    pub organisation_id: i64,
+}
+
+/// May the user try again, delete, or give the destination's password for this job (already
+/// found within their scope)? An end user only for a job that writes into nothing but their
+/// own mailbox: a download, or a restore into it.
+pub fn manage_job(user: &CurrentUser, kind: JobKind, source_email: &str, destination: Option<&str>) -> AppResult<()> {
+    require(user, Action::ManageJob)?;
+    if !Action::writes_own_mailbox_only(user.role()) {
+        return Ok(());
+    }
+    let own = match kind {
+        JobKind::Download => true,
+        JobKind::Restore => destination.is_none_or(|d| d.eq_ignore_ascii_case(source_email)),
+        JobKind::Migrate | JobKind::Backup => false,
+    };
+    if own {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "This job writes into another mailbox: only your organisation's admins and its reseller may change it.".into(),
+        ))
+    }
+}
+
+pub(crate) fn looks_like_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.contains(char::is_whitespace)
+}

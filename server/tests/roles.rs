@@ -1,0 +1,408 @@
+//! The role matrix: every operation of the OpenAPI document, as every kind of user, on their
+//! own object, a colleague's (same organisation; for organisations, another one of the same
+//! reseller) and a stranger's (another reseller's), with the answer each must get. An
+//! operation added to the document without its row here fails the test, and so does a row
+//! whose operation is gone.
+//!
+//! The rules are written here from the design's table of roles, not read from the server's
+//! own table, so that a change to either shows.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::*;
+use portal_api::{BackupRow, JobRow, OrganisationSummary, Page, Role};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Actor {
+    EndUser,
+    OrgAdmin,
+    Reseller,
+    /// The other reseller's user, who serves only Delta Foods.
+    OtherReseller,
+    SignedOut,
+}
+
+const ACTORS: [Actor; 5] = [Actor::EndUser, Actor::OrgAdmin, Actor::Reseller, Actor::OtherReseller, Actor::SignedOut];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Object {
+    /// The end user's own mailbox (Acme Legal), a job of it; for organisations, Acme Legal.
+    Own,
+    /// Another Acme Legal mailbox or its job; for organisations, Bluebird Clinics (same reseller).
+    Colleague,
+    /// A Delta Foods mailbox or job; Delta Foods itself (the other reseller's).
+    Stranger,
+}
+
+const OBJECTS: [Object; 3] = [Object::Own, Object::Colleague, Object::Stranger];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// No object: lists and the session, each answering within the user's scope.
+    None,
+    Mailbox,
+    Job,
+    Organisation,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// No session needed; the same answer for everyone.
+    Public,
+    /// Any signed-in role.
+    Everyone,
+    /// Organisation admins and resellers; an end user gets 403.
+    Admins,
+    /// Everyone, but an end user only where it writes into their own mailbox: 403 otherwise.
+    OwnMailboxOnly,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    /// Through the permission gate: 2xx, or a 409/422 about the object's state or the input.
+    Allowed,
+    Status(StatusCode),
+}
+
+struct Fixture {
+    mailboxes: [(i64, String); 3],
+    /// A second mailbox of each object's organisation (to write into).
+    neighbours: [String; 3],
+    organisations: [i64; 3],
+    jobs: [String; 3],
+    migration: String,
+    download_url: String,
+}
+
+impl Fixture {
+    fn mailbox(&self, object: Object) -> i64 {
+        self.mailboxes[object as usize].0
+    }
+}
+
+struct Row {
+    method: Method,
+    /// As the OpenAPI document names it.
+    path: &'static str,
+    what: &'static str,
+    who: Who,
+    family: Family,
+    /// What an object outside the scope answers (404, or 422 where the body names it).
+    outside: StatusCode,
+    /// What an object within the scope answers once the role may act.
+    inside: Expect,
+    request: fn(&Fixture, Object) -> (String, Option<Value>),
+}
+
+fn row(
+    method: Method,
+    path: &'static str,
+    who: Who,
+    family: Family,
+    request: fn(&Fixture, Object) -> (String, Option<Value>),
+) -> Row {
+    Row { method, path, what: "", who, family, outside: StatusCode::NOT_FOUND, inside: Expect::Allowed, request }
+}
+
+fn rows() -> Vec<Row> {
+    use Family as F;
+    use Who as W;
+    vec![
+        row(Method::GET, "/api/health", W::Public, F::None, |_, _| ("/api/health".into(), None)),
+        row(Method::POST, "/api/session", W::Public, F::None, |_, _| {
+            ("/api/session".into(), Some(json!({"email": "alice.archer@acme-legal.example", "password": "demo-portal"})))
+        }),
+        row(Method::GET, "/api/session", W::Everyone, F::None, |_, _| ("/api/session".into(), None)),
+        row(Method::DELETE, "/api/session", W::Everyone, F::None, |_, _| ("/api/session".into(), None)),
+        row(Method::GET, "/api/backups", W::Everyone, F::None, |_, _| ("/api/backups".into(), None)),
+        row(Method::GET, "/api/backups/{mailbox_id}", W::Everyone, F::Mailbox, |f, o| (format!("/api/backups/{}", f.mailbox(o)), None)),
+        row(Method::POST, "/api/backups/{mailbox_id}/force", W::Admins, F::Mailbox, |f, o| {
+            (format!("/api/backups/{}/force", f.mailbox(o)), None)
+        }),
+        row(Method::POST, "/api/backups/force", W::Admins, F::None, |f, _| {
+            ("/api/backups/force".into(), Some(json!({"q": f.mailboxes[0].1})))
+        }),
+        row(Method::GET, "/api/backups/{mailbox_id}/history", W::Everyone, F::Mailbox, |f, o| {
+            (format!("/api/backups/{}/history", f.mailbox(o)), None)
+        }),
+        row(Method::GET, "/api/backups/{mailbox_id}/folders", W::Everyone, F::Mailbox, |f, o| {
+            (format!("/api/backups/{}/folders", f.mailbox(o)), None)
+        }),
+        row(Method::GET, "/api/jobs", W::Everyone, F::None, |_, _| ("/api/jobs?kind=restore".into(), None)),
+        row(Method::GET, "/api/jobs/counts", W::Everyone, F::None, |_, _| ("/api/jobs/counts?kind=download".into(), None)),
+        Row {
+            what: "a restore into the mailbox itself",
+            outside: StatusCode::UNPROCESSABLE_ENTITY,
+            ..row(Method::POST, "/api/jobs", W::Everyone, F::Mailbox, |f, o| {
+                ("/api/jobs".into(), Some(json!({"kind": "restore", "mailbox_id": f.mailbox(o)})))
+            })
+        },
+        Row {
+            what: "a restore into a colleague's mailbox",
+            outside: StatusCode::UNPROCESSABLE_ENTITY,
+            ..row(Method::POST, "/api/jobs", W::OwnMailboxOnly, F::Mailbox, |f, o| {
+                let body = json!({"kind": "restore", "mailbox_id": f.mailbox(o), "destination": f.neighbours[o as usize]});
+                ("/api/jobs".into(), Some(body))
+            })
+        },
+        Row {
+            what: "a migration",
+            outside: StatusCode::UNPROCESSABLE_ENTITY,
+            ..row(Method::POST, "/api/jobs", W::Admins, F::Mailbox, |f, o| {
+                let body = json!({"kind": "migrate", "mailbox_id": f.mailbox(o), "destination": f.neighbours[o as usize]});
+                ("/api/jobs".into(), Some(body))
+            })
+        },
+        Row {
+            what: "a download",
+            outside: StatusCode::UNPROCESSABLE_ENTITY,
+            ..row(Method::POST, "/api/jobs", W::Everyone, F::Mailbox, |f, o| {
+                ("/api/jobs".into(), Some(json!({"kind": "download", "mailbox_id": f.mailbox(o)})))
+            })
+        },
+        row(Method::GET, "/api/jobs/{id}", W::Everyone, F::Job, |f, o| (format!("/api/jobs/{}", f.jobs[o as usize]), None)),
+        row(Method::GET, "/api/jobs/{id}/skipped", W::Everyone, F::Job, |f, o| {
+            (format!("/api/jobs/{}/skipped", f.jobs[o as usize]), None)
+        }),
+        row(Method::POST, "/api/jobs/{id}/retry", W::Everyone, F::Job, |f, o| {
+            (format!("/api/jobs/{}/retry", f.jobs[o as usize]), None)
+        }),
+        row(Method::DELETE, "/api/jobs/{id}", W::Everyone, F::Job, |f, o| (format!("/api/jobs/{}", f.jobs[o as usize]), None)),
+        row(Method::PUT, "/api/jobs/{id}/destination-password", W::Everyone, F::Job, |f, o| {
+            (format!("/api/jobs/{}/destination-password", f.jobs[o as usize]), Some(json!({"password": "x"})))
+        }),
+        // The same actions on a migration of the end user's own mailbox: it writes elsewhere.
+        Row {
+            what: "on a migration out of the mailbox",
+            ..row(Method::POST, "/api/jobs/{id}/retry", W::OwnMailboxOnly, F::Mailbox, |f, o| match o {
+                Object::Own => (format!("/api/jobs/{}/retry", f.migration), None),
+                _ => (format!("/api/jobs/{}/retry", f.jobs[o as usize]), None),
+            })
+        },
+        Row {
+            what: "on a migration out of the mailbox",
+            ..row(Method::PUT, "/api/jobs/{id}/destination-password", W::OwnMailboxOnly, F::Mailbox, |f, o| match o {
+                Object::Own => (format!("/api/jobs/{}/destination-password", f.migration), Some(json!({"password": "x"}))),
+                _ => (format!("/api/jobs/{}/destination-password", f.jobs[o as usize]), Some(json!({"password": "x"}))),
+            })
+        },
+        Row {
+            what: "on a migration out of the mailbox",
+            ..row(Method::DELETE, "/api/jobs/{id}", W::OwnMailboxOnly, F::Mailbox, |f, o| match o {
+                Object::Own => (format!("/api/jobs/{}", f.migration), None),
+                _ => (format!("/api/jobs/{}", f.jobs[o as usize]), None),
+            })
+        },
+        // The signed link is the permission: the same for everyone, with or without a session.
+        row(Method::GET, "/api/downloads/{id}/file", W::Public, F::None, |f, _| (f.download_url.clone(), None)),
+        row(Method::GET, "/api/events", W::Everyone, F::None, |_, _| ("/api/events".into(), None)),
+        row(Method::GET, "/api/dashboard", W::Everyone, F::None, |_, _| ("/api/dashboard".into(), None)),
+        row(Method::GET, "/api/organisations", W::Everyone, F::None, |_, _| ("/api/organisations".into(), None)),
+        row(Method::GET, "/api/organisations/{id}/credentials", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/credentials", f.organisations[o as usize]), None)
+        }),
+        row(Method::POST, "/api/organisations/{id}/credentials/main-app/consent", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/credentials/main-app/consent", f.organisations[o as usize]), None)
+        }),
+        row(Method::PUT, "/api/organisations/{id}/credentials/backup-admin", W::Admins, F::Organisation, |f, o| {
+            let body = json!({"username": "", "password": ""});
+            (format!("/api/organisations/{}/credentials/backup-admin", f.organisations[o as usize]), Some(body))
+        }),
+        row(Method::POST, "/api/organisations/{id}/credentials/device", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/credentials/device", f.organisations[o as usize]), None)
+        }),
+        Row {
+            what: "a device flow that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::POST, "/api/organisations/{id}/credentials/device/{flow}/complete", W::Admins, F::Organisation, |f, o| {
+                (format!("/api/organisations/{}/credentials/device/999999/complete", f.organisations[o as usize]), None)
+            })
+        },
+        row(Method::POST, "/api/organisations/{id}/credentials/verify", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/credentials/verify", f.organisations[o as usize]), None)
+        }),
+        row(Method::GET, "/api/organisations/{id}/mailboxes", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/mailboxes", f.organisations[o as usize]), None)
+        }),
+        row(Method::POST, "/api/organisations/{id}/mailboxes", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/mailboxes", f.organisations[o as usize]), Some(imap_settings()))
+        }),
+        row(Method::POST, "/api/organisations/{id}/mailboxes/test", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/mailboxes/test", f.organisations[o as usize]), Some(imap_settings()))
+        }),
+        // Only IMAP mailboxes have a password here; the demo's are not, so every answer that
+        // passes the role is 404, which says nothing of the mailbox either.
+        Row {
+            what: "a demo mailbox (not IMAP)",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::PUT, "/api/mailboxes/{id}/imap-password", W::Admins, F::Mailbox, |f, o| {
+                (format!("/api/mailboxes/{}/imap-password", f.mailbox(o)), Some(json!({"password": "x"})))
+            })
+        },
+    ]
+}
+
+/// Settings that fail validation (port 0) before anything is contacted.
+fn imap_settings() -> Value {
+    json!({"email": "new@acme-legal.example", "host": "127.0.0.1", "port": 0, "security": "none", "username": "u", "password": "p"})
+}
+
+fn in_scope(actor: Actor, family: Family, object: Object) -> bool {
+    match family {
+        Family::None => true,
+        Family::Mailbox | Family::Job => match actor {
+            Actor::EndUser => object == Object::Own,
+            Actor::OrgAdmin | Actor::Reseller => object != Object::Stranger,
+            Actor::OtherReseller => object == Object::Stranger,
+            Actor::SignedOut => false,
+        },
+        Family::Organisation => match actor {
+            Actor::EndUser | Actor::SignedOut => false,
+            Actor::OrgAdmin => object == Object::Own,
+            Actor::Reseller => object != Object::Stranger,
+            Actor::OtherReseller => object == Object::Stranger,
+        },
+    }
+}
+
+fn expected(row: &Row, actor: Actor, object: Object) -> Expect {
+    if row.who == Who::Public {
+        return Expect::Allowed;
+    }
+    if actor == Actor::SignedOut {
+        return Expect::Status(StatusCode::UNAUTHORIZED);
+    }
+    if row.who == Who::Admins && actor == Actor::EndUser {
+        return Expect::Status(StatusCode::FORBIDDEN);
+    }
+    if !in_scope(actor, row.family, object) {
+        // Outside the scope reads as not there at all, whatever the job would have done.
+        return Expect::Status(row.outside);
+    }
+    if row.who == Who::OwnMailboxOnly && actor == Actor::EndUser {
+        return Expect::Status(StatusCode::FORBIDDEN);
+    }
+    row.inside
+}
+
+async fn fixture(app: &TestApp, clients: &[Option<Client>; 5]) -> Fixture {
+    let client = |actor: Actor| clients[actor as usize].as_ref().unwrap();
+    let backups = |actor: Actor| async move {
+        let page: Page<BackupRow> = body_json(app.get_as(client(actor), "/api/backups?per_page=50").await).await;
+        page.items.into_iter().map(|b| (b.mailbox_id, b.mailbox_email)).collect::<Vec<_>>()
+    };
+    let own = backups(Actor::EndUser).await.remove(0);
+    let acme: Vec<_> = backups(Actor::OrgAdmin).await.into_iter().filter(|m| m.0 != own.0).collect();
+    let delta = backups(Actor::OtherReseller).await;
+    let organisations = |actor: Actor| async move {
+        let list: Vec<OrganisationSummary> = body_json(app.get_as(client(actor), "/api/organisations").await).await;
+        list
+    };
+    let served = organisations(Actor::Reseller).await;
+    let id_of = |name: &str| served.iter().find(|o| o.name == name).unwrap().id;
+    let organisations = [id_of("Acme Legal"), id_of("Bluebird Clinics"), organisations(Actor::OtherReseller).await[0].id];
+
+    let start = |actor: Actor, body: Value| async move {
+        let response = app.send_as(client(actor), Method::POST, "/api/jobs", Some(body)).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        body_json::<JobRow>(response).await.id
+    };
+    let jobs = [
+        start(Actor::OrgAdmin, json!({"kind": "restore", "mailbox_id": own.0})).await,
+        start(Actor::OrgAdmin, json!({"kind": "restore", "mailbox_id": acme[0].0})).await,
+        start(Actor::OtherReseller, json!({"kind": "restore", "mailbox_id": delta[0].0})).await,
+    ];
+    let migration = start(Actor::OrgAdmin, json!({"kind": "migrate", "mailbox_id": own.0, "destination": acme[1].1})).await;
+    let downloads: Page<JobRow> =
+        body_json(app.get_as(client(Actor::Reseller), "/api/jobs?kind=download&status=completed").await).await;
+    let download_url = downloads.items.iter().find_map(|d| d.download_url.clone()).expect("a seeded download is ready");
+    Fixture {
+        neighbours: [acme[0].1.clone(), acme[1].1.clone(), delta[1].1.clone()],
+        mailboxes: [own, acme[0].clone(), delta[0].clone()],
+        organisations,
+        jobs,
+        migration,
+        download_url,
+    }
+}
+
+async fn send(app: &TestApp, client: Option<&Client>, method: Method, uri: &str, body: Option<Value>) -> StatusCode {
+    match client {
+        Some(client) => app.send_as(client, method, uri, body).await.status(),
+        None => {
+            let builder = Request::builder().method(method).uri(uri);
+            let request = match body {
+                Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+                None => builder.body(Body::empty()),
+            };
+            app.send(request.unwrap()).await.status()
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_operation_answers_each_role_as_the_design_says() {
+    // Served: the credential flows talk to the identity provider built into the server over HTTP.
+    let app = served_test_app(|_| {}).await;
+    let clients = [
+        Some(app.sign_in(Role::EndUser).await),
+        Some(app.sign_in(Role::OrgAdmin).await),
+        Some(app.sign_in(Role::Reseller).await),
+        Some(app.sign_in_as("reseller@harbour.example").await),
+        None,
+    ];
+    let fixture = fixture(&app, &clients).await;
+    let rows = rows();
+
+    // Every operation of the document has a row, and every row an operation.
+    let document: Value = body_json(app.send(Request::get("/api/openapi.json").body(Body::empty()).unwrap()).await).await;
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let covered: BTreeSet<(String, String)> = rows.iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect();
+    let missing: Vec<_> = documented.difference(&covered).collect();
+    assert!(missing.is_empty(), "operations without a row in the role matrix: {missing:?}");
+    let stale: Vec<_> = covered.difference(&documented).collect();
+    assert!(stale.is_empty(), "rows for operations the document no longer has: {stale:?}");
+
+    let mut wrong = Vec::new();
+    let mut cells = 0;
+    for row in &rows {
+        let objects: &[Object] = if row.family == Family::None { &OBJECTS[..1] } else { &OBJECTS };
+        for actor in ACTORS {
+            for &object in objects {
+                let (uri, body) = (row.request)(&fixture, object);
+                // Signing out ends the session it is sent with: a session of its own.
+                let own_session = match (row.method == Method::DELETE && row.path == "/api/session", actor) {
+                    (true, Actor::OtherReseller) => Some(app.sign_in_as("reseller@harbour.example").await),
+                    (true, Actor::EndUser) => Some(app.sign_in(Role::EndUser).await),
+                    (true, Actor::OrgAdmin) => Some(app.sign_in(Role::OrgAdmin).await),
+                    (true, Actor::Reseller) => Some(app.sign_in(Role::Reseller).await),
+                    _ => None,
+                };
+                let client = own_session.as_ref().or(clients[actor as usize].as_ref());
+                let status = send(&app, client, row.method.clone(), &uri, body).await;
+                let want = expected(row, actor, object);
+                let fine = match want {
+                    Expect::Status(code) => status == code,
+                    Expect::Allowed => {
+                        !matches!(status.as_u16(), 401 | 403 | 404 | 405) && !status.is_server_error()
+                    }
+                };
+                cells += 1;
+                if !fine {
+                    wrong.push(format!("{} {} ({}) as {actor:?} on {object:?}: {status}, expected {want:?}", row.method, uri, row.what));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {cells} answers differ from the design:\n{}", wrong.len(), wrong.join("\n"));
+}
