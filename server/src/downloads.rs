@@ -30,21 +30,10 @@ pub struct LinkSigner {
 }
 
 impl LinkSigner {
-    /// The key in `dir/link.key`, made on first use.
+    /// The key in `dir/link.key` (owner-only), made on first use.
     pub fn load_or_create(dir: &Path) -> std::io::Result<LinkSigner> {
-        let path = dir.join("link.key");
-        let key = match std::fs::read(&path) {
-            Ok(bytes) if bytes.len() == 32 => bytes,
-            _ => {
-                std::fs::create_dir_all(dir)?;
-                let fresh: [u8; 32] = rand::random();
-                std::fs::write(&path, fresh)?;
-                fresh.to_vec()
-            }
-        };
-        let mut array = [0_u8; 32];
-        array.copy_from_slice(&key);
-        Ok(LinkSigner { key: array })
+        let key = crate::secrets::keyfile::load_or_create(&dir.join("link.key"), |bytes| bytes.try_into().ok())?;
+        Ok(LinkSigner { key })
     }
 
     fn signature(&self, job_id: &str, expires: i64) -> String {
@@ -280,6 +269,23 @@ mod tests {
         assert!(!signer.verify("D-ABC", 1234, "zz"));
         let again = LinkSigner::load_or_create(dir.path()).unwrap();
         assert!(again.verify("D-ABC", 1234, signature), "the key survives a restart");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_link_key_is_owner_only_and_a_shared_one_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let made = LinkSigner::load_or_create(dir.path()).unwrap();
+        assert_eq!(mode(&dir.path().join("link.key")), 0o600, "made owner-only");
+        let other = tempfile::tempdir().unwrap();
+        let shared = other.path().join("link.key");
+        std::fs::write(&shared, made.key).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let loaded = LinkSigner::load_or_create(other.path()).unwrap();
+        assert_eq!(loaded.key, made.key, "the key is kept");
+        assert_eq!(mode(&shared), 0o600, "tightened at start");
     }
 
     #[test]
