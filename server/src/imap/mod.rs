@@ -167,7 +167,7 @@ impl ImapConnector {
                 .bind(mailbox_id)
                 .fetch_optional(&self.db)
                 .await
-                .map_err(|e| Outcome::Unknown(format!("The mailbox's settings could not be read: {e}")))?;
+                .map_err(|e| Outcome::internal("reading the mailbox's settings", e))?;
         let Some((host, port, security, username, sealed)) = row else {
             return Err(Outcome::Failed("This mailbox has no IMAP settings.".into()));
         };
@@ -194,7 +194,7 @@ impl ImapConnector {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
-        let mut run = Run::new(progress);
+        let mut run = Run::new(progress, &work.job_id);
         let outcome = match self.backup_folders(&mut session, &account, work, &mut run).await {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,
@@ -469,7 +469,7 @@ impl ImapConnector {
         .bind(mailbox_id)
         .fetch_all(&self.db)
         .await
-        .map_err(|error| Outcome::Unknown(format!("The backup could not be read: {error}")))?;
+        .map_err(|error| Outcome::internal("reading the backup", error))?;
         Ok(messages.into_iter().filter(|m| folders.is_none_or(|wanted| wanted.contains(&m.folder))).collect())
     }
 
@@ -489,7 +489,7 @@ impl ImapConnector {
             .store
             .read(located)
             .await
-            .map_err(|e| Outcome::Unknown(format!("The backup storage could not be read: {e}")))?
+            .map_err(|e| Outcome::internal("reading the backup storage", e))?
             .into_iter();
         Ok(found
             .iter_mut()
@@ -517,7 +517,7 @@ impl ImapConnector {
         .await
         {
             Ok(found) => found,
-            Err(error) => return Outcome::Unknown(format!("The destination could not be looked up: {error}")),
+            Err(error) => return Outcome::internal("looking up the destination mailbox", error),
         };
         let Some((destination_id,)) = destination else {
             return Outcome::Failed(format!(
@@ -543,7 +543,7 @@ impl ImapConnector {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
-        let mut run = Run::new(progress);
+        let mut run = Run::new(progress, &work.job_id);
         run.items_total = messages.len() as u64;
         run.bytes_total = Some(messages.iter().map(|m| m.size.max(0) as u64).sum());
         let outcome = match self.append_all(&mut session, &account, messages, keep_both, &mut run).await {
@@ -586,7 +586,7 @@ impl ImapConnector {
                     let bytes = match bytes {
                         Ok(bytes) => bytes,
                         Err(error) => {
-                            run.skip(message.name(), &format!("the backup copy could not be read ({error})"));
+                            run.unreadable(message.name(), &error);
                             continue;
                         }
                     };
@@ -637,7 +637,7 @@ impl ImapConnector {
             Ok(messages) => messages,
             Err(outcome) => return outcome,
         };
-        let mut run = Run::new(progress);
+        let mut run = Run::new(progress, &work.job_id);
         run.items_total = messages.len() as u64;
         let mut contents = Vec::with_capacity(messages.len());
         for batch in messages.chunks(READ_BATCH) {
@@ -656,7 +656,7 @@ impl ImapConnector {
                             raw: bytes,
                         });
                     }
-                    Err(error) => run.skip(message.name(), &format!("the backup copy could not be read ({error})")),
+                    Err(error) => run.unreadable(message.name(), &error),
                 }
             }
             run.report(false).await;
@@ -670,8 +670,8 @@ impl ImapConnector {
                 run.report(true).await;
                 run.outcome()
             }
-            Ok(Err(error)) => Outcome::Unknown(format!("The download file could not be written: {error}")),
-            Err(error) => Outcome::Unknown(format!("The download file could not be written: {error}")),
+            Ok(Err(error)) => Outcome::internal("writing the download file", error),
+            Err(error) => Outcome::internal("writing the download file", error),
         }
     }
 }
@@ -723,11 +723,11 @@ impl Saver {
     ) -> Result<Vec<(String, &'static str)>, Outcome> {
         let (contents, messages, mut skipped) = tokio::task::spawn_blocking(move || examine(raw))
             .await
-            .map_err(|e| Outcome::Unknown(format!("Checking messages stopped: {e}")))?;
+            .map_err(|e| Outcome::internal("checking messages", e))?;
         // Recorded in order: how far a folder was read only moves forward, past saved messages.
         if let Some(after) = after {
             if !after.await.unwrap_or(false) {
-                return Err(Outcome::Unknown("An earlier chunk of messages was not saved.".into()));
+                return Err(Outcome::internal("saving messages", "an earlier chunk was not saved"));
             }
         }
         skipped.extend(unreadable);
@@ -749,7 +749,7 @@ impl Saver {
         .await
         .map_err(std::io::Error::other)
         .and_then(|written| written);
-        written.map_err(|e| Outcome::Unknown(format!("Messages could not be written to the backup storage: {e}")))
+        written.map_err(|e| Outcome::internal("writing messages to the backup storage", e))
     }
 
     /// Records a chunk of stored messages and how far the folder has been read, at once.
@@ -884,7 +884,7 @@ impl Saves {
     /// Waits for the oldest save and lists what it skipped; its failure ends the run.
     async fn settle_oldest(&mut self, run: &mut Run<'_>) -> Result<(), Outcome> {
         let Some(task) = self.under_way.pop_front() else { return Ok(()) };
-        let skipped = task.await.unwrap_or_else(|e| Err(Outcome::Unknown(format!("Saving messages stopped: {e}"))))?;
+        let skipped = task.await.unwrap_or_else(|e| Err(Outcome::internal("saving messages", e)))?;
         for (item, why) in skipped {
             run.skip(item, why);
         }
@@ -936,6 +936,7 @@ async fn present_messages(session: &mut ImapSession, folder: &str) -> Result<Has
 /// How far a run has got, stored now and then so the portal's progress bar moves.
 struct Run<'a> {
     sink: &'a dyn ProgressSink,
+    job_id: &'a str,
     items_done: u64,
     items_total: u64,
     bytes_done: u64,
@@ -945,9 +946,10 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(sink: &'a dyn ProgressSink) -> Run<'a> {
+    fn new(sink: &'a dyn ProgressSink, job_id: &'a str) -> Run<'a> {
         Run {
             sink,
+            job_id,
             items_done: 0,
             items_total: 0,
             bytes_done: 0,
@@ -959,6 +961,12 @@ impl<'a> Run<'a> {
 
     fn skip(&mut self, item: String, reason: &str) {
         self.skipped.push(format!("{item}: {reason}"));
+    }
+
+    /// A message whose backup copy could not be read: the error to the log, not to the list.
+    fn unreadable(&mut self, item: String, error: &std::io::Error) {
+        tracing::warn!(job = self.job_id, item, %error, "a backup copy could not be read");
+        self.skip(item, "the backup copy could not be read");
     }
 
     async fn report(&mut self, now: bool) {
@@ -1014,7 +1022,7 @@ impl Quota {
 }
 
 fn database(error: sqlx::Error) -> Outcome {
-    Outcome::Unknown(format!("The backup's records could not be written: {error}"))
+    Outcome::internal("recording the backup", error)
 }
 
 /// How many of these messages (UID, size) the next chunk takes: at most `FETCH_CHUNK`, and
