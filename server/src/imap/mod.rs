@@ -4,6 +4,7 @@
 //! shows for these mailboxes is the result of that work.
 
 pub mod client;
+pub mod command;
 pub mod store;
 
 use std::collections::{BTreeMap, HashSet};
@@ -17,6 +18,7 @@ use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Wo
 use crate::db::{now_ms, Backend, Db};
 use crate::secrets::{SecretBox, SecretString};
 use client::{Account, Failure, ImapSession, Security};
+use command::{imap_date, uid_set};
 use store::ObjectStore;
 
 /// What a run fetches per UID FETCH, at most: enough for the progress to move and a stop to
@@ -132,7 +134,7 @@ const NOT_AN_EMAIL: &str = "it could not be read as an email (no headers)";
 impl SavedMessage {
     /// How a skipped message is named: its folder and Message-ID.
     fn name(&self) -> String {
-        format!("{}, {}", self.folder, self.message_id.as_deref().unwrap_or("a message without Message-ID"))
+        format!("{}, {}", command::shown(&self.folder), self.message_id.as_deref().unwrap_or("a message without Message-ID"))
     }
 }
 
@@ -214,11 +216,11 @@ impl ImapConnector {
     ) -> Result<(), Outcome> {
         let sort = |e| Outcome::from(client::sort(account, e));
         let names: Vec<_> = session.list(Some(""), Some("*")).await.map_err(sort)?.try_collect().await.map_err(sort)?;
-        let folders: Vec<String> = names
-            .iter()
-            .filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)))
-            .map(|n| n.name().to_owned())
-            .collect();
+        let selectable =
+            names.iter().filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)));
+        // A name no command can carry (CR, LF, NUL: a hostile server's) is listed, not read.
+        let (folders, refused) = command::sendable(selectable.map(|n| n.name().to_owned()));
+        refused.into_iter().for_each(|(folder, why)| run.skip(folder, &why));
 
         // First what there is to do, so that the progress has a total.
         let mut plan = Vec::new();
@@ -485,12 +487,8 @@ impl ImapConnector {
             })
             .collect();
         let located: Vec<store::Located> = found.iter().flatten().cloned().collect();
-        let mut read = self
-            .store
-            .read(located)
-            .await
-            .map_err(|e| Outcome::internal("reading the backup storage", e))?
-            .into_iter();
+        let mut read =
+            self.store.read(located).await.map_err(|e| Outcome::internal("reading the backup storage", e))?.into_iter();
         Ok(found
             .iter_mut()
             .map(|place| match place.take() {
@@ -568,6 +566,13 @@ impl ImapConnector {
             by_folder.entry(message.folder.clone()).or_default().push(message);
         }
         for (folder, messages) in by_folder {
+            if let Err(error) = command::quoted(&folder) {
+                // Never sent: as a command line it could carry commands of its own.
+                run.items_done += messages.len() as u64;
+                run.bytes_done += messages.iter().map(|m| m.size.max(0) as u64).sum::<u64>();
+                messages.iter().for_each(|m| run.skip(m.name(), &command::refusal(&error)));
+                continue;
+            }
             // A folder that exists already answers NO to CREATE, which is fine.
             let _ = session.create(&folder).await;
             let present = if keep_both { HashSet::new() } else { present_messages(session, &folder).await.map_err(sort)? };
@@ -721,9 +726,8 @@ impl Saver {
         unreadable: Vec<(u32, &'static str)>,
         after: Option<tokio::sync::oneshot::Receiver<bool>>,
     ) -> Result<Vec<(String, &'static str)>, Outcome> {
-        let (contents, messages, mut skipped) = tokio::task::spawn_blocking(move || examine(raw))
-            .await
-            .map_err(|e| Outcome::internal("checking messages", e))?;
+        let (contents, messages, mut skipped) =
+            tokio::task::spawn_blocking(move || examine(raw)).await.map_err(|e| Outcome::internal("checking messages", e))?;
         // Recorded in order: how far a folder was read only moves forward, past saved messages.
         if let Some(after) = after {
             if !after.await.unwrap_or(false) {
@@ -1040,29 +1044,6 @@ fn chunk_length(messages: &[(u32, u32)]) -> usize {
     fitting.max(1).min(messages.len())
 }
 
-/// A compact UID set: `3:7,9,12:13`.
-fn uid_set(uids: &[u32]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            i += 1;
-            end = uids[i];
-        }
-        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
-        i += 1;
-    }
-    parts.join(",")
-}
-
-/// IMAP's date-time (`05-Mar-2026 10:11:12 +0000`) of a moment in Unix milliseconds.
-fn imap_date(ms: i64) -> Option<String> {
-    let format = time::macros::format_description!("[day]-[month repr:short]-[year] [hour]:[minute]:[second] +0000");
-    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok()?.format(&format).ok()
-}
-
 fn human(bytes: i64) -> String {
     let mb = bytes.max(0) as f64 / 1_000_000.0;
     if mb >= 1000.0 {
@@ -1085,16 +1066,5 @@ mod tests {
         assert_eq!(chunk_length(&large), 3);
         // A message larger than a chunk goes alone.
         assert_eq!(chunk_length(&[(1, 64 << 20), (2, 10)]), 1);
-    }
-
-    #[test]
-    fn uid_sets_are_compact() {
-        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
-        assert_eq!(uid_set(&[42]), "42");
-    }
-
-    #[test]
-    fn dates_read_as_imap_writes_them() {
-        assert_eq!(imap_date(1_772_705_472_000).as_deref(), Some("05-Mar-2026 10:11:12 +0000"));
     }
 }
