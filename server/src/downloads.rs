@@ -106,10 +106,7 @@ pub async fn download_file(
     let bytes = tokio::fs::read(&path).await.map_err(|_| unknown())?;
     let filename = format!("{}-{id}.{}", email.replace('@', "_at_"), format.extension());
     Ok((
-        [
-            (header::CONTENT_TYPE, format.media_type().to_owned()),
-            (header::CONTENT_DISPOSITION, content_disposition(&filename)),
-        ],
+        [(header::CONTENT_TYPE, format.media_type().to_owned()), (header::CONTENT_DISPOSITION, content_disposition(&filename))],
         Body::from(bytes),
     )
         .into_response())
@@ -123,7 +120,13 @@ pub fn content_disposition(filename: &str) -> String {
         filename.chars().map(|c| if c.is_ascii_alphanumeric() || " -_.+@".contains(c) { c } else { '_' }).collect();
     let encoded: String = filename
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
@@ -330,7 +333,10 @@ mod tests {
             out
         };
         assert_eq!(String::from_utf8(decoded).unwrap(), name);
-        assert_eq!(content_disposition("a_at_b.example-D-1.mbox"), "attachment; filename=\"a_at_b.example-D-1.mbox\"; filename*=UTF-8''a_at_b.example-D-1.mbox");
+        assert_eq!(
+            content_disposition("a_at_b.example-D-1.mbox"),
+            "attachment; filename=\"a_at_b.example-D-1.mbox\"; filename*=UTF-8''a_at_b.example-D-1.mbox"
+        );
     }
 
     #[test]
