@@ -115,6 +115,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     pub request_timeout_ms: u64,
 
+    /// How long a client may take to send a request's headers (milliseconds), from when the
+    /// server starts waiting for them; then the connection is closed (a slow client holds none).
+    #[arg(long, env = "PORTAL_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+
     /// Re-authentication attempts one user may make in a minute (then 429 with Retry-After).
     #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
     pub reauth_attempts_per_minute: u32,
@@ -216,6 +221,7 @@ impl Config {
             idp_device_code_seconds: 900,
             idp_device_interval_seconds: 5,
             request_timeout_ms: 30_000,
+            header_read_timeout_ms: 10_000,
             reauth_attempts_per_minute: 6,
             reauth_attempts_per_organisation: 10,
             sign_in_failures_per_address: 5,

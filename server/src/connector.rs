@@ -23,6 +23,17 @@ pub enum Outcome {
     Failed(String),
     /// Anything else: retried.
     Unknown(String),
+    /// Something failed on our side (the database, the backup storage, a file): retried like
+    /// an unknown error. The job says only what was being done; the error's own words (SQL,
+    /// file paths) go to the server's log with the job's ID.
+    Internal { during: String, error: String },
+}
+
+impl Outcome {
+    /// A failure on our side while `during` ("reading the backup").
+    pub fn internal(during: &str, error: impl std::fmt::Display) -> Outcome {
+        Outcome::Internal { during: during.to_owned(), error: error.to_string() }
+    }
 }
 
 /// What a connector is asked to do.

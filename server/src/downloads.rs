@@ -30,21 +30,10 @@ pub struct LinkSigner {
 }
 
 impl LinkSigner {
-    /// The key in `dir/link.key`, made on first use.
+    /// The key in `dir/link.key` (owner-only), made on first use.
     pub fn load_or_create(dir: &Path) -> std::io::Result<LinkSigner> {
-        let path = dir.join("link.key");
-        let key = match std::fs::read(&path) {
-            Ok(bytes) if bytes.len() == 32 => bytes,
-            _ => {
-                std::fs::create_dir_all(dir)?;
-                let fresh: [u8; 32] = rand::random();
-                std::fs::write(&path, fresh)?;
-                fresh.to_vec()
-            }
-        };
-        let mut array = [0_u8; 32];
-        array.copy_from_slice(&key);
-        Ok(LinkSigner { key: array })
+        let key = crate::secrets::keyfile::load_or_create(&dir.join("link.key"), |bytes| bytes.try_into().ok())?;
+        Ok(LinkSigner { key })
     }
 
     fn signature(&self, job_id: &str, expires: i64) -> String {
@@ -117,13 +106,29 @@ pub async fn download_file(
     let bytes = tokio::fs::read(&path).await.map_err(|_| unknown())?;
     let filename = format!("{}-{id}.{}", email.replace('@', "_at_"), format.extension());
     Ok((
-        [
-            (header::CONTENT_TYPE, format.media_type().to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
-        ],
+        [(header::CONTENT_TYPE, format.media_type().to_owned()), (header::CONTENT_DISPOSITION, content_disposition(&filename))],
         Body::from(bytes),
     )
         .into_response())
+}
+
+/// `Content-Disposition` for a file name (RFC 6266): a plain ASCII `filename` for old clients,
+/// with anything that could end, escape or split it replaced, and the exact name in
+/// `filename*` (RFC 8187: UTF-8, percent-encoded), which browsers prefer.
+pub fn content_disposition(filename: &str) -> String {
+    let fallback: String =
+        filename.chars().map(|c| if c.is_ascii_alphanumeric() || " -_.+@".contains(c) { c } else { '_' }).collect();
+    let encoded: String = filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,6 +285,58 @@ mod tests {
         assert!(!signer.verify("D-ABC", 1234, "zz"));
         let again = LinkSigner::load_or_create(dir.path()).unwrap();
         assert!(again.verify("D-ABC", 1234, signature), "the key survives a restart");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_link_key_is_owner_only_and_a_shared_one_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let made = LinkSigner::load_or_create(dir.path()).unwrap();
+        assert_eq!(mode(&dir.path().join("link.key")), 0o600, "made owner-only");
+        let other = tempfile::tempdir().unwrap();
+        let shared = other.path().join("link.key");
+        std::fs::write(&shared, made.key).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let loaded = LinkSigner::load_or_create(other.path()).unwrap();
+        assert_eq!(loaded.key, made.key, "the key is kept");
+        assert_eq!(mode(&shared), 0o600, "tightened at start");
+    }
+
+    #[test]
+    fn a_file_name_is_escaped_in_content_disposition() {
+        let name = "O'Brien \"Q1\"; x=1\\\r\nSet-Cookie: a=b Grüße%41.mbox";
+        let value = content_disposition(name);
+        assert!(axum::http::HeaderValue::from_str(&value).is_ok(), "a valid header value: {value}");
+        assert!(value.is_ascii() && !value.contains(['\r', '\n']));
+        // The fallback is one quoted string with nothing that ends or escapes it inside.
+        let fallback = value.strip_prefix("attachment; filename=\"").unwrap().split_once('"').unwrap().0;
+        assert!(!fallback.contains(['\\', ';', '%']), "{fallback}");
+        assert_eq!(fallback, "O_Brien _Q1__ x_1___Set-Cookie_ a_b Gr__e_41.mbox");
+        // The exact name, percent-encoded as UTF-8 (RFC 8187).
+        let encoded = value.split_once("; filename*=UTF-8''").unwrap().1;
+        assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"%!#$&+-.^_`|~".contains(&b)), "{encoded}");
+        let decoded: Vec<u8> = {
+            let bytes = encoded.as_bytes();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    out.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            out
+        };
+        assert_eq!(String::from_utf8(decoded).unwrap(), name);
+        assert_eq!(
+            content_disposition("a_at_b.example-D-1.mbox"),
+            "attachment; filename=\"a_at_b.example-D-1.mbox\"; filename*=UTF-8''a_at_b.example-D-1.mbox"
+        );
     }
 
     #[test]

@@ -120,19 +120,55 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    use tower::Service;
+    /// How long a shutdown waits for answers under way (a download to a slow client) to end.
+    const DRAIN: Duration = Duration::from_secs(30);
     let addr = config.addr;
+    let header_read_timeout = Duration::from_millis(config.header_read_timeout_ms.max(1));
     let (stopping, shutdown) = tokio::sync::watch::channel(false);
     let state = prepare_with_shutdown(config, shutdown).await?;
     state.engine.clone().spawn();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Backup Portal listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Live-update streams end too, so the shutdown is not held up by open pages.
-            let _ = stopping.send(true);
-        })
-        .await?;
+    // hyper's HTTP/1.1 connections rather than `axum::serve`, which gives a client all the time
+    // it likes to send its headers (a slow client would hold a connection for ever). HTTP/1.1
+    // only: telling HTTP/2 apart first would itself wait without a limit.
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_read_timeout);
+    // Handlers get the client's address (`ConnectInfo<SocketAddr>`) as with axum::serve.
+    let mut make_service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: let some connections end first.
+                    tracing::warn!(%error, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(service) = make_service.call(remote).await;
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let connection = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a connection ended in an error");
+            }
+        });
+    }
+    drop(listener);
+    // Live-update streams end too, so the shutdown is not held up by open pages.
+    let _ = stopping.send(true);
+    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+        tracing::warn!("answers still under way {} s after the shutdown began; stopping anyway", DRAIN.as_secs());
+    }
     Ok(())
 }
 

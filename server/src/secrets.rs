@@ -8,6 +8,8 @@
 //! kept (the "context", used as associated data), so a value copied to another row or another
 //! organisation does not decrypt.
 
+pub mod keyfile;
+
 use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -97,19 +99,7 @@ impl SecretBox {
                 .ok_or_else(|| invalid("PORTAL_MASTER_KEY must be 64 hex characters (32 bytes)"))?,
             MasterKeySource::File(path) => decode_key(&std::fs::read(path)?)
                 .ok_or_else(|| invalid("the master key file must hold 32 bytes or 64 hex characters"))?,
-            MasterKeySource::DataDir(dir) => {
-                let path = dir.join("master.key");
-                match std::fs::read(&path) {
-                    Ok(bytes) => decode_key(&bytes).ok_or_else(|| invalid("data/master.key must hold 32 bytes"))?,
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                        std::fs::create_dir_all(dir)?;
-                        let fresh: [u8; 32] = rand::random();
-                        write_private(&path, &fresh)?;
-                        fresh
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
+            MasterKeySource::DataDir(dir) => keyfile::load_or_create(&dir.join("master.key"), decode_key)?,
         };
         Ok(SecretBox::from_key(key))
     }
@@ -196,15 +186,6 @@ fn decode_key(bytes: &[u8]) -> Option<[u8; 32]> {
     hex::decode(text).ok()?.try_into().ok()
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +222,19 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(dir.path().join("master.key")).unwrap().permissions().mode();
-            assert_eq!(mode & 0o077, 0, "readable by the owner only");
+            assert_eq!(mode & 0o777, 0o600, "readable by the owner only");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let other = tempfile::tempdir().unwrap();
+            let shared = other.path().join("master.key");
+            std::fs::write(&shared, *first.master).unwrap();
+            std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let loaded = SecretBox::load(MasterKeySource::DataDir(other.path())).unwrap();
+            assert_eq!(loaded.master, first.master, "the key is kept");
+            let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "a key readable by others is made owner-only at start");
         }
         assert!(SecretBox::load(MasterKeySource::Hex("abc")).is_err());
         assert!(SecretBox::load(MasterKeySource::Hex(&"ab".repeat(32))).is_ok());

@@ -231,3 +231,32 @@ async fn a_run_that_lost_its_claim_to_the_same_instance_does_not_write_over_the_
     engine.finish_claimed(&second, &Outcome::Completed).await.unwrap();
     assert_eq!(status(first.id().to_owned()).await, "completed");
 }
+
+#[tokio::test]
+async fn a_database_error_in_a_run_is_never_shown_in_the_job() {
+    let app = test_app().await;
+    app.state.engine.run_due().await.unwrap();
+    // A restore from an IMAP mailbox whose settings table is gone: the connector's first
+    // query fails with the database's own words (the table's name, the driver's text).
+    sqlx::query("UPDATE mailboxes SET connector = 'imap' WHERE id = 2").execute(&app.db).await.unwrap();
+    sqlx::query("DROP TABLE imap_accounts").execute(&app.db).await.unwrap();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, mailbox_id, status, created_at, updated_at, next_run_at) \
+         VALUES ('R-DBERROR1', 'restore', 2, 'on_queue', $1, $1, $1)",
+    )
+    .bind(now)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(app.state.engine.run_due().await.unwrap(), 1);
+
+    let (status, detail): (String, Option<String>) =
+        sqlx::query_as("SELECT status, detail FROM jobs WHERE id = 'R-DBERROR1'").fetch_one(&app.db).await.unwrap();
+    let (attempt_detail,): (Option<String>,) =
+        sqlx::query_as("SELECT detail FROM job_attempts WHERE job_id = 'R-DBERROR1'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(status, "retrying", "an unknown error is retried, as before");
+    let expected = "Something went wrong on our side while looking up the destination mailbox; it will be tried again.";
+    assert_eq!(detail.as_deref(), Some(expected));
+    assert_eq!(attempt_detail.as_deref(), Some(expected));
+}

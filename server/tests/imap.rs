@@ -470,3 +470,38 @@ async fn imap_over_tls_is_checked_against_the_trusted_roots_and_a_company_ca() {
     assert!(backup.run.bytes_done > 0);
     assert_eq!(backup.run.bytes_total, Some(backup.run.bytes_done));
 }
+
+#[tokio::test]
+async fn a_folder_name_with_a_line_break_is_skipped_never_sent_as_commands() {
+    let imap = Imap::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw")]).await;
+    imap.dovecot.seed("alice", &alice_mail()).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+    imap.add("bob@imap.test", "bob", "bob-pw").await;
+    imap.run().await;
+    // A hostile mail server can name a folder with CR LF in its LIST (as a literal); the backup
+    // keeps the name as it came. Raw in an APPEND, it would be three command lines.
+    let hostile = "Work\r\nX1 CREATE Injected\r\nX2 NOOP";
+    sqlx::query("UPDATE backup_messages SET folder = $1 WHERE mailbox_id = $2 AND folder = 'Work'")
+        .bind(hostile)
+        .bind(alice.id)
+        .execute(&imap.app.db)
+        .await
+        .unwrap();
+    let restore = imap
+        .start_job(
+            json!({ "kind": "restore", "mailbox_id": alice.id, "destination": "bob@imap.test", "on_conflict": "keep_both" }),
+        )
+        .await;
+    imap.run().await;
+
+    assert!(!imap.dovecot.dir().join("mail/bob/.Injected").exists(), "no command was injected");
+    let job = imap.job(&restore.id).await;
+    assert_eq!(job.status, JobStatus::PartiallyComplete, "{:?}", job.run.detail);
+    let skipped = imap.skipped(&restore.id).await;
+    assert!(!skipped.is_empty());
+    for item in &skipped {
+        assert!(item.item.starts_with("Work\\r\\nX1 CREATE"), "the name shown escaped: {item:?}");
+        assert!(item.reason.contains("line break"), "{item:?}");
+    }
+    assert_eq!(imap.dovecot.stored("bob", "INBOX"), imap.dovecot.stored("alice", "INBOX"), "the other folders are restored");
+}

@@ -235,7 +235,7 @@ impl Engine {
             && matches!(outcome, Outcome::Completed | Outcome::Partial { .. })
         {
             if let Err(error) = self.write_download(&job, &work.mailbox_email).await {
-                outcome = Outcome::Unknown(format!("The download file could not be written: {error}"));
+                outcome = Outcome::internal("writing the download file", error);
             }
         }
         self.finish(&job, kind, &outcome).await
@@ -282,6 +282,9 @@ impl Engine {
     }
 
     async fn finish(&self, job: &Claimed, kind: JobKind, outcome: &Outcome) -> Result<(), sqlx::Error> {
+        if let Outcome::Internal { during, error } = outcome {
+            tracing::error!(job = %job.id, during, error, "a run failed on our side");
+        }
         let now = now_ms();
         let decision = decide(kind, outcome, job.retries.max(0) as u32, &self.config.policy, now);
         let mut tx = self.db.begin().await?;

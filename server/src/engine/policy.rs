@@ -63,7 +63,17 @@ pub fn decide(kind: JobKind, outcome: &Outcome, retries: u32, policy: &RetryPoli
         | Outcome::SpaceFull(detail)
         | Outcome::Failed(detail)
         | Outcome::Unknown(detail) => retry(kind, JobStatus::Retrying, detail, retries, policy, now),
+        Outcome::Internal { during, .. } => {
+            let detail = internal_detail(during, retries < policy.max_retries);
+            retry(kind, JobStatus::Retrying, &detail, retries, policy, now)
+        }
     }
+}
+
+/// What a job says of a failure on our side: what was being done, never the error itself.
+pub fn internal_detail(during: &str, tried_again: bool) -> String {
+    let again = if tried_again { "; it will be tried again" } else { "" };
+    format!("Something went wrong on our side while {during}{again}.")
 }
 
 fn retry(kind: JobKind, status: JobStatus, detail: &str, retries: u32, policy: &RetryPolicy, now: i64) -> Decision {
@@ -108,6 +118,22 @@ mod tests {
             let d = decide(kind, &unknown(), 0, &POLICY, NOW);
             assert_eq!((d.status, d.retries, d.next_run_at, d.finished), (JobStatus::Retrying, 1, Some(NOW + 1_800_000), false));
             assert!(kind.allows(d.status));
+        }
+    }
+
+    #[test]
+    fn an_internal_error_is_retried_and_never_shown() {
+        let error = "error returned from database: (code: 1) no such table: imap_accounts at /srv/portal/data/portal.db";
+        let outcome = Outcome::internal("reading the backup", error);
+        for kind in JobKind::ALL {
+            let d = decide(kind, &outcome, 0, &POLICY, NOW);
+            assert_eq!((d.status, d.retries, d.finished), (JobStatus::Retrying, 1, false), "as an unknown error");
+            assert_eq!(
+                d.detail.as_deref(),
+                Some("Something went wrong on our side while reading the backup; it will be tried again.")
+            );
+            let last = decide(kind, &outcome, 25, &POLICY, NOW).detail.unwrap();
+            assert_eq!(last, "Something went wrong on our side while reading the backup. (gave up after 25 retries)");
         }
     }
 
@@ -168,6 +194,7 @@ mod tests {
             Outcome::SpaceFull("full".into()),
             Outcome::Failed("bug".into()),
             unknown(),
+            Outcome::internal("reading the backup", "disk I/O error"),
         ];
         for kind in JobKind::ALL {
             for outcome in &outcomes {

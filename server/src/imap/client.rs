@@ -102,6 +102,7 @@ pub fn sort(account: &Account, error: ImapError) -> Failure {
         }
         ImapError::No(text) => Failure::Other(format!("The mail server at {at} refused: {}", text.trim())),
         ImapError::Bad(text) => Failure::Other(format!("The mail server at {at} did not accept a command: {}", text.trim())),
+        ImapError::Validate(error) => Failure::Other(format!("Not sent to {at}: {}.", super::command::refusal(&error))),
         other => Failure::Other(format!("The mail server at {at} answered something unexpected: {other}")),
     }
 }
@@ -193,6 +194,12 @@ pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>) -> Result<ImapS
         }
         Some(_) => {}
     }
+    // async-imap refuses CR and LF in LOGIN's strings, not NUL; neither is ever sent.
+    if super::command::quoted(&account.username).is_err() || super::command::quoted(account.password.expose()).is_err() {
+        return Err(Failure::Authentication(format!(
+            "The username or password holds a line break or NUL character, which cannot be sent to {at}."
+        )));
+    }
     match tokio::time::timeout(TIMEOUT, client.login(&account.username, account.password.expose())).await {
         Err(_) => Err(Failure::Connection(format!("{at} did not answer the sign-in within {} s.", TIMEOUT.as_secs()))),
         Ok(Ok(session)) => Ok(session),
@@ -206,8 +213,8 @@ pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>) -> Result<ImapS
 }
 
 /// APPEND that keeps the server's answer (async-imap's own reports every refusal alike, and
-/// a full mailbox must read as Space Full). `flags` without `\Recent`, which only the server
-/// may set; `date` as IMAP's date-time.
+/// a full mailbox must read as Space Full). `date` as IMAP's date-time; a folder name no
+/// command can carry is refused before anything is sent.
 pub async fn append(
     session: &mut ImapSession,
     folder: &str,
@@ -215,15 +222,7 @@ pub async fn append(
     date: Option<&str>,
     content: &[u8],
 ) -> Result<(), ImapError> {
-    let mut command = format!("APPEND {}", quote(folder));
-    let flags: Vec<&str> = flags.iter().map(String::as_str).filter(|f| !f.eq_ignore_ascii_case("\\Recent")).collect();
-    if !flags.is_empty() {
-        command.push_str(&format!(" ({})", flags.join(" ")));
-    }
-    if let Some(date) = date {
-        command.push_str(&format!(" \"{date}\""));
-    }
-    command.push_str(&format!(" {{{}}}", content.len()));
+    let command = super::command::append(folder, flags, date, content.len())?;
     let tag = session.run_command(&command).await?;
     let mut sent = false;
     loop {
@@ -253,11 +252,6 @@ pub async fn append(
             _ => {}
         }
     }
-}
-
-/// An IMAP quoted string (folder names arrive from the server already in modified UTF-7).
-pub fn quote(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// A flag as IMAP writes it.

@@ -4,6 +4,7 @@
 //! shows for these mailboxes is the result of that work.
 
 pub mod client;
+pub mod command;
 pub mod store;
 
 use std::collections::{BTreeMap, HashSet};
@@ -17,6 +18,7 @@ use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Wo
 use crate::db::{now_ms, Backend, Db};
 use crate::secrets::{SecretBox, SecretString};
 use client::{Account, Failure, ImapSession, Security};
+use command::{imap_date, uid_set};
 use store::ObjectStore;
 
 /// What a run fetches per UID FETCH, at most: enough for the progress to move and a stop to
@@ -132,7 +134,7 @@ const NOT_AN_EMAIL: &str = "it could not be read as an email (no headers)";
 impl SavedMessage {
     /// How a skipped message is named: its folder and Message-ID.
     fn name(&self) -> String {
-        format!("{}, {}", self.folder, self.message_id.as_deref().unwrap_or("a message without Message-ID"))
+        format!("{}, {}", command::shown(&self.folder), self.message_id.as_deref().unwrap_or("a message without Message-ID"))
     }
 }
 
@@ -167,7 +169,7 @@ impl ImapConnector {
                 .bind(mailbox_id)
                 .fetch_optional(&self.db)
                 .await
-                .map_err(|e| Outcome::Unknown(format!("The mailbox's settings could not be read: {e}")))?;
+                .map_err(|e| Outcome::internal("reading the mailbox's settings", e))?;
         let Some((host, port, security, username, sealed)) = row else {
             return Err(Outcome::Failed("This mailbox has no IMAP settings.".into()));
         };
@@ -194,7 +196,7 @@ impl ImapConnector {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
-        let mut run = Run::new(progress);
+        let mut run = Run::new(progress, &work.job_id);
         let outcome = match self.backup_folders(&mut session, &account, work, &mut run).await {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,
@@ -214,11 +216,11 @@ impl ImapConnector {
     ) -> Result<(), Outcome> {
         let sort = |e| Outcome::from(client::sort(account, e));
         let names: Vec<_> = session.list(Some(""), Some("*")).await.map_err(sort)?.try_collect().await.map_err(sort)?;
-        let folders: Vec<String> = names
-            .iter()
-            .filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)))
-            .map(|n| n.name().to_owned())
-            .collect();
+        let selectable =
+            names.iter().filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)));
+        // A name no command can carry (CR, LF, NUL: a hostile server's) is listed, not read.
+        let (folders, refused) = command::sendable(selectable.map(|n| n.name().to_owned()));
+        refused.into_iter().for_each(|(folder, why)| run.skip(folder, &why));
 
         // First what there is to do, so that the progress has a total.
         let mut plan = Vec::new();
@@ -469,7 +471,7 @@ impl ImapConnector {
         .bind(mailbox_id)
         .fetch_all(&self.db)
         .await
-        .map_err(|error| Outcome::Unknown(format!("The backup could not be read: {error}")))?;
+        .map_err(|error| Outcome::internal("reading the backup", error))?;
         Ok(messages.into_iter().filter(|m| folders.is_none_or(|wanted| wanted.contains(&m.folder))).collect())
     }
 
@@ -485,12 +487,8 @@ impl ImapConnector {
             })
             .collect();
         let located: Vec<store::Located> = found.iter().flatten().cloned().collect();
-        let mut read = self
-            .store
-            .read(located)
-            .await
-            .map_err(|e| Outcome::Unknown(format!("The backup storage could not be read: {e}")))?
-            .into_iter();
+        let mut read =
+            self.store.read(located).await.map_err(|e| Outcome::internal("reading the backup storage", e))?.into_iter();
         Ok(found
             .iter_mut()
             .map(|place| match place.take() {
@@ -517,7 +515,7 @@ impl ImapConnector {
         .await
         {
             Ok(found) => found,
-            Err(error) => return Outcome::Unknown(format!("The destination could not be looked up: {error}")),
+            Err(error) => return Outcome::internal("looking up the destination mailbox", error),
         };
         let Some((destination_id,)) = destination else {
             return Outcome::Failed(format!(
@@ -543,7 +541,7 @@ impl ImapConnector {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
-        let mut run = Run::new(progress);
+        let mut run = Run::new(progress, &work.job_id);
         run.items_total = messages.len() as u64;
         run.bytes_total = Some(messages.iter().map(|m| m.size.max(0) as u64).sum());
         let outcome = match self.append_all(&mut session, &account, messages, keep_both, &mut run).await {
@@ -568,6 +566,13 @@ impl ImapConnector {
             by_folder.entry(message.folder.clone()).or_default().push(message);
         }
         for (folder, messages) in by_folder {
+            if let Err(error) = command::quoted(&folder) {
+                // Never sent: as a command line it could carry commands of its own.
+                run.items_done += messages.len() as u64;
+                run.bytes_done += messages.iter().map(|m| m.size.max(0) as u64).sum::<u64>();
+                messages.iter().for_each(|m| run.skip(m.name(), &command::refusal(&error)));
+                continue;
+            }
             // A folder that exists already answers NO to CREATE, which is fine.
             let _ = session.create(&folder).await;
             let present = if keep_both { HashSet::new() } else { present_messages(session, &folder).await.map_err(sort)? };
@@ -586,7 +591,7 @@ impl ImapConnector {
                     let bytes = match bytes {
                         Ok(bytes) => bytes,
                         Err(error) => {
-                            run.skip(message.name(), &format!("the backup copy could not be read ({error})"));
+                            run.unreadable(message.name(), &error);
                             continue;
                         }
                     };
@@ -637,7 +642,7 @@ impl ImapConnector {
             Ok(messages) => messages,
             Err(outcome) => return outcome,
         };
-        let mut run = Run::new(progress);
+        let mut run = Run::new(progress, &work.job_id);
         run.items_total = messages.len() as u64;
         let mut contents = Vec::with_capacity(messages.len());
         for batch in messages.chunks(READ_BATCH) {
@@ -656,7 +661,7 @@ impl ImapConnector {
                             raw: bytes,
                         });
                     }
-                    Err(error) => run.skip(message.name(), &format!("the backup copy could not be read ({error})")),
+                    Err(error) => run.unreadable(message.name(), &error),
                 }
             }
             run.report(false).await;
@@ -670,8 +675,8 @@ impl ImapConnector {
                 run.report(true).await;
                 run.outcome()
             }
-            Ok(Err(error)) => Outcome::Unknown(format!("The download file could not be written: {error}")),
-            Err(error) => Outcome::Unknown(format!("The download file could not be written: {error}")),
+            Ok(Err(error)) => Outcome::internal("writing the download file", error),
+            Err(error) => Outcome::internal("writing the download file", error),
         }
     }
 }
@@ -721,13 +726,12 @@ impl Saver {
         unreadable: Vec<(u32, &'static str)>,
         after: Option<tokio::sync::oneshot::Receiver<bool>>,
     ) -> Result<Vec<(String, &'static str)>, Outcome> {
-        let (contents, messages, mut skipped) = tokio::task::spawn_blocking(move || examine(raw))
-            .await
-            .map_err(|e| Outcome::Unknown(format!("Checking messages stopped: {e}")))?;
+        let (contents, messages, mut skipped) =
+            tokio::task::spawn_blocking(move || examine(raw)).await.map_err(|e| Outcome::internal("checking messages", e))?;
         // Recorded in order: how far a folder was read only moves forward, past saved messages.
         if let Some(after) = after {
             if !after.await.unwrap_or(false) {
-                return Err(Outcome::Unknown("An earlier chunk of messages was not saved.".into()));
+                return Err(Outcome::internal("saving messages", "an earlier chunk was not saved"));
             }
         }
         skipped.extend(unreadable);
@@ -749,7 +753,7 @@ impl Saver {
         .await
         .map_err(std::io::Error::other)
         .and_then(|written| written);
-        written.map_err(|e| Outcome::Unknown(format!("Messages could not be written to the backup storage: {e}")))
+        written.map_err(|e| Outcome::internal("writing messages to the backup storage", e))
     }
 
     /// Records a chunk of stored messages and how far the folder has been read, at once.
@@ -884,7 +888,7 @@ impl Saves {
     /// Waits for the oldest save and lists what it skipped; its failure ends the run.
     async fn settle_oldest(&mut self, run: &mut Run<'_>) -> Result<(), Outcome> {
         let Some(task) = self.under_way.pop_front() else { return Ok(()) };
-        let skipped = task.await.unwrap_or_else(|e| Err(Outcome::Unknown(format!("Saving messages stopped: {e}"))))?;
+        let skipped = task.await.unwrap_or_else(|e| Err(Outcome::internal("saving messages", e)))?;
         for (item, why) in skipped {
             run.skip(item, why);
         }
@@ -936,6 +940,7 @@ async fn present_messages(session: &mut ImapSession, folder: &str) -> Result<Has
 /// How far a run has got, stored now and then so the portal's progress bar moves.
 struct Run<'a> {
     sink: &'a dyn ProgressSink,
+    job_id: &'a str,
     items_done: u64,
     items_total: u64,
     bytes_done: u64,
@@ -945,9 +950,10 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(sink: &'a dyn ProgressSink) -> Run<'a> {
+    fn new(sink: &'a dyn ProgressSink, job_id: &'a str) -> Run<'a> {
         Run {
             sink,
+            job_id,
             items_done: 0,
             items_total: 0,
             bytes_done: 0,
@@ -959,6 +965,12 @@ impl<'a> Run<'a> {
 
     fn skip(&mut self, item: String, reason: &str) {
         self.skipped.push(format!("{item}: {reason}"));
+    }
+
+    /// A message whose backup copy could not be read: the error to the log, not to the list.
+    fn unreadable(&mut self, item: String, error: &std::io::Error) {
+        tracing::warn!(job = self.job_id, item, %error, "a backup copy could not be read");
+        self.skip(item, "the backup copy could not be read");
     }
 
     async fn report(&mut self, now: bool) {
@@ -1014,7 +1026,7 @@ impl Quota {
 }
 
 fn database(error: sqlx::Error) -> Outcome {
-    Outcome::Unknown(format!("The backup's records could not be written: {error}"))
+    Outcome::internal("recording the backup", error)
 }
 
 /// How many of these messages (UID, size) the next chunk takes: at most `FETCH_CHUNK`, and
@@ -1030,29 +1042,6 @@ fn chunk_length(messages: &[(u32, u32)]) -> usize {
         })
         .count();
     fitting.max(1).min(messages.len())
-}
-
-/// A compact UID set: `3:7,9,12:13`.
-fn uid_set(uids: &[u32]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            i += 1;
-            end = uids[i];
-        }
-        parts.push(if start == end { start.to_string() } else { format!("{start}:{end}") });
-        i += 1;
-    }
-    parts.join(",")
-}
-
-/// IMAP's date-time (`05-Mar-2026 10:11:12 +0000`) of a moment in Unix milliseconds.
-fn imap_date(ms: i64) -> Option<String> {
-    let format = time::macros::format_description!("[day]-[month repr:short]-[year] [hour]:[minute]:[second] +0000");
-    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok()?.format(&format).ok()
 }
 
 fn human(bytes: i64) -> String {
@@ -1077,16 +1066,5 @@ mod tests {
         assert_eq!(chunk_length(&large), 3);
         // A message larger than a chunk goes alone.
         assert_eq!(chunk_length(&[(1, 64 << 20), (2, 10)]), 1);
-    }
-
-    #[test]
-    fn uid_sets_are_compact() {
-        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
-        assert_eq!(uid_set(&[42]), "42");
-    }
-
-    #[test]
-    fn dates_read_as_imap_writes_them() {
-        assert_eq!(imap_date(1_772_705_472_000).as_deref(), Some("05-Mar-2026 10:11:12 +0000"));
     }
 }
