@@ -66,7 +66,9 @@ impl Action {
     /// Who may take this action, in words for a 403 (what the person needs).
     pub fn who_may(self) -> &'static str {
         match self {
-            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => "Everyone signed in may do this",
+            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => {
+                "Everyone signed in may do this"
+            }
             Action::ForceBackup => "Force Backup is for resellers and organisation admins",
             Action::StartMigration => "Migrations are started by resellers and organisation admins",
             Action::ViewSettings => "Account Settings can be seen only by the organisation's admins and its reseller",

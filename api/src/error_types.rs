@@ -17,8 +17,15 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 7] =
-        [Service::Email, Service::OneDrive, Service::Contacts, Service::Calendars, Service::Tasks, Service::Archive, Service::Tokens];
+    pub const ALL: [Service; 7] = [
+        Service::Email,
+        Service::OneDrive,
+        Service::Contacts,
+        Service::Calendars,
+        Service::Tasks,
+        Service::Archive,
+        Service::Tokens,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {

@@ -13,9 +13,32 @@
 
 use portal_api::{Action, FieldError, JobKind, Role};
 
-use crate::auth::session::CurrentUser;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
+
+/// Whoever asks: the signed-in user (`auth::CurrentUser`). A trait, so that this module
+/// depends on nothing above it.
+pub trait Principal {
+    fn role(&self) -> Role;
+    fn reseller_id(&self) -> Option<i64>;
+    fn organisation_id(&self) -> Option<i64>;
+    fn mailbox_id(&self) -> Option<i64>;
+}
+
+impl<T: Principal> Principal for &T {
+    fn role(&self) -> Role {
+        (**self).role()
+    }
+    fn reseller_id(&self) -> Option<i64> {
+        (**self).reseller_id()
+    }
+    fn organisation_id(&self) -> Option<i64> {
+        (**self).organisation_id()
+    }
+    fn mailbox_id(&self) -> Option<i64> {
+        (**self).mailbox_id()
+    }
+}
 
 /// What a user may see, from their role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,16 +72,16 @@ impl Scope {
 
 /// The user's scope. The schema guarantees the right ID is set for each role; a row that
 /// broke that rule would see nothing rather than too much.
-pub fn scope(user: &CurrentUser) -> Scope {
+pub fn scope(user: impl Principal) -> Scope {
     match user.role() {
-        Role::Reseller => Scope::Reseller(user.reseller_id.unwrap_or(-1)),
-        Role::OrgAdmin => Scope::Organisation(user.organisation_id.unwrap_or(-1)),
-        Role::EndUser => Scope::Mailbox(user.mailbox_id.unwrap_or(-1)),
+        Role::Reseller => Scope::Reseller(user.reseller_id().unwrap_or(-1)),
+        Role::OrgAdmin => Scope::Organisation(user.organisation_id().unwrap_or(-1)),
+        Role::EndUser => Scope::Mailbox(user.mailbox_id().unwrap_or(-1)),
     }
 }
 
 /// 403 unless the user's role may take `action`.
-pub fn require(user: &CurrentUser, action: Action) -> AppResult<()> {
+pub fn require(user: impl Principal, action: Action) -> AppResult<()> {
     if action.allowed(user.role()) {
         Ok(())
     } else {
@@ -68,10 +91,10 @@ pub fn require(user: &CurrentUser, action: Action) -> AppResult<()> {
 
 /// The organisation `id`, if the user's role may take `action` (else 403) on this organisation
 /// (else 404: it does not exist, or it is outside the user's scope, which reads the same).
-pub async fn organisation(db: &Db, user: &CurrentUser, id: i64, action: Action) -> AppResult<i64> {
-    require(user, action)?;
+pub async fn organisation(db: &Db, user: impl Principal, id: i64, action: Action) -> AppResult<i64> {
+    require(&user, action)?;
     let not_found = || AppError::not_found(format!("There is no organisation {id} among those you manage."));
-    let Some((condition, scope_id)) = scope(user).organisation_condition() else {
+    let Some((condition, scope_id)) = scope(&user).organisation_condition() else {
         return Err(not_found());
     };
     let found: Option<(i64,)> = sqlx::query_as(&format!("SELECT o.id FROM organisations o WHERE {condition} AND o.id = $2"))
@@ -89,7 +112,7 @@ pub async fn organisation(db: &Db, user: &CurrentUser, id: i64, action: Action) 
 /// with. Answers the address to write into, lower-case.
 pub async fn destination(
     db: &Db,
-    user: &CurrentUser,
+    user: impl Principal,
     kind: JobKind,
     source: &SourceMailbox,
     requested: Option<&str>,
@@ -120,7 +143,8 @@ pub async fn destination(
         } else {
             "SELECT m.id FROM mailboxes m WHERE m.email = $1 AND m.organisation_id = $2"
         };
-        let known: Option<(i64,)> = sqlx::query_as(sql).bind(&destination).bind(source.organisation_id).fetch_optional(db).await?;
+        let known: Option<(i64,)> =
+            sqlx::query_as(sql).bind(&destination).bind(source.organisation_id).fetch_optional(db).await?;
         if known.is_none() {
             // Said the same whether the address exists in another organisation or nowhere.
             let what = if imap { "an IMAP mailbox" } else { "a mailbox" };
@@ -142,8 +166,8 @@ pub struct SourceMailbox {
 /// May the user try again, delete, or give the destination's password for this job (already
 /// found within their scope)? An end user only for a job that writes into nothing but their
 /// own mailbox: a download, or a restore into it.
-pub fn manage_job(user: &CurrentUser, kind: JobKind, source_email: &str, destination: Option<&str>) -> AppResult<()> {
-    require(user, Action::ManageJob)?;
+pub fn manage_job(user: impl Principal, kind: JobKind, source_email: &str, destination: Option<&str>) -> AppResult<()> {
+    require(&user, Action::ManageJob)?;
     if !Action::writes_own_mailbox_only(user.role()) {
         return Ok(());
     }

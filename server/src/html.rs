@@ -36,6 +36,17 @@ button{min-height:44px;padding:.5rem 1.25rem;font:inherit;font-weight:600;border
 ul{padding-left:1.25rem}code{font-size:.9em;overflow-wrap:anywhere}.note{font-size:.875rem;color:#4a5563}\
 @media (max-width:480px){main{margin:0;border:0;border-radius:0;padding:1rem}}";
 
+/// Nothing but the page's own style (by its hash) and forms sent back here.
+fn page_policy() -> &'static HeaderValue {
+    static POLICY: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        let style = crate::headers::csp_hash(STYLE);
+        let policy =
+            format!("default-src 'none'; style-src {style}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+        HeaderValue::from_str(&policy).expect("the policy is ASCII")
+    })
+}
+
 /// A whole page under `site`'s name: `title` is the `<h1>` (escaped here); `body` is HTML the
 /// caller escaped.
 pub(crate) fn document(status: StatusCode, site: &str, title: &str, body: &str) -> Response {
@@ -52,9 +63,6 @@ pub(crate) fn document(status: StatusCode, site: &str, title: &str, body: &str) 
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, page_policy().clone());
     response
 }

@@ -621,6 +621,14 @@ pub async fn start_job(
                 }
             }
         }
+        (Some(JobKind::Restore | JobKind::Migrate), None) => {
+            // No mailbox to check it against; its form can still be told.
+            let given = new.destination.as_deref().map(str::trim).filter(|d| !d.is_empty());
+            if given.is_some_and(|d| !access::looks_like_email(d)) {
+                errors.push(FieldError::new("destination", "Enter the mailbox's address, like name@example.com."));
+            }
+            None
+        }
         _ => None,
     };
     let mut params = serde_json::Map::new();

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod headers;
 mod html;
 pub mod idp;
 pub mod imap;
@@ -47,7 +48,8 @@ use crate::state::AppState;
 /// The whole application: every feature's router, the portal's files, and the layers
 /// that make every error a problem with a request ID.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
+    let security = headers::SecurityHeaders::new(&state.config);
+    let mut routes = Router::new()
         .route("/api/health", get(health))
         .merge(auth::router())
         .merge(backups::router())
@@ -56,17 +58,25 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(dashboard::router())
         .merge(openapi::router())
-        .merge(idp::router())
         .merge(credentials::router())
         .merge(mailboxes::router())
-        .merge(problems::router())
+        .merge(problems::router());
+    // The identity provider built in is there only when it is the one in use.
+    if state.config.idp == "embedded" {
+        routes = routes.merge(idp::router());
+    }
+    let routes = routes
         .fallback(fallback)
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .layer(middleware::from_fn_with_state(state.config.request_timeout_ms, problem::time_limit))
         .with_state(state);
     // The problem layer wraps the finished router, so it sees answers that axum completes
     // after the route's own layers (a 405's `Allow` header).
-    Router::new().fallback_service(routes).layer(middleware::from_fn(problem::problem_layer)).layer(CompressionLayer::new())
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn(problem::problem_layer))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(security, headers::security_headers))
 }
 
 /// Opens the database, seeds it if asked and empty, and builds the state.

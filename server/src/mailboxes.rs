@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
-use portal_api::{Action, ConnectionTest, FieldError, ImapMailboxRequest, ImapPassword, ImapSettings, JobStatus, OrganisationMailbox};
+use portal_api::{
+    Action, ConnectionTest, FieldError, ImapMailboxRequest, ImapPassword, ImapSettings, JobStatus, OrganisationMailbox,
+};
 
 use crate::auth::CurrentUser;
 use crate::db::now_ms;

@@ -30,15 +30,25 @@ async fn only_the_organisations_admins_and_its_reseller_may_see_or_change_its_cr
 
     assert_eq!(app.get_as(&admin, "/api/organisations/1/credentials").await.status(), StatusCode::OK);
     assert_eq!(app.get_as(&reseller, "/api/organisations/3/credentials").await.status(), StatusCode::OK);
-    for (client, id) in [(&admin, BLUEBIRD), (&end_user, ACME), (&other_reseller, ACME), (&reseller, DELTA), (&admin, 999)] {
+    // An end user's role may not (403, naming who may); outside one's scope the organisation
+    // reads as not there at all (404), the same as one that does not exist.
+    for (client, id, status) in [
+        (&end_user, ACME, StatusCode::FORBIDDEN),
+        (&admin, BLUEBIRD, StatusCode::NOT_FOUND),
+        (&other_reseller, ACME, StatusCode::NOT_FOUND),
+        (&reseller, DELTA, StatusCode::NOT_FOUND),
+        (&admin, 999, StatusCode::NOT_FOUND),
+    ] {
         let uri = format!("/api/organisations/{id}/credentials");
-        let p = problem(app.get_as(client, &uri).await, StatusCode::FORBIDDEN).await;
-        assert!(p.detail.unwrap().contains("admins and its reseller"));
+        let p = problem(app.get_as(client, &uri).await, status).await;
+        if status == StatusCode::FORBIDDEN {
+            assert!(p.detail.unwrap().contains("admins and its reseller"));
+        }
         let put = json!({ "username": "backup.admin@x.example", "password": "x" });
         let uri = format!("/api/organisations/{id}/credentials/backup-admin");
-        problem(app.send_as(client, Method::PUT, &uri, Some(put)).await, StatusCode::FORBIDDEN).await;
+        problem(app.send_as(client, Method::PUT, &uri, Some(put)).await, status).await;
         let uri = format!("/api/organisations/{id}/credentials/device");
-        problem(app.send_as(client, Method::POST, &uri, None).await, StatusCode::FORBIDDEN).await;
+        problem(app.send_as(client, Method::POST, &uri, None).await, status).await;
     }
     let mine: Vec<OrganisationSummary> = body_json(app.get_as(&reseller, "/api/organisations").await).await;
     assert_eq!(mine.iter().map(|o| o.id).collect::<Vec<_>>(), vec![ACME, BLUEBIRD, CEDAR]);
@@ -206,11 +216,11 @@ async fn check_now_keeps_what_the_provider_accepts_and_detects_a_revoked_consent
     let dashboard: Dashboard = body_json(app.get_as(&reseller, "/api/dashboard").await).await;
     assert!(dashboard.need_reauthentication.iter().any(|b| b.organisation_id == BLUEBIRD && b.kind == CredentialKind::MainApp));
 
-    // Nobody outside the organisation may ask.
+    // Nobody outside the organisation may ask, nor learn that it exists.
     let other = app.sign_in_as("reseller@harbour.example").await;
     let p = problem(
         app.send_as(&other, Method::POST, &format!("/api/organisations/{BLUEBIRD}/credentials/verify"), None).await,
-        StatusCode::FORBIDDEN,
+        StatusCode::NOT_FOUND,
     )
     .await;
     assert!(p.detail.is_some());

@@ -307,10 +307,15 @@ async fn a_restore_download_or_migration_started_from_the_portal_is_queued_and_r
 async fn a_new_job_with_wrong_fields_names_each_of_them() {
     let app = test_app().await;
     let end_user = app.sign_in(Role::EndUser).await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
     let body = serde_json::json!({"kind": "migrate", "mailbox_id": 30, "destination": "not an address", "folders": ["Secret"]});
-    let p = problem(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let p =
+        problem(app.send_as(&admin, Method::POST, "/api/jobs", Some(body.clone())).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(p.field_error("mailbox_id"), Some("Choose one of your mailboxes."), "another organisation's mailbox");
     assert!(p.field_error("destination").is_some() && p.field_error("folders").is_some(), "{p:?}");
+    // An end user may not migrate at all: the role is told before any field.
+    let p = problem(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await, StatusCode::FORBIDDEN).await;
+    assert!(p.detail.unwrap().contains("Migrations are started by"));
 
     let body = serde_json::json!({"kind": "backup", "mailbox_id": 1});
     let p = problem(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;

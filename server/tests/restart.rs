@@ -28,6 +28,7 @@ fn start(dir: &std::path::Path, database_url: &str, port: u16) -> Server {
         // Slow enough to be killed mid-run: 8 steps of 400 ms.
         .env("PORTAL_DEMO_STEP_MS", "400")
         .env("RUST_LOG", "warn")
+        .env("PORTAL_SEED_DEMO", "true")
         .spawn()
         .expect("the server binary starts");
     let deadline = Instant::now() + Duration::from_secs(30);

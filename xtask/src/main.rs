@@ -100,7 +100,9 @@ fn run(args: &[String]) -> Result {
     }
     println!("  (password for all: {DEMO_PASSWORD})");
     println!();
+    // The demo, which `portal-server` on its own never seeds (its password is published).
     let mut child = Command::new(&server)
+        .env("PORTAL_SEED_DEMO", std::env::var("PORTAL_SEED_DEMO").unwrap_or_else(|_| "true".into()))
         .args(&server_args)
         .current_dir(root())
         .spawn()
@@ -239,6 +241,7 @@ impl TestServer {
             .env("PORTAL_DIST", root().join("dist"))
             .env("PORTAL_DATA_DIR", &data_dir)
             .env("RUST_LOG", "warn")
+            .env("PORTAL_SEED_DEMO", "true")
             .envs(env.iter().copied())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;

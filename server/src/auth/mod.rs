@@ -174,7 +174,9 @@ async fn load_user(state: &AppState, user_id: i64, csrf_token: String) -> AppRes
 async fn session_info(state: &AppState, user: &CurrentUser) -> AppResult<SessionInfo> {
     let scope = match crate::access::scope(user) {
         crate::access::Scope::Mailbox(id) => sqlx::query_as::<_, (String,)>("SELECT email FROM mailboxes WHERE id = $1").bind(id),
-        crate::access::Scope::Organisation(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM organisations WHERE id = $1").bind(id),
+        crate::access::Scope::Organisation(id) => {
+            sqlx::query_as::<_, (String,)>("SELECT name FROM organisations WHERE id = $1").bind(id)
+        }
         crate::access::Scope::Reseller(id) => sqlx::query_as::<_, (String,)>("SELECT name FROM resellers WHERE id = $1").bind(id),
     }
     .fetch_optional(&state.db)

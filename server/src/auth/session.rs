@@ -80,6 +80,21 @@ impl SessionCache {
     }
 }
 
+impl crate::access::Principal for CurrentUser {
+    fn role(&self) -> Role {
+        CurrentUser::role(self)
+    }
+    fn reseller_id(&self) -> Option<i64> {
+        self.reseller_id
+    }
+    fn organisation_id(&self) -> Option<i64> {
+        self.organisation_id
+    }
+    fn mailbox_id(&self) -> Option<i64> {
+        self.mailbox_id
+    }
+}
+
 impl CurrentUser {
     pub fn role(&self) -> Role {
         Role::parse(&self.role).unwrap_or(Role::EndUser)

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::{
-    BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
-    Action, DeviceFlow, DeviceFlowStatus, FieldError, OrganisationSummary,
+    Action, BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState,
+    Credentials, DeviceFlow, DeviceFlowStatus, FieldError, OrganisationSummary,
 };
 use serde::Deserialize;
 

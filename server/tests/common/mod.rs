@@ -73,7 +73,9 @@ pub async fn served_test_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
     })
     .await;
     let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // With the client's address, as the real server gives it (sign-in is throttled by it).
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     app
 }
 

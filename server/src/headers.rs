@@ -1,0 +1,124 @@
+//! The headers every answer carries, so that the page is locked down whoever serves it:
+//! a Content-Security-Policy that lets the page run only its own code (the portal's one inline
+//! module script by its hash, read from the built `index.html` at start; WebAssembly compiled
+//! with `'wasm-unsafe-eval'`, never `eval`), no framing (Force Backup and Delete cannot be
+//! clickjacked), no MIME sniffing, no referrer, HSTS when the portal is reached over HTTPS, and
+//! caching that suits each answer: API answers are never stored (the session carries the CSRF
+//! token), hashed assets are kept for a year, `index.html` is checked each time.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+
+pub struct SecurityHeaders {
+    page_policy: HeaderValue,
+    https: bool,
+}
+
+impl SecurityHeaders {
+    pub fn new(config: &Config) -> Arc<SecurityHeaders> {
+        let index = std::fs::read_to_string(config.dist.join("index.html")).unwrap_or_default();
+        let policy = page_policy(&index);
+        Arc::new(SecurityHeaders {
+            page_policy: HeaderValue::from_str(&policy).expect("the policy is ASCII"),
+            https: config.https(),
+        })
+    }
+}
+
+/// The portal's policy, with the hash of each inline script of its `index.html`.
+pub fn page_policy(index_html: &str) -> String {
+    let hashes: String = inline_scripts(index_html).map(|script| format!(" {}", csp_hash(script))).collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; img-src 'self' data:; \
+         font-src 'self'; connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
+
+/// `'sha256-…'` of a script or style, as CSP names it.
+pub fn csp_hash(text: &str) -> String {
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
+}
+
+/// The text of every `<script>` without `src` (what Trunk writes to start the wasm).
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.match_indices("<script").filter_map(move |(start, _)| {
+        let open_end = start + html[start..].find('>')?;
+        if html[start..open_end].contains(" src=") {
+            return None;
+        }
+        let body_start = open_end + 1;
+        let body_end = body_start + html[body_start..].find("</script>")?;
+        Some(&html[body_start..body_end])
+    })
+}
+
+/// Trunk names built assets `NAME-<16 hex>.ext` (`_bg.wasm` for the module): their content
+/// never changes under a name, so a browser may keep them.
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or("");
+    let stem = name.split('.').next().unwrap_or("").trim_end_matches("_bg");
+    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let success = response.status().is_success();
+    let out = response.headers_mut();
+    // Pages rendered by the server (identity provider, problem types) bring their own policy.
+    out.entry(header::CONTENT_SECURITY_POLICY).or_insert_with(|| headers.page_policy.clone());
+    out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    out.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    out.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    out.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    if headers.https {
+        out.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    let cache = if path == "/api" || path.starts_with("/api/") || path.starts_with("/idp/") {
+        "no-store"
+    } else if is_hashed_asset(&path) && success {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    out.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(cache));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_index_htmls_own_inline_script_and_nothing_else_inline() {
+        let script = "import init from '/portal-0123456789abcdef.js';await init();";
+        let html = format!("<html><head><script type=\"module\">{script}</script><script src=\"/x.js\"></script></head></html>");
+        let policy = page_policy(&html);
+        assert!(policy.contains(&csp_hash(script)), "{policy}");
+        assert_eq!(policy.matches("'sha256-").count(), 1, "a script with src is not hashed: {policy}");
+        for needed in
+            ["default-src 'self'", "'wasm-unsafe-eval'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]
+        {
+            assert!(policy.contains(needed), "{needed} in {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"), "{policy}");
+    }
+
+    #[test]
+    fn only_trunks_hashed_names_are_kept_for_a_year() {
+        assert!(is_hashed_asset("/portal-6e8f1c2a3b4d5e6f_bg.wasm"));
+        assert!(is_hashed_asset("/portal-6e8f1c2a3b4d5e6f.js"));
+        assert!(is_hashed_asset("/main-0123456789abcdef.css"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/status/backups"));
+        assert!(!is_hashed_asset("/favicon.svg"));
+    }
+}

@@ -1,0 +1,163 @@
+//! The locked-down page and the safe defaults: security headers and caching on every answer,
+//! sign-in throttled per address and per client, sign-out ending every session of the user,
+//! a bare server with no account, and no demo secret with a real identity provider.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::*;
+use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+use portal_api::Role;
+use portal_server::config::Config;
+use serde_json::json;
+
+const SCRIPT: &str = "import init from '/portal-0123456789abcdef.js';await init('/portal-0123456789abcdef_bg.wasm');";
+
+#[tokio::test]
+async fn every_answer_carries_the_policy_and_caching_that_suits_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        format!("<!DOCTYPE html><title>Backup Portal</title><script type=\"module\">{SCRIPT}</script>"),
+    )
+    .unwrap();
+    std::fs::write(dist.join("portal-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    let app = test_app_with(|config| config.dist = dist).await;
+
+    let page = app.send(Request::get("/status/backups").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let policy = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    assert!(policy.contains(&portal_server::headers::csp_hash(SCRIPT)), "the inline script by its hash: {policy}");
+    for needed in [
+        "default-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(policy.contains(needed), "{needed} in {policy}");
+    }
+    assert!(!policy.contains("unsafe-inline") && !policy.contains(" 'unsafe-eval'"), "{policy}");
+    assert_eq!(page.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(page.headers()[header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(page.headers()[header::CACHE_CONTROL], "no-cache", "index.html is checked each time");
+    assert!(page.headers().get(header::STRICT_TRANSPORT_SECURITY).is_none(), "not over HTTPS");
+
+    let wasm = app.send(Request::get("/portal-0123456789abcdef_bg.wasm").body(Body::empty()).unwrap()).await;
+    assert_eq!(wasm.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+
+    // The session carries the CSRF token: never stored by a browser or a proxy.
+    let client = app.sign_in(Role::EndUser).await;
+    let session = app.get_as(&client, "/api/session").await;
+    assert_eq!(session.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(session.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let problem_answer = app.send(Request::get("/api/nothing-here").body(Body::empty()).unwrap()).await;
+    assert_eq!(problem_answer.headers()[header::CACHE_CONTROL], "no-store");
+
+    // The server's own pages keep their own, stricter policy: no inline style but theirs.
+    let docs = app.send(Request::get("/problems").body(Body::empty()).unwrap()).await;
+    let docs_policy = docs.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(docs_policy.starts_with("default-src 'none'; style-src 'sha256-"), "{docs_policy}");
+    assert!(docs_policy.contains("frame-ancestors 'none'"), "{docs_policy}");
+}
+
+#[tokio::test]
+async fn over_https_browsers_keep_to_it_and_the_cookie_is_secure() {
+    let app = test_app_with(|config| config.public_url = Some("https://backup.example.com".into())).await;
+    let mut request = json_request(Method::POST, "/api/session", json!({"email": DEMO_SIGN_INS[0].1, "password": DEMO_PASSWORD}));
+    request.headers_mut().insert(header::ORIGIN, "https://backup.example.com".parse().unwrap());
+    request.headers_mut().insert(header::HOST, "10.1.2.3:8080".parse().unwrap());
+    let response = app.send(request).await;
+    assert_eq!(response.status(), StatusCode::OK, "behind a proxy: the Origin is the public URL's, the Host is not");
+    assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().ends_with("; Secure"));
+    assert!(response.headers()[header::STRICT_TRANSPORT_SECURITY].to_str().unwrap().starts_with("max-age="));
+}
+
+fn wrong_password(email: &str) -> Request<Body> {
+    json_request(Method::POST, "/api/session", json!({"email": email, "password": "not the password"}))
+}
+
+#[tokio::test]
+async fn wrong_passwords_for_one_address_are_throttled_whether_it_exists_or_not() {
+    let app = test_app().await;
+    for email in [DEMO_SIGN_INS[1].1, "nobody-at-all@acme-legal.example"] {
+        for _ in 0..5 {
+            problem(app.send(wrong_password(email)).await, StatusCode::UNAUTHORIZED).await;
+        }
+        let response = app.send(wrong_password(email)).await;
+        let wait: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!((1..=900).contains(&wait), "{wait}");
+        let p = problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+        assert!(p.detail.unwrap().contains("too many wrong passwords for this email address"));
+    }
+    // Even the right password waits: otherwise the limit would only slow a guesser down.
+    let right = json_request(Method::POST, "/api/session", json!({"email": DEMO_SIGN_INS[1].1, "password": DEMO_PASSWORD}));
+    problem(app.send(right).await, StatusCode::TOO_MANY_REQUESTS).await;
+    // Another address is not held up by it.
+    app.sign_in(Role::Reseller).await;
+}
+
+#[tokio::test]
+async fn one_client_guessing_across_many_addresses_is_throttled_too() {
+    let app = served_test_app(|config| config.sign_in_failures_per_client = 3).await;
+    let base = app.state.config.public_url();
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let body = json!({"email": format!("guess-{i}@example.com"), "password": "x"});
+        statuses.push(http.post(format!("{base}/api/session")).json(&body).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "counted by the connection's address");
+}
+
+#[tokio::test]
+async fn signing_out_ends_every_session_of_the_user() {
+    let app = test_app().await;
+    let laptop = app.sign_in(Role::OrgAdmin).await;
+    let phone = app.sign_in(Role::OrgAdmin).await;
+    let someone_else = app.sign_in(Role::Reseller).await;
+    assert_eq!(app.get_as(&phone, "/api/session").await.status(), StatusCode::OK);
+    assert_eq!(app.send_as(&laptop, Method::DELETE, "/api/session", None).await.status(), StatusCode::NO_CONTENT);
+    problem(app.get_as(&phone, "/api/session").await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(app.get_as(&someone_else, "/api/session").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_bare_server_has_no_account_that_signs_in() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_url(dir.path()).await;
+    let config = Config::parse_from(["portal-server", "--database-url", &url, "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(!config.seed_demo, "seeding is asked for, never the default");
+    let app = portal_server::app(portal_server::prepare(config).await.unwrap());
+    let request = json_request(Method::POST, "/api/session", json!({"email": DEMO_SIGN_INS[2].1, "password": DEMO_PASSWORD}));
+    let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_real_provider_needs_a_real_secret_and_the_built_in_one_is_not_mounted() {
+    use clap::Parser;
+    let microsoft = Config::parse_from(["portal-server", "--idp", "microsoft"]);
+    assert!(microsoft.check().unwrap_err().contains("client secret"));
+    let configured = Config::parse_from(["portal-server", "--idp", "microsoft", "--oauth-client-secret", "s3cret-from-azure"]);
+    configured.check().unwrap();
+    assert!(Config::parse_from(["portal-server", "--idp", "okta"]).check().is_err());
+    assert!(Config::try_parse_from(["portal-server", "--reauth-attempts-per-minute", "0"]).is_err(), "a limit of 0 is refused");
+
+    let discovery = || Request::get("/idp/organizations/v2.0/.well-known/openid-configuration").body(Body::empty()).unwrap();
+    let embedded = test_app().await;
+    assert_eq!(embedded.send(discovery()).await.status(), StatusCode::OK);
+    let app = test_app_with(|config| {
+        config.idp = "microsoft".into();
+        config.oauth_client_secret = "s3cret-from-azure".into();
+    })
+    .await;
+    let response = app.send(discovery()).await;
+    assert_ne!(response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap()), Some("application/json"));
+    let token = json_request(Method::POST, "/idp/organizations/oauth2/v2.0/token", json!({}));
+    assert_ne!(app.send(token).await.status(), StatusCode::BAD_REQUEST, "no token endpoint of ours answers");
+}
