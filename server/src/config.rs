@@ -137,6 +137,12 @@ pub struct Config {
     #[arg(long, env = "PORTAL_SIGN_IN_FAILURES_PER_CLIENT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_failures_per_client: u32,
 
+    /// Behind a proxy of our own: take the client's address from the last entry of
+    /// `X-Forwarded-For` (the one the proxy adds) for the per-client sign-in limit. Without it,
+    /// that limit counts the proxy's address, and everyone behind it shares one count.
+    #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -165,7 +171,11 @@ impl Config {
     /// Whether people reach this server over HTTPS (`--public-url https://…`): then cookies are
     /// `Secure` and browsers are told to keep to HTTPS (HSTS).
     pub fn https(&self) -> bool {
-        self.secure_cookies || self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+        self.secure_cookies
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://")))
     }
 
     /// The base address of this server as others reach it (no trailing slash).
@@ -226,6 +236,7 @@ impl Config {
             reauth_attempts_per_organisation: 10,
             sign_in_failures_per_address: 5,
             sign_in_failures_per_client: 50,
+            trust_forwarded_for: false,
         }
     }
 }

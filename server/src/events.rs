@@ -43,6 +43,8 @@ struct Cursor {
     sent: HashMap<String, i64>,
     ends_at: tokio::time::Instant,
     pending: std::collections::VecDeque<Event>,
+    /// When the session was last seen to be still open.
+    session_checked: tokio::time::Instant,
 }
 
 /// Each look re-reads this much before the latest change sent: a transaction that took a
@@ -75,6 +77,7 @@ pub async fn events(
         since: resume.unwrap_or_else(now_ms),
         sent: HashMap::new(),
         ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
+        session_checked: tokio::time::Instant::now(),
         // Tell the browser to reconnect quickly when a stream ends.
         pending: [Event::default().retry(Duration::from_millis(500)).comment("live")].into(),
     };
@@ -87,6 +90,13 @@ pub async fn events(
                 return None;
             }
             tokio::time::sleep(POLL).await;
+            // Signed out (here or on another device): the stream ends, as every request would.
+            if cursor.session_checked.elapsed() >= crate::auth::session::SESSION_CACHE_TTL {
+                if !cursor.session_open().await {
+                    return None;
+                }
+                cursor.session_checked = tokio::time::Instant::now();
+            }
             if let Err(error) = cursor.look().await {
                 tracing::warn!(%error, "live updates: could not read changes");
             }
@@ -98,6 +108,18 @@ pub async fn events(
 type ChangeRow = (String, String, i64, String, i64);
 
 impl Cursor {
+    /// Whether the stream's session still exists (an error reading it counts as open: the
+    /// next look fails the same way and is logged).
+    async fn session_open(&self) -> bool {
+        let found: Result<Option<(i64,)>, _> =
+            sqlx::query_as("SELECT expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(&self.user.session_hash)
+                .bind(now_ms())
+                .fetch_optional(&self.state.db)
+                .await;
+        !matches!(found, Ok(None))
+    }
+
     /// Reads the changes from a little before the latest one sent, page by page, and queues
     /// those not sent yet.
     async fn look(&mut self) -> Result<(), sqlx::Error> {

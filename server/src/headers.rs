@@ -72,6 +72,8 @@ pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, reque
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     let success = response.status().is_success();
+    // The SPA's fallback (index.html for a path it does not know) must not be kept for a year.
+    let html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let out = response.headers_mut();
     // Pages rendered by the server (identity provider, problem types) bring their own policy.
     out.entry(header::CONTENT_SECURITY_POLICY).or_insert_with(|| headers.page_policy.clone());
@@ -83,13 +85,19 @@ pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, reque
         out.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     let cache = if path == "/api" || path.starts_with("/api/") || path.starts_with("/idp/") {
+        // Whatever the handler said (SSE says no-cache): nothing of the API is ever stored.
+        out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         "no-store"
-    } else if is_hashed_asset(&path) && success {
+    } else if is_hashed_asset(&path) && success && !html {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
     };
     out.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(cache));
+    if !cache.starts_with("no-store") && !out.contains_key(header::VARY) {
+        // Files are sent precompressed by what the browser accepts: caches must keep them apart.
+        out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     response
 }
 

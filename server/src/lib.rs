@@ -87,7 +87,13 @@ pub async fn prepare(config: Config) -> Result<AppState, sqlx::Error> {
 }
 
 async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Receiver<bool>) -> Result<AppState, sqlx::Error> {
+    config.check().map_err(|problem| sqlx::Error::Configuration(problem.into()))?;
+    owner_only(&config.data_dir).map_err(sqlx::Error::Io)?;
     let db = db::connect(&config.database_url).await?;
+    // Made now, off the request path: the first unknown email is refused as slowly as the rest.
+    tokio::task::spawn_blocking(|| auth::password::decoy_hash().len())
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?;
     if config.seed_demo && seed::seed_if_empty(&db).await? {
         seed::write_demo_download_files(&db, &config.data_dir).await?;
         seed::add_extra_jobs(&db, config.demo_extra_jobs).await?;
@@ -127,6 +133,25 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         reauth_limits,
         imap_tls,
     })
+}
+
+/// The data folder (mail in pack files, download files, keys, the SQLite file by default) is
+/// for this server's user alone: made owner-only; one that exists and others may read is
+/// named in the log (it may be shared on purpose, e.g. /tmp, so it is not changed).
+fn owner_only(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            return std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+        }
+        if std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), "the data folder can be read by other users of this machine: make it owner-only (chmod 700)");
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
 }
 
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

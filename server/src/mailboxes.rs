@@ -190,9 +190,13 @@ pub async fn add_mailbox(
     let email_error = if !crate::access::looks_like_email(&email) {
         Some("Enter the mailbox's address, like name@example.com.")
     } else {
-        let taken: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM mailboxes WHERE email = $1").bind(&email).fetch_optional(&state.db).await?;
-        taken.map(|_| "A mailbox with this address is backed up already.")
+        // Within the organisation: it tells the admin nothing they cannot see.
+        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM mailboxes WHERE email = $1 AND organisation_id = $2")
+            .bind(&email)
+            .bind(organisation)
+            .fetch_optional(&state.db)
+            .await?;
+        taken.map(|_| ALREADY)
     };
     let account = match (account_of(&request), email_error) {
         (Ok(account), None) => account,
@@ -204,6 +208,14 @@ pub async fn add_mailbox(
         (Err(other), _) => return Err(other),
     };
     try_account(&state, &account).await?;
+    // An address is backed up once across the service. That it is backed up by another
+    // organisation is said only now, to someone who has just signed in to the mailbox itself,
+    // so the form cannot be used to learn which addresses other organisations back up.
+    let elsewhere: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM mailboxes WHERE email = $1").bind(&email).fetch_optional(&state.db).await?;
+    if elsewhere.is_some() {
+        return Err(AppError::Validation(vec![FieldError::new("email", ALREADY)]));
+    }
 
     let now = now_ms();
     let mut tx = state.db.begin().await?;
@@ -240,6 +252,8 @@ pub async fn add_mailbox(
     state.engine.wake();
     Ok((StatusCode::CREATED, Json(find_mailbox(&state, next_id).await?)))
 }
+
+const ALREADY: &str = "A mailbox with this address is backed up already.";
 
 async fn seal_password(state: &AppState, organisation_id: i64, mailbox_id: i64, password: &SecretString) -> AppResult<String> {
     let context = crate::imap::password_context(mailbox_id);

@@ -50,9 +50,41 @@ impl Window {
     /// Counts one attempt of `key`.
     pub fn record(&self, key: &str, now: Instant) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.push(&mut seen, key, now);
+    }
+
+    /// Counts one attempt of `key` unless it is over the limit (then: how long to wait), in
+    /// one step, so that requests arriving together cannot all pass before any is counted.
+    pub fn try_record(&self, key: &str, now: Instant) -> Option<Duration> {
+        if let Some(wait) = self.wait(key, now) {
+            return Some(wait);
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        // Checked again under the same lock as the count.
+        let counted = seen.get(key).map_or(0, |times| times.iter().filter(|t| now.duration_since(**t) < self.span).count());
+        if counted >= self.limit {
+            return Some(Duration::from_secs(1));
+        }
+        self.push(&mut seen, key, now);
+        None
+    }
+
+    /// Takes back the latest attempt of `key` (it turned out not to count).
+    pub fn take_back(&self, key: &str) {
+        if let Some(times) = self.seen.lock().unwrap_or_else(|e| e.into_inner()).get_mut(key) {
+            times.pop_back();
+        }
+    }
+
+    fn push(&self, seen: &mut HashMap<String, VecDeque<Instant>>, key: &str, now: Instant) {
         if seen.len() >= MAX_KEYS && !seen.contains_key(key) {
-            let span = self.span;
-            seen.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < span));
+            let (span, limit) = (self.span, self.limit);
+            let live = |times: &VecDeque<Instant>| times.iter().filter(|t| now.duration_since(**t) < span).count();
+            seen.retain(|_, times| live(times) > 0);
+            // Keys held at their limit are kept: a flood of other keys must not free them.
+            if seen.len() >= MAX_KEYS {
+                seen.retain(|_, times| live(times) >= limit.max(1));
+            }
             if seen.len() >= MAX_KEYS {
                 let mut newest: Vec<Instant> = seen.values().filter_map(|t| t.back().copied()).collect();
                 newest.sort_unstable();
@@ -95,6 +127,17 @@ mod tests {
         assert_eq!(window.wait("a", start + Duration::from_secs(61)), None, "the oldest aged out");
         window.forget("a");
         assert_eq!(window.wait("a", start + Duration::from_secs(20)), None);
+    }
+
+    #[test]
+    fn counting_and_checking_is_one_step_and_can_be_taken_back() {
+        let window = Window::new(2, Duration::from_secs(60));
+        let now = Instant::now();
+        assert_eq!(window.try_record("a", now), None);
+        assert_eq!(window.try_record("a", now), None);
+        assert!(window.try_record("a", now).is_some(), "the third is refused before it is checked");
+        window.take_back("a");
+        assert_eq!(window.try_record("a", now), None);
     }
 
     #[test]

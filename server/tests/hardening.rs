@@ -101,6 +101,25 @@ async fn wrong_passwords_for_one_address_are_throttled_whether_it_exists_or_not(
 }
 
 #[tokio::test]
+async fn guesses_sent_all_at_once_get_no_more_tries_than_one_after_another() {
+    let app = std::sync::Arc::new(test_app().await);
+    let mut guesses = Vec::new();
+    for _ in 0..20 {
+        let app = app.clone();
+        guesses.push(tokio::spawn(async move { app.send(wrong_password(DEMO_SIGN_INS[0].1)).await.status() }));
+    }
+    let mut checked = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(checked, 5, "each guess is counted before its password is checked");
+}
+
+#[tokio::test]
 async fn one_client_guessing_across_many_addresses_is_throttled_too() {
     let app = served_test_app(|config| config.sign_in_failures_per_client = 3).await;
     let base = app.state.config.public_url();
@@ -123,6 +142,55 @@ async fn signing_out_ends_every_session_of_the_user() {
     assert_eq!(app.send_as(&laptop, Method::DELETE, "/api/session", None).await.status(), StatusCode::NO_CONTENT);
     problem(app.get_as(&phone, "/api/session").await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(app.get_as(&someone_else, "/api/session").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn live_updates_end_when_the_session_is_signed_out_elsewhere() {
+    let app = test_app().await;
+    let phone = app.sign_in(Role::OrgAdmin).await;
+    let laptop = app.sign_in(Role::OrgAdmin).await;
+    let stream = app.get_as(&phone, "/api/events").await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(app.send_as(&laptop, Method::DELETE, "/api/session", None).await.status(), StatusCode::NO_CONTENT);
+    // The stream would otherwise run for a minute; it ends within the session check's period.
+    let body = tokio::time::timeout(std::time::Duration::from_secs(20), axum::body::to_bytes(stream.into_body(), 1 << 20)).await;
+    assert!(body.expect("the stream ended").is_ok());
+}
+
+#[tokio::test]
+async fn adding_a_mailbox_does_not_tell_which_addresses_other_organisations_back_up() {
+    let app = test_app().await;
+    let other = app.sign_in_as("reseller@harbour.example").await;
+    let theirs: portal_api::Page<portal_api::BackupRow> = body_json(app.get_as(&other, "/api/backups").await).await;
+    let address = &theirs.items[0].mailbox_email;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let organisation = admin_organisation(&app, &admin).await;
+    let uri = format!("/api/organisations/{organisation}/mailboxes");
+    for email in [address.as_str(), "never-backed-up@delta-foods.example"] {
+        let body = json!({"email": email, "host": "127.0.0.1", "port": 0, "security": "none", "username": "u", "password": "p"});
+        let p = problem(app.send_as(&admin, Method::POST, &uri, Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(p.field_error("email"), None, "the same answer for {email}: {p:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_consent_callback_with_someone_elses_state_fixes_nothing_and_names_nothing() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let organisation = admin_organisation(&app, &admin).await;
+    let uri = format!("/api/organisations/{organisation}/credentials/main-app/consent");
+    let start: portal_api::ConsentStart = body_json(app.send_as(&admin, Method::POST, &uri, None).await).await;
+    let state = start.authorize_url.split("state=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    // The reseller also administers the organisation, but did not start this flow.
+    let reseller = app.sign_in(Role::Reseller).await;
+    let landed = app.get_as(&reseller, &format!("/api/oauth/consent/callback?state={state}&code=stolen")).await;
+    assert_eq!(landed.headers()[header::LOCATION], "/settings/credentials?consent=state_mismatch");
+}
+
+async fn admin_organisation(app: &TestApp, admin: &Client) -> i64 {
+    let list: Vec<portal_api::OrganisationSummary> = body_json(app.get_as(admin, "/api/organisations").await).await;
+    list[0].id
 }
 
 #[tokio::test]

@@ -76,6 +76,8 @@ struct Fixture {
     organisations: [i64; 3],
     jobs: [String; 3],
     migration: String,
+    /// A restore of the end user's mailbox into a colleague's, started by their admin.
+    restore_elsewhere: String,
     download_url: String,
 }
 
@@ -193,6 +195,13 @@ fn rows() -> Vec<Row> {
             })
         },
         Row {
+            what: "on a restore into a colleague's mailbox",
+            ..row(Method::POST, "/api/jobs/{id}/retry", W::OwnMailboxOnly, F::Mailbox, |f, o| match o {
+                Object::Own => (format!("/api/jobs/{}/retry", f.restore_elsewhere), None),
+                _ => (format!("/api/jobs/{}/retry", f.jobs[o as usize]), None),
+            })
+        },
+        Row {
             what: "on a migration out of the mailbox",
             ..row(Method::DELETE, "/api/jobs/{id}", W::OwnMailboxOnly, F::Mailbox, |f, o| match o {
                 Object::Own => (format!("/api/jobs/{}", f.migration), None),
@@ -240,11 +249,10 @@ fn rows() -> Vec<Row> {
         row(Method::POST, "/api/organisations/{id}/mailboxes/test", W::Admins, F::Organisation, |f, o| {
             (format!("/api/organisations/{}/mailboxes/test", f.organisations[o as usize]), Some(imap_settings()))
         }),
-        // Only IMAP mailboxes have a password here; the demo's are not, so every answer that
-        // passes the role is 404, which says nothing of the mailbox either.
+        // The fixture makes the three mailboxes IMAP ones, on a port where nothing answers: within
+        // the scope the new password is tried (422, the server named on its field).
         Row {
-            what: "a demo mailbox (not IMAP)",
-            inside: Expect::Status(StatusCode::NOT_FOUND),
+            what: "an IMAP mailbox",
             ..row(Method::PUT, "/api/mailboxes/{id}/imap-password", W::Admins, F::Mailbox, |f, o| {
                 (format!("/api/mailboxes/{}/imap-password", f.mailbox(o)), Some(json!({"password": "x"})))
             })
@@ -325,6 +333,18 @@ async fn fixture(app: &TestApp, clients: &[Option<Client>; 5]) -> Fixture {
         start(Actor::OtherReseller, json!({"kind": "restore", "mailbox_id": delta[0].0})).await,
     ];
     let migration = start(Actor::OrgAdmin, json!({"kind": "migrate", "mailbox_id": own.0, "destination": acme[1].1})).await;
+    let restore_elsewhere =
+        start(Actor::OrgAdmin, json!({"kind": "restore", "mailbox_id": own.0, "destination": acme[0].1})).await;
+    for mailbox in [own.0, acme[0].0, delta[0].0] {
+        sqlx::query(
+            "INSERT INTO imap_accounts (mailbox_id, host, port, security, username, password_sealed, updated_at) \
+             VALUES ($1, '127.0.0.1', 9, 'none', 'someone', 'not-sealed', 0)",
+        )
+        .bind(mailbox)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
     let downloads: Page<JobRow> =
         body_json(app.get_as(client(Actor::Reseller), "/api/jobs?kind=download&status=completed").await).await;
     let download_url = downloads.items.iter().find_map(|d| d.download_url.clone()).expect("a seeded download is ready");
@@ -334,6 +354,7 @@ async fn fixture(app: &TestApp, clients: &[Option<Client>; 5]) -> Fixture {
         organisations,
         jobs,
         migration,
+        restore_elsewhere,
         download_url,
     }
 }

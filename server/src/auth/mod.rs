@@ -52,6 +52,8 @@ pub async fn sign_in(
     let mut errors = Vec::new();
     if email.is_empty() {
         errors.push(FieldError::new("email", "Enter your email address."));
+    } else if email.len() > 254 {
+        errors.push(FieldError::new("email", "An email address is at most 254 characters."));
     } else if !email.contains('@') {
         errors.push(FieldError::new("email", "Enter an email address, like name@example.com."));
     }
@@ -62,8 +64,8 @@ pub async fn sign_in(
         return Err(AppError::Validation(errors));
     }
 
-    // Before any password is checked: a flood costs us nothing but this.
-    state.sign_in.check(&email, client)?;
+    // Counted before any password is checked: a flood costs us nothing but this.
+    state.sign_in.begin(&email, client)?;
     let user: Option<UserRow> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(&state.db).await?;
     // Verify even for an unknown email, so the answer's timing does not tell which emails exist.
@@ -71,12 +73,9 @@ pub async fn sign_in(
     let matches = state.sign_in.verify(request.password, stored).await?;
     let user = match user {
         Some(user) if matches => user,
-        _ => {
-            state.sign_in.failed(&email, client);
-            return Err(AppError::InvalidCredentials);
-        }
+        _ => return Err(AppError::InvalidCredentials),
     };
-    state.sign_in.succeeded(&email);
+    state.sign_in.succeeded(&email, client);
 
     let now = now_ms();
     let lifetime_ms = i64::from(state.config.session_hours) * 3_600_000;

@@ -7,12 +7,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{too_many, Window};
+use crate::state::AppState;
 
 /// Wrong passwords are counted over this span.
 const SPAN: Duration = Duration::from_secs(15 * 60);
@@ -41,30 +42,28 @@ impl SignInGuard {
         std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1)
     }
 
-    /// 429 if this address or this client has failed too often lately.
-    pub fn check(&self, email: &str, client: Option<IpAddr>) -> AppResult<()> {
+    /// Counts this sign-in as a failure before its password is checked, or answers 429 if the
+    /// address or the client has failed too often lately. Counting first means requests sent
+    /// together cannot all get past the limit while the first ones are being checked.
+    pub fn begin(&self, email: &str, client: Option<IpAddr>) -> AppResult<()> {
         let now = Instant::now();
-        if let Some(wait) = self.per_address.wait(email, now) {
+        if let Some(wait) = self.per_address.try_record(email, now) {
             return Err(too_many(wait, "There were too many wrong passwords for this email address lately"));
         }
-        if let Some(wait) = client.and_then(|ip| self.per_client.wait(&ip.to_string(), now)) {
+        if let Some(wait) = client.and_then(|ip| self.per_client.try_record(&client_key(ip), now)) {
+            self.per_address.take_back(email);
             return Err(too_many(wait, "There were too many wrong passwords from your network lately"));
         }
         Ok(())
     }
 
-    pub fn failed(&self, email: &str, client: Option<IpAddr>) {
-        let now = Instant::now();
-        self.per_address.record(email, now);
-        if let Some(ip) = client {
-            self.per_client.record(&ip.to_string(), now);
-        }
-    }
-
-    /// A right password clears that address's count (the client's stays: it may be guessing
-    /// others).
-    pub fn succeeded(&self, email: &str) {
+    /// The password was right: it was no failure. That address starts afresh; the client's
+    /// count loses this one (it may still be guessing others).
+    pub fn succeeded(&self, email: &str, client: Option<IpAddr>) {
         self.per_address.forget(email);
+        if let Some(ip) = client {
+            self.per_client.take_back(&client_key(ip));
+        }
     }
 
     /// Checks `password` against `stored` on a blocking thread, at most so many at a time;
@@ -78,15 +77,46 @@ impl SignInGuard {
     }
 }
 
-/// The address the connection comes from, when the server knows it (tests that call the
-/// router directly have none). Behind a proxy this is the proxy's address.
+/// An IPv6 client is counted by its /64, which is what one network is usually given.
+fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The address the request comes from: the connection's (tests that call the router directly
+/// have none), or, with `--trust-forwarded-for` behind a proxy of our own, the last address in
+/// `X-Forwarded-For` (the one our proxy added; what comes before it the client could write).
 pub struct ClientAddress(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let connection = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        if !AppState::from_ref(state).config.trust_forwarded_for {
+            return Ok(ClientAddress(connection));
+        }
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|last| last.trim().parse::<IpAddr>().ok());
+        Ok(ClientAddress(forwarded.or(connection)))
     }
 }
 
@@ -99,14 +129,28 @@ mod tests {
         let guard = SignInGuard::new(3, 5, 1);
         let client = Some(IpAddr::from([192, 0, 2, 1]));
         for _ in 0..3 {
-            guard.check("nobody@example.com", client).unwrap();
-            guard.failed("nobody@example.com", client);
+            guard.begin("nobody@example.com", client).unwrap();
         }
-        assert!(matches!(guard.check("nobody@example.com", None), Err(AppError::RateLimited { .. })));
-        guard.check("other@example.com", client).unwrap();
-        guard.failed("other@example.com", client);
-        guard.failed("third@example.com", client);
-        assert!(matches!(guard.check("fourth@example.com", client), Err(AppError::RateLimited { .. })), "5 from one client");
-        guard.check("fourth@example.com", Some(IpAddr::from([192, 0, 2, 2]))).unwrap();
+        assert!(matches!(guard.begin("nobody@example.com", None), Err(AppError::RateLimited { .. })));
+        guard.begin("other@example.com", client).unwrap();
+        guard.begin("third@example.com", client).unwrap();
+        assert!(matches!(guard.begin("fourth@example.com", client), Err(AppError::RateLimited { .. })), "5 from one client");
+        guard.begin("fourth@example.com", Some(IpAddr::from([192, 0, 2, 2]))).unwrap();
+    }
+
+    #[test]
+    fn a_right_password_is_no_failure_and_ipv6_counts_by_network() {
+        let guard = SignInGuard::new(2, 2, 1);
+        let client = Some(IpAddr::from([192, 0, 2, 1]));
+        for _ in 0..5 {
+            guard.begin("me@example.com", client).unwrap();
+            guard.succeeded("me@example.com", client);
+        }
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        guard.begin("x@example.com", Some(a)).unwrap();
+        guard.begin("y@example.com", Some(b)).unwrap();
+        assert!(guard.begin("z@example.com", Some(b)).is_err(), "one /64 is one client");
     }
 }

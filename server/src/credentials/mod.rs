@@ -330,8 +330,12 @@ async fn finish_consent(state: &AppState, user: &CurrentUser, query: &CallbackQu
     .await
     .map_err(|_| (None, "failed"))?;
     let Some((organisation_id, sealed, status, expires_at, started_by)) = flow else { return Err((None, "state_mismatch")) };
+    if started_by != Some(user.user_id) {
+        // Someone else's flow: not even which organisation it was for.
+        return Err((None, "state_mismatch"));
+    }
     let fail = |outcome| (Some(organisation_id), outcome);
-    if status != "pending" || started_by != Some(user.user_id) {
+    if status != "pending" {
         return Err(fail("state_mismatch"));
     }
     let organisation = administered(state, user, organisation_id).await.map_err(|_| fail("state_mismatch"))?;
