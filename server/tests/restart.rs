@@ -4,39 +4,22 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use sqlx::any::AnyPoolOptions;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &std::path::Path, database_url: &str, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_portal-server"))
-        .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", database_url)
-        .env("PORTAL_DATA_DIR", dir)
-        .env("PORTAL_DIST", dir.join("no-portal"))
-        .env("PORTAL_LEASE_SECONDS", "2")
-        // Slow enough to be killed mid-run: 8 steps of 400 ms.
-        .env("PORTAL_DEMO_STEP_MS", "400")
-        .env("RUST_LOG", "warn")
-        .env("PORTAL_SEED_DEMO", "true")
-        .spawn()
-        .expect("the server binary starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server(child)
+fn start(dir: &std::path::Path, database_url: &str, port: u16) -> common::ServerProcess {
+    common::ServerProcess::start(
+        dir,
+        database_url,
+        port,
+        &[
+            ("PORTAL_LEASE_SECONDS", "2"),
+            // Slow enough to be killed mid-run: 8 steps of 400 ms.
+            ("PORTAL_DEMO_STEP_MS", "400"),
+            ("PORTAL_SEED_DEMO", "true"),
+        ],
+    )
 }
 
 async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {

@@ -6,35 +6,10 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &std::path::Path, database_url: &str, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_portal-server"))
-        .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", database_url)
-        .env("PORTAL_DATA_DIR", dir)
-        .env("PORTAL_DIST", dir.join("no-portal"))
-        .env("PORTAL_HEADER_READ_TIMEOUT_MS", "500")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("the server binary starts");
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
+fn start(dir: &std::path::Path, database_url: &str, port: u16) -> common::ServerProcess {
+    common::ServerProcess::start(dir, database_url, port, &[("PORTAL_HEADER_READ_TIMEOUT_MS", "500")])
 }
 
 /// Sends `start`, then the bytes of `drip` one at a time, 100 ms apart, over and over, until
@@ -91,10 +66,10 @@ async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
     let mut buffer = [0_u8; 1024];
     assert!(idle.read(&mut buffer).unwrap() > 0);
     // SAFETY: kill(2) with the child's own process ID and SIGTERM has no memory effects.
-    assert_eq!(unsafe { libc::kill(server.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert_eq!(unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) }, 0);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
+        if let Some(status) = server.try_wait() {
             break status;
         }
         assert!(Instant::now() < deadline, "the server did not stop after SIGTERM");

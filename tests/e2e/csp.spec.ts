@@ -49,6 +49,6 @@ test('a test in which a page breaks the policy fails (this one must fail)', asyn
 
 test('every spec runs under the watch: none imports @playwright/test itself', () => {
   const specs = readdirSync(__dirname).filter((name) => name.endsWith('.ts') && name !== 'fixtures.ts' && name !== 'playwright.config.ts');
-  const direct = specs.filter((name) => /from '@playwright\/test'/.test(readFileSync(`${__dirname}/${name}`, 'utf8').replace(/import type [^;]+;/g, '')));
+  const direct = specs.filter((name) => /from ['"]@playwright\/test['"]/.test(readFileSync(`${__dirname}/${name}`, 'utf8').replace(/import type [^;]+;/g, '')));
   expect(direct).toEqual([]);
 });

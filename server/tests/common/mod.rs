@@ -191,3 +191,48 @@ pub fn hidden_value(html: &str, name: &str) -> String {
     let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
+
+/// The real server binary, started on `port` with this test's database and data folder (no
+/// portal files), and killed when dropped.
+pub struct ServerProcess(std::process::Child);
+
+impl ServerProcess {
+    pub fn start(dir: &std::path::Path, database_url: &str, port: u16, env: &[(&str, &str)]) -> ServerProcess {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_portal-server"))
+            .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("PORTAL_DATA_DIR", dir)
+            .env("PORTAL_DIST", dir.join("no-portal"))
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .spawn()
+            .expect("the server binary starts");
+        let server = ServerProcess(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the server did not start listening");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// The exit status, once the process has ended.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.try_wait().unwrap()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
