@@ -106,10 +106,10 @@ pub async fn organisation(db: &Db, user: impl Principal, id: i64, action: Action
 }
 
 /// Where a new restore or migration may write. An end user: their own mailbox only (no
-/// destination means their own). Anyone else: a mailbox of the source's organisation for a
-/// restore (a migration may leave it: that is what migrating to a new tenant is); for an IMAP
-/// source, an IMAP mailbox of the organisation, whose saved settings the connector signs in
-/// with. Answers the address to write into, lower-case.
+/// destination means their own). Anyone else: a mailbox of the source's organisation (a
+/// mailbox of a new tenant is added to the organisation first); for an IMAP source, an IMAP
+/// mailbox of the organisation, whose saved settings the connector signs in with. Answers the
+/// address to write into, lower-case.
 pub async fn destination(
     db: &Db,
     user: impl Principal,
@@ -137,20 +137,17 @@ pub async fn destination(
         return Ok(Err(FieldError::new("destination", "Enter the mailbox's address, like name@example.com.")));
     }
     let imap = source.connector == "imap";
-    if kind == JobKind::Restore || imap {
-        let sql = if imap {
-            "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2"
-        } else {
-            "SELECT m.id FROM mailboxes m WHERE m.email = $1 AND m.organisation_id = $2"
-        };
-        let known: Option<(i64,)> =
-            sqlx::query_as(sql).bind(&destination).bind(source.organisation_id).fetch_optional(db).await?;
-        if known.is_none() {
-            // Said the same whether the address exists in another organisation or nowhere.
-            let what = if imap { "an IMAP mailbox" } else { "a mailbox" };
-            let todo = if imap { "; add it under Account Settings › Mailboxes first" } else { "" };
-            return Ok(Err(FieldError::new("destination", format!("{destination} is not {what} of this organisation{todo}."))));
-        }
+    let sql = if imap {
+        "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2"
+    } else {
+        "SELECT m.id FROM mailboxes m WHERE m.email = $1 AND m.organisation_id = $2"
+    };
+    let known: Option<(i64,)> = sqlx::query_as(sql).bind(&destination).bind(source.organisation_id).fetch_optional(db).await?;
+    if known.is_none() {
+        // Said the same whether the address exists in another organisation or nowhere.
+        let what = if imap { "an IMAP mailbox" } else { "a mailbox" };
+        let todo = if imap { "; add it under Account Settings › Mailboxes first" } else { "" };
+        return Ok(Err(FieldError::new("destination", format!("{destination} is not {what} of this organisation{todo}."))));
     }
     Ok(Ok(destination))
 }

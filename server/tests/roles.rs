@@ -161,6 +161,17 @@ fn rows() -> Vec<Row> {
                 ("/api/jobs".into(), Some(body))
             })
         },
+        // Into another organisation's mailbox: refused on the field, the same whether that
+        // mailbox exists there or nowhere.
+        Row {
+            what: "a migration into another organisation's mailbox",
+            outside: StatusCode::UNPROCESSABLE_ENTITY,
+            inside: Expect::Status(StatusCode::UNPROCESSABLE_ENTITY),
+            ..row(Method::POST, "/api/jobs", W::Admins, F::Mailbox, |f, o| {
+                let elsewhere = if o == Object::Stranger { &f.mailboxes[0].1 } else { &f.mailboxes[2].1 };
+                ("/api/jobs".into(), Some(json!({"kind": "migrate", "mailbox_id": f.mailbox(o), "destination": elsewhere})))
+            })
+        },
         Row {
             what: "a download",
             outside: StatusCode::UNPROCESSABLE_ENTITY,
