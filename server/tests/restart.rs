@@ -39,6 +39,7 @@ async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = common::database_url(dir.path()).await;
     let first = start(dir.path(), &url, port);
+    assert_owner_only(dir.path());
 
     sqlx::any::install_default_drivers();
     let db = AnyPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
@@ -89,4 +90,24 @@ async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
     assert_eq!(recorded.len(), 2);
     assert_eq!((recorded[0].1, recorded[0].2.as_deref()), (None, None), "the killed attempt never finished");
     assert_eq!(recorded[1].2.as_deref(), Some("completed"));
+}
+
+/// Everything the server wrote under its data folder (database, demo download files, keys) is
+/// readable by its own user alone.
+fn assert_owner_only(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut seen = 0;
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+            seen += 1;
+            if path.is_dir() {
+                folders.push(path);
+            }
+        }
+    }
+    assert!(seen > 0, "the server wrote files");
 }
