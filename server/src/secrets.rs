@@ -77,6 +77,21 @@ impl std::fmt::Debug for SecretBox {
     }
 }
 
+/// A master key file given by the operator is theirs to keep: it is not changed, but one that
+/// other users may read is named in the log (that key should be taken as known).
+fn warn_if_shared(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(file = %path.display(), mode = format!("{mode:o}"), "the master key file can be read by other users: make it 0600 and consider the key exposed");
+            }
+        }
+    }
+}
+
 /// Where the master key comes from, in order.
 pub enum MasterKeySource<'a> {
     /// 64 hex characters (`PORTAL_MASTER_KEY`).
@@ -97,8 +112,11 @@ impl SecretBox {
         let key = match source {
             MasterKeySource::Hex(hex_key) => decode_key(hex_key.trim().as_bytes())
                 .ok_or_else(|| invalid("PORTAL_MASTER_KEY must be 64 hex characters (32 bytes)"))?,
-            MasterKeySource::File(path) => decode_key(&std::fs::read(path)?)
-                .ok_or_else(|| invalid("the master key file must hold 32 bytes or 64 hex characters"))?,
+            MasterKeySource::File(path) => {
+                warn_if_shared(path);
+                decode_key(&std::fs::read(path)?)
+                    .ok_or_else(|| invalid("the master key file must hold 32 bytes or 64 hex characters"))?
+            }
             MasterKeySource::DataDir(dir) => keyfile::load_or_create(&dir.join("master.key"), decode_key)?,
         };
         Ok(SecretBox::from_key(key))
