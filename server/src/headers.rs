@@ -60,12 +60,13 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Trunk names built assets `NAME-<16 hex>.ext` (`_bg.wasm` for the module): their content
-/// never changes under a name, so a browser may keep them.
+/// Trunk names built assets `NAME-<hash>.ext` (`_bg.wasm` for the module), the hash a 64-bit
+/// number in hex without leading zeros: their content never changes under a name, so a
+/// browser may keep them.
 fn is_hashed_asset(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or("");
     let stem = name.split('.').next().unwrap_or("").trim_end_matches("_bg");
-    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| (12..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, request: Request, next: Next) -> Response {
@@ -128,5 +129,6 @@ mod tests {
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/status/backups"));
         assert!(!is_hashed_asset("/favicon.svg"));
+        assert!(is_hashed_asset("/favicon-96f7e14a6e4ab7e.svg"), "a hash whose leading zero Trunk dropped");
     }
 }
