@@ -1,6 +1,10 @@
 //! Re Authenticate: the backup admin's username and password. The server checks them with
 //! Microsoft before saving them (encrypted); a wrong password, a locked account and a missing
 //! permission each come back on their own field.
+//!
+//! The form belongs to the page, not to the card: a live update reloads the credentials and
+//! rebuilds every card, and a form someone is typing in must stay open, with what was typed
+//! and the answer to Check and save.
 
 use leptos::prelude::*;
 use portal_api::{BackupAdminSignIn, CredentialKind};
@@ -10,39 +14,76 @@ use crate::components::credential_card::JustFixed;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::text_field::TextField;
 
+/// The page's Re Authenticate form: open or not, what was typed, and the answer; provided as context.
+#[derive(Clone, Copy)]
+pub struct BackupAdminDraft {
+    open: RwSignal<bool>,
+    user: RwSignal<String>,
+    password: RwSignal<String>,
+    save: Action<(i64, BackupAdminSignIn), Result<(), ApiError>>,
+}
+
+impl BackupAdminDraft {
+    /// `on_saved` runs once the new sign-in was checked and saved (the credentials reload).
+    pub fn provide(on_saved: Callback<()>) -> BackupAdminDraft {
+        let open = RwSignal::new(false);
+        let password = RwSignal::new(String::new());
+        let just_fixed = use_context::<JustFixed>();
+        let save = Action::new_local(move |(organisation_id, sign_in): &(i64, BackupAdminSignIn)| {
+            let (organisation_id, sign_in) = (*organisation_id, sign_in.clone());
+            async move {
+                api::reauthenticate_backup_admin(organisation_id, &sign_in).await?;
+                open.set(false);
+                password.set(String::new());
+                if let Some(JustFixed(fixed)) = just_fixed {
+                    fixed.set(Some(CredentialKind::BackupAdmin));
+                }
+                on_saved.run(());
+                Ok::<(), ApiError>(())
+            }
+        });
+        let draft = BackupAdminDraft { open, user: RwSignal::new(String::new()), password, save };
+        provide_context(draft);
+        draft
+    }
+
+    /// Closes the form and forgets what was typed and answered (another organisation was chosen).
+    pub fn reset(&self) {
+        self.open.set(false);
+        self.password.set(String::new());
+        self.save.value().set(None);
+    }
+}
+
 #[component]
-pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: bool, on_saved: Callback<()>) -> impl IntoView {
-    let open = RwSignal::new(false);
-    let user = RwSignal::new(username.unwrap_or_default());
-    let password = RwSignal::new(String::new());
-    let save = Action::new_local(move |sign_in: &BackupAdminSignIn| {
-        let sign_in = sign_in.clone();
-        async move {
-            api::reauthenticate_backup_admin(organisation_id, &sign_in).await?;
-            open.set(false);
-            password.set(String::new());
-            JustFixed::set(Some(CredentialKind::BackupAdmin));
-            on_saved.run(());
-            Ok::<(), ApiError>(())
-        }
-    });
+pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: bool) -> impl IntoView {
+    let draft = expect_context::<BackupAdminDraft>();
+    let BackupAdminDraft { open, user, password, save } = draft;
     let error = move || save.value().get().and_then(Result::err);
     let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
     let send = move || {
         JustFixed::set(None);
-        save.dispatch(BackupAdminSignIn { username: user.get_untracked(), password: password.get_untracked() });
+        save.dispatch((
+            organisation_id,
+            BackupAdminSignIn { username: user.get_untracked(), password: password.get_untracked() },
+        ));
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         send();
     };
     let send_again = Callback::new(move |_: ()| send());
+    let start = move |_| {
+        user.set(username.clone().unwrap_or_default());
+        save.value().set(None);
+        open.set(true);
+    };
 
     view! {
         <Show
             when=move || open.get()
             fallback=move || view! {
-                <button type="button" class=if primary { "button button--primary" } else { "button" } on:click=move |_| open.set(true)>
+                <button type="button" class=if primary { "button button--primary" } else { "button" } on:click=start.clone()>
                     "Re Authenticate"
                 </button>
             }

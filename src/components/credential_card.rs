@@ -50,8 +50,7 @@ pub fn CredentialCard(
     let action = match kind {
         CredentialKind::MainApp => view! { <ConsentButton organisation_id primary=broken /> }.into_any(),
         CredentialKind::BackupAdmin => {
-            view! { <BackupAdminForm organisation_id username=credential.username.clone() primary=broken on_saved=refresh /> }
-                .into_any()
+            view! { <BackupAdminForm organisation_id username=credential.username.clone() primary=broken /> }.into_any()
         }
         CredentialKind::Device => view! { <DeviceAuthorization organisation_id flow primary=broken refresh /> }.into_any(),
     };

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 use portal_api::{CredentialKind, CredentialState, Credentials, OrganisationSummary};
 
 use crate::api::{self, ApiError};
+use crate::components::backup_admin_form::BackupAdminDraft;
 use crate::components::credential_card::{CredentialCard, JustFixed};
 use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::local_time::LocalTime;
@@ -60,6 +61,8 @@ pub fn CredentialsPage() -> impl IntoView {
         }
     });
     let refresh = Callback::new(move |_: ()| credentials.refetch());
+    // Re Authenticate's form is kept here: a live update rebuilds the cards under it.
+    let backup_admin = BackupAdminDraft::provide(refresh);
     // Check now: kept here, not in the view a reload rebuilds, so its answer stays on screen.
     let check = Action::new_local(move |organisation_id: &i64| {
         let organisation_id = *organisation_id;
@@ -97,6 +100,7 @@ pub fn CredentialsPage() -> impl IntoView {
     let outcome = move || query.read().get("consent").and_then(|o| consent_outcome(&o));
     let on_change = Callback::new(move |_: ()| {
         just_fixed.set(None);
+        backup_admin.reset();
         check.value().set(None);
     });
 

@@ -261,6 +261,14 @@ test.describe('with the identity provider out of reach', () => {
       method: 'PUT',
       path: '/api/organisations/3/credentials/backup-admin',
     });
+    // A live update (a backup forced elsewhere) reloads the credentials under the form: the
+    // answer and what was typed stay.
+    const reread = page.waitForResponse((r) => r.url().endsWith('/api/organisations/3/credentials') && r.request().method() === 'GET');
+    const session = await (await page.request.get('/api/session')).json();
+    const list = await (await page.request.get('/api/backups?q=cedar&status=completed')).json();
+    const forced = await page.request.post(`/api/backups/${list.items[0].mailbox_id}/force`, { headers: { 'x-csrf-token': session.csrf_token } });
+    expect(forced.status()).toBe(202);
+    await reread;
     await expect(notice.locator('.error-notice__detail')).toContainText('Nothing was changed');
     await expect(backupAdmin.locator('.status-badge')).toHaveText('Broken');
     await expect(backupAdmin.getByLabel('Password')).toHaveValue('idp-demo');
