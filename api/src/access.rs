@@ -3,7 +3,7 @@
 //! objects (whose mailbox, which organisation); the portal reads the same table only to hide
 //! what a role cannot use.
 
-use crate::Role;
+use crate::{JobKind, Role};
 
 /// Everything a signed-in person can ask the API to do, grouped by who may do it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,6 +43,16 @@ impl Action {
         Action::ChangeCredentials,
         Action::ChangeMailboxes,
     ];
+
+    /// Starting a job of this kind (a backup is started by Force Backup).
+    pub fn start(kind: JobKind) -> Action {
+        match kind {
+            JobKind::Backup => Action::ForceBackup,
+            JobKind::Restore => Action::StartRestore,
+            JobKind::Migrate => Action::StartMigration,
+            JobKind::Download => Action::StartDownload,
+        }
+    }
 
     /// Whether `role` may take this action at all (the objects it applies to are checked apart).
     pub fn allowed(self, role: Role) -> bool {

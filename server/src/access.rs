@@ -106,13 +106,23 @@ pub async fn organisation(db: &Db, user: impl Principal, id: i64, action: Action
 }
 
 /// Where a new restore or migration may write. An end user: their own mailbox only (no
-/// destination means their own). Anyone else: a mailbox of the source's organisation (a
-/// mailbox of a new tenant is added to the organisation first); for an IMAP source, an IMAP
+/// destination means their own). Anyone else: another mailbox of the source's organisation;
+/// for an IMAP source, an IMAP
 /// mailbox of the organisation, whose saved settings the connector signs in with. Answers the
 /// address to write into, lower-case.
 pub async fn destination(
     db: &Db,
     user: impl Principal,
+    kind: JobKind,
+    source: &SourceMailbox,
+    requested: Option<&str>,
+) -> AppResult<Result<String, FieldError>> {
+    destination_of(db, &user, kind, source, requested).await
+}
+
+async fn destination_of(
+    db: &Db,
+    user: &impl Principal,
     kind: JobKind,
     source: &SourceMailbox,
     requested: Option<&str>,
@@ -136,6 +146,9 @@ pub async fn destination(
     if !looks_like_email(&destination) {
         return Ok(Err(FieldError::new("destination", "Enter the mailbox's address, like name@example.com.")));
     }
+    if kind == JobKind::Migrate && destination == source.email {
+        return Ok(Err(FieldError::new("destination", "A mailbox cannot be migrated into itself: enter another mailbox.")));
+    }
     let imap = source.connector == "imap";
     let sql = if imap {
         "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2"
@@ -145,11 +158,37 @@ pub async fn destination(
     let known: Option<(i64,)> = sqlx::query_as(sql).bind(&destination).bind(source.organisation_id).fetch_optional(db).await?;
     if known.is_none() {
         // Said the same whether the address exists in another organisation or nowhere.
-        let what = if imap { "an IMAP mailbox" } else { "a mailbox" };
-        let todo = if imap { "; add it under Account Settings › Mailboxes first" } else { "" };
-        return Ok(Err(FieldError::new("destination", format!("{destination} is not {what} of this organisation{todo}."))));
+        let message = if imap {
+            format!("{destination} is not an IMAP mailbox of this organisation; add it under Account Settings › Mailboxes first.")
+        } else {
+            format!("{destination} is not a mailbox of this organisation: choose one of its mailboxes.")
+        };
+        return Ok(Err(FieldError::new("destination", message)));
     }
     Ok(Ok(destination))
+}
+
+/// Before a restore or migration runs again (Try again, a destination password): its
+/// destination is checked as when it was started, so a job stored before a rule tightened, or
+/// one whose destination left the organisation since, cannot write where it may not now.
+pub async fn rerun_destination(
+    db: &Db,
+    user: impl Principal,
+    kind: JobKind,
+    mailbox_id: i64,
+    destination: Option<&str>,
+) -> AppResult<()> {
+    if !matches!(kind, JobKind::Restore | JobKind::Migrate) {
+        return Ok(());
+    }
+    let source: SourceMailbox = sqlx::query_as("SELECT email, connector, organisation_id FROM mailboxes WHERE id = $1")
+        .bind(mailbox_id)
+        .fetch_one(db)
+        .await?;
+    match destination_of(db, &user, kind, &source, destination).await? {
+        Ok(_) => Ok(()),
+        Err(field) => Err(AppError::Conflict(format!("It cannot run again: {} Start a new one instead.", field.message))),
+    }
 }
 
 /// The mailbox a new job reads from, as found within the user's scope.

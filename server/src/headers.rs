@@ -72,7 +72,8 @@ fn is_hashed_asset(path: &str) -> bool {
 pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    let success = response.status().is_success();
+    // A revalidation (304) must say the same, or the browser replaces `immutable` with its words.
+    let success = response.status().is_success() || response.status() == axum::http::StatusCode::NOT_MODIFIED;
     // The SPA's fallback (index.html for a path it does not know) must not be kept for a year.
     let html = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let out = response.headers_mut();

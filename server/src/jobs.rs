@@ -479,6 +479,7 @@ pub async fn retry_job(
             job.status.label()
         )));
     }
+    access::rerun_destination(&state.db, &user, job.kind, job.mailbox_id, job.destination.as_deref()).await?;
     let now = now_ms();
     let requeued = sqlx::query(
         "UPDATE jobs SET status = 'on_queue', retries = 0, next_run_at = $1, finished_at = NULL, started_at = NULL, \
@@ -532,6 +533,7 @@ pub async fn set_destination_password(
             job.status.label()
         )));
     }
+    access::rerun_destination(&state.db, &user, job.kind, job.mailbox_id, job.destination.as_deref()).await?;
     let (organisation_id,): (i64,) =
         sqlx::query_as("SELECT m.organisation_id FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id WHERE j.id = $1")
             .bind(&id)
@@ -589,7 +591,7 @@ pub async fn start_job(
     let mut errors = Vec::new();
     let kind = require_kind(Some(new.kind.as_str()), &mut errors);
     if let Some(kind) = kind {
-        access::require(&user, start_action(kind))?;
+        access::require(&user, Action::start(kind))?;
     }
     let (scope, scope_id) = access::scope(&user).condition();
     let mailbox: Option<access::SourceMailbox> = sqlx::query_as(&format!(
@@ -672,15 +674,6 @@ pub async fn start_job(
     .await?;
     state.engine.wake();
     Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
-}
-
-/// What starting a job of this kind is, in the table of permissions.
-fn start_action(kind: JobKind) -> Action {
-    match kind {
-        JobKind::Migrate => Action::StartMigration,
-        JobKind::Download => Action::StartDownload,
-        JobKind::Restore | JobKind::Backup => Action::StartRestore,
-    }
 }
 
 /// The kind of a jobs list: migrate, restore or download.

@@ -395,15 +395,21 @@ async fn seed_other_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, now: i64) ->
                 let (email,): (String,) =
                     sqlx::query_as("SELECT email FROM mailboxes WHERE id = $1").bind(mailbox_id).fetch_one(&mut **tx).await?;
                 let job = DemoJob::for_status(kind, status, k, now);
+                // Restores elsewhere and migrations go into another mailbox of the same
+                // organisation, the only place they may go.
+                let (colleague,): (String,) = sqlx::query_as("SELECT email FROM mailboxes WHERE id = $1")
+                    .bind(first_mailbox + (offset + 10) % 20)
+                    .fetch_one(&mut **tx)
+                    .await?;
                 let params = match kind {
                     JobKind::Restore => serde_json::json!({
-                        "destination": if k % 2 == 0 { email.clone() } else { email.replace('@', ".archive@") },
+                        "destination": if k % 2 == 0 { email.clone() } else { colleague },
                         "folders": if k % 3 == 0 { vec![] } else { vec!["Inbox", "Sent Items"] },
                         "on_conflict": if k % 2 == 0 { "skip" } else { "keep_both" },
                         "script": job.script,
                     }),
                     JobKind::Migrate => serde_json::json!({
-                        "destination": email.replace(".example", "-new.example"),
+                        "destination": colleague,
                         "script": job.script,
                     }),
                     _ => serde_json::json!({

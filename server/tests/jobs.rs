@@ -362,3 +362,22 @@ async fn a_finished_job_can_be_deleted_and_its_old_link_is_a_404_what_still_runs
     problem(app.send(axum::http::Request::get(&link).body(axum::body::Body::empty()).unwrap()).await, StatusCode::NOT_FOUND)
         .await;
 }
+
+#[tokio::test]
+async fn a_job_runs_again_only_where_it_may_write_now() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let cancelled = list(&app, &admin, "kind=migrate&status=cancelled").await;
+    let job = &cancelled.items[0];
+    // Stored before the rule was tightened (or its destination left the organisation since).
+    let params = serde_json::json!({"destination": "someone@another-company.example"}).to_string();
+    sqlx::query("UPDATE jobs SET params = $1 WHERE id = $2").bind(&params).bind(&job.id).execute(&app.db).await.unwrap();
+    let p = problem(app.send_as(&admin, Method::POST, &format!("/api/jobs/{}/retry", job.id), None).await, StatusCode::CONFLICT)
+        .await;
+    assert!(p.detail.unwrap().contains("is not a mailbox of this organisation"));
+
+    // Nor is a mailbox migrated into itself.
+    let body = serde_json::json!({"kind": "migrate", "mailbox_id": job.mailbox_id, "destination": job.mailbox_email});
+    let p = problem(app.send_as(&admin, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p.field_error("destination").unwrap().contains("into itself"));
+}

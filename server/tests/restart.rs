@@ -90,6 +90,8 @@ async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
     assert_eq!(recorded.len(), 2);
     assert_eq!((recorded[0].1, recorded[0].2.as_deref()), (None, None), "the killed attempt never finished");
     assert_eq!(recorded[1].2.as_deref(), Some("completed"));
+    // And what it wrote while running (the database's log, files of runs).
+    assert_owner_only(dir.path());
 }
 
 /// Everything the server wrote under its data folder (database, demo download files, keys) is
@@ -101,10 +103,12 @@ fn assert_owner_only(dir: &std::path::Path) {
     while let Some(folder) = folders.pop() {
         for entry in std::fs::read_dir(&folder).unwrap() {
             let path = entry.unwrap().path();
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            // A file may be renamed or removed by the running server under the walk.
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            let mode = meta.permissions().mode() & 0o777;
             assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
             seen += 1;
-            if path.is_dir() {
+            if meta.is_dir() {
                 folders.push(path);
             }
         }

@@ -48,7 +48,7 @@ fn read_private(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
         use std::os::unix::fs::PermissionsExt;
         let mode = file.metadata()?.permissions().mode();
         if mode & 0o077 != 0 {
-            tracing::warn!(file = %path.display(), mode = format!("{:o}", mode & 0o777), "a key file was readable by other users: made owner-only (0600); consider the key exposed and replace it");
+            tracing::warn!(file = %path.display(), mode = format!("{:o}", mode & 0o777), "a key file was readable by other users: made owner-only (0600); take the key as known to them (a new one means entering every saved password and token again)");
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         }
     }
