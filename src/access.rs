@@ -25,16 +25,6 @@ impl Session {
     }
 }
 
-/// The action that starts a job of this kind.
-pub fn start_action(kind: JobKind) -> Action {
-    match kind {
-        JobKind::Migrate => Action::StartMigration,
-        JobKind::Restore => Action::StartRestore,
-        JobKind::Download => Action::StartDownload,
-        JobKind::Backup => Action::ForceBackup,
-    }
-}
-
 /// Whether `role` may try again, delete, or give the destination's password of this job: an
 /// end user only where the job writes into nothing but their own mailbox.
 pub fn may_manage_job(role: Role, row: &JobRow) -> bool {

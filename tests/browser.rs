@@ -236,3 +236,47 @@ fn an_end_user_is_offered_actions_only_on_jobs_that_write_into_their_own_mailbox
     assert!(!may_choose_destination(Role::EndUser) && may_choose_destination(Role::OrgAdmin));
     assert!(!sees_other_mailboxes(Role::EndUser) && sees_other_mailboxes(Role::Reseller));
 }
+
+#[wasm_bindgen_test]
+fn every_what_to_do_that_names_a_control_says_who_may_use_it() {
+    use portal::components::job_run::{todo_needs, Needs};
+    use portal_api::jobs::explain;
+    use portal_api::JobKind;
+    for kind in [JobKind::Backup, JobKind::Migrate, JobKind::Restore, JobKind::Download] {
+        for &status in kind.statuses() {
+            let todo = explain(kind, status).what_to_do;
+            let names_a_control =
+                ["Edit", "try again", "Try again", "Account Settings", "Upgrade", "Request"].iter().any(|w| todo.contains(w));
+            assert_eq!(todo_needs(kind, status).is_some(), names_a_control, "{kind:?} {status:?}: {todo}");
+        }
+    }
+    assert_eq!(todo_needs(JobKind::Backup, JobStatus::AuthenticationError), Some(Needs::Settings));
+    assert_eq!(todo_needs(JobKind::Migrate, JobStatus::AuthenticationError), Some(Needs::ManageJob));
+}
+
+#[wasm_bindgen_test]
+fn whoever_may_not_act_is_told_to_ask_their_admin_with_the_id_not_to_choose_edit() {
+    use portal::components::job_run::JobRunSummary;
+    use portal_api::JobKind;
+    let summary = |kind: JobKind, id: &'static str, may_manage: bool| {
+        // No session here: nobody may open Account Settings.
+        let host = mount(move || {
+            view! {
+                <leptos_router::components::Router>
+                    <JobRunSummary kind status=JobStatus::AuthenticationError run=Default::default() id may_manage />
+                </leptos_router::components::Router>
+            }
+        });
+        host.query_selector(".job-run__todo").unwrap().unwrap().text_content().unwrap()
+    };
+    assert_eq!(
+        summary(JobKind::Migrate, "M-00000007", false),
+        "What to do: Your organisation's admin can fix this: ask them, quoting M-00000007."
+    );
+    assert!(summary(JobKind::Migrate, "M-00000007", true).contains("Choose Edit"));
+    assert!(summary(JobKind::Restore, "R-00000007", true).contains("Choose Edit"));
+    assert_eq!(
+        summary(JobKind::Backup, "alice.archer@acme-legal.example", true),
+        "What to do: Your organisation's admin can fix this: ask them, quoting alice.archer@acme-legal.example."
+    );
+}

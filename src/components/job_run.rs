@@ -33,8 +33,47 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
+/// What a status's "what to do" asks the reader to use, beyond reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// Try again, Edit or Request again on the job itself (`Session::may_manage`).
+    ManageJob,
+    /// Account Settings: the credentials, the subscription (`Action::ViewSettings`).
+    Settings,
+}
+
+/// Whom `portal_api::jobs::explain`'s "what to do" for this status is for: `None` when anyone
+/// who sees the job can follow it (wait, contact support, download the file).
+pub fn todo_needs(kind: JobKind, status: JobStatus) -> Option<Needs> {
+    use JobStatus::*;
+    match (kind, status) {
+        // "Fix the credentials on Account Settings", "Upgrade the subscription's storage".
+        (JobKind::Backup, AuthenticationError | SpaceFull) => Some(Needs::Settings),
+        (JobKind::Backup, _) => None,
+        // "Try again", "Choose Edit", "… then try again", "Request the download again".
+        (_, Cancelled | AuthenticationError | SpaceFull | Expired) => Some(Needs::ManageJob),
+        (JobKind::Migrate, ConnectionError) => Some(Needs::ManageJob),
+        _ => None,
+    }
+}
+
+/// What to say instead of a "what to do" the reader may not follow: who can, and what to quote.
+pub fn ask_admin(id: &str) -> String {
+    format!("Your organisation's admin can fix this: ask them, quoting {id}.")
+}
+
+/// `id` is what to quote about it (the job's ID, or a backup's Mailbox Email ID); `may_manage`
+/// whether the reader may act on this job (Try again, Edit, Request again; never asked of a
+/// backup). A "what to do" that points at a control the reader is not offered is replaced by
+/// who can do it.
 #[component]
-pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl IntoView {
+pub fn JobRunSummary(
+    kind: JobKind,
+    status: JobStatus,
+    run: JobRun,
+    #[prop(into)] id: String,
+    #[prop(optional)] may_manage: bool,
+) -> impl IntoView {
     let explanation = explain(kind, status);
     let line = match status {
         JobStatus::InProgress => None,
@@ -77,9 +116,16 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
             </div>
         }
     });
-    // Credentials are fixed in Account Settings: linked for those who may open it.
+    // Credentials are fixed in Account Settings: linked for those who may open it (and only they
+    // are told to fix the subscription's storage there).
     let may_fix_credentials =
         use_context::<Session>().is_some_and(|session| untrack(|| session.may(portal_api::Action::ViewSettings)));
+    let may_follow = match todo_needs(kind, status) {
+        None => true,
+        Some(Needs::ManageJob) => may_manage,
+        Some(Needs::Settings) => may_fix_credentials,
+    };
+    let todo = if may_follow { explanation.what_to_do.to_owned() } else { ask_admin(&id) };
     // Healthy states need no explanation; everything else says why and what to do.
     let explain_it = !matches!(status, JobStatus::Completed | JobStatus::InProgress);
     view! {
@@ -88,7 +134,9 @@ pub fn JobRunSummary(kind: JobKind, status: JobStatus, run: JobRun) -> impl Into
             {line.map(|line| view! { <p class="job-run__line">{line}</p> })}
             {explain_it.then(|| view! {
                 <p class="job-run__cause">{explanation.cause}</p>
-                <p class="job-run__todo"><strong>"What to do: "</strong>{explanation.what_to_do}</p>
+                <p class=if may_follow { "job-run__todo" } else { "job-run__todo job-run__todo--ask" }>
+                    <strong>"What to do: "</strong>{todo}
+                </p>
             })}
             {run.detail.filter(|_| explain_it).map(|detail| view! { <p class="job-run__detail">"Reported: " {detail}</p> })}
             {error_types::for_job(kind, status).map(|entry| view! {

@@ -202,7 +202,7 @@ fn BackupsTable(
                         </Show>
                         <td data-label="Status" class="backups-table__status">
                             <StatusBadge status=row.status />
-                            <JobRunSummary kind=JobKind::Backup status=row.status run=row.run.clone() />
+                            <JobRunSummary kind=JobKind::Backup status=row.status run=row.run.clone() id=row.mailbox_email.clone() />
                             {(row.status == JobStatus::PartiallyComplete)
                                 .then(|| view! { <SkippedItems of=SkippedOf::Backup(row.mailbox_id) /> })}
                             {row.storage.map(|storage| view! {

@@ -12,7 +12,7 @@ use crate::api;
 use crate::components::copy_button::CopyButton;
 use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
-use crate::components::job_actions::{DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
+use crate::components::job_actions::{may_manage, DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
 use crate::components::skipped_items::{SkippedItems, SkippedOf};
@@ -93,10 +93,12 @@ fn JobPage(kind: JobKind) -> impl IntoView {
 #[component]
 fn JobDetails(row: JobRow) -> impl IntoView {
     let kind = row.kind;
+    let may_manage = may_manage(&row);
+    let noun = kind.id_label().trim_end_matches(" ID").to_lowercase();
     view! {
         <div class="job-page__status" data-status=row.status.as_str()>
             <StatusBadge status=row.status />
-            <JobRunSummary kind status=row.status run=row.run.clone() />
+            <JobRunSummary kind status=row.status run=row.run.clone() id=row.id.clone() may_manage />
             {(row.status == JobStatus::PartiallyComplete).then(|| view! { <SkippedItems of=SkippedOf::Job(row.id.clone()) /> })}
         </div>
         <dl class="job-page__facts">
@@ -119,6 +121,13 @@ fn JobDetails(row: JobRow) -> impl IntoView {
             })}
         </dl>
         <div class="job-page__actions">
+            // Every action below is for whoever may act on the job: anyone else is told so, not
+            // left with an empty space.
+            {(!may_manage).then(|| view! {
+                <p class="job-page__no-actions">
+                    {format!("Nothing here is for you to do: your organisation's admin manages this {noun}.")}
+                </p>
+            })}
             <RetryJobButton row=row.clone() />
             {destination_password_fixes(row.kind, row.status).then(|| view! { <DestinationPasswordEdit row=row.clone() /> })}
             <DeleteJobButton row=row.clone() />

@@ -8,12 +8,12 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
 use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page};
 
-use crate::access::{self, start_action};
+use crate::access;
 use crate::api::{self, ApiError};
 use crate::components::copy_button::CopyButton;
 use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
-use crate::components::job_actions::{JobActionError, JobActions, RetryJobButton};
+use crate::components::job_actions::{may_manage, JobActionError, JobActions, RetryJobButton};
 use crate::components::job_run::JobRunSummary;
 use crate::components::local_time::LocalTime;
 use crate::components::new_job::{noun, NewJobForm};
@@ -97,7 +97,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     DestinationEdits::provide(refresh);
     let show_organisation = Signal::derive(move || session.role().is_some_and(access::sees_other_mailboxes));
     // Who may start this kind of job, from the table the server enforces; the others are told who does.
-    let may_start = Signal::derive(move || session.may(start_action(kind)));
+    let may_start = Signal::derive(move || session.may(portal_api::Action::start(kind)));
     let who_starts = move || session.role().is_some() && !may_start.get();
     // The last page read: kept while a refresh fails, and shown under a notice that says so.
     let last_read = Memo::new(move |last: Option<&Option<(Page<JobRow>, f64, JobsQuery)>>| match jobs.get() {
@@ -217,7 +217,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
 
 /// Said instead of "New …" to whoever may not start this kind of job: who does.
 fn who_starts_text(kind: JobKind) -> String {
-    let who = start_action(kind).who_may();
+    let who = portal_api::Action::start(kind).who_may();
     match kind {
         JobKind::Migrate => format!("{who}. Ask your organisation's admin if this mailbox should move to another."),
         _ => format!("{who}. Ask your organisation's admin."),
@@ -282,7 +282,7 @@ fn JobsTable(kind: JobKind, page: Page<JobRow>, filter: JobsQuery, show_organisa
                         </td>
                         <td data-label="Status" class="backups-table__status">
                             <StatusBadge status=row.status />
-                            <JobRunSummary kind status=row.status run=row.run.clone() />
+                            <JobRunSummary kind status=row.status run=row.run.clone() id=row.id.clone() may_manage=may_manage(&row) />
                             {(row.status == JobStatus::PartiallyComplete)
                                 .then(|| view! { <SkippedItems of=SkippedOf::Job(row.id.clone()) /> })}
                         </td>
