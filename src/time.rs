@@ -19,6 +19,18 @@ pub fn relative(delta_ms: f64) -> String {
     }
 }
 
+/// A wait in plain words: "45 s", "14 min 57 s", "2 min", "1 h 5 min".
+pub fn wait_words(secs: u32) -> String {
+    let (hours, minutes, seconds) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (hours, minutes, seconds) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time, if it parses.
 pub fn parse(rfc3339: &str) -> Option<f64> {
     let ms = js_sys::Date::parse(rfc3339);

@@ -238,6 +238,24 @@ fn an_end_user_is_offered_actions_only_on_jobs_that_write_into_their_own_mailbox
 }
 
 #[wasm_bindgen_test]
+fn waits_read_in_minutes_and_seconds() {
+    use portal::time::wait_words;
+    assert_eq!(wait_words(1), "1 s");
+    assert_eq!(wait_words(59), "59 s");
+    assert_eq!(wait_words(60), "1 min");
+    assert_eq!(wait_words(897), "14 min 57 s");
+    assert_eq!(wait_words(3600), "1 h");
+    assert_eq!(wait_words(3_900), "1 h 5 min");
+
+    let mut error = problem_error(429, "Too many attempts.");
+    error.retry_after_secs = Some(897);
+    let host =
+        mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
+    let text = host.query_selector(".error-notice__countdown").unwrap().unwrap().text_content().unwrap();
+    assert_eq!(text, "You can try again in 14 min 57 s.");
+}
+
+#[wasm_bindgen_test]
 fn every_what_to_do_that_names_a_control_says_who_may_use_it() {
     use portal::components::job_run::{todo_needs, Needs};
     use portal_api::jobs::explain;

@@ -119,8 +119,8 @@ fn RetryCountdown(secs: u32, retry: Option<Callback<()>>) -> impl IntoView {
     let text = move || match (left(), retry.is_some()) {
         (0, true) => "Trying again now…".to_owned(),
         (0, false) => "You can try again now.".to_owned(),
-        (n, true) => format!("Trying again by itself in {n} s."),
-        (n, false) => format!("You can try again in {n} s."),
+        (n, true) => format!("Trying again by itself in {}.", crate::time::wait_words(n)),
+        (n, false) => format!("You can try again in {}.", crate::time::wait_words(n)),
     };
     view! { <p class="error-notice__countdown">{text}</p> }
 }

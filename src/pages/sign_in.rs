@@ -66,19 +66,38 @@ pub fn SignInPage() -> impl IntoView {
         waiting.with(|w| {
             w.as_ref()
                 .filter(|(address, _)| email.with(|typed| typed.trim().eq_ignore_ascii_case(address.trim())))
-                .map(|(_, until)| ((until - now.get()) / 1000.0).ceil() as i64)
+                .map(|(_, until)| ((until - now.get()) / 1000.0).ceil() as u32)
                 .filter(|left| *left > 0)
         })
     };
+    // Changes only when the wait starts or ends, not with every tick of the clock.
+    let waits = Memo::new(move |_| wait_left().is_some());
     let error = move || sign_in.value().get().and_then(Result::err);
+    // A 429 is about the address it was sent for, and only until its wait is over: typing
+    // another address (or the wait ending) takes it away. Shown again for that address, it
+    // counts down what is left, not the whole wait again.
+    let notice = move || {
+        let mut error = error()?;
+        if error.status == Some(429) && error.retry_after_secs.is_some() {
+            if !waits.get() {
+                return None;
+            }
+            error.retry_after_secs = untrack(wait_left);
+        }
+        Some(error)
+    };
     let field_error = move |field: &'static str| move || error().and_then(|e| e.field_error(field));
     // Field messages sit by their fields; any other failure is shown above the button.
 
     let already_signed_in = move || matches!(session.0.get(), Some(Ok(_)));
+    // The button is never `disabled` while it waits: a disabled button drops the focus of
+    // whoever just pressed it. It says it waits (`aria-disabled`), and this refuses the submit,
+    // from the button or from Enter in a field.
+    let busy = move || sign_in.pending().get() || waits.get();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if untrack(wait_left).is_some() {
-            return; // Enter in a field while the button waits
+        if untrack(busy) {
+            return;
         }
         sign_in.dispatch(SignInRequest { email: email.get_untracked(), password: password.get_untracked() });
     };
@@ -111,12 +130,12 @@ pub fn SignInPage() -> impl IntoView {
                     error=Signal::derive_local(field_error("password"))
                 />
                 // A 422 shows here too: its fields are marked one by one, and this sums it up with the request ID.
-                {move || error().map(|error| view! { <ErrorNotice error /> })}
-                <button type="submit" class="button button--primary" disabled=move || sign_in.pending().get() || wait_left().is_some()>
-                    {move || match (sign_in.pending().get(), wait_left()) {
-                        (true, _) => "Signing in…".to_owned(),
-                        (false, Some(left)) => format!("Sign in again in {left} s"),
-                        (false, None) => "Sign in".to_owned(),
+                {move || notice().map(|error| view! { <ErrorNotice error /> })}
+                <button type="submit" class="button button--primary" aria-disabled=move || busy().then_some("true")>
+                    {move || match (sign_in.pending().get(), waits.get()) {
+                        (true, _) => "Signing in…",
+                        (false, true) => "Wait to sign in",
+                        (false, false) => "Sign in",
                     }}
                 </button>
             </form>
