@@ -5,6 +5,10 @@
 //! The form belongs to the page, not to the card: a live update reloads the credentials and
 //! rebuilds every card, and a form someone is typing in must stay open, with what was typed
 //! and the answer to Check and save.
+//!
+//! There is one form per page, and the page can switch to another organisation while a save
+//! is on its way: its answer is kept with the organisation it was for, and is neither shown
+//! in another organisation's form nor taken as that organisation's fix.
 
 use leptos::prelude::*;
 use portal_api::{BackupAdminSignIn, CredentialKind};
@@ -20,26 +24,32 @@ pub struct BackupAdminDraft {
     open: RwSignal<bool>,
     user: RwSignal<String>,
     password: RwSignal<String>,
-    save: Action<(i64, BackupAdminSignIn), Result<(), ApiError>>,
+    /// The answer, with the organisation it was for.
+    save: Action<(i64, BackupAdminSignIn), (i64, Result<(), ApiError>)>,
 }
 
 impl BackupAdminDraft {
-    /// `on_saved` runs once the new sign-in was checked and saved (the credentials reload).
-    pub fn provide(on_saved: Callback<()>) -> BackupAdminDraft {
+    /// `organisation` is the one the page shows now; `on_saved` runs once the new sign-in was
+    /// checked and saved for it (the credentials reload).
+    pub fn provide(organisation: Signal<Option<i64>>, on_saved: Callback<()>) -> BackupAdminDraft {
         let open = RwSignal::new(false);
         let password = RwSignal::new(String::new());
         let just_fixed = use_context::<JustFixed>();
         let save = Action::new_local(move |(organisation_id, sign_in): &(i64, BackupAdminSignIn)| {
             let (organisation_id, sign_in) = (*organisation_id, sign_in.clone());
             async move {
-                api::reauthenticate_backup_admin(organisation_id, &sign_in).await?;
-                open.set(false);
-                password.set(String::new());
-                if let Some(JustFixed(fixed)) = just_fixed {
-                    fixed.set(Some(CredentialKind::BackupAdmin));
+                let result = api::reauthenticate_backup_admin(organisation_id, &sign_in).await.map(|_| ());
+                // Another organisation was chosen meanwhile: its form and its cards are not
+                // this answer's.
+                if result.is_ok() && organisation.get_untracked() == Some(organisation_id) {
+                    open.set(false);
+                    password.set(String::new());
+                    if let Some(JustFixed(fixed)) = just_fixed {
+                        fixed.set(Some(CredentialKind::BackupAdmin));
+                    }
+                    on_saved.run(());
                 }
-                on_saved.run(());
-                Ok::<(), ApiError>(())
+                (organisation_id, result)
             }
         });
         let draft = BackupAdminDraft { open, user: RwSignal::new(String::new()), password, save };
@@ -53,13 +63,27 @@ impl BackupAdminDraft {
         self.password.set(String::new());
         self.save.value().set(None);
     }
+
+    /// Whether a save for this organisation is on its way.
+    fn pending_for(&self, organisation_id: i64) -> bool {
+        self.save.pending().get() && self.save.input().with(|input| input.as_ref().is_some_and(|(id, _)| *id == organisation_id))
+    }
+
+    /// The answer to the last save for this organisation, if that is the last answer.
+    fn error_for(&self, organisation_id: i64) -> Option<ApiError> {
+        self.save.value().with(|value| match value {
+            Some((id, Err(error))) if *id == organisation_id => Some(error.clone()),
+            _ => None,
+        })
+    }
 }
 
 #[component]
 pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: bool) -> impl IntoView {
     let draft = expect_context::<BackupAdminDraft>();
     let BackupAdminDraft { open, user, password, save } = draft;
-    let error = move || save.value().get().and_then(Result::err);
+    let error = move || draft.error_for(organisation_id);
+    let pending = move || draft.pending_for(organisation_id);
     let field = move |name: &'static str| move || error().and_then(|e| e.field_error(name));
     let send = move || {
         JustFixed::set(None);
@@ -108,8 +132,8 @@ pub fn BackupAdminForm(organisation_id: i64, username: Option<String>, primary: 
                 // A 422 shows here too: its fields are marked one by one, and this sums it up with the request ID.
                 {move || error().map(|error| view! { <ErrorNotice error retry=send_again /> })}
                 <div class="credential__actions">
-                    <button type="submit" class="button button--primary" disabled=move || save.pending().get()>
-                        {move || if save.pending().get() { "Checking with Microsoft…" } else { "Check and save" }}
+                    <button type="submit" class="button button--primary" disabled=pending>
+                        {move || if pending() { "Checking with Microsoft…" } else { "Check and save" }}
                     </button>
                     <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
                 </div>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use portal_api::{CredentialKind, CredentialState, Credentials, OrganisationSummary};
 
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::components::backup_admin_form::BackupAdminDraft;
 use crate::components::credential_card::{CredentialCard, JustFixed};
 use crate::components::error_notice::{ErrorList, ErrorNotice};
@@ -62,18 +62,24 @@ pub fn CredentialsPage() -> impl IntoView {
     });
     let refresh = Callback::new(move |_: ()| credentials.refetch());
     // Re Authenticate's form is kept here: a live update rebuilds the cards under it.
-    let backup_admin = BackupAdminDraft::provide(refresh);
-    // Check now: kept here, not in the view a reload rebuilds, so its answer stays on screen.
+    let backup_admin = BackupAdminDraft::provide(organisation, refresh);
+    // Check now: kept here, not in the view a reload rebuilds, so its answer stays on screen;
+    // with the organisation it was for, so that it is not shown under another one chosen since.
     let check = Action::new_local(move |organisation_id: &i64| {
         let organisation_id = *organisation_id;
         async move {
-            let checked = api::verify_credentials(organisation_id).await?;
-            credentials.refetch();
-            Ok::<usize, ApiError>(checked.items.iter().filter(|c| c.state == CredentialState::Broken).count())
+            let outcome = api::verify_credentials(organisation_id)
+                .await
+                .map(|checked| checked.items.iter().filter(|c| c.state == CredentialState::Broken).count());
+            if outcome.is_ok() && organisation.get_untracked() == Some(organisation_id) {
+                credentials.refetch();
+            }
+            (organisation_id, outcome)
         }
     });
     let check_outcome = move || {
-        check.value().get().map(|outcome| match outcome {
+        let outcome = check.value().get().filter(|(id, _)| Some(*id) == organisation.get()).map(|(_, outcome)| outcome);
+        outcome.map(|outcome| match outcome {
             Ok(0) => view! {
                 <p class="notice notice--success" role="status">"Checked with Microsoft just now: every credential works."</p>
             }
@@ -94,6 +100,9 @@ pub fn CredentialsPage() -> impl IntoView {
             }
         })
     };
+    // A check of the organisation shown is on its way.
+    let checking =
+        move || check.pending().get() && check.input().with(|input| input.is_some_and(|id| Some(id) == organisation.get()));
     // Re-authentication (and Check now) is for admins and resellers (`portal_api::Action`).
     let session = expect_context::<Session>();
     let may_check = move || session.may(portal_api::Action::ChangeCredentials);
@@ -128,7 +137,7 @@ pub fn CredentialsPage() -> impl IntoView {
                     <button
                         type="button"
                         class="button"
-                        disabled=move || check.pending().get() || organisation.get().is_none()
+                        disabled=move || checking() || organisation.get().is_none()
                         on:click=move |_| {
                             if let Some(id) = organisation.get_untracked() {
                                 just_fixed.set(None);
@@ -136,7 +145,7 @@ pub fn CredentialsPage() -> impl IntoView {
                             }
                         }
                     >
-                        {move || if check.pending().get() { "Checking with Microsoft…" } else { "Check now" }}
+                        {move || if checking() { "Checking with Microsoft…" } else { "Check now" }}
                     </button>
                     <span class="credentials__check-hint">"Tries each saved credential with Microsoft."</span>
                 </div>

@@ -81,6 +81,62 @@ test('Re Authenticate: a wrong password is refused on its field, the right one i
   await expect(page.getByText(IDP_PASSWORD)).toHaveCount(0);
 });
 
+test('Re Authenticate: the answer for an organisation left behind is not shown under the one chosen since', async ({ page }) => {
+  await signIn(page, RESELLER);
+  await openCredentials(page, 1);
+  // Acme Legal's answers wait until the test lets them go.
+  let release = () => {};
+  let answer: 'server' | 'saved' = 'server';
+  await page.route('**/api/organisations/1/credentials/backup-admin', async (route) => {
+    await new Promise<void>((resolve) => (release = resolve));
+    if (answer === 'server') await route.continue();
+    else await route.fulfill({ json: await (await page.request.get('/api/organisations/1/credentials')).json() });
+  });
+  const acmeAnswered = () => page.waitForResponse((r) => r.url().endsWith('/api/organisations/1/credentials/backup-admin'));
+
+  const sendForAcme = async (password: string) => {
+    const backupAdmin = card(page, 'Backup Admin');
+    await backupAdmin.getByRole('button', { name: 'Re Authenticate' }).click();
+    await backupAdmin.getByLabel("Backup admin's username").fill('backup.admin@acme-legal.example');
+    await backupAdmin.getByLabel('Password').fill(password);
+    await backupAdmin.getByRole('button', { name: 'Check and save' }).click();
+    await expect(backupAdmin.getByRole('button', { name: 'Checking with Microsoft…' })).toBeVisible();
+  };
+  const chooseBluebird = async () => {
+    await page.getByLabel('Organisation').selectOption('2');
+    await expect(page.locator('.credentials__domain')).toContainText('Bluebird Clinics');
+    const backupAdmin = card(page, 'Backup Admin');
+    await backupAdmin.getByRole('button', { name: 'Re Authenticate' }).click();
+    // Acme's save is still on its way: Bluebird's form does not wait for it.
+    await expect(backupAdmin.getByRole('button', { name: 'Check and save' })).toBeVisible();
+    return backupAdmin;
+  };
+
+  // Refused (a wrong password): the refusal is Acme's, not Bluebird's.
+  await sendForAcme('wrong-password');
+  let bluebird = await chooseBluebird();
+  let answered = acmeAnswered();
+  release();
+  expect((await answered).status()).toBe(422);
+  await page.waitForTimeout(500); // what the page makes of the answer
+  await expect(bluebird.locator('#backup-admin-password-error')).toBeEmpty();
+  await expect(bluebird.getByRole('alert')).toHaveCount(0);
+
+  // Saved: Bluebird's form stays open, and its card is not marked fixed.
+  await page.getByLabel('Organisation').selectOption('1');
+  await expect(page.locator('.credentials__domain')).toContainText('Acme Legal');
+  answer = 'saved';
+  await sendForAcme('idp-demo');
+  bluebird = await chooseBluebird();
+  await bluebird.getByLabel('Password').fill('typed for Bluebird');
+  answered = acmeAnswered();
+  release();
+  expect((await answered).status()).toBe(200);
+  await page.waitForTimeout(500);
+  await expect(bluebird.getByRole('status')).toHaveCount(0);
+  await expect(bluebird.getByLabel('Password')).toHaveValue('typed for Bluebird');
+});
+
 test('Device Authorization: denied, then expired, each offering a new code', async ({ page, context }) => {
   await signIn(page, ORG_ADMIN);
   await openCredentials(page, 1);
