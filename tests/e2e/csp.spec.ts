@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { expect, test } from './fixtures';
+import { expect, Page, test } from './fixtures';
 
 // The portal runs under a strict Content-Security-Policy, and every spec fails when a page
 // breaks it (fixtures.ts). These prove both: the policy is sent and enforced, and the watch
@@ -31,20 +31,62 @@ test('the portal is sent with a strict policy, runs under it, and what it blocks
   const inPage = await page.evaluate(() => (window as unknown as { __cspViolations: { directive: string }[] }).__cspViolations);
   expect(inPage.length, 'the violations recorded in the page').toBeGreaterThan(0);
   await expect.poll(() => csp.recorded().violations.length, { message: 'the violations the test sees' }).toBeGreaterThan(0);
-  await page.waitForTimeout(300); // the console's line about it, too
+  // The console's line about it, too: taken with the rest, or it would fail the test at its end.
+  await expect.poll(() => csp.recorded().messages.length, { message: "the console's line about it" }).toBeGreaterThan(0);
   const { violations } = csp.take();
   expect(violations.map((v) => v.directive)).toContainEqual(expect.stringMatching(/^script-src/));
   expect(violations[0].blocked).toBe('inline');
 });
 
-test('a test in which a page breaks the policy fails (this one must fail)', async ({ page }) => {
-  test.fail(true, 'the CSP watch fails a test whose page broke the policy');
+test('a page that breaks the policy fails its test, naming the directive', async ({ page, csp }) => {
   await page.goto('/sign-in');
   await expect(page.getByRole('heading', { name: 'Sign in to Backup Portal' })).toBeVisible();
-  // An inline style, as a progress bar's `style="width: …"` would be: refused, and the test fails at its end.
+  csp.assertNone();
+  // An inline style, as a progress bar's `style="width: …"` would be: refused and reported.
   await page.evaluate(() => document.body.setAttribute('style', 'outline: 1px solid red'));
-  // Only waits for the report; without one (no policy) the test passes, which test.fail counts as wrong.
-  await page.waitForFunction(() => (window as unknown as { __cspViolations: unknown[] }).__cspViolations.length > 0, null, { timeout: 5_000 }).catch(() => {});
+  await expect
+    .poll(async () => {
+      await csp.collect();
+      return csp.recorded().violations.length;
+    }, { message: 'the violation the watch sees' })
+    .toBeGreaterThan(0);
+  // What the fixture runs at the end of every test fails, naming the directive.
+  expect(() => csp.assertNone()).toThrow(/style-src/);
+  // Taken (with the console's line about it) so that this test itself passes.
+  await expect.poll(() => csp.recorded().messages.length, { message: "the console's line about it" }).toBeGreaterThan(0);
+  csp.take();
+  csp.assertNone();
+});
+
+/** Cuts the page's report to the test: what it refuses next is held only in the page. */
+async function holdReportsInPage(page: Page) {
+  await page.evaluate(() => {
+    (window as unknown as Record<string, unknown>).__portalCspViolation = undefined;
+  });
+  expect(await page.evaluate(() => typeof (window as unknown as Record<string, unknown>).__portalCspViolation)).toBe('undefined');
+}
+
+test('what a page closed before the test ends holds is read as it closes', async ({ browser, csp }) => {
+  const context = await browser.newContext();
+  const inContext = await context.newPage();
+  const alone = await browser.newPage();
+  const closes: [Page, () => Promise<void>][] = [
+    [inContext, () => context.close()],
+    [alone, () => alone.close()],
+  ];
+  for (const [page, close] of closes) {
+    await page.goto('/sign-in');
+    await expect(page.getByRole('heading', { name: 'Sign in to Backup Portal' })).toBeVisible();
+    await holdReportsInPage(page);
+    await page.evaluate(() => document.body.setAttribute('style', 'outline: 1px solid red'));
+    await page.waitForFunction(() => (window as unknown as { __cspViolations: unknown[] }).__cspViolations.length > 0);
+    await expect.poll(() => csp.recorded().messages.length, { message: "the console's line about it" }).toBeGreaterThan(0);
+    expect(csp.recorded().violations, 'nothing reported to the test yet').toEqual([]);
+    await close();
+    expect(page.isClosed()).toBe(true);
+    expect(csp.recorded().violations.map((v) => v.directive)).toContainEqual(expect.stringMatching(/^style-src/));
+    csp.take();
+  }
 });
 
 test('every spec runs under the watch: none imports @playwright/test itself', () => {

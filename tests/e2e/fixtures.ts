@@ -1,5 +1,5 @@
 import { test as base, expect } from '@playwright/test';
-import type { Browser, BrowserContext, BrowserContextOptions } from '@playwright/test';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from '@playwright/test';
 
 export { expect };
 export type { Browser, BrowserContext, Locator, Page, Response } from '@playwright/test';
@@ -64,6 +64,22 @@ export class CspWatch {
       if (/Content[- ]Security[- ]Policy/i.test(text)) this.messages.push(`${message.location().url || message.page()?.url() || ''}: ${text}`);
     });
     context.on('close', () => this.contexts.delete(context));
+    // A context or page closed before the test ends (by a spec, or in `test.afterEach`) is gone
+    // by the time `collect` runs: what its pages hold is read as it closes.
+    const closeContext = context.close.bind(context);
+    context.close = (async (options?: Parameters<BrowserContext['close']>[0]) => {
+      await this.collectFrom(context);
+      return closeContext(options);
+    }) as BrowserContext['close'];
+    const watchPage = (page: Page) => {
+      const closePage = page.close.bind(page);
+      page.close = (async (options?: Parameters<Page['close']>[0]) => {
+        await this.collectPage(page);
+        return closePage(options);
+      }) as Page['close'];
+    };
+    context.pages().forEach(watchPage);
+    context.on('page', watchPage);
   }
 
   private record(violation: CspViolation) {
@@ -74,14 +90,19 @@ export class CspWatch {
 
   /** Reads what the open pages hold but has not arrived yet. */
   async collect(): Promise<void> {
-    for (const context of this.contexts) {
-      for (const page of context.pages()) {
-        const held = await page
-          .evaluate((array) => ((window as unknown as Record<string, unknown>)[array] as CspViolation[] | undefined) ?? [], ARRAY)
-          .catch(() => [] as CspViolation[]);
-        held.forEach((violation) => this.record(violation));
-      }
-    }
+    for (const context of this.contexts) await this.collectFrom(context);
+  }
+
+  private async collectFrom(context: BrowserContext): Promise<void> {
+    for (const page of context.pages()) await this.collectPage(page);
+  }
+
+  private async collectPage(page: Page): Promise<void> {
+    if (page.isClosed()) return;
+    const held = await page
+      .evaluate((array) => ((window as unknown as Record<string, unknown>)[array] as CspViolation[] | undefined) ?? [], ARRAY)
+      .catch(() => [] as CspViolation[]);
+    held.forEach((violation) => this.record(violation));
   }
 
   /** What was recorded so far (browser events and console messages). */
