@@ -12,7 +12,16 @@ use crate::error::AppError;
 /// 429 with `Retry-After`: `what` happened too often; wait this long.
 pub fn too_many(wait: Duration, what: &str) -> AppError {
     let secs = wait.as_secs().max(1);
-    AppError::RateLimited { retry_after_secs: secs, detail: format!("{what}. Wait {secs} s, then try again.") }
+    AppError::RateLimited { retry_after_secs: secs, detail: format!("{what}. Wait {}, then try again.", in_words(secs)) }
+}
+
+/// "45 s", "14 min 57 s", "15 min": a wait as a person says it.
+fn in_words(secs: u64) -> String {
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
 }
 
 /// Keys remembered at most by one window (a flood of made-up addresses cannot grow it).
@@ -138,6 +147,13 @@ mod tests {
         assert!(window.try_record("a", now).is_some(), "the third is refused before it is checked");
         window.take_back("a");
         assert_eq!(window.try_record("a", now), None);
+    }
+
+    #[test]
+    fn a_wait_reads_in_minutes_and_seconds() {
+        assert_eq!(in_words(45), "45 s");
+        assert_eq!(in_words(897), "14 min 57 s");
+        assert_eq!(in_words(900), "15 min");
     }
 
     #[test]
