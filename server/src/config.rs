@@ -143,6 +143,13 @@ pub struct Config {
     #[arg(long, env = "PORTAL_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// Let mail servers (and later other outgoing connections) be on this machine or a private
+    /// network: loopback, private, link-local, unique-local addresses. Off: such a host is
+    /// refused on its field before anything connects (an admin could otherwise probe the
+    /// networks behind the portal). On for a test mail server, or a company's own.
+    #[arg(long, env = "PORTAL_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_targets: bool,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -237,6 +244,8 @@ impl Config {
             sign_in_failures_per_address: 5,
             sign_in_failures_per_client: 50,
             trust_forwarded_for: false,
+            // Tests reach their Dovecot on loopback.
+            allow_private_targets: true,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod imap;
 pub mod jobs;
 pub mod listing;
 pub mod mailboxes;
+pub mod net_policy;
 pub mod openapi;
 pub mod problem;
 pub mod problems;
@@ -108,7 +109,13 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let imap_tls = imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?;
     let connector = Arc::new(connector::ByMailbox {
         demo: Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) }),
-        imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), config.data_dir.clone(), imap_tls.clone())),
+        imap: Arc::new(imap::ImapConnector::new(
+            db.clone(),
+            secrets.clone(),
+            config.data_dir.clone(),
+            imap_tls.clone(),
+            config.allow_private_targets,
+        )),
     });
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone());
     let reauth_limits = Arc::new(credentials::rate_limit::RateLimiter::new(

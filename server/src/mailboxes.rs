@@ -134,7 +134,7 @@ async fn try_account(state: &AppState, account: &Account) -> AppResult<Connectio
         };
         AppError::Validation(vec![FieldError::new(field, failure.to_string())])
     };
-    let mut session = client::sign_in(account, &state.imap_tls).await.map_err(failed)?;
+    let mut session = client::sign_in(account, &state.imap_tls, state.config.allow_private_targets).await.map_err(failed)?;
     let names: Vec<_> = async { session.list(Some(""), Some("*")).await?.try_collect().await }
         .await
         .map_err(|e| failed(client::sort(account, e)))?;

@@ -188,6 +188,28 @@ async fn a_consent_callback_with_someone_elses_state_fixes_nothing_and_names_not
     assert_eq!(landed.headers()[header::LOCATION], "/settings/credentials?consent=state_mismatch");
 }
 
+#[tokio::test]
+async fn a_mail_server_on_this_machine_or_a_private_network_is_refused_before_any_connection() {
+    let app = test_app_with(|config| config.allow_private_targets = false).await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let organisation = admin_organisation(&app, &admin).await;
+    // Something listening where the host points: it must never be connected to.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for host in ["127.0.0.1", "localhost"] {
+        let body = json!({"email": "x@acme-legal.example", "host": host, "port": port, "security": "plain", "username": "u", "password": "p"});
+        for uri in
+            [format!("/api/organisations/{organisation}/mailboxes/test"), format!("/api/organisations/{organisation}/mailboxes")]
+        {
+            let p = problem(app.send_as(&admin, Method::POST, &uri, Some(body.clone())).await, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
+            assert!(p.field_error("host").is_some_and(|m| m.contains("private network")), "{host}: {p:?}");
+        }
+    }
+    assert!(listener.accept().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "nothing connected");
+}
+
 async fn admin_organisation(app: &TestApp, admin: &Client) -> i64 {
     let list: Vec<portal_api::OrganisationSummary> = body_json(app.get_as(admin, "/api/organisations").await).await;
     list[0].id

@@ -103,6 +103,8 @@ fn run(args: &[String]) -> Result {
     // The demo, which `portal-server` on its own never seeds (its password is published).
     let mut child = Command::new(&server)
         .env("PORTAL_SEED_DEMO", std::env::var("PORTAL_SEED_DEMO").unwrap_or_else(|_| "true".into()))
+        // The local Dovecot of --imap is on this machine.
+        .envs(with_imap.then_some(("PORTAL_ALLOW_PRIVATE_TARGETS", "true")))
         .args(&server_args)
         .current_dir(root())
         .spawn()
@@ -242,6 +244,8 @@ impl TestServer {
             .env("PORTAL_DATA_DIR", &data_dir)
             .env("RUST_LOG", "warn")
             .env("PORTAL_SEED_DEMO", "true")
+            // The specs' and the bench's Dovecot is on this machine.
+            .env("PORTAL_ALLOW_PRIVATE_TARGETS", "true")
             .envs(env.iter().copied())
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", binary.display()))?;

@@ -150,7 +150,7 @@ pub fn tls_config(extra_ca: Option<&Path>) -> std::io::Result<Arc<ClientConfig>>
 }
 
 /// Connects, reads the greeting and signs in.
-pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>) -> Result<ImapSession, Failure> {
+pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>, allow_private: bool) -> Result<ImapSession, Failure> {
     let at = format!("{}:{}", account.host, account.port);
     if account.security == Security::Plain && !is_loopback(&account.host) {
         return Err(Failure::Other(format!(
@@ -158,7 +158,21 @@ pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>) -> Result<ImapS
         )));
     }
     let io_failure = |io: std::io::Error| Failure::Connection(describe_io(&at, &io));
-    let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((account.host.as_str(), account.port)))
+    // Resolved here and connected to exactly what was checked (a name cannot change its mind
+    // between the check and the connection).
+    let addresses: Vec<std::net::SocketAddr> =
+        tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((account.host.as_str(), account.port)))
+            .await
+            .map_err(|_| Failure::Connection(format!("{} could not be looked up within {} s.", account.host, TIMEOUT.as_secs())))?
+            .map_err(|_| Failure::Connection(format!("{} cannot be found: check the server's name.", account.host)))?
+            .collect();
+    if !allow_private && addresses.iter().any(|a| crate::net_policy::is_private(a.ip())) {
+        return Err(Failure::Other(format!(
+            "{} is on this machine or a private network, where mail servers are not reached from here; enter the mail server's public name.",
+            account.host
+        )));
+    }
+    let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect(addresses.as_slice()))
         .await
         .map_err(|_| Failure::Connection(format!("{at} did not answer within {} s.", TIMEOUT.as_secs())))?
         .map_err(io_failure)?;

@@ -35,6 +35,8 @@ const PROGRESS_EVERY_MS: u128 = 500;
 pub struct ImapConnector {
     db: Db,
     tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    /// `--allow-private-targets`: mail servers on this machine or a private network.
+    allow_private: bool,
     store: ObjectStore,
     secrets: SecretBox,
     data_dir: PathBuf,
@@ -157,9 +159,10 @@ impl ImapConnector {
         secrets: SecretBox,
         data_dir: PathBuf,
         tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        allow_private: bool,
     ) -> ImapConnector {
         let store = ObjectStore::new(&data_dir);
-        ImapConnector { store, db, secrets, data_dir, tls }
+        ImapConnector { store, db, secrets, data_dir, tls, allow_private }
     }
 
     /// The IMAP account of a mailbox, its password opened; `Err` is how the run ends.
@@ -192,7 +195,7 @@ impl ImapConnector {
             Ok(account) => account,
             Err(outcome) => return outcome,
         };
-        let mut session = match client::sign_in(&account, &self.tls).await {
+        let mut session = match client::sign_in(&account, &self.tls, self.allow_private).await {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
@@ -348,7 +351,7 @@ impl ImapConnector {
                             ))
                         }));
                     };
-                    *session = client::sign_in(account, &self.tls).await.map_err(Outcome::from)?;
+                    *session = client::sign_in(account, &self.tls, self.allow_private).await.map_err(Outcome::from)?;
                     session.examine(&folder).await.map_err(sort)?;
                     remaining = &remaining[remaining.iter().take_while(|(uid, _)| *uid <= through).count()..];
                     continue;
@@ -537,7 +540,7 @@ impl ImapConnector {
         if messages.is_empty() {
             return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
         }
-        let mut session = match client::sign_in(&account, &self.tls).await {
+        let mut session = match client::sign_in(&account, &self.tls, self.allow_private).await {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
