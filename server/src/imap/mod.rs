@@ -224,6 +224,15 @@ impl ImapConnector {
         // A name no command can carry (CR, LF, NUL: a hostile server's) is listed, not read.
         let (folders, refused) = command::sendable(selectable.map(|n| n.name().to_owned()));
         refused.into_iter().for_each(|(folder, why)| run.skip(folder, &why));
+        // Every IMAP mailbox has an INBOX (RFC 3501, any case): a listing without one read
+        // nothing of the mailbox, and that is never a complete backup.
+        if !folders.iter().any(|f| f.eq_ignore_ascii_case("INBOX")) {
+            return Err(Outcome::Unknown(format!(
+                "{}:{} listed no INBOX, which every mailbox has, so its mail could not be read and nothing is called backed up. \
+                 It will be tried again; if it keeps happening, the mail server needs a look.",
+                account.host, account.port
+            )));
+        }
 
         // First what there is to do, so that the progress has a total.
         let mut plan = Vec::new();
