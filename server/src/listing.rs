@@ -37,6 +37,8 @@ pub struct CountEntry {
 }
 
 pub const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// Totals kept at most.
+const COUNT_ENTRIES: usize = 1000;
 
 impl CountCache {
     pub async fn get_or_count<F, Fut>(self: &std::sync::Arc<Self>, key: String, count: F) -> Result<i64, sqlx::Error>
@@ -67,9 +69,16 @@ impl CountCache {
         }
         let total = count().await?;
         let mut entries = self.0.lock().expect("count cache lock");
-        // One entry per recent filter; forgotten after a minute unused.
-        if entries.len() > 1000 {
+        // One entry per recent filter; forgotten after a minute unused, and never more than
+        // COUNT_ENTRIES whatever the search texts (the least recently counted go first).
+        if entries.len() >= COUNT_ENTRIES {
             entries.retain(|_, entry| now.duration_since(entry.at) < std::time::Duration::from_secs(60));
+        }
+        if entries.len() >= COUNT_ENTRIES {
+            let mut ages: Vec<std::time::Instant> = entries.values().map(|entry| entry.at).collect();
+            ages.sort_unstable();
+            let cut = ages[ages.len() / 2];
+            entries.retain(|_, entry| entry.at > cut);
         }
         entries.insert(key, CountEntry { at: now, total, refreshing: false });
         Ok(total)
@@ -79,6 +88,15 @@ impl CountCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_count_cache_stays_bounded_whatever_is_searched() {
+        let cache = std::sync::Arc::new(CountCache::default());
+        for i in 0..(COUNT_ENTRIES * 3) {
+            cache.get_or_count(format!("jobs q=made-up-{i}"), || async { Ok(1) }).await.unwrap();
+        }
+        assert!(cache.0.lock().unwrap().len() <= COUNT_ENTRIES);
+    }
 
     #[test]
     fn wildcards_are_escaped_and_paging_is_checked() {
