@@ -111,12 +111,12 @@ test('a download link altered by hand is refused as a problem, not served', asyn
 test('a sorted, filtered tab opened fresh gives the same view', async ({ page }) => {
   await signIn(page, RESELLER);
   await page.goto('/status/migrates?q=acme&sort=mailbox');
-  await expect(page.locator('.backups-table__row').first()).toBeVisible();
-  const ids = await page.locator('.backups-table__row code').allTextContents();
-  expect(ids.length).toBeGreaterThan(0);
+  // The IDs as drawn (a live update may be redrawing the rows when they are first read).
+  const drawnIds = () => page.locator('.backups-table__row code').allTextContents();
+  await expect.poll(async () => (await drawnIds()).length).toBeGreaterThan(0);
+  const ids = await drawnIds();
   await page.reload();
-  await expect(page.locator('.backups-table__row').first()).toBeVisible();
-  expect(await page.locator('.backups-table__row code').allTextContents()).toEqual(ids);
+  await expect.poll(drawnIds).toEqual(ids);
   await expect(page.getByLabel('Sort')).toHaveValue('mailbox');
   const mailboxes = await page.locator('.backups-table__row .backups-table__email').allTextContents();
   expect([...mailboxes].sort()).toEqual(mailboxes);
