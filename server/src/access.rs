@@ -117,16 +117,6 @@ pub async fn destination(
     source: &SourceMailbox,
     requested: Option<&str>,
 ) -> AppResult<Result<String, FieldError>> {
-    destination_of(db, &user, kind, source, requested).await
-}
-
-async fn destination_of(
-    db: &Db,
-    user: &impl Principal,
-    kind: JobKind,
-    source: &SourceMailbox,
-    requested: Option<&str>,
-) -> AppResult<Result<String, FieldError>> {
     let requested = requested.map(str::trim).filter(|d| !d.is_empty()).map(str::to_lowercase);
     if Action::writes_own_mailbox_only(user.role()) {
         return match requested {
@@ -176,7 +166,7 @@ pub async fn rerun_destination(
     user: impl Principal,
     kind: JobKind,
     mailbox_id: i64,
-    destination: Option<&str>,
+    stored: Option<&str>,
 ) -> AppResult<()> {
     if !matches!(kind, JobKind::Restore | JobKind::Migrate) {
         return Ok(());
@@ -185,7 +175,7 @@ pub async fn rerun_destination(
         .bind(mailbox_id)
         .fetch_one(db)
         .await?;
-    match destination_of(db, &user, kind, &source, destination).await? {
+    match destination(db, &user, kind, &source, stored).await? {
         Ok(_) => Ok(()),
         Err(field) => Err(AppError::Conflict(format!("It cannot run again: {} Start a new one instead.", field.message))),
     }

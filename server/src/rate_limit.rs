@@ -42,6 +42,10 @@ impl Window {
     /// How long `key` must wait before its next attempt, if it is over the limit now.
     pub fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        self.wait_in(&mut seen, key, now)
+    }
+
+    fn wait_in(&self, seen: &mut HashMap<String, VecDeque<Instant>>, key: &str, now: Instant) -> Option<Duration> {
         let Some(times) = seen.get_mut(key) else {
             return (self.limit == 0).then_some(self.span);
         };
@@ -65,14 +69,9 @@ impl Window {
     /// Counts one attempt of `key` unless it is over the limit (then: how long to wait), in
     /// one step, so that requests arriving together cannot all pass before any is counted.
     pub fn try_record(&self, key: &str, now: Instant) -> Option<Duration> {
-        if let Some(wait) = self.wait(key, now) {
-            return Some(wait);
-        }
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        // Checked again under the same lock as the count.
-        let counted = seen.get(key).map_or(0, |times| times.iter().filter(|t| now.duration_since(**t) < self.span).count());
-        if counted >= self.limit {
-            return Some(Duration::from_secs(1));
+        if let Some(wait) = self.wait_in(&mut seen, key, now) {
+            return Some(wait);
         }
         self.push(&mut seen, key, now);
         None

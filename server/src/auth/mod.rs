@@ -43,11 +43,12 @@ struct UserRow {
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
-    ClientAddress(client): ClientAddress,
+    client: ClientAddress,
     headers: HeaderMap,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> AppResult<Response> {
     reject_cross_site(&state.config, &headers)?;
+    let client = client.ip(state.config.trust_forwarded_for);
     let email = request.email.trim().to_lowercase();
     let mut errors = Vec::new();
     if email.is_empty() {

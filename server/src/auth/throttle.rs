@@ -7,13 +7,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{too_many, Window};
-use crate::state::AppState;
 
 /// Wrong passwords are counted over this span.
 const SPAN: Duration = Duration::from_secs(15 * 60);
@@ -91,23 +90,32 @@ fn client_key(ip: IpAddr) -> String {
     }
 }
 
-/// The address the request comes from: the connection's (tests that call the router directly
-/// have none), or, with `--trust-forwarded-for` behind a proxy of our own, the last address in
-/// `X-Forwarded-For` (the one our proxy added; what comes before it the client could write).
-pub struct ClientAddress(pub Option<IpAddr>);
+/// Where the request comes from: the connection's address (tests that call the router
+/// directly have none), and the last address in `X-Forwarded-For` (the one a proxy of ours
+/// adds; what comes before it the client could write). Which counts is the configuration's
+/// choice ([`ClientAddress::ip`]), so this reads no state.
+pub struct ClientAddress {
+    connection: Option<IpAddr>,
+    forwarded: Option<IpAddr>,
+}
 
-impl<S> FromRequestParts<S> for ClientAddress
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+impl ClientAddress {
+    /// The client: the forwarded address with `--trust-forwarded-for` (when there is one),
+    /// else the connection's.
+    pub fn ip(&self, trust_forwarded_for: bool) -> Option<IpAddr> {
+        if trust_forwarded_for {
+            self.forwarded.or(self.connection)
+        } else {
+            self.connection
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let connection = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        if !AppState::from_ref(state).config.trust_forwarded_for {
-            return Ok(ClientAddress(connection));
-        }
         let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
@@ -116,7 +124,7 @@ where
             .flat_map(|v| v.split(','))
             .next_back()
             .and_then(|last| last.trim().parse::<IpAddr>().ok());
-        Ok(ClientAddress(forwarded.or(connection)))
+        Ok(ClientAddress { connection, forwarded })
     }
 }
 
