@@ -3,6 +3,7 @@
 //! status, title and detail, and the request ID to quote to support.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::api::{self, FailedRequest};
 use crate::components::copy_button::CopyButton;
@@ -21,18 +22,39 @@ pub fn ProblemsPanel() -> impl IntoView {
     };
     let is_empty = move || count() == 0;
 
-    // Escape closes the panel wherever the focus is in it, the toggle included.
-    view! {
-        <div
-            class="problems-panel__anchor"
-            on:keydown=move |ev| {
-                if ev.key() == "Escape" {
-                    open.set(false);
-                }
+    let anchor = NodeRef::<leptos::html::Div>::new();
+    let toggle = NodeRef::<leptos::html::Button>::new();
+    // Closing puts the focus back on the toggle when it was in the panel (or already lost to
+    // the page), so it never drops to the top of the page with the panel's buttons.
+    let close = move || {
+        if !open.get_untracked() {
+            return;
+        }
+        let active = document().active_element();
+        let inside = match (&active, anchor.get_untracked()) {
+            (Some(element), Some(anchor)) => anchor.contains(Some(element)),
+            _ => false,
+        };
+        let lost = active.is_none() || active.as_ref().and_then(|e| e.dyn_ref::<web_sys::HtmlElement>().cloned()) == document().body();
+        open.set(false);
+        if inside || lost {
+            if let Some(button) = toggle.get_untracked() {
+                let _ = button.focus();
             }
-        >
+        }
+    };
+    // Escape closes the panel wherever the focus is, even when a redraw elsewhere took it.
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            close();
+        }
+    });
+    on_cleanup(move || escape.remove());
+    view! {
+        <div class="problems-panel__anchor" node_ref=anchor>
             <button
                 type="button"
+                node_ref=toggle
                 class="button button--quiet problems-panel__toggle"
                 aria-expanded=move || open.get().to_string()
                 aria-controls="problems-panel"
@@ -52,7 +74,7 @@ pub fn ProblemsPanel() -> impl IntoView {
                         >
                             "Clear"
                         </button>
-                        <button type="button" class="button button--small" on:click=move |_| open.set(false)>"Close"</button>
+                        <button type="button" class="button button--small" on:click=move |_| close()>"Close"</button>
                     </header>
                     <Show
                         when=is_empty
