@@ -150,6 +150,26 @@ pub struct Config {
     #[arg(long, env = "PORTAL_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_private_targets: bool,
 
+    /// Seconds any one step of a mail-server conversation may take (connect, TLS, greeting,
+    /// sign-in, each command, each message) and the longest silence in the middle of an
+    /// answer. A step past it ends the run as Connection Error, retried later.
+    #[arg(long, env = "PORTAL_IMAP_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub imap_timeout_seconds: u32,
+
+    /// The largest message a backup takes, in MB (1 MB = 2^20 bytes); a larger one is skipped
+    /// and listed with the reason.
+    #[arg(long, env = "PORTAL_MAX_MESSAGE_MB", default_value_t = 150, value_parser = clap::value_parser!(u32).range(1..=2048))]
+    pub max_message_mb: u32,
+
+    /// Jobs this instance runs at once.
+    #[arg(long, env = "PORTAL_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: u32,
+
+    /// Jobs of one organisation run at once across all instances, so that one organisation's
+    /// queue (or its mail server's silence) never holds every worker.
+    #[arg(long, env = "PORTAL_MAX_RUNS_PER_ORGANISATION", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_runs_per_organisation: u32,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -246,6 +266,10 @@ impl Config {
             trust_forwarded_for: false,
             // Tests reach their Dovecot on loopback.
             allow_private_targets: true,
+            imap_timeout_seconds: 60,
+            max_message_mb: 150,
+            workers: 4,
+            max_runs_per_organisation: 2,
         }
     }
 }

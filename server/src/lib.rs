@@ -104,17 +104,23 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
     engine_config.data_dir = config.data_dir.clone();
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
+    engine_config.workers = config.workers as usize;
+    engine_config.max_runs_per_organisation = config.max_runs_per_organisation as i64;
     let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
-    let imap_tls = imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?;
+    let imap_reach = imap::client::Reach {
+        tls: imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?,
+        allow_private: config.allow_private_targets,
+        timeout: Duration::from_secs(u64::from(config.imap_timeout_seconds)),
+        max_message: u64::from(config.max_message_mb) << 20,
+    };
     let connector = Arc::new(connector::ByMailbox {
         demo: Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) }),
         imap: Arc::new(imap::ImapConnector::new(
             db.clone(),
             secrets.clone(),
             config.data_dir.clone(),
-            imap_tls.clone(),
-            config.allow_private_targets,
+            imap_reach.clone(),
         )),
     });
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone());
@@ -138,7 +144,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         counts: Default::default(),
         sessions: Default::default(),
         reauth_limits,
-        imap_tls,
+        imap_reach,
     })
 }
 

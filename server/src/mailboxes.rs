@@ -134,11 +134,13 @@ async fn try_account(state: &AppState, account: &Account) -> AppResult<Connectio
         };
         AppError::Validation(vec![FieldError::new(field, failure.to_string())])
     };
-    let mut session = client::sign_in(account, &state.imap_tls, state.config.allow_private_targets).await.map_err(failed)?;
-    let names: Vec<_> = async { session.list(Some(""), Some("*")).await?.try_collect().await }
+    let reach = &state.imap_reach;
+    let mut session = client::sign_in(account, reach).await.map_err(failed)?;
+    let names: Vec<_> = reach
+        .step(account, "listing the folders", async { session.list(Some(""), Some("*")).await?.try_collect().await })
         .await
-        .map_err(|e| failed(client::sort(account, e)))?;
-    let _ = tokio::time::timeout(client::TIMEOUT, session.logout()).await;
+        .map_err(failed)?;
+    client::sign_out(session, reach).await;
     let folders: Vec<String> = names.iter().map(|n| n.name().to_owned()).collect();
     Ok(ConnectionTest {
         summary: format!("Signed in to {}:{} as {}; {} folder(s).", account.host, account.port, account.username, folders.len()),

@@ -394,7 +394,12 @@ async fn seed_other_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Any>, now: i64) ->
                 let mailbox_id = first_mailbox + offset;
                 let (email,): (String,) =
                     sqlx::query_as("SELECT email FROM mailboxes WHERE id = $1").bind(mailbox_id).fetch_one(&mut **tx).await?;
-                let job = DemoJob::for_status(kind, status, k, now);
+                let mut job = DemoJob::for_status(kind, status, k, now);
+                // One run held by "another instance" per organisation (a migration, a restore or a
+                // download in turn), within the organisation's share of runs; the others are taken over.
+                if status == JobStatus::InProgress && kind_index as i64 != org_index {
+                    job.lease_until = Some(0);
+                }
                 // Restores elsewhere and migrations go into another mailbox of the same
                 // organisation, the only place they may go.
                 let (colleague,): (String,) = sqlx::query_as("SELECT email FROM mailboxes WHERE id = $1")

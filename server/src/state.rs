@@ -18,7 +18,8 @@ pub struct AppState {
     pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
     /// How TLS connections to IMAP servers are checked.
-    pub imap_tls: Arc<tokio_rustls::rustls::ClientConfig>,
+    /// How mail servers are reached (TLS roots, private addresses, deadlines, message size).
+    pub imap_reach: crate::imap::client::Reach,
     /// Set when the server begins to shut down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -26,6 +26,9 @@ pub struct EngineConfig {
     pub poll: Duration,
     /// Jobs run at once by this instance.
     pub workers: usize,
+    /// Jobs of one organisation running at once (all instances together), so that one
+    /// organisation's queue or silent mail server never holds every worker.
+    pub max_runs_per_organisation: i64,
     /// How long a finished download's link works.
     pub download_link_ms: i64,
     /// Where download files are written.
@@ -43,6 +46,7 @@ impl EngineConfig {
             lease_ms: 30_000,
             poll: Duration::from_secs(1),
             workers: 4,
+            max_runs_per_organisation: 2,
             download_link_ms: 7 * 86_400_000,
             data_dir: std::path::PathBuf::from("data"),
         }
@@ -59,6 +63,8 @@ pub struct Engine {
     wake: Arc<Notify>,
     secrets: crate::secrets::SecretBox,
     postgres: bool,
+    /// Runs under way in this instance (each holds a worker).
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A job this instance has claimed (its ID, for tests and logs).
@@ -77,6 +83,11 @@ impl Engine {
     pub async fn finish_claimed(&self, job: &ClaimedJob, outcome: &Outcome) -> Result<(), sqlx::Error> {
         let kind = JobKind::parse(&job.0.kind).unwrap_or(JobKind::Backup);
         self.finish(&job.0, kind, outcome).await
+    }
+
+    /// Runs a claimed job through the connector, holding its claim, as a worker does.
+    pub async fn run_claimed(&self, job: ClaimedJob) -> Result<(), sqlx::Error> {
+        self.execute(job.0).await
     }
 }
 
@@ -100,7 +111,13 @@ impl Engine {
     pub fn new(db: Db, config: EngineConfig, connector: Arc<dyn Connector>, secrets: crate::secrets::SecretBox) -> Self {
         let owner = format!("engine-{}", hex::encode(rand::random::<[u8; 6]>()));
         let postgres = crate::db::Backend::of(&db) == crate::db::Backend::Postgres;
-        Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), secrets, postgres }
+        let running = Arc::default();
+        Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), secrets, postgres, running }
+    }
+
+    /// Runs under way in this instance now.
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the database is PostgreSQL (else SQLite).
@@ -139,10 +156,12 @@ impl Engine {
                 match self.claim().await {
                     Ok(Some(job)) => {
                         let engine = self.clone();
+                        engine.running.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         tokio::spawn(async move {
                             if let Err(error) = engine.execute(job.0).await {
                                 tracing::warn!(%error, "a job run could not be recorded");
                             }
+                            engine.running.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                             drop(permit);
                         });
                     }
@@ -171,22 +190,33 @@ impl Engine {
         Ok(ran)
     }
 
-    /// Takes one due job: waiting and due, or running under a lease that ran out. Its attempt
-    /// is recorded as started at once, so a run whose instance dies still shows.
+    /// Takes one due job: waiting and due, or running under a lease that ran out (its instance
+    /// died), of an organisation with fewer than `max_runs_per_organisation` runs under way.
+    /// Its attempt is recorded as started at once, so a run whose instance dies still shows.
     pub async fn claim(&self) -> Result<Option<ClaimedJob>, sqlx::Error> {
         let now = now_ms();
-        let skip_locked = if self.postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        // With several PostgreSQL instances claiming at the same moment, an organisation may
+        // briefly have one run more per extra instance; the cap holds again as runs end.
+        let skip_locked = if self.postgres { "FOR UPDATE OF j SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, status = 'in_progress', \
                     started_at = COALESCE(started_at, $3), updated_at = $3, next_run_at = NULL \
-             WHERE id = (SELECT id FROM jobs \
-                         WHERE (status IN ({WAITING}) AND next_run_at IS NOT NULL AND next_run_at <= $3) \
-                            OR (status = 'in_progress' AND lease_until < $3) \
-                         ORDER BY next_run_at LIMIT 1 {skip_locked}) \
+             WHERE id = (SELECT j.id FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
+                         WHERE ((j.status IN ({WAITING}) AND j.next_run_at IS NOT NULL AND j.next_run_at <= $3) \
+                                OR (j.status = 'in_progress' AND j.lease_until < $3)) \
+                           AND (SELECT COUNT(*) FROM jobs r JOIN mailboxes rm ON rm.id = r.mailbox_id \
+                                WHERE r.status = 'in_progress' AND r.lease_until >= $3 \
+                                  AND rm.organisation_id = m.organisation_id) < $4 \
+                         ORDER BY j.next_run_at LIMIT 1 {skip_locked}) \
              RETURNING id, kind, mailbox_id, attempts, retries, params"
         );
-        let claimed: Option<Claimed> =
-            sqlx::query_as(&sql).bind(&self.owner).bind(now + self.config.lease_ms).bind(now).fetch_optional(&self.db).await?;
+        let claimed: Option<Claimed> = sqlx::query_as(&sql)
+            .bind(&self.owner)
+            .bind(now + self.config.lease_ms)
+            .bind(now)
+            .bind(self.config.max_runs_per_organisation)
+            .fetch_optional(&self.db)
+            .await?;
         if let Some(job) = &claimed {
             sqlx::query("INSERT INTO job_attempts (job_id, number, started_at) VALUES ($1, $2, $3)")
                 .bind(&job.id)
@@ -228,7 +258,11 @@ impl Engine {
             destination_password,
         };
         let sink = LeaseKeeper { engine: self, job_id: &job.id, attempt: job.attempts };
-        let mut outcome = self.connector.run(&work, &sink).await;
+        let Some(mut outcome) = self.run_holding_lease(&job, self.connector.run(&work, &sink)).await else {
+            // Cancelled: another instance may take the job now, and its result counts.
+            tracing::warn!(job = %job.id, "the claim on a run was lost; the run was stopped");
+            return Ok(());
+        };
         // The demo connector has no messages of its own; the imap connector writes its file itself.
         if kind == JobKind::Download
             && work.connector == "demo"
@@ -239,6 +273,46 @@ impl Engine {
             }
         }
         self.finish(&job, kind, &outcome).await
+    }
+
+    /// Runs `run` while renewing this instance's claim on `job`. When the claim is lost (taken
+    /// over, or not renewed in time because the database could not be reached), the run is
+    /// stopped, dropping all its work, before another instance may take the job: `None`.
+    async fn run_holding_lease(&self, job: &Claimed, run: BoxFuture<'_, Outcome>) -> Option<Outcome> {
+        let lease = self.config.lease_ms.max(300);
+        let mut renew = tokio::time::interval(Duration::from_millis((lease / 3) as u64));
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renew.tick().await;
+        let mut held_until = now_ms() + lease;
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                outcome = &mut run => return Some(outcome),
+                _ = renew.tick() => {
+                    let until = now_ms() + lease;
+                    let renewed = sqlx::query(
+                        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = 'in_progress'",
+                    )
+                    .bind(until)
+                    .bind(&job.id)
+                    .bind(&self.owner)
+                    .bind(job.attempts)
+                    .execute(&self.db)
+                    .await;
+                    match renewed {
+                        Ok(done) if done.rows_affected() == 1 => held_until = until,
+                        Ok(_) => return None,
+                        // Stopped a sixth of a lease before it runs out, so no other instance
+                        // ever starts while this one still works.
+                        Err(error) if now_ms() >= held_until - lease / 6 => {
+                            tracing::warn!(job = %job.id, %error, "the claim could not be renewed");
+                            return None;
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// The destination password given by Edit, decrypted for this run. One that no longer

@@ -13,19 +13,88 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::ClientConfig;
 
+use super::guard::{Guarded, Meter, Stopped};
 use crate::secrets::SecretString;
 
 /// One stream type for plain and TLS connections.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Io for T {}
 
-pub type ImapSession = Session<Box<dyn Io>>;
+/// A signed-in session, with the meter that bounds each of the server's answers.
+pub struct ImapSession {
+    session: Session<Box<dyn Io>>,
+    meter: Arc<Meter>,
+}
+
+impl ImapSession {
+    /// The meter of this connection's answers (kept while a command's answers stream in).
+    pub fn meter(&self) -> Arc<Meter> {
+        self.meter.clone()
+    }
+}
+
+impl std::ops::Deref for ImapSession {
+    type Target = Session<Box<dyn Io>>;
+    fn deref(&self) -> &Self::Target {
+        &self.session
+    }
+}
+
+impl std::ops::DerefMut for ImapSession {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.session
+    }
+}
 
 /// Bytes read from the server at once.
 const READ_BUFFER: usize = 256 * 1024;
 
-/// How long a connection, a greeting or one server answer may take.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// Room for an answer that is not a message (a folder listing, a search's UIDs).
+const DEFAULT_ANSWER: u64 = 16 << 20;
+
+/// How mail servers are reached: where connections may go, how long any step may take, and
+/// how large a message may be.
+#[derive(Clone, Debug)]
+pub struct Reach {
+    pub tls: Arc<ClientConfig>,
+    /// Private and loopback addresses allowed (`--allow-private-targets`).
+    pub allow_private: bool,
+    /// Deadline of every step: connect, TLS, greeting, sign-in, each command, each message,
+    /// and the silence between two bytes (`--imap-timeout-seconds`).
+    pub timeout: Duration,
+    /// The largest message taken; larger ones are skipped and listed (`--max-message-mb`).
+    pub max_message: u64,
+}
+
+impl Reach {
+    /// One step of a conversation with `account`'s server, within the deadline.
+    pub async fn step<T>(
+        &self,
+        account: &Account,
+        what: &str,
+        step: impl std::future::Future<Output = Result<T, ImapError>>,
+    ) -> Result<T, Failure> {
+        match tokio::time::timeout(self.timeout, step).await {
+            Err(_) => Err(self.late(account, what)),
+            Ok(result) => result.map_err(|error| sort(account, error)),
+        }
+    }
+
+    /// A step past its deadline.
+    pub fn late(&self, account: &Account, what: &str) -> Failure {
+        Failure::Connection(format!(
+            "{}:{} did not finish {what} within {} s; the connection was closed.",
+            account.host,
+            account.port,
+            self.timeout.as_secs()
+        ))
+    }
+
+    /// Room for one fetched message: the largest taken, its flags, dates and framing.
+    pub fn message_answer(&self) -> u64 {
+        self.max_message + (1 << 20)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Security {
@@ -91,19 +160,44 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Sorts a failure of a command (not the sign-in) on `account`'s server.
+/// Sorts a failure of a command (not the sign-in) on `account`'s server. The server's own
+/// words are never repeated (they may be anything a peer chose to send); a standard response
+/// code it gave is named in ours.
 pub fn sort(account: &Account, error: ImapError) -> Failure {
     let at = format!("{}:{}", account.host, account.port);
     match error {
         ImapError::Io(io) => Failure::Connection(describe_io(&at, &io)),
         ImapError::ConnectionLost => Failure::Connection(format!("The mail server at {at} closed the connection.")),
         ImapError::No(text) | ImapError::Bad(text) if is_over_quota(&text) => {
-            Failure::Quota(format!("The mailbox is full: the mail server at {at} answered {}", text.trim()))
+            Failure::Quota(format!("The mailbox is full: the mail server at {at} reported it over its quota."))
         }
-        ImapError::No(text) => Failure::Other(format!("The mail server at {at} refused: {}", text.trim())),
-        ImapError::Bad(text) => Failure::Other(format!("The mail server at {at} did not accept a command: {}", text.trim())),
+        ImapError::No(text) => Failure::Other(format!("The mail server at {at} refused the command{}.", code_named(&text))),
+        ImapError::Bad(text) => Failure::Other(format!("The mail server at {at} did not accept a command{}.", code_named(&text))),
         ImapError::Validate(error) => Failure::Other(format!("Not sent to {at}: {}.", super::command::refusal(&error))),
-        other => Failure::Other(format!("The mail server at {at} answered something unexpected: {other}")),
+        _ => Failure::Other(format!("The mail server at {at} answered something that is not IMAP.")),
+    }
+}
+
+/// The standard response code at the start of a server's text (RFC 5530), in our words.
+fn code_named(text: &str) -> &'static str {
+    let code = text.trim_start().strip_prefix('[').and_then(|t| t.split([']', ' ']).next()).unwrap_or("");
+    match code.to_ascii_uppercase().as_str() {
+        "AUTHENTICATIONFAILED" => " (wrong username or password)",
+        "AUTHORIZATIONFAILED" => " (this user may not open that mailbox)",
+        "EXPIRED" => " (the password has expired)",
+        "PRIVACYREQUIRED" => " (it requires an encrypted connection)",
+        "CONTACTADMIN" => " (its administrator must unlock the account)",
+        "NOPERM" => " (no permission for that folder)",
+        "INUSE" => " (the mailbox is in use elsewhere; try later)",
+        "UNAVAILABLE" => " (the server is temporarily unavailable)",
+        "SERVERBUG" => " (it reported an error of its own)",
+        "NONEXISTENT" => " (no such folder)",
+        "ALREADYEXISTS" => " (the folder exists already)",
+        "LIMIT" => " (a limit of the server was reached)",
+        "TOOBIG" => " (the message is too large for it)",
+        "CANNOT" => " (it cannot do this)",
+        "CORRUPTION" => " (its copy of the mailbox is damaged)",
+        _ => "",
     }
 }
 
@@ -114,14 +208,42 @@ fn is_over_quota(text: &str) -> bool {
 
 fn describe_io(at: &str, io: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
+    match Stopped::of(io) {
+        Some(Stopped::Silent(after)) => {
+            return format!("{at} went silent for {} s while we waited for its answer; the connection was closed.", after.as_secs())
+        }
+        Some(Stopped::TooLarge) => {
+            return format!("{at} sent an answer larger than any message taken; the connection was closed.")
+        }
+        None => {}
+    }
     match io.kind() {
         ConnectionRefused => format!("Nothing answers at {at}: the connection was refused."),
         ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
             format!("The connection to {at} was cut while we were working.")
         }
         TimedOut => format!("{at} did not answer in time."),
-        InvalidData => format!("The secure connection to {at} failed: {io}."),
-        _ => format!("{at} could not be reached: {io}."),
+        InvalidData => format!("The secure connection to {at} failed: {}.", tls_refusal(io)),
+        HostUnreachable | NetworkUnreachable => format!("{at} cannot be reached from here (no route)."),
+        _ => format!("{at} could not be reached ({:?}).", io.kind()),
+    }
+}
+
+/// Why a TLS handshake failed, in our words (a certificate's own names are the peer's bytes).
+fn tls_refusal(io: &std::io::Error) -> &'static str {
+    use tokio_rustls::rustls::{CertificateError, Error};
+    match io.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+            "its certificate is from an authority we do not trust (UnknownIssuer); for a company's own CA, start the server with --imap-ca-file"
+        }
+        Some(Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. })) => {
+            "its certificate has expired (Expired)"
+        }
+        Some(Error::InvalidCertificate(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })) => {
+            "its certificate is for another name (NotValidForName)"
+        }
+        Some(Error::InvalidCertificate(_)) => "its certificate was not accepted",
+        _ => "the encrypted connection could not be agreed",
     }
 }
 
@@ -149,9 +271,10 @@ pub fn tls_config(extra_ca: Option<&Path>) -> std::io::Result<Arc<ClientConfig>>
     ))
 }
 
-/// Connects, reads the greeting and signs in.
-pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>, allow_private: bool) -> Result<ImapSession, Failure> {
+/// Connects, reads the greeting and signs in, each step within the deadline.
+pub async fn sign_in(account: &Account, reach: &Reach) -> Result<ImapSession, Failure> {
     let at = format!("{}:{}", account.host, account.port);
+    let seconds = reach.timeout.as_secs();
     if account.security == Security::Plain && !is_loopback(&account.host) {
         return Err(Failure::Other(format!(
             "{at} is not on this machine, so the connection must use TLS; a password is never sent unencrypted."
@@ -161,50 +284,49 @@ pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>, allow_private: 
     // Resolved here and connected to exactly what was checked (a name cannot change its mind
     // between the check and the connection).
     let addresses: Vec<std::net::SocketAddr> =
-        tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((account.host.as_str(), account.port)))
+        tokio::time::timeout(reach.timeout, tokio::net::lookup_host((account.host.as_str(), account.port)))
             .await
-            .map_err(|_| Failure::Connection(format!("{} could not be looked up within {} s.", account.host, TIMEOUT.as_secs())))?
+            .map_err(|_| Failure::Connection(format!("{} could not be looked up within {seconds} s.", account.host)))?
             .map_err(|_| Failure::Connection(format!("{} cannot be found: check the server's name.", account.host)))?
             .collect();
-    if !allow_private && addresses.iter().any(|a| crate::net_policy::is_private(a.ip())) {
+    if !reach.allow_private && addresses.iter().any(|a| crate::net_policy::is_private(a.ip())) {
         return Err(Failure::Other(format!(
             "{} is on this machine or a private network, where mail servers are not reached from here; enter the mail server's public name.",
             account.host
         )));
     }
-    let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect(addresses.as_slice()))
+    let tcp = tokio::time::timeout(reach.timeout, TcpStream::connect(addresses.as_slice()))
         .await
-        .map_err(|_| Failure::Connection(format!("{at} did not answer within {} s.", TIMEOUT.as_secs())))?
+        .map_err(|_| Failure::Connection(format!("{at} did not answer within {seconds} s.")))?
         .map_err(io_failure)?;
     let _ = tcp.set_nodelay(true);
     // The IMAP reader asks for a few KB at a time; one large read serves many of those.
     let tcp = tokio::io::BufReader::with_capacity(READ_BUFFER, tcp);
+    let meter = Meter::new(DEFAULT_ANSWER);
+    // A second over the step's deadline: a step that names what was under way ends first,
+    // and silence where no step is timed (the stream between two messages) still ends.
+    let silence = reach.timeout + Duration::from_secs(1);
     let stream: Box<dyn Io> = match account.security {
-        Security::Plain => Box::new(tcp),
+        Security::Plain => Box::new(Guarded::new(tcp, silence, meter.clone())),
         Security::Tls => {
             let name = tokio_rustls::rustls::pki_types::ServerName::try_from(account.host.clone())
                 .map_err(|_| Failure::Other(format!("{} is not a valid host name.", account.host)))?;
-            let tls = tokio::time::timeout(TIMEOUT, tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp))
+            let tls = tokio::time::timeout(reach.timeout, tokio_rustls::TlsConnector::from(reach.tls.clone()).connect(name, tcp))
                 .await
                 .map_err(|_| Failure::Connection(format!("{at} did not complete the secure connection in time.")))?
                 .map_err(io_failure)?;
-            Box::new(tls)
+            Box::new(Guarded::new(tls, silence, meter.clone()))
         }
     };
     let mut client = Client::new(stream);
-    let greeting = tokio::time::timeout(TIMEOUT, client.read_response())
+    let greeting = tokio::time::timeout(reach.timeout, client.read_response())
         .await
-        .map_err(|_| {
-            Failure::Connection(format!("{at} accepted the connection but did not greet within {} s.", TIMEOUT.as_secs()))
-        })?
+        .map_err(|_| Failure::Connection(format!("{at} accepted the connection but did not greet within {seconds} s.")))?
         .map_err(io_failure)?;
     match greeting.as_ref().map(|g| g.parsed()) {
         None => return Err(Failure::Connection(format!("The mail server at {at} closed the connection at once."))),
-        Some(Response::Data { status: Status::Bye, outcome }) => {
-            return Err(Failure::Connection(format!(
-                "The mail server at {at} turned us away: {}",
-                outcome.information.as_deref().unwrap_or("BYE")
-            )))
+        Some(Response::Data { status: Status::Bye, .. }) => {
+            return Err(Failure::Connection(format!("The mail server at {at} turned us away (BYE) before the sign-in.")))
         }
         Some(_) => {}
     }
@@ -214,16 +336,21 @@ pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>, allow_private: 
             "The username or password holds a line break or NUL character, which cannot be sent to {at}."
         )));
     }
-    match tokio::time::timeout(TIMEOUT, client.login(&account.username, account.password.expose())).await {
-        Err(_) => Err(Failure::Connection(format!("{at} did not answer the sign-in within {} s.", TIMEOUT.as_secs()))),
-        Ok(Ok(session)) => Ok(session),
-        Ok(Err((ImapError::No(text), _))) => Err(Failure::Authentication(format!(
-            "The mail server at {at} refused the sign-in of {}: {}",
-            account.username,
-            text.trim()
+    match tokio::time::timeout(reach.timeout, client.login(&account.username, account.password.expose())).await {
+        Err(_) => Err(Failure::Connection(format!("{at} did not answer the sign-in within {seconds} s."))),
+        Ok(Ok(session)) => Ok(ImapSession { session, meter }),
+        // NO to LOGIN is a refused username or password (RFC 3501); the server's text is not repeated.
+        Ok(Err((ImapError::No(_), _))) => Err(Failure::Authentication(format!(
+            "The mail server at {at} refused the sign-in of {}: the username or password was not accepted.",
+            account.username
         ))),
         Ok(Err((error, _))) => Err(sort(account, error)),
     }
+}
+
+/// Signs out, within the deadline; a server that does not answer is simply left.
+pub async fn sign_out(mut session: ImapSession, reach: &Reach) {
+    let _ = tokio::time::timeout(reach.timeout, session.logout()).await;
 }
 
 /// APPEND that keeps the server's answer (async-imap's own reports every refusal alike, and
@@ -231,6 +358,7 @@ pub async fn sign_in(account: &Account, tls: &Arc<ClientConfig>, allow_private: 
 /// command can carry is refused before anything is sent.
 pub async fn append(
     session: &mut ImapSession,
+    timeout: Duration,
     folder: &str,
     flags: &[String],
     date: Option<&str>,
@@ -240,7 +368,7 @@ pub async fn append(
     let tag = session.run_command(&command).await?;
     let mut sent = false;
     loop {
-        let response = tokio::time::timeout(TIMEOUT, session.read_response())
+        let response = tokio::time::timeout(timeout, session.read_response())
             .await
             .map_err(|_| ImapError::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer to APPEND")))??;
         let Some(response) = response else {

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod command;
+pub mod guard;
 pub mod store;
 
 use std::collections::{BTreeMap, HashSet};
@@ -17,7 +18,7 @@ use portal_api::JobKind;
 use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Work};
 use crate::db::{now_ms, Backend, Db};
 use crate::secrets::{SecretBox, SecretString};
-use client::{Account, Failure, ImapSession, Security};
+use client::{Account, Failure, ImapSession, Reach, Security};
 use command::{imap_date, uid_set};
 use store::ObjectStore;
 
@@ -34,9 +35,8 @@ const PROGRESS_EVERY_MS: u128 = 500;
 
 pub struct ImapConnector {
     db: Db,
-    tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
-    /// `--allow-private-targets`: mail servers on this machine or a private network.
-    allow_private: bool,
+    /// Where connections may go, each step's deadline, the largest message taken.
+    reach: Reach,
     store: ObjectStore,
     secrets: SecretBox,
     data_dir: PathBuf,
@@ -158,11 +158,10 @@ impl ImapConnector {
         db: Db,
         secrets: SecretBox,
         data_dir: PathBuf,
-        tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
-        allow_private: bool,
+        reach: Reach,
     ) -> ImapConnector {
         let store = ObjectStore::new(&data_dir);
-        ImapConnector { store, db, secrets, data_dir, tls, allow_private }
+        ImapConnector { store, db, secrets, data_dir, reach }
     }
 
     /// The IMAP account of a mailbox, its password opened; `Err` is how the run ends.
@@ -195,7 +194,7 @@ impl ImapConnector {
             Ok(account) => account,
             Err(outcome) => return outcome,
         };
-        let mut session = match client::sign_in(&account, &self.tls, self.allow_private).await {
+        let mut session = match client::sign_in(&account, &self.reach).await {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
@@ -204,7 +203,7 @@ impl ImapConnector {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,
         };
-        let _ = tokio::time::timeout(client::TIMEOUT, session.logout()).await;
+        client::sign_out(session, &self.reach).await;
         outcome
     }
 
@@ -217,8 +216,9 @@ impl ImapConnector {
         work: &Work,
         run: &mut Run<'_>,
     ) -> Result<(), Outcome> {
-        let sort = |e| Outcome::from(client::sort(account, e));
-        let names: Vec<_> = session.list(Some(""), Some("*")).await.map_err(sort)?.try_collect().await.map_err(sort)?;
+        let reach = &self.reach;
+        let names: Vec<_> =
+            reach.step(account, "listing the folders", async { session.list(Some(""), Some("*")).await?.try_collect().await }).await?;
         let selectable =
             names.iter().filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)));
         // A name no command can carry (CR, LF, NUL: a hostile server's) is listed, not read.
@@ -237,7 +237,7 @@ impl ImapConnector {
         // First what there is to do, so that the progress has a total.
         let mut plan = Vec::new();
         for folder in &folders {
-            let selected = session.examine(folder).await.map_err(sort)?;
+            let selected = reach.step(account, "opening a folder", session.examine(folder)).await?;
             let uid_validity = selected.uid_validity.unwrap_or(0);
             let known: Option<(i64, i64)> =
                 sqlx::query_as("SELECT uid_validity, last_uid FROM backup_folders WHERE mailbox_id = $1 AND folder = $2")
@@ -252,22 +252,29 @@ impl ImapConnector {
                 Some((validity, last_uid)) if validity == i64::from(uid_validity) => last_uid.max(0) as u32,
                 _ => 0,
             };
-            self.list_known_unreadable(session, account, work.mailbox_id, folder, uid_validity, run).await?;
+            let listed = self.list_known_unreadable(session, account, work.mailbox_id, folder, uid_validity, run).await?;
             // The new messages' UIDs and sizes: chunks are cut by size, and the progress has a
             // total in bytes. (`n:*` always names the last message, even below n.)
             let mut new: Vec<(u32, u32)> = Vec::new();
             if selected.exists > 0 {
-                new = session
-                    .uid_fetch(format!("{}:*", after + 1), "RFC822.SIZE")
-                    .await
-                    .map_err(sort)?
-                    .try_filter_map(|message| async move { Ok(message.uid.zip(message.size)) })
-                    .try_collect()
-                    .await
-                    .map_err(sort)?;
+                let sizes = async {
+                    session
+                        .uid_fetch(format!("{}:*", after + 1), "RFC822.SIZE")
+                        .await?
+                        .try_filter_map(|message| async move { Ok(message.uid.zip(message.size)) })
+                        .try_collect()
+                        .await
+                };
+                new = reach.step(account, "listing the new messages", sizes).await?;
             }
-            new.retain(|(uid, _)| *uid > after);
+            new.retain(|(uid, _)| *uid > after && !listed.contains(uid));
             new.sort_unstable();
+            let too_large: Vec<u32> =
+                new.iter().filter(|(_, size)| u64::from(*size) > reach.max_message).map(|(uid, _)| *uid).collect();
+            if !too_large.is_empty() {
+                new.retain(|(_, size)| u64::from(*size) <= reach.max_message);
+                self.list_too_large(work.mailbox_id, folder, uid_validity, &too_large, run).await?;
+            }
             run.items_total += new.len() as u64;
             *run.bytes_total.get_or_insert(0) += new.iter().map(|(_, size)| u64::from(*size)).sum::<u64>();
             plan.push(FolderPlan { folder: folder.clone(), uid_validity, new });
@@ -296,12 +303,11 @@ impl ImapConnector {
         saves: &mut Saves,
         run: &mut Run<'_>,
     ) -> Result<(), Outcome> {
-        let sort = |e| Outcome::from(client::sort(account, e));
         for FolderPlan { folder, uid_validity, new } in plan {
             if new.is_empty() {
                 continue;
             }
-            session.examine(&folder).await.map_err(sort)?;
+            self.reach.step(account, "opening a folder", session.examine(&folder)).await?;
             sqlx::query("DELETE FROM backup_messages WHERE mailbox_id = $1 AND folder = $2 AND uid_validity <> $3")
                 .bind(work.mailbox_id)
                 .bind(&folder)
@@ -313,14 +319,15 @@ impl ImapConnector {
             while !remaining.is_empty() {
                 let chunk: Vec<u32> = remaining[..chunk_length(remaining)].iter().map(|(uid, _)| *uid).collect();
                 let chunk = chunk.as_slice();
-                let read = self.fetch_chunk(session, account, chunk, quota, run).await?;
+                let at = Chunk { mailbox_id: work.mailbox_id, folder: folder.clone(), uid_validity, through: None };
+                let read = self.fetch_chunk(session, account, chunk, at, quota, saves, run).await?;
                 // The fetch stream ends quietly when the connection drops between two messages:
                 // what was asked for and not sent is checked with a NOOP before it is called missing.
                 let missing = chunk.iter().any(|uid| !read.answered.contains(uid));
                 let alive = read.cut.is_none()
                     && (read.full.is_some()
                         || !missing
-                        || matches!(tokio::time::timeout(client::TIMEOUT, session.noop()).await, Ok(Ok(()))));
+                        || self.reach.step(account, "checking the connection", session.noop()).await.is_ok());
                 let through = match read.full {
                     Some(stop) => chunk.iter().take_while(|uid| **uid != stop).last().copied(),
                     None if alive => {
@@ -360,8 +367,8 @@ impl ImapConnector {
                             ))
                         }));
                     };
-                    *session = client::sign_in(account, &self.tls, self.allow_private).await.map_err(Outcome::from)?;
-                    session.examine(&folder).await.map_err(sort)?;
+                    *session = client::sign_in(account, &self.reach).await.map_err(Outcome::from)?;
+                    self.reach.step(account, "opening a folder", session.examine(&folder)).await?;
                     remaining = &remaining[remaining.iter().take_while(|(uid, _)| *uid <= through).count()..];
                     continue;
                 }
@@ -372,22 +379,33 @@ impl ImapConnector {
     }
 
     /// One UID FETCH of a chunk: each message checked, stored, and counted against the quota.
+    /// What arrives is held up to `FETCH_CHUNK_BYTES` actually received (a server may send far
+    /// more than it declared): past that, what came so far is handed to `saves` as a chunk of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn fetch_chunk(
         &self,
         session: &mut ImapSession,
         account: &Account,
         chunk: &[u32],
+        at: Chunk,
         quota: &mut Quota,
+        saves: &mut Saves,
         run: &mut Run<'_>,
     ) -> Result<ChunkRead, Outcome> {
         let sort = |e| Outcome::from(client::sort(account, e));
         let mut read = ChunkRead::default();
-        let mut stream =
-            session.uid_fetch(uid_set(chunk), "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])").await.map_err(sort)?;
+        let mut held = 0_u64;
+        let reach = &self.reach;
+        // Each message has the room of one; what the server sends beyond ends the connection.
+        let meter = session.meter();
+        meter.arm(reach.message_answer());
+        let fetch = session.uid_fetch(uid_set(chunk), "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
+        let mut stream = reach.step(account, "asking for messages", fetch).await?;
         loop {
-            let message = match tokio::time::timeout(client::TIMEOUT, stream.next()).await {
+            meter.arm(reach.message_answer());
+            let message = match tokio::time::timeout(reach.timeout, stream.next()).await {
                 Err(_) => {
-                    read.cut = Some(Outcome::Connection(format!("{}:{} stopped sending messages.", account.host, account.port)));
+                    read.cut = Some(reach.late(account, "sending a message").into());
                     break;
                 }
                 Ok(None) => break,
@@ -411,6 +429,7 @@ impl ImapConnector {
                 break;
             }
             run.bytes_done += body.len() as u64;
+            held += body.len() as u64;
             // Checked, hashed and stored by the chunk's save, while the next chunk arrives.
             read.raw.push(RawMessage {
                 uid,
@@ -418,8 +437,17 @@ impl ImapConnector {
                 internal_date: message.internal_date().map(|d| d.timestamp_millis()),
                 body: body.to_vec(),
             });
+            if held > FETCH_CHUNK_BYTES {
+                // Saved through the last UID before which every one asked for has come.
+                let through = chunk.iter().take_while(|uid| read.answered.contains(uid)).last().copied();
+                saves.make_room(run).await?;
+                saves.start(Chunk { through, ..at.clone() }, std::mem::take(&mut read.raw), std::mem::take(&mut read.skipped));
+                held = 0;
+            }
             run.report(false).await;
         }
+        drop(stream);
+        meter.arm_default();
         Ok(read)
     }
 
@@ -433,7 +461,7 @@ impl ImapConnector {
         folder: &str,
         uid_validity: u32,
         run: &mut Run<'_>,
-    ) -> Result<(), Outcome> {
+    ) -> Result<HashSet<u32>, Outcome> {
         let known: Vec<(i64, i64, String)> =
             sqlx::query_as("SELECT uid_validity, uid, reason FROM backup_unreadable WHERE mailbox_id = $1 AND folder = $2")
                 .bind(mailbox_id)
@@ -442,7 +470,7 @@ impl ImapConnector {
                 .await
                 .map_err(database)?;
         if known.is_empty() {
-            return Ok(());
+            return Ok(HashSet::new());
         }
         let current: Vec<u32> =
             known.iter().filter(|(validity, _, _)| *validity == i64::from(uid_validity)).map(|(_, uid, _)| *uid as u32).collect();
@@ -451,7 +479,7 @@ impl ImapConnector {
         } else {
             let mut sorted = current.clone();
             sorted.sort_unstable();
-            session.uid_search(format!("UID {}", uid_set(&sorted))).await.map_err(|e| Outcome::from(client::sort(account, e)))?
+            self.reach.step(account, "looking for messages", session.uid_search(format!("UID {}", uid_set(&sorted)))).await?
         };
         for (validity, uid, reason) in &known {
             if *validity == i64::from(uid_validity) && present.contains(&(*uid as u32)) {
@@ -468,6 +496,36 @@ impl ImapConnector {
                 .await
                 .map_err(database)?;
             }
+        }
+        Ok(present)
+    }
+
+    /// Lists the messages over `--max-message-mb` (never fetched: one could hold the memory
+    /// of the whole server), and keeps them listed with the known unreadable ones, so every
+    /// later backup names them again while the server has them.
+    async fn list_too_large(
+        &self,
+        mailbox_id: i64,
+        folder: &str,
+        uid_validity: u32,
+        uids: &[u32],
+        run: &mut Run<'_>,
+    ) -> Result<(), Outcome> {
+        let reason = format!("larger than {} MB, the most this service takes for one message", self.reach.max_message >> 20);
+        for uid in uids {
+            sqlx::query(
+                "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(mailbox_id)
+            .bind(folder)
+            .bind(i64::from(uid_validity))
+            .bind(i64::from(*uid))
+            .bind(&reason)
+            .execute(&self.db)
+            .await
+            .map_err(database)?;
+            run.skip(format!("{folder}, UID {uid}"), &reason);
         }
         Ok(())
     }
@@ -549,7 +607,7 @@ impl ImapConnector {
         if messages.is_empty() {
             return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
         }
-        let mut session = match client::sign_in(&account, &self.tls, self.allow_private).await {
+        let mut session = match client::sign_in(&account, &self.reach).await {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
@@ -560,7 +618,7 @@ impl ImapConnector {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,
         };
-        let _ = tokio::time::timeout(client::TIMEOUT, session.logout()).await;
+        client::sign_out(session, &self.reach).await;
         outcome
     }
 
@@ -572,7 +630,6 @@ impl ImapConnector {
         keep_both: bool,
         run: &mut Run<'_>,
     ) -> Result<(), Outcome> {
-        let sort = |e| Outcome::from(client::sort(account, e));
         let mut by_folder: BTreeMap<String, Vec<SavedMessage>> = BTreeMap::new();
         for message in messages {
             by_folder.entry(message.folder.clone()).or_default().push(message);
@@ -585,9 +642,15 @@ impl ImapConnector {
                 messages.iter().for_each(|m| run.skip(m.name(), &command::refusal(&error)));
                 continue;
             }
-            // A folder that exists already answers NO to CREATE, which is fine.
-            let _ = session.create(&folder).await;
-            let present = if keep_both { HashSet::new() } else { present_messages(session, &folder).await.map_err(sort)? };
+            // A folder that exists already answers NO, which is fine; silence is not.
+            if let Err(Failure::Connection(text)) = self.reach.step(account, "creating a folder", session.create(&folder)).await {
+                return Err(Outcome::Connection(text));
+            }
+            let present = if keep_both {
+                HashSet::new()
+            } else {
+                self.reach.step(account, "reading the folder's messages", present_messages(session, &folder)).await?
+            };
             // Already there (skip on conflict): not even read from the store.
             let (there, to_copy): (Vec<SavedMessage>, Vec<SavedMessage>) = messages
                 .into_iter()
@@ -609,7 +672,7 @@ impl ImapConnector {
                     };
                     let flags: Vec<String> = message.flags.split_whitespace().map(str::to_owned).collect();
                     let date = message.internal_date.and_then(imap_date);
-                    if let Err(error) = client::append(session, &folder, &flags, date.as_deref(), &bytes).await {
+                    if let Err(error) = client::append(session, self.reach.timeout, &folder, &flags, date.as_deref(), &bytes).await {
                         match client::sort(account, error) {
                             Failure::Other(text) => run.skip(message.name(), &text),
                             Failure::Quota(text) => {
@@ -704,6 +767,7 @@ struct Saver {
 }
 
 /// Which folder a chunk is of, and the last UID it covers (how far the folder has been read).
+#[derive(Clone)]
 struct Chunk {
     mailbox_id: i64,
     folder: String,
@@ -905,6 +969,13 @@ impl Saves {
             run.skip(item, why);
         }
         Ok(())
+    }
+}
+
+/// A run cancelled (a deadline, a lost claim) leaves no save of its own running behind it.
+impl Drop for Saves {
+    fn drop(&mut self) {
+        self.under_way.iter().for_each(|task| task.abort());
     }
 }
 
