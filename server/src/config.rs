@@ -150,6 +150,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_private_targets: bool,
 
+    /// Live-update streams (`/api/events`, one per open page) one user may have open on this
+    /// instance; one more closes that user's oldest. Bounds what one user's pages cost.
+    #[arg(long, env = "PORTAL_MAX_STREAMS_PER_USER", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_user: u32,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -244,6 +249,7 @@ impl Config {
             sign_in_failures_per_address: 5,
             sign_in_failures_per_client: 50,
             trust_forwarded_for: false,
+            max_streams_per_user: 4,
             // Tests reach their Dovecot on loopback.
             allow_private_targets: true,
         }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
     /// How TLS connections to IMAP servers are checked.
     pub imap_tls: Arc<tokio_rustls::rustls::ClientConfig>,
+    /// Live updates: the one change poller and the open streams.
+    pub live: Arc<crate::events::hub::Hub>,
     /// Set when the server begins to shut down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

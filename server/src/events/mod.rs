@@ -3,11 +3,16 @@
 //! browser that reconnects sends it back as `Last-Event-ID` and gets what it missed (a change
 //! may arrive twice around the resume point; none is lost).
 //!
-//! The stream reads the database (jobs by `updated_at`), so a change made by any server
-//! instance reaches every open page.
+//! One poller per server instance reads the database (jobs by `updated_at`, [`hub`]), so a
+//! change made by any instance reaches every open page, and the reads do not grow with the
+//! pages open. Each stream forwards what its user may see (`access::Scope::covers`, the same
+//! rule as the lists' SQL); only a resume, or a stream that fell far behind, reads on its own.
 
-use std::collections::HashMap;
+pub mod hub;
+
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -16,52 +21,35 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::{self, Stream};
-use portal_api::{JobChanged, JobKind, JobStatus};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
 
+use crate::access::Scope;
 use crate::auth::CurrentUser;
 use crate::db::now_ms;
 use crate::error::AppResult;
 use crate::state::AppState;
+use hub::{Change, Cursor, Ended, Hub, Subscription};
 
-/// How often an open stream looks for changes.
-const POLL: Duration = Duration::from_millis(250);
 /// A stream ends after this long; the browser reconnects at once and resumes (so a server
 /// shutting down is never held up for long).
 const STREAM_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a browser whose stream was closed for a newer one of the same user waits before it
+/// reconnects (the portal polls meanwhile). Reconnecting at once would close the next oldest,
+/// and pages over the limit would take turns closing each other.
+const REPLACED_RETRY: Duration = Duration::from_secs(60);
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/events", get(events))
 }
-
-struct Cursor {
-    state: AppState,
-    user: CurrentUser,
-    /// The latest change time sent (or the resume point).
-    since: i64,
-    /// Jobs sent lately, with the change time sent, so that re-reading a window does not send
-    /// a change twice.
-    sent: HashMap<String, i64>,
-    ends_at: tokio::time::Instant,
-    pending: std::collections::VecDeque<Event>,
-    /// When the session was last seen to be still open.
-    session_checked: tokio::time::Instant,
-}
-
-/// Each look re-reads this much before the latest change sent: a transaction that took a
-/// change time earlier but committed later is still seen.
-const GRACE_MS: i64 = 1_000;
-/// Rows read per query; a look pages on through (time, ID), so any number of changes made in
-/// the same millisecond all arrive.
-const PAGE: i64 = 500;
-/// Events queued by one look at most; the next look goes on from there.
-const MOST_PER_LOOK: usize = 5_000;
 
 /// Job changes in the user's scope, as server-sent events.
 #[utoipa::path(
     get, path = "/api/events", tag = "jobs",
     params(("last-event-id" = Option<String>, Header, description = "Resume after this event ID (sent by the browser when it reconnects)")),
     responses(
-        (status = 200, description = "text/event-stream of `job` events, each a JobChanged", body = portal_api::JobChanged, content_type = "text/event-stream"),
+        (status = 200, description = "text/event-stream of `job` events, each a JobChanged. A user has at most `--max-streams-per-user` streams open: one more closes the oldest (which is told to wait a minute before it reconnects)", body = portal_api::JobChanged, content_type = "text/event-stream"),
         (status = 401, description = "Not signed in", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -71,106 +59,122 @@ pub async fn events(
     headers: HeaderMap,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
-    let cursor = Cursor {
-        state,
-        user,
-        since: resume.unwrap_or_else(now_ms),
-        sent: HashMap::new(),
-        ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
-        session_checked: tokio::time::Instant::now(),
+    // Registered now, before the answer starts: a change made from here on reaches it.
+    let subscription = state.live.open(user.user_id, &user.session_hash);
+    let live = Live {
+        hub: Arc::clone(&state.live),
+        scope: crate::access::scope(&user),
+        subscription,
+        cursor: Cursor::new(resume.unwrap_or_else(now_ms)),
+        catching_up: resume.is_some(),
         // Tell the browser to reconnect quickly when a stream ends.
         pending: [Event::default().retry(Duration::from_millis(500)).comment("live")].into(),
+        ends_at: Instant::now() + STREAM_LIFETIME,
+        shutdown: state.shutdown.clone(),
+        closed: false,
     };
-    let stream = stream::unfold(cursor, |mut cursor| async move {
-        loop {
-            if let Some(event) = cursor.pending.pop_front() {
-                return Some((Ok(event), cursor));
-            }
-            if tokio::time::Instant::now() >= cursor.ends_at || cursor.state.shutting_down() {
-                return None;
-            }
-            tokio::time::sleep(POLL).await;
-            // Signed out (here or on another device): the stream ends, as every request would.
-            if cursor.session_checked.elapsed() >= crate::auth::session::SESSION_CACHE_TTL {
-                if !cursor.session_open().await {
-                    return None;
-                }
-                cursor.session_checked = tokio::time::Instant::now();
-            }
-            if let Err(error) = cursor.look().await {
-                tracing::warn!(%error, "live updates: could not read changes");
-            }
-        }
+    let stream = stream::unfold(live, |mut live| async move {
+        let event = live.next().await?;
+        Some((Ok(event), live))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-type ChangeRow = (String, String, i64, String, i64);
+/// One open stream.
+struct Live {
+    hub: Arc<Hub>,
+    scope: Scope,
+    subscription: Subscription,
+    /// The latest change sent, and those sent lately (a change read twice is sent once).
+    cursor: Cursor,
+    /// Reading from the database itself until caught up: after a resume, or when it fell
+    /// behind the poller.
+    catching_up: bool,
+    pending: VecDeque<Event>,
+    ends_at: Instant,
+    shutdown: watch::Receiver<bool>,
+    /// The hub closed it: what is pending goes out, then it ends.
+    closed: bool,
+}
 
-impl Cursor {
-    /// Whether the stream's session still exists (an error reading it counts as open: the
-    /// next look fails the same way and is logged).
-    async fn session_open(&self) -> bool {
-        let found: Result<Option<(i64,)>, _> =
-            sqlx::query_as("SELECT expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-                .bind(&self.user.session_hash)
-                .bind(now_ms())
-                .fetch_optional(&self.state.db)
-                .await;
-        !matches!(found, Ok(None))
-    }
-
-    /// Reads the changes from a little before the latest one sent, page by page, and queues
-    /// those not sent yet.
-    async fn look(&mut self) -> Result<(), sqlx::Error> {
-        let mut after = (self.since.saturating_sub(GRACE_MS), String::new());
+impl Live {
+    /// The next event to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
         loop {
-            let rows = changes(self, &after).await?;
-            let full = rows.len() as i64 == PAGE;
-            if let Some((id, _, _, _, updated_at)) = rows.last() {
-                after = (*updated_at, id.clone());
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
             }
-            self.take(rows);
-            if !full || self.pending.len() >= MOST_PER_LOOK {
-                break;
+            if self.closed || *self.shutdown.borrow() || Instant::now() >= self.ends_at {
+                return None;
+            }
+            if self.catching_up {
+                match self.subscription.ended.try_recv() {
+                    Ok(ended) => self.close(ended),
+                    Err(oneshot::error::TryRecvError::Closed) => return None,
+                    Err(oneshot::error::TryRecvError::Empty) => self.catch_up().await,
+                }
+                continue;
+            }
+            tokio::select! {
+                ended = &mut self.subscription.ended => match ended {
+                    Ok(ended) => self.close(ended),
+                    Err(_) => return None,
+                },
+                () = shutting_down(&mut self.shutdown) => return None,
+                () = tokio::time::sleep_until(self.ends_at) => return None,
+                batch = self.subscription.changes.recv() => match batch {
+                    Ok(batch) => self.forward(&batch),
+                    // It fell behind (a slow client): it reads what it missed itself.
+                    Err(RecvError::Lagged(_)) => self.catching_up = true,
+                    Err(RecvError::Closed) => return None,
+                },
             }
         }
-        let oldest_kept = self.since.saturating_sub(GRACE_MS);
-        self.sent.retain(|_, at| *at >= oldest_kept);
-        Ok(())
     }
 
-    fn take(&mut self, rows: Vec<ChangeRow>) {
-        for (id, kind, mailbox_id, status, updated_at) in rows {
-            if self.sent.get(&id) == Some(&updated_at) {
-                continue;
+    fn close(&mut self, ended: Ended) {
+        self.closed = true;
+        if ended == Ended::Replaced {
+            self.pending
+                .push_back(Event::default().retry(REPLACED_RETRY).comment("closed: a newer stream of this user replaced it"));
+        }
+    }
+
+    /// Queues the changes of a poll that this user may see.
+    fn forward(&mut self, batch: &[Change]) {
+        for change in batch {
+            if self.scope.covers(change.owner) && self.cursor.take(change) {
+                self.pending.push_back(job_event(change));
             }
-            self.since = self.since.max(updated_at);
-            self.sent.insert(id.clone(), updated_at);
-            let (Some(kind), Some(status)) = (JobKind::parse(&kind), JobStatus::parse(&status)) else {
-                continue;
-            };
-            let change = JobChanged { id, kind, mailbox_id, status };
-            if let Ok(event) = Event::default().event("job").id(updated_at.to_string()).json_data(&change) {
-                self.pending.push_back(event);
+        }
+        self.cursor.forget_old();
+    }
+
+    /// Reads the next part of what this stream missed, in its scope.
+    async fn catch_up(&mut self) {
+        let reads_before = self.cursor.reads;
+        let looked = self.cursor.look(&self.hub, Some(self.scope)).await;
+        self.hub.count_stream_reads(self.cursor.reads - reads_before);
+        match looked {
+            Ok((changes, complete)) => {
+                self.pending.extend(changes.iter().map(job_event));
+                self.catching_up = !complete;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "live updates: could not read changes");
+                tokio::time::sleep(hub::POLL).await;
             }
         }
     }
 }
 
-/// Changes in the user's scope after `after` (time, job ID), in that order.
-async fn changes(cursor: &Cursor, after: &(i64, String)) -> Result<Vec<ChangeRow>, sqlx::Error> {
-    let (scope, scope_id) = crate::access::scope(&cursor.user).condition();
-    sqlx::query_as(&format!(
-        "SELECT j.id, j.kind, j.mailbox_id, j.status, j.updated_at FROM jobs j \
-         JOIN mailboxes m ON m.id = j.mailbox_id JOIN organisations o ON o.id = m.organisation_id \
-         WHERE {scope} AND (j.updated_at > $2 OR (j.updated_at = $2 AND j.id > $3)) \
-         ORDER BY j.updated_at, j.id LIMIT $4"
-    ))
-    .bind(scope_id)
-    .bind(after.0)
-    .bind(&after.1)
-    .bind(PAGE)
-    .fetch_all(&cursor.state.db)
-    .await
+fn job_event(change: &Change) -> Event {
+    Event::default().event("job").id(change.at.to_string()).data(&change.json)
+}
+
+/// Resolves when the server begins to shut down (never, where nothing can tell it to).
+async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
