@@ -234,3 +234,30 @@ async fn a_change_reaches_every_stream_that_may_see_it_and_no_other() {
         assert!(seen.iter().all(|c| c.mailbox_id != changed), "a change outside the user's scope was sent: {seen:?}");
     }
 }
+
+#[tokio::test]
+async fn signing_out_ends_the_users_streams_at_once_and_a_session_ended_elsewhere_soon() {
+    let app = test_app().await;
+    let hub = &app.state.live;
+    let laptop = app.sign_in(Role::OrgAdmin).await;
+    let phone = app.sign_in(Role::OrgAdmin).await;
+    let reseller = app.sign_in(Role::Reseller).await;
+    let admin_id = user_id(&app, &laptop.session.email).await;
+    let reseller_id = user_id(&app, &reseller.session.email).await;
+    let phone_stream = app.send(events_request(&phone, None)).await.into_body();
+    let reseller_stream = app.send(events_request(&reseller, None)).await.into_body();
+
+    // Signed out on this instance: the hub lets go of the user's streams before the answer.
+    assert_eq!(app.send_as(&laptop, Method::DELETE, "/api/session", None).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(hub.open_streams(admin_id), 0);
+    let ended = tokio::time::timeout(Duration::from_secs(10), axum::body::to_bytes(phone_stream, 1 << 20)).await;
+    assert!(ended.expect("the stream ended").is_ok());
+
+    // Ended by another instance (or expired): the poller's session check, every 5 s, finds it.
+    let checks = hub.stats().session_reads;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(reseller_id).execute(&app.db).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(20), axum::body::to_bytes(reseller_stream, 1 << 20)).await;
+    assert!(ended.expect("the stream ended").is_ok());
+    assert!(hub.stats().session_reads > checks, "found by a session check");
+    assert_eq!(hub.open_streams(reseller_id), 0);
+}

@@ -171,6 +171,15 @@ impl Hub {
         self.lock().stats.stream_reads += reads;
     }
 
+    /// Closes every stream of this user now (signed out on this instance; other instances
+    /// find out at their next session check).
+    pub fn close_user(&self, user_id: i64) {
+        let closed = self.lock().streams.remove(&user_id);
+        for entry in closed.into_iter().flatten() {
+            let _ = entry.end.send(Ended::SessionEnded);
+        }
+    }
+
     /// How many streams of this user are open.
     pub fn open_streams(&self, user_id: i64) -> usize {
         self.lock().streams.get(&user_id).map_or(0, VecDeque::len)
