@@ -59,6 +59,17 @@ impl Scope {
         }
     }
 
+    /// The same rule as [`Scope::condition`], on a row already read: whether a job of a
+    /// mailbox with this owner is in the scope (live updates read every tenant's changes once
+    /// and give each stream the ones its user may see).
+    pub fn covers(self, owner: Owner) -> bool {
+        match self {
+            Scope::Mailbox(id) => owner.mailbox_id == id,
+            Scope::Organisation(id) => owner.organisation_id == id,
+            Scope::Reseller(id) => owner.reseller_id == id,
+        }
+    }
+
     /// The same on the `organisations` table alone (as `o`); `None` for an end user, who
     /// administers no organisation.
     pub fn organisation_condition(self) -> Option<(&'static str, i64)> {
@@ -68,6 +79,14 @@ impl Scope {
             Scope::Reseller(id) => Some(("o.reseller_id = $1", id)),
         }
     }
+}
+
+/// Whose a mailbox is: the mailbox, its organisation and that organisation's reseller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub mailbox_id: i64,
+    pub organisation_id: i64,
+    pub reseller_id: i64,
 }
 
 /// The user's scope. The schema guarantees the right ID is set for each role; a row that
@@ -220,4 +239,22 @@ pub(crate) fn looks_like_email(value: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !value.contains(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_covers_its_own_mailboxes_only() {
+        let owner = Owner { mailbox_id: 7, organisation_id: 2, reseller_id: 1 };
+        assert!(Scope::Mailbox(7).covers(owner));
+        assert!(!Scope::Mailbox(8).covers(owner));
+        assert!(Scope::Organisation(2).covers(owner));
+        assert!(!Scope::Organisation(7).covers(owner), "IDs of other kinds never match");
+        assert!(Scope::Reseller(1).covers(owner));
+        assert!(!Scope::Reseller(2).covers(owner));
+        // A user row that broke the schema's rule sees nothing.
+        assert!(!Scope::Organisation(-1).covers(owner));
+    }
 }

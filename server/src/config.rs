@@ -170,6 +170,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_MAX_RUNS_PER_ORGANISATION", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_runs_per_organisation: u32,
 
+    /// Live-update streams (`/api/events`, one per open page) one user may have open on this
+    /// instance; one more closes that user's oldest. Bounds what one user's pages cost.
+    #[arg(long, env = "PORTAL_MAX_STREAMS_PER_USER", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_user: u32,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -264,6 +269,7 @@ impl Config {
             sign_in_failures_per_address: 5,
             sign_in_failures_per_client: 50,
             trust_forwarded_for: false,
+            max_streams_per_user: 4,
             // Tests reach their Dovecot on loopback.
             allow_private_targets: true,
             imap_timeout_seconds: 60,

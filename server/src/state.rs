@@ -17,9 +17,10 @@ pub struct AppState {
     pub sessions: Arc<crate::auth::session::SessionCache>,
     pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
-    /// How TLS connections to IMAP servers are checked.
     /// How mail servers are reached (TLS roots, private addresses, deadlines, message size).
     pub imap_reach: crate::imap::client::Reach,
+    /// Live updates: the one change poller and the open streams.
+    pub live: Arc<crate::events::hub::Hub>,
     /// Set when the server begins to shut down: long-lived streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

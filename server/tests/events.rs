@@ -7,39 +7,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::*;
-use http_body_util::BodyExt;
-use portal_api::{BackupRow, JobChanged, JobStatus, Page, Role};
+use portal_api::{BackupRow, JobStatus, Page, Role};
 use portal_server::db::now_ms;
-
-/// Reads `job` events from a stream until one satisfies `wanted`, or the time runs out.
-async fn next_job_event(body: &mut Body, wanted: impl Fn(&JobChanged) -> bool, within: Duration) -> Option<(String, JobChanged)> {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut buffer = String::new();
-    loop {
-        let frame = tokio::time::timeout_at(deadline, body.frame()).await.ok()??.ok()?;
-        if let Some(data) = frame.data_ref() {
-            buffer.push_str(&String::from_utf8_lossy(data));
-        }
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
-            if field("event: ").as_deref() == Some("job") {
-                let change: JobChanged = serde_json::from_str(&field("data: ")?).ok()?;
-                if wanted(&change) {
-                    return Some((field("id: ")?, change));
-                }
-            }
-        }
-    }
-}
-
-fn events_request(client: &Client, last_event_id: Option<i64>) -> Request<Body> {
-    let mut builder = Request::get("/api/events").header(header::COOKIE, &client.cookie);
-    if let Some(id) = last_event_id {
-        builder = builder.header("last-event-id", id.to_string());
-    }
-    builder.body(Body::empty()).unwrap()
-}
 
 #[tokio::test]
 async fn a_forced_backup_reaches_an_open_stream() {

@@ -388,6 +388,49 @@ async fn bad_authorization_requests() {
 }
 
 #[tokio::test]
+async fn oversized_parameters_are_refused_with_invalid_request() {
+    let idp = start().await;
+    let redirect_uri = idp.redirect_uri();
+    let long = "x".repeat(3000);
+    let (_, challenge) = pkce();
+    let authorize = |state: &str, scope: &str, redirect_uri: &str| {
+        let query = [
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("scope", scope),
+            ("state", state),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        idp.http.get(idp.url(&format!("/idp/{ACME}/oauth2/v2.0/authorize"))).query(&query).send()
+    };
+
+    // Back to the client with invalid_request, and its state, unless that is what is too long.
+    let back = redirect_params(&authorize("s1", &long, &redirect_uri).await.unwrap(), &redirect_uri);
+    assert_eq!(back["error"], "invalid_request");
+    assert!(back["error_description"].contains("'scope' is too long"), "{back:?}");
+    assert_eq!(back["state"], "s1");
+    let back = redirect_params(&authorize(&long, "openid", &redirect_uri).await.unwrap(), &redirect_uri);
+    assert_eq!(back["error"], "invalid_request");
+    assert!(!back.contains_key("state"), "a state too long is not sent back");
+    // A redirect URI too long is not one of the client's: a page, no redirect.
+    let page = html(authorize("s1", "openid", &format!("{redirect_uri}?{long}")).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert!(page.contains("AADSTS50011"), "{page}");
+
+    // The token and device authorization endpoints: 400 invalid_request.
+    let password = [("grant_type", "password"), ("username", "x"), ("password", "y"), ("scope", long.as_str())];
+    let (error, description) = oauth_error(idp.token(ACME, &password).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!((error.as_str(), description.contains("'scope' is too long")), ("invalid_request", true), "{description}");
+    let form = [("client_id", CLIENT_ID), ("scope", long.as_str())];
+    let response = idp.http.post(idp.url(&format!("/idp/{ACME}/oauth2/v2.0/devicecode"))).form(&form).send().await.unwrap();
+    assert_eq!(oauth_error(response, StatusCode::BAD_REQUEST).await.0, "invalid_request");
+    let many: Vec<(String, &str)> = (0..100).map(|n| (format!("p{n}"), "x")).collect();
+    let response = idp.http.post(idp.url(&format!("/idp/{ACME}/oauth2/v2.0/token"))).form(&many).send().await.unwrap();
+    assert_eq!(oauth_error(response, StatusCode::BAD_REQUEST).await.0, "invalid_request");
+}
+
+#[tokio::test]
 async fn password_grant_for_each_kind_of_user() {
     let idp = start().await;
     let check = |response: reqwest::Response, prefix: &'static str| async move {

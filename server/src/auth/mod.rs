@@ -125,6 +125,7 @@ pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppRe
     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.user_id).execute(&state.db).await?;
     // At once on this instance; the others look sessions up again within SESSION_CACHE_TTL.
     state.sessions.remove_user(user.user_id);
+    state.live.close_user(user.user_id);
     let cookie = session::session_cookie(None, 0, state.config.https());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

@@ -16,7 +16,7 @@ use axum::response::Response;
 use super::directory::{sign_in, SignIn, TenantScope};
 use super::pages::{self, esc};
 use super::store::{self, AuthorizationCode, PendingAuthorization, CODE_LIFETIME, MAX_SIGN_IN_ATTEMPTS, PENDING_LIFETIME};
-use super::{parse_params, random_token, redirect_with, shorten, APP_NAME};
+use super::{parse_params, random_token, redirect_with, shorten, too_long, too_long_description, APP_NAME, BUSY_DESCRIPTION};
 use crate::state::AppState;
 
 const TITLE: &str = "Backup Portal asks for admin consent";
@@ -24,12 +24,7 @@ const TITLE: &str = "Backup Portal asks for admin consent";
 pub(crate) async fn show(State(state): State<AppState>, Path(tenant): Path<String>, RawQuery(query): RawQuery) -> Response {
     let params = match parse_params(query.as_deref().unwrap_or("").as_bytes()) {
         Ok(params) => params,
-        Err(name) => {
-            return bad_request_page(&format!(
-                "The request repeats the parameter '{}'. Start again from {APP_NAME}.",
-                shorten(&name)
-            ))
-        }
+        Err(error) => return bad_request_page(&format!("{} Start again from {APP_NAME}.", error.describe())),
     };
     let get = |name: &str| params.get(name).map(String::as_str);
 
@@ -52,8 +47,8 @@ pub(crate) async fn show(State(state): State<AppState>, Path(tenant): Path<Strin
         ));
     }
 
-    // From here on, errors go back to the client.
-    let client_state = get("state");
+    // From here on, errors go back to the client (with its state, unless that is what is too long).
+    let client_state = get("state").filter(|state| state.len() <= super::MAX_PARAM_BYTES);
     let fail = |error: &str, description: &str| {
         let mut pairs = vec![("error", error), ("error_description", description)];
         if let Some(client_state) = client_state {
@@ -61,6 +56,9 @@ pub(crate) async fn show(State(state): State<AppState>, Path(tenant): Path<Strin
         }
         redirect_with(redirect_uri, &pairs)
     };
+    if let Some(name) = too_long(&params) {
+        return fail("invalid_request", &too_long_description(name));
+    }
     let Some(scope) = TenantScope::parse(&tenant) else {
         return fail("invalid_request", &super::unknown_tenant(&tenant));
     };
@@ -104,12 +102,14 @@ pub(crate) async fn show(State(state): State<AppState>, Path(tenant): Path<Strin
         attempts: 0,
     };
     let body = consent_form(&request_id, &pending, get("login_hint").unwrap_or(""), None);
-    store::with(|store| store.add_pending(request_id, pending));
+    if store::with(|store| store.add_pending(request_id, pending)).is_err() {
+        return fail("temporarily_unavailable", BUSY_DESCRIPTION);
+    }
     pages::page(StatusCode::OK, TITLE, &body)
 }
 
 pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response {
-    let Ok(form) = parse_params(&body) else {
+    let Some(form) = parse_params(&body).ok().filter(|form| too_long(form).is_none()) else {
         return bad_request_page(&format!("The form was not sent as this page sent it. Start again from {APP_NAME}."));
     };
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
@@ -162,15 +162,22 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
                 redeemed: false,
             };
             let issued = store::with(|store| {
+                // Checked first: without room for the code, nothing changes (no consent recorded).
+                if !store.room_for_code() {
+                    return Err(Issue::Busy);
+                }
                 // Taken once: a second submission of the same page finds nothing.
-                store.pending.remove(request_id)?;
+                store.pending.remove(request_id).ok_or(Issue::Gone)?;
                 // Consent is for the user's own tenant (which `organizations` leaves open).
                 store.grant_consent(user.tenant);
-                store.codes.insert(store::key(&code), granted);
-                Some(())
+                store.add_code(store::key(&code), granted).map_err(|_| Issue::Busy)
             });
-            if issued.is_none() {
-                return gone();
+            match issued {
+                Ok(()) => {}
+                Err(Issue::Gone) => return gone(),
+                Err(Issue::Busy) => {
+                    return back(&pending, vec![("error", "temporarily_unavailable"), ("error_description", BUSY_DESCRIPTION)])
+                }
             }
             tracing::info!(tenant = user.tenant.domain, "embedded identity provider: admin consent granted");
             return back(&pending, vec![("code", code.as_str())]);
@@ -193,6 +200,14 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
     pages::page(StatusCode::OK, TITLE, &consent_form(request_id, &pending, email, Some(&refusal)))
 }
 
+/// Why an approval gave no code.
+enum Issue {
+    /// The page expired or was already used.
+    Gone,
+    /// No room for another code.
+    Busy,
+}
+
 /// Back to the client's redirect URI with `pairs` and the request's `state`.
 fn back<'a>(pending: &'a PendingAuthorization, mut pairs: Vec<(&'a str, &'a str)>) -> Response {
     if let Some(state) = pending.state.as_deref() {
@@ -205,7 +220,8 @@ fn back<'a>(pending: &'a PendingAuthorization, mut pairs: Vec<(&'a str, &'a str)
 fn redirect_uri_allowed(redirect_uri: &str, public_url: &str) -> bool {
     let origin_end = public_url.find("://").and_then(|i| public_url[i + 3..].find('/').map(|j| i + 3 + j));
     let origin = origin_end.map_or(public_url, |end| &public_url[..end]);
-    redirect_uri.bytes().all(|b| b.is_ascii_graphic())
+    redirect_uri.len() <= super::MAX_PARAM_BYTES
+        && redirect_uri.bytes().all(|b| b.is_ascii_graphic())
         && !redirect_uri.contains('#')
         && (redirect_uri == origin || redirect_uri.starts_with(&format!("{origin}/")))
 }
@@ -255,5 +271,7 @@ mod tests {
         assert!(!redirect_uri_allowed("http://127.0.0.1:8080/cb#x", ours));
         assert!(!redirect_uri_allowed("https://evil.example/cb", ours));
         assert!(!redirect_uri_allowed("", ours));
+        let long = format!("{ours}/cb?x={}", "a".repeat(super::super::MAX_PARAM_BYTES));
+        assert!(!redirect_uri_allowed(&long, ours), "a redirect URI is kept with the request: it has a limit");
     }
 }

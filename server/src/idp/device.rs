@@ -1,6 +1,6 @@
-//! The device authorization grant (RFC 8628): `POST /idp/{tenant}/oauth2/v2.0/devicecode`,
-//! the pages at `/idp/device` where a person enters the code and decides, and the polling
-//! of the token endpoint.
+//! The device authorization grant (RFC 8628): `POST /idp/{tenant}/oauth2/v2.0/devicecode` and
+//! the pages at `/idp/device` where a person enters the code and decides. The polling of the
+//! token endpoint is in [`super::token`], with the other grants.
 
 use std::time::{Duration, Instant};
 
@@ -13,15 +13,13 @@ use serde_json::json;
 
 use super::directory::{sign_in, SignIn, Tenant, TenantScope};
 use super::pages::{self, esc};
-use super::store::{self, DeviceCode, DeviceStatus, Grant, MAX_SIGN_IN_ATTEMPTS};
-use super::token::{authenticate_client, consent_missing, form_params, invalid_grant, invalid_request, missing, tokens};
-use super::{json_ok, oauth_error, parse_params, random_token, shorten, APP_NAME};
+use super::store::{self, DeviceCode, DeviceStatus, MAX_SIGN_IN_ATTEMPTS};
+use super::token::{authenticate_client, form_params, invalid_request, missing};
+use super::{json_ok, parse_params, random_token, shorten, too_long, APP_NAME};
 use crate::state::AppState;
 
 /// Letters that are hard to mistake for one another or for digits (no vowels: no words either).
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
-/// `slow_down` adds this to the device code's interval (RFC 8628 §3.5).
-const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 pub(crate) async fn device_authorization(
     State(state): State<AppState>,
@@ -70,9 +68,9 @@ pub(crate) async fn device_authorization(
             status: DeviceStatus::Pending,
             attempts: 0,
         };
-        store.add_device(store::key(&device_code), device);
-        user_code
+        store.add_device(store::key(&device_code), device).map(|()| user_code)
     });
+    let Ok(user_code) = user_code else { return super::busy() };
     let verification_uri = format!("{}/device", super::base_url(&state));
     json_ok(json!({
         "device_code": device_code,
@@ -92,66 +90,6 @@ fn new_user_code() -> String {
     let mut rng = rand::rngs::OsRng;
     let letters: String = (0..8).map(|_| char::from(USER_CODE_ALPHABET[rng.gen_range(0..USER_CODE_ALPHABET.len())])).collect();
     format!("{}-{}", &letters[..4], &letters[4..])
-}
-
-/// One poll of the token endpoint with a device code (RFC 8628 §3.4, §3.5).
-pub(crate) fn redeem(scope: TenantScope, client_id: &str, device_code: &str) -> Response {
-    let now = Instant::now();
-    store::with(|store| {
-        let Some(device) = store.devices.get_mut(&store::key(device_code)) else {
-            return invalid_grant("AADSTS70000: The device_code is not valid.");
-        };
-        if device.client_id != client_id || !scope.allows(device.tenant) {
-            return invalid_grant("AADSTS70000: The device_code was issued to another application or organisation.");
-        }
-        if device.expires <= now {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "expired_token",
-                "AADSTS70019: The device code has expired. Ask for a new one and start again.",
-            );
-        }
-        if device.status == DeviceStatus::Redeemed {
-            return invalid_grant("AADSTS70000: The device_code was already used to get tokens.");
-        }
-        // Too soon after the previous poll, or a busy provider's first poll: slow down.
-        let too_soon = match device.last_poll {
-            None => device.tenant.slow_down_first_poll,
-            Some(last) => now.duration_since(last) < device.interval,
-        };
-        device.last_poll = Some(now);
-        if too_soon {
-            device.interval += SLOW_DOWN_STEP;
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "slow_down",
-                format!("Polling too often: wait at least {} seconds between two requests.", device.interval.as_secs()),
-            );
-        }
-        match device.status {
-            DeviceStatus::Pending => oauth_error(
-                StatusCode::BAD_REQUEST,
-                "authorization_pending",
-                "AADSTS70016: The user has not yet finished signing in. Keep polling at the interval.",
-            ),
-            DeviceStatus::Denied => oauth_error(
-                StatusCode::BAD_REQUEST,
-                "access_denied",
-                "The user denied the request. Ask for a new code to try again.",
-            ),
-            DeviceStatus::Approved(user) => {
-                if !store.consent_usable(user.tenant) {
-                    return consent_missing(client_id, user.tenant.name);
-                }
-                let device = store.devices.get_mut(&store::key(device_code)).expect("found above");
-                device.status = DeviceStatus::Redeemed;
-                let grant =
-                    Grant { client_id: client_id.to_owned(), user, scopes: device.scopes.clone(), expires: now, from_code: None };
-                tokens(store, grant)
-            }
-            DeviceStatus::Redeemed => invalid_grant("AADSTS70000: The device_code was already used to get tokens."),
-        }
-    })
 }
 
 const CODE_TITLE: &str = "Enter the code shown in Backup Portal";
@@ -184,8 +122,8 @@ struct Found {
 }
 
 pub(crate) async fn code_submit(body: Bytes) -> Response {
-    let Ok(form) = parse_params(&body) else {
-        return pages::page(StatusCode::OK, CODE_TITLE, &code_form("", Some("Enter the code once.")));
+    let Some(form) = parse_params(&body).ok().filter(|form| too_long(form).is_none()) else {
+        return pages::page(StatusCode::OK, CODE_TITLE, &code_form("", Some("Enter the code once, as Backup Portal shows it.")));
     };
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     let typed = field("code");

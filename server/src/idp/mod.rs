@@ -17,6 +17,10 @@
 //! redirect URIs are any address on this server's own origin (`Config::public_url`).
 //! The directory is fixed demo data ([`directory`]); all state is in memory ([`store`]).
 //!
+//! What a caller sends is bounded (at most 64 parameters of 2 KB each, else `invalid_request`)
+//! and so is what the provider keeps: every entry expires, and each kind is capped ([`store`];
+//! when full, 503 `temporarily_unavailable`, or that error through the redirect).
+//!
 //! JSON answers carry `Cache-Control: no-store`; errors are OAuth's own JSON
 //! (`{"error","error_description"}`, RFC 6749 §5.2) and pages are HTML. Each of these
 //! answers carries the response extension [`OwnFormat`].
@@ -48,6 +52,16 @@ pub use store::{consent_granted, grant_consent, revoke_consent};
 
 /// The application's name as the identity provider shows it.
 const APP_NAME: &str = "Backup Portal";
+
+/// The longest parameter value accepted, in bytes. Ours are far shorter (codes and tokens under
+/// 100 characters, a PKCE verifier at most 128), and some of what a caller sends is kept for a
+/// while (a consent page's request, a device code's scope), so a longer value is refused with
+/// `invalid_request` rather than stored.
+const MAX_PARAM_BYTES: usize = 2048;
+/// The most parameters one request may carry (ours send about ten).
+const MAX_PARAMS: usize = 64;
+/// How long a caller is asked to wait when the provider's store is full (`Retry-After`).
+const BUSY_RETRY_SECONDS: u64 = 60;
 
 /// A response extension on every answer of the identity provider whose body is already in the
 /// format its clients expect: OAuth's JSON errors (RFC 6749 §5.2), Graph's JSON errors, and
@@ -113,6 +127,18 @@ fn oauth_error(status: StatusCode, error: &'static str, description: impl Into<S
     OAuthError::new(status, error, description).into_response()
 }
 
+/// What the token and device authorization endpoints answer when the store has no room left
+/// for what they would issue: 503 `temporarily_unavailable` with `Retry-After`. RFC 6749 names
+/// that code for the authorization endpoint (§4.1.2.1, where a redirect cannot carry a 503);
+/// the Microsoft identity platform answers its token endpoint the same way.
+fn busy() -> Response {
+    let mut response = oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", BUSY_DESCRIPTION);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_SECONDS));
+    response
+}
+
+const BUSY_DESCRIPTION: &str = "The identity provider has too many sign-ins under way to keep another. Try again in a minute.";
+
 /// An OAuth error on its way to becoming an answer.
 struct OAuthError {
     status: StatusCode,
@@ -175,19 +201,50 @@ fn secrets_match(given: &str, expected: &str) -> bool {
     constant_time_eq(&store::key(given), &store::key(expected))
 }
 
-/// Form-encoded parameters (a body or a query). A parameter that appears twice is an error
-/// (RFC 6749 §3.1, §3.2): `Err(name)`. Empty values count as absent.
-fn parse_params(encoded: &[u8]) -> Result<HashMap<String, String>, String> {
+/// Why a request's parameters were refused.
+#[derive(Debug, PartialEq, Eq)]
+enum ParamError {
+    /// A parameter appears twice (RFC 6749 §3.1, §3.2).
+    Repeated(String),
+    /// More than [`MAX_PARAMS`] parameters.
+    TooMany,
+}
+
+impl ParamError {
+    fn describe(&self) -> String {
+        match self {
+            ParamError::Repeated(name) => format!("The parameter '{}' appears more than once.", shorten(name)),
+            ParamError::TooMany => format!("The request carries more than {MAX_PARAMS} parameters."),
+        }
+    }
+}
+
+/// Form-encoded parameters (a body or a query). Empty values count as absent. Their lengths
+/// are checked by [`too_long`], where the endpoint can still answer in its own way.
+fn parse_params(encoded: &[u8]) -> Result<HashMap<String, String>, ParamError> {
     let mut params = HashMap::new();
     for (name, value) in form_urlencoded::parse(encoded) {
         if value.is_empty() {
             continue;
         }
+        if params.len() == MAX_PARAMS && !params.contains_key(name.as_ref()) {
+            return Err(ParamError::TooMany);
+        }
         if params.insert(name.to_string(), value.into_owned()).is_some() {
-            return Err(name.into_owned());
+            return Err(ParamError::Repeated(name.into_owned()));
         }
     }
     Ok(params)
+}
+
+/// The name of a parameter longer than [`MAX_PARAM_BYTES`], if any.
+fn too_long(params: &HashMap<String, String>) -> Option<&str> {
+    params.iter().find(|(_, value)| value.len() > MAX_PARAM_BYTES).map(|(name, _)| name.as_str())
+}
+
+/// The `invalid_request` description for a parameter that is too long.
+fn too_long_description(name: &str) -> String {
+    format!("The parameter '{}' is too long: at most {MAX_PARAM_BYTES} bytes.", shorten(name))
 }
 
 /// `redirect_uri` with these query parameters added (after any it already has).
@@ -214,11 +271,36 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused() {
-        assert_eq!(parse_params(b"a=1&b=2&a=3"), Err("a".to_owned()));
+        assert_eq!(parse_params(b"a=1&b=2&a=3"), Err(ParamError::Repeated("a".to_owned())));
         let params = parse_params(b"a=1+2&b=%26&c=").unwrap();
         assert_eq!(params["a"], "1 2");
         assert_eq!(params["b"], "&");
         assert!(!params.contains_key("c"));
+    }
+
+    #[test]
+    fn too_many_or_too_long_parameters_are_found() {
+        let many: Vec<String> = (0..=MAX_PARAMS).map(|n| format!("p{n}=x")).collect();
+        assert_eq!(parse_params(many.join("&").as_bytes()), Err(ParamError::TooMany));
+        assert!(parse_params(many[..MAX_PARAMS].join("&").as_bytes()).is_ok(), "up to the limit is fine");
+
+        let mut params = parse_params(b"scope=openid&state=abc").unwrap();
+        assert_eq!(too_long(&params), None);
+        params.insert("state".into(), "s".repeat(MAX_PARAM_BYTES));
+        assert_eq!(too_long(&params), None, "the limit itself is allowed");
+        params.insert("state".into(), "s".repeat(MAX_PARAM_BYTES + 1));
+        assert_eq!(too_long(&params), Some("state"));
+        // Bytes, not characters: é is two.
+        params.insert("state".into(), "é".repeat(MAX_PARAM_BYTES / 2 + 1));
+        assert_eq!(too_long(&params), Some("state"));
+    }
+
+    #[test]
+    fn a_full_store_answers_503_temporarily_unavailable() {
+        let response = busy();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "60");
+        assert!(response.extensions().get::<OwnFormat>().is_some(), "OAuth's JSON, left as it is");
     }
 
     #[test]

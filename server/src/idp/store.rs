@@ -2,6 +2,12 @@
 //! device codes, tokens and each tenant's consent. One store per process (the tenants are
 //! fixed, so several apps in one process, as in tests, share it harmlessly: every code and
 //! token is random). Secrets (codes, tokens) are kept by their SHA-256 digest only.
+//!
+//! Bounded: every entry expires, and each map holds at most [`MAX_ENTRIES`]. A full map first
+//! drops its expired entries; if none are, the new entry is refused ([`Full`]: the caller
+//! answers `temporarily_unavailable`) rather than pushing out someone else's live one. Device
+//! codes are also limited per tenant and tokens per user, so that a flood for one organisation
+//! leaves the others room.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError};
@@ -23,8 +29,19 @@ pub(crate) const PENDING_LIFETIME: Duration = Duration::from_secs(1800);
 pub(crate) const MAX_SIGN_IN_ATTEMPTS: u32 = 10;
 /// How long an expired device code is remembered (to answer `expired_token` rather than "unknown").
 const EXPIRED_DEVICE_MEMORY: Duration = Duration::from_secs(3600);
-/// At most this many pending consent pages and device codes each (the oldest go first).
-const MAX_PENDING: usize = 10_000;
+/// At most this many entries in each map: consent pages, codes, device codes, access tokens,
+/// refresh tokens.
+pub(crate) const MAX_ENTRIES: usize = 10_000;
+/// Device codes of one tenant at most (anyone who knows the public client ID may ask for
+/// them), so that a flood for one organisation leaves the others room.
+const MAX_DEVICES_PER_TENANT: usize = MAX_ENTRIES / (super::directory::TENANTS.len() + 1);
+/// Live tokens of one user at most, of each kind: one more drops that user's oldest, so a user
+/// who asks for tokens in a loop spends only their own (refresh tokens live 90 days).
+const MAX_TOKENS_PER_USER: usize = 100;
+
+/// A map is full of live entries: nothing was added; the caller may try again later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Full;
 
 /// A secret's key in the store: its SHA-256 digest.
 pub(crate) type Key = [u8; 32];
@@ -135,23 +152,43 @@ impl Store {
         self.consent.insert(tenant.id, Consent::Granted);
     }
 
-    pub(crate) fn add_pending(&mut self, id: String, pending: PendingAuthorization) {
-        if self.pending.len() >= MAX_PENDING {
-            if let Some(oldest) = self.pending.iter().min_by_key(|(_, p)| p.expires).map(|(id, _)| id.clone()) {
-                self.pending.remove(&oldest);
-            }
-        }
+    pub(crate) fn add_pending(&mut self, id: String, pending: PendingAuthorization) -> Result<(), Full> {
+        make_room(&mut self.pending, |p| p.expires)?;
         self.pending.insert(id, pending);
+        Ok(())
     }
 
-    pub(crate) fn add_device(&mut self, device_key: Key, device: DeviceCode) {
-        if self.devices.len() >= MAX_PENDING {
-            if let Some(oldest) = self.devices.iter().min_by_key(|(_, d)| d.expires).map(|(k, _)| *k) {
-                self.remove_device(&oldest);
+    pub(crate) fn add_code(&mut self, code_key: Key, code: AuthorizationCode) -> Result<(), Full> {
+        make_room(&mut self.codes, |c| c.expires)?;
+        self.codes.insert(code_key, code);
+        Ok(())
+    }
+
+    /// Whether a code could be added now (checked before what must not happen without it).
+    pub(crate) fn room_for_code(&mut self) -> bool {
+        make_room(&mut self.codes, |c| c.expires).is_ok()
+    }
+
+    pub(crate) fn add_device(&mut self, device_key: Key, device: DeviceCode) -> Result<(), Full> {
+        let tenant = device.tenant.id;
+        let full = |store: &Store| {
+            store.devices.len() >= MAX_ENTRIES
+                || store.devices.values().filter(|d| d.tenant.id == tenant).count() >= MAX_DEVICES_PER_TENANT
+        };
+        if full(self) {
+            // Expired codes go first, also those still remembered to answer `expired_token`.
+            let now = Instant::now();
+            let expired: Vec<Key> = self.devices.iter().filter(|(_, d)| d.expires <= now).map(|(k, _)| *k).collect();
+            for device_key in expired {
+                self.remove_device(&device_key);
+            }
+            if full(self) {
+                return Err(Full);
             }
         }
         self.user_codes.insert(normalise_user_code(&device.user_code), device_key);
         self.devices.insert(device_key, device);
+        Ok(())
     }
 
     fn remove_device(&mut self, device_key: &Key) {
@@ -167,14 +204,18 @@ impl Store {
     }
 
     /// Stores a new access and refresh token for `grant`; returns them.
-    pub(crate) fn issue_tokens(&mut self, grant: Grant) -> (String, String) {
+    pub(crate) fn issue_tokens(&mut self, grant: Grant) -> Result<(String, String), Full> {
+        for tokens in [&mut self.access_tokens, &mut self.refresh_tokens] {
+            drop_oldest_beyond(tokens, grant.user, MAX_TOKENS_PER_USER - 1);
+            make_room(tokens, |g| g.expires)?;
+        }
         let access = super::random_token(32);
         let refresh = super::random_token(48);
         let now = Instant::now();
         self.access_tokens
             .insert(key(&access), Grant { expires: now + Duration::from_secs(ACCESS_TOKEN_SECONDS), ..grant.clone() });
         self.refresh_tokens.insert(key(&refresh), Grant { expires: now + REFRESH_TOKEN_LIFETIME, ..grant });
-        (access, refresh)
+        Ok((access, refresh))
     }
 
     /// Revokes every token issued from an authorization code (it was redeemed twice).
@@ -198,6 +239,33 @@ impl Store {
         }
         self.access_tokens.retain(|_, g| g.expires > now);
         self.refresh_tokens.retain(|_, g| g.expires > now);
+    }
+}
+
+/// Makes room for one more entry in `map` if it is full: its expired entries go. `Err(Full)`
+/// if they were not enough.
+fn make_room<K, V>(map: &mut HashMap<K, V>, expires: impl Fn(&V) -> Instant) -> Result<(), Full> {
+    if map.len() >= MAX_ENTRIES {
+        let now = Instant::now();
+        map.retain(|_, value| expires(value) > now);
+    }
+    if map.len() >= MAX_ENTRIES {
+        Err(Full)
+    } else {
+        Ok(())
+    }
+}
+
+/// Drops `user`'s tokens that expire first until at most `keep` are left.
+fn drop_oldest_beyond(tokens: &mut HashMap<Key, Grant>, user: &User, keep: usize) {
+    let mut theirs: Vec<(Instant, Key)> =
+        tokens.iter().filter(|(_, grant)| std::ptr::eq(grant.user, user)).map(|(k, grant)| (grant.expires, *k)).collect();
+    if theirs.len() <= keep {
+        return;
+    }
+    theirs.sort_unstable();
+    for (_, token_key) in &theirs[..theirs.len() - keep] {
+        tokens.remove(token_key);
     }
 }
 
@@ -232,4 +300,131 @@ pub fn grant_consent(tenant_id: &str) -> bool {
 pub fn consent_granted(tenant_id: &str) -> bool {
     let Some(tenant) = super::directory::tenant(tenant_id) else { return false };
     with(|store| store.consent.get(tenant.id) == Some(&Consent::Granted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::directory::{self, TenantScope, TENANTS};
+    use super::*;
+
+    fn pending(expires: Instant) -> PendingAuthorization {
+        PendingAuthorization {
+            scope: TenantScope::Any,
+            client_id: "backup-portal".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            scopes: "openid".into(),
+            state: None,
+            code_challenge: "c".repeat(43),
+            expires,
+            attempts: 0,
+        }
+    }
+
+    fn device(tenant: &'static Tenant, n: usize, expires: Instant) -> DeviceCode {
+        DeviceCode {
+            client_id: "backup-portal".into(),
+            tenant,
+            scopes: "openid".into(),
+            user_code: format!("{n:08}"),
+            expires,
+            interval: Duration::from_secs(5),
+            last_poll: None,
+            status: DeviceStatus::Pending,
+            attempts: 0,
+        }
+    }
+
+    fn grant(email: &str) -> Grant {
+        let user = directory::user(email).unwrap();
+        Grant { client_id: "backup-portal".into(), user, scopes: "openid".into(), expires: Instant::now(), from_code: None }
+    }
+
+    #[test]
+    fn a_full_map_drops_expired_entries_first_then_refuses() {
+        let mut store = Store::default();
+        let later = Instant::now() + Duration::from_secs(600);
+        for n in 0..MAX_ENTRIES - 1 {
+            store.add_pending(format!("live{n}"), pending(later)).unwrap();
+        }
+        store.add_pending("stale".into(), pending(Instant::now())).unwrap();
+        // Full: the expired one makes room, and no live one is pushed out.
+        store.add_pending("new".into(), pending(later)).unwrap();
+        assert!(!store.pending.contains_key("stale"));
+        assert!(store.pending.contains_key("live0") && store.pending.contains_key("new"));
+        assert_eq!(store.add_pending("one too many".into(), pending(later)), Err(Full));
+        assert_eq!(store.pending.len(), MAX_ENTRIES);
+    }
+
+    #[test]
+    fn codes_are_bounded_the_same_way() {
+        let mut store = Store::default();
+        let user = directory::user("global.admin@acme-legal.example").unwrap();
+        let code = |expires| AuthorizationCode {
+            client_id: "backup-portal".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            code_challenge: "c".repeat(43),
+            user,
+            scopes: "openid".into(),
+            expires,
+            redeemed: false,
+        };
+        let later = Instant::now() + CODE_LIFETIME;
+        for n in 0..MAX_ENTRIES {
+            store.add_code(key(&n.to_string()), code(later)).unwrap();
+        }
+        assert!(!store.room_for_code());
+        assert_eq!(store.add_code(key("more"), code(later)), Err(Full));
+        store.codes.get_mut(&key("7")).unwrap().expires = Instant::now();
+        assert!(store.room_for_code());
+        store.add_code(key("more"), code(later)).unwrap();
+    }
+
+    #[test]
+    fn a_flood_of_device_codes_for_one_tenant_leaves_the_others_room() {
+        let mut store = Store::default();
+        let (flooded, other) = (&TENANTS[0], &TENANTS[1]);
+        let later = Instant::now() + Duration::from_secs(900);
+        for n in 0..MAX_DEVICES_PER_TENANT {
+            store.add_device(key(&n.to_string()), device(flooded, n, later)).unwrap();
+        }
+        assert_eq!(store.add_device(key("a"), device(flooded, 1_000_001, later)), Err(Full));
+        store.add_device(key("b"), device(other, 1_000_002, later)).unwrap();
+
+        // An expired code of the tenant makes room (and its user code goes with it).
+        store.devices.get_mut(&key("3")).unwrap().expires = Instant::now();
+        store.add_device(key("c"), device(flooded, 1_000_003, later)).unwrap();
+        assert!(store.device_by_user_code("00000003").is_none());
+        assert!(store.device_by_user_code("01000003").is_some());
+        assert_eq!(store.user_codes.len(), store.devices.len());
+    }
+
+    #[test]
+    fn a_user_asking_for_tokens_in_a_loop_spends_only_their_own() {
+        let mut store = Store::default();
+        let (_, others_refresh) = store.issue_tokens(grant("backup.admin@bluebird-clinics.example")).unwrap();
+        let (first_access, first_refresh) = store.issue_tokens(grant("backup.admin@acme-legal.example")).unwrap();
+        let mut last = (String::new(), String::new());
+        for _ in 0..MAX_TOKENS_PER_USER + 5 {
+            last = store.issue_tokens(grant("backup.admin@acme-legal.example")).unwrap();
+        }
+        assert_eq!(store.refresh_tokens.len(), MAX_TOKENS_PER_USER + 1);
+        assert_eq!(store.access_tokens.len(), MAX_TOKENS_PER_USER + 1);
+        assert!(!store.refresh_tokens.contains_key(&key(&first_refresh)), "the user's oldest went");
+        assert!(!store.access_tokens.contains_key(&key(&first_access)));
+        assert!(store.refresh_tokens.contains_key(&key(&last.1)));
+        assert!(store.refresh_tokens.contains_key(&key(&others_refresh)), "another user's stays");
+    }
+
+    #[test]
+    fn tokens_are_refused_when_the_map_is_full_of_live_ones() {
+        let mut store = Store::default();
+        let later = Instant::now() + REFRESH_TOKEN_LIFETIME;
+        // Filled by many users (as if), each within their own limit.
+        for n in 0..MAX_ENTRIES {
+            store.refresh_tokens.insert(key(&n.to_string()), Grant { expires: later, ..grant("helpdesk@delta-foods.example") });
+        }
+        assert_eq!(store.issue_tokens(grant("backup.admin@acme-legal.example")), Err(Full));
+        store.refresh_tokens.get_mut(&key("42")).unwrap().expires = Instant::now();
+        assert!(store.issue_tokens(grant("backup.admin@acme-legal.example")).is_ok());
+    }
 }

@@ -3,7 +3,7 @@
 //! Every answer is JSON with `Cache-Control: no-store`; errors follow RFC 6749 §5.2, with the
 //! Microsoft identity platform's `AADSTS` codes at the start of `error_description`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,12 +15,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::directory::{sign_in, SignIn, TenantScope};
-use super::store::{self, Grant, Store, ACCESS_TOKEN_SECONDS};
-use super::{json_ok, oauth_error, parse_params, secrets_match, shorten, unknown_tenant, OAuthError};
+use super::store::{self, DeviceStatus, Grant, Store, ACCESS_TOKEN_SECONDS};
+use super::{
+    busy, json_ok, oauth_error, parse_params, secrets_match, shorten, too_long, too_long_description, unknown_tenant, OAuthError,
+};
 use crate::config::Config;
 use crate::state::AppState;
 
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// `slow_down` adds this to the device code's interval (RFC 8628 §3.5).
+const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// The scope of a password grant that names none.
 const DEFAULT_SCOPE: &str = "openid profile offline_access";
@@ -49,7 +54,7 @@ pub(crate) async fn token(
         Some("authorization_code") => authorization_code(scope, client_id, &params),
         Some("password") => password(scope, client_id, &params),
         Some(DEVICE_CODE_GRANT) => match params.get("device_code") {
-            Some(device_code) => super::device::redeem(scope, client_id, device_code),
+            Some(device_code) => device_code_grant(scope, client_id, device_code),
             None => invalid_request(missing("device_code")),
         },
         Some("refresh_token") => refresh(scope, client_id, &params),
@@ -72,13 +77,12 @@ pub(crate) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OA
             "The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).",
         ));
     }
-    parse_params(body).map_err(|name| {
-        OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("The parameter '{}' appears more than once.", shorten(&name)),
-        )
-    })
+    let params =
+        parse_params(body).map_err(|error| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", error.describe()))?;
+    if let Some(name) = too_long(&params) {
+        return Err(OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", too_long_description(name)));
+    }
+    Ok(params)
 }
 
 /// Client authentication (RFC 6749 §2.3.1): HTTP Basic with the URL-encoded client ID and
@@ -219,6 +223,66 @@ fn authorization_code(scope: TenantScope, client_id: &str, params: &Params) -> R
     })
 }
 
+/// One poll of the token endpoint with a device code (RFC 8628 §3.4, §3.5).
+fn device_code_grant(scope: TenantScope, client_id: &str, device_code: &str) -> Response {
+    let now = Instant::now();
+    store::with(|store| {
+        let Some(device) = store.devices.get_mut(&store::key(device_code)) else {
+            return invalid_grant("AADSTS70000: The device_code is not valid.");
+        };
+        if device.client_id != client_id || !scope.allows(device.tenant) {
+            return invalid_grant("AADSTS70000: The device_code was issued to another application or organisation.");
+        }
+        if device.expires <= now {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "expired_token",
+                "AADSTS70019: The device code has expired. Ask for a new one and start again.",
+            );
+        }
+        if device.status == DeviceStatus::Redeemed {
+            return invalid_grant("AADSTS70000: The device_code was already used to get tokens.");
+        }
+        // Too soon after the previous poll, or a busy provider's first poll: slow down.
+        let too_soon = match device.last_poll {
+            None => device.tenant.slow_down_first_poll,
+            Some(last) => now.duration_since(last) < device.interval,
+        };
+        device.last_poll = Some(now);
+        if too_soon {
+            device.interval += SLOW_DOWN_STEP;
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "slow_down",
+                format!("Polling too often: wait at least {} seconds between two requests.", device.interval.as_secs()),
+            );
+        }
+        match device.status {
+            DeviceStatus::Pending => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "authorization_pending",
+                "AADSTS70016: The user has not yet finished signing in. Keep polling at the interval.",
+            ),
+            DeviceStatus::Denied => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "access_denied",
+                "The user denied the request. Ask for a new code to try again.",
+            ),
+            DeviceStatus::Approved(user) => {
+                if !store.consent_usable(user.tenant) {
+                    return consent_missing(client_id, user.tenant.name);
+                }
+                let device = store.devices.get_mut(&store::key(device_code)).expect("found above");
+                device.status = DeviceStatus::Redeemed;
+                let grant =
+                    Grant { client_id: client_id.to_owned(), user, scopes: device.scopes.clone(), expires: now, from_code: None };
+                tokens(store, grant)
+            }
+            DeviceStatus::Redeemed => invalid_grant("AADSTS70000: The device_code was already used to get tokens."),
+        }
+    })
+}
+
 /// RFC 7636 S256: BASE64URL-no-pad(SHA256(ASCII(code_verifier))) == code_challenge.
 fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -280,10 +344,10 @@ fn refresh(scope: TenantScope, client_id: &str, params: &Params) -> Response {
     })
 }
 
-/// A token response for `grant` (its lifetimes are set here).
-pub(crate) fn tokens(store: &mut Store, grant: Grant) -> Response {
+/// A token response for `grant` (its lifetimes are set here); 503 if the store is full.
+fn tokens(store: &mut Store, grant: Grant) -> Response {
     let scopes = grant.scopes.clone();
-    let (access_token, refresh_token) = store.issue_tokens(grant);
+    let Ok((access_token, refresh_token)) = store.issue_tokens(grant) else { return busy() };
     json_ok(json!({
         "token_type": "Bearer",
         "access_token": access_token,
@@ -293,7 +357,7 @@ pub(crate) fn tokens(store: &mut Store, grant: Grant) -> Response {
     }))
 }
 
-pub(crate) fn consent_missing(client_id: &str, tenant_name: &str) -> Response {
+fn consent_missing(client_id: &str, tenant_name: &str) -> Response {
     invalid_grant(format!(
         "AADSTS65001: The user or administrator has not consented to use the application with ID '{client_id}' \
          in {tenant_name}. Send an interactive authorization request for admin consent."
@@ -308,7 +372,7 @@ pub(crate) fn invalid_request(description: impl Into<String>) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
-pub(crate) fn invalid_grant(description: impl Into<String>) -> Response {
+fn invalid_grant(description: impl Into<String>) -> Response {
     oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 

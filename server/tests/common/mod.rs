@@ -236,3 +236,38 @@ impl Drop for ServerProcess {
         self.kill();
     }
 }
+
+/// Reads `job` events from a stream until one satisfies `wanted`, or the time runs out.
+pub async fn next_job_event(
+    body: &mut Body,
+    wanted: impl Fn(&portal_api::JobChanged) -> bool,
+    within: std::time::Duration,
+) -> Option<(String, portal_api::JobChanged)> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buffer = String::new();
+    loop {
+        use http_body_util::BodyExt;
+        let frame = tokio::time::timeout_at(deadline, body.frame()).await.ok()??.ok()?;
+        if let Some(data) = frame.data_ref() {
+            buffer.push_str(&String::from_utf8_lossy(data));
+        }
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+            if field("event: ").as_deref() == Some("job") {
+                let change: portal_api::JobChanged = serde_json::from_str(&field("data: ")?).ok()?;
+                if wanted(&change) {
+                    return Some((field("id: ")?, change));
+                }
+            }
+        }
+    }
+}
+
+pub fn events_request(client: &Client, last_event_id: Option<i64>) -> Request<Body> {
+    let mut builder = Request::get("/api/events").header(header::COOKIE, &client.cookie);
+    if let Some(id) = last_event_id {
+        builder = builder.header("last-event-id", id.to_string());
+    }
+    builder.body(Body::empty()).unwrap()
+}
