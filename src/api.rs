@@ -31,6 +31,9 @@ pub struct ApiError {
     pub message: String,
     /// For 429 and 503: how many seconds the server asked us to wait (`Retry-After`).
     pub retry_after_secs: Option<u32>,
+    /// When the answer came (ms since the epoch): a wait it asked for counts from then, however
+    /// often the notice showing it is drawn anew.
+    pub received_at_ms: f64,
 }
 
 impl ApiError {
@@ -117,6 +120,7 @@ pub async fn request<T: DeserializeOwned>(method: Method, path: &str, body: Opti
             request_id: None,
             message,
             retry_after_secs: None,
+            received_at_ms: crate::time::now_ms(),
         })?),
         None => None,
     };
@@ -149,6 +153,7 @@ async fn send(method: Method, path: &str, body: Option<String>) -> Result<(Strin
         request_id: None,
         message,
         retry_after_secs: None,
+        received_at_ms: crate::time::now_ms(),
     };
 
     let changes_state = !matches!(method, Method::GET);

@@ -44,6 +44,7 @@ fn problem_error(status: u16, detail: &str) -> ApiError {
         request_id: Some("0123456789abcdef01234567".into()),
         message: "Forbidden".into(),
         retry_after_secs: None,
+        received_at_ms: portal::time::now_ms(),
     }
 }
 
@@ -72,6 +73,7 @@ fn an_unreachable_server_is_named_as_such() {
         request_id: None,
         message: "The server could not be reached.".into(),
         retry_after_secs: None,
+        received_at_ms: portal::time::now_ms(),
     };
     let host =
         mount(move || view! { <leptos_router::components::Router><ErrorNotice error /></leptos_router::components::Router> });
@@ -195,6 +197,24 @@ async fn too_many_requests_counts_down_from_retry_after_then_retries_once() {
     assert_eq!(countdown.text_content().unwrap(), "Trying again now…");
     wait_ms(600).await;
     assert_eq!(retried.get_untracked(), 1, "retried once, not at every tick");
+
+    // Drawn anew (a live update rebuilt its row): the wait counts from the answer, not from
+    // the drawing, and the answer is retried once however often it is drawn.
+    let mut busy = problem_error(503, "Busy.");
+    busy.retry_after_secs = Some(30);
+    busy.received_at_ms -= 10_000.0;
+    let drawn = busy.clone();
+    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error=drawn /></leptos_router::components::Router> });
+    let text = host.query_selector(".error-notice__countdown").unwrap().unwrap().text_content().unwrap();
+    assert_eq!(text, "You can try again in 20 s.");
+    busy.received_at_ms -= 30_000.0;
+    let retried = RwSignal::new(0);
+    for _ in 0..3 {
+        let (error, retry) = (busy.clone(), Callback::new(move |_: ()| retried.update(|n| *n += 1)));
+        mount(move || view! { <leptos_router::components::Router><ErrorNotice error retry /></leptos_router::components::Router> });
+        wait_ms(100).await;
+    }
+    assert_eq!(retried.get_untracked(), 1, "one retry for one answer");
 
     // Without an action to repeat, it only says when trying again makes sense.
     let mut error = problem_error(503, "Busy.");

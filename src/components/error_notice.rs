@@ -83,7 +83,13 @@ pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>
             <p class="error-notice__heading">{heading}</p>
             <p class="error-notice__detail">{detail}</p>
             <p class="error-notice__todo">{todo} " " {sign_in}</p>
-            {wait.map(|secs| view! { <RetryCountdown secs retry /> })}
+            {wait.map(|secs| {
+                let until_ms = error.received_at_ms + f64::from(secs) * 1000.0;
+                // One retry per answer, even when a live update draws the notice anew.
+                let key = format!("{} {} {}", error.method, error.path, error.request_id().unwrap_or_default());
+                let key = format!("{key} {}", error.received_at_ms);
+                view! { <RetryCountdown until_ms key retry /> }
+            })}
             {sign_in_here}
             {request_id
                 .map(|id| {
@@ -98,20 +104,24 @@ pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>
     }
 }
 
-/// Counts down the seconds the server asked us to wait, then runs `retry` once, if given.
+thread_local! {
+    /// The answers whose wait has been retried already (a notice drawn again must not repeat it).
+    static RETRIED: std::cell::RefCell<std::collections::HashSet<String>> = Default::default();
+}
+
+/// Counts down to `until_ms`, the end of the wait the server asked for, then runs `retry`
+/// once for the answer `key`, if given.
 #[component]
-fn RetryCountdown(secs: u32, retry: Option<Callback<()>>) -> impl IntoView {
-    let deadline = crate::time::now_ms() + f64::from(secs) * 1000.0;
+fn RetryCountdown(until_ms: f64, key: String, retry: Option<Callback<()>>) -> impl IntoView {
+    let deadline = until_ms;
     let now = RwSignal::new(crate::time::now_ms());
     if let Ok(handle) = set_interval_with_handle(move || now.set(crate::time::now_ms()), std::time::Duration::from_millis(250)) {
         on_cleanup(move || handle.clear());
     }
     let left = move || ((deadline - now.get()) / 1000.0).ceil().max(0.0) as u32;
     if let Some(retry) = retry {
-        let fired = StoredValue::new(false);
         Effect::new(move |_| {
-            if left() == 0 && !fired.get_value() {
-                fired.set_value(true);
+            if left() == 0 && RETRIED.with(|done| done.borrow_mut().insert(key.clone())) {
                 retry.run(());
             }
         });

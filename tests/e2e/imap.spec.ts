@@ -29,7 +29,7 @@ test('an IMAP mailbox added in the portal: the test names what is wrong, its bac
   // Each failure on the field to change, in the mail server's own words.
   await fill('ann', IMAP_PORT, 'not-the-password');
   await form.getByRole('button', { name: 'Test connection' }).click();
-  await expect(form.locator('#imap-password-error')).toContainText('AUTHENTICATIONFAILED');
+  await expect(form.locator('#imap-password-error')).toContainText('the username or password was not accepted');
   await expect(form.getByRole('alert')).toContainText('422');
   await form.getByLabel('Port').fill('9');
   await form.getByLabel('Password').fill(IMAP_PASSWORD);
