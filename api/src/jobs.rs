@@ -324,6 +324,10 @@ pub struct JobRun {
     pub queue_position: Option<u64>,
     /// What the connector reported, in plain words (never a secret).
     pub detail: Option<String>,
+    /// In Progress, but the instance running it stopped (its claim lapsed, RFC 3339): the run
+    /// is interrupted, and continues from what it saved when a worker is free.
+    #[serde(default)]
+    pub interrupted_at: Option<String>,
 }
 
 impl JobRun {

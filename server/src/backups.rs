@@ -56,7 +56,7 @@ impl BackupRecord {
             status,
             last_backup_at: self.last_backup_at.map(rfc3339),
             last_success_at: self.last_success_at.map(rfc3339),
-            run: self.run.into_run(max_retries, None),
+            run: self.run.into_run(status, max_retries, None),
             storage: match (status, self.storage_used, self.storage_quota) {
                 (JobStatus::SpaceFull, Some(used), Some(quota)) => {
                     Some(Storage { used_bytes: used.max(0) as u64, quota_bytes: quota.max(0) as u64 })
@@ -74,7 +74,7 @@ const FROM_BACKUPS: &str = "FROM backups b \
 
 const BACKUP_COLUMNS: &str = "m.id AS mailbox_id, m.email, o.name AS organisation, b.status, \
      b.last_backup_at, b.last_success_at, j.started_at, j.items_done, j.items_total, j.bytes_done, \
-     j.bytes_total, j.retries, j.next_run_at, j.detail, \
+     j.bytes_total, j.retries, j.next_run_at, j.detail, j.lease_until, \
      CASE WHEN b.status = 'space_full' THEN (SELECT CAST(SUM(sm.storage_used_bytes) AS BIGINT) FROM mailboxes sm \
                                              WHERE sm.organisation_id = o.id) END AS storage_used, \
      o.storage_quota_bytes AS storage_quota";

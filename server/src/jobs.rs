@@ -47,7 +47,7 @@ struct JobRecord {
 }
 
 /// The names `JOB_COLUMNS` gives its columns, in order (the list's JSON page uses them).
-const JOB_FIELDS: [&str; 19] = [
+const JOB_FIELDS: [&str; 20] = [
     "id",
     "kind",
     "mailbox_id",
@@ -65,6 +65,7 @@ const JOB_FIELDS: [&str; 19] = [
     "retries",
     "next_run_at",
     "detail",
+    "lease_until",
     "expires_at",
     "ahead",
 ];
@@ -81,11 +82,15 @@ pub(crate) struct RunColumns {
     retries: Option<i32>,
     next_run_at: Option<i64>,
     detail: Option<String>,
+    lease_until: Option<i64>,
 }
 
 impl RunColumns {
-    pub(crate) fn into_run(self, max_retries: u32, queue_position: Option<u64>) -> JobRun {
+    pub(crate) fn into_run(self, status: JobStatus, max_retries: u32, queue_position: Option<u64>) -> JobRun {
         let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+        // Running, but its claim lapsed: the instance that ran it stopped (a worker takes it over).
+        let interrupted_at =
+            self.lease_until.filter(|until| status == JobStatus::InProgress && *until < now_ms()).map(rfc3339);
         JobRun {
             started_at: self.started_at.map(rfc3339),
             items_done: count(self.items_done),
@@ -97,6 +102,7 @@ impl RunColumns {
             next_run_at: self.next_run_at.map(rfc3339),
             queue_position,
             detail: self.detail,
+            interrupted_at,
         }
     }
 }
@@ -136,7 +142,7 @@ impl JobRecord {
             created_at: rfc3339(self.created_at),
             finished_at: self.finished_at.map(rfc3339),
             expires_at: self.expires_at.map(rfc3339),
-            run: self.run.into_run(max_retries, (status == JobStatus::OnQueue).then_some(self.ahead.max(0) as u64)),
+            run: self.run.into_run(status, max_retries, (status == JobStatus::OnQueue).then_some(self.ahead.max(0) as u64)),
         })
     }
 }
@@ -166,7 +172,7 @@ fn describe_target(kind: JobKind, params: &Params) -> String {
 
 const JOB_COLUMNS: &str = "j.id, j.kind, j.mailbox_id, m.email, o.name AS organisation, j.status, j.created_at, \
      j.finished_at, j.params, j.started_at, j.items_done, j.items_total, j.bytes_done, j.bytes_total, j.retries, \
-     j.next_run_at, j.detail, j.expires_at, \
+     j.next_run_at, j.detail, j.lease_until, j.expires_at, \
      CASE WHEN j.status = 'on_queue' THEN (SELECT COUNT(*) FROM jobs q WHERE q.kind = j.kind \
        AND q.status = 'on_queue' AND q.next_run_at < j.next_run_at) ELSE 0 END AS ahead";
 

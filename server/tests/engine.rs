@@ -260,3 +260,23 @@ async fn a_database_error_in_a_run_is_never_shown_in_the_job() {
     assert_eq!(detail.as_deref(), Some(expected));
     assert_eq!(attempt_detail.as_deref(), Some(expected));
 }
+
+#[tokio::test]
+async fn a_run_whose_instance_stopped_is_shown_interrupted_until_a_worker_takes_it_over() {
+    let app = test_app().await;
+    // Claimed by an instance whose lease is over at once: as if it died mid-run.
+    let (admin, target, stopped) = forced_backup_and_short_lease_engine(&app).await;
+    let claimed = stopped.claim().await.unwrap().expect("the forced backup");
+    let row = backup(&app, &admin, target.mailbox_id).await;
+    assert_eq!(row.status, JobStatus::InProgress);
+    assert!(row.run.interrupted_at.is_some(), "a lapsed claim is never shown as running: {:?}", row.run);
+
+    // A worker of a live instance takes it over: running again, no longer interrupted.
+    let again = app.state.engine.claim().await.unwrap().expect("the interrupted run");
+    assert_eq!(again.id(), claimed.id());
+    let row = backup(&app, &admin, target.mailbox_id).await;
+    assert_eq!((row.status, row.run.interrupted_at), (JobStatus::InProgress, None));
+    app.state.engine.finish_claimed(&again, &Outcome::Completed).await.unwrap();
+    let row = backup(&app, &admin, target.mailbox_id).await;
+    assert_eq!((row.status, row.run.interrupted_at), (JobStatus::Completed, None));
+}

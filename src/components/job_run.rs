@@ -75,7 +75,14 @@ pub fn JobRunSummary(
     #[prop(optional)] may_manage: bool,
 ) -> impl IntoView {
     let explanation = explain(kind, status);
+    let interrupted = status == JobStatus::InProgress && run.interrupted_at.is_some();
     let line = match status {
+        // Its server stopped: the bar is frozen, and saying so is the honest thing.
+        JobStatus::InProgress if interrupted => Some(format!(
+            "Interrupted{} · continues when a worker is free; nothing it saved is lost. Its server stopped at {}.",
+            run.percent().map(|p| format!(" at {p}%")).unwrap_or_default(),
+            at_and_in(run.interrupted_at.as_deref())
+        )),
         JobStatus::InProgress => None,
         JobStatus::PreparingBackup | JobStatus::OnQueue => Some(match (&run.next_run_at, run.queue_position) {
             (_, Some(ahead)) if ahead > 0 => format!("Waiting for {ahead} job(s) ahead of it."),
@@ -106,7 +113,7 @@ pub fn JobRunSummary(
         };
         let started = run.started_at.as_deref().map(|at| format!(" · started {}", at_and_in(Some(at)))).unwrap_or_default();
         view! {
-            <div class="job-run__progress">
+            <div class=if interrupted { "job-run__progress job-run__progress--interrupted" } else { "job-run__progress" }>
                 <progress max="100" value=percent.unwrap_or(0).to_string() aria-label="Progress">
                     {percent.map(|p| format!("{p}%")).unwrap_or_default()}
                 </progress>

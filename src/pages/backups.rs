@@ -201,7 +201,7 @@ fn BackupsTable(
                             <td data-label="Organisation">{row.organisation.clone()}</td>
                         </Show>
                         <td data-label="Status" class="backups-table__status">
-                            <StatusBadge status=row.status />
+                            <StatusBadge status=row.status interrupted=row.run.interrupted_at.is_some() />
                             <JobRunSummary kind=JobKind::Backup status=row.status run=row.run.clone() id=row.mailbox_email.clone() />
                             {(row.status == JobStatus::PartiallyComplete)
                                 .then(|| view! { <SkippedItems of=SkippedOf::Backup(row.mailbox_id) /> })}

@@ -97,7 +97,7 @@ fn JobDetails(row: JobRow) -> impl IntoView {
     let noun = kind.id_label().trim_end_matches(" ID").to_lowercase();
     view! {
         <div class="job-page__status" data-status=row.status.as_str()>
-            <StatusBadge status=row.status />
+            <StatusBadge status=row.status interrupted=row.run.interrupted_at.is_some() />
             <JobRunSummary kind status=row.status run=row.run.clone() id=row.id.clone() may_manage />
             {(row.status == JobStatus::PartiallyComplete).then(|| view! { <SkippedItems of=SkippedOf::Job(row.id.clone()) /> })}
         </div>

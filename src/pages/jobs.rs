@@ -281,7 +281,7 @@ fn JobsTable(kind: JobKind, page: Page<JobRow>, filter: JobsQuery, show_organisa
                             </Show>
                         </td>
                         <td data-label="Status" class="backups-table__status">
-                            <StatusBadge status=row.status />
+                            <StatusBadge status=row.status interrupted=row.run.interrupted_at.is_some() />
                             <JobRunSummary kind status=row.status run=row.run.clone() id=row.id.clone() may_manage=may_manage(&row) />
                             {(row.status == JobStatus::PartiallyComplete)
                                 .then(|| view! { <SkippedItems of=SkippedOf::Job(row.id.clone()) /> })}

@@ -1,40 +1,10 @@
-import { Browser, BrowserContext, expect, Page, test } from './fixtures';
+import { expect, Page, test } from './fixtures';
 import { END_USER, expectExplained, ORG_ADMIN, RESELLER, signIn } from './helpers';
-import { OwnServer } from './own-server';
+import { ownServerEach, signedIn } from './own-server';
 
 // Each answer of the API, driven by real means, explained where it happened and listed in the
 // Problems panel. 401, 422 and 429 have theirs in session, problems and rate-limit specs.
 // The specs that change or break things run against a server of their own.
-
-const contexts: BrowserContext[] = [];
-
-/** A page signed in on a server of the spec's own. */
-async function signedIn(browser: Browser, server: OwnServer, email: string): Promise<Page> {
-  const context = await browser.newContext({ baseURL: server.url });
-  contexts.push(context);
-  const page = await context.newPage();
-  await signIn(page, email);
-  return page;
-}
-
-/** Closes the spec's pages before its server goes, so that nothing keeps polling it. */
-async function dispose(server: OwnServer) {
-  for (const context of contexts.splice(0)) await context.close();
-  await server.dispose();
-}
-
-/** A server of the describe's own, started (with this environment) before each of its specs
- * and gone after it. */
-function ownServerEach(env: Record<string, string> = {}): () => OwnServer {
-  let server: OwnServer;
-  test.beforeEach(async () => {
-    server = await OwnServer.start(env);
-  });
-  test.afterEach(async () => {
-    await dispose(server);
-  });
-  return () => server;
-}
 
 async function firstJob(page: Page, kind: string, status: string): Promise<string> {
   const list = await (await page.request.get(`/api/jobs?kind=${kind}&status=${status}`)).json();

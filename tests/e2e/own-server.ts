@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Browser, BrowserContext, Page, test } from './fixtures';
+import { signIn } from './helpers';
 
 /** A server of a spec's own, from the same build as the shared one, on a fresh database: for
  * the specs that break it on purpose (stop it, hold its database, point it at a provider that
@@ -122,4 +124,34 @@ function freePort(): Promise<number> {
       probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+const contexts: BrowserContext[] = [];
+
+/** A page signed in on a server of the spec's own. */
+export async function signedIn(browser: Browser, server: OwnServer, email: string): Promise<Page> {
+  const context = await browser.newContext({ baseURL: server.url });
+  contexts.push(context);
+  const page = await context.newPage();
+  await signIn(page, email);
+  return page;
+}
+
+/** Closes the spec's pages before its server goes, so that nothing keeps polling it. */
+async function dispose(server: OwnServer) {
+  for (const context of contexts.splice(0)) await context.close();
+  await server.dispose();
+}
+
+/** A server of the describe's own, started (with this environment) before each of its specs
+ * and gone after it. */
+export function ownServerEach(env: Record<string, string> = {}): () => OwnServer {
+  let server: OwnServer;
+  test.beforeEach(async () => {
+    server = await OwnServer.start(env);
+  });
+  test.afterEach(async () => {
+    await dispose(server);
+  });
+  return () => server;
 }
