@@ -104,7 +104,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
     engine_config.data_dir = config.data_dir.clone();
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
-    let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
+    let links = downloads::link::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let imap_tls = imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?;
     let connector = Arc::new(connector::ByMailbox {
