@@ -39,6 +39,7 @@ use axum::{middleware, Json, Router};
 use serde::Serialize;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -76,8 +77,19 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .fallback_service(routes)
         .layer(middleware::from_fn(problem::problem_layer))
-        .layer(CompressionLayer::new())
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(not_resumable)))
         .layer(middleware::from_fn_with_state(security, headers::security_headers))
+}
+
+/// A file that can be asked for by byte range (a download) goes as stored: compressed on the
+/// fly it would lose its length and its ranges, and a zip gains nothing.
+fn not_resumable(
+    _: axum::http::StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    !headers.contains_key(axum::http::header::ACCEPT_RANGES)
 }
 
 /// Opens the database, seeds it if asked and empty, and builds the state.
