@@ -39,6 +39,10 @@ pub enum AppError {
         service: &'static str,
         cause: String,
     },
+    /// A `Range` that selects nothing of a file of `length` bytes (`Content-Range: bytes */length`).
+    RangeNotSatisfiable {
+        length: u64,
+    },
     /// The request took longer than the server's time limit (in milliseconds).
     Timeout {
         limit_ms: u64,
@@ -76,6 +80,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             AppError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -85,7 +90,7 @@ impl AppError {
 
     /// One problem of each kind, for their documentation pages (`problems.rs`); a new kind
     /// belongs here too.
-    pub(crate) fn kinds() -> [AppError; 17] {
+    pub(crate) fn kinds() -> [AppError; 18] {
         let text = String::new;
         [
             AppError::Unauthenticated,
@@ -101,6 +106,7 @@ impl AppError {
             AppError::PayloadTooLarge,
             AppError::Validation(Vec::new()),
             AppError::RateLimited { retry_after_secs: 0, detail: text() },
+            AppError::RangeNotSatisfiable { length: 0 },
             AppError::Upstream { service: "", cause: text() },
             AppError::Timeout { limit_ms: 0 },
             AppError::Unavailable { retry_after_secs: 0, cause: text() },
@@ -160,6 +166,10 @@ impl AppError {
                 "Too many attempts in a short time (re-authentication attempts are limited per user and per organisation).",
                 "Wait the number of seconds in the Retry-After header, then try again. The portal counts down and retries by itself.",
             ),
+            AppError::RangeNotSatisfiable { .. } => (
+                "A download was asked for a byte range (the Range header) that starts past the end of its file. Content-Range: bytes */length gives the file's length.",
+                "Ask for a range within the length, or for the whole file without Range. A download manager that resumes a file which has since been made again starts it over.",
+            ),
             AppError::Upstream { .. } => (
                 "A service the server depends on, such as the identity provider, could not be reached or answered something unusable.",
                 "Nothing was changed. Try again in a few minutes; if it persists, quote the request ID to support.",
@@ -195,6 +205,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload-too-large",
             AppError::Validation(_) => "validation",
             AppError::RateLimited { .. } => "rate-limited",
+            AppError::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             AppError::Upstream { .. } => "upstream-unavailable",
             AppError::Timeout { .. } => "timeout",
             AppError::Unavailable { .. } => "unavailable",
@@ -217,6 +228,7 @@ impl AppError {
             AppError::PayloadTooLarge => "The request body is too large",
             AppError::Validation(_) => "Some fields are not valid",
             AppError::RateLimited { .. } => "Too many attempts",
+            AppError::RangeNotSatisfiable { .. } => "The range asked for is not in the file",
             AppError::Upstream { .. } => "A service we rely on did not answer as expected",
             AppError::Timeout { .. } => "The request took too long",
             AppError::Unavailable { .. } => "The service is busy for a moment",
@@ -240,6 +252,9 @@ impl AppError {
             | AppError::Gone(detail)
             | AppError::MalformedBody(detail)
             | AppError::RateLimited { detail, .. } => detail.clone(),
+            AppError::RangeNotSatisfiable { length } => {
+                format!("The file is {length} bytes long: ask for a range that starts before its end, or for the whole file.")
+            }
             AppError::Upstream { service, .. } => {
                 format!("{service} could not be reached or gave an answer we could not use. Nothing was changed; try again in a few minutes.")
             }
@@ -327,6 +342,11 @@ impl IntoResponse for AppError {
         let mut response = problem_response(&self.to_problem());
         if let AppError::RateLimited { retry_after_secs, .. } | AppError::Unavailable { retry_after_secs, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if let AppError::RangeNotSatisfiable { length } = &self {
+            // RFC 9110 §15.5.17: the length, so that a client can ask again within it.
+            let value = HeaderValue::from_str(&format!("bytes */{length}")).expect("digits");
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
         }
         response
     }

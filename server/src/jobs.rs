@@ -443,8 +443,8 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
     }
     tx.commit().await?;
     if job.kind == JobKind::Download {
-        for format in [crate::downloads::Format::Mbox, crate::downloads::Format::EmlZip] {
-            let path = crate::downloads::file_path(&state.config.data_dir, &id, format);
+        for format in [crate::downloads::file::Format::Mbox, crate::downloads::file::Format::EmlZip] {
+            let path = crate::downloads::file::file_path(&state.config.data_dir, &id, format);
             if let Err(error) = tokio::fs::remove_file(&path).await.or_else(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Ok(()),
                 _ => Err(e),

@@ -39,6 +39,7 @@ use axum::{middleware, Json, Router};
 use serde::Serialize;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -76,8 +77,19 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .fallback_service(routes)
         .layer(middleware::from_fn(problem::problem_layer))
-        .layer(CompressionLayer::new())
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(not_resumable)))
         .layer(middleware::from_fn_with_state(security, headers::security_headers))
+}
+
+/// A file that can be asked for by byte range (a download) goes as stored: compressed on the
+/// fly it would lose its length and its ranges, and a zip gains nothing.
+fn not_resumable(
+    _: axum::http::StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    !headers.contains_key(axum::http::header::ACCEPT_RANGES)
 }
 
 /// Opens the database, seeds it if asked and empty, and builds the state.
@@ -106,7 +118,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
     engine_config.workers = config.workers as usize;
     engine_config.max_runs_per_organisation = config.max_runs_per_organisation as i64;
-    let links = downloads::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
+    let links = downloads::link::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let imap_reach = imap::client::Reach {
         tls: imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?,

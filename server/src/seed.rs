@@ -372,9 +372,9 @@ pub async fn write_demo_download_files(db: &Db, data_dir: &std::path::Path) -> R
     .fetch_all(db)
     .await?;
     for (id, params, email) in ready {
-        let format = crate::downloads::Format::from_params(&params);
-        if !crate::downloads::file_path(data_dir, &id, format).exists() {
-            crate::downloads::write_file(data_dir, &id, format, &crate::downloads::demo_messages(&email))
+        let format = crate::downloads::file::Format::from_params(&params);
+        if !crate::downloads::file::file_path(data_dir, &id, format).exists() {
+            crate::downloads::file::write_file(data_dir, &id, format, crate::downloads::file::demo_messages(&email))
                 .map_err(sqlx::Error::Io)?;
         }
     }

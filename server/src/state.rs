@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::downloads::LinkSigner;
+use crate::downloads::link::LinkSigner;
 use crate::engine::Engine;
 
 /// What every handler may reach.

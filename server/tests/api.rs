@@ -336,7 +336,7 @@ async fn each_problem_type_leads_to_its_documentation_page() {
     let (status, content_type, index) = page("/problems".into()).await;
     assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/html; charset=utf-8"));
     let listed: Vec<String> = index.split("<a href=\"").skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_owned()).collect();
-    assert_eq!(listed.len(), 17, "{index}");
+    assert_eq!(listed.len(), 18, "{index}");
     for uri in &listed {
         let (status, _, html) = page(uri.clone()).await;
         assert_eq!(status, StatusCode::OK, "{uri}");

@@ -541,3 +541,63 @@ async fn a_message_over_the_size_limit_is_skipped_and_named_by_every_backup() {
     assert_eq!(again.status, JobStatus::PartiallyComplete, "{:?}", again.run.detail);
     assert_eq!(imap.skipped(&imap.current_job(alice.id).await).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_download_larger_than_a_page_and_a_read_batch_holds_every_message_once() {
+    let imap = Imap::start(&[User::new("alice", "alice-pw")]).await;
+    // More messages than one listing page (1,000) across two folders, and a folder of messages
+    // larger than a read from the store (8 MB), as attachments are.
+    let small = |folder: &str, i: usize| {
+        seed(
+            folder,
+            message("bulk@p", "alice@imap.test", &format!("Bulk {i}"), &format!("{folder}-{i}@p"), "From here on."),
+            "S",
+            1,
+        )
+    };
+    let mut mail: Vec<Seed> = (0..1_500).map(|i| small("INBOX", i)).collect();
+    mail.extend((0..700).map(|i| small("Archive", i)));
+    let attachment = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n".repeat(110_000);
+    mail.extend(
+        (0..3).map(|i| seed("Large", message("big@p", "alice@imap.test", "Scan", &format!("Large-{i}@p"), &attachment), "", 1)),
+    );
+    imap.dovecot.seed("alice", &mail).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+    imap.run().await;
+    assert_eq!(imap.backup(alice.id).await.status, JobStatus::Completed);
+
+    let count_ids = |file: &std::path::Path| {
+        let read = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import collections, mailbox, sys\n\
+                 ids = collections.Counter(m['Message-ID'].split('-')[0] for m in mailbox.mbox(sys.argv[1]))\n\
+                 print(sorted(ids.items()), len(set(m['Message-ID'] for m in mailbox.mbox(sys.argv[1]))))",
+                file.to_str().unwrap(),
+            ])
+            .output()
+            .expect("python3 runs");
+        assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+        String::from_utf8(read.stdout).unwrap().trim().to_owned()
+    };
+    let file = |id: &str| {
+        portal_server::downloads::file::file_path(
+            &imap.app.state.config.data_dir,
+            id,
+            portal_server::downloads::file::Format::Mbox,
+        )
+    };
+    let all = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "format": "mbox" })).await;
+    imap.run().await;
+    let done = imap.job(&all.id).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!((done.run.items_done, done.run.items_total), (2203, Some(2203)));
+    assert_eq!(count_ids(&file(&all.id)), "[('<Archive', 700), ('<INBOX', 1500), ('<Large', 3)] 2203", "each message once");
+
+    let some = imap
+        .start_job(json!({ "kind": "download", "mailbox_id": alice.id, "format": "mbox", "folders": ["Large", "Archive"] }))
+        .await;
+    imap.run().await;
+    assert_eq!(imap.job(&some.id).await.status, JobStatus::Completed);
+    assert_eq!(count_ids(&file(&some.id)), "[('<Archive', 700), ('<Large', 3)] 703", "only the folders asked for");
+}

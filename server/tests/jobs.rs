@@ -352,8 +352,11 @@ async fn a_finished_job_can_be_deleted_and_its_old_link_is_a_404_what_still_runs
     // A download's file goes with it, and its link stops working.
     let ready = list(&app, &admin, "kind=download&status=completed&per_page=200").await;
     let download = ready.items.iter().find(|row| row.target == "mbox file").expect("a ready mbox download");
-    let file =
-        portal_server::downloads::file_path(&app.state.config.data_dir, &download.id, portal_server::downloads::Format::Mbox);
+    let file = portal_server::downloads::file::file_path(
+        &app.state.config.data_dir,
+        &download.id,
+        portal_server::downloads::file::Format::Mbox,
+    );
     assert!(file.exists());
     let deleted = app.send_as(&admin, Method::DELETE, &format!("/api/jobs/{}", download.id), None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);

@@ -343,16 +343,15 @@ impl Engine {
         }
     }
 
-    /// The file of a finished download, from the mailbox's messages.
+    /// The file of a finished download, from the demo mailbox's few messages (through the
+    /// same writer as a real mailbox's).
     async fn write_download(&self, job: &Claimed, email: &str) -> std::io::Result<()> {
-        let format = crate::downloads::Format::from_params(&job.params);
+        use crate::downloads::file;
+        let format = file::Format::from_params(&job.params);
         let (data_dir, job_id, email) = (self.config.data_dir.clone(), job.id.clone(), email.to_owned());
-        tokio::task::spawn_blocking(move || {
-            let messages = crate::downloads::demo_messages(&email);
-            crate::downloads::write_file(&data_dir, &job_id, format, &messages).map(|_| ())
-        })
-        .await
-        .map_err(std::io::Error::other)?
+        tokio::task::spawn_blocking(move || file::write_file(&data_dir, &job_id, format, file::demo_messages(&email)).map(|_| ()))
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     async fn finish(&self, job: &Claimed, kind: JobKind, outcome: &Outcome) -> Result<(), sqlx::Error> {

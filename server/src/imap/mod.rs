@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod command;
+mod download;
 pub mod guard;
 pub mod store;
 
@@ -708,50 +709,6 @@ impl ImapConnector {
                 Outcome::Partial { skipped }
             }
             other => other,
-        }
-    }
-
-    /// A download: the mailbox's backup as one mbox file or a zip of EML files.
-    async fn download(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
-        let messages = match self.saved_messages(work.mailbox_id, wanted_folders(&work.params).as_deref()).await {
-            Ok(messages) => messages,
-            Err(outcome) => return outcome,
-        };
-        let mut run = Run::new(progress, &work.job_id);
-        run.items_total = messages.len() as u64;
-        let mut contents = Vec::with_capacity(messages.len());
-        for batch in messages.chunks(READ_BATCH) {
-            let read = match self.contents(batch).await {
-                Ok(read) => read,
-                Err(outcome) => return outcome,
-            };
-            for (message, bytes) in batch.iter().zip(read) {
-                run.items_done += 1;
-                match bytes {
-                    Ok(bytes) => {
-                        run.bytes_done += bytes.len() as u64;
-                        contents.push(crate::downloads::MessageFile {
-                            folder: message.folder.clone(),
-                            internal_date: message.internal_date,
-                            raw: bytes,
-                        });
-                    }
-                    Err(error) => run.unreadable(message.name(), &error),
-                }
-            }
-            run.report(false).await;
-        }
-        let format = crate::downloads::Format::from_params(&work.params.to_string());
-        let (data_dir, job_id) = (self.data_dir.clone(), work.job_id.clone());
-        let written =
-            tokio::task::spawn_blocking(move || crate::downloads::write_file(&data_dir, &job_id, format, &contents)).await;
-        match written {
-            Ok(Ok(_)) => {
-                run.report(true).await;
-                run.outcome()
-            }
-            Ok(Err(error)) => Outcome::internal("writing the download file", error),
-            Err(error) => Outcome::internal("writing the download file", error),
         }
     }
 }

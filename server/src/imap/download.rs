@@ -1,0 +1,212 @@
+//! A download of an imap mailbox's backup: its messages are listed page by page and read from
+//! the object store in batches bounded by count and bytes, while a blocking task writes the
+//! batch before into the file. A download holds about three batches however large the mailbox.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{wanted_folders, ImapConnector, Run, SavedMessage, READ_BATCH};
+use crate::connector::{Outcome, ProgressSink, Work};
+use crate::downloads::file::{FileWriter, Format, MessageFile};
+
+/// Messages listed from the database at a time.
+const PAGE: usize = 1000;
+/// Bytes of messages read from the store at a time (more only for a single larger message).
+const BATCH_BYTES: i64 = 8 << 20;
+
+/// A saved message and its place in the backup's order (folder, UIDVALIDITY, UID).
+#[derive(sqlx::FromRow)]
+struct Listed {
+    #[sqlx(flatten)]
+    message: SavedMessage,
+    uid_validity: i64,
+    uid: i64,
+}
+
+/// Where the listing goes on from: the last message listed.
+type After = (String, i64, i64);
+
+impl ImapConnector {
+    /// A download: the mailbox's backup as one mbox file or a zip of EML files.
+    pub(super) async fn download(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
+        let folders = wanted_folders(&work.params);
+        let mut run = Run::new(progress, &work.job_id);
+        match self.totals(work.mailbox_id, folders.as_deref()).await {
+            Ok((items, bytes)) => (run.items_total, run.bytes_total) = (items, Some(bytes)),
+            Err(outcome) => return outcome,
+        }
+        let format = Format::from_params(&work.params.to_string());
+        let (data_dir, job_id) = (self.data_dir.clone(), work.job_id.clone());
+        // One batch waits while one is written and the next is read.
+        let (batches, mut received) = mpsc::channel::<Vec<MessageFile>>(1);
+        let (complete, completed) = oneshot::channel::<bool>();
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut file = FileWriter::create(&data_dir, &job_id, format)?;
+            while let Some(batch) = received.blocking_recv() {
+                for message in &batch {
+                    file.add(message)?;
+                }
+            }
+            // A run that failed while reading drops its file unfinished: nothing is left of it.
+            if completed.blocking_recv().unwrap_or(false) {
+                file.finish().map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        let read = self.read_all(work.mailbox_id, folders.as_deref(), &batches, &mut run).await;
+        drop(batches);
+        let _ = complete.send(read.is_ok());
+        let written = writer.await;
+        if let Err(outcome) = read {
+            return outcome;
+        }
+        match written {
+            Ok(Ok(_)) => {
+                run.report(true).await;
+                run.outcome()
+            }
+            Ok(Err(error)) => Outcome::internal("writing the download file", error),
+            Err(error) => Outcome::internal("writing the download file", error),
+        }
+    }
+
+    /// Reads every message of the backup (of these folders, or all) and hands them to the
+    /// writer in batches. Stops early, without error, when the writer has stopped (its error
+    /// is the run's).
+    async fn read_all(
+        &self,
+        mailbox_id: i64,
+        folders: Option<&[String]>,
+        writer: &mpsc::Sender<Vec<MessageFile>>,
+        run: &mut Run<'_>,
+    ) -> Result<(), Outcome> {
+        let mut after: Option<After> = None;
+        loop {
+            let page = self.listed(mailbox_id, folders, after.as_ref()).await?;
+            let Some(last) = page.last() else { return Ok(()) };
+            after = Some((last.message.folder.clone(), last.uid_validity, last.uid));
+            let more = page.len() == PAGE;
+            let messages: Vec<SavedMessage> = page.into_iter().map(|listed| listed.message).collect();
+            let mut rest = &messages[..];
+            while !rest.is_empty() {
+                let (batch, next) = rest.split_at(batch_length(rest));
+                rest = next;
+                let mut files = Vec::with_capacity(batch.len());
+                for (message, bytes) in batch.iter().zip(self.contents(batch).await?) {
+                    run.items_done += 1;
+                    run.bytes_done += message.size.max(0) as u64;
+                    match bytes {
+                        Ok(raw) => {
+                            files.push(MessageFile { folder: message.folder.clone(), internal_date: message.internal_date, raw })
+                        }
+                        Err(error) => run.unreadable(message.name(), &error),
+                    }
+                }
+                if writer.send(files).await.is_err() {
+                    return Ok(());
+                }
+                run.report(false).await;
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// How many messages a download of these folders (or all) holds, and their bytes.
+    async fn totals(&self, mailbox_id: i64, folders: Option<&[String]>) -> Result<(u64, u64), Outcome> {
+        let sql = format!(
+            "SELECT COUNT(*), CAST(SUM(bm.size) AS BIGINT) FROM backup_messages bm WHERE bm.mailbox_id = $1{}",
+            folder_filter(folders)
+        );
+        let mut query = sqlx::query_as::<_, (i64, Option<i64>)>(&sql).bind(mailbox_id);
+        for folder in folders.unwrap_or_default() {
+            query = query.bind(folder);
+        }
+        let (count, bytes) = query.fetch_one(&self.db).await.map_err(|e| Outcome::internal("reading the backup", e))?;
+        Ok((count.max(0) as u64, bytes.unwrap_or(0).max(0) as u64))
+    }
+
+    /// The next `PAGE` messages of the backup after `after`, in the order of `saved_messages`
+    /// (by folder, then as they were in it), with where their contents are.
+    async fn listed(&self, mailbox_id: i64, folders: Option<&[String]>, after: Option<&After>) -> Result<Vec<Listed>, Outcome> {
+        let wanted = folders.map_or(0, <[String]>::len);
+        let from = match after {
+            Some(_) => format!(" AND (bm.folder, bm.uid_validity, bm.uid) > ({})", numbered(1 + wanted, 3)),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT bm.folder, bm.content_hash, o.pack, o.pack_offset, bm.size, bm.flags, bm.internal_date, bm.message_id, \
+                    bm.uid_validity, bm.uid \
+             FROM backup_messages bm LEFT JOIN objects o ON o.content_hash = bm.content_hash \
+             WHERE bm.mailbox_id = $1{}{from} ORDER BY bm.folder, bm.uid_validity, bm.uid LIMIT {PAGE}",
+            folder_filter(folders)
+        );
+        let mut query = sqlx::query_as::<_, Listed>(&sql).bind(mailbox_id);
+        for folder in folders.unwrap_or_default() {
+            query = query.bind(folder);
+        }
+        if let Some((folder, uid_validity, uid)) = after {
+            query = query.bind(folder).bind(uid_validity).bind(uid);
+        }
+        query.fetch_all(&self.db).await.map_err(|e| Outcome::internal("reading the backup", e))
+    }
+}
+
+/// ` AND bm.folder IN (…)` for the folders asked for, placeholders after the mailbox's.
+fn folder_filter(folders: Option<&[String]>) -> String {
+    match folders {
+        Some(folders) if !folders.is_empty() => format!(" AND bm.folder IN ({})", numbered(1, folders.len())),
+        _ => String::new(),
+    }
+}
+
+/// `count` numbered placeholders after the first `before`: numbered on SQLite too, since an
+/// unnumbered `?` after a `$1` would take the first argument again (sqlx counts only `?`s).
+fn numbered(before: usize, count: usize) -> String {
+    (before + 1..=before + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// How many of these messages the next read from the store takes: at most `READ_BATCH`, and
+/// `BATCH_BYTES` unless a single message is larger.
+fn batch_length(messages: &[SavedMessage]) -> usize {
+    let mut bytes = 0;
+    let fitting = messages
+        .iter()
+        .take(READ_BATCH)
+        .take_while(|message| {
+            bytes += message.size.max(0);
+            bytes <= BATCH_BYTES
+        })
+        .count();
+    fitting.max(1).min(messages.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sized(size: i64) -> SavedMessage {
+        SavedMessage {
+            folder: "INBOX".into(),
+            content_hash: String::new(),
+            pack: None,
+            pack_offset: None,
+            size,
+            flags: String::new(),
+            internal_date: None,
+            message_id: None,
+        }
+    }
+
+    #[test]
+    fn reads_are_cut_by_count_and_bytes() {
+        let small: Vec<SavedMessage> = (0..500).map(|_| sized(4_000)).collect();
+        assert_eq!(batch_length(&small), READ_BATCH);
+        let large: Vec<SavedMessage> = (0..10).map(|_| sized(3 << 20)).collect();
+        assert_eq!(batch_length(&large), 2, "8 MB hold two of 3 MB");
+        // A message larger than a batch goes alone.
+        assert_eq!(batch_length(&[sized(20 << 20), sized(10)]), 1);
+        assert_eq!(batch_length(&[sized(10)]), 1);
+    }
+}
