@@ -1,5 +1,31 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use portal_server::config::Config;
+
+/// The server, or one of its maintenance commands, each with the server's configuration.
+#[derive(clap::Parser)]
+#[command(name = "portal-server", about = "Backup Portal: API server and the built portal")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Check the backup storage against the database: every stored message read back and
+    /// hashed, every backed-up message's content present; what no backup needs is listed.
+    /// Exits 1 when content is missing or damaged, 2 when the check (or a repair asked for)
+    /// could not be done, else 0.
+    Check {
+        /// Also remove what no backup needs: index rows no message references, pack files no
+        /// row points at, and ends of packs past their last object. Refused while a backup runs.
+        #[arg(long)]
+        repair: bool,
+        #[command(flatten)]
+        config: Config,
+    },
+}
 
 #[tokio::main]
 async fn main() {
@@ -11,13 +37,51 @@ async fn main() {
         libc::umask(0o077);
     }
     portal_server::init_tracing();
-    let config = Config::parse();
+    let matches = Cli::command().get_matches();
+    // Flags before a command would be read and then ignored: the command takes its own.
+    if let Some(command) = matches.subcommand_name() {
+        let given = matches.ids().find(|id| matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine));
+        if let Some(id) = given {
+            let flag = id.as_str().replace('_', "-");
+            eprintln!("portal-server: --{flag} goes after the command: portal-server {command} --{flag} …");
+            std::process::exit(2);
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let (config, repair) = match cli.command {
+        None => (cli.config, None),
+        Some(Command::Check { repair, config }) => (config, Some(repair)),
+    };
     if let Err(problem) = config.check() {
         eprintln!("portal-server: {problem}");
         std::process::exit(2);
     }
+    if let Some(repair) = repair {
+        std::process::exit(check(&config, repair).await);
+    }
     if let Err(error) = portal_server::serve(config).await {
         tracing::error!("the server stopped: {error}");
         std::process::exit(1);
+    }
+}
+
+/// `portal-server check`: the report on standard output; the exit status says how it went.
+async fn check(config: &Config, repair: bool) -> i32 {
+    let db = match portal_server::db::connect(&config.database_url).await {
+        Ok(db) => db,
+        Err(error) => {
+            eprintln!("portal-server check: the database could not be opened: {error}");
+            return 2;
+        }
+    };
+    match portal_server::imap::check::check(&db, &config.data_dir, repair).await {
+        Ok(report) => {
+            println!("{report}");
+            report.exit_code()
+        }
+        Err(error) => {
+            eprintln!("portal-server check: the check could not finish: {error}");
+            2
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! from it with flags and dates kept; a download is built from it. Every status the portal
 //! shows for these mailboxes is the result of that work.
 
+pub mod check;
 pub mod client;
 pub mod command;
 mod download;
@@ -283,7 +284,7 @@ impl ImapConnector {
         run.report(true).await;
 
         let mut quota = Quota::load(&self.db, work.organisation_id).await.map_err(database)?;
-        let mut saves = Saves::new(Saver::new(self.db.clone(), &self.store));
+        let mut saves = Saves::new(Saver::new(self.db.clone(), &self.store)?);
         let read = self.read_folders(session, account, work, plan, &mut quota, &mut saves, run).await;
         // However the reading ended, the chunks being saved are saved before the run ends.
         let saved = saves.finish(run).await;
@@ -733,8 +734,9 @@ struct Chunk {
 }
 
 impl Saver {
-    fn new(db: Db, store: &ObjectStore) -> Saver {
-        Saver { backend: Backend::of(&db), db, pack: std::sync::Arc::new(std::sync::Mutex::new(store.pack_writer())) }
+    fn new(db: Db, store: &ObjectStore) -> Result<Saver, Outcome> {
+        let pack = store.pack_writer().map_err(|e| Outcome::internal("opening the backup storage", e))?;
+        Ok(Saver { backend: Backend::of(&db), db, pack: std::sync::Arc::new(std::sync::Mutex::new(pack)) })
     }
 
     /// Checks and hashes a chunk, then stores it once the chunk before it (`after`) is

@@ -50,9 +50,38 @@ impl ObjectStore {
         Ok(missing)
     }
 
-    /// Where a backup run writes its contents.
-    pub fn pack_writer(&self) -> PackWriter {
-        PackWriter { root: self.root.clone(), open: None, buffer: Vec::new(), direct: true }
+    /// Where a backup run writes its contents. It holds the store's lock shared for the whole
+    /// run (from before it asks which contents are `missing` until its rows are recorded): a
+    /// repair, which takes it alone, never removes what a run is about to point at. `WouldBlock`
+    /// while a repair runs.
+    pub fn pack_writer(&self) -> std::io::Result<PackWriter> {
+        let lock = self.lock(false)?;
+        Ok(PackWriter { root: self.root.clone(), open: None, buffer: Vec::new(), direct: true, _lock: lock })
+    }
+
+    /// The folder of the pack files.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store's lock (`packs/.lock`): shared by backup runs, `exclusive` for a repair.
+    /// Never waits: `WouldBlock` when the other side holds it.
+    pub fn lock(&self, exclusive: bool) -> std::io::Result<StoreLock> {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(&self.root)?;
+        let file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(self.root.join(".lock"))?;
+        let how = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
+        // SAFETY: flock(2) on a descriptor we own; the lock goes when the file is closed.
+        if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(StoreLock { _file: file })
+    }
+
+    /// The path of a pack named in the index; `None` for a name that is not ours (never followed).
+    pub fn pack_path(&self, name: &str) -> Option<PathBuf> {
+        pack_path(&self.root, name)
     }
 
     /// Indexes written objects (a hash stored twice at once keeps its first place).
@@ -88,11 +117,17 @@ impl ObjectStore {
     }
 }
 
+/// Held while it lives: see `ObjectStore::lock`.
+pub struct StoreLock {
+    _file: std::fs::File,
+}
+
 /// A pack is closed past this size, and the next contents begin another.
 const PACK_LIMIT: i64 = 1 << 30;
 
-/// Direct writes go in whole blocks, from memory aligned to a block.
-const BLOCK: usize = 4096;
+/// Direct writes go in whole blocks, from memory aligned to a block: each append of a pack
+/// starts at a multiple of it.
+pub const BLOCK: usize = 4096;
 
 /// The write buffer is kept from append to append up to this size (about two chunks).
 const BUFFER_KEPT: usize = 64 << 20;
@@ -103,6 +138,8 @@ const BUFFER_KEPT: usize = 64 << 20;
 /// (`O_DIRECT`): a backup's contents are written once and seldom read, and copying them
 /// into the page cache was most of a backup's CPU time. The unused end of an append's last
 /// block stays zero; the objects' places are recorded, so the gaps are never read.
+/// An append is on disk (the file's data, and its name in the folder) before it returns, so
+/// the rows recorded after it never point at bytes a power cut could take back.
 pub struct PackWriter {
     root: PathBuf,
     open: Option<OpenPack>,
@@ -110,6 +147,7 @@ pub struct PackWriter {
     buffer: Vec<u8>,
     /// Whether to try direct writes: cleared once the file system refused one.
     direct: bool,
+    _lock: StoreLock,
 }
 
 struct OpenPack {
@@ -128,8 +166,17 @@ impl PackWriter {
         }
         let mut written = self.append_to_pack(&objects);
         if written.is_err() {
-            // Where a failed write stopped is unknown: the next contents go to a new pack.
-            self.open = None;
+            // What a failed write left (a full disk stops it part way) is cut off again, so no
+            // half-written bytes stay behind; the next contents go to a new pack.
+            if let Some(pack) = self.open.take() {
+                let cut = match pack.length {
+                    0 => std::fs::remove_file(self.root.join(&pack.name)),
+                    length => pack.file.set_len(length as u64),
+                };
+                if let Err(error) = cut {
+                    tracing::warn!(pack = pack.name, %error, "the end of a failed write could not be removed (the store check lists it)");
+                }
+            }
         }
         if self.direct && written.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::EINVAL)) {
             // Some file systems open a file for direct writes and then refuse them (larger
@@ -149,7 +196,10 @@ impl PackWriter {
         if self.open.as_ref().is_none_or(|pack| pack.length >= PACK_LIMIT) {
             std::fs::create_dir_all(&self.root)?;
             let name = format!("{}-{}.pack", crate::db::now_ms(), hex::encode(rand::random::<[u8; 6]>()));
-            self.open = Some(OpenPack { file: create_pack(&self.root.join(&name), self.direct)?, name, length: 0 });
+            let file = create_pack(&self.root.join(&name), self.direct)?;
+            self.open = Some(OpenPack { file, name, length: 0 });
+            // The new file's name, on disk before anything points into it.
+            std::fs::File::open(&self.root)?.sync_all()?;
         }
         let pack = self.open.as_mut().expect("opened above");
         let total: usize = objects.iter().map(|(_, bytes)| bytes.len()).sum();
@@ -173,6 +223,8 @@ impl PackWriter {
         }
         block[at..].fill(0);
         pack.file.write_all_at(block, pack.length as u64)?;
+        // Direct writes skip the cache, not the file's length nor the disk's own cache.
+        pack.file.sync_data()?;
         pack.length += padded as i64;
         Ok(located)
     }
@@ -192,13 +244,17 @@ fn create_pack(path: &Path, direct: bool) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
+/// Pack names are ours; anything else in the column is not followed.
+fn pack_path(root: &Path, name: &str) -> Option<PathBuf> {
+    (!name.is_empty() && !name.contains(['/', '\\', '\0']) && !name.starts_with('.')).then(|| root.join(name))
+}
+
 fn read_one(root: &Path, open: &mut Option<(String, std::fs::File)>, object: &Located) -> std::io::Result<Vec<u8>> {
-    // Pack names are ours; anything else in the column is not followed.
-    if object.pack.contains(['/', '\\']) || object.pack.starts_with('.') {
+    let Some(path) = pack_path(root, &object.pack) else {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a pack name"));
-    }
+    };
     if open.as_ref().is_none_or(|(name, _)| *name != object.pack) {
-        *open = Some((object.pack.clone(), std::fs::File::open(root.join(&object.pack))?));
+        *open = Some((object.pack.clone(), std::fs::File::open(path)?));
     }
     let (_, file) = open.as_mut().expect("opened above");
     file.seek(SeekFrom::Start(object.offset.max(0) as u64))?;
@@ -220,7 +276,7 @@ mod tests {
         let store = ObjectStore::new(dir.path());
         let one = b"Subject: one\r\n\r\nbody\r\n".to_vec();
         let two = b"Subject: two\r\n\r\nother\r\n".to_vec();
-        let mut writer = store.pack_writer();
+        let mut writer = store.pack_writer().unwrap();
         let mut located = writer.append(vec![(ObjectStore::hash(&one), one.clone())]).unwrap();
         // A run's later contents go to the same pack, after the first.
         located.extend(writer.append(vec![(ObjectStore::hash(&two), two.clone())]).unwrap());
@@ -247,7 +303,7 @@ mod tests {
         // The way taken where the file system refuses direct writes.
         let dir = tempfile::tempdir().unwrap();
         let store = ObjectStore::new(dir.path());
-        let mut writer = PackWriter { direct: false, ..store.pack_writer() };
+        let mut writer = PackWriter { direct: false, ..store.pack_writer().unwrap() };
         let (one, two) = (vec![7_u8; 5000], vec![8_u8; 10]);
         let mut located = writer.append(vec![(ObjectStore::hash(&one), one.clone())]).unwrap();
         located.extend(writer.append(vec![(ObjectStore::hash(&two), two.clone())]).unwrap());

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod imap;
+
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
 use axum::response::Response;
