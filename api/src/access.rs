@@ -29,10 +29,13 @@ pub enum Action {
     ChangeCredentials,
     /// Add IMAP mailboxes, test a connection, give a mailbox's new password.
     ChangeMailboxes,
+    /// See how much room the service's own backup storage has left (the dashboard's warning):
+    /// resellers run the service; an organisation can do nothing about it.
+    ViewServiceStorage,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::ViewStatus,
         Action::ForceBackup,
         Action::StartRestore,
@@ -42,6 +45,7 @@ impl Action {
         Action::ViewSettings,
         Action::ChangeCredentials,
         Action::ChangeMailboxes,
+        Action::ViewServiceStorage,
     ];
 
     /// Starting a job of this kind (a backup is started by Force Backup).
@@ -64,6 +68,7 @@ impl Action {
             | Action::ViewSettings
             | Action::ChangeCredentials
             | Action::ChangeMailboxes => admin,
+            Action::ViewServiceStorage => role == Role::Reseller,
         }
     }
 
@@ -84,6 +89,7 @@ impl Action {
             Action::ViewSettings => "Account Settings can be seen only by the organisation's admins and its reseller",
             Action::ChangeCredentials => "Credentials can be seen and changed only by the organisation's admins and its reseller",
             Action::ChangeMailboxes => "Mailboxes can be added and changed only by the organisation's admins and its reseller",
+            Action::ViewServiceStorage => "The service's own storage is shown to resellers, who run the service",
         }
     }
 }
@@ -102,8 +108,18 @@ mod tests {
     #[test]
     fn admins_and_resellers_may_do_everything_within_their_scope() {
         for role in [Role::OrgAdmin, Role::Reseller] {
-            assert!(Action::ALL.into_iter().all(|a| a.allowed(role)), "{role:?}");
+            let organisations = Action::ALL.into_iter().filter(|a| *a != Action::ViewServiceStorage);
+            assert!(organisations.into_iter().all(|a| a.allowed(role)), "{role:?}");
             assert!(!Action::writes_own_mailbox_only(role));
         }
+    }
+
+    #[test]
+    fn only_resellers_see_the_service_storage() {
+        let who: Vec<Role> = [Role::EndUser, Role::OrgAdmin, Role::Reseller]
+            .into_iter()
+            .filter(|role| Action::ViewServiceStorage.allowed(*role))
+            .collect();
+        assert_eq!(who, [Role::Reseller]);
     }
 }

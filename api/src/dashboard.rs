@@ -18,6 +18,22 @@ pub struct Dashboard {
     /// Reauthentication"); empty for end users.
     #[serde(default)]
     pub need_reauthentication: Vec<crate::credentials::BrokenCredential>,
+    /// The service's own backup storage is short of room (under the server's
+    /// `--min-free-space-mb`): shown to resellers, who run the service. `None` when there is
+    /// room, and for everyone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_warning: Option<ServiceStorage>,
+}
+
+/// The room left where this service keeps its backups (the file system of its data folder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceStorage {
+    /// Free to the service.
+    pub free_bytes: u64,
+    pub total_bytes: u64,
+    /// The warning shows under this.
+    pub threshold_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

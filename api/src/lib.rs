@@ -21,7 +21,7 @@ pub use credentials::{
     BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
     DeviceFlow, DeviceFlowStatus, OrganisationSummary,
 };
-pub use dashboard::{Dashboard, KindCounts, StaleAccount, Storage};
+pub use dashboard::{Dashboard, KindCounts, ServiceStorage, StaleAccount, Storage};
 pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
 pub use mailboxes::{ConnectionTest, ImapMailboxRequest, ImapPassword, ImapSettings, OrganisationMailbox, SkippedItem};
 pub use page::Page;

@@ -99,9 +99,14 @@ pub fn scope(user: impl Principal) -> Scope {
     }
 }
 
+/// Whether the user's role may take `action` (for what an answer includes, not a 403).
+pub fn may(user: impl Principal, action: Action) -> bool {
+    action.allowed(user.role())
+}
+
 /// 403 unless the user's role may take `action`.
 pub fn require(user: impl Principal, action: Action) -> AppResult<()> {
-    if action.allowed(user.role()) {
+    if may(&user, action) {
         Ok(())
     } else {
         Err(AppError::Forbidden(format!("{}; you are signed in as {}.", action.who_may(), user.role().label().to_lowercase())))

@@ -175,6 +175,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_MAX_STREAMS_PER_USER", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_streams_per_user: u32,
 
+    /// The dashboard warns resellers when the data folder's file system has less room than
+    /// this, in MB (1 MB = 2^20 bytes): a full one stops every backup until room is made.
+    #[arg(long, env = "PORTAL_MIN_FREE_SPACE_MB", default_value_t = 1024)]
+    pub min_free_space_mb: u64,
+
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
@@ -276,6 +281,7 @@ impl Config {
             max_message_mb: 150,
             workers: 4,
             max_runs_per_organisation: 2,
+            min_free_space_mb: 1024,
         }
     }
 }

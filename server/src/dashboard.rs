@@ -1,12 +1,14 @@
-//! The backup dashboard: counts per status of every kind, storage against the quota, and the
-//! accounts whose last complete backup is getting old.
+//! The backup dashboard: counts per status of every kind, storage against the quota, the
+//! accounts whose last complete backup is getting old, and (for resellers) a warning when the
+//! service's own backup storage runs short of room.
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use portal_api::{Dashboard, JobKind, KindCounts, StaleAccount, Storage};
+use portal_api::{Action, Dashboard, JobKind, KindCounts, ServiceStorage, StaleAccount, Storage};
 
 use crate::auth::CurrentUser;
+use crate::config::Config;
 use crate::db::{now_ms, rfc3339};
 use crate::error::AppResult;
 use crate::jobs::status_counts;
@@ -69,8 +71,11 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
     .await?;
 
     let need_reauthentication = crate::credentials::need_reauthentication(&state, &user).await?;
+    let storage_warning =
+        if crate::access::may(&user, Action::ViewServiceStorage) { service_storage_warning(&state.config).await } else { None };
     Ok(Json(Dashboard {
         need_reauthentication,
+        storage_warning,
         kinds,
         storage: Storage { used_bytes: used.unwrap_or(0).max(0) as u64, quota_bytes: quota.unwrap_or(0).max(0) as u64 },
         stale: stale
@@ -84,4 +89,28 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
         stale_over_24h,
         stale_over_48h,
     }))
+}
+
+/// The room where the backups are written (the packs' folder, which may be a volume of its
+/// own), when under `--min-free-space-mb`. Room that cannot be read is logged, not shown: the
+/// dashboard still answers.
+async fn service_storage_warning(config: &Config) -> Option<ServiceStorage> {
+    let store = crate::imap::store::ObjectStore::new(&config.data_dir);
+    let data_dir = config.data_dir.clone();
+    let threshold = config.min_free_space_mb.saturating_mul(1 << 20);
+    let room = move || crate::disk::room(if store.root().is_dir() { store.root() } else { &data_dir });
+    match tokio::task::spawn_blocking(room).await {
+        Ok(Ok(room)) if room.free < threshold => {
+            Some(ServiceStorage { free_bytes: room.free, total_bytes: room.total, threshold_bytes: threshold })
+        }
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the data folder's free space could not be read");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the data folder's free space could not be read");
+            None
+        }
+    }
 }

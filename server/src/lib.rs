@@ -8,6 +8,7 @@ pub mod connector;
 pub mod credentials;
 pub mod dashboard;
 pub mod db;
+pub mod disk;
 pub mod downloads;
 pub mod engine;
 pub mod error;

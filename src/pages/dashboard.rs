@@ -1,9 +1,10 @@
 //! The backup dashboard: every kind's statuses as counts that lead to the filtered list,
-//! storage against the subscription, and the accounts whose backups are getting old.
+//! storage against the subscription, the accounts whose backups are getting old, and (for
+//! resellers, to whom the server sends it) a warning when the service's own storage runs short.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use portal_api::{Dashboard, JobKind, JobStatus};
+use portal_api::{Dashboard, JobKind, JobStatus, ServiceStorage};
 
 use crate::api;
 use crate::components::error_notice::ErrorList;
@@ -82,6 +83,7 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
         })
         .collect_view();
     view! {
+        {dashboard.storage_warning.map(|warning| view! { <StorageAlert warning /> })}
         <ReauthBanner broken />
         <div class="dashboard__grid">{kinds}</div>
         <article class="dashboard__card dashboard__storage">
@@ -104,5 +106,29 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
             </p>
             <ul>{stale_rows}</ul>
         </article>
+    }
+}
+
+/// The disk where this service keeps its backups is short of room: what that means for the
+/// backups, and what makes it right.
+#[component]
+fn StorageAlert(warning: ServiceStorage) -> impl IntoView {
+    view! {
+        <section class="storage-alert" role="alert" aria-labelledby="storage-alert-title">
+            <h2 id="storage-alert-title">"This service's backup storage is running out of room"</h2>
+            <p>
+                {format!(
+                    "{} free of {} on the disk where this service keeps its backups (this warning shows under {}).",
+                    human_bytes(warning.free_bytes),
+                    human_bytes(warning.total_bytes),
+                    human_bytes(warning.threshold_bytes)
+                )}
+            </p>
+            <p>
+                "Once it is full, every backup stops and waits as Retrying: nothing saved is lost, but new mail is not \
+                 backed up. Give the server's data folder more room, or move it to a larger disk; the backups then go on \
+                 by themselves, or at once with Force Backup."
+            </p>
+        </section>
     }
 }
