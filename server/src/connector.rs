@@ -27,12 +27,26 @@ pub enum Outcome {
     /// an unknown error. The job says only what was being done; the error's own words (SQL,
     /// file paths) go to the server's log with the job's ID.
     Internal { during: String, error: String },
+    /// The service's own storage (the data folder) is full while `during`: not the customer's
+    /// subscription (that is `SpaceFull`). Retried; the job names the cause in our words.
+    StorageFull { during: String },
 }
 
 impl Outcome {
     /// A failure on our side while `during` ("reading the backup").
     pub fn internal(during: &str, error: impl std::fmt::Display) -> Outcome {
         Outcome::Internal { during: during.to_owned(), error: error.to_string() }
+    }
+
+    /// A failure on our side while `during` with the service's own files: a full disk (or a
+    /// quota on it) is `StorageFull`, logged with the system's words; anything else `Internal`.
+    pub fn storage(during: &str, error: std::io::Error) -> Outcome {
+        use std::io::ErrorKind;
+        if matches!(error.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded) {
+            tracing::error!(during, %error, "the data folder is full: backups wait until room is made");
+            return Outcome::StorageFull { during: during.to_owned() };
+        }
+        Outcome::internal(during, error)
     }
 }
 

@@ -67,7 +67,21 @@ pub fn decide(kind: JobKind, outcome: &Outcome, retries: u32, policy: &RetryPoli
             let detail = internal_detail(during, retries < policy.max_retries);
             retry(kind, JobStatus::Retrying, &detail, retries, policy, now)
         }
+        Outcome::StorageFull { .. } => {
+            let detail = storage_full_detail(retries < policy.max_retries);
+            retry(kind, JobStatus::Retrying, &detail, retries, policy, now)
+        }
     }
+}
+
+/// What a job says when the service's own storage is full: the cause in our words, that it
+/// is not the customer's subscription, and that nothing was lost; never the system's error.
+pub fn storage_full_detail(tried_again: bool) -> String {
+    let again = if tried_again { ", and it will be tried again" } else { "" };
+    format!(
+        "The backup storage of this service is full. This is on our side, not your subscription's storage: \
+         nothing was lost{again}."
+    )
 }
 
 /// What a job says of a failure on our side: what was being done, never the error itself.
@@ -138,6 +152,30 @@ mod tests {
     }
 
     #[test]
+    fn our_full_storage_is_retried_and_named_in_our_words() {
+        let full = Outcome::storage("saving messages", std::io::ErrorKind::StorageFull.into());
+        assert_eq!(full, Outcome::StorageFull { during: "saving messages".into() });
+        for kind in JobKind::ALL {
+            let d = decide(kind, &full, 0, &POLICY, NOW);
+            assert_eq!(
+                (d.status, d.retries, d.finished),
+                (JobStatus::Retrying, 1, false),
+                "not Space Full: not the subscription's"
+            );
+            assert_eq!(
+                d.detail.unwrap(),
+                "The backup storage of this service is full. This is on our side, not your subscription's storage: \
+                 nothing was lost, and it will be tried again."
+            );
+            let last = decide(kind, &full, 25, &POLICY, NOW).detail.unwrap();
+            assert!(last.ends_with("nothing was lost. (gave up after 25 retries)"), "{last}");
+        }
+        // Any other failure writing our files stays an internal error.
+        let other = Outcome::storage("writing the download file", std::io::ErrorKind::PermissionDenied.into());
+        assert!(matches!(other, Outcome::Internal { .. }));
+    }
+
+    #[test]
     fn after_25_retries_a_migration_restore_or_download_is_cancelled() {
         for kind in [JobKind::Migrate, JobKind::Restore, JobKind::Download] {
             let mut retries = 0;
@@ -195,6 +233,7 @@ mod tests {
             Outcome::Failed("bug".into()),
             unknown(),
             Outcome::internal("reading the backup", "disk I/O error"),
+            Outcome::StorageFull { during: "saving messages".into() },
         ];
         for kind in JobKind::ALL {
             for outcome in &outcomes {

@@ -65,7 +65,7 @@ impl ImapConnector {
                 run.report(true).await;
                 run.outcome()
             }
-            Ok(Err(error)) => Outcome::internal("writing the download file", error),
+            Ok(Err(error)) => Outcome::storage("writing the download file", error),
             Err(error) => Outcome::internal("writing the download file", error),
         }
     }

@@ -735,7 +735,7 @@ struct Chunk {
 
 impl Saver {
     fn new(db: Db, store: &ObjectStore) -> Result<Saver, Outcome> {
-        let pack = store.pack_writer().map_err(|e| Outcome::internal("opening the backup storage", e))?;
+        let pack = store.pack_writer().map_err(|e| Outcome::storage("opening the backup storage", e))?;
         Ok(Saver { backend: Backend::of(&db), db, pack: std::sync::Arc::new(std::sync::Mutex::new(pack)) })
     }
 
@@ -788,7 +788,7 @@ impl Saver {
         .await
         .map_err(std::io::Error::other)
         .and_then(|written| written);
-        written.map_err(|e| Outcome::internal("writing messages to the backup storage", e))
+        written.map_err(|e| Outcome::storage("writing messages to the backup storage", e))
     }
 
     /// Records a chunk of stored messages and how far the folder has been read, at once.
