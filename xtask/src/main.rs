@@ -145,7 +145,8 @@ fn test() -> Result {
 
     suites.push((
         "api and server (cargo test)",
-        run_command(tools::cargo().args(["test", "-p", "portal-api", "-p", "portal-server", "-p", "xtask"])),
+        // With the failpoints the fault tests arm (server/src/failpoint.rs); a release build has none.
+        run_command(tools::cargo().args(["test", "-p", "portal-api", "-p", "portal-server", "-p", "xtask", "--features", FAILPOINTS])),
     ));
     suites.push(("server on PostgreSQL (cargo test)", server_tests_on_postgres()));
     suites.push((
@@ -180,8 +181,13 @@ fn test() -> Result {
 /// that what only PostgreSQL refuses is found (SQL is shared through sqlx's Any driver).
 fn server_tests_on_postgres() -> Result {
     let postgres = testkit::Postgres::start()?;
-    run_command(tools::cargo().args(["test", "-p", "portal-server", "--tests"]).env("PORTAL_TEST_POSTGRES", postgres.url()))
+    run_command(
+        tools::cargo().args(["test", "-p", "portal-server", "--tests", "--features", FAILPOINTS]).env("PORTAL_TEST_POSTGRES", postgres.url()),
+    )
 }
+
+/// The server's test-only feature: failpoints that abort the process (server/tests/failpoints.rs).
+const FAILPOINTS: &str = "portal-server/failpoints";
 
 /// Builds the portal and the server, starts the server on a free port with a fresh
 /// database, runs the Playwright specs against it, and stops it.

@@ -263,6 +263,8 @@ impl Engine {
             tracing::warn!(job = %job.id, "the claim on a run was lost; the run was stopped");
             return Ok(());
         };
+        // The work is done; how it ended is not recorded yet.
+        crate::failpoint::hit("engine.before-finish");
         // The demo connector has no messages of its own; the imap connector writes its file itself.
         if kind == JobKind::Download
             && work.connector == "demo"

@@ -615,6 +615,8 @@ impl Saver {
         }
         skipped.extend(unreadable);
         let located = self.write_contents(contents).await?;
+        // The pack holds the contents; nothing points at them yet.
+        crate::failpoint::hit("backup.pack-written");
         self.save_chunk(&chunk, messages, &skipped, &located).await.map_err(database)?;
         Ok(skipped.into_iter().map(|(uid, why)| (format!("{}, UID {uid}", chunk.folder), why)).collect())
     }
@@ -649,6 +651,8 @@ impl Saver {
         let backend = self.backend;
         let mut tx = self.db.begin().await?;
         ObjectStore::record(&mut tx, backend, located).await?;
+        // Indexed, but the messages and the folder's last UID not yet: all in one transaction.
+        crate::failpoint::hit("backup.index-recorded");
         for (uid, reason) in skipped {
             sqlx::query(
                 "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \

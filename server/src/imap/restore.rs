@@ -185,7 +185,11 @@ impl ImapConnector {
             let flags: Vec<String> = message.message.flags.split_whitespace().map(str::to_owned).collect();
             let date = message.message.internal_date.and_then(imap_date);
             match client::append(copy.session, self.reach.timeout, folder, &flags, date.as_deref(), &bytes).await {
-                Ok(()) => answered.push(message.key()),
+                Ok(()) => {
+                    answered.push(message.key());
+                    // At the destination, and not yet confirmed in the job's record.
+                    crate::failpoint::hit("restore.between-appends");
+                }
                 Err(error) => match client::sort(copy.account, error) {
                     Failure::Other(text) => run.skip(message.message.name(), &text),
                     Failure::Quota(text) => {
