@@ -4,6 +4,7 @@
 mod bench;
 mod imap;
 mod load;
+mod soak;
 mod tools;
 
 use std::net::TcpListener;
@@ -27,6 +28,9 @@ usage: cargo xtask <command>
                        under load, the portal in Chromium, IMAP backup throughput against
                        Dovecot's own speed); one part only when named
   e2e [spec...]        only the end-to-end specs, or those whose file names match
+  soak [kills]         kill the server at random moments (20 times unless told) while it
+                       backs up, restores and downloads real mailboxes; then compare every
+                       restore byte for byte and check every job ended exactly once
   setup                only install the tools";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -38,6 +42,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("e2e") => tools::install_all(tools::Needs::Test).and_then(|()| end_to_end(&args[1..])),
         Some("bench") => bench::bench(args.get(1).map(String::as_str)),
+        Some("soak") => match args.get(1).map(|n| n.parse::<u32>()) {
+            None => tools::install_all(tools::Needs::Test).and_then(|()| soak::soak(20)),
+            Some(Ok(kills)) => tools::install_all(tools::Needs::Test).and_then(|()| soak::soak(kills)),
+            Some(Err(_)) => Err("soak takes a number of kills".into()),
+        },
         Some("setup") => tools::install_all(tools::Needs::Test),
         _ => {
             eprintln!("{USAGE}");
@@ -159,6 +168,7 @@ fn test() -> Result {
         ),
     ));
     suites.push(("end-to-end specs (Playwright)", end_to_end(&[])));
+    suites.push(("soak: 3 kills mid-backup, -restore and -download", soak::soak(3)));
 
     println!();
     let failed = suites.iter().filter(|(_, outcome)| outcome.is_err()).count();

@@ -224,6 +224,17 @@ impl Engine {
                 .bind(now)
                 .execute(&self.db)
                 .await?;
+            // An attempt its instance never finished (it stopped): ended now, named as such.
+            sqlx::query(
+                "UPDATE job_attempts SET finished_at = $1, outcome = 'interrupted', \
+                        detail = 'The server running it stopped; the next attempt took over.' \
+                 WHERE job_id = $2 AND number < $3 AND finished_at IS NULL",
+            )
+            .bind(now)
+            .bind(&job.id)
+            .bind(job.attempts)
+            .execute(&self.db)
+            .await?;
             sync_backup(&self.db, &job.id, JobStatus::InProgress, None, now).await?;
         }
         Ok(claimed.map(ClaimedJob))
