@@ -2,7 +2,7 @@
 //! portable SQL through sqlx's `Any` driver, so the same code runs on both.
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -12,6 +12,15 @@ pub type Db = AnyPool;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// How long a query waits for a connection: all busy, or the database out of reach (sqlx
+/// keeps retrying a refused connection until then). Past it the answer is a 503, so a
+/// request never hangs on a database that is gone.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the server waits at its start for a database that does not answer yet (one
+/// started alongside it).
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
 /// Opens the database (creating an SQLite file and its folder if missing) and migrates it.
 pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
     sqlx::any::install_default_drivers();
@@ -20,6 +29,7 @@ pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
     let is_sqlite = url.starts_with("sqlite:");
     let db = AnyPoolOptions::new()
         .max_connections(if is_sqlite { 4 } else { 16 })
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if is_sqlite {
@@ -31,8 +41,15 @@ pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
                 Ok(())
             })
         })
-        .connect_with(options)
-        .await?;
+        .connect_lazy_with(options);
+    let started = Instant::now();
+    loop {
+        match db.acquire().await {
+            Ok(_) => break,
+            Err(sqlx::Error::PoolTimedOut) if started.elapsed() < STARTUP_WAIT => {}
+            Err(error) => return Err(error),
+        }
+    }
     if is_sqlite {
         // Readers do not wait for the writer; the setting stays with the file.
         sqlx::query("PRAGMA journal_mode = WAL").execute(&db).await?;

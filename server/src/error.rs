@@ -311,6 +311,17 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A secret that could not be read or stored: the database's trouble is the database's answer
+/// (a 503 while it is out of reach); one that does not decrypt is ours.
+impl From<crate::secrets::SecretError> for AppError {
+    fn from(error: crate::secrets::SecretError) -> Self {
+        match error {
+            crate::secrets::SecretError::Database(error) => error.into(),
+            undecryptable => AppError::internal(undecryptable),
+        }
+    }
+}
+
 /// A failure that passes by itself: the database is locked by another writer, has no free
 /// connection, or cannot be reached; not a bad query or bad data, which stay 500.
 fn database_out_of_reach(error: &sqlx::Error) -> bool {

@@ -429,6 +429,7 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
         "DELETE FROM job_secrets WHERE job_id = $1",
         "DELETE FROM job_attempts WHERE job_id = $1",
         "DELETE FROM job_skipped_items WHERE job_id = $1",
+        "DELETE FROM job_copies WHERE job_id = $1",
     ] {
         sqlx::query(dependent).bind(&id).execute(&mut *tx).await?;
     }

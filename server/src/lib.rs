@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod failpoint;
 pub mod headers;
 mod html;
 pub mod idp;

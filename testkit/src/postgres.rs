@@ -33,11 +33,27 @@ pub fn postgres_bin() -> Option<PathBuf> {
 pub struct Postgres {
     pub port: u16,
     dir: PathBuf,
-    child: Child,
+    bin: PathBuf,
+    /// The user it runs as, when we are root.
+    owner: Option<(u32, u32)>,
+    /// `None` while stopped (`stop_immediately`).
+    child: Option<Child>,
+    /// Commits reach the kernel before they are confirmed (`start_crash_safe`).
+    crash_safe: bool,
 }
 
 impl Postgres {
     pub fn start() -> Result<Postgres, String> {
+        Self::start_with(false)
+    }
+
+    /// A server whose confirmed commits survive it being killed (`stop_immediately`); not the
+    /// machine crashing, which tests do not do. Somewhat slower.
+    pub fn start_crash_safe() -> Result<Postgres, String> {
+        Self::start_with(true)
+    }
+
+    fn start_with(crash_safe: bool) -> Result<Postgres, String> {
         let bin = postgres_bin()
             .ok_or_else(|| format!("no PostgreSQL server under {VERSIONS}: install postgresql (`cargo xtask test` does)"))?;
         let port = crate::free_port()?;
@@ -47,38 +63,63 @@ impl Postgres {
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let command = |program: &str| {
-            let mut command = Command::new(bin.join(program));
-            command.current_dir(&dir);
-            if let Some((uid, gid)) = owner {
-                command.uid(uid).gid(gid);
-            }
-            command
-        };
-        let data = dir.join("data");
-        let initdb = command("initdb")
+        let mut postgres = Postgres { port, dir, bin, owner, child: None, crash_safe };
+        let initdb = postgres
+            .command("initdb")
             .args(["--auth=trust", "--username=portal", "--encoding=UTF8", "--locale=C", "--no-sync", "--pgdata"])
-            .arg(&data)
+            .arg(postgres.dir.join("data"))
             .output()
             .map_err(|e| format!("initdb: {e}"))?;
         if !initdb.status.success() {
-            let _ = fs::remove_dir_all(&dir);
+            // Dropped: the folder goes.
             return Err(format!("initdb failed: {}", String::from_utf8_lossy(&initdb.stderr)));
         }
-        let child = command("postgres")
+        postgres.start_again()?;
+        Ok(postgres)
+    }
+
+    /// Stops the server as `pg_ctl stop -m immediate` does (SIGQUIT): every connection is cut at
+    /// once, nothing is flushed; the next start recovers from the log, as after a crash.
+    pub fn stop_immediately(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-QUIT", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server (again, after `stop_immediately`) on the same port and data, and
+    /// waits until it takes connections.
+    pub fn start_again(&mut self) -> Result<(), String> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = fs::OpenOptions::new().create(true).append(true).open(self.dir.join("postgres.log"));
+        let child = self
+            .command("postgres")
             .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c"])
-            .arg(format!("unix_socket_directories={}", dir.display()))
+            .arg(self.dir.join("data"))
+            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c"])
+            .arg(format!("unix_socket_directories={}", self.dir.display()))
             // Tests run side by side, each with its own pool.
-            .args(["-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .args(["-c", "max_connections=300", "-c", "fsync=off", "-c", "full_page_writes=off", "-c"])
+            // Off, a commit is confirmed before its log is written: killed, the server loses it.
+            .arg(if self.crash_safe { "synchronous_commit=on" } else { "synchronous_commit=off" })
             .stdout(Stdio::null())
-            .stderr(fs::File::create(dir.join("postgres.log")).map_err(|e| e.to_string())?)
+            .stderr(log.map_err(|e| e.to_string())?)
             .spawn()
             .map_err(|e| format!("postgres: {e}"))?;
-        let postgres = Postgres { port, dir, child };
-        postgres.wait_until_ready(&bin)?;
-        Ok(postgres)
+        self.child = Some(child);
+        self.wait_until_ready()
+    }
+
+    /// One of PostgreSQL's programs, run in its folder as its user.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(self.bin.join(program));
+        command.current_dir(&self.dir);
+        if let Some((uid, gid)) = self.owner {
+            command.uid(uid).gid(gid);
+        }
+        command
     }
 
     /// The server's URL without a database: `postgres://portal@127.0.0.1:PORT`.
@@ -86,11 +127,11 @@ impl Postgres {
         format!("postgres://portal@127.0.0.1:{}", self.port)
     }
 
-    fn wait_until_ready(&self, bin: &std::path::Path) -> Result<(), String> {
+    fn wait_until_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             let ready = TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && Command::new(bin.join("pg_isready"))
+                && Command::new(self.bin.join("pg_isready"))
                     .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "portal", "-q"])
                     .status()
                     .is_ok_and(|s| s.success());
@@ -106,14 +147,16 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        // SIGINT: a fast shutdown (clients cut, no checkpoint worth waiting for).
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(mut child) = self.child.take() {
+            // SIGINT: a fast shutdown (clients cut, no checkpoint worth waiting for).
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::{imap, load, root, run_command, tools, Result, TestServer};
+use crate::{imap, load, memory, root, run_command, tools, Result, TestServer};
 
 /// Initial transfer of the portal: HTML + JS + wasm + CSS, compressed as served.
 const INITIAL_TRANSFER_BUDGET_KB: f64 = 200.0;
@@ -26,12 +26,16 @@ const BACKUP_MESSAGES: usize = 10_000;
 const BACKUP_MESSAGE_SIZES: [usize; 2] = [4_000, 50_000];
 
 pub fn bench(only: Option<&str>) -> Result {
-    if let Some(part) = only.filter(|p| !["transfer", "list", "portal", "imap"].contains(p)) {
-        return Err(format!("no bench part {part:?}: choose transfer, list, portal or imap"));
+    if let Some(part) = only.filter(|p| !["transfer", "list", "portal", "imap", "memory"].contains(p)) {
+        return Err(format!("no bench part {part:?}: choose transfer, list, portal, imap or memory"));
     }
-    let wanted = |part: &str| only.is_none_or(|only| only == part);
-    tools::install_all(tools::Needs::Run)?;
-    tools::build_portal()?;
+    // `memory` backs up and downloads a 1 GB mailbox (minutes): only when named.
+    let wanted = |part: &str| only.map_or(part != "memory", |only| only == part);
+    // Only the portal's own figures need it built.
+    if wanted("transfer") || wanted("portal") {
+        tools::install_all(tools::Needs::Run)?;
+        tools::build_portal()?;
+    }
     let mut over = Vec::new();
     if wanted("transfer") {
         initial_transfer(&mut over)?;
@@ -47,6 +51,10 @@ pub fn bench(only: Option<&str>) -> Result {
     if wanted("imap") {
         println!();
         imap_backup(&mut over)?;
+    }
+    if wanted("memory") {
+        println!();
+        memory::memory(&mut over)?;
     }
 
     if over.is_empty() {
@@ -218,7 +226,7 @@ fn first_backup_seconds(imap_port: u16) -> Result<f64> {
 }
 
 /// Waits until the job counts stop changing for two seconds (the demo's queued jobs are done).
-fn wait_until_idle(port: u16) -> Result {
+pub(crate) fn wait_until_idle(port: u16) -> Result {
     let cookie = load::sign_in(port, "reseller@northwind.example", portal_api::demo::DEMO_PASSWORD)?;
     let mut connection = load::connect(port)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -240,7 +248,7 @@ fn wait_until_idle(port: u16) -> Result {
     Err("the demo's jobs were still changing after 2 minutes".into())
 }
 
-fn verdict(name: &str, figure: f64, budget: f64, unit: &str, over: &mut Vec<String>) -> String {
+pub(crate) fn verdict(name: &str, figure: f64, budget: f64, unit: &str, over: &mut Vec<String>) -> String {
     let ok = figure <= budget;
     if !ok {
         over.push(name.to_owned());

@@ -4,6 +4,8 @@
 mod bench;
 mod imap;
 mod load;
+mod memory;
+mod soak;
 mod tools;
 
 use std::net::TcpListener;
@@ -22,11 +24,16 @@ usage: cargo xtask <command>
                        --imap: also a local Dovecot with three mailboxes, added to the portal
   test                 install what the tests need and run every test: api and server,
                        the portal in headless Chromium, and the end-to-end specs
-  bench [transfer|list|portal|imap]
+  bench [transfer|list|portal|imap|memory]
                        measure the budgets (initial transfer of the portal, the jobs list
                        under load, the portal in Chromium, IMAP backup throughput against
-                       Dovecot's own speed); one part only when named
+                       Dovecot's own speed); one part only when named. `memory` (the
+                       server's peak memory backing up and downloading a 1 GB mailbox,
+                       some minutes) runs only when named
   e2e [spec...]        only the end-to-end specs, or those whose file names match
+  soak [kills]         kill the server at random moments (20 times unless told) while it
+                       backs up, restores and downloads real mailboxes; then compare every
+                       restore byte for byte and check every job ended exactly once
   setup                only install the tools";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -38,6 +45,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("e2e") => tools::install_all(tools::Needs::Test).and_then(|()| end_to_end(&args[1..])),
         Some("bench") => bench::bench(args.get(1).map(String::as_str)),
+        Some("soak") => match args.get(1).map(|n| n.parse::<u32>()) {
+            None => tools::install_all(tools::Needs::Test).and_then(|()| soak::soak(20)),
+            Some(Ok(kills)) => tools::install_all(tools::Needs::Test).and_then(|()| soak::soak(kills)),
+            Some(Err(_)) => Err("soak takes a number of kills".into()),
+        },
         Some("setup") => tools::install_all(tools::Needs::Test),
         _ => {
             eprintln!("{USAGE}");
@@ -145,7 +157,8 @@ fn test() -> Result {
 
     suites.push((
         "api and server (cargo test)",
-        run_command(tools::cargo().args(["test", "-p", "portal-api", "-p", "portal-server", "-p", "xtask"])),
+        // With the failpoints the fault tests arm (server/src/failpoint.rs); a release build has none.
+        run_command(tools::cargo().args(["test", "-p", "portal-api", "-p", "portal-server", "-p", "xtask", "--features", FAILPOINTS])),
     ));
     suites.push(("server on PostgreSQL (cargo test)", server_tests_on_postgres()));
     suites.push((
@@ -158,6 +171,7 @@ fn test() -> Result {
         ),
     ));
     suites.push(("end-to-end specs (Playwright)", end_to_end(&[])));
+    suites.push(("soak: 3 kills mid-backup, -restore and -download", soak::soak(3)));
 
     println!();
     let failed = suites.iter().filter(|(_, outcome)| outcome.is_err()).count();
@@ -180,8 +194,13 @@ fn test() -> Result {
 /// that what only PostgreSQL refuses is found (SQL is shared through sqlx's Any driver).
 fn server_tests_on_postgres() -> Result {
     let postgres = testkit::Postgres::start()?;
-    run_command(tools::cargo().args(["test", "-p", "portal-server", "--tests"]).env("PORTAL_TEST_POSTGRES", postgres.url()))
+    run_command(
+        tools::cargo().args(["test", "-p", "portal-server", "--tests", "--features", FAILPOINTS]).env("PORTAL_TEST_POSTGRES", postgres.url()),
+    )
 }
+
+/// The server's test-only feature: failpoints that abort the process (server/tests/failpoints.rs).
+const FAILPOINTS: &str = "portal-server/failpoints";
 
 /// Builds the portal and the server, starts the server on a free port with a fresh
 /// database, runs the Playwright specs against it, and stops it.
@@ -227,6 +246,8 @@ pub struct TestServer {
     pub port: u16,
     child: Child,
     data_dir: PathBuf,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl TestServer {
@@ -236,22 +257,47 @@ impl TestServer {
         let data_dir = std::env::temp_dir().join(format!("portal-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("could not create {}: {e}", data_dir.display()))?;
         let binary = target_dir().join(profile).join("portal-server");
-        let child = Command::new(&binary)
+        let env = env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+        let child = TestServer::spawn(&binary, port, &data_dir, &env)?;
+        let server = TestServer { url: format!("http://127.0.0.1:{port}"), port, child, data_dir, binary, env };
+        server.wait_until_ready(port)?;
+        Ok(server)
+    }
+
+    fn spawn(binary: &Path, port: u16, data_dir: &Path, env: &Vec<(String, String)>) -> Result<Child> {
+        Command::new(binary)
             .current_dir(root())
             .env("PORTAL_ADDR", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", format!("sqlite://{}/portal.db", data_dir.display()))
             .env("PORTAL_DIST", root().join("dist"))
-            .env("PORTAL_DATA_DIR", &data_dir)
+            .env("PORTAL_DATA_DIR", data_dir)
             .env("RUST_LOG", "warn")
             .env("PORTAL_SEED_DEMO", "true")
             // The specs' and the bench's Dovecot is on this machine.
             .env("PORTAL_ALLOW_PRIVATE_TARGETS", "true")
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .spawn()
-            .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
-        let server = TestServer { url: format!("http://127.0.0.1:{port}"), port, child, data_dir };
-        server.wait_until_ready(port)?;
-        Ok(server)
+            .map_err(|e| format!("could not start {}: {e}", binary.display()))
+    }
+
+    /// Stops the server (SIGTERM, as a deployment would) and starts a fresh process on the
+    /// same port, database and data folder.
+    pub fn restart(&mut self) -> Result {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().map_err(|e| e.to_string())?.is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = TestServer::spawn(&self.binary, self.port, &self.data_dir, &self.env)?;
+        self.wait_until_ready(self.port)
+    }
+
+    /// The server's process ID (its memory is read from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn wait_until_ready(&self, port: u16) -> Result {

@@ -278,8 +278,7 @@ pub async fn start_consent(
     let provider = Provider::from_config(&state.config);
     let flow_id = crate::auth::session::random_token();
     let (authorize_url, verifier) = provider.consent_url(&flow_id).map_err(|failure| upstream(&failure))?;
-    let sealed =
-        state.secrets.seal(&state.db, organisation.id, &flow_context(&flow_id), verifier.as_bytes()).await.map_err(internal)?;
+    let sealed = state.secrets.seal(&state.db, organisation.id, &flow_context(&flow_id), verifier.as_bytes()).await?;
     let now = now_ms();
     sqlx::query(
         "INSERT INTO oauth_flows (id, organisation_id, kind, started_by, sealed_secret, status, expires_at, created_at, updated_at) \
@@ -497,11 +496,7 @@ pub async fn start_device(
     let tenant = organisation.tenant()?.to_owned();
     let start = provider.start_device(&tenant).await.map_err(|failure| upstream(&failure))?;
     let flow_id = crate::auth::session::random_token();
-    let sealed = state
-        .secrets
-        .seal(&state.db, organisation.id, &flow_context(&flow_id), start.device_code.as_bytes())
-        .await
-        .map_err(internal)?;
+    let sealed = state.secrets.seal(&state.db, organisation.id, &flow_context(&flow_id), start.device_code.as_bytes()).await?;
     let now = now_ms();
     let interval = start.interval.clamp(1, 60) as i32;
     // A newer code replaces any earlier one still waiting.
@@ -541,7 +536,17 @@ async fn poll_device(state: AppState, organisation: Organisation, flow_id: Strin
     let provider = Provider::from_config(&state.config);
     let Some(tenant) = organisation.tenant_id.clone() else { return };
     loop {
-        let Ok(Some(flow)) = load_flow(&state.db, &flow_id).await else { return };
+        let flow = match load_flow(&state.db, &flow_id).await {
+            Ok(Some(flow)) => flow,
+            // The database out of reach for a moment: look again, so that an authorisation
+            // given meanwhile is still picked up.
+            Err(error) if !state.shutting_down() => {
+                tracing::warn!(%error, "device flow not read; trying again");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                continue;
+            }
+            _ => return,
+        };
         if flow.status != "pending" || state.shutting_down() {
             return;
         }
@@ -553,10 +558,15 @@ async fn poll_device(state: AppState, organisation: Organisation, flow_id: Strin
                 .await;
             return;
         }
-        let Ok(device_code) = state.secrets.open(&state.db, organisation.id, &flow_context(&flow_id), &flow.sealed_secret).await
-        else {
-            set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("The device code could not be read."), None).await;
-            return;
+        let device_code = match state.secrets.open(&state.db, organisation.id, &flow_context(&flow_id), &flow.sealed_secret).await
+        {
+            Ok(code) => code,
+            // Not the code's fault: asked again next round.
+            Err(crate::secrets::SecretError::Database(_)) => continue,
+            Err(_) => {
+                set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("The device code could not be read."), None).await;
+                return;
+            }
         };
         match provider.poll_device(&tenant, &String::from_utf8_lossy(&device_code)).await {
             Ok(tokens) => {
@@ -673,8 +683,7 @@ pub async fn complete_device(
             )))
         }
     };
-    let bundle =
-        state.secrets.open(&state.db, organisation.id, &token_context(&flow_id), &sealed_token).await.map_err(internal)?;
+    let bundle = state.secrets.open(&state.db, organisation.id, &token_context(&flow_id), &sealed_token).await?;
     let bundle: serde_json::Value = serde_json::from_slice(&bundle).map_err(internal)?;
     let access = bundle["access_token"].as_str().unwrap_or_default();
     let provider = Provider::from_config(&state.config);
@@ -736,8 +745,7 @@ pub async fn verify_credentials(
     .await?;
     for (kind, sealed, username) in held {
         let Some(kind) = CredentialKind::parse(&kind) else { continue };
-        let secret =
-            state.secrets.open(&state.db, organisation.id, &credential_context(kind), &sealed).await.map_err(internal)?;
+        let secret = state.secrets.open(&state.db, organisation.id, &credential_context(kind), &sealed).await?;
         let secret = String::from_utf8_lossy(&secret).into_owned();
         let checked = match kind {
             CredentialKind::BackupAdmin => {
@@ -752,11 +760,9 @@ pub async fn verify_credentials(
             Ok(rotated) => {
                 // A provider may rotate refresh tokens: keep the newest one.
                 let sealed = match rotated {
-                    Some(token) => state
-                        .secrets
-                        .seal(&state.db, organisation.id, &credential_context(kind), token.as_bytes())
-                        .await
-                        .map_err(internal)?,
+                    Some(token) => {
+                        state.secrets.seal(&state.db, organisation.id, &credential_context(kind), token.as_bytes()).await?
+                    }
                     None => sealed,
                 };
                 sqlx::query(
@@ -810,13 +816,7 @@ async fn mark_working(
     detail: &str,
 ) -> AppResult<()> {
     let sealed = match secret {
-        Some(secret) => Some(
-            state
-                .secrets
-                .seal(&state.db, organisation.id, &credential_context(kind), secret.as_bytes())
-                .await
-                .map_err(internal)?,
-        ),
+        Some(secret) => Some(state.secrets.seal(&state.db, organisation.id, &credential_context(kind), secret.as_bytes()).await?),
         None => None,
     };
     let now = now_ms();

@@ -192,7 +192,8 @@ impl Engine {
 
     /// Takes one due job: waiting and due, or running under a lease that ran out (its instance
     /// died), of an organisation with fewer than `max_runs_per_organisation` runs under way.
-    /// Its attempt is recorded as started at once, so a run whose instance dies still shows.
+    /// Its attempt is recorded as started at once, so a run whose instance dies still shows;
+    /// in the same transaction, so a database lost in between leaves no attempt uncounted.
     pub async fn claim(&self) -> Result<Option<ClaimedJob>, sqlx::Error> {
         let now = now_ms();
         // With several PostgreSQL instances claiming at the same moment, an organisation may
@@ -210,23 +211,37 @@ impl Engine {
                          ORDER BY j.next_run_at LIMIT 1 {skip_locked}) \
              RETURNING id, kind, mailbox_id, attempts, retries, params"
         );
+        let mut tx = self.db.begin().await?;
         let claimed: Option<Claimed> = sqlx::query_as(&sql)
             .bind(&self.owner)
             .bind(now + self.config.lease_ms)
             .bind(now)
             .bind(self.config.max_runs_per_organisation)
-            .fetch_optional(&self.db)
+            .fetch_optional(&mut *tx)
             .await?;
-        if let Some(job) = &claimed {
-            sqlx::query("INSERT INTO job_attempts (job_id, number, started_at) VALUES ($1, $2, $3)")
-                .bind(&job.id)
-                .bind(job.attempts)
-                .bind(now)
-                .execute(&self.db)
-                .await?;
-            sync_backup(&self.db, &job.id, JobStatus::InProgress, None, now).await?;
-        }
-        Ok(claimed.map(ClaimedJob))
+        let Some(job) = claimed else {
+            return Ok(None);
+        };
+        sqlx::query("INSERT INTO job_attempts (job_id, number, started_at) VALUES ($1, $2, $3)")
+            .bind(&job.id)
+            .bind(job.attempts)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        // An attempt its instance never finished (it stopped): ended now, named as such.
+        sqlx::query(
+            "UPDATE job_attempts SET finished_at = $1, outcome = 'interrupted', \
+                    detail = 'The server running it stopped; the next attempt took over.' \
+             WHERE job_id = $2 AND number < $3 AND finished_at IS NULL",
+        )
+        .bind(now)
+        .bind(&job.id)
+        .bind(job.attempts)
+        .execute(&mut *tx)
+        .await?;
+        sync_backup(&mut *tx, &job.id, JobStatus::InProgress, None, now).await?;
+        tx.commit().await?;
+        Ok(Some(ClaimedJob(job)))
     }
 
     async fn execute(&self, job: Claimed) -> Result<(), sqlx::Error> {
@@ -263,6 +278,8 @@ impl Engine {
             tracing::warn!(job = %job.id, "the claim on a run was lost; the run was stopped");
             return Ok(());
         };
+        // The work is done; how it ended is not recorded yet.
+        crate::failpoint::hit("engine.before-finish");
         // The demo connector has no messages of its own; the imap connector writes its file itself.
         if kind == JobKind::Download
             && work.connector == "demo"
@@ -290,25 +307,32 @@ impl Engine {
                 outcome = &mut run => return Some(outcome),
                 _ = renew.tick() => {
                     let until = now_ms() + lease;
-                    let renewed = sqlx::query(
+                    // Stopped a sixth of a lease before it runs out after a failed renewal, so no
+                    // other instance starts while this one still works; a renewal still waiting
+                    // for a database out of reach (up to the pool's acquire timeout, longer than
+                    // a short lease) gives up when the lease ends.
+                    let stop_at = held_until - lease / 6;
+                    let renewal = sqlx::query(
                         "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = 'in_progress'",
                     )
                     .bind(until)
                     .bind(&job.id)
                     .bind(&self.owner)
                     .bind(job.attempts)
-                    .execute(&self.db)
-                    .await;
-                    match renewed {
-                        Ok(done) if done.rows_affected() == 1 => held_until = until,
-                        Ok(_) => return None,
-                        // Stopped a sixth of a lease before it runs out, so no other instance
-                        // ever starts while this one still works.
-                        Err(error) if now_ms() >= held_until - lease / 6 => {
+                    .execute(&self.db);
+                    let wait = Duration::from_millis((held_until - now_ms()).max(0) as u64);
+                    match tokio::time::timeout(wait, renewal).await {
+                        Ok(Ok(done)) if done.rows_affected() == 1 => held_until = until,
+                        Ok(Ok(_)) => return None,
+                        Ok(Err(error)) if now_ms() >= stop_at => {
                             tracing::warn!(job = %job.id, %error, "the claim could not be renewed");
                             return None;
                         }
-                        Err(_) => {}
+                        Ok(Err(_)) => {}
+                        Err(_) => {
+                            tracing::warn!(job = %job.id, "the claim could not be renewed in time");
+                            return None;
+                        }
                     }
                 }
             }

@@ -62,6 +62,8 @@ impl ImapConnector {
         }
         match written {
             Ok(Ok(_)) => {
+                // The file is whole; its job is not yet Completed.
+                crate::failpoint::hit("download.file-written");
                 run.report(true).await;
                 run.outcome()
             }

@@ -7,10 +7,11 @@ pub mod check;
 pub mod client;
 pub mod command;
 mod download;
+mod restore;
 pub mod guard;
 pub mod store;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Wo
 use crate::db::{now_ms, Backend, Db};
 use crate::secrets::{SecretBox, SecretString};
 use client::{Account, Failure, ImapSession, Reach, Security};
-use command::{imap_date, uid_set};
+use command::uid_set;
 use store::ObjectStore;
 
 /// What a run fetches per UID FETCH, at most: enough for the progress to move and a stop to
@@ -532,25 +533,13 @@ impl ImapConnector {
         Ok(())
     }
 
-    /// The messages a mailbox's backup holds (of these folders, or all), with where their
-    /// contents are, in the order they were in their folders.
-    async fn saved_messages(&self, mailbox_id: i64, folders: Option<&[String]>) -> Result<Vec<SavedMessage>, Outcome> {
-        let messages: Vec<SavedMessage> = sqlx::query_as(
-            "SELECT bm.folder, bm.content_hash, o.pack, o.pack_offset, bm.size, bm.flags, bm.internal_date, bm.message_id \
-             FROM backup_messages bm LEFT JOIN objects o ON o.content_hash = bm.content_hash \
-             WHERE bm.mailbox_id = $1 ORDER BY bm.folder, bm.uid_validity, bm.uid",
-        )
-        .bind(mailbox_id)
-        .fetch_all(&self.db)
-        .await
-        .map_err(|error| Outcome::internal("reading the backup", error))?;
-        Ok(messages.into_iter().filter(|m| folders.is_none_or(|wanted| wanted.contains(&m.folder))).collect())
-    }
-
     /// The contents of these messages from the store, each checked, in the same order.
-    async fn contents(&self, messages: &[SavedMessage]) -> Result<Vec<std::io::Result<Vec<u8>>>, Outcome> {
+    async fn contents<'m>(
+        &self,
+        messages: impl IntoIterator<Item = &'m SavedMessage>,
+    ) -> Result<Vec<std::io::Result<Vec<u8>>>, Outcome> {
         let mut found: Vec<Option<store::Located>> = messages
-            .iter()
+            .into_iter()
             .map(|m| match (&m.pack, m.pack_offset) {
                 (Some(pack), Some(offset)) => {
                     Some(store::Located { content_hash: m.content_hash.clone(), pack: pack.clone(), offset, size: m.size })
@@ -568,149 +557,6 @@ impl ImapConnector {
                 None => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "not in the store")),
             })
             .collect())
-    }
-
-    /// Restore (the folders asked for, or all) or migrate (all) from the backup into the
-    /// destination mailbox, APPENDing each message with its flags and date.
-    async fn restore(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
-        let params = &work.params;
-        let destination_email = params.get("destination").and_then(|d| d.as_str()).unwrap_or(&work.mailbox_email).to_owned();
-        let folders = wanted_folders(params);
-        let keep_both = work.kind == JobKind::Restore && params.get("on_conflict").and_then(|c| c.as_str()) == Some("keep_both");
-
-        let destination: Option<(i64,)> = match sqlx::query_as(
-            "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2",
-        )
-        .bind(&destination_email)
-        .bind(work.organisation_id)
-        .fetch_optional(&self.db)
-        .await
-        {
-            Ok(found) => found,
-            Err(error) => return Outcome::internal("looking up the destination mailbox", error),
-        };
-        let Some((destination_id,)) = destination else {
-            return Outcome::Failed(format!(
-                "{destination_email} is not an IMAP mailbox of this organisation; add it under Account Settings › Mailboxes."
-            ));
-        };
-        let mut account = match self.account(destination_id, work.organisation_id).await {
-            Ok(account) => account,
-            Err(outcome) => return outcome,
-        };
-        // A password given with Edit for this job replaces the saved one.
-        if let Some(password) = &work.destination_password {
-            account.password = password.clone();
-        }
-        let messages = match self.saved_messages(work.mailbox_id, folders.as_deref()).await {
-            Ok(messages) => messages,
-            Err(outcome) => return outcome,
-        };
-        if messages.is_empty() {
-            return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
-        }
-        let mut session = match client::sign_in(&account, &self.reach).await {
-            Ok(session) => session,
-            Err(failure) => return failure.into(),
-        };
-        let mut run = Run::new(progress, &work.job_id);
-        run.items_total = messages.len() as u64;
-        run.bytes_total = Some(messages.iter().map(|m| m.size.max(0) as u64).sum());
-        let outcome = match self.append_all(&mut session, &account, messages, keep_both, &mut run).await {
-            Ok(()) => run.outcome(),
-            Err(outcome) => outcome,
-        };
-        client::sign_out(session, &self.reach).await;
-        outcome
-    }
-
-    async fn append_all(
-        &self,
-        session: &mut ImapSession,
-        account: &Account,
-        messages: Vec<SavedMessage>,
-        keep_both: bool,
-        run: &mut Run<'_>,
-    ) -> Result<(), Outcome> {
-        let mut by_folder: BTreeMap<String, Vec<SavedMessage>> = BTreeMap::new();
-        for message in messages {
-            by_folder.entry(message.folder.clone()).or_default().push(message);
-        }
-        for (folder, messages) in by_folder {
-            if let Err(error) = command::quoted(&folder) {
-                // Never sent: as a command line it could carry commands of its own.
-                run.items_done += messages.len() as u64;
-                run.bytes_done += messages.iter().map(|m| m.size.max(0) as u64).sum::<u64>();
-                messages.iter().for_each(|m| run.skip(m.name(), &command::refusal(&error)));
-                continue;
-            }
-            // A folder that exists already answers NO, which is fine; silence is not.
-            if let Err(Failure::Connection(text)) = self.reach.step(account, "creating a folder", session.create(&folder)).await {
-                return Err(Outcome::Connection(text));
-            }
-            let present = if keep_both {
-                HashSet::new()
-            } else {
-                self.reach.step(account, "reading the folder's messages", present_messages(session, &folder)).await?
-            };
-            // Already there (skip on conflict): not even read from the store.
-            let (there, to_copy): (Vec<SavedMessage>, Vec<SavedMessage>) = messages
-                .into_iter()
-                .partition(|m| m.message_id.as_ref().is_some_and(|id| present.contains(&(id.clone(), m.size))));
-            for message in &there {
-                run.items_done += 1;
-                run.bytes_done += message.size.max(0) as u64;
-            }
-            for batch in to_copy.chunks(READ_BATCH) {
-                for (message, bytes) in batch.iter().zip(self.contents(batch).await?) {
-                    run.items_done += 1;
-                    run.bytes_done += message.size.max(0) as u64;
-                    let bytes = match bytes {
-                        Ok(bytes) => bytes,
-                        Err(error) => {
-                            run.unreadable(message.name(), &error);
-                            continue;
-                        }
-                    };
-                    let flags: Vec<String> = message.flags.split_whitespace().map(str::to_owned).collect();
-                    let date = message.internal_date.and_then(imap_date);
-                    if let Err(error) = client::append(session, self.reach.timeout, &folder, &flags, date.as_deref(), &bytes).await {
-                        match client::sort(account, error) {
-                            Failure::Other(text) => run.skip(message.name(), &text),
-                            Failure::Quota(text) => {
-                                return Err(Outcome::SpaceFull(format!(
-                                    "The destination mailbox is full after {} message(s): {text}",
-                                    run.items_done - 1
-                                )))
-                            }
-                            failure => return Err(failure.into()),
-                        }
-                    }
-                    run.report(false).await;
-                }
-            }
-        }
-        run.report(true).await;
-        Ok(())
-    }
-
-    /// A migration: the source is backed up first (only what is new), then copied.
-    async fn migrate(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
-        let mut skipped = match self.backup(work, progress).await {
-            Outcome::Completed => Vec::new(),
-            Outcome::Partial { skipped } => skipped,
-            other => return other,
-        };
-        // What the source could not give is missing at the destination too: say so.
-        match self.restore(work, progress).await {
-            Outcome::Completed if skipped.is_empty() => Outcome::Completed,
-            Outcome::Completed => Outcome::Partial { skipped },
-            Outcome::Partial { skipped: more } => {
-                skipped.extend(more);
-                Outcome::Partial { skipped }
-            }
-            other => other,
-        }
     }
 }
 
@@ -771,6 +617,8 @@ impl Saver {
         }
         skipped.extend(unreadable);
         let located = self.write_contents(contents).await?;
+        // The pack holds the contents; nothing points at them yet.
+        crate::failpoint::hit("backup.pack-written");
         self.save_chunk(&chunk, messages, &skipped, &located).await.map_err(database)?;
         Ok(skipped.into_iter().map(|(uid, why)| (format!("{}, UID {uid}", chunk.folder), why)).collect())
     }
@@ -805,6 +653,8 @@ impl Saver {
         let backend = self.backend;
         let mut tx = self.db.begin().await?;
         ObjectStore::record(&mut tx, backend, located).await?;
+        // Indexed, but the messages and the folder's last UID not yet: all in one transaction.
+        crate::failpoint::hit("backup.index-recorded");
         for (uid, reason) in skipped {
             sqlx::query(
                 "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
@@ -958,25 +808,6 @@ fn wanted_folders(params: &serde_json::Value) -> Option<Vec<String>> {
         .and_then(|f| f.as_array())
         .map(|list| list.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect::<Vec<_>>())
         .filter(|list| !list.is_empty())
-}
-
-/// What the destination folder holds already (Message-ID and size), to skip on conflict.
-async fn present_messages(session: &mut ImapSession, folder: &str) -> Result<HashSet<(String, i64)>, async_imap::error::Error> {
-    let selected = session.select(folder).await?;
-    let mut present = HashSet::new();
-    if selected.exists == 0 {
-        return Ok(present);
-    }
-    let fetched: Vec<_> = session.uid_fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER])").await?.try_collect().await?;
-    for message in fetched {
-        let header = message.header().unwrap_or_default();
-        if let (Some(size), Some(parsed)) = (message.size, mail_parser::MessageParser::default().parse_headers(header)) {
-            if let Some(id) = parsed.message_id() {
-                present.insert((id.to_owned(), i64::from(size)));
-            }
-        }
-    }
-    Ok(present)
 }
 
 /// How far a run has got, stored now and then so the portal's progress bar moves.

@@ -32,7 +32,13 @@ pub async fn test_app() -> TestApp {
 /// A test app whose configuration the caller adjusts first.
 pub async fn test_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_database(database_url(dir.path()).await);
+    let url = database_url(dir.path()).await;
+    test_app_at(dir, url, adjust).await
+}
+
+/// A test app on this database, with `dir` as its folder.
+pub async fn test_app_at(dir: tempfile::TempDir, database_url: String, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::for_database(database_url);
     adjust(&mut config);
     let state = portal_server::prepare(config).await.unwrap();
     TestApp { db: state.db.clone(), router: portal_server::app(state.clone()), state, dir }
@@ -54,7 +60,7 @@ pub fn postgres() -> Option<String> {
 
 /// A new, empty database on the PostgreSQL server; its URL. (The server is a throwaway one
 /// started for the tests, so the databases are not dropped.)
-async fn fresh_postgres_database(server: &str) -> String {
+pub async fn fresh_postgres_database(server: &str) -> String {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let name = format!("test_{}", hex::encode(rand::random::<[u8; 8]>()));

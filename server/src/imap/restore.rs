@@ -1,0 +1,297 @@
+//! Restores and migrations: the backup's messages APPENDed into the destination mailbox with
+//! their flags and dates. Each message copied is recorded with the job (`job_copies`), so a
+//! run cut short (the mail server restarted, this instance stopped) goes on where it was and
+//! never copies a message twice: a batch is marked as being sent before its APPENDs, confirmed
+//! as they are answered, and a message left in doubt is looked for at the destination first.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use futures_util::TryStreamExt;
+use portal_api::JobKind;
+
+use super::client::{self, Account, Failure, ImapSession};
+use super::command::{self, imap_date};
+use super::{wanted_folders, ImapConnector, Run, SavedMessage, READ_BATCH};
+use crate::connector::{Outcome, ProgressSink, Work};
+use crate::db::Backend;
+
+/// A message of the backup to copy, with its place in the backup (how its copy is recorded).
+#[derive(sqlx::FromRow)]
+struct ToCopy {
+    #[sqlx(flatten)]
+    message: SavedMessage,
+    uid_validity: i64,
+    uid: i64,
+}
+
+type Key = (String, i64, i64);
+
+impl ToCopy {
+    fn key(&self) -> Key {
+        (self.message.folder.clone(), self.uid_validity, self.uid)
+    }
+}
+
+/// Copies confirmed between two writes of their record: a cut repeats at most these (and only
+/// those without a Message-ID to look for).
+const CONFIRM_EVERY: usize = 25;
+
+impl ImapConnector {
+    /// Restore (the folders asked for, or all) or migrate (all) from the backup into the
+    /// destination mailbox, APPENDing each message with its flags and date.
+    pub(super) async fn restore(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
+        let params = &work.params;
+        let destination_email = params.get("destination").and_then(|d| d.as_str()).unwrap_or(&work.mailbox_email).to_owned();
+        let folders = wanted_folders(params);
+        let keep_both = work.kind == JobKind::Restore && params.get("on_conflict").and_then(|c| c.as_str()) == Some("keep_both");
+
+        let destination: Option<(i64,)> = match sqlx::query_as(
+            "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2",
+        )
+        .bind(&destination_email)
+        .bind(work.organisation_id)
+        .fetch_optional(&self.db)
+        .await
+        {
+            Ok(found) => found,
+            Err(error) => return Outcome::internal("looking up the destination mailbox", error),
+        };
+        let Some((destination_id,)) = destination else {
+            return Outcome::Failed(format!(
+                "{destination_email} is not an IMAP mailbox of this organisation; add it under Account Settings › Mailboxes."
+            ));
+        };
+        let mut account = match self.account(destination_id, work.organisation_id).await {
+            Ok(account) => account,
+            Err(outcome) => return outcome,
+        };
+        // A password given with Edit for this job replaces the saved one.
+        if let Some(password) = &work.destination_password {
+            account.password = password.clone();
+        }
+        let (messages, copied) = match self.to_copy(work, folders.as_deref()).await {
+            Ok(found) => found,
+            Err(error) => return Outcome::internal("reading the backup", error),
+        };
+        if messages.is_empty() {
+            return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
+        }
+        let mut session = match client::sign_in(&account, &self.reach).await {
+            Ok(session) => session,
+            Err(failure) => return failure.into(),
+        };
+        let mut run = Run::new(progress, &work.job_id);
+        run.items_total = messages.len() as u64;
+        run.bytes_total = Some(messages.iter().map(|m| m.message.size.max(0) as u64).sum());
+        let copy = Copy { session: &mut session, account: &account, job_id: &work.job_id, keep_both, copied };
+        let outcome = match self.append_all(copy, messages, &mut run).await {
+            Ok(()) => run.outcome(),
+            Err(outcome) => outcome,
+        };
+        client::sign_out(session, &self.reach).await;
+        outcome
+    }
+
+    /// The backup's messages (of these folders, or all) in their folders' order, and what this
+    /// job copied already: `true` confirmed, `false` sent when the run was cut (in doubt).
+    async fn to_copy(&self, work: &Work, folders: Option<&[String]>) -> Result<(Vec<ToCopy>, HashMap<Key, bool>), sqlx::Error> {
+        let messages: Vec<ToCopy> = sqlx::query_as(
+            "SELECT bm.folder, bm.content_hash, o.pack, o.pack_offset, bm.size, bm.flags, bm.internal_date, bm.message_id, \
+                    bm.uid_validity, bm.uid \
+             FROM backup_messages bm LEFT JOIN objects o ON o.content_hash = bm.content_hash \
+             WHERE bm.mailbox_id = $1 ORDER BY bm.folder, bm.uid_validity, bm.uid",
+        )
+        .bind(work.mailbox_id)
+        .fetch_all(&self.db)
+        .await?;
+        let messages = messages.into_iter().filter(|m| folders.is_none_or(|wanted| wanted.contains(&m.message.folder))).collect();
+        let copied: Vec<(String, i64, i64, i32)> =
+            sqlx::query_as("SELECT folder, uid_validity, uid, confirmed FROM job_copies WHERE job_id = $1")
+                .bind(&work.job_id)
+                .fetch_all(&self.db)
+                .await?;
+        Ok((messages, copied.into_iter().map(|(folder, validity, uid, confirmed)| ((folder, validity, uid), confirmed == 1)).collect()))
+    }
+
+    async fn append_all(&self, mut copy: Copy<'_>, messages: Vec<ToCopy>, run: &mut Run<'_>) -> Result<(), Outcome> {
+        let mut by_folder: BTreeMap<String, Vec<ToCopy>> = BTreeMap::new();
+        for message in messages {
+            by_folder.entry(message.message.folder.clone()).or_default().push(message);
+        }
+        let account = copy.account;
+        for (folder, messages) in by_folder {
+            if let Err(error) = command::quoted(&folder) {
+                // Never sent: as a command line it could carry commands of its own.
+                run.items_done += messages.len() as u64;
+                run.bytes_done += messages.iter().map(|m| m.message.size.max(0) as u64).sum::<u64>();
+                messages.iter().for_each(|m| run.skip(m.message.name(), &command::refusal(&error)));
+                continue;
+            }
+            // Copied by an earlier run of this job: counted, not sent again.
+            let (done, messages): (Vec<ToCopy>, Vec<ToCopy>) =
+                messages.into_iter().partition(|m| copy.copied.get(&m.key()) == Some(&true));
+            for message in &done {
+                run.items_done += 1;
+                run.bytes_done += message.message.size.max(0) as u64;
+            }
+            if messages.is_empty() {
+                continue;
+            }
+            // A folder that exists already answers NO, which is fine; silence is not.
+            if let Err(Failure::Connection(text)) =
+                self.reach.step(account, "creating a folder", copy.session.create(&folder)).await
+            {
+                return Err(Outcome::Connection(text));
+            }
+            let in_doubt = messages.iter().any(|m| copy.copied.get(&m.key()) == Some(&false));
+            let present = if copy.keep_both && !in_doubt {
+                HashSet::new()
+            } else {
+                self.reach.step(account, "reading the folder's messages", present_messages(copy.session, &folder)).await?
+            };
+            // Already there: skipped on conflict, and a copy in doubt that arrived is not sent again.
+            let (there, to_copy): (Vec<ToCopy>, Vec<ToCopy>) = messages.into_iter().partition(|m| {
+                let there = m.message.message_id.as_ref().is_some_and(|id| present.contains(&(id.clone(), m.message.size)));
+                there && (!copy.keep_both || copy.copied.get(&m.key()) == Some(&false))
+            });
+            for message in &there {
+                run.items_done += 1;
+                run.bytes_done += message.message.size.max(0) as u64;
+            }
+            for batch in to_copy.chunks(READ_BATCH) {
+                self.copy_batch(&mut copy, &folder, batch, run).await?;
+            }
+        }
+        run.report(true).await;
+        Ok(())
+    }
+
+    /// APPENDs one batch: marked as being sent first, each confirmed once answered.
+    async fn copy_batch(&self, copy: &mut Copy<'_>, folder: &str, batch: &[ToCopy], run: &mut Run<'_>) -> Result<(), Outcome> {
+        self.mark_sending(copy.job_id, batch).await.map_err(|e| Outcome::internal("recording the copy", e))?;
+        let contents = self.contents(batch.iter().map(|m| &m.message)).await?;
+        let mut answered: Vec<Key> = Vec::new();
+        let mut result = Ok(());
+        for (message, bytes) in batch.iter().zip(contents) {
+            run.items_done += 1;
+            run.bytes_done += message.message.size.max(0) as u64;
+            let bytes = match bytes {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    run.unreadable(message.message.name(), &error);
+                    continue;
+                }
+            };
+            let flags: Vec<String> = message.message.flags.split_whitespace().map(str::to_owned).collect();
+            let date = message.message.internal_date.and_then(imap_date);
+            match client::append(copy.session, self.reach.timeout, folder, &flags, date.as_deref(), &bytes).await {
+                Ok(()) => {
+                    answered.push(message.key());
+                    // At the destination, and not yet confirmed in the job's record.
+                    crate::failpoint::hit("restore.between-appends");
+                }
+                Err(error) => match client::sort(copy.account, error) {
+                    Failure::Other(text) => run.skip(message.message.name(), &text),
+                    Failure::Quota(text) => {
+                        result = Err(Outcome::SpaceFull(format!(
+                            "The destination mailbox is full after {} message(s): {text}",
+                            run.items_done - 1
+                        )));
+                        break;
+                    }
+                    failure => {
+                        result = Err(failure.into());
+                        break;
+                    }
+                },
+            }
+            if answered.len() >= CONFIRM_EVERY {
+                self.confirm(copy.job_id, std::mem::take(&mut answered)).await?;
+            }
+            run.report(false).await;
+        }
+        // What was answered is confirmed even when the run ends here.
+        self.confirm(copy.job_id, answered).await?;
+        result
+    }
+
+    async fn mark_sending(&self, job_id: &str, batch: &[ToCopy]) -> Result<(), sqlx::Error> {
+        let backend = Backend::of(&self.db);
+        let sql = format!(
+            "INSERT INTO job_copies (job_id, folder, uid_validity, uid, confirmed) VALUES {} ON CONFLICT DO NOTHING",
+            backend.rows(batch.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for message in batch {
+            query = query.bind(job_id).bind(&message.message.folder).bind(message.uid_validity).bind(message.uid).bind(0_i32);
+        }
+        query.execute(&self.db).await.map(|_| ())
+    }
+
+    async fn confirm(&self, job_id: &str, answered: Vec<Key>) -> Result<(), Outcome> {
+        if answered.is_empty() {
+            return Ok(());
+        }
+        let failed = |e| Outcome::internal("recording the copy", e);
+        let mut tx = self.db.begin().await.map_err(failed)?;
+        for (folder, validity, uid) in &answered {
+            sqlx::query("UPDATE job_copies SET confirmed = 1 WHERE job_id = $1 AND folder = $2 AND uid_validity = $3 AND uid = $4")
+                .bind(job_id)
+                .bind(folder)
+                .bind(validity)
+                .bind(uid)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+        }
+        tx.commit().await.map_err(failed)
+    }
+
+    /// A migration: the source is backed up first (only what is new), then copied.
+    pub(super) async fn migrate(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
+        let mut skipped = match self.backup(work, progress).await {
+            Outcome::Completed => Vec::new(),
+            Outcome::Partial { skipped } => skipped,
+            other => return other,
+        };
+        // What the source could not give is missing at the destination too: say so.
+        match self.restore(work, progress).await {
+            Outcome::Completed if skipped.is_empty() => Outcome::Completed,
+            Outcome::Completed => Outcome::Partial { skipped },
+            Outcome::Partial { skipped: more } => {
+                skipped.extend(more);
+                Outcome::Partial { skipped }
+            }
+            other => other,
+        }
+    }
+}
+
+/// One run's copying into the destination.
+struct Copy<'a> {
+    session: &'a mut ImapSession,
+    account: &'a Account,
+    job_id: &'a str,
+    keep_both: bool,
+    /// What earlier runs of the job copied: confirmed, or in doubt.
+    copied: HashMap<Key, bool>,
+}
+
+/// What the destination folder holds already (Message-ID and size), to skip on conflict.
+async fn present_messages(session: &mut ImapSession, folder: &str) -> Result<HashSet<(String, i64)>, async_imap::error::Error> {
+    let selected = session.select(folder).await?;
+    let mut present = HashSet::new();
+    if selected.exists == 0 {
+        return Ok(present);
+    }
+    let fetched: Vec<_> = session.uid_fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER])").await?.try_collect().await?;
+    for message in fetched {
+        let header = message.header().unwrap_or_default();
+        if let (Some(size), Some(parsed)) = (message.size, mail_parser::MessageParser::default().parse_headers(header)) {
+            if let Some(id) = parsed.message_id() {
+                present.insert((id.to_owned(), i64::from(size)));
+            }
+        }
+    }
+    Ok(present)
+}
