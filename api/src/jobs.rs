@@ -324,8 +324,8 @@ pub struct JobRun {
     pub queue_position: Option<u64>,
     /// What the connector reported, in plain words (never a secret).
     pub detail: Option<String>,
-    /// In Progress, but the instance running it stopped (its claim lapsed, RFC 3339): the run
-    /// is interrupted, and continues from what it saved when a worker is free.
+    /// In Progress, but the instance running it stopped: when its claim lapsed (RFC 3339; the
+    /// instance went quiet up to a lease before). It continues from what it saved when a worker is free.
     #[serde(default)]
     pub interrupted_at: Option<String>,
 }

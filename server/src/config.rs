@@ -48,7 +48,7 @@ pub struct Config {
     pub backup_interval_hours: u32,
 
     /// Seconds a running job's claim holds without news before another instance may take it over.
-    #[arg(long, env = "PORTAL_LEASE_SECONDS", default_value_t = 30)]
+    #[arg(long, env = "PORTAL_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub lease_seconds: u32,
 
     /// Days a finished download's link works.

@@ -203,6 +203,7 @@ async fn a_crash_after_a_restore_ended_and_before_it_was_recorded_copies_nothing
         .await;
     let (status, detail) = setup.crash_at_then_finish(&job, "engine.before-finish").await;
     assert_eq!(status, JobStatus::Completed, "{detail:?}");
+    assert_eq!(setup.attempts(&job).await, 2, "the restore itself was the run cut before it was recorded");
     let copies = setup.copies("bob");
     assert_eq!(copies.len(), MESSAGES);
     assert!(copies.values().all(|n| *n == 1), "a message restored twice");

@@ -225,7 +225,8 @@ impl Connector for Forever {
 async fn a_running_claim_is_never_taken_twice_and_a_lost_one_stops_the_run() {
     let app = test_app().await;
     let mut config = EngineConfig::new(25, 30, 24);
-    config.lease_ms = 600;
+    // Renewed every 500 ms: a pause of the test's runtime under a second is no lost claim.
+    config.lease_ms = 1_500;
     let (started, stopped) = (Arc::new(tokio::sync::Notify::new()), Arc::new(AtomicBool::new(false)));
     let connector = Arc::new(Forever { started: started.clone(), stopped: stopped.clone() });
     let engine = Engine::new(app.db.clone(), config.clone(), connector.clone(), app.state.secrets.clone());
@@ -240,7 +241,7 @@ async fn a_running_claim_is_never_taken_twice_and_a_lost_one_stops_the_run() {
     started.notified().await;
 
     // Three leases' time later the claim still holds: renewed while the run goes on.
-    tokio::time::sleep(Duration::from_millis(1_800)).await;
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
     while let Some(taken) = other.claim().await.unwrap() {
         assert_ne!(taken.id(), id, "a job still running was claimed a second time");
     }

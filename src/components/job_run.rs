@@ -79,7 +79,7 @@ pub fn JobRunSummary(
     let line = match status {
         // Its server stopped: the bar is frozen, and saying so is the honest thing.
         JobStatus::InProgress if interrupted => Some(format!(
-            "Interrupted{} · continues when a worker is free; nothing it saved is lost. Its server stopped at {}.",
+            "Interrupted{} · continues when a worker is free; nothing it saved is lost. No word from its server since {}.",
             run.percent().map(|p| format!(" at {p}%")).unwrap_or_default(),
             at_and_in(run.interrupted_at.as_deref())
         )),

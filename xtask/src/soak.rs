@@ -164,14 +164,30 @@ pub fn soak(kills: u32) -> Result {
     let chaos = {
         let mut server = Instance { child: server.child.take(), port, data_dir: data_dir.clone() };
         let mut dice = Dice(dice.below(u64::MAX) | 1);
+        let database = data_dir.join("portal.db");
         std::thread::spawn(move || -> Result<(u32, Option<Child>)> {
-            for _ in 0..kills {
-                std::thread::sleep(Duration::from_millis(800 + dice.below(2500)));
+            let running = format!(
+                "SELECT COUNT(*) FROM jobs j JOIN imap_accounts a ON a.mailbox_id = j.mailbox_id \
+                 WHERE j.status = 'in_progress' AND j.items_done > 0 AND j.created_at >= {started_at}"
+            );
+            let mut made = 0;
+            'kills: for _ in 0..kills {
+                // At a random moment while a run of real mail is under way (else a kill proves
+                // nothing); once every run has ended there is nothing left to kill.
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while count(&database, &running).unwrap_or(0) == 0 {
+                    if Instant::now() > deadline {
+                        break 'kills;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                std::thread::sleep(Duration::from_millis(dice.below(300)));
                 server.kill();
                 server.start()?;
+                made += 1;
             }
             // The last one started runs on, handed back.
-            Ok((kills, server.child.take()))
+            Ok((made, server.child.take()))
         })
     };
 
@@ -282,8 +298,12 @@ pub fn soak(kills: u32) -> Result {
             mismatches.push(format!("{n} {what}"));
         }
     }
+    let interrupted = count(&database, &format!("SELECT COUNT(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE {ours} AND a.outcome = 'interrupted'"))?;
+    if interrupted == 0 {
+        mismatches.push("no kill interrupted a run".into());
+    }
     println!(
-        "soak: {faults} kill(s); {total_jobs} jobs ({} restores and downloads checked, {forced} demo backups forced), {attempts} attempts; {compared} bytes compared",
+        "soak: {faults} kill(s); {total_jobs} jobs ({} restores and downloads checked, {forced} demo backups forced), {attempts} attempts ({interrupted} interrupted by a kill); {compared} bytes compared",
         rows.len()
     );
     drop(server);

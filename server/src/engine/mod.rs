@@ -99,6 +99,8 @@ struct Claimed {
     attempts: i32,
     retries: i32,
     params: String,
+    /// Until when this claim holds unless renewed.
+    lease_until: i64,
 }
 
 /// How many skipped items a run lists with its job (the count in its detail is always whole).
@@ -208,8 +210,8 @@ impl Engine {
                            AND (SELECT COUNT(*) FROM jobs r JOIN mailboxes rm ON rm.id = r.mailbox_id \
                                 WHERE r.status = 'in_progress' AND r.lease_until >= $3 \
                                   AND rm.organisation_id = m.organisation_id) < $4 \
-                         ORDER BY j.next_run_at LIMIT 1 {skip_locked}) \
-             RETURNING id, kind, mailbox_id, attempts, retries, params"
+                         ORDER BY COALESCE(j.next_run_at, j.lease_until) LIMIT 1 {skip_locked}) \
+             RETURNING id, kind, mailbox_id, attempts, retries, params, lease_until"
         );
         let mut tx = self.db.begin().await?;
         let claimed: Option<Claimed> = sqlx::query_as(&sql)
@@ -297,21 +299,24 @@ impl Engine {
     /// stopped, dropping all its work, before another instance may take the job: `None`.
     async fn run_holding_lease(&self, job: &Claimed, run: BoxFuture<'_, Outcome>) -> Option<Outcome> {
         let lease = self.config.lease_ms.max(300);
-        let mut renew = tokio::time::interval(Duration::from_millis((lease / 3) as u64));
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        renew.tick().await;
-        let mut held_until = now_ms() + lease;
+        // The run stops a sixth of a lease before its claim would lapse, counted from the claim
+        // itself: no other instance can take the job while this one still works on it.
+        let margin = lease / 6;
+        let mut held_until = job.lease_until;
+        let every = Duration::from_millis((lease / 3) as u64);
+        let mut next_renewal = tokio::time::Instant::now() + every;
         tokio::pin!(run);
         loop {
+            let stop_in = Duration::from_millis((held_until - margin - now_ms()).max(0) as u64);
             tokio::select! {
                 outcome = &mut run => return Some(outcome),
-                _ = renew.tick() => {
+                _ = tokio::time::sleep(stop_in) => {
+                    tracing::warn!(job = %job.id, "the claim could not be renewed in time; the run was stopped");
+                    return None;
+                }
+                _ = tokio::time::sleep_until(next_renewal) => {
+                    next_renewal = tokio::time::Instant::now() + every;
                     let until = now_ms() + lease;
-                    // Stopped a sixth of a lease before it runs out after a failed renewal, so no
-                    // other instance starts while this one still works; a renewal still waiting
-                    // for a database out of reach (up to the pool's acquire timeout, longer than
-                    // a short lease) gives up when the lease ends.
-                    let stop_at = held_until - lease / 6;
                     let renewal = sqlx::query(
                         "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = 'in_progress'",
                     )
@@ -320,17 +325,15 @@ impl Engine {
                     .bind(&self.owner)
                     .bind(job.attempts)
                     .execute(&self.db);
-                    let wait = Duration::from_millis((held_until - now_ms()).max(0) as u64);
+                    // A renewal waiting on a database out of reach gives up at the stop, too.
+                    let wait = Duration::from_millis((held_until - margin - now_ms()).max(0) as u64);
                     match tokio::time::timeout(wait, renewal).await {
                         Ok(Ok(done)) if done.rows_affected() == 1 => held_until = until,
+                        // Taken over by another instance: its run counts.
                         Ok(Ok(_)) => return None,
-                        Ok(Err(error)) if now_ms() >= stop_at => {
-                            tracing::warn!(job = %job.id, %error, "the claim could not be renewed");
-                            return None;
-                        }
-                        Ok(Err(_)) => {}
+                        Ok(Err(error)) => tracing::warn!(job = %job.id, %error, "the claim could not be renewed; trying again"),
                         Err(_) => {
-                            tracing::warn!(job = %job.id, "the claim could not be renewed in time");
+                            tracing::warn!(job = %job.id, "the claim could not be renewed in time; the run was stopped");
                             return None;
                         }
                     }

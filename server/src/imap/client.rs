@@ -49,8 +49,9 @@ impl std::ops::DerefMut for ImapSession {
 /// Bytes read from the server at once.
 const READ_BUFFER: usize = 256 * 1024;
 
-/// Room for an answer that is not a message (a folder listing, a search's UIDs).
-const DEFAULT_ANSWER: u64 = 16 << 20;
+/// Room for one answer that is not a message (a folder's name, a message's size or headers,
+/// a search's UIDs); each answer of a long listing has it anew.
+pub const DEFAULT_ANSWER: u64 = 16 << 20;
 
 /// How mail servers are reached: where connections may go, how long any step may take, and
 /// how large a message may be.
@@ -78,6 +79,38 @@ impl Reach {
             Err(_) => Err(self.late(account, what)),
             Ok(result) => result.map_err(|error| sort(account, error)),
         }
+    }
+
+    /// Reads a command's answers one by one into `each`, each within the deadline and with
+    /// `room` bytes: a listing may be as long as the mailbox, one answer of it may not.
+    pub async fn each<S, T>(
+        &self,
+        account: &Account,
+        what: &str,
+        meter: &Meter,
+        room: u64,
+        mut answers: S,
+        mut each: impl FnMut(T),
+    ) -> Result<(), Failure>
+    where
+        S: futures_util::Stream<Item = Result<T, ImapError>> + Unpin,
+    {
+        use futures_util::StreamExt;
+        loop {
+            meter.arm(room);
+            match tokio::time::timeout(self.timeout, answers.next()).await {
+                Err(_) => return Err(self.late(account, what)),
+                Ok(None) => return Ok(()),
+                Ok(Some(Err(error))) => return Err(sort(account, error)),
+                Ok(Some(Ok(answer))) => each(answer),
+            }
+        }
+    }
+
+    /// How long one message of up to `declared` bytes may take to arrive: the step's deadline,
+    /// plus what a slow but honest link needs for its size (256 KB/s). Silence ends it sooner.
+    pub fn message_deadline(&self, declared: u64) -> Duration {
+        self.timeout + Duration::from_secs(declared / (256 << 10))
     }
 
     /// A step past its deadline.

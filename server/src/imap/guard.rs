@@ -123,6 +123,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
             Poll::Pending => self.wait(cx).map(Err),
             ready => {
                 self.waiting = false;
+                // Something sent (a command, a literal): what answers it has a room of its own.
+                if matches!(ready, Poll::Ready(Ok(n)) if n > 0) {
+                    self.meter.arm_default();
+                }
                 ready
             }
         }
@@ -149,7 +153,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     // Short deadlines on real time: what is tested is which side of the deadline a read ends on.
-    const SILENCE: Duration = Duration::from_millis(300);
+    const SILENCE: Duration = Duration::from_millis(1000);
 
     #[tokio::test]
     async fn a_silent_peer_ends_the_read_after_the_deadline() {
@@ -169,7 +173,7 @@ mod tests {
         let mut guarded = Guarded::new(ours, SILENCE, Meter::new(1 << 20));
         tokio::spawn(async move {
             for _ in 0..5 {
-                tokio::time::sleep(SILENCE / 3).await;
+                tokio::time::sleep(SILENCE / 5).await;
                 theirs.write_all(b"x").await.unwrap();
             }
         });
@@ -195,5 +199,17 @@ mod tests {
         meter.arm(100);
         theirs.write_all(&[b'a'; 8]).await.unwrap();
         assert!(guarded.read(&mut buf).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_command_sent_gives_its_answer_the_default_room_again() {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let meter = Meter::new(1 << 20);
+        let mut guarded = Guarded::new(ours, Duration::from_secs(60), meter.clone());
+        meter.arm(4);
+        guarded.write_all(b"a NOOP\r\n").await.unwrap();
+        theirs.write_all(&[b'a'; 64]).await.unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(guarded.read(&mut buf).await.unwrap(), 64, "the room of the answer before is not this one's");
     }
 }

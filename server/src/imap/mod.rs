@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use portal_api::JobKind;
 
 use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Work};
@@ -220,8 +220,10 @@ impl ImapConnector {
         run: &mut Run<'_>,
     ) -> Result<(), Outcome> {
         let reach = &self.reach;
-        let names: Vec<_> =
-            reach.step(account, "listing the folders", async { session.list(Some(""), Some("*")).await?.try_collect().await }).await?;
+        let meter = session.meter();
+        let mut names = Vec::new();
+        let listing = reach.step(account, "listing the folders", session.list(Some(""), Some("*"))).await?;
+        reach.each(account, "listing the folders", &meter, client::DEFAULT_ANSWER, listing, |name| names.push(name)).await?;
         let selectable =
             names.iter().filter(|n| !n.attributes().iter().any(|a| matches!(a, async_imap::types::NameAttribute::NoSelect)));
         // A name no command can carry (CR, LF, NUL: a hostile server's) is listed, not read.
@@ -260,15 +262,10 @@ impl ImapConnector {
             // total in bytes. (`n:*` always names the last message, even below n.)
             let mut new: Vec<(u32, u32)> = Vec::new();
             if selected.exists > 0 {
-                let sizes = async {
-                    session
-                        .uid_fetch(format!("{}:*", after + 1), "RFC822.SIZE")
-                        .await?
-                        .try_filter_map(|message| async move { Ok(message.uid.zip(message.size)) })
-                        .try_collect()
-                        .await
-                };
-                new = reach.step(account, "listing the new messages", sizes).await?;
+                let what = "listing the new messages";
+                let sizes = reach.step(account, what, session.uid_fetch(format!("{}:*", after + 1), "RFC822.SIZE")).await?;
+                let add = |message: async_imap::types::Fetch| new.extend(message.uid.zip(message.size));
+                reach.each(account, what, &meter, client::DEFAULT_ANSWER, sizes, add).await?;
             }
             new.retain(|(uid, _)| *uid > after && !listed.contains(uid));
             new.sort_unstable();
@@ -320,10 +317,12 @@ impl ImapConnector {
                 .map_err(database)?;
             let mut remaining: &[(u32, u32)] = &new;
             while !remaining.is_empty() {
-                let chunk: Vec<u32> = remaining[..chunk_length(remaining)].iter().map(|(uid, _)| *uid).collect();
+                let taken = &remaining[..chunk_length(remaining)];
+                let largest = taken.iter().map(|(_, size)| u64::from(*size)).max().unwrap_or(0);
+                let chunk: Vec<u32> = taken.iter().map(|(uid, _)| *uid).collect();
                 let chunk = chunk.as_slice();
                 let at = Chunk { mailbox_id: work.mailbox_id, folder: folder.clone(), uid_validity, through: None };
-                let read = self.fetch_chunk(session, account, chunk, at, quota, saves, run).await?;
+                let read = self.fetch_chunk(session, account, (chunk, largest), at, quota, saves, run).await?;
                 // The fetch stream ends quietly when the connection drops between two messages:
                 // what was asked for and not sent is checked with a NOOP before it is called missing.
                 let missing = chunk.iter().any(|uid| !read.answered.contains(uid));
@@ -331,15 +330,20 @@ impl ImapConnector {
                     && (read.full.is_some()
                         || !missing
                         || self.reach.step(account, "checking the connection", session.noop()).await.is_ok());
+                // How far the folder is read: the last UID before which every one asked for came
+                // (a server need not answer in order, and a cut leaves gaps).
+                let prefix = |stop: Option<u32>| {
+                    chunk.iter().take_while(|uid| Some(**uid) != stop && read.answered.contains(uid)).last().copied()
+                };
                 let through = match read.full {
-                    Some(stop) => chunk.iter().take_while(|uid| **uid != stop).last().copied(),
+                    Some(stop) => prefix(Some(stop)),
                     None if alive => {
                         for uid in chunk.iter().filter(|uid| !read.answered.contains(uid)) {
                             run.skip(format!("{folder}, UID {uid}"), "the mail server did not send it (deleted meanwhile?)");
                         }
                         chunk.last().copied()
                     }
-                    None => read.answered.iter().max().copied(),
+                    None => prefix(None),
                 };
                 saves.make_room(run).await?;
                 saves.start(
@@ -389,7 +393,7 @@ impl ImapConnector {
         &self,
         session: &mut ImapSession,
         account: &Account,
-        chunk: &[u32],
+        (chunk, largest): (&[u32], u64),
         at: Chunk,
         quota: &mut Quota,
         saves: &mut Saves,
@@ -406,7 +410,7 @@ impl ImapConnector {
         let mut stream = reach.step(account, "asking for messages", fetch).await?;
         loop {
             meter.arm(reach.message_answer());
-            let message = match tokio::time::timeout(reach.timeout, stream.next()).await {
+            let message = match tokio::time::timeout(reach.message_deadline(largest), stream.next()).await {
                 Err(_) => {
                     read.cut = Some(reach.late(account, "sending a message").into());
                     break;

@@ -1,19 +1,18 @@
 //! Restores and migrations: the backup's messages APPENDed into the destination mailbox with
 //! their flags and dates. Each message copied is recorded with the job (`job_copies`), so a
-//! run cut short (the mail server restarted, this instance stopped) goes on where it was and
-//! never copies a message twice: a batch is marked as being sent before its APPENDs, confirmed
-//! as they are answered, and a message left in doubt is looked for at the destination first.
+//! run cut short (the mail server restarted, this instance stopped) goes on where it was: a
+//! message is marked as being sent just before its APPEND and confirmed, in the same write
+//! as the next one's mark, once answered. At most one message is in doubt after a cut; it is
+//! looked for at the destination before it is sent again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use futures_util::TryStreamExt;
 use portal_api::JobKind;
 
 use super::client::{self, Account, Failure, ImapSession};
 use super::command::{self, imap_date};
 use super::{wanted_folders, ImapConnector, Run, SavedMessage, READ_BATCH};
 use crate::connector::{Outcome, ProgressSink, Work};
-use crate::db::Backend;
 
 /// A message of the backup to copy, with its place in the backup (how its copy is recorded).
 #[derive(sqlx::FromRow)]
@@ -32,9 +31,8 @@ impl ToCopy {
     }
 }
 
-/// Copies confirmed between two writes of their record: a cut repeats at most these (and only
-/// those without a Message-ID to look for).
-const CONFIRM_EVERY: usize = 25;
+/// Bytes of message contents read from the store at a time (and at most `READ_BATCH` messages).
+const BATCH_BYTES: i64 = 8 << 20;
 
 impl ImapConnector {
     /// Restore (the folders asked for, or all) or migrate (all) from the backup into the
@@ -83,7 +81,9 @@ impl ImapConnector {
         let mut run = Run::new(progress, &work.job_id);
         run.items_total = messages.len() as u64;
         run.bytes_total = Some(messages.iter().map(|m| m.message.size.max(0) as u64).sum());
-        let copy = Copy { session: &mut session, account: &account, job_id: &work.job_id, keep_both, copied };
+        // Into the mailbox it came from, the original of a copy in doubt is there anyway.
+        let into_source = destination_id == work.mailbox_id;
+        let copy = Copy { session: &mut session, account: &account, job_id: &work.job_id, keep_both, into_source, copied };
         let outcome = match self.append_all(copy, messages, &mut run).await {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,
@@ -143,11 +143,13 @@ impl ImapConnector {
             {
                 return Err(Outcome::Connection(text));
             }
+            // A copy in doubt (its APPEND was under way when the run was cut) can be told by its
+            // Message-ID and size, unless its original is in the same mailbox.
             let in_doubt = messages.iter().any(|m| copy.copied.get(&m.key()) == Some(&false));
-            let present = if copy.keep_both && !in_doubt {
+            let present = if copy.keep_both && !(in_doubt && !copy.into_source) {
                 HashSet::new()
             } else {
-                self.reach.step(account, "reading the folder's messages", present_messages(copy.session, &folder)).await?
+                self.present_messages(&mut copy, &folder).await?
             };
             // Already there: skipped on conflict, and a copy in doubt that arrived is not sent again.
             let (there, to_copy): (Vec<ToCopy>, Vec<ToCopy>) = messages.into_iter().partition(|m| {
@@ -158,7 +160,20 @@ impl ImapConnector {
                 run.items_done += 1;
                 run.bytes_done += message.message.size.max(0) as u64;
             }
-            for batch in to_copy.chunks(READ_BATCH) {
+            let mut rest = &to_copy[..];
+            while !rest.is_empty() {
+                let mut bytes = 0;
+                let take = rest
+                    .iter()
+                    .take(READ_BATCH)
+                    .take_while(|m| {
+                        bytes += m.message.size.max(0);
+                        bytes <= BATCH_BYTES
+                    })
+                    .count()
+                    .max(1);
+                let (batch, next) = rest.split_at(take);
+                rest = next;
                 self.copy_batch(&mut copy, &folder, batch, run).await?;
             }
         }
@@ -166,11 +181,11 @@ impl ImapConnector {
         Ok(())
     }
 
-    /// APPENDs one batch: marked as being sent first, each confirmed once answered.
+    /// APPENDs one batch, each message marked as being sent just before, and confirmed (with
+    /// the next one's mark) once answered.
     async fn copy_batch(&self, copy: &mut Copy<'_>, folder: &str, batch: &[ToCopy], run: &mut Run<'_>) -> Result<(), Outcome> {
-        self.mark_sending(copy.job_id, batch).await.map_err(|e| Outcome::internal("recording the copy", e))?;
         let contents = self.contents(batch.iter().map(|m| &m.message)).await?;
-        let mut answered: Vec<Key> = Vec::new();
+        let mut answered: Option<Key> = None;
         let mut result = Ok(());
         for (message, bytes) in batch.iter().zip(contents) {
             run.items_done += 1;
@@ -182,11 +197,12 @@ impl ImapConnector {
                     continue;
                 }
             };
+            self.record(copy.job_id, answered.take(), Some(message.key())).await?;
             let flags: Vec<String> = message.message.flags.split_whitespace().map(str::to_owned).collect();
             let date = message.message.internal_date.and_then(imap_date);
             match client::append(copy.session, self.reach.timeout, folder, &flags, date.as_deref(), &bytes).await {
                 Ok(()) => {
-                    answered.push(message.key());
+                    answered = Some(message.key());
                     // At the destination, and not yet confirmed in the job's record.
                     crate::failpoint::hit("restore.between-appends");
                 }
@@ -205,36 +221,21 @@ impl ImapConnector {
                     }
                 },
             }
-            if answered.len() >= CONFIRM_EVERY {
-                self.confirm(copy.job_id, std::mem::take(&mut answered)).await?;
-            }
             run.report(false).await;
         }
         // What was answered is confirmed even when the run ends here.
-        self.confirm(copy.job_id, answered).await?;
+        self.record(copy.job_id, answered, None).await?;
         result
     }
 
-    async fn mark_sending(&self, job_id: &str, batch: &[ToCopy]) -> Result<(), sqlx::Error> {
-        let backend = Backend::of(&self.db);
-        let sql = format!(
-            "INSERT INTO job_copies (job_id, folder, uid_validity, uid, confirmed) VALUES {} ON CONFLICT DO NOTHING",
-            backend.rows(batch.len(), 5)
-        );
-        let mut query = sqlx::query(&sql);
-        for message in batch {
-            query = query.bind(job_id).bind(&message.message.folder).bind(message.uid_validity).bind(message.uid).bind(0_i32);
-        }
-        query.execute(&self.db).await.map(|_| ())
-    }
-
-    async fn confirm(&self, job_id: &str, answered: Vec<Key>) -> Result<(), Outcome> {
-        if answered.is_empty() {
+    /// In one write: `answered` confirmed, `sending` marked as under way.
+    async fn record(&self, job_id: &str, answered: Option<Key>, sending: Option<Key>) -> Result<(), Outcome> {
+        if answered.is_none() && sending.is_none() {
             return Ok(());
         }
         let failed = |e| Outcome::internal("recording the copy", e);
         let mut tx = self.db.begin().await.map_err(failed)?;
-        for (folder, validity, uid) in &answered {
+        if let Some((folder, validity, uid)) = &answered {
             sqlx::query("UPDATE job_copies SET confirmed = 1 WHERE job_id = $1 AND folder = $2 AND uid_validity = $3 AND uid = $4")
                 .bind(job_id)
                 .bind(folder)
@@ -244,7 +245,44 @@ impl ImapConnector {
                 .await
                 .map_err(failed)?;
         }
+        if let Some((folder, validity, uid)) = &sending {
+            sqlx::query(
+                "INSERT INTO job_copies (job_id, folder, uid_validity, uid, confirmed) VALUES ($1, $2, $3, $4, 0) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(job_id)
+            .bind(folder)
+            .bind(validity)
+            .bind(uid)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        }
         tx.commit().await.map_err(failed)
+    }
+
+    /// What the destination folder holds already (Message-ID and size), read one answer at a
+    /// time: a folder's headers may be far larger than any one answer.
+    async fn present_messages(&self, copy: &mut Copy<'_>, folder: &str) -> Result<HashSet<(String, i64)>, Outcome> {
+        let (reach, account) = (&self.reach, copy.account);
+        let what = "reading the folder's messages";
+        let selected = reach.step(account, "opening a folder", copy.session.select(folder)).await?;
+        let mut present = HashSet::new();
+        if selected.exists == 0 {
+            return Ok(present);
+        }
+        let meter = copy.session.meter();
+        let headers = reach.step(account, what, copy.session.uid_fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER])")).await?;
+        let add = |message: async_imap::types::Fetch| {
+            let header = message.header().unwrap_or_default();
+            if let (Some(size), Some(parsed)) = (message.size, mail_parser::MessageParser::default().parse_headers(header)) {
+                if let Some(id) = parsed.message_id() {
+                    present.insert((id.to_owned(), i64::from(size)));
+                }
+            }
+        };
+        reach.each(account, what, &meter, client::DEFAULT_ANSWER, headers, add).await?;
+        Ok(present)
     }
 
     /// A migration: the source is backed up first (only what is new), then copied.
@@ -273,25 +311,8 @@ struct Copy<'a> {
     account: &'a Account,
     job_id: &'a str,
     keep_both: bool,
+    /// Restoring into the mailbox the backup is of.
+    into_source: bool,
     /// What earlier runs of the job copied: confirmed, or in doubt.
     copied: HashMap<Key, bool>,
-}
-
-/// What the destination folder holds already (Message-ID and size), to skip on conflict.
-async fn present_messages(session: &mut ImapSession, folder: &str) -> Result<HashSet<(String, i64)>, async_imap::error::Error> {
-    let selected = session.select(folder).await?;
-    let mut present = HashSet::new();
-    if selected.exists == 0 {
-        return Ok(present);
-    }
-    let fetched: Vec<_> = session.uid_fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER])").await?.try_collect().await?;
-    for message in fetched {
-        let header = message.header().unwrap_or_default();
-        if let (Some(size), Some(parsed)) = (message.size, mail_parser::MessageParser::default().parse_headers(header)) {
-            if let Some(id) = parsed.message_id() {
-                present.insert((id.to_owned(), i64::from(size)));
-            }
-        }
-    }
-    Ok(present)
 }
