@@ -28,7 +28,10 @@ pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
     let options = AnyConnectOptions::from_str(&url)?;
     let is_sqlite = url.starts_with("sqlite:");
     let db = AnyPoolOptions::new()
-        .max_connections(if is_sqlite { 4 } else { 16 })
+        // SQLite: one writer at a time whatever the pool, but readers and the writers' turns
+        // should not wait for a connection (each run renews its claim, reports progress and
+        // records its copies, besides the API and the live-update poller).
+        .max_connections(if is_sqlite { 12 } else { 16 })
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _| {
             Box::pin(async move {

@@ -113,8 +113,21 @@ impl Setup {
         assert!(!after.damaged() && !after.unreferenced(), "{after}");
     }
 
+    /// The job's attempts, checked against its attempt records: every one counted once, each
+    /// but the last closed as interrupted (a crash, or a run stopped when its claim could not
+    /// be renewed in time on a busy machine), the last one Completed.
     async fn attempts(&self, job: &str) -> i32 {
         let (attempts,): (i32,) = sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1").bind(job).fetch_one(&self.app.db).await.unwrap();
+        let recorded: Vec<(i32, Option<String>)> =
+            sqlx::query_as("SELECT number, outcome FROM job_attempts WHERE job_id = $1 ORDER BY number")
+                .bind(job)
+                .fetch_all(&self.app.db)
+                .await
+                .unwrap();
+        assert_eq!(recorded.len() as i32, attempts, "{recorded:?}");
+        let (last, cut) = recorded.split_last().unwrap();
+        assert_eq!(last.1.as_deref(), Some("completed"), "{recorded:?}");
+        assert!(cut.iter().all(|(_, outcome)| outcome.as_deref() == Some("interrupted")), "{recorded:?}");
         attempts
     }
 
@@ -165,7 +178,7 @@ async fn a_backup_crashed_at(failpoint: &str) {
     let job = backup_job(&setup).await;
     let (status, detail) = setup.crash_at_then_finish(&job, failpoint).await;
     assert_eq!(status, JobStatus::Completed, "{detail:?}");
-    assert_eq!(setup.attempts(&job).await, 2, "the crashed run and the one that finished");
+    assert!(setup.attempts(&job).await >= 2, "the crashed run and the one that finished");
     assert_eq!(setup.downloaded_messages().await, MESSAGES, "every message saved, readable, once");
     setup.store_is_clean().await;
 }
@@ -188,7 +201,7 @@ async fn a_crash_between_two_appends_of_a_restore_copies_nothing_twice() {
         .await;
     let (status, detail) = setup.crash_at_then_finish(&job, "restore.between-appends@40").await;
     assert_eq!(status, JobStatus::Completed, "{detail:?}");
-    assert_eq!(setup.attempts(&job).await, 2);
+    assert!(setup.attempts(&job).await >= 2);
     let copies = setup.copies("bob");
     assert_eq!(copies.len(), MESSAGES);
     assert!(copies.values().all(|n| *n == 1), "a message restored twice");
@@ -203,7 +216,7 @@ async fn a_crash_after_a_restore_ended_and_before_it_was_recorded_copies_nothing
         .await;
     let (status, detail) = setup.crash_at_then_finish(&job, "engine.before-finish").await;
     assert_eq!(status, JobStatus::Completed, "{detail:?}");
-    assert_eq!(setup.attempts(&job).await, 2, "the restore itself was the run cut before it was recorded");
+    assert!(setup.attempts(&job).await >= 2, "the restore itself was the run cut before it was recorded");
     let copies = setup.copies("bob");
     assert_eq!(copies.len(), MESSAGES);
     assert!(copies.values().all(|n| *n == 1), "a message restored twice");
@@ -216,7 +229,7 @@ async fn a_crash_after_a_download_file_is_written_and_before_its_job_completes_e
     let job = setup.start_job(json!({ "kind": "download", "mailbox_id": setup.alice, "format": "mbox" })).await;
     let (status, detail) = setup.crash_at_then_finish(&job, "download.file-written").await;
     assert_eq!(status, JobStatus::Completed, "{detail:?}");
-    assert_eq!(setup.attempts(&job).await, 2);
+    assert!(setup.attempts(&job).await >= 2);
     assert_eq!(setup.mbox_messages(&job).await, MESSAGES);
     setup.store_is_clean().await;
 }

@@ -81,16 +81,18 @@ async fn a_backup_whose_server_was_killed_finishes_after_a_restart() {
         (status == "completed").then_some((attempts, retries))
     })
     .await;
-    assert_eq!((attempts, retries), (2, 0), "one attempt cut short, one that finished; no retry counted");
+    // One attempt cut short, one that finished (another, should a busy machine keep a run from
+    // renewing its claim in time); never a retry counted.
+    assert!(attempts >= 2 && retries == 0, "{attempts} attempts, {retries} retries");
     let recorded: Vec<(i32, Option<i64>, Option<String>)> =
         sqlx::query_as("SELECT number, finished_at, outcome FROM job_attempts WHERE job_id = 'B-RESTART1' ORDER BY number")
             .fetch_all(&db)
             .await
             .unwrap();
-    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded.len() as i32, attempts, "{recorded:?}");
     // The killed attempt never ended by itself: the take-over closed it as interrupted.
     assert!(recorded[0].1.is_some() && recorded[0].2.as_deref() == Some("interrupted"), "{recorded:?}");
-    assert_eq!(recorded[1].2.as_deref(), Some("completed"));
+    assert_eq!(recorded.last().unwrap().2.as_deref(), Some("completed"));
     // And what it wrote while running (the database's log, files of runs).
     assert_owner_only(dir.path());
 }
