@@ -23,7 +23,10 @@ export async function signIn(page: Page, email: string, password = DEMO_PASSWORD
 /** The Mailbox Email IDs in the Backups table. */
 export async function mailboxIds(page: Page): Promise<string[]> {
   await expect(page.locator('.backups-table__row').first()).toBeVisible();
-  return page.locator('.backups-table__email').allTextContents();
+  // Read once drawn: a live update may be redrawing the rows at that moment.
+  let ids: string[] = [];
+  await expect.poll(async () => (ids = await page.locator('.backups-table__email').allTextContents()).length).toBeGreaterThan(0);
+  return ids;
 }
 
 /** What every failed request must show where it happened, and in the Problems panel: the

@@ -118,15 +118,21 @@ test('a sorted, filtered tab opened fresh gives the same view', async ({ page })
   await page.reload();
   await expect.poll(drawnIds).toEqual(ids);
   await expect(page.getByLabel('Sort')).toHaveValue('mailbox');
-  const mailboxes = await page.locator('.backups-table__row .backups-table__email').allTextContents();
+  const drawnMailboxes = () => page.locator('.backups-table__row .backups-table__email').allTextContents();
+  await expect.poll(async () => (await drawnMailboxes()).length).toBeGreaterThan(0);
+  const mailboxes = await drawnMailboxes();
   expect([...mailboxes].sort()).toEqual(mailboxes);
 });
 
 test('an end user sees only their own restores', async ({ page }) => {
   await signIn(page, END_USER);
   await page.goto('/status/restores');
-  await expect(page.locator('.backups-table__row').first()).toBeVisible();
-  const mailboxes = await page.locator('.backups-table__row .backups-table__email').allTextContents();
-  expect(mailboxes.length).toBeGreaterThan(0);
-  for (const m of mailboxes) expect(m).toBe(END_USER);
+  // Read once drawn: a live update may be redrawing the rows at that moment.
+  const emails = page.locator('.backups-table__row .backups-table__email');
+  await expect
+    .poll(async () => {
+      const mailboxes = await emails.allTextContents();
+      return mailboxes.length > 0 && mailboxes.every((m) => m === END_USER) ? 'only hers' : mailboxes.join(', ');
+    })
+    .toBe('only hers');
 });
