@@ -460,9 +460,7 @@ impl Engine {
         }
         Ok(queued)
     }
-}
 
-impl Engine {
     /// Downloads whose link has run out become Expired. Returns how many did.
     pub async fn expire_downloads(&self) -> Result<u64, sqlx::Error> {
         let now = now_ms();
