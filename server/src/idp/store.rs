@@ -203,6 +203,11 @@ impl Store {
         self.devices.get_mut(&key)
     }
 
+    /// Whether tokens could be stored now: asked before a code or a refresh token is spent on them.
+    pub(crate) fn room_for_tokens(&mut self) -> bool {
+        [&mut self.access_tokens, &mut self.refresh_tokens].into_iter().all(|tokens| make_room(tokens, |g| g.expires).is_ok())
+    }
+
     /// Stores a new access and refresh token for `grant`; returns them.
     pub(crate) fn issue_tokens(&mut self, grant: Grant) -> Result<(String, String), Full> {
         for tokens in [&mut self.access_tokens, &mut self.refresh_tokens] {
@@ -423,8 +428,11 @@ mod tests {
         for n in 0..MAX_ENTRIES {
             store.refresh_tokens.insert(key(&n.to_string()), Grant { expires: later, ..grant("helpdesk@delta-foods.example") });
         }
+        // Asked before a code is spent on them: no room, so the code stays unspent.
+        assert!(!store.room_for_tokens());
         assert_eq!(store.issue_tokens(grant("backup.admin@acme-legal.example")), Err(Full));
         store.refresh_tokens.get_mut(&key("42")).unwrap().expires = Instant::now();
+        assert!(store.room_for_tokens());
         assert!(store.issue_tokens(grant("backup.admin@acme-legal.example")).is_ok());
     }
 }

@@ -180,6 +180,10 @@ fn authorization_code(scope: TenantScope, client_id: &str, params: &Params) -> R
     let Some(verifier) = params.get("code_verifier") else { return invalid_request(missing("code_verifier")) };
     let code_key = store::key(code);
     store::with(|store| {
+        // Asked first: a code spent on tokens that cannot be stored could not be used again.
+        if !store.room_for_tokens() {
+            return busy();
+        }
         let Some(granted) = store.codes.get_mut(&code_key).filter(|c| c.expires > Instant::now()) else {
             return invalid_grant(
                 "AADSTS70008: The provided authorization code has expired or is not valid. Send a new interactive authorization request.",
@@ -227,6 +231,10 @@ fn authorization_code(scope: TenantScope, client_id: &str, params: &Params) -> R
 fn device_code_grant(scope: TenantScope, client_id: &str, device_code: &str) -> Response {
     let now = Instant::now();
     store::with(|store| {
+        // Asked first, as for a code: the device code is spent only on tokens that are stored.
+        if !store.room_for_tokens() {
+            return busy();
+        }
         let Some(device) = store.devices.get_mut(&store::key(device_code)) else {
             return invalid_grant("AADSTS70000: The device_code is not valid.");
         };
@@ -324,6 +332,9 @@ fn password(scope: TenantScope, client_id: &str, params: &Params) -> Response {
 fn refresh(scope: TenantScope, client_id: &str, params: &Params) -> Response {
     let Some(refresh_token) = params.get("refresh_token") else { return invalid_request(missing("refresh_token")) };
     store::with(|store| {
+        if !store.room_for_tokens() {
+            return busy();
+        }
         let Some(grant) = store.refresh_tokens.get(&store::key(refresh_token)).filter(|g| g.expires > Instant::now()).cloned()
         else {
             return invalid_grant(
