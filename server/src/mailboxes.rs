@@ -221,14 +221,15 @@ pub async fn add_mailbox(
 
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let (next_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM mailboxes").fetch_one(&mut *tx).await?;
-    sqlx::query(
-        "INSERT INTO mailboxes (id, organisation_id, email, display_name, connector, demo_script) VALUES ($1, $2, $3, $3, 'imap', 'ok')",
+    // The new ID taken in the INSERT itself: a transaction that read first and wrote after
+    // would be refused by SQLite (not waited for) whenever another write landed in between.
+    let (next_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO mailboxes (id, organisation_id, email, display_name, connector, demo_script) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $2, 'imap', 'ok' FROM mailboxes RETURNING id",
     )
-    .bind(next_id)
     .bind(organisation)
     .bind(&email)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO backups (mailbox_id, status, updated_at) VALUES ($1, 'preparing_backup', $2)")
         .bind(next_id)
