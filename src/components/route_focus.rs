@@ -18,22 +18,16 @@ pub fn RouteFocus() -> impl IntoView {
         location.pathname.track();
         let move_focus = !first.get_value();
         first.set_value(false);
-        // The page being left may still be drawn: its heading is not the one to name.
-        let leaving = document().query_selector("main h1").ok().flatten();
-        name_and_focus(move_focus, leaving, LOOKS);
+        name_and_focus(move_focus, LOOKS);
     });
 }
 
-/// Names the page after its `h1` and, after a navigation, focuses it, once the new page is
-/// drawn (its heading is not `leaving`'s; a page drawn in place keeps its heading, so after a
-/// few looks that one is taken).
-fn name_and_focus(move_focus: bool, leaving: Option<web_sys::Element>, looks_left: u32) {
+/// Names the page after its `h1` and, after a navigation, focuses it (else `main`), once drawn.
+fn name_and_focus(move_focus: bool, looks_left: u32) {
     let document = document();
-    let heading = document.query_selector("main h1").ok().flatten();
-    let drawn = heading.is_some() && (heading != leaving || looks_left + 3 <= LOOKS);
-    let Some(heading) = heading.filter(|_| drawn) else {
+    let Some(heading) = document.query_selector("main h1").ok().flatten() else {
         if looks_left > 0 {
-            set_timeout(move || name_and_focus(move_focus, leaving, looks_left - 1), std::time::Duration::from_millis(100));
+            set_timeout(move || name_and_focus(move_focus, looks_left - 1), std::time::Duration::from_millis(100));
         }
         return;
     };
