@@ -21,7 +21,6 @@ use crate::pages::error_catalogue::ErrorCataloguePage;
 use crate::pages::job::{DownloadPage, MigratePage, RestorePage};
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::mailboxes::MailboxesPage;
-use crate::components::route_focus::RouteFocus;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
 
@@ -62,7 +61,6 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Router>
-            <RouteFocus />
             <Routes fallback=NotFound>
                 <Route path=path!("/sign-in") view=SignInPage />
                 <ParentRoute path=path!("") view=Shell>

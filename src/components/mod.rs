@@ -17,7 +17,6 @@ pub mod organisation_picker;
 pub mod pager;
 pub mod problems_panel;
 pub mod reauth_banner;
-pub mod route_focus;
 pub mod refresh_failed;
 pub mod shell;
 pub mod sign_in_again;
