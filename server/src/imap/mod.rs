@@ -520,18 +520,7 @@ impl ImapConnector {
     ) -> Result<(), Outcome> {
         let reason = format!("larger than {} MB, the most this service takes for one message", self.reach.max_message >> 20);
         for uid in uids {
-            sqlx::query(
-                "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(mailbox_id)
-            .bind(folder)
-            .bind(i64::from(uid_validity))
-            .bind(i64::from(*uid))
-            .bind(&reason)
-            .execute(&self.db)
-            .await
-            .map_err(database)?;
+            remember_unreadable(&self.db, mailbox_id, folder, uid_validity, *uid, &reason).await.map_err(database)?;
             run.skip(format!("{folder}, UID {uid}"), &reason);
         }
         Ok(())
@@ -660,17 +649,7 @@ impl Saver {
         // Indexed, but the messages and the folder's last UID not yet: all in one transaction.
         crate::failpoint::hit("backup.index-recorded");
         for (uid, reason) in skipped {
-            sqlx::query(
-                "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(mailbox_id)
-            .bind(folder)
-            .bind(i64::from(uid_validity))
-            .bind(i64::from(*uid))
-            .bind(*reason)
-            .execute(&mut *tx)
-            .await?;
+            remember_unreadable(&mut *tx, mailbox_id, folder, uid_validity, *uid, reason).await?;
         }
         // Many rows a statement: per-statement costs, not rows, are what a backup would wait on.
         let (mut added, mut recount) = (0_i64, false);
@@ -900,6 +879,25 @@ impl Quota {
         self.used += size;
         true
     }
+}
+
+/// A message the backup could not take, named again by every later backup while the server has it.
+async fn remember_unreadable<'e, E>(db: E, mailbox_id: i64, folder: &str, uid_validity: u32, uid: u32, reason: &str) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO backup_unreadable (mailbox_id, folder, uid_validity, uid, reason) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(mailbox_id)
+    .bind(folder)
+    .bind(i64::from(uid_validity))
+    .bind(i64::from(uid))
+    .bind(reason)
+    .execute(db)
+    .await
+    .map(|_| ())
 }
 
 fn database(error: sqlx::Error) -> Outcome {
