@@ -47,7 +47,8 @@ pub fn csp_hash(text: &str) -> String {
     format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
 }
 
-/// The text of every `<script>` without `src` (what Trunk writes to start the wasm).
+/// The text of every `<script>` without `src` (the build's `index.html` has none: it starts the
+/// wasm from a file; a page edited by hand may).
 fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
     html.match_indices("<script").filter_map(move |(start, _)| {
         let open_end = start + html[start..].find('>')?;
@@ -60,13 +61,13 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Trunk names built assets `NAME-<hash>.ext` (`_bg.wasm` for the module), the hash a 64-bit
-/// number in hex without leading zeros: their content never changes under a name, so a
-/// browser may keep them.
+/// The build puts every file it makes into `/pkg/<hash>/` (16 hex digits over all of them):
+/// what is under such a name never changes, so a browser may keep it.
 fn is_hashed_asset(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or("");
-    let stem = name.split('.').next().unwrap_or("").trim_end_matches("_bg");
-    stem.rsplit_once('-').is_some_and(|(_, hash)| (12..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    let mut segments = path.trim_start_matches('/').split('/');
+    segments.next() == Some("pkg")
+        && segments.next().is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        && segments.next().is_some_and(|name| !name.is_empty())
 }
 
 pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, request: Request, next: Next) -> Response {
@@ -123,13 +124,14 @@ mod tests {
     }
 
     #[test]
-    fn only_trunks_hashed_names_are_kept_for_a_year() {
-        assert!(is_hashed_asset("/portal-6e8f1c2a3b4d5e6f_bg.wasm"));
-        assert!(is_hashed_asset("/portal-6e8f1c2a3b4d5e6f.js"));
-        assert!(is_hashed_asset("/main-0123456789abcdef.css"));
+    fn only_the_builds_hashed_files_are_kept_for_a_year() {
+        assert!(is_hashed_asset("/pkg/6e8f1c2a3b4d5e6f/portal_bg.wasm"));
+        assert!(is_hashed_asset("/pkg/06e8f1c2a3b4d5e6/split___backups_route_view_1.wasm"));
+        assert!(is_hashed_asset("/pkg/6e8f1c2a3b4d5e6f/main.css"));
+        assert!(!is_hashed_asset("/pkg/6e8f1c2a3b4d5e6f/"));
+        assert!(!is_hashed_asset("/pkg/latest/portal.js"));
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/status/backups"));
         assert!(!is_hashed_asset("/favicon.svg"));
-        assert!(is_hashed_asset("/favicon-96f7e14a6e4ab7e.svg"), "a hash whose leading zero Trunk dropped");
     }
 }

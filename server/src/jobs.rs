@@ -89,8 +89,7 @@ impl RunColumns {
     pub(crate) fn into_run(self, status: JobStatus, max_retries: u32, queue_position: Option<u64>) -> JobRun {
         let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
         // Running, but its claim lapsed: the instance that ran it stopped (a worker takes it over).
-        let interrupted_at =
-            self.lease_until.filter(|until| status == JobStatus::InProgress && *until < now_ms()).map(rfc3339);
+        let interrupted_at = self.lease_until.filter(|until| status == JobStatus::InProgress && *until < now_ms()).map(rfc3339);
         JobRun {
             started_at: self.started_at.map(rfc3339),
             items_done: count(self.items_done),

@@ -130,12 +130,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     };
     let connector = Arc::new(connector::ByMailbox {
         demo: Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) }),
-        imap: Arc::new(imap::ImapConnector::new(
-            db.clone(),
-            secrets.clone(),
-            config.data_dir.clone(),
-            imap_reach.clone(),
-        )),
+        imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), config.data_dir.clone(), imap_reach.clone())),
     });
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone());
     let reauth_limits = Arc::new(credentials::rate_limit::RateLimiter::new(
@@ -266,6 +261,15 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         return AppError::not_found(format!("There is no API at {path}.")).into_response();
     }
     let dist = &state.config.dist;
+    if path.starts_with("/pkg/") {
+        // A built file that is not there (a build since removed) is a 404, never the page in its
+        // place: the portal's loader then says a part failed to load instead of reading HTML.
+        let files = ServeDir::new(dist).precompressed_br().precompressed_gzip();
+        return match files.oneshot(request).await {
+            Ok(response) => response.into_response(),
+            Err(error) => AppError::internal(error).into_response(),
+        };
+    }
     // `NAME.br` / `NAME.gz` files written at build time are sent as they are to browsers that
     // accept Brotli / gzip.
     let files = ServeDir::new(dist)

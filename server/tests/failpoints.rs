@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{Method, StatusCode};
 use common::*;
-use portal_server::imap::check::check;
 use portal_api::{JobRow, JobStatus, OrganisationMailbox, Role};
+use portal_server::imap::check::check;
 use serde_json::json;
 use testkit::{message, Dovecot, Seed, User};
 
@@ -32,8 +32,8 @@ struct Setup {
 
 /// Alice's mailbox (backed up, unless `backed_up` is false) and Bob's, on a Dovecot of the test's own.
 async fn setup(backed_up: bool) -> Setup {
-    let dovecot =
-        Dovecot::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw")]).expect("Dovecot starts (cargo xtask setup)");
+    let dovecot = Dovecot::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw")])
+        .expect("Dovecot starts (cargo xtask setup)");
     let arrived = SystemTime::now() - Duration::from_secs(86_400);
     let mail: Vec<Seed> = (0..MESSAGES)
         .map(|i| Seed {
@@ -46,7 +46,11 @@ async fn setup(backed_up: bool) -> Setup {
     dovecot.seed("alice", &mail).unwrap();
     let data = tempfile::tempdir().unwrap();
     let app = test_app_with(|config| config.data_dir = data.path().to_path_buf()).await;
-    sqlx::query("UPDATE organisations SET storage_quota_bytes = 1000000000000 WHERE id = $1").bind(ACME).execute(&app.db).await.unwrap();
+    sqlx::query("UPDATE organisations SET storage_quota_bytes = 1000000000000 WHERE id = $1")
+        .bind(ACME)
+        .execute(&app.db)
+        .await
+        .unwrap();
     // The demo's own due runs out of the way: only the test's jobs are left for the server.
     app.state.engine.run_due().await.unwrap();
     let admin = app.sign_in(Role::OrgAdmin).await;
@@ -117,7 +121,8 @@ impl Setup {
     /// but the last closed as interrupted (a crash, or a run stopped when its claim could not
     /// be renewed in time on a busy machine), the last one Completed.
     async fn attempts(&self, job: &str) -> i32 {
-        let (attempts,): (i32,) = sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1").bind(job).fetch_one(&self.app.db).await.unwrap();
+        let (attempts,): (i32,) =
+            sqlx::query_as("SELECT attempts FROM jobs WHERE id = $1").bind(job).fetch_one(&self.app.db).await.unwrap();
         let recorded: Vec<(i32, Option<String>)> =
             sqlx::query_as("SELECT number, outcome FROM job_attempts WHERE job_id = $1 ORDER BY number")
                 .bind(job)
@@ -197,7 +202,9 @@ async fn a_crash_inside_the_transaction_that_indexes_a_chunk_loses_nothing() {
 async fn a_crash_between_two_appends_of_a_restore_copies_nothing_twice() {
     let setup = setup(true).await;
     let job = setup
-        .start_job(json!({ "kind": "restore", "mailbox_id": setup.alice, "destination": "bob@imap.test", "on_conflict": "keep_both" }))
+        .start_job(
+            json!({ "kind": "restore", "mailbox_id": setup.alice, "destination": "bob@imap.test", "on_conflict": "keep_both" }),
+        )
         .await;
     let (status, detail) = setup.crash_at_then_finish(&job, "restore.between-appends@40").await;
     assert_eq!(status, JobStatus::Completed, "{detail:?}");
@@ -212,7 +219,9 @@ async fn a_crash_between_two_appends_of_a_restore_copies_nothing_twice() {
 async fn a_crash_after_a_restore_ended_and_before_it_was_recorded_copies_nothing_again() {
     let setup = setup(true).await;
     let job = setup
-        .start_job(json!({ "kind": "restore", "mailbox_id": setup.alice, "destination": "bob@imap.test", "on_conflict": "keep_both" }))
+        .start_job(
+            json!({ "kind": "restore", "mailbox_id": setup.alice, "destination": "bob@imap.test", "on_conflict": "keep_both" }),
+        )
         .await;
     let (status, detail) = setup.crash_at_then_finish(&job, "engine.before-finish").await;
     assert_eq!(status, JobStatus::Completed, "{detail:?}");

@@ -12,7 +12,8 @@ use portal_api::Role;
 use portal_server::config::Config;
 use serde_json::json;
 
-const SCRIPT: &str = "import init from '/portal-0123456789abcdef.js';await init('/portal-0123456789abcdef_bg.wasm');";
+/// A page edited by hand may start the wasm inline (the build's starts it from a file).
+const SCRIPT: &str = "import init from '/pkg/0123456789abcdef/portal.js';await init();";
 
 #[tokio::test]
 async fn every_answer_carries_the_policy_and_caching_that_suits_it() {
@@ -24,7 +25,8 @@ async fn every_answer_carries_the_policy_and_caching_that_suits_it() {
         format!("<!DOCTYPE html><title>Backup Portal</title><script type=\"module\">{SCRIPT}</script>"),
     )
     .unwrap();
-    std::fs::write(dist.join("portal-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    std::fs::create_dir_all(dist.join("pkg/0123456789abcdef")).unwrap();
+    std::fs::write(dist.join("pkg/0123456789abcdef/portal_bg.wasm"), b"\0asm").unwrap();
     let app = test_app_with(|config| config.dist = dist).await;
 
     let page = app.send(Request::get("/status/backups").body(Body::empty()).unwrap()).await;
@@ -46,8 +48,12 @@ async fn every_answer_carries_the_policy_and_caching_that_suits_it() {
     assert_eq!(page.headers()[header::CACHE_CONTROL], "no-cache", "index.html is checked each time");
     assert!(page.headers().get(header::STRICT_TRANSPORT_SECURITY).is_none(), "not over HTTPS");
 
-    let wasm = app.send(Request::get("/portal-0123456789abcdef_bg.wasm").body(Body::empty()).unwrap()).await;
+    let wasm = app.send(Request::get("/pkg/0123456789abcdef/portal_bg.wasm").body(Body::empty()).unwrap()).await;
     assert_eq!(wasm.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    // A build's file that is not there is not found (never index.html in its place), and not kept.
+    let gone = app.send(Request::get("/pkg/0123456789abcdef/chunk_1.wasm").body(Body::empty()).unwrap()).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_ne!(gone.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
 
     // The session carries the CSRF token: never stored by a browser or a proxy.
     let client = app.sign_in(Role::EndUser).await;

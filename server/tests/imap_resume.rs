@@ -18,10 +18,14 @@ const MESSAGES: usize = 1_500;
 
 #[tokio::test]
 async fn a_restore_cut_by_a_mail_server_restart_goes_on_and_copies_nothing_twice() {
-    let mut dovecot =
-        Dovecot::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw")]).expect("Dovecot starts (cargo xtask setup)");
+    let mut dovecot = Dovecot::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw")])
+        .expect("Dovecot starts (cargo xtask setup)");
     let app = test_app().await;
-    sqlx::query("UPDATE organisations SET storage_quota_bytes = 1000000000000 WHERE id = $1").bind(ACME).execute(&app.db).await.unwrap();
+    sqlx::query("UPDATE organisations SET storage_quota_bytes = 1000000000000 WHERE id = $1")
+        .bind(ACME)
+        .execute(&app.db)
+        .await
+        .unwrap();
     let admin = app.sign_in(Role::OrgAdmin).await;
     let arrived = SystemTime::now() - Duration::from_secs(86_400);
     let mail: Vec<Seed> = (0..MESSAGES)
@@ -43,7 +47,8 @@ async fn a_restore_cut_by_a_mail_server_restart_goes_on_and_copies_nothing_twice
     app.state.engine.run_due().await.unwrap();
 
     // Everything kept on conflict: only the job's own record can tell a copy from a duplicate.
-    let restore = json!({ "kind": "restore", "mailbox_id": added[0].id, "destination": "bob@imap.test", "on_conflict": "keep_both" });
+    let restore =
+        json!({ "kind": "restore", "mailbox_id": added[0].id, "destination": "bob@imap.test", "on_conflict": "keep_both" });
     let response = app.send_as(&admin, Method::POST, "/api/jobs", Some(restore)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let job: JobRow = body_json(response).await;
@@ -71,7 +76,12 @@ async fn a_restore_cut_by_a_mail_server_restart_goes_on_and_copies_nothing_twice
 
     // The server is back; the retry's wait is made to pass.
     dovecot.run().unwrap();
-    sqlx::query("UPDATE jobs SET next_run_at = $1 WHERE id = $2").bind(portal_server::db::now_ms()).bind(&job.id).execute(&app.db).await.unwrap();
+    sqlx::query("UPDATE jobs SET next_run_at = $1 WHERE id = $2")
+        .bind(portal_server::db::now_ms())
+        .bind(&job.id)
+        .execute(&app.db)
+        .await
+        .unwrap();
     app.state.engine.run_due().await.unwrap();
     let done = read(job.id.clone()).await;
     assert_eq!(done.status, JobStatus::Completed, "{:?}", done.run.detail);

@@ -87,7 +87,8 @@ where
 async fn statuses(app: &TestApp, ids: &[i64]) -> Vec<String> {
     let mut all = Vec::new();
     for id in ids {
-        let (status,): (String,) = sqlx::query_as("SELECT status FROM backups WHERE mailbox_id = $1").bind(id).fetch_one(&app.db).await.unwrap();
+        let (status,): (String,) =
+            sqlx::query_as("SELECT status FROM backups WHERE mailbox_id = $1").bind(id).fetch_one(&app.db).await.unwrap();
         all.push(status);
     }
     all

@@ -5,6 +5,7 @@ mod bench;
 mod imap;
 mod load;
 mod memory;
+mod portal;
 mod soak;
 mod tools;
 
@@ -22,6 +23,9 @@ usage: cargo xtask <command>
                        install what is missing, build the portal (release), start the server
                        on http://127.0.0.1:8080 (or --addr / PORTAL_ADDR) with demo data;
                        --imap: also a local Dovecot with three mailboxes, added to the portal
+  dev [SERVER FLAGS]   the development loop: build the portal (no wasm-opt), start the server
+                       (debug build, demo data) and build again on every change to the
+                       portal's sources; the open page reloads by itself
   test                 install what the tests need and run every test: api and server,
                        the portal in headless Chromium, and the end-to-end specs
   bench [transfer|list|portal|imap|memory]
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
+        Some("dev") => portal::dev(&args[1..]),
         Some("e2e") => tools::install_all(tools::Needs::Test).and_then(|()| end_to_end(&args[1..])),
         Some("bench") => bench::bench(args.get(1).map(String::as_str)),
         Some("soak") => match args.get(1).map(|n| n.parse::<u32>()) {
@@ -101,7 +106,7 @@ fn run(args: &[String]) -> Result {
     if with_imap {
         tools::ensure_dovecot()?;
     }
-    tools::build_portal()?;
+    portal::build()?;
     run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
     let server = target_dir().join("release").join("portal-server");
     let dovecot = with_imap.then(|| imap::demo_dovecot(Some(imap::RUN_PORT))).transpose()?;
@@ -158,7 +163,17 @@ fn test() -> Result {
     suites.push((
         "api and server (cargo test)",
         // With the failpoints the fault tests arm (server/src/failpoint.rs); a release build has none.
-        run_command(tools::cargo().args(["test", "-p", "portal-api", "-p", "portal-server", "-p", "xtask", "--features", FAILPOINTS])),
+        run_command(tools::cargo().args([
+            "test",
+            "-p",
+            "portal-api",
+            "-p",
+            "portal-server",
+            "-p",
+            "xtask",
+            "--features",
+            FAILPOINTS,
+        ])),
     ));
     suites.push(("server on PostgreSQL (cargo test)", server_tests_on_postgres()));
     suites.push((
@@ -195,7 +210,9 @@ fn test() -> Result {
 fn server_tests_on_postgres() -> Result {
     let postgres = testkit::Postgres::start()?;
     run_command(
-        tools::cargo().args(["test", "-p", "portal-server", "--tests", "--features", FAILPOINTS]).env("PORTAL_TEST_POSTGRES", postgres.url()),
+        tools::cargo()
+            .args(["test", "-p", "portal-server", "--tests", "--features", FAILPOINTS])
+            .env("PORTAL_TEST_POSTGRES", postgres.url()),
     )
 }
 
@@ -205,7 +222,7 @@ const FAILPOINTS: &str = "portal-server/failpoints";
 /// Builds the portal and the server, starts the server on a free port with a fresh
 /// database, runs the Playwright specs against it, and stops it.
 fn end_to_end(specs: &[String]) -> Result {
-    tools::build_portal()?;
+    portal::build()?;
     run_command(tools::cargo().args(["build", "-p", "portal-server"]))?;
     // Device codes of the built-in identity provider live 20 s and are polled every second,
     // so that the specs can see one expire and one authorised without waiting minutes. One

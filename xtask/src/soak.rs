@@ -101,7 +101,9 @@ fn call(port: u16, session: &(String, String), method: &str, path: &str, body: O
         match attempt {
             Ok((status, _, answer)) if status != 503 => return Ok((status, answer)),
             _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
-            Ok((status, _, answer)) => return Err(format!("{method} {path} answered {status}: {}", String::from_utf8_lossy(&answer))),
+            Ok((status, _, answer)) => {
+                return Err(format!("{method} {path} answered {status}: {}", String::from_utf8_lossy(&answer)))
+            }
             Err(error) => return Err(format!("{method} {path}: {error}")),
         }
     }
@@ -121,7 +123,11 @@ fn backup_of(port: u16, session: &(String, String), user: &str) -> Result<Backup
 fn ended(status: JobStatus) -> bool {
     !matches!(
         status,
-        JobStatus::PreparingBackup | JobStatus::OnQueue | JobStatus::InProgress | JobStatus::Retrying | JobStatus::ConnectionError
+        JobStatus::PreparingBackup
+            | JobStatus::OnQueue
+            | JobStatus::InProgress
+            | JobStatus::Retrying
+            | JobStatus::ConnectionError
     )
 }
 
@@ -293,12 +299,17 @@ pub fn soak(kills: u32) -> Result {
     )?;
     let total_jobs = count(&database, &format!("SELECT COUNT(*) FROM jobs j WHERE {ours}"))?;
     let attempts = count(&database, &format!("SELECT COUNT(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE {ours}"))?;
-    for (what, n) in [("attempt counts that disagree", miscounted), ("attempts left open", open), ("jobs not ended exactly once", endings)] {
+    for (what, n) in
+        [("attempt counts that disagree", miscounted), ("attempts left open", open), ("jobs not ended exactly once", endings)]
+    {
         if n > 0 {
             mismatches.push(format!("{n} {what}"));
         }
     }
-    let interrupted = count(&database, &format!("SELECT COUNT(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE {ours} AND a.outcome = 'interrupted'"))?;
+    let interrupted = count(
+        &database,
+        &format!("SELECT COUNT(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE {ours} AND a.outcome = 'interrupted'"),
+    )?;
     if interrupted == 0 {
         mismatches.push("no kill interrupted a run".into());
     }

@@ -8,7 +8,6 @@ use std::time::SystemTime;
 
 use crate::{root, run_command, Result};
 
-pub const TRUNK_VERSION: &str = "0.21.14";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Dovecot, the IMAP server the `imap` connector is tested against (and `run --imap` shows).
@@ -16,7 +15,7 @@ pub const DOVECOT: &str = "/usr/sbin/dovecot";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Needs {
-    /// What `run` and `bench` need: the wasm toolchain.
+    /// What `run` and `bench` need: the wasm target and the npm packages (wasm-opt, esbuild).
     Run,
     /// Also a browser and the test packages.
     Test,
@@ -24,12 +23,12 @@ pub enum Needs {
 
 pub fn install_all(needs: Needs) -> Result {
     ensure_wasm_target()?;
-    ensure_cargo_tool("trunk", TRUNK_VERSION, &["install", "trunk", "--version", TRUNK_VERSION, "--locked"])?;
-    let bindgen = pinned_wasm_bindgen()?;
-    // Without --locked: the CLI's own lock file pins a yanked crate (toolchain notes).
-    ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
     ensure_npm_packages()?;
     if needs == Needs::Test {
+        // Only for its test runner (the portal's browser tests): the build uses the library.
+        let bindgen = pinned_wasm_bindgen()?;
+        // Without --locked: the CLI's own lock file pins a yanked crate (toolchain notes).
+        ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
         // Any installed major version will do; Debian 12's is 15.
         let postgres = testkit::postgres_bin().unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into()).join("postgres");
         let postgres = postgres.to_string_lossy();
@@ -137,74 +136,43 @@ fn ensure_debian_packages(wanted: &[(&str, &str)]) -> Result {
     )
 }
 
-/// Builds the portal in release mode into `dist/`, unless `dist/` is newer than every input.
-pub fn build_portal() -> Result {
-    let built = modified(&root().join("dist").join("index.html"));
-    let inputs = ["src", "style", "public", "api/src", "index.html", "Trunk.toml", "Cargo.toml", "Cargo.lock", "api/Cargo.toml"];
-    let newest_input = inputs.iter().filter_map(|p| newest(&root().join(p))).max();
-    if let (Some(built), Some(input)) = (built, newest_input) {
-        if built > input {
-            eprintln!("portal: dist/ is up to date");
-            return Ok(());
-        }
-    }
-    run_command(Command::new("trunk").args(["build", "--release"]).env("PATH", path_with_tools()))?;
-    minify_js(&root().join("dist"))?;
-    precompress(&root().join("dist"))
-}
-
-/// Trunk leaves wasm-bindgen's JS glue as written; esbuild (an npm package) minifies it.
-fn minify_js(dist: &Path) -> Result {
-    let entries = std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))?;
-    for entry in entries.filter_map(|e| e.ok()) {
-        let path = entry.path();
-        if path.extension().is_some_and(|ext| ext == "js") {
-            let file = path.to_string_lossy().into_owned();
-            run_command(
-                Command::new("esbuild")
-                    .args([&file, "--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"])
-                    .arg(format!("--outfile={file}"))
-                    .env("PATH", path_with_tools()),
-            )?;
-        }
-    }
-    Ok(())
-}
-
 /// The file types the server sends compressed.
 pub const COMPRESSIBLE: [&str; 5] = [".html", ".js", ".wasm", ".css", ".svg"];
 
 /// Writes `NAME.br` (Brotli, quality 11) and `NAME.gz` (Zopfli: smaller than on-the-fly gzip,
-/// still plain gzip) beside each compressible file of `dist/`; the server sends the best one
+/// still plain gzip) beside each compressible file of a folder; the server sends the best one
 /// the browser accepts (browsers accept Brotli over HTTPS).
-fn precompress(dist: &Path) -> Result {
-    let entries = std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+pub fn precompress(folder: &Path) -> Result {
+    let entries = std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
     for entry in entries.filter_map(|e| e.ok()) {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !COMPRESSIBLE.iter().any(|ext| name.ends_with(ext)) {
-            continue;
-        }
-        let bytes = std::fs::read(&path).map_err(|e| format!("{name}: {e}"))?;
-        let mut gz = Vec::new();
-        zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, &bytes[..], &mut gz)
-            .map_err(|e| format!("compressing {name}: {e}"))?;
-        std::fs::write(dist.join(format!("{name}.gz")), gz).map_err(|e| format!("{name}.gz: {e}"))?;
-        let mut br = Vec::new();
-        let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
-        brotli::BrotliCompress(&mut &bytes[..], &mut br, &params).map_err(|e| format!("compressing {name}: {e}"))?;
-        std::fs::write(dist.join(format!("{name}.br")), br).map_err(|e| format!("{name}.br: {e}"))?;
+        precompress_file(&entry.path())?;
     }
-    eprintln!("portal: precompressed dist/ (Brotli; gzip with Zopfli)");
     Ok(())
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
+/// `NAME.br` and `NAME.gz` beside one file, if it is of a type the server sends compressed.
+pub fn precompress_file(path: &Path) -> Result {
+    let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    if !COMPRESSIBLE.iter().any(|ext| name.ends_with(ext)) {
+        return Ok(());
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+    let mut gz = Vec::new();
+    zopfli::compress(zopfli::Options::default(), zopfli::Format::Gzip, &bytes[..], &mut gz)
+        .map_err(|e| format!("compressing {name}: {e}"))?;
+    std::fs::write(path.with_file_name(format!("{name}.gz")), gz).map_err(|e| format!("{name}.gz: {e}"))?;
+    let mut br = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    brotli::BrotliCompress(&mut &bytes[..], &mut br, &params).map_err(|e| format!("compressing {name}: {e}"))?;
+    std::fs::write(path.with_file_name(format!("{name}.br")), br).map_err(|e| format!("{name}.br: {e}"))
+}
+
+pub fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The newest modification time of a file, or of any file below a folder.
-fn newest(path: &Path) -> Option<SystemTime> {
+pub fn newest(path: &Path) -> Option<SystemTime> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_dir() {
         return meta.modified().ok();

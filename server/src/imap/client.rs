@@ -243,7 +243,10 @@ fn describe_io(at: &str, io: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     match Stopped::of(io) {
         Some(Stopped::Silent(after)) => {
-            return format!("{at} went silent for {} s while we waited for its answer; the connection was closed.", after.as_secs())
+            return format!(
+                "{at} went silent for {} s while we waited for its answer; the connection was closed.",
+                after.as_secs()
+            )
         }
         Some(Stopped::TooLarge) => {
             return format!("{at} sent an answer larger than any message taken; the connection was closed.")

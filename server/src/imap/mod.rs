@@ -7,8 +7,8 @@ pub mod check;
 pub mod client;
 pub mod command;
 mod download;
-mod restore;
 pub mod guard;
+mod restore;
 pub mod store;
 
 use std::collections::HashSet;
@@ -157,12 +157,7 @@ struct Fetched {
 }
 
 impl ImapConnector {
-    pub fn new(
-        db: Db,
-        secrets: SecretBox,
-        data_dir: PathBuf,
-        reach: Reach,
-    ) -> ImapConnector {
+    pub fn new(db: Db, secrets: SecretBox, data_dir: PathBuf, reach: Reach) -> ImapConnector {
         let store = ObjectStore::new(&data_dir);
         ImapConnector { store, db, secrets, data_dir, reach }
     }
@@ -882,7 +877,14 @@ impl Quota {
 }
 
 /// A message the backup could not take, named again by every later backup while the server has it.
-async fn remember_unreadable<'e, E>(db: E, mailbox_id: i64, folder: &str, uid_validity: u32, uid: u32, reason: &str) -> Result<(), sqlx::Error>
+async fn remember_unreadable<'e, E>(
+    db: E,
+    mailbox_id: i64,
+    folder: &str,
+    uid_validity: u32,
+    uid: u32,
+    reason: &str,
+) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {

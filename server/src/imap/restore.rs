@@ -110,7 +110,10 @@ impl ImapConnector {
                 .bind(&work.job_id)
                 .fetch_all(&self.db)
                 .await?;
-        Ok((messages, copied.into_iter().map(|(folder, validity, uid, confirmed)| ((folder, validity, uid), confirmed == 1)).collect()))
+        Ok((
+            messages,
+            copied.into_iter().map(|(folder, validity, uid, confirmed)| ((folder, validity, uid), confirmed == 1)).collect(),
+        ))
     }
 
     async fn append_all(&self, mut copy: Copy<'_>, messages: Vec<ToCopy>, run: &mut Run<'_>) -> Result<(), Outcome> {
@@ -236,14 +239,16 @@ impl ImapConnector {
         let failed = |e| Outcome::internal("recording the copy", e);
         let mut tx = self.db.begin().await.map_err(failed)?;
         if let Some((folder, validity, uid)) = &answered {
-            sqlx::query("UPDATE job_copies SET confirmed = 1 WHERE job_id = $1 AND folder = $2 AND uid_validity = $3 AND uid = $4")
-                .bind(job_id)
-                .bind(folder)
-                .bind(validity)
-                .bind(uid)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
+            sqlx::query(
+                "UPDATE job_copies SET confirmed = 1 WHERE job_id = $1 AND folder = $2 AND uid_validity = $3 AND uid = $4",
+            )
+            .bind(job_id)
+            .bind(folder)
+            .bind(validity)
+            .bind(uid)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
         }
         if let Some((folder, validity, uid)) = &sending {
             sqlx::query(
