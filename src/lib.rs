@@ -5,24 +5,20 @@ pub mod api;
 pub mod components;
 pub mod live;
 pub mod pages;
+pub mod routes;
 pub mod time;
 
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 use portal_api::SessionInfo;
 
 use crate::api::ApiError;
+use crate::components::route_focus::RouteFocus;
 use crate::components::shell::Shell;
-use crate::pages::backups::BackupsPage;
-use crate::pages::credentials::CredentialsPage;
-use crate::pages::dashboard::DashboardPage;
-use crate::pages::error_catalogue::ErrorCataloguePage;
-use crate::pages::job::{DownloadPage, MigratePage, RestorePage};
-use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
-use crate::pages::mailboxes::MailboxesPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
+use crate::routes::*;
 
 /// The signed-in user, loaded once and refetched after signing in or out.
 #[derive(Clone, Copy)]
@@ -61,20 +57,21 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Router>
+            <RouteFocus />
             <Routes fallback=NotFound>
                 <Route path=path!("/sign-in") view=SignInPage />
                 <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=DashboardPage />
-                    <Route path=path!("status/backups") view=BackupsPage />
-                    <Route path=path!("status/migrates") view=MigratesPage />
-                    <Route path=path!("status/restores") view=RestoresPage />
-                    <Route path=path!("status/downloads") view=DownloadsPage />
-                    <Route path=path!("status/migrates/:id") view=MigratePage />
-                    <Route path=path!("status/restores/:id") view=RestorePage />
-                    <Route path=path!("status/downloads/:id") view=DownloadPage />
-                    <Route path=path!("settings/credentials") view=CredentialsPage />
-                    <Route path=path!("settings/mailboxes") view=MailboxesPage />
-                    <Route path=path!("errors") view=ErrorCataloguePage />
+                    <Route path=path!("") view={Lazy::<DashboardRoute>::new()} />
+                    <Route path=path!("status/backups") view={Lazy::<BackupsRoute>::new()} />
+                    <Route path=path!("status/migrates") view={Lazy::<MigratesRoute>::new()} />
+                    <Route path=path!("status/restores") view={Lazy::<RestoresRoute>::new()} />
+                    <Route path=path!("status/downloads") view={Lazy::<DownloadsRoute>::new()} />
+                    <Route path=path!("status/migrates/:id") view={Lazy::<MigrateRoute>::new()} />
+                    <Route path=path!("status/restores/:id") view={Lazy::<RestoreRoute>::new()} />
+                    <Route path=path!("status/downloads/:id") view={Lazy::<DownloadRoute>::new()} />
+                    <Route path=path!("settings/credentials") view={Lazy::<CredentialsRoute>::new()} />
+                    <Route path=path!("settings/mailboxes") view={Lazy::<MailboxesRoute>::new()} />
+                    <Route path=path!("errors") view={Lazy::<ErrorTypesRoute>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

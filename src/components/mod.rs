@@ -18,6 +18,7 @@ pub mod pager;
 pub mod problems_panel;
 pub mod reauth_banner;
 pub mod refresh_failed;
+pub mod route_focus;
 pub mod shell;
 pub mod sign_in_again;
 pub mod skipped_items;

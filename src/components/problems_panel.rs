@@ -35,7 +35,8 @@ pub fn ProblemsPanel() -> impl IntoView {
             (Some(element), Some(anchor)) => anchor.contains(Some(element)),
             _ => false,
         };
-        let lost = active.is_none() || active.as_ref().and_then(|e| e.dyn_ref::<web_sys::HtmlElement>().cloned()) == document().body();
+        let lost =
+            active.is_none() || active.as_ref().and_then(|e| e.dyn_ref::<web_sys::HtmlElement>().cloned()) == document().body();
         open.set(false);
         if inside || lost {
             if let Some(button) = toggle.get_untracked() {

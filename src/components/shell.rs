@@ -19,7 +19,9 @@ pub fn Shell() -> impl IntoView {
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
-        <Suspense fallback=|| view! { <p class="shell__loading">"Loading your portal…"</p> }>
+        // A Transition, not a Suspense: pages read their data inside it, and a Suspense would
+        // put the whole portal back to "Loading" (focus and open forms lost) on every refresh.
+        <Transition fallback=|| view! { <p class="shell__loading">"Loading your portal…"</p> }>
             {move || Suspend::new(async move {
                 match session.0.await {
                     Ok(user) => EitherOf3::A(view! { <SignedIn user /> }),
@@ -36,13 +38,14 @@ pub fn Shell() -> impl IntoView {
                     }),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
 fn SignedIn(user: SessionInfo) -> impl IntoView {
     provide_context(Live::start());
+    crate::routes::prefetch_likely_pages();
     // After signing out, a full page load: nothing of the session stays in memory.
     let sign_out = Action::new_local(move |_: &()| async move {
         api::sign_out().await?;
