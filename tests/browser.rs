@@ -204,14 +204,18 @@ async fn too_many_requests_counts_down_from_retry_after_then_retries_once() {
     busy.retry_after_secs = Some(30);
     busy.received_at_ms -= 10_000.0;
     let drawn = busy.clone();
-    let host = mount(move || view! { <leptos_router::components::Router><ErrorNotice error=drawn /></leptos_router::components::Router> });
+    let host = mount(
+        move || view! { <leptos_router::components::Router><ErrorNotice error=drawn /></leptos_router::components::Router> },
+    );
     let text = host.query_selector(".error-notice__countdown").unwrap().unwrap().text_content().unwrap();
     assert_eq!(text, "You can try again in 20 s.");
     busy.received_at_ms -= 30_000.0;
     let retried = RwSignal::new(0);
     for _ in 0..3 {
         let (error, retry) = (busy.clone(), Callback::new(move |_: ()| retried.update(|n| *n += 1)));
-        mount(move || view! { <leptos_router::components::Router><ErrorNotice error retry /></leptos_router::components::Router> });
+        mount(
+            move || view! { <leptos_router::components::Router><ErrorNotice error retry /></leptos_router::components::Router> },
+        );
         wait_ms(100).await;
     }
     assert_eq!(retried.get_untracked(), 1, "one retry for one answer");
