@@ -18,7 +18,7 @@ pub struct Config {
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Folder of the built portal (Trunk's output), served at `/`.
+    /// Folder of the built portal (`cargo xtask run` builds it), served at `/`.
     #[arg(long, env = "PORTAL_DIST", default_value = "dist")]
     pub dist: PathBuf,
 

@@ -1,10 +1,10 @@
 //! The headers every answer carries, so that the page is locked down whoever serves it:
-//! a Content-Security-Policy that lets the page run only its own code (the portal's one inline
-//! module script by its hash, read from the built `index.html` at start; WebAssembly compiled
-//! with `'wasm-unsafe-eval'`, never `eval`), no framing (Force Backup and Delete cannot be
+//! a Content-Security-Policy that lets the page run only its own files (the built `index.html`
+//! has no inline script; one added by hand is allowed by its hash, read at start; WebAssembly
+//! and its chunks compiled with `'wasm-unsafe-eval'`, never `eval`), no framing (Force Backup and Delete cannot be
 //! clickjacked), no MIME sniffing, no referrer, HSTS when the portal is reached over HTTPS, and
 //! caching that suits each answer: API answers are never stored (the session carries the CSRF
-//! token), hashed assets are kept for a year, `index.html` is checked each time.
+//! token), the build's files under `/pkg/<hash>/` are kept for a year, `index.html` is checked each time.
 
 use std::sync::Arc;
 

@@ -263,7 +263,8 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     let dist = &state.config.dist;
     if path.starts_with("/pkg/") {
         // A built file that is not there (a build since removed) is a 404, never the page in its
-        // place: the portal's loader then says a part failed to load instead of reading HTML.
+        // place: the portal then fails to load that part and reloads into the newer build
+        // (start.js), instead of trying to read HTML as WebAssembly.
         let files = ServeDir::new(dist).precompressed_br().precompressed_gzip();
         return match files.oneshot(request).await {
             Ok(response) => response.into_response(),

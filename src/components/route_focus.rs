@@ -53,7 +53,8 @@ fn look(watch: StoredValue<Watch, LocalStorage>) {
         let focus = match &w.page {
             // The first page of a visit: the browser's own focus stays.
             None => false,
-            // The same page drew its heading again: the focus follows if it was on the old one.
+            // The same page drew its heading again: the focus follows if it was lost with the old
+            // one (it is then on no element), never if the person has moved it elsewhere.
             Some((page_path, taken, _)) if *page_path == path => *taken != current && !taken.is_connected() && focus_is_nowhere(),
             // A new path (a filter or a search changes only the query), but the page being left
             // is still on screen (the new one's code or data is on its way): wait for it.

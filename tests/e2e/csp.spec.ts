@@ -12,7 +12,9 @@ test('the portal is sent with a strict policy, runs under it, and what it blocks
   for (const directive of ["default-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]) {
     expect(policy).toContain(directive);
   }
-  expect(policy).toMatch(/script-src 'self' 'wasm-unsafe-eval' 'sha256-[A-Za-z0-9+/]+=*'/);
+  // Only our own files: the built page has no inline script, so no hash either.
+  expect(policy).toMatch(/script-src 'self' 'wasm-unsafe-eval';/);
+  expect(policy).not.toContain("'sha256-");
   expect(policy).not.toContain('unsafe-inline');
   expect(policy).not.toContain("'unsafe-eval'");
   // The portal itself ran under it: the wasm started and drew the sign-in page.

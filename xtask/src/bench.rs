@@ -71,7 +71,7 @@ fn initial_transfer(over: &mut Vec<String>) -> Result {
     run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
     let server = TestServer::start("release", &[])?;
     println!("Transfer of the portal in headless Chromium (bytes on the wire, headers included):");
-    let text = playwright_bench("transfer", &server.url)?;
+    let text = playwright_bench("transfer", &server.url, over)?;
     let figure = |name: &str| {
         text.lines().find_map(|line| line.trim().strip_prefix(&format!("BENCH {name}=")).and_then(|v| v.parse::<f64>().ok()))
     };
@@ -116,8 +116,9 @@ fn initial_transfer(over: &mut Vec<String>) -> Result {
     Ok(())
 }
 
-/// Runs the Playwright bench file matching `file` against `url` and returns what it printed.
-fn playwright_bench(file: &str, url: &str) -> Result<String> {
+/// Runs the Playwright bench file matching `file` against `url` and returns what it printed; a
+/// run that failed (a page that never opened) is over budget whatever it printed before.
+fn playwright_bench(file: &str, url: &str, over: &mut Vec<String>) -> Result<String> {
     let output = std::process::Command::new(tools::npx())
         .args(["playwright", "test", "--config", "tests/bench/playwright.config.ts", file])
         .current_dir(root())
@@ -125,7 +126,12 @@ fn playwright_bench(file: &str, url: &str) -> Result<String> {
         .env("PATH", tools::path_with_tools())
         .output()
         .map_err(|e| format!("could not start Playwright: {e}"))?;
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        over.push(format!("{file} (the browser run failed)"));
+        println!("{file}: the browser run failed\n{}", text.lines().rev().take(30).collect::<Vec<_>>().join("\n"));
+    }
+    Ok(text)
 }
 
 /// The restores list of a reseller with 100,000 jobs, at a fixed rate, on loopback.
@@ -161,7 +167,7 @@ fn portal_timings(over: &mut Vec<String>) -> Result {
     tools::install_all(tools::Needs::Test)?;
     let server = TestServer::start("release", &[("PORTAL_DEMO_EXTRA_JOBS", "10000"), ("PORTAL_DEMO_STEP_MS", "300")])?;
     println!("Portal in headless Chromium (reseller, 10,000 extra jobs; median of 5):");
-    let text = playwright_bench("portal.bench", &server.url)?;
+    let text = playwright_bench("portal.bench", &server.url, over)?;
     let figure = |name: &str| {
         text.lines().find_map(|line| line.trim().strip_prefix(&format!("BENCH {name}=")).and_then(|v| v.parse::<f64>().ok()))
     };

@@ -16,16 +16,38 @@ use crate::{root, run_command, target_dir, Result};
 /// Where the built files live below `dist/`, one folder per build.
 pub const PKG: &str = "pkg";
 /// The inputs of a build: a change to any of these builds again.
-const INPUTS: [&str; 9] =
-    ["src", "style", "public", "api/src", "index.html", "Cargo.toml", "Cargo.lock", "api/Cargo.toml", "xtask/src/portal.rs"];
+const INPUTS: [&str; 13] = [
+    "src",
+    "style",
+    "public",
+    "api/src",
+    "index.html",
+    "Cargo.toml",
+    "Cargo.lock",
+    "api/Cargo.toml",
+    ".cargo/config.toml",
+    "package-lock.json",
+    "xtask/Cargo.toml",
+    "xtask/src/portal.rs",
+    "xtask/src/tools.rs",
+];
+/// What `index.html` says of the build it belongs to: a development build is never taken for
+/// a release one.
+const RELEASE_MARK: &str = "<meta name=\"portal-build\" content=\"release\">";
+const DEV_MARK: &str = "<meta name=\"portal-build\" content=\"dev\">";
+/// How long a build is kept after a newer one (a page opened before it may still need its
+/// chunks), and how many such builds at most.
+const KEEP_OLD_BUILDS_DAYS: u64 = 7;
+const KEEP_OLD_BUILDS: usize = 5;
 /// The marker in `index.html` that the build replaces with the links to its files.
 const MARKER: &str = "<!-- portal:assets -->";
 
-/// Builds the portal into `dist/`, unless `dist/` is newer than every input.
+/// Builds the portal into `dist/`, unless `dist/` holds a release build newer than every input.
 pub fn build() -> Result {
-    let built = modified(&root().join("dist").join("index.html"));
+    let index = root().join("dist").join("index.html");
+    let release = std::fs::read_to_string(&index).is_ok_and(|html| html.contains(RELEASE_MARK));
     let newest_input = INPUTS.iter().filter_map(|p| newest(&root().join(p))).max();
-    if let (Some(built), Some(input)) = (built, newest_input) {
+    if let (true, Some(built), Some(input)) = (release, modified(&index), newest_input) {
         if built > input {
             eprintln!("portal: dist/ is up to date");
             return Ok(());
@@ -46,14 +68,20 @@ pub enum Build {
 /// One build of the portal into `dist/`.
 pub fn build_now(kind: Build) -> Result {
     let started = Instant::now();
+    // The split needs the linker's relocations to move functions between modules; RUSTFLAGS
+    // would replace a target's own flags, so the flag goes into it, after any of the user's.
+    let rustflags = std::env::var("RUSTFLAGS").map(|flags| format!("{flags} ")).unwrap_or_default();
     run_command(
         crate::tools::cargo()
             .args(["build", "-p", "portal", "--bin", "portal", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"])
-            // The split needs the linker's relocations to move functions between modules.
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", "-Clink-args=--emit-relocs"),
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env("RUSTFLAGS", format!("{rustflags}-Clink-args=--emit-relocs")),
     )?;
     let input = target_dir().join("wasm32-unknown-unknown").join("wasm-release").join("portal.wasm");
-    let staging = target_dir().join("portal-build");
+    let dist = root().join("dist");
+    // Beside the builds (one file system, so the finished build is renamed into place), one per
+    // process (a `dev` and an `e2e` may build at once).
+    let staging = dist.join(PKG).join(format!(".staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
 
@@ -73,22 +101,37 @@ pub fn build_now(kind: Build) -> Result {
     copy(&root().join("public").join("favicon.svg"), &staging.join("favicon.svg"))?;
 
     let hash = hash_folder(&staging)?;
-    let dist = root().join("dist");
     let pkg = dist.join(PKG).join(&hash);
-    std::fs::create_dir_all(dist.join(PKG)).map_err(|e| format!("{}: {e}", dist.display()))?;
-    let _ = std::fs::remove_dir_all(&pkg);
-    std::fs::rename(&staging, &pkg).map_err(|e| format!("{} → {}: {e}", staging.display(), pkg.display()))?;
-    crate::tools::precompress(&pkg)?;
-    write_index(&dist, &hash)?;
-    remove_old_builds(&dist, &hash)?;
+    if pkg.is_dir() {
+        // The same files as a build being served: keep that one, untouched.
+        std::fs::remove_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    } else {
+        crate::tools::precompress(&staging)?;
+        std::fs::rename(&staging, &pkg).map_err(|e| format!("{} → {}: {e}", staging.display(), pkg.display()))?;
+    }
+    write_index(&dist, &hash, kind)?;
+    remove_old_builds(&dist, &hash, SystemTime::now())?;
     eprintln!("portal: built into dist/{PKG}/{hash} in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
 /// Starts the wasm: the page has no inline script, so its policy needs no hash that changes
 /// with each build.
-const START_JS: &str =
-    "import init from \"./portal.js\";\ninit({ module_or_path: new URL(\"./portal_bg.wasm\", import.meta.url) });\n";
+/// A part of the portal that cannot be fetched any more (a newer version replaced this one and
+/// its files are gone) stops the wasm: then the page is loaded again, once, into the newer one.
+const START_JS: &str = r#"import init from "./portal.js";
+init({ module_or_path: new URL("./portal_bg.wasm", import.meta.url) });
+const mine = new URL(".", import.meta.url).pathname;
+let checked = false;
+const stopped = async (error) => {
+  if (checked || !(error instanceof WebAssembly.RuntimeError)) return;
+  checked = true;
+  const page = await fetch("/index.html", { cache: "no-store" }).then((answer) => answer.text()).catch(() => "");
+  if (page.includes("/pkg/") && !page.includes(mine)) location.reload();
+};
+addEventListener("error", (event) => stopped(event.error));
+addEventListener("unhandledrejection", (event) => stopped(event.reason));
+"#;
 
 /// Development only: reload the page when `index.html` changes (a new build landed).
 const RELOAD_JS: &str = "let seen;\nsetInterval(async () => {\n  const answer = await fetch(\"/index.html\", { method: \"HEAD\", cache: \"no-store\" }).catch(() => null);\n  const built = answer?.headers.get(\"last-modified\");\n  if (seen && built && built !== seen) location.reload();\n  seen = built ?? seen;\n}, 1000);\n";
@@ -114,8 +157,9 @@ pub fn dev(args: &[String]) -> Result {
             return Err(format!("the server stopped: {status}"));
         }
         let newest_input = INPUTS.iter().filter_map(|p| newest(&root().join(p))).max();
-        if newest_input.is_some_and(|input| input > built) {
-            built = SystemTime::now();
+        if let Some(input) = newest_input.filter(|input| *input > built) {
+            // A file dated in the future (a clock set wrong) builds once, not every time.
+            built = SystemTime::now().max(input);
             // A failed build keeps the last good one served; its error is on the terminal.
             if let Err(error) = build_now(Build::Dev) {
                 eprintln!("portal: the build failed, the last one is still served: {error}");
@@ -194,6 +238,7 @@ fn hash_folder(folder: &Path) -> Result<String> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(folder)
         .map_err(|e| format!("{}: {e}", folder.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|path| path.is_file())
         .collect();
     names.sort();
     let mut hasher = DefaultHasher::new();
@@ -204,43 +249,63 @@ fn hash_folder(folder: &Path) -> Result<String> {
     Ok(format!("{:016x}", hasher.finish()))
 }
 
-/// `index.html` with the links to this build's files in place of the marker, written whole
-/// under another name first so that a server reading it never sees half of it.
-fn write_index(dist: &Path, hash: &str) -> Result {
+/// `index.html` with the links to this build's files in place of the marker. Its compressed
+/// copies and then itself are written whole under other names and renamed into place, so that a
+/// server reading them never sees half of one; unchanged, it is not written at all (an open
+/// page in `dev` reloads when it changes).
+fn write_index(dist: &Path, hash: &str, kind: Build) -> Result {
     let template = std::fs::read_to_string(root().join("index.html")).map_err(|e| format!("index.html: {e}"))?;
+    let html = index_html(&template, hash, kind)?;
+    let index = dist.join("index.html");
+    if std::fs::read_to_string(&index).is_ok_and(|old| old == html) {
+        return Ok(());
+    }
+    let staging = dist.join(PKG).join(format!(".index-{}", std::process::id()));
+    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    std::fs::write(staging.join("index.html"), html).map_err(|e| format!("index.html: {e}"))?;
+    crate::tools::precompress_file(&staging.join("index.html"))?;
+    for name in ["index.html.br", "index.html.gz", "index.html"] {
+        std::fs::rename(staging.join(name), dist.join(name)).map_err(|e| format!("{name}: {e}"))?;
+    }
+    std::fs::remove_dir(&staging).map_err(|e| format!("{}: {e}", staging.display()))
+}
+
+fn index_html(template: &str, hash: &str, kind: Build) -> Result<String> {
     if !template.contains(MARKER) {
         return Err(format!("index.html has no {MARKER}"));
     }
     let base = format!("/{PKG}/{hash}");
+    let mark = if kind == Build::Release { RELEASE_MARK } else { DEV_MARK };
     // The wasm and both scripts are asked for at once, not one after the other.
     let links = format!(
-        "<link rel=\"stylesheet\" href=\"{base}/main.css\">\n    \
+        "{mark}\n    \
+         <link rel=\"stylesheet\" href=\"{base}/main.css\">\n    \
          <link rel=\"icon\" href=\"{base}/favicon.svg\" type=\"image/svg+xml\">\n    \
          <link rel=\"modulepreload\" href=\"{base}/portal.js\">\n    \
          <link rel=\"modulepreload\" href=\"{base}/__wasm_split.js\">\n    \
          <link rel=\"preload\" href=\"{base}/portal_bg.wasm\" as=\"fetch\" type=\"application/wasm\" crossorigin>\n    \
          <script type=\"module\" src=\"{base}/start.js\"></script>"
     );
-    let html = template.replace(MARKER, &links);
-    let temporary = dist.join("index.html.new");
-    std::fs::write(&temporary, html).map_err(|e| format!("{}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, dist.join("index.html")).map_err(|e| format!("index.html: {e}"))?;
-    crate::tools::precompress_file(&dist.join("index.html"))
+    Ok(template.replace(MARKER, &links))
 }
 
-/// Removes what earlier builds left in `dist/` (Trunk's files too), keeping the build before
-/// this one: a page opened before the build still finds the chunks it has not loaded yet.
-fn remove_old_builds(dist: &Path, hash: &str) -> Result {
+/// Removes what earlier builds left in `dist/` (Trunk's files too). Builds of the last
+/// `KEEP_OLD_BUILDS_DAYS` stay (at most `KEEP_OLD_BUILDS`, the newest): a page opened before a
+/// new build still finds the chunks it has not fetched yet.
+fn remove_old_builds(dist: &Path, hash: &str, now: SystemTime) -> Result {
     let mut builds: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(dist.join(PKG))
         .map_err(|e| format!("{}: {e}", dist.display()))?
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name() != hash)
+        .filter(|e| e.file_name() != hash && !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|e| Some((modified(&e.path())?, e.path())))
         .collect();
-    builds.sort();
-    builds.pop();
-    for (_, old) in builds {
-        std::fs::remove_dir_all(&old).map_err(|e| format!("{}: {e}", old.display()))?;
+    // Newest first.
+    builds.sort_by(|a, b| b.cmp(a));
+    let keep_since = now - std::time::Duration::from_secs(KEEP_OLD_BUILDS_DAYS * 24 * 3600);
+    for (index, (built, old)) in builds.into_iter().enumerate() {
+        if index >= KEEP_OLD_BUILDS || built < keep_since {
+            std::fs::remove_dir_all(&old).map_err(|e| format!("{}: {e}", old.display()))?;
+        }
     }
     for entry in std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))?.filter_map(|e| e.ok()) {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -249,4 +314,80 @@ fn remove_old_builds(dist: &Path, hash: &str) -> Result {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of its own under the system's temporary folder, removed on drop.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("xtask-portal-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join(PKG)).unwrap();
+            Scratch(dir)
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn build_folder(dist: &Path, name: &str, age_days: u64) {
+        let dir = dist.join(PKG).join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("portal.js"), name).unwrap();
+        let when = SystemTime::now() - std::time::Duration::from_secs(age_days * 24 * 3600);
+        std::fs::File::open(&dir).unwrap().set_modified(when).unwrap();
+    }
+
+    #[test]
+    fn old_builds_go_recent_ones_stay_and_the_current_one_always() {
+        let scratch = Scratch::new("old-builds");
+        let dist = &scratch.0;
+        build_folder(dist, "current", 30);
+        build_folder(dist, "yesterday", 1);
+        build_folder(dist, "last-month", 30);
+        for i in 0..KEEP_OLD_BUILDS + 2 {
+            build_folder(dist, &format!("recent-{i}"), 0);
+        }
+        std::fs::write(dist.join("portal-0123456789abcdef_bg.wasm"), b"Trunk's").unwrap();
+        std::fs::write(dist.join("index.html"), b"page").unwrap();
+        std::fs::create_dir_all(dist.join(PKG).join(".staging-1")).unwrap();
+        remove_old_builds(dist, "current", SystemTime::now()).unwrap();
+        let left: Vec<String> =
+            std::fs::read_dir(dist.join(PKG)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(left.contains(&"current".to_owned()), "{left:?}");
+        assert!(!left.contains(&"last-month".to_owned()), "{left:?}");
+        assert!(left.contains(&".staging-1".to_owned()), "another build's staging is not touched: {left:?}");
+        assert_eq!(left.iter().filter(|name| !name.starts_with('.') && *name != "current").count(), KEEP_OLD_BUILDS, "{left:?}");
+        assert!(dist.join("index.html").exists());
+        assert!(!dist.join("portal-0123456789abcdef_bg.wasm").exists());
+    }
+
+    #[test]
+    fn the_hash_follows_every_file_and_ignores_folders() {
+        let scratch = Scratch::new("hash");
+        let dir = scratch.0.join(PKG);
+        std::fs::write(dir.join("a.js"), b"one").unwrap();
+        let first = hash_folder(&dir).unwrap();
+        assert_eq!(first.len(), 16);
+        std::fs::create_dir_all(dir.join("snippets")).unwrap();
+        assert_eq!(hash_folder(&dir).unwrap(), first, "a folder is not read as a file");
+        std::fs::write(dir.join("a.js"), b"two").unwrap();
+        assert_ne!(hash_folder(&dir).unwrap(), first);
+    }
+
+    #[test]
+    fn index_html_links_the_build_and_says_which_kind_it_is() {
+        let template = format!("<head>{MARKER}</head>");
+        let html = index_html(&template, "0123456789abcdef", Build::Release).unwrap();
+        assert!(html.contains(RELEASE_MARK) && !html.contains(MARKER));
+        assert!(html.contains("<script type=\"module\" src=\"/pkg/0123456789abcdef/start.js\"></script>"));
+        assert!(index_html(&template, "0123456789abcdef", Build::Dev).unwrap().contains(DEV_MARK));
+        assert!(index_html("<head></head>", "0123456789abcdef", Build::Release).is_err());
+    }
 }
