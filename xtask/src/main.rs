@@ -106,8 +106,7 @@ fn run(args: &[String]) -> Result {
     if with_imap {
         tools::ensure_dovecot()?;
     }
-    portal::build()?;
-    run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
+    portal::build_alongside(|| run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"])))?;
     let server = target_dir().join("release").join("portal-server");
     let dovecot = with_imap.then(|| imap::demo_dovecot(Some(imap::RUN_PORT))).transpose()?;
     println!();
@@ -222,8 +221,7 @@ const FAILPOINTS: &str = "portal-server/failpoints";
 /// Builds the portal and the server, starts the server on a free port with a fresh
 /// database, runs the Playwright specs against it, and stops it.
 fn end_to_end(specs: &[String]) -> Result {
-    portal::build()?;
-    run_command(tools::cargo().args(["build", "-p", "portal-server"]))?;
+    portal::build_alongside(|| run_command(tools::cargo().args(["build", "-p", "portal-server"])))?;
     // Device codes of the built-in identity provider live 20 s and are polled every second,
     // so that the specs can see one expire and one authorised without waiting minutes. One
     // signed-in reseller runs several flows within a minute: more attempts than a person makes.

@@ -144,10 +144,18 @@ pub const COMPRESSIBLE: [&str; 5] = [".html", ".js", ".wasm", ".css", ".svg"];
 /// the browser accepts (browsers accept Brotli over HTTPS).
 pub fn precompress(folder: &Path) -> Result {
     let entries = std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
-    for entry in entries.filter_map(|e| e.ok()) {
-        precompress_file(&entry.path())?;
-    }
-    Ok(())
+    let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    // Zopfli and Brotli 11 take a core each for seconds per file: every core gets a share.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let shares: Vec<_> = (0..workers)
+            .map(|worker| {
+                let files = &files;
+                scope.spawn(move || files.iter().skip(worker).step_by(workers).try_for_each(|file| precompress_file(file)))
+            })
+            .collect();
+        shares.into_iter().try_for_each(|share| share.join().unwrap_or_else(|_| Err("compressing panicked".into())))
+    })
 }
 
 /// `NAME.br` and `NAME.gz` beside one file, if it is of a type the server sends compressed.
