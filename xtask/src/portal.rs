@@ -31,10 +31,10 @@ const INPUTS: [&str; 13] = [
     "xtask/src/portal.rs",
     "xtask/src/tools.rs",
 ];
-/// What `index.html` says of the build it belongs to: a development build is never taken for
-/// a release one.
-const RELEASE_MARK: &str = "<meta name=\"portal-build\" content=\"release\">";
-const DEV_MARK: &str = "<meta name=\"portal-build\" content=\"dev\">";
+/// Written last by every build, saying which kind it was: `run`, `test` and `bench` never take
+/// a development build for a release one, and an unchanged `index.html` (not written again, so
+/// that an open page in `dev` does not reload) does not make a build look stale.
+const STAMP: &str = ".built";
 /// How long a build is kept after a newer one (a page opened before it may still need its
 /// chunks), and how many such builds at most.
 const KEEP_OLD_BUILDS_DAYS: u64 = 7;
@@ -50,10 +50,10 @@ pub fn build() -> Result {
 /// The same, with `also` (a server build) run beside the steps after the compiler's, which
 /// leave a core idle most of the time: on a fresh 2-core machine that is minutes.
 pub fn build_alongside(also: impl FnOnce() -> Result + Send) -> Result {
-    let index = root().join("dist").join("index.html");
-    let release = std::fs::read_to_string(&index).is_ok_and(|html| html.contains(RELEASE_MARK));
+    let stamp = root().join("dist").join(PKG).join(STAMP);
+    let release = std::fs::read_to_string(&stamp).is_ok_and(|kind| kind == Build::Release.name());
     let newest_input = INPUTS.iter().filter_map(|p| newest(&root().join(p))).max();
-    if let (true, Some(built), Some(input)) = (release, modified(&index), newest_input) {
+    if let (true, Some(built), Some(input)) = (release, modified(&stamp), newest_input) {
         if built > input {
             eprintln!("portal: dist/ is up to date");
             return also();
@@ -76,6 +76,15 @@ pub enum Build {
     /// For `cargo xtask dev`: no wasm-opt (most of a build's time once the code is compiled),
     /// and a page that reloads itself when a new build lands.
     Dev,
+}
+
+impl Build {
+    fn name(self) -> &'static str {
+        match self {
+            Build::Release => "release",
+            Build::Dev => "dev",
+        }
+    }
 }
 
 /// One build of the portal into `dist/`.
@@ -143,8 +152,9 @@ fn finish(kind: Build, started: Instant) -> Result {
         eprintln!("portal: precompressed in {:.1} s", step.elapsed().as_secs_f64());
         std::fs::rename(&staging, &pkg).map_err(|e| format!("{} → {}: {e}", staging.display(), pkg.display()))?;
     }
-    write_index(&dist, &hash, kind)?;
+    write_index(&dist, &hash)?;
     remove_old_builds(&dist, &hash, SystemTime::now())?;
+    std::fs::write(dist.join(PKG).join(STAMP), kind.name()).map_err(|e| format!("{STAMP}: {e}"))?;
     eprintln!("portal: built into dist/{PKG}/{hash} in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -286,9 +296,9 @@ fn hash_folder(folder: &Path) -> Result<String> {
 /// copies and then itself are written whole under other names and renamed into place, so that a
 /// server reading them never sees half of one; unchanged, it is not written at all (an open
 /// page in `dev` reloads when it changes).
-fn write_index(dist: &Path, hash: &str, kind: Build) -> Result {
+fn write_index(dist: &Path, hash: &str) -> Result {
     let template = std::fs::read_to_string(root().join("index.html")).map_err(|e| format!("index.html: {e}"))?;
-    let html = index_html(&template, hash, kind)?;
+    let html = index_html(&template, hash)?;
     let index = dist.join("index.html");
     if std::fs::read_to_string(&index).is_ok_and(|old| old == html) {
         return Ok(());
@@ -303,16 +313,14 @@ fn write_index(dist: &Path, hash: &str, kind: Build) -> Result {
     std::fs::remove_dir(&staging).map_err(|e| format!("{}: {e}", staging.display()))
 }
 
-fn index_html(template: &str, hash: &str, kind: Build) -> Result<String> {
+fn index_html(template: &str, hash: &str) -> Result<String> {
     if !template.contains(MARKER) {
         return Err(format!("index.html has no {MARKER}"));
     }
     let base = format!("/{PKG}/{hash}");
-    let mark = if kind == Build::Release { RELEASE_MARK } else { DEV_MARK };
     // The wasm and both scripts are asked for at once, not one after the other.
     let links = format!(
-        "{mark}\n    \
-         <link rel=\"stylesheet\" href=\"{base}/main.css\">\n    \
+        "<link rel=\"stylesheet\" href=\"{base}/main.css\">\n    \
          <link rel=\"icon\" href=\"{base}/favicon.svg\" type=\"image/svg+xml\">\n    \
          <link rel=\"modulepreload\" href=\"{base}/portal.js\">\n    \
          <link rel=\"modulepreload\" href=\"{base}/__wasm_split.js\">\n    \
@@ -415,12 +423,12 @@ mod tests {
     }
 
     #[test]
-    fn index_html_links_the_build_and_says_which_kind_it_is() {
+    fn index_html_links_the_build() {
         let template = format!("<head>{MARKER}</head>");
-        let html = index_html(&template, "0123456789abcdef", Build::Release).unwrap();
-        assert!(html.contains(RELEASE_MARK) && !html.contains(MARKER));
+        let html = index_html(&template, "0123456789abcdef").unwrap();
+        assert!(!html.contains(MARKER));
         assert!(html.contains("<script type=\"module\" src=\"/pkg/0123456789abcdef/start.js\"></script>"));
-        assert!(index_html(&template, "0123456789abcdef", Build::Dev).unwrap().contains(DEV_MARK));
-        assert!(index_html("<head></head>", "0123456789abcdef", Build::Release).is_err());
+        assert!(html.contains("<link rel=\"preload\" href=\"/pkg/0123456789abcdef/portal_bg.wasm\""));
+        assert!(index_html("<head></head>", "0123456789abcdef").is_err());
     }
 }
