@@ -16,8 +16,8 @@ use crate::db::{now_ms, rfc3339};
 use crate::engine::enqueue_backup;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::jobs::RunColumns;
 use crate::listing;
+use crate::listing::RunColumns;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -172,22 +172,7 @@ pub async fn backup_folders(
     ApiPath(mailbox_id): ApiPath<i64>,
 ) -> AppResult<Json<Vec<String>>> {
     find_backup(&state, &user, mailbox_id).await?;
-    Ok(Json(folders_in_backup(&state.db, mailbox_id).await?))
-}
-
-/// A real mailbox's backup has the folders it read; the demo ones have the demo folders.
-pub(crate) async fn folders_in_backup(db: &crate::db::Db, mailbox_id: i64) -> Result<Vec<String>, sqlx::Error> {
-    let (connector,): (String,) =
-        sqlx::query_as("SELECT connector FROM mailboxes WHERE id = $1").bind(mailbox_id).fetch_one(db).await?;
-    if connector != "imap" {
-        return Ok(portal_api::jobs::FOLDERS.iter().map(|f| (*f).to_owned()).collect());
-    }
-    let folders: Vec<(String,)> =
-        sqlx::query_as("SELECT DISTINCT folder FROM backup_messages WHERE mailbox_id = $1 ORDER BY folder")
-            .bind(mailbox_id)
-            .fetch_all(db)
-            .await?;
-    Ok(folders.into_iter().map(|(folder,)| folder).collect())
+    Ok(Json(crate::listing::folders_in_backup(&state.db, mailbox_id).await?))
 }
 
 /// An account's last backups, newest first, for its history chart.

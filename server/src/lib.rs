@@ -142,7 +142,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         config.sign_in_failures_per_client,
         auth::throttle::SignInGuard::default_hashing_slots(),
     ));
-    let live = Arc::new(events::hub::Hub::new(db.clone(), config.max_streams_per_user, auth::session::SESSION_CACHE_TTL));
+    let live = Arc::new(events::hub::Hub::new(db.clone(), config.max_streams_per_user, auth::user::SESSION_CACHE_TTL));
     Ok(AppState {
         db,
         live,

@@ -1,7 +1,13 @@
-//! What every list endpoint shares: text search as a LIKE pattern, and paging, validated.
+//! What the list endpoints share: text search as a LIKE pattern, paging, validated, the
+//! columns of a job's current run (Backups and the jobs lists), and the folders of a backup
+//! (the forms' choices, and what a new restore or download may name). Below the handlers: both
+//! `backups` and `jobs` import it, neither imports the other.
 
 use portal_api::page::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use portal_api::FieldError;
+use portal_api::{FieldError, JobRun, JobStatus};
+use serde::Deserialize;
+
+use crate::db::{now_ms, rfc3339};
 
 /// Lower-cased search text and its `LIKE ... ESCAPE '\'` pattern (`%` and `_` match themselves).
 pub fn search(q: Option<&str>) -> (String, String) {
@@ -83,6 +89,57 @@ impl CountCache {
         entries.insert(key, CountEntry { at: now, total, refreshing: false });
         Ok(total)
     }
+}
+
+/// The columns of a job's current run, as both lists select them (nullable: the Backups
+/// list joins its jobs with LEFT JOIN).
+#[derive(sqlx::FromRow, Deserialize)]
+pub(crate) struct RunColumns {
+    started_at: Option<i64>,
+    items_done: Option<i64>,
+    items_total: Option<i64>,
+    bytes_done: Option<i64>,
+    bytes_total: Option<i64>,
+    retries: Option<i32>,
+    next_run_at: Option<i64>,
+    detail: Option<String>,
+    lease_until: Option<i64>,
+}
+
+impl RunColumns {
+    pub(crate) fn into_run(self, status: JobStatus, max_retries: u32, queue_position: Option<u64>) -> JobRun {
+        let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
+        // Running, but its claim lapsed: the instance that ran it stopped (a worker takes it over).
+        let interrupted_at = self.lease_until.filter(|until| status == JobStatus::InProgress && *until < now_ms()).map(rfc3339);
+        JobRun {
+            started_at: self.started_at.map(rfc3339),
+            items_done: count(self.items_done),
+            items_total: self.items_total.map(|v| v.max(0) as u64),
+            bytes_done: count(self.bytes_done),
+            bytes_total: self.bytes_total.map(|v| v.max(0) as u64),
+            retries: self.retries.unwrap_or(0).max(0) as u32,
+            max_retries,
+            next_run_at: self.next_run_at.map(rfc3339),
+            queue_position,
+            detail: self.detail,
+            interrupted_at,
+        }
+    }
+}
+
+/// A real mailbox's backup has the folders it read; the demo ones have the demo folders.
+pub(crate) async fn folders_in_backup(db: &crate::db::Db, mailbox_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    let (connector,): (String,) =
+        sqlx::query_as("SELECT connector FROM mailboxes WHERE id = $1").bind(mailbox_id).fetch_one(db).await?;
+    if connector != "imap" {
+        return Ok(portal_api::jobs::FOLDERS.iter().map(|f| (*f).to_owned()).collect());
+    }
+    let folders: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT folder FROM backup_messages WHERE mailbox_id = $1 ORDER BY folder")
+            .bind(mailbox_id)
+            .fetch_all(db)
+            .await?;
+    Ok(folders.into_iter().map(|(folder,)| folder).collect())
 }
 
 #[cfg(test)]

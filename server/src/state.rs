@@ -14,7 +14,7 @@ pub struct AppState {
     pub links: LinkSigner,
     pub secrets: crate::secrets::SecretBox,
     pub counts: Arc<crate::listing::CountCache>,
-    pub sessions: Arc<crate::auth::session::SessionCache>,
+    pub sessions: Arc<crate::auth::user::SessionCache>,
     pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
     /// How mail servers are reached (TLS roots, private addresses, deadlines, message size).

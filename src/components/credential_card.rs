@@ -7,20 +7,8 @@ use portal_api::{Credential, CredentialKind, CredentialState, DeviceFlow};
 use crate::components::backup_admin_form::BackupAdminForm;
 use crate::components::consent_button::ConsentButton;
 use crate::components::device_authorization::DeviceAuthorization;
+use crate::components::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
-
-/// The credential the user has just fixed on this page. Kept by the page, not by the card:
-/// a fix reloads the credentials and rebuilds every card, and the confirmation must outlive that.
-#[derive(Clone, Copy)]
-pub struct JustFixed(pub RwSignal<Option<CredentialKind>>);
-
-impl JustFixed {
-    pub fn set(kind: Option<CredentialKind>) {
-        if let Some(JustFixed(fixed)) = use_context::<JustFixed>() {
-            fixed.set(kind);
-        }
-    }
-}
 
 /// What the card says after its flow succeeded.
 fn fixed_message(kind: CredentialKind) -> &'static str {

@@ -10,6 +10,7 @@ pub mod force_backup;
 pub mod imap_mailbox_form;
 pub mod job_actions;
 pub mod job_run;
+pub mod just_fixed;
 pub mod local_time;
 pub mod mailbox_password;
 pub mod new_job;

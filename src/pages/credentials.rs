@@ -8,8 +8,9 @@ use portal_api::{CredentialKind, CredentialState, Credentials, OrganisationSumma
 
 use crate::api;
 use crate::components::backup_admin_form::BackupAdminDraft;
-use crate::components::credential_card::{CredentialCard, JustFixed};
+use crate::components::credential_card::CredentialCard;
 use crate::components::error_notice::{ErrorList, ErrorNotice};
+use crate::components::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::live::Live;

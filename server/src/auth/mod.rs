@@ -3,6 +3,7 @@
 pub mod password;
 pub mod session;
 pub mod throttle;
+pub mod user;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};

@@ -5,6 +5,7 @@
 
 pub mod oauth;
 pub mod rate_limit;
+pub mod store;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -919,19 +920,10 @@ async fn record_event(
     Ok(())
 }
 
-/// Whether every credential of the organisation works (backups can sign in).
-pub async fn all_working(db: &Db, organisation_id: i64) -> Result<bool, sqlx::Error> {
-    let (broken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM credentials WHERE organisation_id = $1 AND state = 'broken'")
-        .bind(organisation_id)
-        .fetch_one(db)
-        .await?;
-    Ok(broken == 0)
-}
-
 /// Once nothing is broken, the accounts whose backup stopped in Authentication Error are
 /// backed up at once (their next run), so the fix shows on System Status straight away.
 async fn recover_backups(state: &AppState, organisation_id: i64) -> AppResult<()> {
-    if !all_working(&state.db, organisation_id).await? {
+    if !store::all_working(&state.db, organisation_id).await? {
         return Ok(());
     }
     let stuck: Vec<(i64,)> = sqlx::query_as(

@@ -260,7 +260,7 @@ impl Engine {
             Ok(password) => password,
             Err(outcome) => return self.finish(&job, kind, &outcome).await,
         };
-        let credentials_ok = kind != JobKind::Backup || crate::credentials::all_working(&self.db, organisation_id).await?;
+        let credentials_ok = kind != JobKind::Backup || crate::credentials::store::all_working(&self.db, organisation_id).await?;
         let work = Work {
             job_id: job.id.clone(),
             kind,

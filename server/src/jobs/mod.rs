@@ -6,17 +6,21 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::jobs::{destination_password_fixes, DestinationPassword};
-use portal_api::{Action, FieldError, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, Page, StatusCount};
+use portal_api::{Action, FieldError, JobKind, JobRow, JobStatus, JobsQuery, NewJob, Page, StatusCount};
 use serde::Deserialize;
 
 use crate::access;
 use crate::auth::CurrentUser;
-use crate::db::{now_ms, rfc3339};
+use crate::db::now_ms;
 use crate::engine::new_job_id;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::listing;
 use crate::state::AppState;
+
+mod rows;
+
+use rows::{page_as_json, JobRecord, FROM_JOBS, JOB_COLUMNS, JOB_FILTER};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,188 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/jobs/{id}/retry", post(retry_job))
         .route("/api/jobs/{id}/skipped", get(skipped_items))
         .route("/api/jobs/{id}/destination-password", put(set_destination_password))
-}
-
-#[derive(sqlx::FromRow, Deserialize)]
-struct JobRecord {
-    id: String,
-    kind: String,
-    mailbox_id: i64,
-    email: String,
-    organisation: String,
-    status: String,
-    created_at: i64,
-    finished_at: Option<i64>,
-    params: String,
-    #[sqlx(flatten)]
-    #[serde(flatten)]
-    run: RunColumns,
-    expires_at: Option<i64>,
-    ahead: i64,
-}
-
-/// The names `JOB_COLUMNS` gives its columns, in order (the list's JSON page uses them).
-const JOB_FIELDS: [&str; 20] = [
-    "id",
-    "kind",
-    "mailbox_id",
-    "email",
-    "organisation",
-    "status",
-    "created_at",
-    "finished_at",
-    "params",
-    "started_at",
-    "items_done",
-    "items_total",
-    "bytes_done",
-    "bytes_total",
-    "retries",
-    "next_run_at",
-    "detail",
-    "lease_until",
-    "expires_at",
-    "ahead",
-];
-
-/// The columns of a job's current run, as both lists select them (nullable: the Backups
-/// list joins its jobs with LEFT JOIN).
-#[derive(sqlx::FromRow, Deserialize)]
-pub(crate) struct RunColumns {
-    started_at: Option<i64>,
-    items_done: Option<i64>,
-    items_total: Option<i64>,
-    bytes_done: Option<i64>,
-    bytes_total: Option<i64>,
-    retries: Option<i32>,
-    next_run_at: Option<i64>,
-    detail: Option<String>,
-    lease_until: Option<i64>,
-}
-
-impl RunColumns {
-    pub(crate) fn into_run(self, status: JobStatus, max_retries: u32, queue_position: Option<u64>) -> JobRun {
-        let count = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
-        // Running, but its claim lapsed: the instance that ran it stopped (a worker takes it over).
-        let interrupted_at = self.lease_until.filter(|until| status == JobStatus::InProgress && *until < now_ms()).map(rfc3339);
-        JobRun {
-            started_at: self.started_at.map(rfc3339),
-            items_done: count(self.items_done),
-            items_total: self.items_total.map(|v| v.max(0) as u64),
-            bytes_done: count(self.bytes_done),
-            bytes_total: self.bytes_total.map(|v| v.max(0) as u64),
-            retries: self.retries.unwrap_or(0).max(0) as u32,
-            max_retries,
-            next_run_at: self.next_run_at.map(rfc3339),
-            queue_position,
-            detail: self.detail,
-            interrupted_at,
-        }
-    }
-}
-
-/// What a job was asked to do (`jobs.params`).
-#[derive(Deserialize, Default)]
-struct Params {
-    destination: Option<String>,
-    folders: Option<Vec<String>>,
-    on_conflict: Option<String>,
-    format: Option<String>,
-}
-
-impl JobRecord {
-    fn into_row(self, state: &AppState) -> AppResult<JobRow> {
-        let max_retries = state.config.max_retries;
-        let kind = JobKind::parse(&self.kind).ok_or_else(|| AppError::internal(format!("job kind {:?}", self.kind)))?;
-        let status = JobStatus::parse(&self.status)
-            .filter(|s| kind.allows(*s))
-            .ok_or_else(|| AppError::internal(format!("job status {:?} for {kind:?}", self.status)))?;
-        let params: Params = serde_json::from_str(&self.params).unwrap_or_default();
-        // A ready download's link; the file exists once the job completed.
-        let download_url = (kind == JobKind::Download && status == JobStatus::Completed)
-            .then_some(self.expires_at)
-            .flatten()
-            .map(|expires| state.links.url(&self.id, expires));
-        Ok(JobRow {
-            download_url,
-            target: describe_target(kind, &params),
-            destination: matches!(kind, JobKind::Restore | JobKind::Migrate).then(|| params.destination.clone()).flatten(),
-            id: self.id,
-            kind,
-            mailbox_id: self.mailbox_id,
-            mailbox_email: self.email,
-            organisation: self.organisation,
-            status,
-            created_at: rfc3339(self.created_at),
-            finished_at: self.finished_at.map(rfc3339),
-            expires_at: self.expires_at.map(rfc3339),
-            run: self.run.into_run(status, max_retries, (status == JobStatus::OnQueue).then_some(self.ahead.max(0) as u64)),
-        })
-    }
-}
-
-fn describe_target(kind: JobKind, params: &Params) -> String {
-    let destination = params.destination.as_deref().unwrap_or("the original mailbox");
-    match kind {
-        JobKind::Restore => {
-            let folders = match params.folders.as_deref() {
-                Some(folders) if !folders.is_empty() => folders.join(", "),
-                _ => "all folders".to_owned(),
-            };
-            let conflict = match params.on_conflict.as_deref() {
-                Some("keep_both") => "keep both",
-                _ => "skip existing",
-            };
-            format!("{folders} into {destination} ({conflict})")
-        }
-        JobKind::Migrate => format!("to {destination}"),
-        JobKind::Download => match params.format.as_deref() {
-            Some("eml_zip") => "EML files in a zip".to_owned(),
-            _ => "mbox file".to_owned(),
-        },
-        JobKind::Backup => String::new(),
-    }
-}
-
-const JOB_COLUMNS: &str = "j.id, j.kind, j.mailbox_id, m.email, o.name AS organisation, j.status, j.created_at, \
-     j.finished_at, j.params, j.started_at, j.items_done, j.items_total, j.bytes_done, j.bytes_total, j.retries, \
-     j.next_run_at, j.detail, j.lease_until, j.expires_at, \
-     CASE WHEN j.status = 'on_queue' THEN (SELECT COUNT(*) FROM jobs q WHERE q.kind = j.kind \
-       AND q.status = 'on_queue' AND q.next_run_at < j.next_run_at) ELSE 0 END AS ahead";
-
-const FROM_JOBS: &str = "FROM jobs j \
-     JOIN mailboxes m ON m.id = j.mailbox_id \
-     JOIN organisations o ON o.id = m.organisation_id";
-
-/// `$2` the kind, `$3` the search text (empty: any), `$4` its pattern.
-const JOB_FILTER: &str = "j.kind = $2 AND ($3 = '' OR LOWER(j.id) LIKE $4 ESCAPE '\\' \
-     OR LOWER(m.email) LIKE $4 ESCAPE '\\' OR LOWER(o.name) LIKE $4 ESCAPE '\\')";
-
-fn order_by(sort: &str) -> &'static str {
-    match sort {
-        // Both directions follow the index (kind, created_at, id): no sort, however many jobs.
-        "oldest" => "j.created_at ASC, j.id ASC",
-        "mailbox" => "m.email, j.created_at DESC, j.id DESC",
-        "status" => "j.status, j.created_at DESC, j.id DESC",
-        _ => "j.created_at DESC, j.id DESC",
-    }
-}
-
-/// A page of jobs as one JSON array made by the database, in the page's order: one value
-/// crosses from the database to the handler instead of one row per job, each with its own
-/// hand-over between threads and its own conversion (measured: a third of a list request's CPU).
-/// `$6` the page size, `$7` the offset.
-fn page_as_json(postgres: bool, conditions: &str, sort: &str) -> String {
-    let (array, object) = if postgres { ("json_agg", "json_build_object") } else { ("json_group_array", "json_object") };
-    let fields: Vec<String> = JOB_FIELDS.iter().map(|name| format!("'{name}', p.{name}")).collect();
-    // The same order outside, on the subquery's own column names.
-    let outer_order = order_by(sort).replace("j.", "p.").replace("m.", "p.");
-    format!(
-        "SELECT COALESCE(CAST({array}({object}({}) ORDER BY {outer_order}) AS TEXT), '[]') \
-         FROM (SELECT {JOB_COLUMNS} {FROM_JOBS} {conditions} ORDER BY {} LIMIT $6 OFFSET $7) p",
-        fields.join(", "),
-        order_by(sort)
-    )
 }
 
 /// The migrations, restores or downloads the signed-in user may see.
@@ -609,7 +431,7 @@ pub async fn start_job(
     .fetch_optional(&state.db)
     .await?;
     let backed_up = match &mailbox {
-        Some(_) => crate::backups::folders_in_backup(&state.db, new.mailbox_id).await?,
+        Some(_) => listing::folders_in_backup(&state.db, new.mailbox_id).await?,
         None => {
             errors.push(FieldError::new("mailbox_id", "Choose one of your mailboxes."));
             Vec::new()
