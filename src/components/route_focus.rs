@@ -21,6 +21,8 @@ struct Watch {
     page: Option<(String, Element, String)>,
     /// What the title was last set from.
     named: Option<(Element, String)>,
+    /// The heading the focus was last moved to.
+    focused: Option<Element>,
 }
 
 #[component]
@@ -53,9 +55,11 @@ fn look(watch: StoredValue<Watch, LocalStorage>) {
         let focus = match &w.page {
             // The first page of a visit: the browser's own focus stays.
             None => false,
-            // The same page drew its heading again: the focus follows if it was lost with the old
-            // one (it is then on no element), never if the person has moved it elsewhere.
-            Some((page_path, taken, _)) if *page_path == path => *taken != current && !taken.is_connected() && focus_is_nowhere(),
+            // The same page drew its heading again: the focus follows if it was on the old one,
+            // put there by us, and lost with it (it is then on no element).
+            Some((page_path, taken, _)) if *page_path == path => {
+                *taken != current && w.focused.as_ref() == Some(taken) && !taken.is_connected() && focus_is_nowhere()
+            }
             // A new path (a filter or a search changes only the query), but the page being left
             // is still on screen (the new one's code or data is on its way): wait for it.
             Some((_, leaving, leaving_text)) if *leaving == current && *leaving_text == text => return,
@@ -74,8 +78,11 @@ fn look(watch: StoredValue<Watch, LocalStorage>) {
                 }
                 // On the next frame: the router may still move the new page into place in this
                 // task, and moving a focused element takes its focus away.
+                // Not if the focus was put somewhere meanwhile (a field the person went to).
+                let before = document().active_element();
+                w.focused = Some(current.clone().into());
                 request_animation_frame(move || {
-                    if current.is_connected() {
+                    if current.is_connected() && (document().active_element() == before || focus_is_nowhere()) {
                         let _ = current.focus();
                     }
                 });
