@@ -52,7 +52,7 @@ pub fn build() -> Result {
 pub fn build_alongside(also: impl FnOnce() -> Result + Send) -> Result {
     let stamp = root().join("dist").join(PKG).join(STAMP);
     let release = std::fs::read_to_string(&stamp).is_ok_and(|kind| kind == Build::Release.name());
-    let newest_input = INPUTS.iter().filter_map(|p| newest(&root().join(p))).max();
+    let newest_input = newest_input();
     if let (true, Some(built), Some(input)) = (release, modified(&stamp), newest_input) {
         if built > input {
             eprintln!("portal: dist/ is up to date");
@@ -67,6 +67,11 @@ pub fn build_alongside(also: impl FnOnce() -> Result + Send) -> Result {
         let beside = beside.join().unwrap_or_else(|_| Err("the build beside the portal's panicked".into()));
         built.and(beside)
     })
+}
+
+/// When any input of the build last changed.
+fn newest_input() -> Option<SystemTime> {
+    INPUTS.iter().filter_map(|p| newest(&root().join(p))).max()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -199,7 +204,7 @@ pub fn dev(args: &[String]) -> Result {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             return Err(format!("the server stopped: {status}"));
         }
-        let newest_input = INPUTS.iter().filter_map(|p| newest(&root().join(p))).max();
+        let newest_input = newest_input();
         if let Some(input) = newest_input.filter(|input| *input > built) {
             // A file dated in the future (a clock set wrong) builds once, not every time.
             built = SystemTime::now().max(input);
