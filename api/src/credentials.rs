@@ -3,34 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which credential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialKind {
-    /// The admin consent a global administrator gave the backup app (Main App).
-    MainApp,
-    /// The backup admin account (username and password) the service signs in with.
-    BackupAdmin,
-    /// The delegated token from the Device Authorization step.
-    Device,
+use crate::names::named_enum;
+
+named_enum! {
+    /// Which credential.
+    pub enum CredentialKind("credential") {
+        /// The admin consent a global administrator gave the backup app (Main App).
+        MainApp = "main_app",
+        /// The backup admin account (username and password) the service signs in with.
+        BackupAdmin = "backup_admin",
+        /// The delegated token from the Device Authorization step.
+        Device = "device",
+    }
 }
 
 impl CredentialKind {
-    pub const ALL: [CredentialKind; 3] = [CredentialKind::MainApp, CredentialKind::BackupAdmin, CredentialKind::Device];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::MainApp => "main_app",
-            CredentialKind::BackupAdmin => "backup_admin",
-            CredentialKind::Device => "device",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<CredentialKind> {
-        CredentialKind::ALL.into_iter().find(|k| k.as_str() == value)
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             CredentialKind::MainApp => "Main App consent (global admin)",
@@ -79,12 +66,11 @@ impl CredentialKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialState {
-    Working,
-    Broken,
+named_enum! {
+    pub enum CredentialState("credential state") {
+        Working = "working",
+        Broken = "broken",
+    }
 }
 
 /// One credential of an organisation, as Account Settings › Credentials shows it.
@@ -117,21 +103,20 @@ pub struct CredentialEvent {
     pub at: String,
 }
 
-/// Where a Device Authorization stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceFlowStatus {
-    /// Waiting for someone to enter the code at the provider.
-    Pending,
-    /// The provider authorised the device: Verify & Continue completes the step.
-    Authorized,
-    Denied,
-    Expired,
-    /// Verified and saved.
-    Completed,
-    /// The provider answered something we could not use.
-    Failed,
+named_enum! {
+    /// Where a Device Authorization stands.
+    pub enum DeviceFlowStatus("device flow status") {
+        /// Waiting for someone to enter the code at the provider.
+        Pending = "pending",
+        /// The provider authorised the device: Verify & Continue completes the step.
+        Authorized = "authorized",
+        Denied = "denied",
+        Expired = "expired",
+        /// Verified and saved.
+        Completed = "completed",
+        /// The provider answered something we could not use.
+        Failed = "failed",
+    }
 }
 
 /// A Device Authorization under way (RFC 8628).

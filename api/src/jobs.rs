@@ -3,37 +3,23 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::names::named_enum;
+
 /// How many times a job is retried after an unknown error, by default.
 pub const DEFAULT_MAX_RETRIES: u32 = 25;
 /// Minutes between two retries, by default.
 pub const DEFAULT_RETRY_MINUTES: u32 = 30;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    Backup,
-    Migrate,
-    Restore,
-    Download,
+named_enum! {
+    pub enum JobKind("job kind") {
+        Backup = "backup",
+        Migrate = "migrate",
+        Restore = "restore",
+        Download = "download",
+    }
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [JobKind::Backup, JobKind::Migrate, JobKind::Restore, JobKind::Download];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Backup => "backup",
-            JobKind::Migrate => "migrate",
-            JobKind::Restore => "restore",
-            JobKind::Download => "download",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<JobKind> {
-        JobKind::ALL.into_iter().find(|k| k.as_str() == value)
-    }
-
     /// The System Status tab's name.
     pub fn plural(self) -> &'static str {
         match self {
@@ -89,23 +75,22 @@ impl JobKind {
     }
 }
 
-/// Every status of every kind: one scale, one set of names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    PreparingBackup,
-    OnQueue,
-    InProgress,
-    Completed,
-    Retrying,
-    Cancelled,
-    Failed,
-    ConnectionError,
-    AuthenticationError,
-    SpaceFull,
-    PartiallyComplete,
-    Expired,
+named_enum! {
+    /// Every status of every kind: one scale, one set of names.
+    pub enum JobStatus("job status") {
+        PreparingBackup = "preparing_backup",
+        OnQueue = "on_queue",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Retrying = "retrying",
+        Cancelled = "cancelled",
+        Failed = "failed",
+        ConnectionError = "connection_error",
+        AuthenticationError = "authentication_error",
+        SpaceFull = "space_full",
+        PartiallyComplete = "partially_complete",
+        Expired = "expired",
+    }
 }
 
 /// How a status reads at a glance; one colour scale for every kind of job.
@@ -135,43 +120,6 @@ impl Tone {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 12] = [
-        JobStatus::PreparingBackup,
-        JobStatus::OnQueue,
-        JobStatus::InProgress,
-        JobStatus::Completed,
-        JobStatus::Retrying,
-        JobStatus::Cancelled,
-        JobStatus::Failed,
-        JobStatus::ConnectionError,
-        JobStatus::AuthenticationError,
-        JobStatus::SpaceFull,
-        JobStatus::PartiallyComplete,
-        JobStatus::Expired,
-    ];
-
-    /// The name stored in the database and used in URLs and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::PreparingBackup => "preparing_backup",
-            JobStatus::OnQueue => "on_queue",
-            JobStatus::InProgress => "in_progress",
-            JobStatus::Completed => "completed",
-            JobStatus::Retrying => "retrying",
-            JobStatus::Cancelled => "cancelled",
-            JobStatus::Failed => "failed",
-            JobStatus::ConnectionError => "connection_error",
-            JobStatus::AuthenticationError => "authentication_error",
-            JobStatus::SpaceFull => "space_full",
-            JobStatus::PartiallyComplete => "partially_complete",
-            JobStatus::Expired => "expired",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<JobStatus> {
-        JobStatus::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
     /// The status as the portal shows it.
     pub fn label(self) -> &'static str {
         match self {
@@ -379,27 +327,64 @@ pub struct JobRow {
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct JobsQuery {
-    /// `migrate`, `restore` or `download` (backups have `/api/backups`).
+    /// Migrations, restores or downloads (backups have `/api/backups`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<JobKind>,
     /// Only jobs whose ID, mailbox or organisation contains this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    /// Only jobs in this status (its snake_case name).
+    /// Only jobs in this status (one of the kind's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// `newest` (default), `oldest`, `mailbox` or `status`.
+    pub status: Option<JobStatus>,
+    /// Newest first when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sort: Option<String>,
+    pub sort: Option<JobSort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_page: Option<u32>,
 }
 
-/// The sort orders of a jobs list.
-pub const JOB_SORTS: [(&str, &str); 4] =
-    [("newest", "Newest first"), ("oldest", "Oldest first"), ("mailbox", "Mailbox"), ("status", "Status")];
+named_enum! {
+    /// The sort orders of a jobs list.
+    pub enum JobSort("sort") {
+        Newest = "newest",
+        Oldest = "oldest",
+        Mailbox = "mailbox",
+        Status = "status",
+    }
+}
+
+impl JobSort {
+    pub fn label(self) -> &'static str {
+        match self {
+            JobSort::Newest => "Newest first",
+            JobSort::Oldest => "Oldest first",
+            JobSort::Mailbox => "Mailbox",
+            JobSort::Status => "Status",
+        }
+    }
+}
+
+named_enum! {
+    /// A restore, when a message is already in the destination folder.
+    pub enum OnConflict("choice") {
+        /// Leave the message that is there; do not copy it again.
+        Skip = "skip",
+        /// Copy it anyway: the folder then holds both.
+        KeepBoth = "keep_both",
+    }
+}
+
+named_enum! {
+    /// A download's file.
+    pub enum DownloadFormat("format") {
+        /// One mbox file.
+        Mbox = "mbox",
+        /// One EML file per message, in a zip.
+        EmlZip = "eml_zip",
+    }
+}
 
 /// A job changed: what a live page needs to know that it should refresh (server-sent event
 /// `job` on `/api/events`; the event ID is the change's time, for `Last-Event-ID`).
@@ -413,13 +398,13 @@ pub struct JobChanged {
 }
 
 /// Start a migration, restore or download (`POST /api/jobs`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 // A field the server does not know is refused (422), never silently ignored.
 #[serde(deny_unknown_fields)]
 pub struct NewJob {
-    /// `migrate`, `restore` or `download`.
-    pub kind: String,
+    /// Migrate, restore or download.
+    pub kind: JobKind,
     /// The mailbox whose backup is the source.
     pub mailbox_id: i64,
     /// Folders to include; empty: the whole mailbox (restore, download).
@@ -428,12 +413,12 @@ pub struct NewJob {
     /// Restore: another mailbox to restore into (empty: the original); migrate: the mailbox to move to.
     #[serde(default)]
     pub destination: Option<String>,
-    /// Restore: `skip` (default) or `keep_both` when a message is already there.
+    /// Restore: what to do when a message is already there (skip when not given).
     #[serde(default)]
-    pub on_conflict: Option<String>,
-    /// Download: `mbox` (default) or `eml_zip`.
+    pub on_conflict: Option<OnConflict>,
+    /// Download: the file's format (mbox when not given).
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<DownloadFormat>,
 }
 
 /// The destination mailbox's password, for a restore or migration that stopped in

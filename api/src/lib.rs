@@ -3,6 +3,8 @@
 //! Serde only: everything here compiles for both targets. With the `openapi` feature the
 //! server also derives OpenAPI schemas from these same types, so the document cannot drift.
 
+pub mod names;
+
 pub mod access;
 pub mod backups;
 pub mod credentials;
@@ -22,8 +24,12 @@ pub use credentials::{
     DeviceFlow, DeviceFlowStatus, OrganisationSummary,
 };
 pub use dashboard::{Dashboard, KindCounts, ServiceStorage, StaleAccount, Storage};
-pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob, StatusCount};
-pub use mailboxes::{ConnectionTest, ImapMailboxRequest, ImapPassword, ImapSettings, OrganisationMailbox, SkippedItem};
+pub use jobs::{
+    DownloadFormat, JobChanged, JobKind, JobRow, JobRun, JobSort, JobStatus, JobsQuery, NewJob, OnConflict, StatusCount,
+};
+pub use mailboxes::{
+    ConnectionTest, Connector, ImapMailboxRequest, ImapPassword, ImapSettings, OrganisationMailbox, SkippedItem,
+};
 pub use page::Page;
 pub use problem::{FieldError, Problem};
 pub use session::{Role, SessionInfo, SignInRequest};

@@ -3,7 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::names::named_enum;
 use crate::JobStatus;
+
+named_enum! {
+    /// Where a mailbox's data comes from.
+    pub enum Connector("connector") {
+        /// The built-in scripted mailboxes of the demo.
+        Demo = "demo",
+        /// A real mailbox, over IMAP.
+        Imap = "imap",
+    }
+}
 
 /// An IMAP mailbox to add, or its settings to test (`POST …/mailboxes`, `…/mailboxes/test`).
 /// The password is stored encrypted and never sent back.
@@ -63,8 +74,7 @@ pub struct ImapSettings {
 pub struct OrganisationMailbox {
     pub id: i64,
     pub email: String,
-    /// `demo` (the built-in scripted mailboxes) or `imap`.
-    pub connector: String,
+    pub connector: Connector,
     pub imap: Option<ImapSettings>,
     /// Its backup's status.
     pub backup_status: JobStatus,

@@ -2,34 +2,21 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a signed-in user may see and do (design.md, "Who uses it").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Sees own mailbox only.
-    EndUser,
-    /// Sees every account of one organisation.
-    OrgAdmin,
-    /// Sees every organisation it serves.
-    Reseller,
+use crate::names::named_enum;
+
+named_enum! {
+    /// What a signed-in user may see and do (design.md, "Who uses it").
+    pub enum Role("role") {
+        /// Sees own mailbox only.
+        EndUser = "end_user",
+        /// Sees every account of one organisation.
+        OrgAdmin = "org_admin",
+        /// Sees every organisation it serves.
+        Reseller = "reseller",
+    }
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::EndUser, Role::OrgAdmin, Role::Reseller];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::EndUser => "end_user",
-            Role::OrgAdmin => "org_admin",
-            Role::Reseller => "reseller",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == value)
-    }
-
     /// The role's name as the portal shows it.
     pub fn label(self) -> &'static str {
         match self {

@@ -163,7 +163,7 @@ pub async fn destination(
     if kind == JobKind::Migrate && destination == source.email {
         return Ok(Err(FieldError::new("destination", "A mailbox cannot be migrated into itself: enter another mailbox.")));
     }
-    let imap = source.connector == "imap";
+    let imap = source.connector == portal_api::Connector::Imap;
     let sql = if imap {
         "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2"
     } else {
@@ -209,7 +209,8 @@ pub async fn rerun_destination(
 #[derive(sqlx::FromRow)]
 pub struct SourceMailbox {
     pub email: String,
-    pub connector: String,
+    #[sqlx(try_from = "String")]
+    pub connector: portal_api::Connector,
     pub organisation_id: i64,
 }
 

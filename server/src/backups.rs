@@ -12,12 +12,12 @@ use portal_api::{
 };
 
 use crate::auth::CurrentUser;
-use crate::db::{now_ms, rfc3339};
-use crate::engine::enqueue_backup;
+use crate::db::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::listing;
 use crate::listing::RunColumns;
+use crate::queue;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -30,12 +30,21 @@ pub fn router() -> Router<AppState> {
         .route("/api/backups/{mailbox_id}/folders", get(backup_folders))
 }
 
+/// A mailbox and its backup's status.
+#[derive(sqlx::FromRow)]
+struct MailboxStatus {
+    id: i64,
+    #[sqlx(try_from = "String")]
+    status: JobStatus,
+}
+
 #[derive(sqlx::FromRow)]
 struct BackupRecord {
     mailbox_id: i64,
     email: String,
     organisation: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: JobStatus,
     last_backup_at: Option<i64>,
     last_success_at: Option<i64>,
     #[sqlx(flatten)]
@@ -46,9 +55,7 @@ struct BackupRecord {
 
 impl BackupRecord {
     fn into_row(self, max_retries: u32) -> AppResult<BackupRow> {
-        let status = JobStatus::parse(&self.status)
-            .filter(|s| JobKind::Backup.allows(*s))
-            .ok_or_else(|| AppError::internal(format!("unknown backup status {:?} stored", self.status)))?;
+        let status = backup_status(self.status)?;
         Ok(BackupRow {
             mailbox_id: self.mailbox_id,
             mailbox_email: self.email,
@@ -72,12 +79,25 @@ const FROM_BACKUPS: &str = "FROM backups b \
      JOIN organisations o ON o.id = m.organisation_id \
      LEFT JOIN jobs j ON j.id = b.current_job_id";
 
-const BACKUP_COLUMNS: &str = "m.id AS mailbox_id, m.email, o.name AS organisation, b.status, \
-     b.last_backup_at, b.last_success_at, j.started_at, j.items_done, j.items_total, j.bytes_done, \
-     j.bytes_total, j.retries, j.next_run_at, j.detail, j.lease_until, \
-     CASE WHEN b.status = 'space_full' THEN (SELECT CAST(SUM(sm.storage_used_bytes) AS BIGINT) FROM mailboxes sm \
-                                             WHERE sm.organisation_id = o.id) END AS storage_used, \
-     o.storage_quota_bytes AS storage_quota";
+/// A status the Backups list can show (a backup's), or an error: a bad row is never shown as another.
+fn backup_status(status: JobStatus) -> AppResult<JobStatus> {
+    if !JobKind::Backup.allows(status) {
+        return Err(AppError::internal(format!("a backup stored in status {status}")));
+    }
+    Ok(status)
+}
+
+static BACKUP_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "m.id AS mailbox_id, m.email, o.name AS organisation, b.status, \
+         b.last_backup_at, b.last_success_at, j.started_at, j.items_done, j.items_total, j.bytes_done, \
+         j.bytes_total, j.retries, j.next_run_at, j.detail, j.lease_until, \
+         CASE WHEN b.status = '{}' THEN (SELECT CAST(SUM(sm.storage_used_bytes) AS BIGINT) FROM mailboxes sm \
+                                          WHERE sm.organisation_id = o.id) END AS storage_used, \
+         o.storage_quota_bytes AS storage_quota",
+        JobStatus::SpaceFull.as_str()
+    )
+});
 
 /// The filter's conditions: `$2` the text (empty: any), `$3` its LIKE pattern, `$4` the status (empty: any).
 const FILTER_CONDITIONS: &str = "($2 = '' OR LOWER(m.email) LIKE $3 ESCAPE '\\' OR LOWER(o.name) LIKE $3 ESCAPE '\\') \
@@ -108,8 +128,9 @@ pub async fn list_backups(
         .fetch_one(&state.db)
         .await?;
     let records: Vec<BackupRecord> = sqlx::query_as(&format!(
-        "SELECT {BACKUP_COLUMNS} {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS} \
-         ORDER BY m.email LIMIT $5 OFFSET $6"
+        "SELECT {} {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS} \
+         ORDER BY m.email LIMIT $5 OFFSET $6",
+        *BACKUP_COLUMNS
     ))
     .bind(scope_id)
     .bind(&filter.text)
@@ -149,7 +170,8 @@ pub async fn get_backup(
 #[derive(sqlx::FromRow)]
 struct RunRecord {
     id: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: JobStatus,
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
@@ -193,18 +215,17 @@ pub async fn backup_history(
     let backup = find_backup(&state, &user, mailbox_id).await?;
     let records: Vec<RunRecord> = sqlx::query_as(
         "SELECT id, status, created_at, started_at, finished_at, items_done, bytes_done FROM jobs \
-         WHERE mailbox_id = $1 AND kind = 'backup' ORDER BY created_at DESC, id DESC LIMIT $2",
+         WHERE mailbox_id = $1 AND kind = $3 ORDER BY created_at DESC, id DESC LIMIT $2",
     )
     .bind(mailbox_id)
     .bind(BACKUP_HISTORY_RUNS as i64)
+    .bind(JobKind::Backup.as_str())
     .fetch_all(&state.db)
     .await?;
     let runs = records
         .into_iter()
         .map(|r| {
-            let status = JobStatus::parse(&r.status)
-                .filter(|s| JobKind::Backup.allows(*s))
-                .ok_or_else(|| AppError::internal(format!("unknown backup status {:?} stored", r.status)))?;
+            let status = backup_status(r.status)?;
             Ok(BackupRunEntry {
                 job_id: r.id,
                 status,
@@ -222,7 +243,7 @@ pub async fn backup_history(
 async fn find_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64) -> AppResult<BackupRow> {
     let (scope, scope_id) = crate::access::scope(&user).condition();
     let record: Option<BackupRecord> =
-        sqlx::query_as(&format!("SELECT {BACKUP_COLUMNS} {FROM_BACKUPS} WHERE {scope} AND m.id = $2"))
+        sqlx::query_as(&format!("SELECT {} {FROM_BACKUPS} WHERE {scope} AND m.id = $2", *BACKUP_COLUMNS))
             .bind(scope_id)
             .bind(mailbox_id)
             .fetch_optional(&state.db)
@@ -260,7 +281,7 @@ pub async fn force_backup(
             row.status.label()
         )));
     }
-    if !start_backup(&state, &user, mailbox_id, row.status).await? {
+    if !queue::force_backup(&state.db, mailbox_id, row.status, user.user_id).await? {
         return Err(AppError::Conflict(format!(
             "A backup of {} has just started. It finishes by itself; force another once it has ended.",
             row.mailbox_email
@@ -289,7 +310,7 @@ pub async fn force_backups(
     crate::access::require(&user, portal_api::Action::ForceBackup)?;
     let filter = Filter::new(request.q.as_deref(), request.status.as_deref(), None, None)?;
     let (scope, scope_id) = crate::access::scope(&user).condition();
-    let matching: Vec<(i64, String)> =
+    let matching: Vec<MailboxStatus> =
         sqlx::query_as(&format!("SELECT m.id, b.status {FROM_BACKUPS} WHERE {scope} AND {FILTER_CONDITIONS}"))
             .bind(scope_id)
             .bind(&filter.text)
@@ -298,11 +319,10 @@ pub async fn force_backups(
             .fetch_all(&state.db)
             .await?;
     let mut result = ForceBackupsResult::default();
-    for (mailbox_id, status) in matching {
-        let status = JobStatus::parse(&status).unwrap_or(JobStatus::Completed);
+    for MailboxStatus { id: mailbox_id, status } in matching {
         if matches!(status, JobStatus::PreparingBackup | JobStatus::InProgress) {
             result.already_running += 1;
-        } else if start_backup(&state, &user, mailbox_id, status).await? {
+        } else if queue::force_backup(&state.db, mailbox_id, status, user.user_id).await? {
             result.started += 1;
         } else {
             result.already_running += 1;
@@ -310,26 +330,6 @@ pub async fn force_backups(
     }
     state.engine.wake();
     Ok((StatusCode::ACCEPTED, Json(result)))
-}
-
-/// A waiting retry is brought forward (it keeps its count); otherwise a new backup is queued.
-/// `false`: one is already waiting or running (it started in the meantime).
-async fn start_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64, status: JobStatus) -> AppResult<bool> {
-    let now = now_ms();
-    if matches!(status, JobStatus::Retrying | JobStatus::ConnectionError) {
-        let moved = sqlx::query(
-            "UPDATE jobs SET next_run_at = $1, updated_at = $1 \
-             WHERE id = (SELECT current_job_id FROM backups WHERE mailbox_id = $2) AND next_run_at IS NOT NULL",
-        )
-        .bind(now)
-        .bind(mailbox_id)
-        .execute(&state.db)
-        .await?;
-        if moved.rows_affected() > 0 {
-            return Ok(true);
-        }
-    }
-    Ok(enqueue_backup(&state.db, mailbox_id, Some(user.user_id), now).await?.is_some())
 }
 
 /// A validated filter of the Backups list.

@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use portal_api::JobKind;
+use portal_api::{DownloadFormat, JobKind, OnConflict};
+use serde::{Deserialize, Serialize};
 
 /// How one run of a job ended, as the connector saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,10 +59,10 @@ pub struct Work {
     pub mailbox_id: i64,
     pub organisation_id: i64,
     pub mailbox_email: String,
-    /// Which connector the mailbox uses: `demo` or `imap`.
-    pub connector: String,
-    /// What the job was asked to do (`jobs.params`: destination, folders, on_conflict, format).
-    pub params: serde_json::Value,
+    /// Which connector the mailbox uses.
+    pub connector: portal_api::Connector,
+    /// What the job was asked to do.
+    pub params: JobParams,
     /// The mailbox's demo script (demo connector only).
     pub script: String,
     /// Which attempt of this run this is (1 for the first).
@@ -71,6 +72,54 @@ pub struct Work {
     pub credentials_ok: bool,
     /// Restore, migrate: the destination mailbox's password, when one was given (Edit).
     pub destination_password: Option<crate::secrets::SecretString>,
+}
+
+/// What a job was asked to do, stored with it as JSON (`jobs.params`) and read back as this
+/// struct: a row that does not read is an error, never a default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobParams {
+    /// Restore, migrate: the mailbox the messages go into (the source's own for a restore in place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Restore, download: the folders asked for; empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folders: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_conflict: Option<OnConflict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<DownloadFormat>,
+    /// Demo: this job's own script, instead of its mailbox's (a restore into a mailbox whose
+    /// password is wrong...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+}
+
+impl JobParams {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("job parameters are plain data")
+    }
+
+    /// The folders asked for; `None`: all of them.
+    pub fn wanted_folders(&self) -> Option<&[String]> {
+        (!self.folders.is_empty()).then_some(self.folders.as_slice())
+    }
+
+    pub fn format(&self) -> DownloadFormat {
+        self.format.unwrap_or(DownloadFormat::Mbox)
+    }
+
+    pub fn on_conflict(&self) -> OnConflict {
+        self.on_conflict.unwrap_or(OnConflict::Skip)
+    }
+}
+
+impl TryFrom<String> for JobParams {
+    type Error = serde_json::Error;
+
+    fn try_from(json: String) -> Result<Self, Self::Error> {
+        serde_json::from_str(&json)
+    }
 }
 
 /// Progress as the connector goes: items and bytes done of the totals it knows.
@@ -101,9 +150,9 @@ pub struct ByMailbox {
 
 impl Connector for ByMailbox {
     fn run<'a>(&'a self, work: &'a Work, progress: &'a dyn ProgressSink) -> BoxFuture<'a, Outcome> {
-        match work.connector.as_str() {
-            "imap" => self.imap.run(work, progress),
-            _ => self.demo.run(work, progress),
+        match work.connector {
+            portal_api::Connector::Imap => self.imap.run(work, progress),
+            portal_api::Connector::Demo => self.demo.run(work, progress),
         }
     }
 }

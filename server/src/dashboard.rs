@@ -11,7 +11,6 @@ use crate::auth::CurrentUser;
 use crate::config::Config;
 use crate::db::{now_ms, rfc3339};
 use crate::error::AppResult;
-use crate::jobs::status_counts;
 use crate::state::AppState;
 
 const HOUR: i64 = 3_600_000;
@@ -31,7 +30,7 @@ pub fn router() -> Router<AppState> {
 pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppResult<Json<Dashboard>> {
     let mut kinds = Vec::new();
     for kind in JobKind::ALL {
-        kinds.push(KindCounts { kind, counts: status_counts(&state, &user, kind, None).await? });
+        kinds.push(KindCounts { kind, counts: crate::listing::status_counts(&state.db, &user, kind, None).await? });
     }
     let (scope, scope_id) = crate::access::scope(&user).condition();
 

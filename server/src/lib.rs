@@ -26,6 +26,7 @@ pub mod net_policy;
 pub mod openapi;
 pub mod problem;
 pub mod problems;
+pub mod queue;
 pub mod rate_limit;
 pub mod secrets;
 pub mod seed;
@@ -116,7 +117,6 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     }
     let mut engine_config = engine::EngineConfig::new(config.max_retries, config.retry_minutes, config.backup_interval_hours);
     engine_config.download_link_ms = i64::from(config.download_link_days) * 86_400_000;
-    engine_config.data_dir = config.data_dir.clone();
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
     engine_config.workers = config.workers as usize;
     engine_config.max_runs_per_organisation = config.max_runs_per_organisation as i64;
@@ -129,7 +129,10 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         max_message: u64::from(config.max_message_mb) << 20,
     };
     let connector = Arc::new(connector::ByMailbox {
-        demo: Arc::new(engine::demo::DemoConnector { step: Duration::from_millis(config.demo_step_ms) }),
+        demo: Arc::new(engine::demo::DemoConnector {
+            step: Duration::from_millis(config.demo_step_ms),
+            data_dir: config.data_dir.clone(),
+        }),
         imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), config.data_dir.clone(), imap_reach.clone())),
     });
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone());

@@ -4,10 +4,10 @@
 //! `backups` and `jobs` import it, neither imports the other.
 
 use portal_api::page::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use portal_api::{FieldError, JobRun, JobStatus};
+use portal_api::{FieldError, JobKind, JobRun, JobStatus, StatusCount};
 use serde::Deserialize;
 
-use crate::db::{now_ms, rfc3339};
+use crate::db::{now_ms, rfc3339, Db};
 
 /// Lower-cased search text and its `LIKE ... ESCAPE '\'` pattern (`%` and `_` match themselves).
 pub fn search(q: Option<&str>) -> (String, String) {
@@ -131,7 +131,9 @@ impl RunColumns {
 pub(crate) async fn folders_in_backup(db: &crate::db::Db, mailbox_id: i64) -> Result<Vec<String>, sqlx::Error> {
     let (connector,): (String,) =
         sqlx::query_as("SELECT connector FROM mailboxes WHERE id = $1").bind(mailbox_id).fetch_one(db).await?;
-    if connector != "imap" {
+    if connector.parse::<portal_api::Connector>().map_err(|error| sqlx::Error::Decode(Box::new(error)))?
+        != portal_api::Connector::Imap
+    {
         return Ok(portal_api::jobs::FOLDERS.iter().map(|f| (*f).to_owned()).collect());
     }
     let folders: Vec<(String,)> =
@@ -164,4 +166,47 @@ mod tests {
         paging(Some(0), Some(500), &mut errors);
         assert_eq!(errors.len(), 2);
     }
+}
+
+/// `$2` the kind, `$3` the search text (empty: any), `$4` its pattern (`j` a job, `m` its
+/// mailbox, `o` its organisation).
+pub const JOB_FILTER: &str = "j.kind = $2 AND ($3 = '' OR LOWER(j.id) LIKE $4 ESCAPE '\\' \
+     OR LOWER(m.email) LIKE $4 ESCAPE '\\' OR LOWER(o.name) LIKE $4 ESCAPE '\\')";
+
+/// A count for every status of the kind (zero included), in the user's scope, under a text search.
+/// Backups are counted by account (their current state), the other kinds by job.
+pub async fn status_counts(
+    db: &Db,
+    user: impl crate::access::Principal,
+    kind: JobKind,
+    q: Option<&str>,
+) -> Result<Vec<StatusCount>, sqlx::Error> {
+    let (pattern, text) = search(q);
+    let (scope, scope_id) = crate::access::scope(user).condition();
+    let sql = if kind == JobKind::Backup {
+        format!(
+            "SELECT b.status, COUNT(*) FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
+             JOIN organisations o ON o.id = m.organisation_id \
+             WHERE {scope} AND $2 = $5 AND ($3 = '' OR LOWER(m.email) LIKE $4 ESCAPE '\\' \
+               OR LOWER(o.name) LIKE $4 ESCAPE '\\') GROUP BY b.status"
+        )
+    } else {
+        format!("SELECT j.status, COUNT(*) FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id JOIN organisations o ON o.id = m.organisation_id WHERE {scope} AND {JOB_FILTER} GROUP BY j.status")
+    };
+    let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
+        .bind(scope_id)
+        .bind(kind.as_str())
+        .bind(&text)
+        .bind(&pattern)
+        .bind(JobKind::Backup.as_str())
+        .fetch_all(db)
+        .await?;
+    Ok(kind
+        .statuses()
+        .iter()
+        .map(|status| StatusCount {
+            status: *status,
+            count: rows.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n as u64).unwrap_or(0),
+        })
+        .collect())
 }

@@ -7,7 +7,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
 use portal_api::{
-    Action, ConnectionTest, FieldError, ImapMailboxRequest, ImapPassword, ImapSettings, JobStatus, OrganisationMailbox,
+    Action, ConnectionTest, Connector, FieldError, ImapMailboxRequest, ImapPassword, ImapSettings, JobStatus, OrganisationMailbox,
 };
 
 use crate::auth::CurrentUser;
@@ -15,6 +15,7 @@ use crate::db::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::imap::client::{self, Account, Failure, Security};
+use crate::queue;
 use crate::secrets::SecretString;
 use crate::state::AppState;
 
@@ -34,12 +35,14 @@ const SELECT_MAILBOXES: &str = "SELECT m.id, m.email, m.connector, a.host, a.por
 struct MailboxRecord {
     id: i64,
     email: String,
-    connector: String,
+    #[sqlx(try_from = "String")]
+    connector: Connector,
     host: Option<String>,
     port: Option<i32>,
     security: Option<String>,
     username: Option<String>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: JobStatus,
     messages: i64,
     storage_used_bytes: i64,
 }
@@ -79,7 +82,7 @@ fn mailbox_summary(record: MailboxRecord) -> OrganisationMailbox {
         email: record.email,
         connector: record.connector,
         imap,
-        backup_status: JobStatus::parse(&record.status).unwrap_or(JobStatus::PreparingBackup),
+        backup_status: record.status,
         messages: record.messages.max(0) as u64,
         storage_used_bytes: record.storage_used_bytes.max(0) as u64,
     }
@@ -225,17 +228,14 @@ pub async fn add_mailbox(
     // would be refused by SQLite (not waited for) whenever another write landed in between.
     let (next_id,): (i64,) = sqlx::query_as(
         "INSERT INTO mailboxes (id, organisation_id, email, display_name, connector, demo_script) \
-         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $2, 'imap', 'ok' FROM mailboxes RETURNING id",
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $2, $3, 'ok' FROM mailboxes RETURNING id",
     )
     .bind(organisation)
     .bind(&email)
+    .bind(Connector::Imap.as_str())
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO backups (mailbox_id, status, updated_at) VALUES ($1, 'preparing_backup', $2)")
-        .bind(next_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    queue::add_backup_row(&mut tx, next_id, now).await?;
     tx.commit().await?;
     let sealed = seal_password(&state, organisation, next_id, &account.password).await?;
     sqlx::query(
@@ -251,7 +251,7 @@ pub async fn add_mailbox(
     .bind(now)
     .execute(&state.db)
     .await?;
-    crate::engine::enqueue_backup(&state.db, next_id, Some(user.user_id), now).await?;
+    queue::enqueue_backup(&state.db, next_id, Some(user.user_id), now).await?;
     state.engine.wake();
     Ok((StatusCode::CREATED, Json(find_mailbox(&state, next_id).await?)))
 }
@@ -316,14 +316,7 @@ pub async fn change_password(
         .execute(&state.db)
         .await?;
     // The backup that the old password stopped runs again now.
-    let stopped: Option<(String,)> = sqlx::query_as(
-        "SELECT j.id FROM backups b JOIN jobs j ON j.id = b.current_job_id WHERE b.mailbox_id = $1 AND j.status = 'authentication_error'",
-    )
-    .bind(id)
-    .fetch_optional(&state.db)
-    .await?;
-    if stopped.is_some() {
-        crate::engine::enqueue_backup(&state.db, id, Some(user.user_id), now).await?;
+    if queue::restart_stopped_backups(&state.db, queue::Stopped::Mailbox(id), Some(user.user_id)).await? > 0 {
         state.engine.wake();
     }
     Ok(Json(find_mailbox(&state, id).await?))

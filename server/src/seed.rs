@@ -6,7 +6,7 @@ use portal_api::{JobKind, JobStatus, Role};
 
 use crate::auth::password;
 use crate::db::{now_ms, Db};
-use crate::engine::new_job_id;
+use crate::queue::new_job_id;
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -367,12 +367,14 @@ pub async fn add_extra_jobs(db: &Db, count: u32) -> Result<(), sqlx::Error> {
 pub async fn write_demo_download_files(db: &Db, data_dir: &std::path::Path) -> Result<(), sqlx::Error> {
     let ready: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT j.id, j.params, m.email FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
-         WHERE j.kind = 'download' AND j.status = 'completed'",
+         WHERE j.kind = $1 AND j.status = $2",
     )
+    .bind(JobKind::Download.as_str())
+    .bind(JobStatus::Completed.as_str())
     .fetch_all(db)
     .await?;
     for (id, params, email) in ready {
-        let format = crate::downloads::file::Format::from_params(&params);
+        let format = crate::connector::JobParams::try_from(params).map_err(|e| sqlx::Error::Decode(Box::new(e)))?.format();
         if !crate::downloads::file::file_path(data_dir, &id, format).exists() {
             crate::downloads::file::write_file(data_dir, &id, format, crate::downloads::file::demo_messages(&email))
                 .map_err(sqlx::Error::Io)?;

@@ -137,10 +137,13 @@ async fn postgres_stopped_mid_run_answers_503_and_the_run_resumes_when_it_is_bac
 
     // The demo's own due and scheduled runs first, at full speed, so that the forced one is the
     // only run: every job that changes from the outage on is then ours.
-    let mut quick_config = EngineConfig::new(25, 30, 24);
-    quick_config.data_dir = app.state.config.data_dir.clone();
-    let quick =
-        Engine::new(app.db.clone(), quick_config, Arc::new(DemoConnector { step: Duration::ZERO }), app.state.secrets.clone());
+    let quick_config = EngineConfig::new(25, 30, 24);
+    let quick = Engine::new(
+        app.db.clone(),
+        quick_config,
+        Arc::new(DemoConnector { step: Duration::ZERO, data_dir: app.state.config.data_dir.clone() }),
+        app.state.secrets.clone(),
+    );
     quick.schedule_backups().await.unwrap();
     quick.run_due().await.unwrap();
     quick.expire_downloads().await.unwrap();

@@ -49,7 +49,7 @@ async fn forced_backup_and_short_lease_engine(app: &TestApp) -> (Client, BackupR
     let engine = Engine::new(
         app.db.clone(),
         short,
-        Arc::new(DemoConnector { step: std::time::Duration::ZERO }),
+        Arc::new(DemoConnector { step: std::time::Duration::ZERO, data_dir: app.state.config.data_dir.clone() }),
         app.state.secrets.clone(),
     );
     (admin, target, engine)
@@ -143,7 +143,7 @@ async fn a_run_whose_instance_died_is_taken_over_and_counted_once_more() {
     assert_eq!(backup(&app, &admin, target.mailbox_id).await.status, JobStatus::InProgress);
 
     // Instance B, started later, finds the run's lease over and finishes it.
-    let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO });
+    let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO, data_dir: app.state.config.data_dir.clone() });
     let survivor = Engine::new(app.db.clone(), EngineConfig::new(25, 30, 24), connector, app.state.secrets.clone());
     survivor.run_due().await.unwrap();
     let done = backup(&app, &admin, target.mailbox_id).await;

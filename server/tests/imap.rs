@@ -38,7 +38,7 @@ async fn backup_restore_migrate_and_download_real_mail() {
     let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
     let bob = imap.add("bob@imap.test", "bob", "bob-pw").await;
     imap.add("carol@imap.test", "carol", "carol-pw").await;
-    assert_eq!(alice.connector, "imap");
+    assert_eq!(alice.connector, portal_api::Connector::Imap);
     imap.run().await;
 
     // Every folder read; the malformed message skipped and listed, so Partially Complete.

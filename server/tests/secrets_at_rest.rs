@@ -135,7 +135,7 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
     .await
     .unwrap();
     for (organisation_id, context, sealed) in sealed {
-        let context = if context.contains(':') { context } else { portal_server::engine::destination_password_context(&context) };
+        let context = if context.contains(':') { context } else { portal_server::queue::destination_password_context(&context) };
         let plain = app.state.secrets.open(&app.db, organisation_id, &context, &sealed).await.unwrap();
         assert!(plain.len() >= 8, "{context} is too short to look for");
         secrets.push((context, plain.to_vec()));

@@ -926,17 +926,7 @@ async fn recover_backups(state: &AppState, organisation_id: i64) -> AppResult<()
     if !store::all_working(&state.db, organisation_id).await? {
         return Ok(());
     }
-    let stuck: Vec<(i64,)> = sqlx::query_as(
-        "SELECT b.mailbox_id FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
-         WHERE m.organisation_id = $1 AND b.status = 'authentication_error'",
-    )
-    .bind(organisation_id)
-    .fetch_all(&state.db)
-    .await?;
-    let now = now_ms();
-    for (mailbox_id,) in stuck {
-        crate::engine::enqueue_backup(&state.db, mailbox_id, None, now).await?;
-    }
+    crate::queue::restart_stopped_backups(&state.db, crate::queue::Stopped::Organisation(organisation_id), None).await?;
     state.engine.wake();
     Ok(())
 }

@@ -5,38 +5,25 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Mbox,
-    EmlZip,
+pub use portal_api::DownloadFormat as Format;
+
+/// The file name's extension of a download in this format.
+pub fn extension(format: Format) -> &'static str {
+    match format {
+        Format::Mbox => "mbox",
+        Format::EmlZip => "zip",
+    }
 }
 
-impl Format {
-    pub fn from_params(params: &str) -> Format {
-        let value: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
-        match value.get("format").and_then(|f| f.as_str()) {
-            Some("eml_zip") => Format::EmlZip,
-            _ => Format::Mbox,
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Mbox => "mbox",
-            Format::EmlZip => "zip",
-        }
-    }
-
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Mbox => "application/mbox",
-            Format::EmlZip => "application/zip",
-        }
+pub fn media_type(format: Format) -> &'static str {
+    match format {
+        Format::Mbox => "application/mbox",
+        Format::EmlZip => "application/zip",
     }
 }
 
 pub fn file_path(data_dir: &Path, job_id: &str, format: Format) -> PathBuf {
-    data_dir.join("downloads").join(format!("{job_id}.{}", format.extension()))
+    data_dir.join("downloads").join(format!("{job_id}.{}", extension(format)))
 }
 
 /// One message of a download: its folder, when it arrived (Unix ms, if known) and its bytes.

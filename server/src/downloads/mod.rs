@@ -23,7 +23,10 @@ use crate::db::{now_ms, rfc3339};
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
-use file::{file_path, Format};
+use file::file_path;
+use portal_api::{JobKind, JobStatus};
+
+use crate::connector::JobParams;
 use range::Wanted;
 
 pub fn router() -> Router<AppState> {
@@ -77,19 +80,20 @@ pub async fn download_file(
             rfc3339(link.expires)
         )));
     }
-    let found: Option<(String, String, String)> = sqlx::query_as(
+    let found: Option<LinkedDownload> = sqlx::query_as(
         "SELECT j.status, j.params, m.email FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
-         WHERE j.id = $1 AND j.kind = 'download' AND j.expires_at = $2",
+         WHERE j.id = $1 AND j.kind = $2 AND j.expires_at = $3",
     )
     .bind(&id)
+    .bind(JobKind::Download.as_str())
     .bind(link.expires)
     .fetch_optional(&state.db)
     .await?;
-    let (status, params, email) = found.ok_or_else(unknown)?;
-    if status != "completed" {
+    let LinkedDownload { status, params, email } = found.ok_or_else(unknown)?;
+    if status != JobStatus::Completed {
         return Err(AppError::Gone("This download is no longer available. Request it again.".into()));
     }
-    let format = Format::from_params(&params);
+    let format = params.format();
     let mut file = tokio::fs::File::open(file_path(&state.config.data_dir, &id, format)).await.map_err(|_| unknown())?;
     let metadata = file.metadata().await.map_err(AppError::internal)?;
     let length = metadata.len();
@@ -101,7 +105,7 @@ pub async fn download_file(
     } else {
         range::wanted(text(header::RANGE), length)
     };
-    let filename = format!("{}-{id}.{}", email.replace('@', "_at_"), format.extension());
+    let filename = format!("{}-{id}.{}", email.replace('@', "_at_"), file::extension(format));
     let mut response = match wanted {
         Wanted::Whole => {
             let mut response = Body::from_stream(ReaderStream::with_capacity(file, SEND_CHUNK)).into_response();
@@ -122,7 +126,7 @@ pub async fn download_file(
         Wanted::Unsatisfiable => return Err(AppError::RangeNotSatisfiable { length }),
     };
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(file::media_type(format)));
     headers
         .insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&content_disposition(&filename)).map_err(AppError::internal)?);
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -135,6 +139,16 @@ pub async fn download_file(
 fn etag(metadata: &std::fs::Metadata) -> String {
     let modified = metadata.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
     format!("\"{:x}-{:x}\"", metadata.len(), modified.as_nanos())
+}
+
+/// The download a signed link names, as its row reads.
+#[derive(sqlx::FromRow)]
+struct LinkedDownload {
+    #[sqlx(try_from = "String")]
+    status: JobStatus,
+    #[sqlx(try_from = "String")]
+    params: JobParams,
+    email: String,
 }
 
 /// `Content-Disposition` for a file name (RFC 6266): a plain ASCII `filename` for old clients,

@@ -13,6 +13,8 @@ use crate::secrets::SecretString;
 pub struct DemoConnector {
     /// Pause between two progress steps (a few hundred milliseconds; zero in tests).
     pub step: Duration,
+    /// Where a finished download's file is written.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The scripts a demo mailbox can have.
@@ -64,13 +66,32 @@ impl Connector for DemoConnector {
                     return Outcome::SpaceFull("The storage limit was reached halfway through.".into());
                 }
             }
-            match work.script.as_str() {
+            let outcome = match work.script.as_str() {
                 "partial" => Outcome::Partial {
                     skipped: vec!["INBOX/4471 (malformed MIME)".into(), "Sent/209 (attachment unreadable)".into()],
                 },
                 _ => Outcome::Completed,
+            };
+            if work.kind == JobKind::Download {
+                if let Err(error) = self.write_download(work).await {
+                    return Outcome::internal("writing the download file", error);
+                }
             }
+            outcome
         })
+    }
+}
+
+impl DemoConnector {
+    /// The file of a finished download, from the demo mailbox's few messages (through the
+    /// same writer as a real mailbox's).
+    async fn write_download(&self, work: &Work) -> std::io::Result<()> {
+        use crate::downloads::file;
+        let (data_dir, job_id, format, email) =
+            (self.data_dir.clone(), work.job_id.clone(), work.params.format(), work.mailbox_email.clone());
+        tokio::task::spawn_blocking(move || file::write_file(&data_dir, &job_id, format, file::demo_messages(&email)).map(|_| ()))
+            .await
+            .map_err(std::io::Error::other)?
     }
 }
 
@@ -101,15 +122,15 @@ mod tests {
             mailbox_id: 1,
             organisation_id: 1,
             mailbox_email: "a@b.example".into(),
-            connector: "demo".into(),
-            params: serde_json::Value::Null,
+            connector: portal_api::Connector::Demo,
+            params: Default::default(),
             script: script.into(),
             attempt,
             credentials_ok: false,
             destination_password: None,
         };
         let recorder = Recorder(Mutex::new(Vec::new()));
-        let outcome = DemoConnector { step: Duration::ZERO }.run(&work, &recorder).await;
+        let outcome = DemoConnector { step: Duration::ZERO, data_dir: std::env::temp_dir() }.run(&work, &recorder).await;
         (outcome, recorder.0.into_inner().unwrap())
     }
 
@@ -140,15 +161,15 @@ mod tests {
             mailbox_id: 1,
             organisation_id: 1,
             mailbox_email: "a@b.example".into(),
-            connector: "demo".into(),
-            params: serde_json::Value::Null,
+            connector: portal_api::Connector::Demo,
+            params: Default::default(),
             script: "auth_error".into(),
             attempt: 1,
             credentials_ok,
             destination_password: None,
         };
         let sink = Recorder(Mutex::new(Vec::new()));
-        let connector = DemoConnector { step: Duration::ZERO };
+        let connector = DemoConnector { step: Duration::ZERO, data_dir: std::env::temp_dir() };
         assert!(matches!(connector.run(&work(false), &sink).await, Outcome::Authentication(_)));
         assert_eq!(connector.run(&work(true), &sink).await, Outcome::Completed);
     }

@@ -4,9 +4,9 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{wanted_folders, ImapConnector, Run, SavedMessage, READ_BATCH};
+use super::{ImapConnector, Run, SavedMessage, READ_BATCH};
 use crate::connector::{Outcome, ProgressSink, Work};
-use crate::downloads::file::{FileWriter, Format, MessageFile};
+use crate::downloads::file::{FileWriter, MessageFile};
 
 /// Messages listed from the database at a time.
 const PAGE: usize = 1000;
@@ -28,13 +28,13 @@ type After = (String, i64, i64);
 impl ImapConnector {
     /// A download: the mailbox's backup as one mbox file or a zip of EML files.
     pub(super) async fn download(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
-        let folders = wanted_folders(&work.params);
+        let folders = work.params.wanted_folders();
         let mut run = Run::new(progress, &work.job_id);
-        match self.totals(work.mailbox_id, folders.as_deref()).await {
+        match self.totals(work.mailbox_id, folders).await {
             Ok((items, bytes)) => (run.items_total, run.bytes_total) = (items, Some(bytes)),
             Err(outcome) => return outcome,
         }
-        let format = Format::from_params(&work.params.to_string());
+        let format = work.params.format();
         let (data_dir, job_id) = (self.data_dir.clone(), work.job_id.clone());
         // One batch waits while one is written and the next is read.
         let (batches, mut received) = mpsc::channel::<Vec<MessageFile>>(1);
@@ -53,7 +53,7 @@ impl ImapConnector {
                 Ok(None)
             }
         });
-        let read = self.read_all(work.mailbox_id, folders.as_deref(), &batches, &mut run).await;
+        let read = self.read_all(work.mailbox_id, folders, &batches, &mut run).await;
         drop(batches);
         let _ = complete.send(read.is_ok());
         let written = writer.await;

@@ -779,15 +779,6 @@ impl Connector for ImapConnector {
     }
 }
 
-/// The folders a restore or download asked for; `None`: all of them.
-fn wanted_folders(params: &serde_json::Value) -> Option<Vec<String>> {
-    params
-        .get("folders")
-        .and_then(|f| f.as_array())
-        .map(|list| list.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect::<Vec<_>>())
-        .filter(|list| !list.is_empty())
-}
-
 /// How far a run has got, stored now and then so the portal's progress bar moves.
 struct Run<'a> {
     sink: &'a dyn ProgressSink,

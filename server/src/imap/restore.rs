@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use portal_api::JobKind;
+use portal_api::{JobKind, OnConflict};
 
 use super::client::{self, Account, Failure, ImapSession};
 use super::command::{self, imap_date};
-use super::{wanted_folders, ImapConnector, Run, SavedMessage, READ_BATCH};
+use super::{ImapConnector, Run, SavedMessage, READ_BATCH};
 use crate::connector::{Outcome, ProgressSink, Work};
 
 /// A message of the backup to copy, with its place in the backup (how its copy is recorded).
@@ -39,9 +39,9 @@ impl ImapConnector {
     /// destination mailbox, APPENDing each message with its flags and date.
     pub(super) async fn restore(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
         let params = &work.params;
-        let destination_email = params.get("destination").and_then(|d| d.as_str()).unwrap_or(&work.mailbox_email).to_owned();
-        let folders = wanted_folders(params);
-        let keep_both = work.kind == JobKind::Restore && params.get("on_conflict").and_then(|c| c.as_str()) == Some("keep_both");
+        let destination_email = params.destination.clone().unwrap_or_else(|| work.mailbox_email.clone());
+        let folders = params.wanted_folders();
+        let keep_both = work.kind == JobKind::Restore && params.on_conflict() == OnConflict::KeepBoth;
 
         let destination: Option<(i64,)> = match sqlx::query_as(
             "SELECT m.id FROM mailboxes m JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.email = $1 AND m.organisation_id = $2",
@@ -67,7 +67,7 @@ impl ImapConnector {
         if let Some(password) = &work.destination_password {
             account.password = password.clone();
         }
-        let (messages, copied) = match self.to_copy(work, folders.as_deref()).await {
+        let (messages, copied) = match self.to_copy(work, folders).await {
             Ok(found) => found,
             Err(error) => return Outcome::internal("reading the backup", error),
         };

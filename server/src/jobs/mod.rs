@@ -6,21 +6,26 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::jobs::{destination_password_fixes, DestinationPassword};
-use portal_api::{Action, FieldError, JobKind, JobRow, JobStatus, JobsQuery, NewJob, Page, StatusCount};
+use portal_api::{
+    Action, DownloadFormat, FieldError, JobKind, JobRow, JobStatus, JobsQuery, NewJob, OnConflict, Page, StatusCount,
+};
 use serde::Deserialize;
 
 use crate::access;
 use crate::auth::CurrentUser;
-use crate::db::now_ms;
-use crate::engine::new_job_id;
+use crate::connector::JobParams;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::listing;
+use crate::queue;
 use crate::state::AppState;
 
+mod input;
 mod rows;
 
-use rows::{page_as_json, JobRecord, FROM_JOBS, JOB_COLUMNS, JOB_FILTER};
+use input::{require_kind_any, ListQuery, TextJobsQuery, TextNewJob};
+use listing::JOB_FILTER;
+use rows::{job_columns, page_as_json, JobRecord, FROM_JOBS};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -45,26 +50,11 @@ pub fn router() -> Router<AppState> {
 pub async fn list_jobs(
     State(state): State<AppState>,
     user: CurrentUser,
-    ApiQuery(query): ApiQuery<JobsQuery>,
+    ApiQuery(query): ApiQuery<TextJobsQuery>,
 ) -> AppResult<Json<Page<JobRow>>> {
-    let mut errors = Vec::new();
-    let kind = require_kind(query.kind.as_deref(), &mut errors);
-    let status = query.status.as_deref().unwrap_or("").trim().to_owned();
-    if let Some(kind) = kind {
-        if !status.is_empty() && !JobStatus::parse(&status).is_some_and(|s| kind.allows(s)) {
-            let known: Vec<&str> = kind.statuses().iter().map(|s| s.as_str()).collect();
-            errors.push(FieldError::new("status", format!("Use one of: {}.", known.join(", "))));
-        }
-    }
-    let sort = query.sort.as_deref().unwrap_or("newest");
-    if !portal_api::jobs::JOB_SORTS.iter().any(|(name, _)| *name == sort) {
-        errors.push(FieldError::new("sort", "Use one of: newest, oldest, mailbox, status."));
-    }
-    let (page, per_page) = listing::paging(query.page, query.per_page, &mut errors);
-    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
-    let (pattern, text) = listing::search(query.q.as_deref());
+    let ListQuery { kind, q, status, sort, page, per_page } = query.validate()?;
+    let status = status.map(JobStatus::as_str).unwrap_or("").to_owned();
+    let (pattern, text) = listing::search(q.as_deref());
     let (scope, scope_id) = access::scope(&user).condition();
     let conditions = format!("WHERE {scope} AND {JOB_FILTER} AND ($5 = '' OR j.status = $5)");
 
@@ -133,34 +123,7 @@ pub async fn count_jobs(
     let Some(kind) = require_kind_any(query.kind.as_deref(), &mut errors) else {
         return Err(AppError::Validation(errors));
     };
-    Ok(Json(status_counts(&state, &user, kind, query.q.as_deref()).await?))
-}
-
-/// A count for every status of the kind (zero included), in the user's scope, under a text search.
-/// Backups are counted by account (their current state), the other kinds by job.
-pub async fn status_counts(state: &AppState, user: &CurrentUser, kind: JobKind, q: Option<&str>) -> AppResult<Vec<StatusCount>> {
-    let (pattern, text) = listing::search(q);
-    let (scope, scope_id) = access::scope(&user).condition();
-    let sql = if kind == JobKind::Backup {
-        format!(
-            "SELECT b.status, COUNT(*) FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
-             JOIN organisations o ON o.id = m.organisation_id \
-             WHERE {scope} AND $2 = 'backup' AND ($3 = '' OR LOWER(m.email) LIKE $4 ESCAPE '\\' \
-               OR LOWER(o.name) LIKE $4 ESCAPE '\\') GROUP BY b.status"
-        )
-    } else {
-        format!("SELECT j.status, COUNT(*) {FROM_JOBS} WHERE {scope} AND {JOB_FILTER} GROUP BY j.status")
-    };
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as(&sql).bind(scope_id).bind(kind.as_str()).bind(&text).bind(&pattern).fetch_all(&state.db).await?;
-    Ok(kind
-        .statuses()
-        .iter()
-        .map(|status| StatusCount {
-            status: *status,
-            count: rows.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n as u64).unwrap_or(0),
-        })
-        .collect())
+    Ok(Json(listing::status_counts(&state.db, &user, kind, query.q.as_deref()).await?))
 }
 
 /// One migration, restore or download.
@@ -179,9 +142,10 @@ pub async fn get_job(State(state): State<AppState>, user: CurrentUser, ApiPath(i
 async fn find_job(state: &AppState, user: &CurrentUser, id: &str) -> AppResult<JobRow> {
     let (scope, scope_id) = access::scope(&user).condition();
     let record: Option<JobRecord> =
-        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} {FROM_JOBS} WHERE {scope} AND j.id = $2 AND j.kind <> 'backup'"))
+        sqlx::query_as(&format!("SELECT {} {FROM_JOBS} WHERE {scope} AND j.id = $2 AND j.kind <> $3", job_columns()))
             .bind(scope_id)
             .bind(id)
+            .bind(JobKind::Backup.as_str())
             .fetch_optional(&state.db)
             .await?;
     record
@@ -245,27 +209,11 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
             job.status.label()
         )));
     }
-    let mut tx = state.db.begin().await?;
-    for dependent in [
-        "DELETE FROM job_secrets WHERE job_id = $1",
-        "DELETE FROM job_attempts WHERE job_id = $1",
-        "DELETE FROM job_skipped_items WHERE job_id = $1",
-        "DELETE FROM job_copies WHERE job_id = $1",
-    ] {
-        sqlx::query(dependent).bind(&id).execute(&mut *tx).await?;
-    }
-    let deleted = sqlx::query(
-        "DELETE FROM jobs WHERE id = $1 AND kind <> 'backup'          AND status IN ('completed', 'partially_complete', 'cancelled', 'failed', 'expired')",
-    )
-    .bind(&id)
-    .execute(&mut *tx)
-    .await?;
-    if deleted.rows_affected() == 0 {
+    if !queue::delete_finished(&state.db, &id).await? {
         return Err(AppError::Conflict(format!("{what} {id} changed while you asked; reload it to see its current state.")));
     }
-    tx.commit().await?;
     if job.kind == JobKind::Download {
-        for format in [crate::downloads::file::Format::Mbox, crate::downloads::file::Format::EmlZip] {
+        for format in portal_api::DownloadFormat::ALL {
             let path = crate::downloads::file::file_path(&state.config.data_dir, &id, format);
             if let Err(error) = tokio::fs::remove_file(&path).await.or_else(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Ok(()),
@@ -308,17 +256,7 @@ pub async fn retry_job(
         )));
     }
     access::rerun_destination(&state.db, &user, job.kind, job.mailbox_id, job.destination.as_deref()).await?;
-    let now = now_ms();
-    let requeued = sqlx::query(
-        "UPDATE jobs SET status = 'on_queue', retries = 0, next_run_at = $1, finished_at = NULL, started_at = NULL, \
-                detail = NULL, items_done = 0, bytes_done = 0, expires_at = NULL, updated_at = $1 \
-         WHERE id = $2 AND status IN ('cancelled', 'failed', 'expired')",
-    )
-    .bind(now)
-    .bind(&id)
-    .execute(&state.db)
-    .await?;
-    if requeued.rows_affected() == 0 {
+    if !queue::retry(&state.db, &id).await? {
         return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
     }
     state.engine.wake();
@@ -367,36 +305,15 @@ pub async fn set_destination_password(
             .bind(&id)
             .fetch_one(&state.db)
             .await?;
-    let context = crate::engine::destination_password_context(&id);
+    let context = queue::destination_password_context(&id);
     let sealed = state
         .secrets
         .seal(&state.db, organisation_id, &context, body.password.as_bytes())
         .await
         .map_err(|error| AppError::Internal(format!("sealing a destination password: {error}")))?;
-    let now = now_ms();
-    let mut tx = state.db.begin().await?;
-    let requeued = sqlx::query(
-        "UPDATE jobs SET status = 'on_queue', retries = 0, next_run_at = $1, finished_at = NULL, started_at = NULL, \
-                detail = NULL, items_done = 0, bytes_done = 0, updated_at = $1 \
-         WHERE id = $2 AND status = 'authentication_error'",
-    )
-    .bind(now)
-    .bind(&id)
-    .execute(&mut *tx)
-    .await?;
-    if requeued.rows_affected() == 0 {
+    if !queue::requeue_with_password(&state.db, &id, &sealed).await? {
         return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
     }
-    sqlx::query(
-        "INSERT INTO job_secrets (job_id, purpose, sealed, updated_at) VALUES ($1, 'destination_password', $2, $3) \
-         ON CONFLICT (job_id, purpose) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
-    )
-    .bind(&id)
-    .bind(&sealed)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
     state.engine.wake();
     Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
 }
@@ -414,10 +331,10 @@ pub async fn set_destination_password(
 pub async fn start_job(
     State(state): State<AppState>,
     user: CurrentUser,
-    ApiJson(new): ApiJson<NewJob>,
+    ApiJson(new): ApiJson<TextNewJob>,
 ) -> AppResult<(StatusCode, Json<JobRow>)> {
     let mut errors = Vec::new();
-    let kind = require_kind(Some(new.kind.as_str()), &mut errors);
+    let (kind, new) = new.read(&mut errors);
     if let Some(kind) = kind {
         access::require(&user, Action::start(kind))?;
     }
@@ -461,68 +378,17 @@ pub async fn start_job(
         }
         _ => None,
     };
-    let mut params = serde_json::Map::new();
-    match kind {
-        Some(JobKind::Restore) => {
-            let conflict = new.on_conflict.as_deref().unwrap_or("skip");
-            if !matches!(conflict, "skip" | "keep_both") {
-                errors.push(FieldError::new("on_conflict", "Choose skip or keep_both."));
-            }
-            params.insert("on_conflict".into(), conflict.into());
-            params.insert("folders".into(), folders.clone().into());
-        }
-        Some(JobKind::Download) => {
-            let format = new.format.as_deref().unwrap_or("mbox");
-            if !matches!(format, "mbox" | "eml_zip") {
-                errors.push(FieldError::new("format", "Choose mbox or eml_zip."));
-            }
-            params.insert("format".into(), format.into());
-            params.insert("folders".into(), folders.clone().into());
-        }
-        _ => {}
-    }
     let (Some(kind), Some(source), true) = (kind, mailbox, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
-    params.insert("destination".into(), destination.unwrap_or(source.email).into());
-
-    let id = new_job_id(kind);
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_by, created_at, updated_at, next_run_at) \
-         VALUES ($1, $2, $3, 'on_queue', $4, $5, $6, $6, $6)",
-    )
-    .bind(&id)
-    .bind(kind.as_str())
-    .bind(new.mailbox_id)
-    .bind(serde_json::Value::Object(params).to_string())
-    .bind(user.user_id)
-    .bind(now)
-    .execute(&state.db)
-    .await?;
+    let params = JobParams {
+        destination: Some(destination.unwrap_or(source.email)),
+        folders: if matches!(kind, JobKind::Restore | JobKind::Download) { folders } else { Vec::new() },
+        on_conflict: (kind == JobKind::Restore).then(|| new.on_conflict.unwrap_or(OnConflict::Skip)),
+        format: (kind == JobKind::Download).then(|| new.format.unwrap_or(DownloadFormat::Mbox)),
+        script: None,
+    };
+    let id = queue::enqueue(&state.db, kind, new.mailbox_id, &params, user.user_id).await?;
     state.engine.wake();
     Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
-}
-
-/// The kind of a jobs list: migrate, restore or download.
-fn require_kind(kind: Option<&str>, errors: &mut Vec<FieldError>) -> Option<JobKind> {
-    match kind.and_then(JobKind::parse) {
-        Some(JobKind::Backup) => {
-            errors.push(FieldError::new("kind", "Backups are listed at /api/backups."));
-            None
-        }
-        Some(kind) => Some(kind),
-        None => {
-            errors.push(FieldError::new("kind", "Use one of: migrate, restore, download."));
-            None
-        }
-    }
-}
-
-fn require_kind_any(kind: Option<&str>, errors: &mut Vec<FieldError>) -> Option<JobKind> {
-    let parsed = kind.and_then(JobKind::parse);
-    if parsed.is_none() {
-        errors.push(FieldError::new("kind", "Use one of: backup, migrate, restore, download."));
-    }
-    parsed
 }

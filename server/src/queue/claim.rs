@@ -1,0 +1,218 @@
+//! A run's part of the queue: claiming a due job under a lease, renewing the lease with each
+//! progress report, and recording how the run ended. Every write names the lease (owner and
+//! attempt), so a run that lost its claim writes nothing.
+
+use portal_api::{JobKind, JobStatus};
+
+use super::policy::Decision;
+use super::{sql_list, WAITING};
+use crate::connector::JobParams;
+use crate::db::{now_ms, Db};
+
+/// A job claimed by one instance, as the claim read it back.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub kind: JobKind,
+    pub mailbox_id: i64,
+    pub attempts: i32,
+    pub retries: i32,
+    #[sqlx(try_from = "String")]
+    pub params: JobParams,
+    /// Until when this claim holds unless renewed.
+    pub lease_until: i64,
+}
+
+/// Whose claim a write is made under: the instance and the attempt it claimed.
+#[derive(Clone, Copy, Debug)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub attempt: i32,
+}
+
+/// How many skipped items a run lists with its job (the count in its detail is always whole).
+const MAX_SKIPPED_LISTED: usize = 1000;
+
+/// Takes one due job: waiting and due, or running under a lease that ran out (its instance
+/// died), of an organisation with fewer than `max_per_organisation` runs under way.
+/// Its attempt is recorded as started at once, so a run whose instance dies still shows;
+/// in the same transaction, so a database lost in between leaves no attempt uncounted.
+pub async fn claim(
+    db: &Db,
+    owner: &str,
+    lease_ms: i64,
+    max_per_organisation: i64,
+    postgres: bool,
+) -> Result<Option<Claimed>, sqlx::Error> {
+    let now = now_ms();
+    // With several PostgreSQL instances claiming at the same moment, an organisation may
+    // briefly have one run more per extra instance; the cap holds again as runs end.
+    let skip_locked = if postgres { "FOR UPDATE OF j SKIP LOCKED" } else { "" };
+    let in_progress = JobStatus::InProgress.as_str();
+    let waiting = sql_list(&WAITING);
+    let sql = format!(
+        "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, status = '{in_progress}', \
+                started_at = COALESCE(started_at, $3), updated_at = $3, next_run_at = NULL \
+         WHERE id = (SELECT j.id FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
+                     WHERE ((j.status IN ({waiting}) AND j.next_run_at IS NOT NULL AND j.next_run_at <= $3) \
+                            OR (j.status = '{in_progress}' AND j.lease_until < $3)) \
+                       AND (SELECT COUNT(*) FROM jobs r JOIN mailboxes rm ON rm.id = r.mailbox_id \
+                            WHERE r.status = '{in_progress}' AND r.lease_until >= $3 \
+                              AND rm.organisation_id = m.organisation_id) < $4 \
+                     ORDER BY COALESCE(j.next_run_at, j.lease_until) LIMIT 1 {skip_locked}) \
+         RETURNING id, kind, mailbox_id, attempts, retries, params, lease_until"
+    );
+    let mut tx = db.begin().await?;
+    let claimed: Option<Claimed> = sqlx::query_as(&sql)
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(max_per_organisation)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(job) = claimed else {
+        return Ok(None);
+    };
+    sqlx::query("INSERT INTO job_attempts (job_id, number, started_at) VALUES ($1, $2, $3)")
+        .bind(&job.id)
+        .bind(job.attempts)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    // An attempt its instance never finished (it stopped): ended now, named as such.
+    sqlx::query(
+        "UPDATE job_attempts SET finished_at = $1, outcome = 'interrupted', \
+                detail = 'The server running it stopped; the next attempt took over.' \
+         WHERE job_id = $2 AND number < $3 AND finished_at IS NULL",
+    )
+    .bind(now)
+    .bind(&job.id)
+    .bind(job.attempts)
+    .execute(&mut *tx)
+    .await?;
+    sync_backup(&mut *tx, &job.id, JobStatus::InProgress, None, now).await?;
+    tx.commit().await?;
+    Ok(Some(job))
+}
+
+/// Extends a running job's lease to `until`; `false`: the claim was lost (taken over).
+pub async fn renew_lease(db: &Db, job_id: &str, lease: Lease<'_>, until: i64) -> Result<bool, sqlx::Error> {
+    let renewed =
+        sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = $5")
+            .bind(until)
+            .bind(job_id)
+            .bind(lease.owner)
+            .bind(lease.attempt)
+            .bind(JobStatus::InProgress.as_str())
+            .execute(db)
+            .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
+/// Stores a run's progress and extends its lease to `lease_until`.
+pub async fn report_progress(
+    db: &Db,
+    job_id: &str,
+    lease: Lease<'_>,
+    progress: &crate::connector::Progress,
+    lease_until: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE jobs SET items_done = $1, items_total = $2, bytes_done = $3, bytes_total = $4, \
+                lease_until = $5, updated_at = $6 WHERE id = $7 AND lease_owner = $8 AND attempts = $9",
+    )
+    .bind(progress.items_done as i64)
+    .bind(progress.items_total.map(|v| v as i64))
+    .bind(progress.bytes_done as i64)
+    .bind(progress.bytes_total.map(|v| v as i64))
+    .bind(lease_until)
+    .bind(now_ms())
+    .bind(job_id)
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// How a run ended, as the engine decided it.
+pub struct Finish<'a> {
+    pub decision: &'a Decision,
+    /// What the run skipped, "item: why" each.
+    pub skipped: &'a [String],
+    /// A download's link: until when it works, when the file is ready.
+    pub link_until: Option<i64>,
+}
+
+/// Records how a claimed run ended. Ignored when the run has lost its claim (the job was
+/// claimed again after this run's lease ran out: that run's result counts).
+pub async fn finish(db: &Db, job_id: &str, lease: Lease<'_>, end: Finish<'_>) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let decision = end.decision;
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = $1, retries = $2, next_run_at = $3, detail = $4, \
+                finished_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6, expires_at = $9 \
+         WHERE id = $7 AND lease_owner = $8 AND attempts = $10",
+    )
+    .bind(decision.status.as_str())
+    .bind(decision.retries as i32)
+    .bind(decision.next_run_at)
+    .bind(&decision.detail)
+    .bind(decision.finished.then_some(now))
+    .bind(now)
+    .bind(job_id)
+    .bind(lease.owner)
+    .bind(end.link_until)
+    .bind(lease.attempt)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE job_attempts SET finished_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5")
+        .bind(now)
+        .bind(decision.status.as_str())
+        .bind(&decision.detail)
+        .bind(job_id)
+        .bind(lease.attempt)
+        .execute(&mut *tx)
+        .await?;
+    // What this run skipped replaces what an earlier run of the same job listed.
+    sqlx::query("DELETE FROM job_skipped_items WHERE job_id = $1").bind(job_id).execute(&mut *tx).await?;
+    for item in end.skipped.iter().take(MAX_SKIPPED_LISTED) {
+        let (what, why) = item.split_once(": ").unwrap_or((item.as_str(), ""));
+        sqlx::query("INSERT INTO job_skipped_items (job_id, item, reason) VALUES ($1, $2, $3)")
+            .bind(job_id)
+            .bind(what)
+            .bind(why)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let success = matches!(decision.status, JobStatus::Completed | JobStatus::PartiallyComplete);
+    sync_backup(&mut *tx, job_id, decision.status, Some(success), now).await?;
+    tx.commit().await
+}
+
+/// Keeps the Backups list's row of a backup job's mailbox in step with the job.
+/// `success`: the run ended (Some), and whether it saved the mailbox.
+async fn sync_backup<'e, E>(db: E, job_id: &str, status: JobStatus, success: Option<bool>, now: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "UPDATE backups SET status = $1, updated_at = $2, \
+                last_backup_at = CASE WHEN $3 = 1 THEN $2 ELSE last_backup_at END, \
+                last_success_at = CASE WHEN $4 = 1 THEN $2 ELSE last_success_at END \
+         WHERE current_job_id = $5",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(i32::from(success.is_some()))
+    .bind(i32::from(success == Some(true)))
+    .bind(job_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
