@@ -16,7 +16,6 @@ pub mod events;
 pub mod extract;
 pub mod failpoint;
 pub mod headers;
-mod html;
 pub mod idp;
 pub mod imap;
 pub mod jobs;
