@@ -224,8 +224,8 @@ impl Config {
     }
 
     /// What the embedded identity provider needs of this configuration (`--idp embedded` mounts it).
-    pub fn idp_config(&self) -> crate::idp::IdpConfig {
-        crate::idp::IdpConfig {
+    pub fn idp_config(&self) -> portal_idp::IdpConfig {
+        portal_idp::IdpConfig {
             client_id: self.oauth_client_id.clone(),
             client_secret: self.oauth_client_secret.clone(),
             public_url: self.public_url(),

@@ -1,6 +1,7 @@
-//! The identity provider built into the server for the embedded default: a small OAuth 2.0
-//! authorization server on its own routes, shaped like the Microsoft identity platform's
-//! endpoints, so that the portal's OAuth client can run its flows without the internet.
+//! The embedded identity provider, a stand-in for Microsoft: a small OAuth 2.0 authorization
+//! server on its own routes, shaped like the Microsoft identity platform's endpoints, so that
+//! the portal's OAuth client can run its flows without the internet. The server mounts
+//! [`router`] only with `--idp embedded` (the default), built from its configuration.
 //!
 //! Routes (`{tenant}` is a tenant ID, a domain, or `organizations`):
 //!
