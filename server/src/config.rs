@@ -223,6 +223,17 @@ impl Config {
         }
     }
 
+    /// What the embedded identity provider needs of this configuration (`--idp embedded` mounts it).
+    pub fn idp_config(&self) -> portal_idp::IdpConfig {
+        portal_idp::IdpConfig {
+            client_id: self.oauth_client_id.clone(),
+            client_secret: self.oauth_client_secret.clone(),
+            public_url: self.public_url(),
+            device_code_seconds: self.idp_device_code_seconds,
+            device_interval_seconds: self.idp_device_interval_seconds,
+        }
+    }
+
     /// The secret store, with the master key from where the configuration says.
     pub fn secret_box(&self) -> std::io::Result<crate::secrets::SecretBox> {
         use crate::secrets::{MasterKeySource, SecretBox};

@@ -12,8 +12,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 
@@ -42,10 +40,8 @@ pub fn page_policy(index_html: &str) -> String {
     )
 }
 
-/// `'sha256-…'` of a script or style, as CSP names it.
-pub fn csp_hash(text: &str) -> String {
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
-}
+/// `'sha256-…'` of a script or style, as CSP names it (the identity provider's pages use it too).
+pub use portal_html::csp_hash;
 
 /// The text of every `<script>` without `src` (the build's `index.html` has none: it starts the
 /// wasm from a file; a page edited by hand may).

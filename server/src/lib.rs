@@ -16,8 +16,6 @@ pub mod events;
 pub mod extract;
 pub mod failpoint;
 pub mod headers;
-mod html;
-pub mod idp;
 pub mod imap;
 pub mod jobs;
 pub mod listing;
@@ -68,7 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(problems::router());
     // The identity provider built in is there only when it is the one in use.
     if state.config.idp == "embedded" {
-        routes = routes.merge(idp::router());
+        routes = routes.merge(portal_idp::router(state.config.idp_config()));
     }
     let routes = routes
         .fallback(fallback)

@@ -36,7 +36,7 @@ pub async fn problem_layer(mut request: Request, next: Next) -> Response {
 
     let response = next.run(request).instrument(span.clone()).await;
     // The identity provider built in answers in OAuth's own formats (JSON errors, HTML pages).
-    let own_format = response.extensions().get::<crate::idp::OwnFormat>().is_some();
+    let own_format = response.extensions().get::<portal_idp::OwnFormat>().is_some();
     let failed = response.status().is_client_error() || response.status().is_server_error();
     let mut response = if failed && !own_format { as_problem(response, &request_id).await } else { response };
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use portal_html::{document, esc};
 
 use crate::error::AppError;
 use crate::extract::ApiPath;
-use crate::html::{document, esc};
 use crate::state::AppState;
 
 const SITE: &str = "Backup Portal API · problem types";

@@ -93,7 +93,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
         .bind(org.name)
         .bind(org.quota_gb * 1_000_000_000)
         .bind(org.domain)
-        .bind(crate::idp::tenant_id_for_domain(org.domain))
+        .bind(portal_idp::tenant_id_for_domain(org.domain))
         .execute(&mut *tx)
         .await?;
         let broken = seed_credentials(&mut tx, organisation_id, org.domain, now).await?;

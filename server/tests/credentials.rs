@@ -88,7 +88,7 @@ async fn re_authenticate_checks_the_password_with_the_provider_then_stores_it_se
     let app = served_test_app(|_| {}).await;
     let reseller = app.sign_in(Role::Reseller).await;
     let uri = "/api/organisations/3/credentials/backup-admin";
-    let password = portal_server::idp::DEMO_IDP_PASSWORD;
+    let password = portal_idp::DEMO_IDP_PASSWORD;
 
     // Each refusal on its own field, in its own words.
     let cases = [
@@ -156,7 +156,7 @@ async fn backups_refused_for_credentials_recover_once_all_are_fixed() {
     assert!(refused.total > 0);
     app.state.engine.run_due().await.unwrap();
     // Cedar's backup admin is fixed, its device not yet: the backups still cannot sign in.
-    let right = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_server::idp::DEMO_IDP_PASSWORD });
+    let right = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_idp::DEMO_IDP_PASSWORD });
     app.send_as(&reseller, Method::PUT, "/api/organisations/3/credentials/backup-admin", Some(right)).await;
     let still: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?status=authentication_error&q=cedar").await).await;
     assert_eq!(still.total, refused.total);
@@ -165,7 +165,7 @@ async fn backups_refused_for_credentials_recover_once_all_are_fixed() {
     let mut conn = app.db.acquire().await.unwrap();
     sqlx::query("UPDATE credentials SET state = 'working' WHERE organisation_id = 3").execute(&mut *conn).await.unwrap();
     drop(conn);
-    let again = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_server::idp::DEMO_IDP_PASSWORD });
+    let again = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_idp::DEMO_IDP_PASSWORD });
     app.send_as(&reseller, Method::PUT, "/api/organisations/3/credentials/backup-admin", Some(again)).await;
     app.state.engine.run_due().await.unwrap();
     let after: Page<BackupRow> = body_json(app.get_as(&reseller, "/api/backups?q=cedar&per_page=200").await).await;
@@ -179,7 +179,7 @@ async fn backups_refused_for_credentials_recover_once_all_are_fixed() {
 async fn check_now_keeps_what_the_provider_accepts_and_detects_a_revoked_consent() {
     let app = served_test_app(|_| {}).await;
     let reseller = app.sign_in(Role::Reseller).await;
-    let password = portal_server::idp::DEMO_IDP_PASSWORD;
+    let password = portal_idp::DEMO_IDP_PASSWORD;
     let sign_in = json!({ "username": "backup.admin@cedar-logistics.example", "password": password });
     let uri = format!("/api/organisations/{CEDAR}/credentials/backup-admin");
     assert_eq!(app.send_as(&reseller, Method::PUT, &uri, Some(sign_in)).await.status(), StatusCode::OK);
@@ -205,8 +205,8 @@ async fn check_now_keeps_what_the_provider_accepts_and_detects_a_revoked_consent
     }
 
     // A global administrator revokes the consent at Microsoft: the next check finds out.
-    let tenant = portal_server::idp::tenant_id_for_domain("bluebird-clinics.example").unwrap();
-    assert!(portal_server::idp::revoke_consent(tenant));
+    let tenant = portal_idp::tenant_id_for_domain("bluebird-clinics.example").unwrap();
+    assert!(portal_idp::revoke_consent(tenant));
     let response = app.send_as(&reseller, Method::POST, &format!("/api/organisations/{BLUEBIRD}/credentials/verify"), None).await;
     let after: Credentials = body_json(response).await;
     assert_eq!(state_of(&after, CredentialKind::MainApp), CredentialState::Broken);
@@ -224,7 +224,7 @@ async fn check_now_keeps_what_the_provider_accepts_and_detects_a_revoked_consent
     )
     .await;
     assert!(p.detail.is_some());
-    portal_server::idp::grant_consent(tenant);
+    portal_idp::grant_consent(tenant);
 }
 
 #[tokio::test]
@@ -234,7 +234,7 @@ async fn a_provider_out_of_reach_is_a_502_that_names_it_and_changes_nothing() {
     let app = served_test_app(|config| config.idp_authority = Some(format!("http://{closed}"))).await;
     let reseller = app.sign_in(Role::Reseller).await;
     let before: Value = body_json(app.get_as(&reseller, "/api/organisations/3/credentials").await).await;
-    let put = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_server::idp::DEMO_IDP_PASSWORD });
+    let put = json!({ "username": "backup.admin@cedar-logistics.example", "password": portal_idp::DEMO_IDP_PASSWORD });
     let uri = "/api/organisations/3/credentials/backup-admin";
     let p = problem(app.send_as(&reseller, Method::PUT, uri, Some(put)).await, StatusCode::BAD_GATEWAY).await;
     assert_eq!(p.type_uri, "/problems/upstream-unavailable");

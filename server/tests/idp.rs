@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use portal_idp::{self as idp, tenant_id_for_domain, DEMO_IDP_PASSWORD};
 use portal_server::config::Config;
-use portal_server::idp::{self, tenant_id_for_domain, DEMO_IDP_PASSWORD};
 use rand::RngCore;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use reqwest::{StatusCode, Url};

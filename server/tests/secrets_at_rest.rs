@@ -17,7 +17,7 @@ use axum::http::{Method, StatusCode};
 use common::*;
 use portal_api::demo::DEMO_MAILBOX_PASSWORD;
 use portal_api::{Credentials, DeviceFlow, DeviceFlowStatus, JobRow, Page, Role};
-use portal_server::idp::DEMO_IDP_PASSWORD;
+use portal_idp::DEMO_IDP_PASSWORD;
 use serde_json::json;
 
 const ACME: i64 = 1;

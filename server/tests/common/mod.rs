@@ -180,7 +180,7 @@ impl TestApp {
         let form = [
             ("request", request.as_str()),
             ("email", email),
-            ("password", portal_server::idp::DEMO_IDP_PASSWORD),
+            ("password", portal_idp::DEMO_IDP_PASSWORD),
             ("decision", "approve"),
         ];
         let authorize = start.authorize_url.split('?').next().unwrap();

@@ -1,6 +1,7 @@
-//! The identity provider built into the server for the embedded default: a small OAuth 2.0
-//! authorization server on its own routes, shaped like the Microsoft identity platform's
-//! endpoints, so that the portal's OAuth client can run its flows without the internet.
+//! The embedded identity provider, a stand-in for Microsoft: a small OAuth 2.0 authorization
+//! server on its own routes, shaped like the Microsoft identity platform's endpoints, so that
+//! the portal's OAuth client can run its flows without the internet. The server mounts
+//! [`router`] only with `--idp embedded` (the default), built from its configuration.
 //!
 //! Routes (`{tenant}` is a tenant ID, a domain, or `organizations`):
 //!
@@ -13,8 +14,8 @@
 //! - `GET /idp/v1.0/organization`: the token's organisation, in Microsoft Graph's shape.
 //! - `GET /idp/{tenant}/v2.0/.well-known/openid-configuration`: where the endpoints are.
 //!
-//! The client is the one in the configuration (`oauth_client_id`, `oauth_client_secret`); its
-//! redirect URIs are any address on this server's own origin (`Config::public_url`).
+//! The client is the one in the configuration ([`IdpConfig`]: its ID and secret); its redirect
+//! URIs are any address on the origin of [`IdpConfig::public_url`], the server that mounts it.
 //! The directory is fixed demo data ([`directory`]); all state is in memory ([`store`]).
 //!
 //! What a caller sends is bounded (at most 64 parameters of 2 KB each, else `invalid_request`)
@@ -34,6 +35,7 @@ pub mod store;
 mod token;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -44,8 +46,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 use serde_json::{json, Value};
-
-use crate::state::AppState;
 
 pub use directory::{tenant_id_for_domain, Tenant, DEMO_IDP_PASSWORD, TENANTS};
 pub use store::{consent_granted, grant_consent, revoke_consent};
@@ -69,7 +69,28 @@ const BUSY_RETRY_SECONDS: u64 = 60;
 #[derive(Clone, Copy, Debug)]
 pub struct OwnFormat;
 
-pub fn router() -> Router<AppState> {
+/// What the identity provider needs to know: its one client, and where it is reached.
+#[derive(Clone, Debug)]
+pub struct IdpConfig {
+    /// The OAuth client ID of the one application it knows.
+    pub client_id: String,
+    /// That client's secret.
+    pub client_secret: String,
+    /// The base address of the server that mounts it, as others reach it (no trailing slash):
+    /// the provider is at `{public_url}/idp`, and the client's redirect URIs are on its origin.
+    pub public_url: String,
+    /// How long a device code lives, in seconds.
+    pub device_code_seconds: u32,
+    /// The polling interval it asks device code clients for, in seconds.
+    pub device_interval_seconds: u32,
+}
+
+/// The handlers' state: the configuration (the rest is in [`store`], one per process).
+type Config = Arc<IdpConfig>;
+
+/// The identity provider's routes (all under `/idp/`), their state applied: merge them into
+/// the server's router.
+pub fn router<S: Clone + Send + Sync + 'static>(config: IdpConfig) -> Router<S> {
     Router::new()
         .route("/idp/{tenant}/oauth2/v2.0/authorize", get(authorize::show).post(authorize::decide))
         .route("/idp/{tenant}/oauth2/v2.0/token", post(token::token))
@@ -77,19 +98,20 @@ pub fn router() -> Router<AppState> {
         .route("/idp/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
         .route("/idp/device", get(device::code_page).post(device::code_submit))
         .route("/idp/v1.0/organization", get(graph::organization))
+        .with_state(Arc::new(config))
 }
 
 /// The identity provider's base address, e.g. `http://127.0.0.1:8080/idp`.
-fn base_url(state: &AppState) -> String {
-    format!("{}/idp", state.config.public_url())
+fn base_url(config: &IdpConfig) -> String {
+    format!("{}/idp", config.public_url)
 }
 
 /// Where the endpoints are (OpenID Connect discovery's shape; no ID tokens are issued).
-async fn discovery(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+async fn discovery(State(config): State<Config>, Path(tenant): Path<String>) -> Response {
     let Some(scope) = directory::TenantScope::parse(&tenant) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", unknown_tenant(&tenant));
     };
-    let base = format!("{}/{}", base_url(&state), scope.segment());
+    let base = format!("{}/{}", base_url(&config), scope.segment());
     json_ok(json!({
         "issuer": format!("{base}/v2.0"),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),

@@ -16,12 +16,13 @@ use axum::response::Response;
 use super::directory::{sign_in, SignIn, TenantScope};
 use super::pages::{self, esc};
 use super::store::{self, AuthorizationCode, PendingAuthorization, CODE_LIFETIME, MAX_SIGN_IN_ATTEMPTS, PENDING_LIFETIME};
-use super::{parse_params, random_token, redirect_with, shorten, too_long, too_long_description, APP_NAME, BUSY_DESCRIPTION};
-use crate::state::AppState;
+use super::{
+    parse_params, random_token, redirect_with, shorten, too_long, too_long_description, Config, APP_NAME, BUSY_DESCRIPTION,
+};
 
 const TITLE: &str = "Backup Portal asks for admin consent";
 
-pub(crate) async fn show(State(state): State<AppState>, Path(tenant): Path<String>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn show(State(config): State<Config>, Path(tenant): Path<String>, RawQuery(query): RawQuery) -> Response {
     let params = match parse_params(query.as_deref().unwrap_or("").as_bytes()) {
         Ok(params) => params,
         Err(error) => return bad_request_page(&format!("{} Start again from {APP_NAME}.", error.describe())),
@@ -30,7 +31,7 @@ pub(crate) async fn show(State(state): State<AppState>, Path(tenant): Path<Strin
 
     // Without a known client and one of its redirect URIs there is nowhere safe to send an error.
     let client_id = get("client_id").unwrap_or("");
-    if client_id != state.config.oauth_client_id {
+    if client_id != config.client_id {
         return bad_request_page(&format!(
             "AADSTS700016: Application with identifier '{}' was not found in the directory. \
              Check the client ID the app is configured with.",
@@ -38,12 +39,12 @@ pub(crate) async fn show(State(state): State<AppState>, Path(tenant): Path<Strin
         ));
     }
     let redirect_uri = get("redirect_uri").unwrap_or("");
-    if !redirect_uri_allowed(redirect_uri, &state.config.public_url()) {
+    if !redirect_uri_allowed(redirect_uri, &config.public_url) {
         return bad_request_page(&format!(
             "AADSTS50011: The redirect URI '{}' is not one of the application's redirect URIs \
              (addresses on {}).",
             shorten(redirect_uri),
-            state.config.public_url()
+            config.public_url
         ));
     }
 

@@ -15,14 +15,13 @@ use super::directory::{sign_in, SignIn, Tenant, TenantScope};
 use super::pages::{self, esc};
 use super::store::{self, DeviceCode, DeviceStatus, MAX_SIGN_IN_ATTEMPTS};
 use super::token::{authenticate_client, form_params, invalid_request, missing};
-use super::{json_ok, parse_params, random_token, shorten, too_long, APP_NAME};
-use crate::state::AppState;
+use super::{json_ok, parse_params, random_token, shorten, too_long, Config, APP_NAME};
 
 /// Letters that are hard to mistake for one another or for digits (no vowels: no words either).
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 
 pub(crate) async fn device_authorization(
-    State(state): State<AppState>,
+    State(config): State<Config>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -41,15 +40,14 @@ pub(crate) async fn device_authorization(
         }
         None => return invalid_request(super::unknown_tenant(&tenant)),
     };
-    if let Err(error) = authenticate_client(&state.config, &headers, &params, false) {
+    if let Err(error) = authenticate_client(&config, &headers, &params, false) {
         return error.into_response();
     }
     let Some(scopes) = params.get("scope") else { return invalid_request(missing("scope")) };
 
-    let config = &state.config;
     let device_code = random_token(48);
-    let lifetime = u64::from(config.idp_device_code_seconds);
-    let interval = u64::from(config.idp_device_interval_seconds);
+    let lifetime = u64::from(config.device_code_seconds);
+    let interval = u64::from(config.device_interval_seconds);
     let user_code = store::with(|store| {
         let user_code = loop {
             let candidate = new_user_code();
@@ -58,7 +56,7 @@ pub(crate) async fn device_authorization(
             }
         };
         let device = DeviceCode {
-            client_id: config.oauth_client_id.clone(),
+            client_id: config.client_id.clone(),
             tenant,
             scopes: scopes.clone(),
             user_code: user_code.clone(),
@@ -71,7 +69,7 @@ pub(crate) async fn device_authorization(
         store.add_device(store::key(&device_code), device).map(|()| user_code)
     });
     let Ok(user_code) = user_code else { return super::busy() };
-    let verification_uri = format!("{}/device", super::base_url(&state));
+    let verification_uri = format!("{}/device", super::base_url(&config));
     json_ok(json!({
         "device_code": device_code,
         "user_code": user_code,

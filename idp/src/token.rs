@@ -17,10 +17,9 @@ use sha2::{Digest, Sha256};
 use super::directory::{sign_in, SignIn, TenantScope};
 use super::store::{self, DeviceStatus, Grant, Store, ACCESS_TOKEN_SECONDS};
 use super::{
-    busy, json_ok, oauth_error, parse_params, secrets_match, shorten, too_long, too_long_description, unknown_tenant, OAuthError,
+    busy, json_ok, oauth_error, parse_params, secrets_match, shorten, too_long, too_long_description, unknown_tenant, Config,
+    IdpConfig, OAuthError,
 };
-use crate::config::Config;
-use crate::state::AppState;
 
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -32,12 +31,7 @@ const DEFAULT_SCOPE: &str = "openid profile offline_access";
 
 type Params = std::collections::HashMap<String, String>;
 
-pub(crate) async fn token(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn token(State(config): State<Config>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     let params = match form_params(&headers, &body) {
         Ok(params) => params,
         Err(error) => return error.into_response(),
@@ -45,10 +39,10 @@ pub(crate) async fn token(
     let Some(scope) = TenantScope::parse(&tenant) else {
         return invalid_request(unknown_tenant(&tenant));
     };
-    if let Err(error) = authenticate_client(&state.config, &headers, &params, true) {
+    if let Err(error) = authenticate_client(&config, &headers, &params, true) {
         return error.into_response();
     }
-    let client_id = state.config.oauth_client_id.as_str();
+    let client_id = config.client_id.as_str();
     match params.get("grant_type").map(String::as_str) {
         None => invalid_request(missing("grant_type")),
         Some("authorization_code") => authorization_code(scope, client_id, &params),
@@ -89,7 +83,7 @@ pub(crate) fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OA
 /// secret, or the `client_id` and `client_secret` fields; not both. Without `secret_required`
 /// (the device authorization request) a `client_id` alone is enough, but a secret sent is checked.
 pub(crate) fn authenticate_client(
-    config: &Config,
+    config: &IdpConfig,
     headers: &HeaderMap,
     params: &Params,
     secret_required: bool,
@@ -118,14 +112,14 @@ pub(crate) fn authenticate_client(
             None => return Err(invalid_client("AADSTS900144: The request must contain the parameter 'client_id'.", false)),
         },
     };
-    if client_id != config.oauth_client_id {
+    if client_id != config.client_id {
         return Err(invalid_client(
             format!("AADSTS700016: Application with identifier '{}' was not found in the directory.", shorten(&client_id)),
             by_header,
         ));
     }
     match secret {
-        Some(secret) if secrets_match(&secret, &config.oauth_client_secret) => Ok(()),
+        Some(secret) if secrets_match(&secret, &config.client_secret) => Ok(()),
         Some(_) => Err(invalid_client("AADSTS7000215: Invalid client secret provided.", by_header)),
         None if secret_required => Err(invalid_client(
             "AADSTS7000218: The request must contain client authentication: 'client_secret' or HTTP Basic.",

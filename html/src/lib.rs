@@ -1,11 +1,14 @@
-//! Small server-rendered HTML pages (the identity provider's pages, the problem types'
-//! documentation): self-contained (no external assets), escaped, usable at 360 px.
+//! Small server-rendered HTML pages (the embedded identity provider's pages, the problem types'
+//! documentation): self-contained (no external assets), escaped, usable at 360 px. Also the
+//! CSP hash that lets such a page's own style (and the portal's inline scripts) in.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 /// Escapes text for HTML content and quoted attribute values.
-pub(crate) fn esc(text: &str) -> String {
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -36,11 +39,16 @@ button{min-height:44px;padding:.5rem 1.25rem;font:inherit;font-weight:600;border
 ul{padding-left:1.25rem}code{font-size:.9em;overflow-wrap:anywhere}.note{font-size:.875rem;color:#4a5563}\
 @media (max-width:480px){main{margin:0;border:0;border-radius:0;padding:1rem}}";
 
+/// `'sha256-…'` of a script or style, as CSP names it.
+pub fn csp_hash(text: &str) -> String {
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
+}
+
 /// Nothing but the page's own style (by its hash) and forms sent back here.
 fn page_policy() -> &'static HeaderValue {
     static POLICY: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
     POLICY.get_or_init(|| {
-        let style = crate::headers::csp_hash(STYLE);
+        let style = csp_hash(STYLE);
         let policy =
             format!("default-src 'none'; style-src {style}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
         HeaderValue::from_str(&policy).expect("the policy is ASCII")
@@ -49,7 +57,7 @@ fn page_policy() -> &'static HeaderValue {
 
 /// A whole page under `site`'s name: `title` is the `<h1>` (escaped here); `body` is HTML the
 /// caller escaped.
-pub(crate) fn document(status: StatusCode, site: &str, title: &str, body: &str) -> Response {
+pub fn document(status: StatusCode, site: &str, title: &str, body: &str) -> Response {
     let (site, title) = (esc(site), esc(title));
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -65,4 +73,14 @@ pub(crate) fn document(status: StatusCode, site: &str, title: &str, body: &str) 
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CONTENT_SECURITY_POLICY, page_policy().clone());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
 }

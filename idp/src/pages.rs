@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-pub(crate) use crate::html::{document, esc};
+pub(crate) use portal_html::{document, esc};
 
 /// An identity provider page: `title` is the `<h1>`; `body` is HTML the caller escaped.
 pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -63,15 +63,5 @@ fn describe_scope(scope: &str) -> &'static str {
         _ if lower.contains("user.read") => "read the list of the organisation's users and their mailboxes",
         _ if lower.ends_with(".default") => "the permissions the organisation's administrator set for the app",
         _ => "a permission the app asks for",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     }
 }
