@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::named_enum;
+use crate::named_enum;
 
 /// How many times a job is retried after an unknown error, by default.
 pub const DEFAULT_MAX_RETRIES: u32 = 25;
@@ -11,6 +11,7 @@ pub const DEFAULT_MAX_RETRIES: u32 = 25;
 pub const DEFAULT_RETRY_MINUTES: u32 = 30;
 
 named_enum! {
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobKind("job kind") {
         Backup = "backup",
         Migrate = "migrate",
@@ -77,6 +78,7 @@ impl JobKind {
 
 named_enum! {
     /// Every status of every kind: one scale, one set of names.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobStatus("job status") {
         PreparingBackup = "preparing_backup",
         OnQueue = "on_queue",
@@ -347,6 +349,7 @@ pub struct JobsQuery {
 
 named_enum! {
     /// The sort orders of a jobs list.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobSort("sort") {
         Newest = "newest",
         Oldest = "oldest",
@@ -368,6 +371,7 @@ impl JobSort {
 
 named_enum! {
     /// A restore, when a message is already in the destination folder.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum OnConflict("choice") {
         /// Leave the message that is there; do not copy it again.
         Skip = "skip",
@@ -378,6 +382,7 @@ named_enum! {
 
 named_enum! {
     /// A download's file.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum DownloadFormat("format") {
         /// One mbox file.
         Mbox = "mbox",

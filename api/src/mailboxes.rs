@@ -3,11 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::names::named_enum;
+use crate::named_enum;
 use crate::JobStatus;
 
 named_enum! {
     /// Where a mailbox's data comes from.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum Connector("connector") {
         /// The built-in scripted mailboxes of the demo.
         Demo = "demo",

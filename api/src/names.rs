@@ -19,9 +19,12 @@ impl std::error::Error for UnknownName {}
 
 /// Declares an enum whose variants are known by name:
 /// `named_enum! { /// docs \n pub enum JobKind("job kind") { Backup = "backup", ... } }`
-/// gives the enum (serde and, with `openapi`, utoipa use the same names), `ALL` in declaration
+/// gives the enum (serde uses the same names; a `#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]`
+/// given with the docs documents them), `ALL` in declaration
 /// order, `as_str`, `parse` (an `Option`), `FromStr` and `TryFrom<String>` (an [`UnknownName`];
-/// what the server's row types decode columns with), and `Display`.
+/// what the server's row types decode columns with), and `Display`. Exported for the server's
+/// own names (which need serde in the crate that uses it).
+#[macro_export]
 macro_rules! named_enum {
     (
         $(#[$meta:meta])*
@@ -31,7 +34,6 @@ macro_rules! named_enum {
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         $vis enum $name {
             $( $(#[$variant_meta])* #[serde(rename = $text)] $variant ),+
         }
@@ -79,11 +81,9 @@ macro_rules! named_enum {
     };
 }
 
-pub(crate) use named_enum;
-
 #[cfg(test)]
 mod tests {
-    named_enum! {
+    crate::named_enum! {
         /// A test enum.
         pub enum Colour("colour") {
             Red = "red",

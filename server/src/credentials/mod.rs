@@ -3,32 +3,30 @@
 //! (Re Authenticate) and Device Authorization (Verify & Continue). Only that organisation's
 //! admins and its reseller may read or change them (`crate::access` decides).
 
+pub mod consent;
+pub mod device;
 pub mod oauth;
 pub mod rate_limit;
 pub mod store;
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::{
-    Action, BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState,
-    Credentials, DeviceFlow, DeviceFlowStatus, FieldError, OrganisationSummary,
+    Action, BackupAdminSignIn, BrokenCredential, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
+    DeviceFlowStatus, FieldError, OrganisationSummary,
 };
-use serde::Deserialize;
 
 use crate::auth::CurrentUser;
-use crate::db::{now_ms, rfc3339, Db};
+use crate::db::{now_ms, rfc3339};
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
+use consent::{consent_callback, start_consent};
+use device::{complete_device, start_device, FlowRow, FLOW_COLUMNS};
 use oauth::{OAuthFailure, Provider};
+use store::{mark_broken, record_event, FlowKind};
 
-/// How long a consent or device flow may take before it is abandoned.
-const CONSENT_MINUTES: i64 = 10;
-/// How long a delegated token from Device Authorization is good for, unless revoked.
-const DELEGATED_TOKEN_DAYS: i64 = 90;
 const PROVIDER: &str = "The identity provider";
 
 pub fn router() -> Router<AppState> {
@@ -77,10 +75,11 @@ pub async fn list_organisations(State(state): State<AppState>, user: CurrentUser
         return Ok(Json(Vec::new()));
     };
     let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-        "SELECT o.id, o.name, (SELECT COUNT(*) FROM credentials c WHERE c.organisation_id = o.id AND c.state = 'broken') \
+        "SELECT o.id, o.name, (SELECT COUNT(*) FROM credentials c WHERE c.organisation_id = o.id AND c.state = $2) \
          FROM organisations o WHERE {condition} ORDER BY o.name"
     ))
     .bind(id)
+    .bind(CredentialState::Broken.as_str())
     .fetch_all(&state.db)
     .await?;
     Ok(Json(rows.into_iter().map(|(id, name, broken)| OrganisationSummary { id, name, broken: broken.max(0) as u32 }).collect()))
@@ -88,70 +87,16 @@ pub async fn list_organisations(State(state): State<AppState>, user: CurrentUser
 
 #[derive(sqlx::FromRow)]
 struct CredentialRow {
-    kind: String,
-    state: String,
+    #[sqlx(try_from = "String")]
+    kind: CredentialKind,
+    #[sqlx(try_from = "String")]
+    state: CredentialState,
     broken_since: Option<i64>,
     reason: Option<String>,
     username: Option<String>,
     expires_at: Option<i64>,
     last_verified_at: Option<i64>,
 }
-
-#[derive(sqlx::FromRow)]
-struct FlowRow {
-    id: String,
-    kind: String,
-    sealed_secret: String,
-    status: String,
-    user_code: Option<String>,
-    verification_uri: Option<String>,
-    interval_seconds: Option<i32>,
-    slow_downs: i32,
-    sealed_token: Option<String>,
-    detail: Option<String>,
-    expires_at: i64,
-    organisation_id: i64,
-}
-
-impl FlowRow {
-    fn device_flow(&self) -> DeviceFlow {
-        DeviceFlow {
-            id: self.id.clone(),
-            user_code: self.user_code.clone().unwrap_or_default(),
-            verification_uri: self.verification_uri.clone().unwrap_or_default(),
-            expires_at: rfc3339(self.expires_at),
-            status: parse_status(&self.status),
-            interval_seconds: self.interval_seconds.unwrap_or(5).max(0) as u32,
-            slow_downs: self.slow_downs.max(0) as u32,
-            detail: self.detail.clone(),
-        }
-    }
-}
-
-fn parse_status(status: &str) -> DeviceFlowStatus {
-    match status {
-        "authorized" => DeviceFlowStatus::Authorized,
-        "denied" => DeviceFlowStatus::Denied,
-        "expired" => DeviceFlowStatus::Expired,
-        "completed" => DeviceFlowStatus::Completed,
-        "failed" => DeviceFlowStatus::Failed,
-        _ => DeviceFlowStatus::Pending,
-    }
-}
-
-fn status_name(status: DeviceFlowStatus) -> &'static str {
-    match status {
-        DeviceFlowStatus::Pending => "pending",
-        DeviceFlowStatus::Authorized => "authorized",
-        DeviceFlowStatus::Denied => "denied",
-        DeviceFlowStatus::Expired => "expired",
-        DeviceFlowStatus::Completed => "completed",
-        DeviceFlowStatus::Failed => "failed",
-    }
-}
-
-const FLOW_COLUMNS: &str = "id, kind, sealed_secret, status, user_code, verification_uri, interval_seconds, slow_downs, \
-     sealed_token, detail, expires_at, organisation_id";
 
 /// An organisation's three credentials, their last breaks and fixes, and a Device
 /// Authorization under way.
@@ -182,10 +127,10 @@ async fn credentials_of(state: &AppState, organisation: &Organisation) -> AppRes
     .await?;
     let items = CredentialKind::ALL
         .into_iter()
-        .filter_map(|kind| rows.iter().find(|r| r.kind == kind.as_str()).map(|row| (kind, row)))
+        .filter_map(|kind| rows.iter().find(|r| r.kind == kind).map(|row| (kind, row)))
         .map(|(kind, row)| Credential {
             kind,
-            state: if row.state == "broken" { CredentialState::Broken } else { CredentialState::Working },
+            state: row.state,
             broken_since: row.broken_since.map(rfc3339),
             reason: row.reason.clone(),
             username: row.username.clone(),
@@ -201,9 +146,9 @@ async fn credentials_of(state: &AppState, organisation: &Organisation) -> AppRes
     .await?;
     let events = events
         .into_iter()
-        .filter_map(|(id, kind, resolved, detail, at)| {
-            let kind = CredentialKind::parse(&kind)?;
-            Some(CredentialEvent {
+        .map(|(id, kind, resolved, detail, at)| {
+            let kind: CredentialKind = kind.parse().map_err(AppError::internal)?;
+            Ok(CredentialEvent {
                 id,
                 kind,
                 title: kind.event_title(resolved == 1).into(),
@@ -212,11 +157,12 @@ async fn credentials_of(state: &AppState, organisation: &Organisation) -> AppRes
                 at: rfc3339(at),
             })
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     let flow: Option<FlowRow> = sqlx::query_as(&format!(
-        "SELECT {FLOW_COLUMNS} FROM oauth_flows WHERE organisation_id = $1 AND kind = 'device' ORDER BY created_at DESC LIMIT 1"
+        "SELECT {FLOW_COLUMNS} FROM oauth_flows WHERE organisation_id = $1 AND kind = $2 ORDER BY created_at DESC LIMIT 1"
     ))
     .bind(organisation.id)
+    .bind(FlowKind::Device.as_str())
     .fetch_optional(&state.db)
     .await?;
     Ok(Credentials {
@@ -225,7 +171,7 @@ async fn credentials_of(state: &AppState, organisation: &Organisation) -> AppRes
         domain: organisation.domain.clone().unwrap_or_default(),
         items,
         events,
-        device_flow: flow.filter(|f| f.status != "completed").map(|f| f.device_flow()),
+        device_flow: flow.filter(|f| f.status != DeviceFlowStatus::Completed).map(|f| f.device_flow()),
     })
 }
 
@@ -236,161 +182,28 @@ pub async fn need_reauthentication(state: &AppState, user: &CurrentUser) -> AppR
     };
     let rows: Vec<(i64, String, String, Option<String>, Option<i64>)> = sqlx::query_as(&format!(
         "SELECT o.id, o.name, c.kind, c.reason, c.broken_since FROM credentials c JOIN organisations o ON o.id = c.organisation_id \
-         WHERE {condition} AND c.state = 'broken' ORDER BY o.name, c.kind"
+         WHERE {condition} AND c.state = $2 ORDER BY o.name, c.kind"
     ))
     .bind(id)
+    .bind(CredentialState::Broken.as_str())
     .fetch_all(&state.db)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(organisation_id, organisation, kind, reason, since)| {
-            Some(BrokenCredential {
+        .map(|(organisation_id, organisation, kind, reason, since)| {
+            Ok(BrokenCredential {
                 organisation_id,
                 organisation,
-                kind: CredentialKind::parse(&kind)?,
+                kind: kind.parse().map_err(AppError::internal)?,
                 reason,
                 broken_since: since.map(rfc3339),
             })
         })
-        .collect())
+        .collect::<AppResult<_>>()?)
 }
 
 fn client_key(user: &CurrentUser) -> String {
     format!("user:{}", user.user_id)
-}
-
-/// Continue: a new admin-consent flow; the portal sends the admin to `authorize_url`.
-#[utoipa::path(
-    post, path = "/api/organisations/{id}/credentials/main-app/consent", tag = "credentials",
-    params(("id" = i64, Path, description = "The organisation's ID"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
-    responses(
-        (status = 201, description = "Go to the provider's admin-consent page", body = ConsentStart),
-        (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts; see Retry-After", body = portal_api::Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn start_consent(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiPath(id): ApiPath<i64>,
-) -> AppResult<(StatusCode, Json<ConsentStart>)> {
-    let organisation = administered(&state, &user, id).await?;
-    state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
-    let provider = Provider::from_config(&state.config);
-    let flow_id = crate::auth::session::random_token();
-    let (authorize_url, verifier) = provider.consent_url(&flow_id).map_err(|failure| upstream(&failure))?;
-    let sealed = state.secrets.seal(&state.db, organisation.id, &flow_context(&flow_id), verifier.as_bytes()).await?;
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO oauth_flows (id, organisation_id, kind, started_by, sealed_secret, status, expires_at, created_at, updated_at) \
-         VALUES ($1, $2, 'consent', $3, $4, 'pending', $5, $6, $6)",
-    )
-    .bind(&flow_id)
-    .bind(organisation.id)
-    .bind(user.user_id)
-    .bind(&sealed)
-    .bind(now + CONSENT_MINUTES * 60_000)
-    .bind(now)
-    .execute(&state.db)
-    .await?;
-    Ok((StatusCode::CREATED, Json(ConsentStart { authorize_url })))
-}
-
-#[derive(Deserialize)]
-pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-/// Where the provider sends the admin back after consent. Always answers with a redirect to
-/// the credentials page, which says what happened (`?consent=fixed|denied|wrong_tenant|...`).
-pub async fn consent_callback(State(state): State<AppState>, user: CurrentUser, Query(query): Query<CallbackQuery>) -> Response {
-    let (organisation_id, outcome) = match finish_consent(&state, &user, &query).await {
-        Ok((organisation_id, outcome)) => (Some(organisation_id), outcome),
-        Err((organisation_id, outcome)) => (organisation_id, outcome),
-    };
-    let target = match organisation_id {
-        Some(id) => format!("/settings/credentials?organisation={id}&consent={outcome}"),
-        None => format!("/settings/credentials?consent={outcome}"),
-    };
-    Redirect::to(&target).into_response()
-}
-
-type ConsentOutcome = Result<(i64, &'static str), (Option<i64>, &'static str)>;
-
-async fn finish_consent(state: &AppState, user: &CurrentUser, query: &CallbackQuery) -> ConsentOutcome {
-    // The flow is found by `state` only; nothing else in the redirect is trusted.
-    let flow_id = query.state.as_deref().unwrap_or("");
-    let flow: Option<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT organisation_id, sealed_secret, status, expires_at, started_by FROM oauth_flows WHERE id = $1 AND kind = 'consent'",
-    )
-    .bind(flow_id)
-    .fetch_optional(&state.db)
-    .await
-    .map_err(|_| (None, "failed"))?;
-    let Some((organisation_id, sealed, status, expires_at, started_by)) = flow else { return Err((None, "state_mismatch")) };
-    if started_by != Some(user.user_id) {
-        // Someone else's flow: not even which organisation it was for.
-        return Err((None, "state_mismatch"));
-    }
-    let fail = |outcome| (Some(organisation_id), outcome);
-    if status != "pending" {
-        return Err(fail("state_mismatch"));
-    }
-    let organisation = administered(state, user, organisation_id).await.map_err(|_| fail("state_mismatch"))?;
-    let set_status = |status: &'static str| async move {
-        let _ = sqlx::query("UPDATE oauth_flows SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(status)
-            .bind(now_ms())
-            .bind(flow_id)
-            .execute(&state.db)
-            .await;
-    };
-    if expires_at < now_ms() {
-        set_status("expired").await;
-        return Err(fail("expired"));
-    }
-    if query.error.is_some() {
-        set_status("denied").await;
-        return Err(fail("denied"));
-    }
-    let Some(code) = query.code.as_deref() else {
-        set_status("failed").await;
-        return Err(fail("failed"));
-    };
-    let verifier =
-        state.secrets.open(&state.db, organisation_id, &flow_context(flow_id), &sealed).await.map_err(|_| fail("failed"))?;
-    let provider = Provider::from_config(&state.config);
-    let verifier = String::from_utf8_lossy(&verifier).into_owned();
-    let tokens = match provider.exchange_code(code, &verifier).await {
-        Ok(tokens) => tokens,
-        Err(error) => {
-            tracing::warn!(?error, "admin consent: code exchange refused");
-            set_status("failed").await;
-            return Err(fail("failed"));
-        }
-    };
-    // Which tenant consented comes from the directory, with the token: never from the redirect.
-    let tenant = provider.tenant_of(&tokens.access_token).await.map_err(|_| fail("failed"))?;
-    if Some(tenant.as_str()) != organisation.tenant_id.as_deref() {
-        set_status("failed").await;
-        return Err(fail("wrong_tenant"));
-    }
-    let secret = tokens.refresh_token.unwrap_or(tokens.access_token);
-    mark_working(
-        state,
-        &organisation,
-        CredentialKind::MainApp,
-        Some(&secret),
-        None,
-        None,
-        "Consent given again by a global administrator.",
-    )
-    .await
-    .map_err(|_| fail("failed"))?;
-    set_status("completed").await;
-    Ok((organisation_id, "fixed"))
 }
 
 /// Re Authenticate: the backup admin's username and password, checked with the provider
@@ -474,248 +287,6 @@ fn password_refused(failure: &OAuthFailure) -> AppError {
     }
 }
 
-/// Device Authorization, step 2: a new code from the provider; the server then asks the
-/// provider, at the interval it sets, whether someone authorised it.
-#[utoipa::path(
-    post, path = "/api/organisations/{id}/credentials/device", tag = "credentials",
-    params(("id" = i64, Path, description = "The organisation's ID"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
-    responses(
-        (status = 201, description = "The code to enter at the provider", body = DeviceFlow),
-        (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts; see Retry-After", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The provider could not be reached", body = portal_api::Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn start_device(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiPath(id): ApiPath<i64>,
-) -> AppResult<(StatusCode, Json<DeviceFlow>)> {
-    let organisation = administered(&state, &user, id).await?;
-    state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
-    let provider = Provider::from_config(&state.config);
-    let tenant = organisation.tenant()?.to_owned();
-    let start = provider.start_device(&tenant).await.map_err(|failure| upstream(&failure))?;
-    let flow_id = crate::auth::session::random_token();
-    let sealed = state.secrets.seal(&state.db, organisation.id, &flow_context(&flow_id), start.device_code.as_bytes()).await?;
-    let now = now_ms();
-    let interval = start.interval.clamp(1, 60) as i32;
-    // A newer code replaces any earlier one still waiting.
-    sqlx::query("UPDATE oauth_flows SET status = 'expired', updated_at = $1 WHERE organisation_id = $2 AND kind = 'device' AND status = 'pending'")
-        .bind(now)
-        .bind(organisation.id)
-        .execute(&state.db)
-        .await?;
-    sqlx::query(
-        "INSERT INTO oauth_flows (id, organisation_id, kind, started_by, sealed_secret, status, user_code, verification_uri, \
-                                  interval_seconds, expires_at, created_at, updated_at) \
-         VALUES ($1, $2, 'device', $3, $4, 'pending', $5, $6, $7, $8, $9, $9)",
-    )
-    .bind(&flow_id)
-    .bind(organisation.id)
-    .bind(user.user_id)
-    .bind(&sealed)
-    .bind(&start.user_code)
-    .bind(&start.verification_uri)
-    .bind(interval)
-    .bind(now + start.expires_in as i64 * 1000)
-    .bind(now)
-    .execute(&state.db)
-    .await?;
-    tokio::spawn(poll_device(state.clone(), organisation.clone(), flow_id.clone()));
-    let flow = load_flow(&state.db, &flow_id).await?.ok_or_else(|| AppError::internal("the new device flow vanished"))?;
-    Ok((StatusCode::CREATED, Json(flow.device_flow())))
-}
-
-async fn load_flow(db: &Db, flow_id: &str) -> Result<Option<FlowRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {FLOW_COLUMNS} FROM oauth_flows WHERE id = $1")).bind(flow_id).fetch_optional(db).await
-}
-
-/// Asks the provider whether the device was authorised, no faster than the interval it set,
-/// 5 s slower after each `slow_down`, until it is authorised, denied or expired (RFC 8628 §3.5).
-async fn poll_device(state: AppState, organisation: Organisation, flow_id: String) {
-    let provider = Provider::from_config(&state.config);
-    let Some(tenant) = organisation.tenant_id.clone() else { return };
-    loop {
-        let flow = match load_flow(&state.db, &flow_id).await {
-            Ok(Some(flow)) => flow,
-            // The database out of reach for a moment: look again, so that an authorisation
-            // given meanwhile is still picked up.
-            Err(error) if !state.shutting_down() => {
-                tracing::warn!(%error, "device flow not read; trying again");
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                continue;
-            }
-            _ => return,
-        };
-        if flow.status != "pending" || state.shutting_down() {
-            return;
-        }
-        let interval = flow.interval_seconds.unwrap_or(5).max(1) as u64;
-        tokio::time::sleep(std::time::Duration::from_secs(interval)).await;
-        let now = now_ms();
-        if now >= flow.expires_at {
-            set_flow(&state.db, &flow_id, DeviceFlowStatus::Expired, Some("The code expired before anyone authorised it."), None)
-                .await;
-            return;
-        }
-        let device_code = match state.secrets.open(&state.db, organisation.id, &flow_context(&flow_id), &flow.sealed_secret).await
-        {
-            Ok(code) => code,
-            // Not the code's fault: asked again next round.
-            Err(crate::secrets::SecretError::Database(_)) => continue,
-            Err(_) => {
-                set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("The device code could not be read."), None).await;
-                return;
-            }
-        };
-        match provider.poll_device(&tenant, &String::from_utf8_lossy(&device_code)).await {
-            Ok(tokens) => {
-                let secret = tokens.refresh_token.unwrap_or(tokens.access_token.clone());
-                // Kept, sealed, until Verify & Continue checks and saves it.
-                let bundle = serde_json::json!({ "access_token": tokens.access_token, "refresh_token": secret }).to_string();
-                let sealed =
-                    state.secrets.seal(&state.db, organisation.id, &token_context(&flow_id), bundle.as_bytes()).await.ok();
-                set_flow(&state.db, &flow_id, DeviceFlowStatus::Authorized, Some("Authorised at the provider."), sealed).await;
-                return;
-            }
-            Err(OAuthFailure::Refused { error, .. }) => match error.as_str() {
-                "authorization_pending" => {}
-                "slow_down" => {
-                    let _ = sqlx::query(
-                        "UPDATE oauth_flows SET interval_seconds = interval_seconds + 5, slow_downs = slow_downs + 1, updated_at = $1 \
-                         WHERE id = $2",
-                    )
-                    .bind(now_ms())
-                    .bind(&flow_id)
-                    .execute(&state.db)
-                    .await;
-                }
-                "access_denied" | "authorization_declined" => {
-                    set_flow(
-                        &state.db,
-                        &flow_id,
-                        DeviceFlowStatus::Denied,
-                        Some("Someone denied the request at the provider."),
-                        None,
-                    )
-                    .await;
-                    return;
-                }
-                "expired_token" => {
-                    set_flow(
-                        &state.db,
-                        &flow_id,
-                        DeviceFlowStatus::Expired,
-                        Some("The code expired before anyone authorised it."),
-                        None,
-                    )
-                    .await;
-                    return;
-                }
-                other => {
-                    tracing::warn!(error = other, "device authorization refused");
-                    set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("The provider refused the device code."), None)
-                        .await;
-                    return;
-                }
-            },
-            Err(OAuthFailure::Unreachable(cause)) => {
-                // Try again at the next interval; the code's expiry ends it at worst.
-                tracing::warn!(%cause, "device authorization: provider not reached");
-            }
-        }
-    }
-}
-
-async fn set_flow(db: &Db, flow_id: &str, status: DeviceFlowStatus, detail: Option<&str>, sealed_token: Option<String>) {
-    let result = sqlx::query(
-        "UPDATE oauth_flows SET status = $1, detail = $2, sealed_token = COALESCE($3, sealed_token), updated_at = $4 WHERE id = $5",
-    )
-    .bind(status_name(status))
-    .bind(detail)
-    .bind(sealed_token)
-    .bind(now_ms())
-    .bind(flow_id)
-    .execute(db)
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(%error, "device flow not updated");
-    }
-}
-
-/// Verify & Continue: once the provider authorised the device, checks the token's tenant and
-/// saves the delegated token.
-#[utoipa::path(
-    post, path = "/api/organisations/{id}/credentials/device/{flow}/complete", tag = "credentials",
-    params(
-        ("id" = i64, Path, description = "The organisation's ID"),
-        ("flow" = String, Path, description = "The Device Authorization's ID"),
-        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
-    ),
-    responses(
-        (status = 200, description = "Saved; the credential works again", body = Credentials),
-        (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such Device Authorization", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not authorised at the provider (yet), or no longer usable", body = portal_api::Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn complete_device(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    ApiPath((id, flow_id)): ApiPath<(i64, String)>,
-) -> AppResult<Json<Credentials>> {
-    let organisation = administered(&state, &user, id).await?;
-    let flow = load_flow(&state.db, &flow_id)
-        .await?
-        .filter(|f| f.kind == "device" && f.organisation_id == organisation.id)
-        .ok_or_else(|| AppError::not_found("There is no such Device Authorization; ask for a new code."))?;
-    let sealed_token = match (parse_status(&flow.status), &flow.sealed_token) {
-        (DeviceFlowStatus::Authorized, Some(token)) => token.clone(),
-        (DeviceFlowStatus::Pending, _) => {
-            return Err(AppError::Conflict(
-                "The device has not been authorised at the provider yet. Enter the code there first.".into(),
-            ))
-        }
-        (status, _) => {
-            return Err(AppError::Conflict(format!(
-                "This Device Authorization is {}; ask for a new code.",
-                status_name(status).replace('_', " ")
-            )))
-        }
-    };
-    let bundle = state.secrets.open(&state.db, organisation.id, &token_context(&flow_id), &sealed_token).await?;
-    let bundle: serde_json::Value = serde_json::from_slice(&bundle).map_err(internal)?;
-    let access = bundle["access_token"].as_str().unwrap_or_default();
-    let provider = Provider::from_config(&state.config);
-    let tenant = provider.tenant_of(access).await.map_err(|failure| upstream(&failure))?;
-    if Some(tenant.as_str()) != organisation.tenant_id.as_deref() {
-        set_flow(&state.db, &flow_id, DeviceFlowStatus::Failed, Some("Authorised by an account of another organisation."), None)
-            .await;
-        return Err(AppError::Conflict(
-            "The device was authorised by an account of another organisation. Ask for a new code and sign in with an account of this organisation.".into(),
-        ));
-    }
-    let refresh = bundle["refresh_token"].as_str().unwrap_or(access).to_owned();
-    let expires = now_ms() + DELEGATED_TOKEN_DAYS * 86_400_000;
-    mark_working(
-        &state,
-        &organisation,
-        CredentialKind::Device,
-        Some(&refresh),
-        None,
-        Some(expires),
-        "The device was authorised again.",
-    )
-    .await?;
-    let _ = sqlx::query("UPDATE oauth_flows SET status = 'completed', sealed_token = NULL, updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(&flow_id)
-        .execute(&state.db)
-        .await;
-    Ok(Json(credentials_of(&state, &organisation).await?))
-}
-
 /// Check now: each working credential that we hold a secret for is tried with the provider
 /// (the backup admin signs in; a consent's or a device's refresh token is exchanged for new
 /// tokens). What the provider refuses is marked broken, with the break in the history.
@@ -739,13 +310,14 @@ pub async fn verify_credentials(
     let tenant = organisation.tenant()?;
     let provider = Provider::from_config(&state.config);
     let held: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT kind, sealed_secret, username FROM credentials          WHERE organisation_id = $1 AND state = 'working' AND sealed_secret IS NOT NULL",
+        "SELECT kind, sealed_secret, username FROM credentials WHERE organisation_id = $1 AND state = $2 AND sealed_secret IS NOT NULL",
     )
     .bind(organisation.id)
+    .bind(CredentialState::Working.as_str())
     .fetch_all(&state.db)
     .await?;
     for (kind, sealed, username) in held {
-        let Some(kind) = CredentialKind::parse(&kind) else { continue };
+        let kind: CredentialKind = kind.parse().map_err(AppError::internal)?;
         let secret = state.secrets.open(&state.db, organisation.id, &credential_context(kind), &sealed).await?;
         let secret = String::from_utf8_lossy(&secret).into_owned();
         let checked = match kind {
@@ -767,12 +339,14 @@ pub async fn verify_credentials(
                     None => sealed,
                 };
                 sqlx::query(
-                    "UPDATE credentials SET sealed_secret = $1, last_verified_at = $2, updated_at = $2                      WHERE organisation_id = $3 AND kind = $4 AND state = 'working'",
+                    "UPDATE credentials SET sealed_secret = $1, last_verified_at = $2, updated_at = $2 \
+                     WHERE organisation_id = $3 AND kind = $4 AND state = $5",
                 )
                 .bind(&sealed)
                 .bind(now)
                 .bind(organisation.id)
                 .bind(kind.as_str())
+                .bind(CredentialState::Working.as_str())
                 .execute(&state.db)
                 .await?;
             }
@@ -830,8 +404,8 @@ async fn mark_working(
     sqlx::query(
         "INSERT INTO credentials (organisation_id, kind, state, broken_since, reason, username, sealed_secret, expires_at, \
                                   last_verified_at, updated_at) \
-         VALUES ($1, $2, 'working', NULL, NULL, $3, $4, $5, $6, $6) \
-         ON CONFLICT (organisation_id, kind) DO UPDATE SET state = 'working', broken_since = NULL, reason = NULL, \
+         VALUES ($1, $2, $7, NULL, NULL, $3, $4, $5, $6, $6) \
+         ON CONFLICT (organisation_id, kind) DO UPDATE SET state = excluded.state, broken_since = NULL, reason = NULL, \
              username = COALESCE(excluded.username, credentials.username), sealed_secret = excluded.sealed_secret, \
              expires_at = excluded.expires_at, last_verified_at = excluded.last_verified_at, updated_at = excluded.updated_at",
     )
@@ -841,83 +415,14 @@ async fn mark_working(
     .bind(&sealed)
     .bind(expires_at)
     .bind(now)
+    .bind(CredentialState::Working.as_str())
     .execute(&mut *tx)
     .await?;
-    if was.is_some_and(|(s,)| s == "broken") {
+    if was.is_some_and(|(s,)| s == CredentialState::Broken.as_str()) {
         record_event(&mut *tx, organisation.id, kind, true, Some(detail), now).await?;
     }
     tx.commit().await?;
     recover_backups(state, organisation.id).await
-}
-
-/// Marks a credential broken and records the break (the demo data; a backup run that finds it so).
-pub async fn mark_broken(
-    conn: &mut sqlx::AnyConnection,
-    organisation_id: i64,
-    kind: CredentialKind,
-    reason: &str,
-    since: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO credentials (organisation_id, kind, state, broken_since, reason, updated_at) VALUES ($1, $2, 'broken', $3, $4, $3) \
-         ON CONFLICT (organisation_id, kind) DO UPDATE SET state = 'broken', broken_since = excluded.broken_since, \
-             reason = excluded.reason, updated_at = excluded.updated_at",
-    )
-    .bind(organisation_id)
-    .bind(kind.as_str())
-    .bind(since)
-    .bind(reason)
-    .execute(&mut *conn)
-    .await?;
-    record_event(conn, organisation_id, kind, false, Some(reason), since).await
-}
-
-/// A working credential as the demo data has it (verified some time ago).
-pub async fn seed_working<'e, E>(
-    db: E,
-    organisation_id: i64,
-    kind: CredentialKind,
-    username: Option<&str>,
-    verified: i64,
-) -> Result<(), sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let expires = (kind == CredentialKind::Device).then_some(verified + DELEGATED_TOKEN_DAYS * 86_400_000);
-    sqlx::query(
-        "INSERT INTO credentials (organisation_id, kind, state, username, expires_at, last_verified_at, updated_at) \
-         VALUES ($1, $2, 'working', $3, $4, $5, $5)",
-    )
-    .bind(organisation_id)
-    .bind(kind.as_str())
-    .bind(username)
-    .bind(expires)
-    .bind(verified)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-async fn record_event(
-    conn: &mut sqlx::AnyConnection,
-    organisation_id: i64,
-    kind: CredentialKind,
-    resolved: bool,
-    detail: Option<&str>,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO credential_events (id, organisation_id, kind, resolved, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(crate::auth::session::random_token()[..16].to_owned())
-    .bind(organisation_id)
-    .bind(kind.as_str())
-    .bind(i32::from(resolved))
-    .bind(detail)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Once nothing is broken, the accounts whose backup stopped in Authentication Error are

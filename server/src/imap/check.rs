@@ -146,9 +146,13 @@ pub async fn check(db: &Db, data_dir: &Path, repair: bool) -> Result<Report, Che
 async fn claim(db: &Db, store: &ObjectStore) -> Result<Result<StoreLock, String>, CheckError> {
     let (running,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
-         WHERE m.connector = 'imap' AND j.kind IN ('backup', 'migrate') AND j.status = 'in_progress' AND j.lease_until > $1",
+         WHERE m.connector = $2 AND j.kind IN ($3, $4) AND j.status = $5 AND j.lease_until > $1",
     )
     .bind(now_ms())
+    .bind(portal_api::Connector::Imap.as_str())
+    .bind(portal_api::JobKind::Backup.as_str())
+    .bind(portal_api::JobKind::Migrate.as_str())
+    .bind(portal_api::JobStatus::InProgress.as_str())
     .fetch_one(db)
     .await?;
     let later = "nothing was removed; repair again when no backup runs (or with the server stopped)";
