@@ -5,6 +5,7 @@ pub mod api;
 pub mod components;
 pub mod live;
 pub mod pages;
+pub mod paths;
 pub mod routes;
 pub mod time;
 
@@ -18,6 +19,7 @@ use crate::components::route_focus::RouteFocus;
 use crate::components::shell::Shell;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
+use crate::paths::route;
 use crate::routes::*;
 
 /// The signed-in user, loaded once and refetched after signing in or out.
@@ -44,10 +46,10 @@ pub fn current_address() -> String {
 
 /// The sign-in page's address, bringing the user back to `next` afterwards.
 pub fn sign_in_href(next: &str) -> String {
-    if next == "/" {
-        "/sign-in".to_owned()
+    if next == paths::DASHBOARD {
+        paths::SIGN_IN.to_owned()
     } else {
-        format!("/sign-in{}", api::query_string(&[("next", next.to_owned())]))
+        format!("{}{}", paths::SIGN_IN, api::query_string(&[("next", next.to_owned())]))
     }
 }
 
@@ -59,19 +61,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <RouteFocus />
             <Routes fallback=NotFound>
-                <Route path=path!("/sign-in") view=SignInPage />
+                <Route path=route!(SIGN_IN) view=SignInPage />
                 <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view={Lazy::<DashboardRoute>::new()} />
-                    <Route path=path!("status/backups") view={Lazy::<BackupsRoute>::new()} />
-                    <Route path=path!("status/migrates") view={Lazy::<MigratesRoute>::new()} />
-                    <Route path=path!("status/restores") view={Lazy::<RestoresRoute>::new()} />
-                    <Route path=path!("status/downloads") view={Lazy::<DownloadsRoute>::new()} />
-                    <Route path=path!("status/migrates/:id") view={Lazy::<MigrateRoute>::new()} />
-                    <Route path=path!("status/restores/:id") view={Lazy::<RestoreRoute>::new()} />
-                    <Route path=path!("status/downloads/:id") view={Lazy::<DownloadRoute>::new()} />
-                    <Route path=path!("settings/credentials") view={Lazy::<CredentialsRoute>::new()} />
-                    <Route path=path!("settings/mailboxes") view={Lazy::<MailboxesRoute>::new()} />
-                    <Route path=path!("errors") view={Lazy::<ErrorTypesRoute>::new()} />
+                    <Route path=route!(DASHBOARD) view={Lazy::<DashboardRoute>::new()} />
+                    <Route path=route!(BACKUPS) view={Lazy::<BackupsRoute>::new()} />
+                    <Route path=route!(MIGRATES) view={Lazy::<MigratesRoute>::new()} />
+                    <Route path=route!(RESTORES) view={Lazy::<RestoresRoute>::new()} />
+                    <Route path=route!(DOWNLOADS) view={Lazy::<DownloadsRoute>::new()} />
+                    <Route path=route!(MIGRATE) view={Lazy::<MigrateRoute>::new()} />
+                    <Route path=route!(RESTORE) view={Lazy::<RestoreRoute>::new()} />
+                    <Route path=route!(DOWNLOAD) view={Lazy::<DownloadRoute>::new()} />
+                    <Route path=route!(CREDENTIALS) view={Lazy::<CredentialsRoute>::new()} />
+                    <Route path=route!(MAILBOXES) view={Lazy::<MailboxesRoute>::new()} />
+                    <Route path=route!(ERROR_TYPES) view={Lazy::<ErrorTypesRoute>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -7,7 +7,7 @@ use portal_api::error_types;
 use portal_api::jobs::explain;
 use portal_api::{JobKind, JobRun, JobStatus};
 
-use crate::{time, Session};
+use crate::{paths, time, Session};
 
 /// "14:30 (in 12 min)" for an RFC 3339 time; empty if it does not parse.
 fn at_and_in(at: Option<&str>) -> String {
@@ -147,10 +147,10 @@ pub fn JobRunSummary(
             })}
             {run.detail.filter(|_| explain_it).map(|detail| view! { <p class="job-run__detail">"Reported: " {detail}</p> })}
             {error_types::for_job(kind, status).map(|entry| view! {
-                <A href=format!("/errors#{}", entry.id) attr:class="job-run__about">{format!("About “{}”", entry.title)}</A>
+                <A href=paths::error_type(entry.id) attr:class="job-run__about">{format!("About “{}”", entry.title)}</A>
             })}
             {(kind == JobKind::Backup && status == JobStatus::AuthenticationError && may_fix_credentials).then(|| view! {
-                <A href="/settings/credentials" attr:class="job-run__fix">"Open Account Settings › Credentials"</A>
+                <A href=paths::CREDENTIALS attr:class="job-run__fix">"Open Account Settings › Credentials"</A>
             })}
         </div>
     }

@@ -18,9 +18,7 @@ use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
 use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::status_badge::StatusBadge;
-use crate::Session;
-
-const BASE: &str = "/status/backups";
+use crate::{paths, Session};
 
 /// The page's address for a filter (empty values and page 1 are left out).
 pub fn backups_href(query: &BackupsQuery) -> String {
@@ -34,7 +32,7 @@ pub fn backups_href(query: &BackupsQuery) -> String {
     if let Some(page) = query.page.filter(|p| *p > 1) {
         pairs.push(("page", page.to_string()));
     }
-    format!("{BASE}{}", api::query_string(&pairs))
+    format!("{}{}", paths::BACKUPS, api::query_string(&pairs))
 }
 
 #[component]
@@ -133,7 +131,7 @@ fn BackupsTable(
         return Either::Left(view! {
             <div class="empty-state">
                 <p>{if filtered { "No backups match this filter." } else { "There are no mailboxes to show yet." }}</p>
-                {filtered.then(|| view! { <A href=BASE>"Show all backups"</A> })}
+                {filtered.then(|| view! { <A href=paths::BACKUPS>"Show all backups"</A> })}
             </div>
         });
     }

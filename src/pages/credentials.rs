@@ -14,7 +14,7 @@ use crate::components::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::live::Live;
-use crate::Session;
+use crate::{paths, Session};
 
 /// What came back from the provider's consent page, in words (`?consent=`).
 fn consent_outcome(outcome: &str) -> Option<(&'static str, &'static str)> {
@@ -128,7 +128,7 @@ pub fn CredentialsPage() -> impl IntoView {
             })}
             <OrganisationPicker
                 chosen
-                path="/settings/credentials"
+                path=paths::CREDENTIALS
                 id="credentials-organisation"
                 describe=with_breaks
                 on_change

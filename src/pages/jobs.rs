@@ -9,7 +9,6 @@ use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
 use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page};
 
 use crate::access;
-use crate::api;
 use crate::components::copy_button::CopyButton;
 use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::job_actions::{may_manage, JobActionError, JobActions, RetryJobButton};
@@ -22,11 +21,7 @@ use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::Session;
-
-/// The address of one job's page (`/status/restores/R-…`).
-pub fn job_href(kind: JobKind, id: &str) -> String {
-    format!("/status/{}/{id}", kind.plural().to_lowercase())
-}
+use crate::{api, paths};
 
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.
 pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
@@ -42,7 +37,7 @@ pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
     if let Some(page) = query.page.filter(|p| *p > 1) {
         pairs.push(("page", page.to_string()));
     }
-    format!("/status/{}{}", kind.plural().to_lowercase(), api::query_string(&pairs))
+    format!("{}{}", paths::jobs(kind), api::query_string(&pairs))
 }
 
 #[component]
@@ -248,7 +243,7 @@ fn JobsTable(kind: JobKind, page: Page<JobRow>, filter: JobsQuery, show_organisa
                     view! {
                     <tr class="backups-table__row" data-status=row.status.as_str()>
                         <td data-label=kind.id_label() class="jobs-table__id">
-                            <A href=job_href(kind, &row.id)><code>{id_text}</code></A>
+                            <A href=paths::job(kind, &row.id)><code>{id_text}</code></A>
                             <CopyButton value=row.id.clone() what=kind.id_label() />
                         </td>
                         <td data-label="Mailbox">
