@@ -7,55 +7,27 @@ pub mod live;
 pub mod pages;
 pub mod paths;
 pub mod routes;
+pub mod session;
 pub mod time;
 
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, Lazy};
-use portal_api::SessionInfo;
 
-use crate::api::ApiError;
 use crate::components::route_focus::RouteFocus;
 use crate::components::shell::Shell;
 use crate::pages::not_found::NotFound;
 use crate::pages::sign_in::SignInPage;
 use crate::paths::route;
 use crate::routes::*;
+use crate::session::Session;
 
-/// The signed-in user, loaded once and refetched after signing in or out.
-#[derive(Clone, Copy)]
-pub struct Session(pub LocalResource<Result<SessionInfo, ApiError>>);
-
-impl Session {
-    pub fn refetch(&self) {
-        self.0.refetch();
-    }
-}
-
-/// The address of the page being shown (path and query), to come back to after signing in.
-pub fn current_address() -> String {
-    let location = leptos_router::hooks::use_location();
-    let search = location.search.get_untracked();
-    let path = location.pathname.get_untracked();
-    if search.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", search.trim_start_matches('?'))
-    }
-}
-
-/// The sign-in page's address, bringing the user back to `next` afterwards.
-pub fn sign_in_href(next: &str) -> String {
-    if next == paths::DASHBOARD {
-        paths::SIGN_IN.to_owned()
-    } else {
-        format!("{}{}", paths::SIGN_IN, api::query_string(&[("next", next.to_owned())]))
-    }
-}
+// For components/error_notice.rs, which names them here.
+pub use crate::session::{current_address, sign_in_href};
 
 #[component]
 pub fn App() -> impl IntoView {
-    provide_context(Session(LocalResource::new(api::current_session)));
+    provide_context(Session::load());
 
     view! {
         <Router>

@@ -9,7 +9,7 @@ use portal::components::error_notice::{meaning, what_to_do, ErrorNotice};
 use portal::components::status_badge::StatusBadge;
 use portal::pages::backups::backups_href;
 use portal::pages::sign_in::safe_next;
-use portal::sign_in_href;
+use portal::session::sign_in_href;
 use portal::time::relative;
 use portal_api::{BackupsQuery, FieldError, JobStatus, Problem};
 use wasm_bindgen::JsCast;

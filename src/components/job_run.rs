@@ -7,7 +7,8 @@ use portal_api::error_types;
 use portal_api::jobs::explain;
 use portal_api::{JobKind, JobRun, JobStatus};
 
-use crate::{paths, time, Session};
+use crate::session::Session;
+use crate::{paths, time};
 
 /// "14:30 (in 12 min)" for an RFC 3339 time; empty if it does not parse.
 fn at_and_in(at: Option<&str>) -> String {

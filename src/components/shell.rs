@@ -10,8 +10,8 @@ use portal_api::SessionInfo;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::problems_panel::ProblemsPanel;
 use crate::live::Live;
+use crate::session::{current_address, sign_in_href, Session};
 use crate::{api, paths};
-use crate::{current_address, sign_in_href, Session};
 
 #[component]
 pub fn Shell() -> impl IntoView {

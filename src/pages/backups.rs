@@ -18,7 +18,8 @@ use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
 use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::status_badge::StatusBadge;
-use crate::{paths, Session};
+use crate::paths;
+use crate::session::Session;
 
 /// The page's address for a filter (empty values and page 1 are left out).
 pub fn backups_href(query: &BackupsQuery) -> String {

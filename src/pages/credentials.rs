@@ -14,7 +14,8 @@ use crate::components::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::live::Live;
-use crate::{paths, Session};
+use crate::paths;
+use crate::session::Session;
 
 /// What came back from the provider's consent page, in words (`?consent=`).
 fn consent_outcome(outcome: &str) -> Option<(&'static str, &'static str)> {

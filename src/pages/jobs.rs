@@ -20,7 +20,7 @@ use crate::components::pager::Pager;
 use crate::components::skipped_items::{SkippedItems, SkippedOf};
 use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
-use crate::Session;
+use crate::session::Session;
 use crate::{api, paths};
 
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.

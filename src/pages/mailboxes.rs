@@ -12,7 +12,8 @@ use crate::components::job_run::human_bytes;
 use crate::components::mailbox_password::MailboxPasswordEdit;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::components::status_badge::StatusBadge;
-use crate::{paths, Session};
+use crate::paths;
+use crate::session::Session;
 
 fn name_only(organisation: &OrganisationSummary) -> String {
     organisation.name.clone()
