@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod api;
+pub mod bytes;
 pub mod components;
 pub mod live;
 pub mod pages;

@@ -9,15 +9,16 @@ use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, JobStatu
 
 use crate::access;
 use crate::api;
-use crate::components::backup_history::BackupHistoryToggle;
+use crate::bytes::human_bytes;
+use crate::components::backups::backup_history::BackupHistoryToggle;
+use crate::components::backups::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
 use crate::components::copy_button::CopyButton;
-use crate::components::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
-use crate::components::job_run::{human_bytes, JobRunSummary};
+use crate::components::jobs::job_run::JobRunSummary;
+use crate::components::jobs::skipped_items::{SkippedItems, SkippedOf};
+use crate::components::jobs::status_badge::StatusBadge;
 use crate::components::live_list::{use_live_list, LiveListView};
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
-use crate::components::status_badge::StatusBadge;
 use crate::paths;
 use crate::session::Session;
 

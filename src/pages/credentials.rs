@@ -7,10 +7,10 @@ use leptos_router::hooks::use_query_map;
 use portal_api::{CredentialKind, CredentialState, Credentials, OrganisationSummary};
 
 use crate::api;
-use crate::components::backup_admin_form::BackupAdminDraft;
-use crate::components::credential_card::CredentialCard;
+use crate::components::credentials::backup_admin_form::BackupAdminDraft;
+use crate::components::credentials::credential_card::CredentialCard;
+use crate::components::credentials::just_fixed::JustFixed;
 use crate::components::error_notice::{ErrorList, ErrorNotice};
-use crate::components::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::live::Live;

@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use portal_api::{Dashboard, JobKind, JobStatus, ServiceStorage};
 
+use crate::bytes::human_bytes;
+use crate::components::credentials::reauth_banner::ReauthBanner;
 use crate::components::error_notice::ErrorList;
-use crate::components::job_run::human_bytes;
 use crate::components::local_time::LocalTime;
-use crate::components::reauth_banner::ReauthBanner;
 use crate::live::Live;
 use crate::{api, paths};
 

@@ -9,13 +9,13 @@ use portal_api::jobs::destination_password_fixes;
 use portal_api::{JobKind, JobRow, JobStatus};
 
 use crate::components::copy_button::CopyButton;
-use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
-use crate::components::job_actions::{may_manage, DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
-use crate::components::job_run::JobRunSummary;
+use crate::components::jobs::destination_password::{DestinationEdits, DestinationPasswordEdit};
+use crate::components::jobs::job_actions::{may_manage, DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
+use crate::components::jobs::job_run::JobRunSummary;
+use crate::components::jobs::skipped_items::{SkippedItems, SkippedOf};
+use crate::components::jobs::status_badge::StatusBadge;
 use crate::components::local_time::LocalTime;
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
-use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
 use crate::{api, paths};
 

@@ -6,12 +6,12 @@ use leptos::prelude::*;
 use portal_api::{OrganisationMailbox, OrganisationSummary};
 
 use crate::api;
+use crate::bytes::human_bytes;
 use crate::components::error_notice::ErrorList;
-use crate::components::imap_mailbox_form::ImapMailboxForm;
-use crate::components::job_run::human_bytes;
-use crate::components::mailbox_password::MailboxPasswordEdit;
+use crate::components::jobs::status_badge::StatusBadge;
+use crate::components::mailboxes::imap_mailbox_form::ImapMailboxForm;
+use crate::components::mailboxes::mailbox_password::MailboxPasswordEdit;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
-use crate::components::status_badge::StatusBadge;
 use crate::paths;
 use crate::session::Session;
 

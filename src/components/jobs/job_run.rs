@@ -7,6 +7,7 @@ use portal_api::error_types;
 use portal_api::jobs::explain;
 use portal_api::{JobKind, JobRun, JobStatus};
 
+use crate::bytes::human_bytes;
 use crate::session::Session;
 use crate::{paths, time};
 
@@ -15,23 +16,6 @@ fn at_and_in(at: Option<&str>) -> String {
     at.and_then(time::parse)
         .map(|ms| format!("{} ({})", time::local_time(ms), time::relative(ms - time::now_ms())))
         .unwrap_or_default()
-}
-
-/// Bytes as people read them: 1.4 GB, 730.0 MB. Integer arithmetic only: formatting floats
-/// would pull kilobytes of code into the wasm.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut unit = 0;
-    let mut scale = 1_u64;
-    while bytes / scale >= 1000 && unit < UNITS.len() - 1 {
-        scale *= 1000;
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{bytes} B");
-    }
-    let tenths = (bytes * 10 + scale / 2) / scale;
-    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// What a status's "what to do" asks the reader to use, beyond reading it.
