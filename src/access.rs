@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use portal_api::{Action, JobKind, JobRow, Role};
 
-use crate::Session;
+use crate::session::Session;
 
 impl Session {
     /// The signed-in person's role, once the session is known. Tracked: a value derived

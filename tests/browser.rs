@@ -6,10 +6,10 @@
 use leptos::prelude::*;
 use portal::api::{query_string, ApiError};
 use portal::components::error_notice::{meaning, what_to_do, ErrorNotice};
-use portal::components::status_badge::StatusBadge;
+use portal::components::jobs::status_badge::StatusBadge;
 use portal::pages::backups::backups_href;
 use portal::pages::sign_in::safe_next;
-use portal::sign_in_href;
+use portal::session::sign_in_href;
 use portal::time::relative;
 use portal_api::{BackupsQuery, FieldError, JobStatus, Problem};
 use wasm_bindgen::JsCast;
@@ -164,7 +164,7 @@ fn a_refused_sign_in_does_not_offer_to_sign_in_again() {
 
 #[wasm_bindgen_test]
 fn byte_counts_read_as_people_say_them() {
-    use portal::components::job_run::human_bytes;
+    use portal::bytes::human_bytes;
     assert_eq!(human_bytes(999), "999 B");
     assert_eq!(human_bytes(1_000), "1.0 KB");
     assert_eq!(human_bytes(1_449_000), "1.4 MB");
@@ -281,7 +281,7 @@ fn waits_read_in_minutes_and_seconds() {
 
 #[wasm_bindgen_test]
 fn every_what_to_do_that_names_a_control_says_who_may_use_it() {
-    use portal::components::job_run::{todo_needs, Needs};
+    use portal::components::jobs::job_run::{todo_needs, Needs};
     use portal_api::jobs::explain;
     use portal_api::JobKind;
     for kind in [JobKind::Backup, JobKind::Migrate, JobKind::Restore, JobKind::Download] {
@@ -298,7 +298,7 @@ fn every_what_to_do_that_names_a_control_says_who_may_use_it() {
 
 #[wasm_bindgen_test]
 fn whoever_may_not_act_is_told_to_ask_their_admin_with_the_id_not_to_choose_edit() {
-    use portal::components::job_run::JobRunSummary;
+    use portal::components::jobs::job_run::JobRunSummary;
     use portal_api::JobKind;
     let summary = |kind: JobKind, id: &'static str, may_manage: bool| {
         // No session here: nobody may open Account Settings.

@@ -1,27 +1,18 @@
-pub mod backup_admin_form;
-pub mod backup_history;
-pub mod consent_button;
+//! The portal's components: those of one feature in its folder, the ones every page may use
+//! here at the top.
+
+pub mod backups;
 pub mod copy_button;
-pub mod credential_card;
-pub mod destination_password;
-pub mod device_authorization;
+pub mod credentials;
 pub mod error_notice;
-pub mod force_backup;
-pub mod imap_mailbox_form;
-pub mod job_actions;
-pub mod job_run;
-pub mod just_fixed;
+pub mod jobs;
+pub mod live_list;
 pub mod local_time;
-pub mod mailbox_password;
-pub mod new_job;
+pub mod mailboxes;
 pub mod organisation_picker;
 pub mod pager;
 pub mod problems_panel;
-pub mod reauth_banner;
-pub mod refresh_failed;
 pub mod route_focus;
 pub mod shell;
 pub mod sign_in_again;
-pub mod skipped_items;
-pub mod status_badge;
 pub mod text_field;

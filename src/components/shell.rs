@@ -7,11 +7,11 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use portal_api::SessionInfo;
 
-use crate::api;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::problems_panel::ProblemsPanel;
 use crate::live::Live;
-use crate::{current_address, sign_in_href, Session};
+use crate::session::{current_address, sign_in_href, Session};
+use crate::{api, paths};
 
 #[component]
 pub fn Shell() -> impl IntoView {
@@ -50,7 +50,7 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
     let sign_out = Action::new_local(move |_: &()| async move {
         api::sign_out().await?;
         if let Some(window) = web_sys::window() {
-            let _ = window.location().assign("/sign-in");
+            let _ = window.location().assign(paths::SIGN_IN);
         }
         Ok::<(), api::ApiError>(())
     });
@@ -58,21 +58,21 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
 
     view! {
         <header class="shell__header">
-            <A href="/" attr:class="shell__brand">"Backup Portal"</A>
+            <A href=paths::DASHBOARD attr:class="shell__brand">"Backup Portal"</A>
             <nav class="shell__nav" aria-label="Main">
-                <A href="/" exact=true>"Dashboard"</A>
+                <A href=paths::DASHBOARD exact=true>"Dashboard"</A>
                 <span class="shell__nav-group">"System Status"</span>
-                <A href="/status/backups">"Backups"</A>
-                <A href="/status/migrates">"Migrates"</A>
-                <A href="/status/restores">"Restores"</A>
-                <A href="/status/downloads">"Downloads"</A>
+                <A href=paths::BACKUPS>"Backups"</A>
+                <A href=paths::MIGRATES>"Migrates"</A>
+                <A href=paths::RESTORES>"Restores"</A>
+                <A href=paths::DOWNLOADS>"Downloads"</A>
                 {portal_api::Action::ViewSettings.allowed(user.role).then(|| view! {
                     <span class="shell__nav-group">"Account Settings"</span>
-                    <A href="/settings/credentials">"Credentials"</A>
-                    <A href="/settings/mailboxes">"Mailboxes"</A>
+                    <A href=paths::CREDENTIALS>"Credentials"</A>
+                    <A href=paths::MAILBOXES>"Mailboxes"</A>
                 })}
                 <span class="shell__nav-group">"Help"</span>
-                <A href="/errors">"Error types"</A>
+                <A href=paths::ERROR_TYPES>"Error types"</A>
             </nav>
             <div class="shell__user">
                 <span class="shell__user-name">{user.display_name.clone()}</span>

@@ -10,7 +10,7 @@ use portal_api::SignInRequest;
 
 use crate::api::{self, ApiError};
 use crate::components::text_field::TextField;
-use crate::Session;
+use crate::session::Session;
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 

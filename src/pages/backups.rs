@@ -8,21 +8,19 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use portal_api::{BackupRow, BackupsQuery, ForceBackupsRequest, JobKind, JobStatus, Page};
 
 use crate::access;
-use crate::api::{self, ApiError};
-use crate::components::backup_history::BackupHistoryToggle;
+use crate::api;
+use crate::bytes::human_bytes;
+use crate::components::backups::backup_history::BackupHistoryToggle;
+use crate::components::backups::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
 use crate::components::copy_button::CopyButton;
-use crate::components::error_notice::ErrorList;
-use crate::components::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
-use crate::components::job_run::{human_bytes, JobRunSummary};
+use crate::components::jobs::job_run::JobRunSummary;
+use crate::components::jobs::skipped_items::{SkippedItems, SkippedOf};
+use crate::components::jobs::status_badge::StatusBadge;
+use crate::components::live_list::{use_live_list, LiveListView};
 use crate::components::local_time::LocalTime;
 use crate::components::pager::Pager;
-use crate::components::refresh_failed::{page_to_show, RefreshFailed};
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
-use crate::components::status_badge::StatusBadge;
-use crate::live::Live;
-use crate::{time, Session};
-
-const BASE: &str = "/status/backups";
+use crate::paths;
+use crate::session::Session;
 
 /// The page's address for a filter (empty values and page 1 are left out).
 pub fn backups_href(query: &BackupsQuery) -> String {
@@ -36,7 +34,7 @@ pub fn backups_href(query: &BackupsQuery) -> String {
     if let Some(page) = query.page.filter(|p| *p > 1) {
         pairs.push(("page", page.to_string()));
     }
-    format!("{BASE}{}", api::query_string(&pairs))
+    format!("{}{}", paths::BACKUPS, api::query_string(&pairs))
 }
 
 #[component]
@@ -44,7 +42,6 @@ pub fn BackupsPage() -> impl IntoView {
     let query = use_query_map();
     let navigate = use_navigate();
     let session = expect_context::<Session>();
-    let live = use_context::<Live>();
     let filter = Memo::new(move |_| {
         let query = query.read();
         BackupsQuery {
@@ -54,29 +51,12 @@ pub fn BackupsPage() -> impl IntoView {
             per_page: None,
         }
     });
-    // Each answer carries the time it was fetched, for "updated 14:02:31".
-    let backups = LocalResource::new(move || {
-        let filter = filter.get();
-        // Fetch again on every live change.
-        live.map(|live| live.tick.track());
-        async move { api::backups(&filter).await.map(|page| (page, time::now_ms(), filter)) }
-    });
+    let backups = use_live_list(filter, |filter| async move { api::backups(&filter).await });
     let refresh = Callback::new(move |_: ()| backups.refetch());
     ForceBackups::provide(refresh);
     let show_organisation = Signal::derive(move || session.role().is_some_and(access::sees_other_mailboxes));
     let may_force = Signal::derive(move || session.may(portal_api::Action::ForceBackup));
-    // The last page read: kept while a refresh fails, and shown under a notice that says so.
-    let last_read = Memo::new(move |last: Option<&Option<(Page<BackupRow>, f64, BackupsQuery)>>| match backups.get() {
-        Some(Ok(read)) => Some(read),
-        _ => last.cloned().flatten(),
-    });
-    let loaded = move || last_read.get().map(|(page, at, _)| (page, at));
-    let updated = move || {
-        loaded().map(|(_, at)| {
-            format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at))
-        })
-    };
-    let total = Signal::derive(move || loaded().map(|(page, _)| page.total));
+    let total = Signal::derive(move || backups.total());
     let force_filter = Signal::derive(move || {
         let current = filter.get();
         ForceBackupsRequest { q: current.q, status: current.status }
@@ -127,23 +107,16 @@ pub fn BackupsPage() -> impl IntoView {
                 <button type="submit" class="button">"Search"</button>
             </form>
             <div class="backups__toolbar">
-                <p class="backups__updated" aria-live="polite">{updated}</p>
+                <p class="backups__updated" aria-live="polite">{move || backups.updated()}</p>
                 <Show when=move || may_force.get()>
                     <ForceBackupAll filter=force_filter count=total on_started=refresh />
                 </Show>
             </div>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Loading backups…"</p> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                    {move || Suspend::new(async move {
-                        let shown = filter.get_untracked();
-                        let (page, failed) = page_to_show(backups.await, last_read.get_untracked(), &shown)?;
-                        Ok::<_, ApiError>(view! {
-                            {failed.map(|(error, at)| view! { <RefreshFailed error at /> })}
-                            <BackupsTable page filter=shown show_organisation may_force />
-                        })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+            <LiveListView
+                list=backups
+                loading="Loading backups…"
+                show=move |page, filter| view! { <BackupsTable page filter show_organisation may_force /> }
+            />
         </section>
     }
 }
@@ -160,7 +133,7 @@ fn BackupsTable(
         return Either::Left(view! {
             <div class="empty-state">
                 <p>{if filtered { "No backups match this filter." } else { "There are no mailboxes to show yet." }}</p>
-                {filtered.then(|| view! { <A href=BASE>"Show all backups"</A> })}
+                {filtered.then(|| view! { <A href=paths::BACKUPS>"Show all backups"</A> })}
             </div>
         });
     }

@@ -7,14 +7,15 @@ use leptos_router::hooks::use_query_map;
 use portal_api::{CredentialKind, CredentialState, Credentials, OrganisationSummary};
 
 use crate::api;
-use crate::components::backup_admin_form::BackupAdminDraft;
-use crate::components::credential_card::CredentialCard;
+use crate::components::credentials::backup_admin_form::BackupAdminDraft;
+use crate::components::credentials::credential_card::CredentialCard;
+use crate::components::credentials::just_fixed::JustFixed;
 use crate::components::error_notice::{ErrorList, ErrorNotice};
-use crate::components::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
 use crate::live::Live;
-use crate::Session;
+use crate::paths;
+use crate::session::Session;
 
 /// What came back from the provider's consent page, in words (`?consent=`).
 fn consent_outcome(outcome: &str) -> Option<(&'static str, &'static str)> {
@@ -128,7 +129,7 @@ pub fn CredentialsPage() -> impl IntoView {
             })}
             <OrganisationPicker
                 chosen
-                path="/settings/credentials"
+                path=paths::CREDENTIALS
                 id="credentials-organisation"
                 describe=with_breaks
                 on_change

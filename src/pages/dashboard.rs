@@ -6,16 +6,16 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use portal_api::{Dashboard, JobKind, JobStatus, ServiceStorage};
 
-use crate::api;
+use crate::bytes::human_bytes;
+use crate::components::credentials::reauth_banner::ReauthBanner;
 use crate::components::error_notice::ErrorList;
-use crate::components::job_run::human_bytes;
 use crate::components::local_time::LocalTime;
-use crate::components::reauth_banner::ReauthBanner;
 use crate::live::Live;
+use crate::{api, paths};
 
 /// The list of a kind, filtered to one status.
 fn status_href(kind: JobKind, status: JobStatus) -> String {
-    format!("/status/{}?status={}", kind.plural().to_lowercase(), status.as_str())
+    format!("{}?status={}", paths::jobs(kind), status.as_str())
 }
 
 #[component]
@@ -64,7 +64,7 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
             .collect_view();
         view! {
             <article class="dashboard__card">
-                <h2><A href=format!("/status/{}", kind.plural().to_lowercase())>{kind.plural()}</A></h2>
+                <h2><A href=paths::jobs(kind)>{kind.plural()}</A></h2>
                 <p class="dashboard__total">{format!("{total} in all")}</p>
                 <ul class="dashboard__counts">{items}</ul>
             </article>
@@ -76,7 +76,7 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
         .map(|account| {
             view! {
                 <li>
-                    <A href=format!("/status/backups?q={}", account.mailbox_email)>{account.mailbox_email.clone()}</A>
+                    <A href=format!("{}?q={}", paths::BACKUPS, account.mailbox_email)>{account.mailbox_email.clone()}</A>
                     " · last complete backup " <LocalTime at=account.last_success_at.clone() />
                 </li>
             }

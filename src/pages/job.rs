@@ -8,17 +8,16 @@ use leptos_router::hooks::use_params_map;
 use portal_api::jobs::destination_password_fixes;
 use portal_api::{JobKind, JobRow, JobStatus};
 
-use crate::api;
 use crate::components::copy_button::CopyButton;
-use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
 use crate::components::error_notice::ErrorList;
-use crate::components::job_actions::{may_manage, DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
-use crate::components::job_run::JobRunSummary;
+use crate::components::jobs::destination_password::{DestinationEdits, DestinationPasswordEdit};
+use crate::components::jobs::job_actions::{may_manage, DeleteJobButton, JobAction, JobActionError, JobActions, RetryJobButton};
+use crate::components::jobs::job_run::JobRunSummary;
+use crate::components::jobs::skipped_items::{SkippedItems, SkippedOf};
+use crate::components::jobs::status_badge::StatusBadge;
 use crate::components::local_time::LocalTime;
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
-use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
-use crate::pages::jobs::jobs_href;
+use crate::{api, paths};
 
 #[component]
 pub fn MigratePage() -> impl IntoView {
@@ -53,7 +52,7 @@ fn JobPage(kind: JobKind) -> impl IntoView {
     let refresh = Callback::new(move |_: ()| job.refetch());
     DestinationEdits::provide(refresh);
     let noun = kind.id_label().trim_end_matches(" ID");
-    let list = move || jobs_href(kind, &Default::default());
+    let list = move || paths::jobs(kind);
     let plural = kind.plural();
 
     view! {

@@ -9,25 +9,19 @@ use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
 use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page};
 
 use crate::access;
-use crate::api::{self, ApiError};
 use crate::components::copy_button::CopyButton;
-use crate::components::destination_password::{DestinationEdits, DestinationPasswordEdit};
-use crate::components::error_notice::ErrorList;
-use crate::components::job_actions::{may_manage, JobActionError, JobActions, RetryJobButton};
-use crate::components::job_run::JobRunSummary;
+use crate::components::jobs::destination_password::{DestinationEdits, DestinationPasswordEdit};
+use crate::components::jobs::job_actions::{may_manage, JobActionError, JobActions, RetryJobButton};
+use crate::components::jobs::job_run::JobRunSummary;
+use crate::components::jobs::new_job::{noun, NewJobForm};
+use crate::components::jobs::skipped_items::{SkippedItems, SkippedOf};
+use crate::components::jobs::status_badge::StatusBadge;
+use crate::components::live_list::{use_live_list, LiveListView};
 use crate::components::local_time::LocalTime;
-use crate::components::new_job::{noun, NewJobForm};
 use crate::components::pager::Pager;
-use crate::components::refresh_failed::{page_to_show, RefreshFailed};
-use crate::components::skipped_items::{SkippedItems, SkippedOf};
-use crate::components::status_badge::StatusBadge;
 use crate::live::Live;
-use crate::{time, Session};
-
-/// The address of one job's page (`/status/restores/R-…`).
-pub fn job_href(kind: JobKind, id: &str) -> String {
-    format!("/status/{}/{id}", kind.plural().to_lowercase())
-}
+use crate::session::Session;
+use crate::{api, paths};
 
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.
 pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
@@ -43,7 +37,7 @@ pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
     if let Some(page) = query.page.filter(|p| *p > 1) {
         pairs.push(("page", page.to_string()));
     }
-    format!("/status/{}{}", kind.plural().to_lowercase(), api::query_string(&pairs))
+    format!("{}{}", paths::jobs(kind), api::query_string(&pairs))
 }
 
 #[component]
@@ -78,12 +72,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
             per_page: None,
         }
     });
-    let jobs = LocalResource::new(move || {
-        let filter = filter.get();
-        // Fetch again on every live change.
-        live.map(|live| live.tick.track());
-        async move { api::jobs(&filter).await.map(|page| (page, time::now_ms(), filter)) }
-    });
+    let jobs = use_live_list(filter, |filter| async move { api::jobs(&filter).await });
     let counts = LocalResource::new(move || {
         let q = filter.get().q;
         live.map(|live| live.tick.track());
@@ -99,16 +88,6 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     // Who may start this kind of job, from the table the server enforces; the others are told who does.
     let may_start = Signal::derive(move || session.may(portal_api::Action::start(kind)));
     let who_starts = move || session.role().is_some() && !may_start.get();
-    // The last page read: kept while a refresh fails, and shown under a notice that says so.
-    let last_read = Memo::new(move |last: Option<&Option<(Page<JobRow>, f64, JobsQuery)>>| match jobs.get() {
-        Some(Ok(read)) => Some(read),
-        _ => last.cloned().flatten(),
-    });
-    let updated = move || {
-        last_read.get().map(|(_, at, _)| {
-            format!("{} · updated {}", live.map(|l| l.describe()).unwrap_or("Updated"), time::local_time_seconds(at))
-        })
-    };
 
     let search = RwSignal::new(filter.get_untracked().q.unwrap_or_default());
     let go = move |change: &dyn Fn(&mut JobsQuery)| {
@@ -198,19 +177,12 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
                 </div>
                 <button type="submit" class="button">"Search"</button>
             </form>
-            <p class="backups__updated" aria-live="polite">{updated}</p>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Loading…"</p> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
-                    {move || Suspend::new(async move {
-                        let shown = filter.get_untracked();
-                        let (page, failed) = page_to_show(jobs.await, last_read.get_untracked(), &shown)?;
-                        Ok::<_, ApiError>(view! {
-                            {failed.map(|(error, at)| view! { <RefreshFailed error at /> })}
-                            <JobsTable kind page filter=shown show_organisation />
-                        })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+            <p class="backups__updated" aria-live="polite">{move || jobs.updated()}</p>
+            <LiveListView
+                list=jobs
+                loading="Loading…"
+                show=move |page, filter| view! { <JobsTable kind page filter show_organisation /> }
+            />
         </section>
     }
 }
@@ -271,7 +243,7 @@ fn JobsTable(kind: JobKind, page: Page<JobRow>, filter: JobsQuery, show_organisa
                     view! {
                     <tr class="backups-table__row" data-status=row.status.as_str()>
                         <td data-label=kind.id_label() class="jobs-table__id">
-                            <A href=job_href(kind, &row.id)><code>{id_text}</code></A>
+                            <A href=paths::job(kind, &row.id)><code>{id_text}</code></A>
                             <CopyButton value=row.id.clone() what=kind.id_label() />
                         </td>
                         <td data-label="Mailbox">

@@ -6,13 +6,14 @@ use leptos::prelude::*;
 use portal_api::{OrganisationMailbox, OrganisationSummary};
 
 use crate::api;
+use crate::bytes::human_bytes;
 use crate::components::error_notice::ErrorList;
-use crate::components::imap_mailbox_form::ImapMailboxForm;
-use crate::components::job_run::human_bytes;
-use crate::components::mailbox_password::MailboxPasswordEdit;
+use crate::components::jobs::status_badge::StatusBadge;
+use crate::components::mailboxes::imap_mailbox_form::ImapMailboxForm;
+use crate::components::mailboxes::mailbox_password::MailboxPasswordEdit;
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
-use crate::components::status_badge::StatusBadge;
-use crate::Session;
+use crate::paths;
+use crate::session::Session;
 
 fn name_only(organisation: &OrganisationSummary) -> String {
     organisation.name.clone()
@@ -46,7 +47,7 @@ pub fn MailboxesPage() -> impl IntoView {
                     "The mailboxes backed up for the organisation. A mailbox on any IMAP server can be added: its backups, restores, migrations and downloads then move real mail."
                 </p>
             </header>
-            <OrganisationPicker chosen path="/settings/mailboxes" id="mailboxes-organisation" describe=name_only />
+            <OrganisationPicker chosen path=paths::MAILBOXES id="mailboxes-organisation" describe=name_only />
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading mailboxes…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors /> }>
                     {move || Suspend::new(async move {

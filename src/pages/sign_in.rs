@@ -8,13 +8,14 @@ use portal_api::SignInRequest;
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::text_field::TextField;
-use crate::{time, Session};
+use crate::session::Session;
+use crate::{paths, time};
 
 /// Where to go after signing in: only a path on this site, never another site.
 pub fn safe_next(next: Option<String>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") => path,
-        _ => "/".to_owned(),
+        _ => paths::DASHBOARD.to_owned(),
     }
 }
 

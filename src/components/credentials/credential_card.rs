@@ -4,10 +4,10 @@
 use leptos::prelude::*;
 use portal_api::{Credential, CredentialKind, CredentialState, DeviceFlow};
 
-use crate::components::backup_admin_form::BackupAdminForm;
-use crate::components::consent_button::ConsentButton;
-use crate::components::device_authorization::DeviceAuthorization;
-use crate::components::just_fixed::JustFixed;
+use crate::components::credentials::backup_admin_form::BackupAdminForm;
+use crate::components::credentials::consent_button::ConsentButton;
+use crate::components::credentials::device_authorization::DeviceAuthorization;
+use crate::components::credentials::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
 
 /// What the card says after its flow succeeded.

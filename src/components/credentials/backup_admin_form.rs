@@ -14,8 +14,8 @@ use leptos::prelude::*;
 use portal_api::{BackupAdminSignIn, CredentialKind};
 
 use crate::api::{self, ApiError};
+use crate::components::credentials::just_fixed::JustFixed;
 use crate::components::error_notice::ErrorNotice;
-use crate::components::just_fixed::JustFixed;
 use crate::components::text_field::TextField;
 
 /// The page's Re Authenticate form: open or not, what was typed, and the answer; provided as context.

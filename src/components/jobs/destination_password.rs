@@ -13,7 +13,7 @@ use portal_api::JobRow;
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
-use crate::components::job_actions::may_manage;
+use crate::components::jobs::job_actions::may_manage;
 use crate::components::text_field::TextField;
 
 /// The page's open destination-password forms; provided as context.

@@ -10,8 +10,8 @@ use portal_api::{CredentialKind, DeviceFlow, DeviceFlowStatus};
 
 use crate::api::{self, ApiError};
 use crate::components::copy_button::CopyButton;
+use crate::components::credentials::just_fixed::JustFixed;
 use crate::components::error_notice::ErrorNotice;
-use crate::components::just_fixed::JustFixed;
 use crate::time;
 
 /// How often the page looks for news while the code waits at the provider.

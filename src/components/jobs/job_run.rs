@@ -7,30 +7,15 @@ use portal_api::error_types;
 use portal_api::jobs::explain;
 use portal_api::{JobKind, JobRun, JobStatus};
 
-use crate::{time, Session};
+use crate::bytes::human_bytes;
+use crate::session::Session;
+use crate::{paths, time};
 
 /// "14:30 (in 12 min)" for an RFC 3339 time; empty if it does not parse.
 fn at_and_in(at: Option<&str>) -> String {
     at.and_then(time::parse)
         .map(|ms| format!("{} ({})", time::local_time(ms), time::relative(ms - time::now_ms())))
         .unwrap_or_default()
-}
-
-/// Bytes as people read them: 1.4 GB, 730.0 MB. Integer arithmetic only: formatting floats
-/// would pull kilobytes of code into the wasm.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut unit = 0;
-    let mut scale = 1_u64;
-    while bytes / scale >= 1000 && unit < UNITS.len() - 1 {
-        scale *= 1000;
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{bytes} B");
-    }
-    let tenths = (bytes * 10 + scale / 2) / scale;
-    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// What a status's "what to do" asks the reader to use, beyond reading it.
@@ -147,10 +132,10 @@ pub fn JobRunSummary(
             })}
             {run.detail.filter(|_| explain_it).map(|detail| view! { <p class="job-run__detail">"Reported: " {detail}</p> })}
             {error_types::for_job(kind, status).map(|entry| view! {
-                <A href=format!("/errors#{}", entry.id) attr:class="job-run__about">{format!("About “{}”", entry.title)}</A>
+                <A href=paths::error_type(entry.id) attr:class="job-run__about">{format!("About “{}”", entry.title)}</A>
             })}
             {(kind == JobKind::Backup && status == JobStatus::AuthenticationError && may_fix_credentials).then(|| view! {
-                <A href="/settings/credentials" attr:class="job-run__fix">"Open Account Settings › Credentials"</A>
+                <A href=paths::CREDENTIALS attr:class="job-run__fix">"Open Account Settings › Credentials"</A>
             })}
         </div>
     }

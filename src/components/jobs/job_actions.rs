@@ -7,7 +7,7 @@ use portal_api::{JobKind, JobRow, JobStatus};
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
-use crate::Session;
+use crate::session::Session;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobAction {

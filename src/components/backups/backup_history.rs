@@ -8,8 +8,8 @@ use portal_api::backups::BACKUP_HISTORY_RUNS;
 use portal_api::{BackupRunEntry, JobStatus};
 
 use crate::api;
+use crate::bytes::human_bytes;
 use crate::components::error_notice::ErrorNotice;
-use crate::components::job_run::human_bytes;
 use crate::time;
 
 /// One slot of `SLOT` units per run: whole numbers only (formatting floats would pull

@@ -8,7 +8,7 @@ use crate::access::may_choose_destination;
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::text_field::TextField;
-use crate::Session;
+use crate::session::Session;
 
 /// "restore", "download", "migration": what the form starts.
 pub fn noun(kind: JobKind) -> &'static str {

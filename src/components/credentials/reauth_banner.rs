@@ -5,6 +5,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use portal_api::BrokenCredential;
 
+use crate::paths;
+
 #[component]
 pub fn ReauthBanner(broken: Vec<BrokenCredential>) -> impl IntoView {
     (!broken.is_empty()).then(|| {
@@ -14,7 +16,7 @@ pub fn ReauthBanner(broken: Vec<BrokenCredential>) -> impl IntoView {
                 <p>"Backups that need these credentials stop with Authentication Error until they are fixed:"</p>
                 <ul class="reauth-banner__list">
                     {broken.into_iter().map(|item| {
-                        let href = format!("/settings/credentials?organisation={}#{}", item.organisation_id, item.kind.as_str());
+                        let href = format!("{}?organisation={}#{}", paths::CREDENTIALS, item.organisation_id, item.kind.as_str());
                         view! {
                             <li>
                                 <strong>{format!("{} · {}", item.organisation, item.kind.label())}</strong>

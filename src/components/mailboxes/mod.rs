@@ -1,0 +1,4 @@
+//! Account Settings › Mailboxes: adding an IMAP mailbox, and its new password.
+
+pub mod imap_mailbox_form;
+pub mod mailbox_password;
