@@ -10,8 +10,8 @@ use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
     jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConnectionTest, ConsentStart,
     Credentials, Dashboard, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, ImapMailboxRequest, ImapPassword, JobKind,
-    JobRow, JobsQuery, NewJob, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem,
-    StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
+    JobRow, JobSort, JobStatus, JobsQuery, NewJob, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo,
+    SignInRequest, SkippedItem, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -245,9 +245,13 @@ pub async fn force_backups(filter: &ForceBackupsRequest) -> Result<ForceBackupsR
 }
 
 pub async fn jobs(query: &JobsQuery) -> Result<Page<JobRow>, ApiError> {
-    let mut pairs = vec![("kind", query.kind.clone().unwrap_or_default())];
-    for (key, value) in [("q", &query.q), ("status", &query.status), ("sort", &query.sort)] {
-        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+    let mut pairs = vec![("kind", query.kind.map(JobKind::as_str).unwrap_or_default().to_owned())];
+    if let Some(q) = query.q.as_deref().filter(|v| !v.is_empty()) {
+        pairs.push(("q", q.to_owned()));
+    }
+    let names = [("status", query.status.map(JobStatus::as_str)), ("sort", query.sort.map(JobSort::as_str))];
+    for (key, value) in names {
+        if let Some(value) = value {
             pairs.push((key, value.to_owned()));
         }
     }

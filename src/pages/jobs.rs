@@ -5,8 +5,8 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::jobs::{destination_password_fixes, JOB_SORTS};
-use portal_api::{JobKind, JobRow, JobStatus, JobsQuery, Page};
+use portal_api::jobs::destination_password_fixes;
+use portal_api::{JobKind, JobRow, JobSort, JobStatus, JobsQuery, Page};
 
 use crate::access;
 use crate::components::copy_button::CopyButton;
@@ -26,13 +26,14 @@ use crate::{api, paths};
 /// The address of a tab (`/status/restores`) with its filter; defaults are left out.
 pub fn jobs_href(kind: JobKind, query: &JobsQuery) -> String {
     let mut pairs = Vec::new();
-    for (key, value) in [("q", &query.q), ("status", &query.status)] {
-        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-            pairs.push((key, value.to_owned()));
-        }
+    if let Some(q) = query.q.as_deref().filter(|v| !v.is_empty()) {
+        pairs.push(("q", q.to_owned()));
     }
-    if let Some(sort) = query.sort.as_deref().filter(|s| *s != "newest" && !s.is_empty()) {
-        pairs.push(("sort", sort.to_owned()));
+    if let Some(status) = query.status {
+        pairs.push(("status", status.as_str().to_owned()));
+    }
+    if let Some(sort) = query.sort.filter(|s| *s != JobSort::Newest) {
+        pairs.push(("sort", sort.as_str().to_owned()));
     }
     if let Some(page) = query.page.filter(|p| *p > 1) {
         pairs.push(("page", page.to_string()));
@@ -64,10 +65,11 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     let filter = Memo::new(move |_| {
         let query = query.read();
         JobsQuery {
-            kind: Some(kind.as_str().to_owned()),
+            kind: Some(kind),
             q: query.get("q").filter(|q| !q.is_empty()),
-            status: query.get("status").filter(|s| !s.is_empty()),
-            sort: query.get("sort").filter(|s| !s.is_empty()),
+            // A name the list does not know (an old or edited address) filters nothing.
+            status: query.get("status").and_then(|s| JobStatus::parse(&s)).filter(|s| kind.allows(*s)),
+            sort: query.get("sort").and_then(|s| JobSort::parse(&s)),
             page: query.get("page").and_then(|p| p.parse().ok()),
             per_page: None,
         }
@@ -102,8 +104,8 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
         go_search(&|q: &mut JobsQuery| q.q = Some(search.get_untracked()));
     };
     let on_sort = move |ev: leptos::ev::Event| {
-        let sort = event_target_value(&ev);
-        go(&|q: &mut JobsQuery| q.sort = Some(sort.clone()));
+        let sort = JobSort::parse(&event_target_value(&ev));
+        go(&|q: &mut JobsQuery| q.sort = sort);
     };
     let creating = RwSignal::new(false);
     let created = RwSignal::new(None::<String>);
@@ -151,8 +153,8 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
                     let total: u64 = chips.iter().map(|c| c.count).sum();
                     let mut links = vec![chip(jobs_href(kind, &all), "All".to_owned(), total, current.status.is_none())];
                     for count in chips {
-                        let target = JobsQuery { status: Some(count.status.as_str().to_owned()), page: None, ..current.clone() };
-                        let selected = current.status.as_deref() == Some(count.status.as_str());
+                        let target = JobsQuery { status: Some(count.status), page: None, ..current.clone() };
+                        let selected = current.status == Some(count.status);
                         links.push(chip(jobs_href(kind, &target), count.status.label().to_owned(), count.count, selected));
                     }
                     links.collect_view()
@@ -171,8 +173,8 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
                 </div>
                 <div class="filters__field">
                     <label for="jobs-sort">"Sort"</label>
-                    <select id="jobs-sort" on:change=on_sort prop:value=move || filter.get().sort.unwrap_or_else(|| "newest".into())>
-                        {JOB_SORTS.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+                    <select id="jobs-sort" on:change=on_sort prop:value=move || filter.get().sort.unwrap_or(JobSort::Newest).as_str()>
+                        {JobSort::ALL.into_iter().map(|sort| view! { <option value=sort.as_str()>{sort.label()}</option> }).collect_view()}
                     </select>
                 </div>
                 <button type="submit" class="button">"Search"</button>

@@ -95,7 +95,7 @@ fn MailboxesTable(list: Vec<OrganisationMailbox>, refresh: Callback<()>) -> impl
             </thead>
             <tbody>
                 <For each=move || list.clone() key=|m| (m.id, m.backup_status.as_str(), m.messages, m.storage_used_bytes) let:mailbox>
-                    <tr class="backups-table__row" data-connector=mailbox.connector.clone()>
+                    <tr class="backups-table__row" data-connector=mailbox.connector.as_str()>
                         <td data-label="Mailbox"><span class="backups-table__email">{mailbox.email.clone()}</span></td>
                         <td data-label="Where">
                             {match mailbox.imap.clone() {
@@ -111,7 +111,7 @@ fn MailboxesTable(list: Vec<OrganisationMailbox>, refresh: Callback<()>) -> impl
                         </td>
                         <td data-label="Backup"><StatusBadge status=mailbox.backup_status /></td>
                         <td data-label="Saved">
-                            {if mailbox.connector == "imap" {
+                            {if mailbox.connector == portal_api::Connector::Imap {
                                 format!("{} messages · {}", mailbox.messages, human_bytes(mailbox.storage_used_bytes))
                             } else {
                                 human_bytes(mailbox.storage_used_bytes)

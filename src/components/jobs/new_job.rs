@@ -2,7 +2,7 @@
 //! at once, and any field the server refuses is marked with its own message.
 
 use leptos::prelude::*;
-use portal_api::{BackupsQuery, JobKind, NewJob};
+use portal_api::{BackupsQuery, DownloadFormat, JobKind, NewJob, OnConflict};
 
 use crate::access::may_choose_destination;
 use crate::api::{self, ApiError};
@@ -31,8 +31,8 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     let folders = RwSignal::new(Vec::<String>::new());
     let elsewhere = RwSignal::new(kind == JobKind::Migrate);
     let destination = RwSignal::new(String::new());
-    let on_conflict = RwSignal::new("skip".to_owned());
-    let format = RwSignal::new("mbox".to_owned());
+    let on_conflict = RwSignal::new(OnConflict::Skip);
+    let format = RwSignal::new(DownloadFormat::Mbox);
     // The first mailbox is preselected in the list; an untouched select means that one.
     let chosen_mailbox = move || {
         mailbox
@@ -79,7 +79,7 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let job = NewJob {
-            kind: kind.as_str().to_owned(),
+            kind,
             mailbox_id: untrack(chosen_mailbox).unwrap_or(0),
             folders: folders.get_untracked(),
             destination: (elsewhere.get_untracked() && choose_destination.get_untracked()).then(|| destination.get_untracked()),
@@ -169,7 +169,7 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
                 </Show>
                 <div class="field">
                     <label for="new-job-conflict">"When a message is already there"</label>
-                    <select id="new-job-conflict" on:change=move |ev| on_conflict.set(event_target_value(&ev))>
+                    <select id="new-job-conflict" on:change=move |ev| on_conflict.set(OnConflict::parse(&event_target_value(&ev)).unwrap_or(OnConflict::Skip))>
                         <option value="skip">"Skip it"</option>
                         <option value="keep_both">"Keep both"</option>
                     </select>
@@ -188,11 +188,11 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
                 <fieldset class="field">
                     <legend>"Format"</legend>
                     <label class="new-job__choice">
-                        <input type="radio" name="new-job-format" checked=true on:change=move |_| format.set("mbox".into()) />
+                        <input type="radio" name="new-job-format" checked=true on:change=move |_| format.set(DownloadFormat::Mbox) />
                         "One mbox file"
                     </label>
                     <label class="new-job__choice">
-                        <input type="radio" name="new-job-format" on:change=move |_| format.set("eml_zip".into()) />
+                        <input type="radio" name="new-job-format" on:change=move |_| format.set(DownloadFormat::EmlZip) />
                         "EML files in a zip"
                     </label>
                 </fieldset>
