@@ -183,6 +183,12 @@ pub struct Config {
     /// Pause between the demo connector's progress steps, in milliseconds (a demo run takes 8 steps).
     #[arg(long, env = "PORTAL_DEMO_STEP_MS", default_value_t = 600)]
     pub demo_step_ms: u64,
+
+    /// Keep every status of every kind on show in the demo data: once a minute, a status that
+    /// no demo mailbox shows any more is brought back by a real run whose script ends in it
+    /// (`cargo xtask run` and `dev` turn it on; tests leave the data as seeded).
+    #[arg(long, env = "PORTAL_DEMO_CYCLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub demo_cycle: bool,
 }
 
 /// The client secret the embedded identity provider knows. Public (it is in this file), so
@@ -267,6 +273,7 @@ impl Config {
             lease_seconds: 30,
             demo_extra_jobs: 0,
             demo_step_ms: 0,
+            demo_cycle: false,
             master_key: None,
             master_key_file: None,
             public_url: None,

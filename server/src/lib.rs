@@ -188,6 +188,9 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let (stopping, shutdown) = tokio::sync::watch::channel(false);
     let state = prepare_with_shutdown(config, shutdown).await?;
     state.engine.clone().spawn();
+    if state.config.seed_demo && state.config.demo_cycle {
+        seed::director::spawn(state.db.clone());
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Backup Portal listening on http://{}", listener.local_addr()?);
     // hyper's HTTP/1.1 connections rather than `axum::serve`, which gives a client all the time

@@ -281,3 +281,55 @@ async fn a_run_whose_instance_stopped_is_shown_interrupted_until_a_worker_takes_
     let row = backup(&app, &admin, target.mailbox_id).await;
     assert_eq!((row.status, row.run.interrupted_at), (JobStatus::Completed, None));
 }
+
+/// The statuses demo mailboxes show for one kind (backups: the Backups list).
+async fn demo_statuses(app: &TestApp, kind: portal_api::JobKind) -> Vec<String> {
+    let sql = if kind == portal_api::JobKind::Backup {
+        "SELECT DISTINCT status FROM backups WHERE $1 <> ''"
+    } else {
+        "SELECT DISTINCT status FROM jobs WHERE kind = $1"
+    };
+    let rows: Vec<(String,)> = sqlx::query_as(sql).bind(kind.as_str()).fetch_all(&app.db).await.unwrap();
+    rows.into_iter().map(|(status,)| status).collect()
+}
+
+#[tokio::test]
+async fn the_demo_brings_back_a_status_that_passed_through_a_real_run() {
+    use portal_api::JobKind;
+    let app = test_app().await;
+    // Time passes: every waiting retry comes due and succeeds, as in a demo left running.
+    for _ in 0..3 {
+        sqlx::query("UPDATE jobs SET next_run_at = $1 WHERE next_run_at IS NOT NULL")
+            .bind(now_ms())
+            .execute(&app.db)
+            .await
+            .unwrap();
+        app.state.engine.run_due().await.unwrap();
+    }
+    for kind in [JobKind::Backup, JobKind::Restore] {
+        let shown = demo_statuses(&app, kind).await;
+        for gone in ["retrying", "connection_error", "on_queue", "preparing_backup"] {
+            assert!(!shown.iter().any(|s| s == gone), "{kind}: {gone} still shown after every retry ran: {shown:?}");
+        }
+    }
+
+    let started = portal_server::seed::director::keep_every_status(&app.db).await.unwrap();
+    assert!(started > 0);
+    // What waits is seen waiting; the runs that start now end in the statuses that had gone.
+    app.state.engine.run_due().await.unwrap();
+    for kind in JobKind::ALL {
+        let shown = demo_statuses(&app, kind).await;
+        let waiting = if kind == JobKind::Backup { "preparing_backup" } else { "on_queue" };
+        for back in [waiting, "retrying", "connection_error", "completed", "partially_complete"] {
+            assert!(!kind.allows(back.parse().unwrap()) || shown.iter().any(|s| s == back), "{kind}: no {back} in {shown:?}");
+        }
+    }
+    // Nothing else is missing: a second look starts only the backup In Progress again (its
+    // slow run ends at once here, where the demo's steps take no time).
+    assert_eq!(portal_server::seed::director::keep_every_status(&app.db).await.unwrap(), 1);
+    let (params,): (String,) = sqlx::query_as("SELECT params FROM jobs WHERE kind = 'backup' ORDER BY created_at DESC LIMIT 1")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(params, r#"{"script":"slow"}"#);
+}

@@ -119,6 +119,8 @@ fn run(args: &[String]) -> Result {
     // The demo, which `portal-server` on its own never seeds (its password is published).
     let mut child = Command::new(&server)
         .env("PORTAL_SEED_DEMO", std::env::var("PORTAL_SEED_DEMO").unwrap_or_else(|_| "true".into()))
+        // Every status of every kind stays on show while the demo runs.
+        .env("PORTAL_DEMO_CYCLE", std::env::var("PORTAL_DEMO_CYCLE").unwrap_or_else(|_| "true".into()))
         // The local Dovecot of --imap is on this machine.
         .envs(with_imap.then_some(("PORTAL_ALLOW_PRIVATE_TARGETS", "true")))
         .args(&server_args)

@@ -193,6 +193,8 @@ pub fn dev(args: &[String]) -> Result {
     let server = target_dir().join("debug").join("portal-server");
     let mut child = Command::new(&server)
         .env("PORTAL_SEED_DEMO", std::env::var("PORTAL_SEED_DEMO").unwrap_or_else(|_| "true".into()))
+        // Every status of every kind stays on show while the demo runs.
+        .env("PORTAL_DEMO_CYCLE", std::env::var("PORTAL_DEMO_CYCLE").unwrap_or_else(|_| "true".into()))
         .args(args)
         .current_dir(root())
         .spawn()

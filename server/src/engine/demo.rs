@@ -17,11 +17,13 @@ pub struct DemoConnector {
     pub data_dir: std::path::PathBuf,
 }
 
-/// The scripts a demo mailbox can have.
-pub const SCRIPTS: [&str; 8] =
-    ["ok", "partial", "auth_error", "space_full", "connection_then_ok", "unknown_then_ok", "unknown_always", "failed"];
+/// The scripts a demo mailbox (or one job) can have. `slow` completes like `ok`, its steps
+/// `SLOW_STEPS` times longer: a run that stays In Progress for minutes.
+pub const SCRIPTS: [&str; 9] =
+    ["ok", "partial", "auth_error", "space_full", "connection_then_ok", "unknown_then_ok", "unknown_always", "failed", "slow"];
 
 const STEPS: u64 = 8;
+const SLOW_STEPS: u32 = 30;
 
 impl Connector for DemoConnector {
     fn run<'a>(&'a self, work: &'a Work, progress: &'a dyn ProgressSink) -> BoxFuture<'a, Outcome> {
@@ -50,9 +52,10 @@ impl Connector for DemoConnector {
                 _ => {}
             }
             let (items_total, bytes_total) = size_of(&work.mailbox_email);
+            let pause = if work.script == "slow" { self.step * SLOW_STEPS } else { self.step };
             for step in 1..=STEPS {
-                if !self.step.is_zero() {
-                    tokio::time::sleep(self.step).await;
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
                 }
                 progress
                     .report(Progress {

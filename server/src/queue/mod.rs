@@ -79,11 +79,22 @@ pub async fn enqueue(
     params: &JobParams,
     created_by: i64,
 ) -> Result<String, sqlx::Error> {
+    enqueue_at(db, kind, mailbox_id, params, Some(created_by), now_ms()).await
+}
+
+/// Queues a migration, restore or download to start at `run_at` (On Queue until then).
+pub async fn enqueue_at(
+    db: &Db,
+    kind: JobKind,
+    mailbox_id: i64,
+    params: &JobParams,
+    created_by: Option<i64>,
+    run_at: i64,
+) -> Result<String, sqlx::Error> {
     let id = new_job_id(kind);
-    let now = now_ms();
     sqlx::query(
         "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_by, created_at, updated_at, next_run_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
     .bind(&id)
     .bind(kind.as_str())
@@ -91,7 +102,8 @@ pub async fn enqueue(
     .bind(JobStatus::OnQueue.as_str())
     .bind(params.to_json())
     .bind(created_by)
-    .bind(now)
+    .bind(now_ms())
+    .bind(run_at)
     .execute(db)
     .await?;
     Ok(id)
@@ -112,19 +124,33 @@ pub async fn add_backup_row(tx: &mut sqlx::Transaction<'_, sqlx::Any>, mailbox_i
 /// when one is already waiting or running (checked in the same transaction, so two requests
 /// at once cannot both start one).
 pub async fn enqueue_backup(db: &Db, mailbox_id: i64, created_by: Option<i64>, now: i64) -> Result<Option<String>, sqlx::Error> {
+    enqueue_backup_with(db, mailbox_id, created_by, &JobParams::default(), now).await
+}
+
+/// Queues a backup with its own parameters, to start at `run_at` (Preparing Backup until then).
+pub async fn enqueue_backup_with(
+    db: &Db,
+    mailbox_id: i64,
+    created_by: Option<i64>,
+    params: &JobParams,
+    run_at: i64,
+) -> Result<Option<String>, sqlx::Error> {
     let id = new_job_id(JobKind::Backup);
+    let now = now_ms();
     let preparing = JobStatus::PreparingBackup.as_str();
     let mut tx = db.begin().await?;
     sqlx::query(
-        "INSERT INTO jobs (id, kind, mailbox_id, status, created_by, created_at, updated_at, next_run_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $6)",
+        "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_by, created_at, updated_at, next_run_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
     .bind(&id)
     .bind(JobKind::Backup.as_str())
     .bind(mailbox_id)
     .bind(preparing)
+    .bind(params.to_json())
     .bind(created_by)
     .bind(now)
+    .bind(run_at)
     .execute(&mut *tx)
     .await?;
     let taken = sqlx::query(&format!(

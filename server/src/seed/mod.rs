@@ -11,6 +11,7 @@ use crate::queue::new_job_id;
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 
+pub mod director;
 mod other_jobs;
 use other_jobs::{seed_other_jobs, DemoJob};
 
