@@ -69,7 +69,7 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
     .fetch_all(&state.db)
     .await?;
 
-    let need_reauthentication = crate::credentials::need_reauthentication(&state, &user).await?;
+    let need_reauthentication = crate::credentials::store::need_reauthentication(&state.db, &user).await?;
     let storage_warning =
         if crate::access::may(&user, Action::ViewServiceStorage) { service_storage_warning(&state.config).await } else { None };
     Ok(Json(Dashboard {

@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::{
-    Action, BackupAdminSignIn, BrokenCredential, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
-    DeviceFlowStatus, FieldError, OrganisationSummary,
+    Action, BackupAdminSignIn, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials, DeviceFlowStatus,
+    FieldError, OrganisationSummary,
 };
 
 use crate::auth::CurrentUser;
@@ -25,7 +25,7 @@ use crate::state::AppState;
 use consent::{consent_callback, start_consent};
 use device::{complete_device, start_device, FlowRow, FLOW_COLUMNS};
 use oauth::{OAuthFailure, Provider};
-use store::{mark_broken, record_event, FlowKind};
+use store::{mark_broken, FlowKind};
 
 const PROVIDER: &str = "The identity provider";
 
@@ -175,33 +175,6 @@ async fn credentials_of(state: &AppState, organisation: &Organisation) -> AppRes
     })
 }
 
-/// The broken credentials of the organisations the user administers (the dashboard's banner).
-pub async fn need_reauthentication(state: &AppState, user: &CurrentUser) -> AppResult<Vec<BrokenCredential>> {
-    let Some((condition, id)) = crate::access::scope(user).organisation_condition() else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<(i64, String, String, Option<String>, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT o.id, o.name, c.kind, c.reason, c.broken_since FROM credentials c JOIN organisations o ON o.id = c.organisation_id \
-         WHERE {condition} AND c.state = $2 ORDER BY o.name, c.kind"
-    ))
-    .bind(id)
-    .bind(CredentialState::Broken.as_str())
-    .fetch_all(&state.db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(organisation_id, organisation, kind, reason, since)| {
-            Ok(BrokenCredential {
-                organisation_id,
-                organisation,
-                kind: kind.parse().map_err(AppError::internal)?,
-                reason,
-                broken_since: since.map(rfc3339),
-            })
-        })
-        .collect::<AppResult<_>>()?)
-}
-
 fn client_key(user: &CurrentUser) -> String {
     format!("user:{}", user.user_id)
 }
@@ -338,17 +311,7 @@ pub async fn verify_credentials(
                     }
                     None => sealed,
                 };
-                sqlx::query(
-                    "UPDATE credentials SET sealed_secret = $1, last_verified_at = $2, updated_at = $2 \
-                     WHERE organisation_id = $3 AND kind = $4 AND state = $5",
-                )
-                .bind(&sealed)
-                .bind(now)
-                .bind(organisation.id)
-                .bind(kind.as_str())
-                .bind(CredentialState::Working.as_str())
-                .execute(&state.db)
-                .await?;
+                store::renew_secret(&state.db, organisation.id, kind, &sealed).await?;
             }
             Err(failure @ OAuthFailure::Refused { .. }) => {
                 let mut conn = state.db.acquire().await?;
@@ -394,34 +357,7 @@ async fn mark_working(
         Some(secret) => Some(state.secrets.seal(&state.db, organisation.id, &credential_context(kind), secret.as_bytes()).await?),
         None => None,
     };
-    let now = now_ms();
-    let mut tx = state.db.begin().await?;
-    let was: Option<(String,)> = sqlx::query_as("SELECT state FROM credentials WHERE organisation_id = $1 AND kind = $2")
-        .bind(organisation.id)
-        .bind(kind.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO credentials (organisation_id, kind, state, broken_since, reason, username, sealed_secret, expires_at, \
-                                  last_verified_at, updated_at) \
-         VALUES ($1, $2, $7, NULL, NULL, $3, $4, $5, $6, $6) \
-         ON CONFLICT (organisation_id, kind) DO UPDATE SET state = excluded.state, broken_since = NULL, reason = NULL, \
-             username = COALESCE(excluded.username, credentials.username), sealed_secret = excluded.sealed_secret, \
-             expires_at = excluded.expires_at, last_verified_at = excluded.last_verified_at, updated_at = excluded.updated_at",
-    )
-    .bind(organisation.id)
-    .bind(kind.as_str())
-    .bind(username)
-    .bind(&sealed)
-    .bind(expires_at)
-    .bind(now)
-    .bind(CredentialState::Working.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if was.is_some_and(|(s,)| s == CredentialState::Broken.as_str()) {
-        record_event(&mut *tx, organisation.id, kind, true, Some(detail), now).await?;
-    }
-    tx.commit().await?;
+    store::save_working(&state.db, organisation.id, kind, username, sealed.as_deref(), expires_at, detail).await?;
     recover_backups(state, organisation.id).await
 }
 

@@ -1,9 +1,10 @@
-//! What the job engine reads of the credentials: below both, so that the engine (a lower
-//! layer) never imports the credentials' handlers.
+//! A credential's state in the database: what the engine and the dashboard read of it, and
+//! every write of it (below the credentials' handlers, which the others never import).
 
-use portal_api::{CredentialKind, CredentialState};
+use portal_api::{BrokenCredential, CredentialKind, CredentialState};
 
-use crate::db::Db;
+use crate::db::{now_ms, rfc3339, Db};
+use crate::error::{AppError, AppResult};
 
 /// How long a delegated (device) token lasts.
 pub const DELEGATED_TOKEN_DAYS: i64 = 90;
@@ -78,7 +79,7 @@ where
     Ok(())
 }
 
-pub(super) async fn record_event(
+async fn record_event(
     conn: &mut sqlx::AnyConnection,
     organisation_id: i64,
     kind: CredentialKind,
@@ -96,6 +97,90 @@ pub(super) async fn record_event(
     .bind(detail)
     .bind(at)
     .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The broken credentials of the organisations the user administers (the dashboard's banner).
+pub async fn need_reauthentication(db: &Db, user: impl crate::access::Principal) -> AppResult<Vec<BrokenCredential>> {
+    let Some((condition, id)) = crate::access::scope(&user).organisation_condition() else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(i64, String, String, Option<String>, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT o.id, o.name, c.kind, c.reason, c.broken_since FROM credentials c JOIN organisations o ON o.id = c.organisation_id \
+         WHERE {condition} AND c.state = $2 ORDER BY o.name, c.kind"
+    ))
+    .bind(id)
+    .bind(CredentialState::Broken.as_str())
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(organisation_id, organisation, kind, reason, since)| {
+            Ok(BrokenCredential {
+                organisation_id,
+                organisation,
+                kind: kind.parse().map_err(AppError::internal)?,
+                reason,
+                broken_since: since.map(rfc3339),
+            })
+        })
+        .collect::<AppResult<_>>()?)
+}
+
+/// Saves a fixed credential (its secret already sealed) and, when it was broken, records the fix.
+pub async fn save_working(
+    db: &Db,
+    organisation_id: i64,
+    kind: CredentialKind,
+    username: Option<&str>,
+    sealed: Option<&str>,
+    expires_at: Option<i64>,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let was: Option<(String,)> = sqlx::query_as("SELECT state FROM credentials WHERE organisation_id = $1 AND kind = $2")
+        .bind(organisation_id)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO credentials (organisation_id, kind, state, broken_since, reason, username, sealed_secret, expires_at, \
+                                  last_verified_at, updated_at) \
+         VALUES ($1, $2, $7, NULL, NULL, $3, $4, $5, $6, $6) \
+         ON CONFLICT (organisation_id, kind) DO UPDATE SET state = excluded.state, broken_since = NULL, reason = NULL, \
+             username = COALESCE(excluded.username, credentials.username), sealed_secret = excluded.sealed_secret, \
+             expires_at = excluded.expires_at, last_verified_at = excluded.last_verified_at, updated_at = excluded.updated_at",
+    )
+    .bind(organisation_id)
+    .bind(kind.as_str())
+    .bind(username)
+    .bind(sealed)
+    .bind(expires_at)
+    .bind(now)
+    .bind(CredentialState::Working.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if was.is_some_and(|(s,)| s == CredentialState::Broken.as_str()) {
+        record_event(&mut *tx, organisation_id, kind, true, Some(detail), now).await?;
+    }
+    tx.commit().await
+}
+
+/// A working credential checked again with the provider: its secret (rotated, or the same) and
+/// when it was checked.
+pub async fn renew_secret(db: &Db, organisation_id: i64, kind: CredentialKind, sealed: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE credentials SET sealed_secret = $1, last_verified_at = $2, updated_at = $2 \
+         WHERE organisation_id = $3 AND kind = $4 AND state = $5",
+    )
+    .bind(sealed)
+    .bind(now_ms())
+    .bind(organisation_id)
+    .bind(kind.as_str())
+    .bind(CredentialState::Working.as_str())
+    .execute(db)
     .await?;
     Ok(())
 }
