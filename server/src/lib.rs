@@ -8,6 +8,7 @@ pub mod connector;
 pub mod credentials;
 pub mod dashboard;
 pub mod db;
+pub mod demo;
 pub mod disk;
 pub mod downloads;
 pub mod engine;
@@ -127,7 +128,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         max_message: u64::from(config.max_message_mb) << 20,
     };
     let connector = Arc::new(connector::ByMailbox {
-        demo: Arc::new(engine::demo::DemoConnector {
+        demo: Arc::new(demo::DemoConnector {
             step: Duration::from_millis(config.demo_step_ms),
             data_dir: config.data_dir.clone(),
         }),

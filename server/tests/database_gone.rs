@@ -17,7 +17,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use portal_api::{BackupRow, JobStatus, Page, Role};
 use portal_server::db::now_ms;
-use portal_server::engine::demo::DemoConnector;
+use portal_server::demo::DemoConnector;
 use portal_server::engine::{Engine, EngineConfig};
 use serde_json::{json, Value};
 

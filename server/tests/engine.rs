@@ -10,7 +10,7 @@ use common::*;
 use portal_api::{BackupRow, ForceBackupsResult, JobStatus, Page, Role};
 use portal_server::connector::Outcome;
 use portal_server::db::now_ms;
-use portal_server::engine::demo::DemoConnector;
+use portal_server::demo::DemoConnector;
 use portal_server::engine::{Engine, EngineConfig};
 use serde_json::json;
 

@@ -3,8 +3,6 @@
 //! A job whose instance died (its lease ran out) is claimed again, so a restart loses nothing.
 //! With PostgreSQL, instances share the queue through `FOR UPDATE SKIP LOCKED`.
 
-pub mod demo;
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -155,7 +155,7 @@ mod tests {
         for kind in JobKind::ALL {
             for status in kind.statuses() {
                 if let Some((script, _)) = script_for(kind, *status) {
-                    assert!(crate::engine::demo::SCRIPTS.contains(&script), "{kind} {status}: {script}");
+                    assert!(crate::demo::SCRIPTS.contains(&script), "{kind} {status}: {script}");
                 }
             }
         }
