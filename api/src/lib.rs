@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mailboxes;
 pub mod page;
 pub mod problem;
+pub mod problem_kind;
 pub mod session;
 
 pub use access::Action;
@@ -26,6 +27,7 @@ pub use jobs::{JobChanged, JobKind, JobRow, JobRun, JobStatus, JobsQuery, NewJob
 pub use mailboxes::{ConnectionTest, ImapMailboxRequest, ImapPassword, ImapSettings, OrganisationMailbox, SkippedItem};
 pub use page::Page;
 pub use problem::{FieldError, Problem};
+pub use problem_kind::{ProblemInfo, ProblemKind};
 pub use session::{Role, SessionInfo, SignInRequest};
 
 /// Header that carries the request ID on every API response (also in a problem's `instance`).
