@@ -1,7 +1,7 @@
 //! One error type for every handler; each becomes `application/problem+json` (RFC 9457).
 //! Each variant is one kind of problem (`portal_api::ProblemKind`), whose status, `type`, title
-//! and documentation come from that one table.
-//! The request ID is filled into `instance` by the problem layer (`problem.rs`).
+//! and documentation come from that one table; `instance` is the ID of the request being
+//! answered, which the problem layer (`problem.rs`) sets around each request.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -139,6 +139,8 @@ impl AppError {
         }
     }
 
+    /// The problem as answered: `instance` is the ID of the request being answered, when there
+    /// is one (`with_request_id`).
     pub fn to_problem(&self) -> Problem {
         let kind = self.kind();
         Problem {
@@ -146,7 +148,7 @@ impl AppError {
             title: kind.info().title.into(),
             status: kind.info().status,
             detail: Some(self.detail()),
-            instance: None,
+            instance: REQUEST_ID.try_with(Clone::clone).ok(),
             errors: match self {
                 AppError::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
@@ -164,6 +166,17 @@ impl std::fmt::Display for AppError {
 /// A kind's HTTP status.
 pub(crate) fn status_of(kind: ProblemKind) -> StatusCode {
     StatusCode::from_u16(kind.info().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+tokio::task_local! {
+    /// The ID of the request being answered: every problem built meanwhile carries it.
+    static REQUEST_ID: String;
+}
+
+/// Answers a request (`answer`) with `request_id` as the `instance` of every problem built
+/// meanwhile; the problem layer runs each request so.
+pub async fn with_request_id<F: std::future::Future>(request_id: String, answer: F) -> F::Output {
+    REQUEST_ID.scope(request_id, answer).await
 }
 
 /// How long a client waits before trying again when the database is busy or out of reach.
@@ -241,3 +254,16 @@ pub fn problem_response(problem: &Problem) -> Response {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_problem_carries_the_id_of_the_request_it_answers() {
+        let answered = with_request_id("0123abcd".into(), async { AppError::not_found("Nothing here.").to_problem() }).await;
+        assert_eq!(answered.instance.as_deref(), Some("0123abcd"));
+        assert_eq!((answered.type_uri.as_str(), answered.status), ("/problems/not-found", 404));
+        assert_eq!(AppError::not_found("Nothing here.").to_problem().instance, None, "outside a request: none");
+    }
+}
