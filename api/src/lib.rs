@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod mailboxes;
 pub mod page;
 pub mod problem;
+pub mod problem_kind;
 pub mod session;
 
 pub use access::Action;
@@ -32,6 +33,7 @@ pub use mailboxes::{
 };
 pub use page::Page;
 pub use problem::{FieldError, Problem};
+pub use problem_kind::{ProblemInfo, ProblemKind};
 pub use session::{Role, SessionInfo, SignInRequest};
 
 /// Header that carries the request ID on every API response (also in a problem's `instance`).

@@ -1,10 +1,12 @@
 //! One error type for every handler; each becomes `application/problem+json` (RFC 9457).
-//! The request ID is filled into `instance` by the problem layer (`problem.rs`).
+//! Each variant is one kind of problem (`portal_api::ProblemKind`), whose status, `type`, title
+//! and documentation come from that one table; `instance` is the ID of the request being
+//! answered, which the problem layer (`problem.rs`) sets around each request.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
-use portal_api::{FieldError, Problem};
+use portal_api::{FieldError, Problem, ProblemKind};
 
 #[derive(Debug)]
 pub enum AppError {
@@ -67,173 +69,33 @@ impl AppError {
         AppError::Internal(error.to_string())
     }
 
+    /// The kind of problem this is: its status, `type`, title and documentation are that kind's
+    /// (`portal_api::ProblemKind::info`).
+    pub fn kind(&self) -> ProblemKind {
+        match self {
+            AppError::Unauthenticated => ProblemKind::Unauthenticated,
+            AppError::InvalidCredentials => ProblemKind::InvalidCredentials,
+            AppError::CsrfRejected => ProblemKind::CsrfRejected,
+            AppError::Forbidden(_) => ProblemKind::Forbidden,
+            AppError::NotFound(_) => ProblemKind::NotFound,
+            AppError::MethodNotAllowed(_) => ProblemKind::MethodNotAllowed,
+            AppError::Gone(_) => ProblemKind::Gone,
+            AppError::Conflict(_) => ProblemKind::Conflict,
+            AppError::MalformedBody(_) => ProblemKind::MalformedBody,
+            AppError::UnsupportedMediaType => ProblemKind::UnsupportedMediaType,
+            AppError::PayloadTooLarge => ProblemKind::PayloadTooLarge,
+            AppError::Validation(_) => ProblemKind::Validation,
+            AppError::RateLimited { .. } => ProblemKind::RateLimited,
+            AppError::RangeNotSatisfiable { .. } => ProblemKind::RangeNotSatisfiable,
+            AppError::Upstream { .. } => ProblemKind::UpstreamUnavailable,
+            AppError::Timeout { .. } => ProblemKind::Timeout,
+            AppError::Unavailable { .. } => ProblemKind::Unavailable,
+            AppError::Internal(_) => ProblemKind::Internal,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
-        match self {
-            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AppError::CsrfRejected | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Gone(_) => StatusCode::GONE,
-            AppError::MalformedBody(_) => StatusCode::BAD_REQUEST,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            AppError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// One problem of each kind, for their documentation pages (`problems.rs`); a new kind
-    /// belongs here too.
-    pub(crate) fn kinds() -> [AppError; 18] {
-        let text = String::new;
-        [
-            AppError::Unauthenticated,
-            AppError::InvalidCredentials,
-            AppError::CsrfRejected,
-            AppError::Forbidden(text()),
-            AppError::NotFound(text()),
-            AppError::MethodNotAllowed(text()),
-            AppError::Gone(text()),
-            AppError::Conflict(text()),
-            AppError::MalformedBody(text()),
-            AppError::UnsupportedMediaType,
-            AppError::PayloadTooLarge,
-            AppError::Validation(Vec::new()),
-            AppError::RateLimited { retry_after_secs: 0, detail: text() },
-            AppError::RangeNotSatisfiable { length: 0 },
-            AppError::Upstream { service: "", cause: text() },
-            AppError::Timeout { limit_ms: 0 },
-            AppError::Unavailable { retry_after_secs: 0, cause: text() },
-            AppError::Internal(text()),
-        ]
-    }
-
-    /// For the documentation page: when this problem is answered, and what a client does next.
-    pub(crate) fn guidance(&self) -> (&'static str, &'static str) {
-        match self {
-            AppError::Unauthenticated => (
-                "The request carried no session, or its session ended (signed out, or older than the session lifetime).",
-                "Sign in again (POST /api/session) and repeat the request. The portal brings you back to the page you were on.",
-            ),
-            AppError::InvalidCredentials => (
-                "Sign-in with an email address and password that do not match an account. The answer never says which of the two was wrong.",
-                "Check both (and Caps Lock) and sign in again.",
-            ),
-            AppError::CsrfRejected => (
-                "A request that changes something came without this session's security token (the x-csrf-token header), or from another site.",
-                "Reload the page, which fetches the token again (GET /api/session), and repeat the request.",
-            ),
-            AppError::Forbidden(_) => (
-                "The signed-in role may not do this: for example an end user forcing a backup, or anyone but an organisation's admins and its reseller opening its credentials.",
-                "Ask someone with the role the detail names (your organisation admin or your reseller).",
-            ),
-            AppError::NotFound(_) => (
-                "Nothing is at this address for you: it never existed, it was deleted, or it belongs to someone outside your scope (which reads the same, on purpose).",
-                "Go back to the list and look for it there; an old link may point to something deleted.",
-            ),
-            AppError::MethodNotAllowed(_) => (
-                "The address exists but does not take this HTTP method. The Allow header lists the ones it takes.",
-                "Use one of the methods in Allow. In the portal this means the page is out of date: reload it.",
-            ),
-            AppError::Gone(_) => (
-                "It existed and is no longer available, such as a download link past its expiry.",
-                "Ask for it again (a download: Request again on the Downloads page).",
-            ),
-            AppError::Conflict(_) => (
-                "The request does not fit the thing's current state: a backup already running, a restore that already finished, a password for a job that no longer waits for one. The detail says what.",
-                "Reload the item to see its current state, then decide again.",
-            ),
-            AppError::MalformedBody(_) => (
-                "The body could not be read as JSON at all. The detail says where it stopped making sense.",
-                "Send a valid JSON document.",
-            ),
-            AppError::UnsupportedMediaType => (
-                "The body was sent with a Content-Type other than application/json.",
-                "Send JSON with Content-Type: application/json.",
-            ),
-            AppError::PayloadTooLarge => ("The body is larger than the server accepts (2 MB).", "Send less at once."),
-            AppError::Validation(_) => (
-                "The body or the query string was read, but some fields are wrong. The errors member names each field and what is wrong with it.",
-                "Correct each named field and send again; nothing was changed.",
-            ),
-            AppError::RateLimited { .. } => (
-                "Too many attempts in a short time (re-authentication attempts are limited per user and per organisation).",
-                "Wait the number of seconds in the Retry-After header, then try again. The portal counts down and retries by itself.",
-            ),
-            AppError::RangeNotSatisfiable { .. } => (
-                "A download was asked for a byte range (the Range header) that starts past the end of its file. Content-Range: bytes */length gives the file's length.",
-                "Ask for a range within the length, or for the whole file without Range. A download manager that resumes a file which has since been made again starts it over.",
-            ),
-            AppError::Upstream { .. } => (
-                "A service the server depends on, such as the identity provider, could not be reached or answered something unusable.",
-                "Nothing was changed. Try again in a few minutes; if it persists, quote the request ID to support.",
-            ),
-            AppError::Timeout { .. } => (
-                "The request took longer than the server's time limit, so the server stopped waiting for it.",
-                "Reload to see whether what you asked for completed anyway, then try again, with a narrower request if it was a large one.",
-            ),
-            AppError::Unavailable { .. } => (
-                "The database could not be used for a moment: another writer held it longer than the server waits, every connection was busy, or it could not be reached. Nothing was changed.",
-                "Wait the number of seconds in the Retry-After header, then try again. The portal counts down and retries by itself.",
-            ),
-            AppError::Internal(_) => (
-                "Something failed on the server that it did not expect. The cause is in the server's log under the request ID; the answer never includes it.",
-                "Try again. If it happens again, quote the request ID to support.",
-            ),
-        }
-    }
-
-    /// The stable problem type: a URI reference per kind of problem.
-    pub(crate) fn slug(&self) -> &'static str {
-        match self {
-            AppError::Unauthenticated => "unauthenticated",
-            AppError::InvalidCredentials => "invalid-credentials",
-            AppError::CsrfRejected => "csrf-rejected",
-            AppError::Forbidden(_) => "forbidden",
-            AppError::NotFound(_) => "not-found",
-            AppError::MethodNotAllowed(_) => "method-not-allowed",
-            AppError::Conflict(_) => "conflict",
-            AppError::Gone(_) => "gone",
-            AppError::MalformedBody(_) => "malformed-body",
-            AppError::UnsupportedMediaType => "unsupported-media-type",
-            AppError::PayloadTooLarge => "payload-too-large",
-            AppError::Validation(_) => "validation",
-            AppError::RateLimited { .. } => "rate-limited",
-            AppError::RangeNotSatisfiable { .. } => "range-not-satisfiable",
-            AppError::Upstream { .. } => "upstream-unavailable",
-            AppError::Timeout { .. } => "timeout",
-            AppError::Unavailable { .. } => "unavailable",
-            AppError::Internal(_) => "internal",
-        }
-    }
-
-    pub(crate) fn title(&self) -> &'static str {
-        match self {
-            AppError::Unauthenticated => "You are not signed in",
-            AppError::InvalidCredentials => "Email address or password not recognised",
-            AppError::CsrfRejected => "Request not accepted from this page",
-            AppError::Forbidden(_) => "Not allowed for your role",
-            AppError::NotFound(_) => "Not found",
-            AppError::MethodNotAllowed(_) => "Method not allowed here",
-            AppError::Conflict(_) => "In conflict with the current state",
-            AppError::Gone(_) => "No longer available",
-            AppError::MalformedBody(_) => "The request body is not valid JSON",
-            AppError::UnsupportedMediaType => "The request body must be JSON",
-            AppError::PayloadTooLarge => "The request body is too large",
-            AppError::Validation(_) => "Some fields are not valid",
-            AppError::RateLimited { .. } => "Too many attempts",
-            AppError::RangeNotSatisfiable { .. } => "The range asked for is not in the file",
-            AppError::Upstream { .. } => "A service we rely on did not answer as expected",
-            AppError::Timeout { .. } => "The request took too long",
-            AppError::Unavailable { .. } => "The service is busy for a moment",
-            AppError::Internal(_) => "Something went wrong on our side",
-        }
+        status_of(self.kind())
     }
 
     fn detail(&self) -> String {
@@ -277,13 +139,16 @@ impl AppError {
         }
     }
 
+    /// The problem as answered: `instance` is the ID of the request being answered, when there
+    /// is one (`with_request_id`).
     pub fn to_problem(&self) -> Problem {
+        let kind = self.kind();
         Problem {
-            type_uri: format!("/problems/{}", self.slug()),
-            title: self.title().into(),
-            status: self.status().as_u16(),
+            type_uri: kind.type_uri(),
+            title: kind.info().title.into(),
+            status: kind.info().status,
             detail: Some(self.detail()),
-            instance: None,
+            instance: REQUEST_ID.try_with(Clone::clone).ok(),
             errors: match self {
                 AppError::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
@@ -294,8 +159,24 @@ impl AppError {
 
 impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.title(), self.status())
+        write!(f, "{} ({})", self.kind().info().title, self.status())
     }
+}
+
+/// A kind's HTTP status.
+pub(crate) fn status_of(kind: ProblemKind) -> StatusCode {
+    StatusCode::from_u16(kind.info().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+tokio::task_local! {
+    /// The ID of the request being answered: every problem built meanwhile carries it.
+    static REQUEST_ID: String;
+}
+
+/// Answers a request (`answer`) with `request_id` as the `instance` of every problem built
+/// meanwhile; the problem layer runs each request so.
+pub async fn with_request_id<F: std::future::Future>(request_id: String, answer: F) -> F::Output {
+    REQUEST_ID.scope(request_id, answer).await
 }
 
 /// How long a client waits before trying again when the database is busy or out of reach.
@@ -378,12 +259,11 @@ pub type AppResult<T> = Result<T, AppError>;
 mod tests {
     use super::*;
 
-    #[test]
-    fn each_kind_is_listed_once() {
-        let kinds = AppError::kinds();
-        let mut slugs: Vec<&str> = kinds.iter().map(AppError::slug).collect();
-        slugs.sort_unstable();
-        slugs.dedup();
-        assert_eq!(slugs.len(), kinds.len(), "one of each kind");
+    #[tokio::test]
+    async fn a_problem_carries_the_id_of_the_request_it_answers() {
+        let answered = with_request_id("0123abcd".into(), async { AppError::not_found("Nothing here.").to_problem() }).await;
+        assert_eq!(answered.instance.as_deref(), Some("0123abcd"));
+        assert_eq!((answered.type_uri.as_str(), answered.status), ("/problems/not-found", 404));
+        assert_eq!(AppError::not_found("Nothing here.").to_problem().instance, None, "outside a request: none");
     }
 }

@@ -1,13 +1,13 @@
 //! The outermost API layer: gives every request an ID, makes sure every error that leaves
 //! the server is problem+json carrying that ID, and logs one line per request.
 //!
-//! Handlers return `AppError`, which is already a problem; this layer also catches what
-//! does not pass through a handler (axum's own 405, a caught panic) so that nothing
-//! reaches the browser as a bare status or plain text.
+//! Handlers return `AppError`, which is already a problem carrying the request ID (the
+//! layer answers each request inside `error::with_request_id`), and passes as it is; this
+//! layer also catches what does not pass through a handler (axum's own 405) so that
+//! nothing reaches the browser as a bare status or plain text.
 
 use std::time::Instant;
 
-use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -16,14 +16,11 @@ use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{Problem, REQUEST_ID_HEADER};
 use tracing::Instrument;
 
-use crate::error::{problem_response, AppError};
+use crate::error::{problem_response, with_request_id, AppError};
 
 /// The ID of the request being handled, in the request's extensions.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
-
-/// Problem bodies are small; anything larger is not one of ours.
-const MAX_PROBLEM_BYTES: usize = 64 * 1024;
 
 pub async fn problem_layer(mut request: Request, next: Next) -> Response {
     let request_id = new_request_id();
@@ -34,11 +31,11 @@ pub async fn problem_layer(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %request_id);
 
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = with_request_id(request_id.clone(), next.run(request)).instrument(span.clone()).await;
     // The identity provider built in answers in OAuth's own formats (JSON errors, HTML pages).
     let own_format = response.extensions().get::<portal_idp::OwnFormat>().is_some();
     let failed = response.status().is_client_error() || response.status().is_server_error();
-    let mut response = if failed && !own_format { as_problem(response, &request_id).await } else { response };
+    let mut response = if failed && !own_format { as_problem(response, &request_id) } else { response };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -54,17 +51,17 @@ pub async fn problem_layer(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// Fills the request ID into a problem, or turns a bare error response into one.
-async fn as_problem(response: Response, request_id: &str) -> Response {
-    let (mut parts, body) = response.into_parts();
+/// Leaves a problem as it is (it carries the request ID already), or turns a bare error
+/// response into one.
+fn as_problem(response: Response, request_id: &str) -> Response {
     let is_problem =
-        parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
-    let bytes = to_bytes(body, MAX_PROBLEM_BYTES).await.unwrap_or_default();
-
-    let mut problem = match is_problem.then(|| serde_json::from_slice::<Problem>(&bytes)) {
-        Some(Ok(problem)) => problem,
-        _ => fallback_problem(parts.status, &parts),
-    };
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    if is_problem {
+        return response;
+    }
+    // A bare answer's body (plain text, or nothing) is not shown: the problem says it all.
+    let (mut parts, _) = response.into_parts();
+    let mut problem = fallback_problem(parts.status, &parts);
     problem.instance = Some(request_id.to_owned());
 
     // Keep the headers that belong to the answer (Allow, Retry-After, Set-Cookie...).

@@ -1,6 +1,6 @@
 //! The documentation of each problem type: every problem's `type` (`/problems/{kind}`) leads
-//! to a page saying when the server answers it and what a client does next. Built from
-//! `AppError` itself, so the pages and the answers cannot drift apart.
+//! to a page saying when the server answers it and what a client does next. Built from the
+//! table the answers come from too (`portal_api::ProblemKind`), so they cannot drift apart.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,7 +8,9 @@ use axum::routing::get;
 use axum::Router;
 use portal_html::{document, esc};
 
-use crate::error::AppError;
+use portal_api::ProblemKind;
+
+use crate::error::{status_of, AppError};
 use crate::extract::ApiPath;
 use crate::state::AppState;
 
@@ -19,14 +21,16 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn index() -> Response {
-    let items: String = AppError::kinds()
-        .iter()
+    let items: String = ProblemKind::ALL
+        .into_iter()
         .map(|kind| {
+            let info = kind.info();
             format!(
-                "<li><a href=\"/problems/{slug}\"><code>{slug}</code></a> · {status} · {title}</li>",
-                slug = kind.slug(),
-                status = kind.status().as_u16(),
-                title = esc(kind.title())
+                "<li><a href=\"{uri}\"><code>{slug}</code></a> · {status} · {title}</li>",
+                uri = kind.type_uri(),
+                slug = info.slug,
+                status = info.status,
+                title = esc(info.title)
             )
         })
         .collect();
@@ -38,21 +42,20 @@ async fn index() -> Response {
 }
 
 async fn kind(ApiPath(slug): ApiPath<String>) -> Response {
-    let kinds = AppError::kinds();
-    let Some(kind) = kinds.iter().find(|k| k.slug() == slug) else {
+    let Some(kind) = ProblemKind::from_slug(&slug) else {
         return AppError::not_found("There is no problem type of this name; /problems lists them all.").into_response();
     };
-    let (when, what_to_do) = kind.guidance();
-    let status = kind.status();
+    let info = kind.info();
+    let status = status_of(kind);
     let body = format!(
-        "<p><code>type</code>: <code>/problems/{slug}</code> · HTTP {code} {reason}</p>\
+        "<p><code>type</code>: <code>{uri}</code> · HTTP {code} {reason}</p>\
          <h2>When</h2><p>{when}</p><h2>What to do</h2><p>{what_to_do}</p>\
          <p class=\"note\"><a href=\"/problems\">All problem types</a></p>",
-        slug = kind.slug(),
+        uri = kind.type_uri(),
         code = status.as_u16(),
         reason = status.canonical_reason().unwrap_or(""),
-        when = esc(when),
-        what_to_do = esc(what_to_do),
+        when = esc(info.meaning),
+        what_to_do = esc(info.what_to_do),
     );
-    document(StatusCode::OK, SITE, kind.title(), &body)
+    document(StatusCode::OK, SITE, info.title, &body)
 }

@@ -1,9 +1,12 @@
 //! One way to show a failed request, next to what the user did: what the status means,
-//! what the server said, what to do, and the request ID for support.
+//! what the server said, what to do, and the request ID for support. What each kind of
+//! problem means and what to do about it come from `portal_api::ProblemKind`.
 
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::components::A;
+use portal_api::problem_kind::TRY_AGAIN;
+use portal_api::ProblemKind;
 
 use crate::api::ApiError;
 use crate::components::copy_button::CopyButton;
@@ -13,41 +16,24 @@ use crate::components::sign_in_again::SignInAgain;
 pub fn meaning(status: Option<u16>) -> &'static str {
     match status {
         None => "The server could not be reached",
-        Some(400) => "The request was not understood",
-        Some(401) => "You are not signed in",
-        Some(403) => "Not allowed",
-        Some(404) => "Not found",
-        Some(405) => "Not possible here",
-        Some(409) => "Something changed in the meantime",
-        Some(410) => "No longer available",
-        Some(415) => "The request was not understood",
-        Some(422) => "Some details need correcting",
-        Some(429) => "Too many requests",
-        Some(500) => "Something went wrong on our side",
-        Some(502) => "The service is briefly unavailable",
-        Some(503) => "The service is busy or under maintenance",
-        Some(504) => "The request took too long",
-        Some(s) if s >= 500 => "The server had a problem",
-        Some(_) => "The request did not succeed",
+        Some(status) => match ProblemKind::of(None, status) {
+            Some(kind) => kind.info().in_short,
+            None if status >= 500 => "The server had a problem",
+            None => "The request did not succeed",
+        },
     }
 }
 
-/// What the user can do about it.
+/// What the user can do about an answer of this status.
 pub fn what_to_do(status: Option<u16>) -> &'static str {
+    advice(None, status)
+}
+
+/// What the user can do about an answer of this problem `type` and status.
+fn advice(type_uri: Option<&str>, status: Option<u16>) -> &'static str {
     match status {
         None => "Check your connection; if it works, the service may be restarting. Try again in a moment.",
-        Some(400) | Some(415) => "Reload the page and try again. If it happens again, send the request ID to support.",
-        Some(401) => "Sign in again; you will come back to this page.",
-        Some(403) => "Your role does not allow this. Ask your organisation admin or your reseller.",
-        Some(404) => "It may have been deleted, or the link is old. Go back to the list and look for it there.",
-        Some(405) => "Reload the page; if it happens again, send the request ID to support.",
-        Some(409) => "Reload this item to see its current state, then decide again.",
-        Some(410) => "Ask for it again.",
-        Some(422) => "Correct each field marked in the form, then send it again.",
-        Some(429) => "Wait a moment before trying again.",
-        Some(502) | Some(503) => "Try again in a few minutes.",
-        Some(504) => "Try again; if it keeps happening, narrow the request (a smaller filter) or try later.",
-        Some(_) => "Try again. If it keeps happening, send the request ID to support.",
+        Some(status) => ProblemKind::of(type_uri, status).map_or(TRY_AGAIN, |kind| kind.info().user_what_to_do),
     }
 }
 
@@ -65,11 +51,7 @@ pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>
     };
     // A refused sign-in is a 401 too, but signing in again is what the user just did.
     let session_ended = error.is_unauthenticated() && !error.is_problem("invalid-credentials");
-    let todo = if error.is_problem("invalid-credentials") {
-        "Check the email address and the password (is Caps Lock on?), then sign in again."
-    } else {
-        what_to_do(error.status)
-    };
+    let todo = advice(error.problem.as_ref().map(|p| p.type_uri.as_str()), error.status);
     let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
     let sign_in = session_ended.then(|| {
         let href = crate::sign_in_href(&crate::current_address());
