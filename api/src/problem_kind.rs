@@ -22,8 +22,8 @@ const TRY_AGAIN_LATER: &str = "Try again in a few minutes.";
 pub enum ProblemKind {
     Unauthenticated,
     InvalidCredentials,
-    CsrfRejected,
     Forbidden,
+    CsrfRejected,
     NotFound,
     MethodNotAllowed,
     Gone,
@@ -65,8 +65,9 @@ impl ProblemKind {
     pub const ALL: [ProblemKind; 18] = [
         ProblemKind::Unauthenticated,
         ProblemKind::InvalidCredentials,
-        ProblemKind::CsrfRejected,
+        // Forbidden first: a 403 whose type the portal does not know reads as a matter of role.
         ProblemKind::Forbidden,
+        ProblemKind::CsrfRejected,
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::Gone,
@@ -110,8 +111,9 @@ impl ProblemKind {
                 title: "Request not accepted from this page",
                 meaning: "A request that changes something came without this session's security token (the x-csrf-token header), or from another site.",
                 what_to_do: "Reload the page, which fetches the token again (GET /api/session), and repeat the request.",
-                in_short: "Not allowed",
-                user_what_to_do: ASK_SOMEONE_ELSE,
+                in_short: "Not accepted from this page",
+                // Not a matter of role: the page's security token is missing or old.
+                user_what_to_do: RELOAD_AND_TRY_AGAIN,
             },
             ProblemKind::Forbidden => ProblemInfo {
                 status: 403,
@@ -289,7 +291,9 @@ mod tests {
         assert_eq!(ProblemKind::of(Some("/problems/forbidden"), 403), Some(ProblemKind::Forbidden));
         assert_eq!(ProblemKind::of(Some("/problems/internal"), 502), Some(ProblemKind::UpstreamUnavailable));
         assert_eq!(ProblemKind::of(Some("about:blank"), 401), Some(ProblemKind::Unauthenticated));
-        assert_eq!(ProblemKind::of(None, 403), Some(ProblemKind::CsrfRejected));
+        // A 403 of no known type reads as a matter of role; a rejected token is named by its type.
+        assert_eq!(ProblemKind::of(None, 403), Some(ProblemKind::Forbidden));
+        assert_eq!(ProblemKind::of(Some("/problems/csrf-rejected"), 403), Some(ProblemKind::CsrfRejected));
         assert_eq!(ProblemKind::of(None, 418), None);
     }
 }
