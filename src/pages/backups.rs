@@ -14,7 +14,7 @@ use crate::components::backups::backup_history::BackupHistoryToggle;
 use crate::components::backups::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
 use crate::components::copy_button::CopyButton;
 use crate::components::jobs::job_run::JobRunSummary;
-use crate::components::jobs::skipped_items::{SkippedItems, SkippedOf};
+use crate::components::jobs::skipped_items::{OpenedSkipped, SkippedItems, SkippedOf};
 use crate::components::jobs::status_badge::StatusBadge;
 use crate::components::live_list::{use_live_list, LiveListView};
 use crate::components::local_time::LocalTime;
@@ -54,6 +54,7 @@ pub fn BackupsPage() -> impl IntoView {
     let backups = use_live_list(filter, |filter| async move { api::backups(&filter).await });
     let refresh = Callback::new(move |_: ()| backups.refetch());
     ForceBackups::provide(refresh);
+    OpenedSkipped::provide();
     let show_organisation = Signal::derive(move || session.role().is_some_and(access::sees_other_mailboxes));
     let may_force = Signal::derive(move || session.may(portal_api::Action::ForceBackup));
     let total = Signal::derive(move || backups.total());

@@ -14,7 +14,7 @@ use crate::components::jobs::destination_password::{DestinationEdits, Destinatio
 use crate::components::jobs::job_actions::{may_manage, JobActionError, JobActions, RetryJobButton};
 use crate::components::jobs::job_run::JobRunSummary;
 use crate::components::jobs::new_job::{noun, NewJobForm};
-use crate::components::jobs::skipped_items::{SkippedItems, SkippedOf};
+use crate::components::jobs::skipped_items::{OpenedSkipped, SkippedItems, SkippedOf};
 use crate::components::jobs::status_badge::StatusBadge;
 use crate::components::live_list::{use_live_list, LiveListView};
 use crate::components::local_time::LocalTime;
@@ -86,6 +86,7 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     });
     JobActions::provide(Callback::new(move |_| refresh.run(())));
     DestinationEdits::provide(refresh);
+    OpenedSkipped::provide();
     let show_organisation = Signal::derive(move || session.role().is_some_and(access::sees_other_mailboxes));
     // Who may start this kind of job, from the table the server enforces; the others are told who does.
     let may_start = Signal::derive(move || session.may(portal_api::Action::start(kind)));

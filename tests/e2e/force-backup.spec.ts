@@ -113,3 +113,23 @@ test('a list whose refresh fails stays on screen, marked as not refreshed, until
   await expect(stale).toHaveCount(0, { timeout: 20_000 });
   await expect(rows.filter({ hasText: email })).toBeVisible();
 });
+
+test('a list of skipped messages someone opened stays open while the list follows live updates', async ({ page }) => {
+  await signIn(page, ORG_ADMIN);
+  await page.goto('/status/backups?status=partially_complete');
+  const row = page.locator('.backups-table__row').first();
+  await row.getByRole('button', { name: 'Which messages were skipped?' }).click();
+  const skipped = row.getByRole('list', { name: 'Skipped messages' });
+  await expect(skipped).toContainText('could not be read as an email');
+  const updated = page.locator('.backups__updated');
+  await expect(updated).toHaveText(/^Live · updated /);
+  const before = await updated.textContent();
+
+  // Another account of the organisation changes: the list is read again (and redrawn).
+  const session = await (await page.request.get('/api/session')).json();
+  const other = await (await page.request.get('/api/backups?status=completed')).json();
+  const forced = await page.request.post(`/api/backups/${other.items[0].mailbox_id}/force`, { headers: { 'x-csrf-token': session.csrf_token } });
+  expect(forced.status()).toBe(202);
+  await expect(updated).not.toHaveText(before!, { timeout: 15_000 });
+  await expect(skipped).toContainText('could not be read as an email');
+});

@@ -8,10 +8,21 @@ use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
 
 /// Whose skipped items: a job's, or the current backup of a mailbox.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SkippedOf {
     Job(String),
     Backup(i64),
+}
+
+/// The lists opened on a page, kept by the page: a live update redraws the rows whose data
+/// changed (or the whole list), and a list someone opened is read again and stays open.
+#[derive(Clone, Copy)]
+pub struct OpenedSkipped(StoredValue<std::collections::HashSet<SkippedOf>>);
+
+impl OpenedSkipped {
+    pub fn provide() {
+        provide_context(OpenedSkipped(StoredValue::new(Default::default())));
+    }
 }
 
 #[component]
@@ -42,6 +53,10 @@ pub fn SkippedItems(of: SkippedOf) -> impl IntoView {
             load.dispatch(of.clone());
         })
     };
+    let opened = use_context::<OpenedSkipped>();
+    if opened.is_some_and(|opened| opened.0.with_value(|set| set.contains(&of))) {
+        load.dispatch(of.clone());
+    }
     view! {
         <div class="skipped">
             <Show
@@ -56,6 +71,11 @@ pub fn SkippedItems(of: SkippedOf) -> impl IntoView {
                                 class="button button--small button--quiet"
                                 disabled=move || load.pending().get()
                                 on:click=move |_| {
+                                    if let Some(opened) = opened {
+                                        opened.0.update_value(|set| {
+                                            set.insert(of.clone());
+                                        });
+                                    }
                                     load.dispatch(of.clone());
                                 }
                             >
