@@ -75,9 +75,9 @@ pub struct Work {
 }
 
 /// What a job was asked to do, stored with it as JSON (`jobs.params`) and read back as this
-/// struct: a row that does not read is an error, never a default.
+/// struct: a value of the wrong type is an error, never a default. A key this build does not
+/// know is left alone (written by a newer instance during an upgrade).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct JobParams {
     /// Restore, migrate: the mailbox the messages go into (the source's own for a restore in place).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +93,10 @@ pub struct JobParams {
     /// password is wrong...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
+    /// Started by the demo's director to keep a status on show (`seed/director.rs`), which
+    /// removes it some time after it has finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo_cycle: bool,
 }
 
 impl JobParams {

@@ -23,7 +23,7 @@ pub const SCRIPTS: [&str; 9] =
     ["ok", "partial", "auth_error", "space_full", "connection_then_ok", "unknown_then_ok", "unknown_always", "failed", "slow"];
 
 const STEPS: u64 = 8;
-const SLOW_STEPS: u32 = 30;
+const SLOW_STEPS: u32 = 10;
 
 impl Connector for DemoConnector {
     fn run<'a>(&'a self, work: &'a Work, progress: &'a dyn ProgressSink) -> BoxFuture<'a, Outcome> {

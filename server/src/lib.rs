@@ -190,7 +190,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let state = prepare_with_shutdown(config, shutdown).await?;
     state.engine.clone().spawn();
     if state.config.seed_demo && state.config.demo_cycle {
-        seed::director::spawn(state.db.clone());
+        seed::director::spawn(state.db.clone(), state.config.data_dir.clone());
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Backup Portal listening on http://{}", listener.local_addr()?);

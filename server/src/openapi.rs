@@ -49,7 +49,8 @@ use crate::state::AppState;
         crate::mailboxes::add_mailbox,
         crate::mailboxes::change_password,
     ),
-    components(schemas(portal_api::Problem, portal_api::FieldError)),
+    // Schemas used only by query parameters are not gathered by utoipa: named here.
+    components(schemas(portal_api::Problem, portal_api::FieldError, portal_api::JobSort, portal_api::JobKind, portal_api::JobStatus)),
     tags(
         (name = "session", description = "Signing in and out"),
         (name = "backups", description = "The state of each mailbox's backup, and Force Backup"),

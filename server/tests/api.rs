@@ -259,6 +259,29 @@ async fn the_openapi_document_describes_every_route() {
         assert!(paths["/api/session"].get(method).is_some(), "session {method}");
     }
     assert!(doc["components"]["schemas"].get("Problem").is_some());
+    // Every reference leads somewhere: a client generated from the document can use it all.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for reference in refs {
+        let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{reference}"));
+        assert!(doc["components"]["schemas"].get(name).is_some(), "{reference} is not defined");
+    }
+}
+
+fn collect_refs(value: &Value, refs: &mut Vec<String>) {
+    match value {
+        Value::Object(members) => {
+            for (key, member) in members {
+                match (key.as_str(), member) {
+                    ("$ref", Value::String(reference)) => refs.push(reference.clone()),
+                    _ => collect_refs(member, refs),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, refs)),
+        _ => {}
+    }
 }
 
 #[tokio::test]

@@ -282,14 +282,15 @@ async fn a_run_whose_instance_stopped_is_shown_interrupted_until_a_worker_takes_
     assert_eq!((row.status, row.run.interrupted_at), (JobStatus::Completed, None));
 }
 
-/// The statuses demo mailboxes show for one kind (backups: the Backups list).
-async fn demo_statuses(app: &TestApp, kind: portal_api::JobKind) -> Vec<String> {
+/// The statuses one organisation's demo mailboxes (or one mailbox) show for a kind
+/// (backups: the Backups list).
+async fn demo_statuses(app: &TestApp, kind: portal_api::JobKind, condition: &str, id: i64) -> Vec<String> {
     let sql = if kind == portal_api::JobKind::Backup {
-        "SELECT DISTINCT status FROM backups WHERE $1 <> ''"
+        format!("SELECT DISTINCT b.status FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id WHERE {condition} AND $2 <> ''")
     } else {
-        "SELECT DISTINCT status FROM jobs WHERE kind = $1"
+        format!("SELECT DISTINCT j.status FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id WHERE {condition} AND j.kind = $2")
     };
-    let rows: Vec<(String,)> = sqlx::query_as(sql).bind(kind.as_str()).fetch_all(&app.db).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as(&sql).bind(id).bind(kind.as_str()).fetch_all(&app.db).await.unwrap();
     rows.into_iter().map(|(status,)| status).collect()
 }
 
@@ -306,30 +307,105 @@ async fn the_demo_brings_back_a_status_that_passed_through_a_real_run() {
             .unwrap();
         app.state.engine.run_due().await.unwrap();
     }
-    for kind in [JobKind::Backup, JobKind::Restore] {
-        let shown = demo_statuses(&app, kind).await;
-        for gone in ["retrying", "connection_error", "on_queue", "preparing_backup"] {
-            assert!(!shown.iter().any(|s| s == gone), "{kind}: {gone} still shown after every retry ran: {shown:?}");
-        }
-    }
-
-    let started = portal_server::seed::director::keep_every_status(&app.db).await.unwrap();
-    assert!(started > 0);
-    // What waits is seen waiting; the runs that start now end in the statuses that had gone.
-    app.state.engine.run_due().await.unwrap();
-    for kind in JobKind::ALL {
-        let shown = demo_statuses(&app, kind).await;
-        let waiting = if kind == JobKind::Backup { "preparing_backup" } else { "on_queue" };
-        for back in [waiting, "retrying", "connection_error", "completed", "partially_complete"] {
-            assert!(!kind.allows(back.parse().unwrap()) || shown.iter().any(|s| s == back), "{kind}: no {back} in {shown:?}");
-        }
-    }
-    // Nothing else is missing: a second look starts only the backup In Progress again (its
-    // slow run ends at once here, where the demo's steps take no time).
-    assert_eq!(portal_server::seed::director::keep_every_status(&app.db).await.unwrap(), 1);
-    let (params,): (String,) = sqlx::query_as("SELECT params FROM jobs WHERE kind = 'backup' ORDER BY created_at DESC LIMIT 1")
+    let (alice,): (i64,) = sqlx::query_as("SELECT id FROM mailboxes WHERE email = $1")
+        .bind(portal_api::demo::DEMO_SIGN_INS[0].1)
         .fetch_one(&app.db)
         .await
         .unwrap();
-    assert_eq!(params, r#"{"script":"slow"}"#);
+    // What the demo organisation admin (organisation 1) and end user see.
+    let scopes = [("m.organisation_id = $1", 1, &JobKind::ALL[..]), ("m.id = $1", alice, &JobKind::ALL[1..])];
+    for (condition, id, kinds) in scopes {
+        for &kind in kinds {
+            let shown = demo_statuses(&app, kind, condition, id).await;
+            for gone in ["retrying", "connection_error", "on_queue", "preparing_backup"] {
+                assert!(
+                    !shown.iter().any(|s| s == gone),
+                    "{condition} {id} {kind}: {gone} still shown after every retry ran: {shown:?}"
+                );
+            }
+        }
+    }
+    let (seeded,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs").fetch_one(&app.db).await.unwrap();
+
+    let started = portal_server::seed::director::keep_every_status(&app.db).await.unwrap();
+    assert!(started > 0);
+    // What waits is seen waiting; the runs that start now end in the statuses that had gone,
+    // in the organisation and in the end user's own mailbox.
+    app.state.engine.run_due().await.unwrap();
+    for (condition, id, kinds) in scopes {
+        for &kind in kinds {
+            let shown = demo_statuses(&app, kind, condition, id).await;
+            let waiting = if kind == JobKind::Backup { "preparing_backup" } else { "on_queue" };
+            for back in [waiting, "retrying", "connection_error", "completed", "partially_complete"] {
+                assert!(
+                    !kind.allows(back.parse().unwrap()) || shown.iter().any(|s| s == back),
+                    "{condition} {id} {kind}: no {back} in {shown:?}"
+                );
+            }
+        }
+    }
+    // Nothing else is missing: a second look starts only runs In Progress again (their slow
+    // script ends at once here, where the demo's steps take no time).
+    let before = now_ms();
+    portal_server::seed::director::keep_every_status(&app.db).await.unwrap();
+    let again: Vec<(String,)> =
+        sqlx::query_as("SELECT params FROM jobs WHERE created_at >= $1").bind(before).fetch_all(&app.db).await.unwrap();
+    assert!(again.iter().all(|(params,)| params.contains(r#""script":"slow""#)), "{again:?}");
+
+    // Hours later, the director's finished runs are removed (a download's file too); the
+    // seed's jobs and every mailbox's current backup stay.
+    app.state.engine.run_due().await.unwrap();
+    let removed =
+        portal_server::seed::director::remove_old_runs(&app.db, &app.state.config.data_dir, now_ms() + 1).await.unwrap();
+    assert!(removed > 0);
+    let (left,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE params NOT LIKE '%demo_cycle%'").fetch_one(&app.db).await.unwrap();
+    assert_eq!(left, seeded, "no job but the director's is removed");
+    let (dangling,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM backups b LEFT JOIN jobs j ON j.id = b.current_job_id WHERE j.id IS NULL")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(dangling, 0, "every Backups row keeps its current run");
+}
+
+/// A job's status and detail as stored.
+async fn stored_status(app: &TestApp, id: &str) -> (String, String) {
+    let (status, detail): (String, Option<String>) =
+        sqlx::query_as("SELECT status, detail FROM jobs WHERE id = $1").bind(id).fetch_one(&app.db).await.unwrap();
+    (status, detail.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_job_row_this_server_cannot_read_is_set_aside_and_the_queue_goes_on() {
+    let app = test_app().await;
+    app.state.engine.run_due().await.unwrap();
+    let now = now_ms();
+    // Written by a newer server (or by hand): a kind and parameters this build cannot read.
+    for (id, kind, params) in [("X-UNKNOWN", "archive", "{}"), ("R-BADPARAMS", "restore", r#"{"folders":5}"#)] {
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_at, updated_at, next_run_at) \
+             VALUES ($1, $2, 1, 'on_queue', $3, $4, $4, $4)",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(params)
+        .bind(now - 1)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let forced = app.send_as(&admin, Method::POST, "/api/backups/2/force", None).await;
+    assert_eq!(forced.status(), StatusCode::ACCEPTED);
+
+    // Both are dealt with, and the backup due after them still runs.
+    assert!(app.state.engine.run_due().await.unwrap() >= 2);
+    let (unknown, why) = stored_status(&app, "X-UNKNOWN").await;
+    assert_eq!(unknown, "failed");
+    assert!(why.contains("cannot run a job of this kind"), "{why}");
+    let (bad, why) = stored_status(&app, "R-BADPARAMS").await;
+    assert_eq!(bad, "failed");
+    assert!(why.contains("stored parameters could not be read"), "{why}");
+    assert_eq!(backup(&app, &admin, 2).await.status, JobStatus::Completed);
 }

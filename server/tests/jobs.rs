@@ -320,6 +320,12 @@ async fn a_new_job_with_wrong_fields_names_each_of_them() {
     let body = serde_json::json!({"kind": "backup", "mailbox_id": 1});
     let p = problem(app.send_as(&end_user, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(p.field_error("kind").is_some());
+
+    // Every wrong field at once, in the form's order: the mailbox, its folders, then the choices.
+    let body = serde_json::json!({"kind": "restore", "mailbox_id": 30, "folders": ["Secret"], "on_conflict": "overwrite"});
+    let p = problem(app.send_as(&admin, Method::POST, "/api/jobs", Some(body)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["mailbox_id", "folders", "on_conflict"], "{p:?}");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 import { expect, Page, test } from './fixtures';
 import { ORG_ADMIN, RESELLER, signIn } from './helpers';
 
-/** The built-in identity provider's demo password (server/src/idp). */
+/** The built-in identity provider's demo password (idp/src). */
 const IDP_PASSWORD = 'idp-demo';
 
 async function openCredentials(page: Page, organisation: number) {

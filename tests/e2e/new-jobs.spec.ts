@@ -1,7 +1,7 @@
 import { expect, test } from './fixtures';
 import { END_USER, ORG_ADMIN, signIn } from './helpers';
 
-/** Another mailbox of Acme Legal, the organisation of END_USER and ORG_ADMIN (server/src/seed.rs). */
+/** Another mailbox of Acme Legal, the organisation of END_USER and ORG_ADMIN (server/src/seed/mod.rs). */
 const COLLEAGUE = 'bruno.dubois@acme-legal.example';
 
 test('a restore started from the portal shows in its list at once, and runs', async ({ page }) => {

@@ -4,7 +4,7 @@ import { END_USER, ORG_ADMIN, signIn } from './helpers';
 // Who may do what (portal_api::Action): the portal offers each role only what it may do, and
 // the server refuses the rest whatever the portal shows.
 
-/** Another mailbox of Acme Legal, the organisation of END_USER and ORG_ADMIN (server/src/seed.rs). */
+/** Another mailbox of Acme Legal, the organisation of END_USER and ORG_ADMIN (server/src/seed/mod.rs). */
 const COLLEAGUE = 'bruno.dubois@acme-legal.example';
 /** A mailbox of another organisation of the same reseller. */
 const OTHER_ORGANISATION = 'hiro.bianchi@bluebird-clinics.example';
@@ -167,7 +167,7 @@ test("an end user is not told to use what she is not offered: the admin's part i
 test('an organisation admin is offered Try again or Edit on a migration that waits for it, and told to use them', async ({ page }) => {
   await signIn(page, ORG_ADMIN);
   // The seed has a cancelled migration and one the destination refused in every organisation
-  // (server/src/seed.rs); other specs may have tried them again or fixed them since.
+  // (server/src/seed/mod.rs); other specs may have tried them again or fixed them since.
   const cancelled = await jobs(page, 'migrate', 'cancelled');
   const refused = await jobs(page, 'migrate', 'authentication_error');
   test.skip(

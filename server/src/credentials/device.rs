@@ -124,6 +124,11 @@ async fn poll_device(state: AppState, organisation: Organisation, flow_id: Strin
     loop {
         let flow = match load_flow(&state.db, &flow_id).await {
             Ok(Some(flow)) => flow,
+            // A row this build cannot read does not become readable by waiting.
+            Err(error @ (sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_))) => {
+                tracing::error!(%error, flow = %flow_id, "a device flow could not be read; it is no longer polled");
+                return;
+            }
             // The database out of reach for a moment: look again, so that an authorisation
             // given meanwhile is still picked up.
             Err(error) if !state.shutting_down() => {

@@ -22,6 +22,19 @@ pub fn media_type(format: Format) -> &'static str {
     }
 }
 
+/// Deletes a download's file, in whichever format it was written (once its record is gone the
+/// signed link answers 404 anyway: a file that cannot be deleted is only space, and is logged).
+pub async fn remove_files(data_dir: &Path, job_id: &str) {
+    for format in Format::ALL {
+        let path = file_path(data_dir, job_id, format);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => tracing::warn!(%error, path = %path.display(), "could not delete a download's file"),
+        }
+    }
+}
+
 pub fn file_path(data_dir: &Path, job_id: &str, format: Format) -> PathBuf {
     data_dir.join("downloads").join(format!("{job_id}.{}", extension(format)))
 }

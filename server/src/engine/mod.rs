@@ -181,7 +181,16 @@ impl Engine {
                 .bind(job.mailbox_id)
                 .fetch_one(&self.db)
                 .await?;
-        let connector = connector.parse().map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+        // A job that cannot run as stored ends at once, named, instead of running on a guess.
+        let params = match (&job.params, connector.parse::<portal_api::Connector>()) {
+            (Ok(params), Ok(connector)) => (params.clone(), connector),
+            (Err(why), _) => return self.finish(&job, &Outcome::Failed(why.clone())).await,
+            (_, Err(error)) => {
+                tracing::error!(job = %job.id, %error, "a mailbox's connector could not be read");
+                return self.finish(&job, &Outcome::Failed("Its mailbox's connector could not be read.".into())).await;
+            }
+        };
+        let (params, connector) = params;
         let destination_password = match self.destination_password(&job.id, organisation_id).await? {
             Ok(password) => password,
             Err(outcome) => return self.finish(&job, &outcome).await,
@@ -196,8 +205,8 @@ impl Engine {
             mailbox_email: email,
             connector,
             // A job may carry its own script (a restore into a mailbox whose password is wrong...).
-            script: job.params.script.clone().unwrap_or(mailbox_script),
-            params: job.params.clone(),
+            script: params.script.clone().unwrap_or(mailbox_script),
+            params,
             attempt: job.attempts.max(1) as u32,
             credentials_ok,
             destination_password,

@@ -73,14 +73,17 @@ pub struct TextNewJob {
 }
 
 impl TextNewJob {
-    /// The request with its names read; `None` where a name is wrong (each in `errors`).
-    pub(super) fn read(self, errors: &mut Vec<FieldError>) -> (Option<JobKind>, NewJobFields) {
+    /// The request with its names read; `None` where a name is wrong. A wrong kind goes into
+    /// `errors` now; wrong choices (`on_conflict`, `format`) come back apart, for the answer to
+    /// name them after the mailbox, folders and destination, in the form's order.
+    pub(super) fn read(self, errors: &mut Vec<FieldError>) -> (Option<JobKind>, NewJobFields, Vec<FieldError>) {
         let kind = require_kind(Some(self.kind.as_str()), errors);
+        let mut choices = Vec::new();
         let on_conflict = match self.on_conflict.as_deref() {
             Some(text) if kind == Some(JobKind::Restore) => {
                 let parsed = OnConflict::parse(text);
                 if parsed.is_none() {
-                    errors.push(FieldError::new("on_conflict", "Choose skip or keep_both."));
+                    choices.push(FieldError::new("on_conflict", "Choose skip or keep_both."));
                 }
                 parsed
             }
@@ -90,7 +93,7 @@ impl TextNewJob {
             Some(text) if kind == Some(JobKind::Download) => {
                 let parsed = DownloadFormat::parse(text);
                 if parsed.is_none() {
-                    errors.push(FieldError::new("format", "Choose mbox or eml_zip."));
+                    choices.push(FieldError::new("format", "Choose mbox or eml_zip."));
                 }
                 parsed
             }
@@ -103,7 +106,7 @@ impl TextNewJob {
             on_conflict,
             format,
         };
-        (kind, fields)
+        (kind, fields, choices)
     }
 }
 

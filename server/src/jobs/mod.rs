@@ -213,16 +213,7 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
         return Err(AppError::Conflict(format!("{what} {id} changed while you asked; reload it to see its current state.")));
     }
     if job.kind == JobKind::Download {
-        for format in portal_api::DownloadFormat::ALL {
-            let path = crate::downloads::file::file_path(&state.config.data_dir, &id, format);
-            if let Err(error) = tokio::fs::remove_file(&path).await.or_else(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Ok(()),
-                _ => Err(e),
-            }) {
-                // The record is gone, so the signed link answers 404 anyway; the file is only space.
-                tracing::warn!(%error, path = %path.display(), "could not delete a download's file");
-            }
-        }
+        crate::downloads::file::remove_files(&state.config.data_dir, &id).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -334,7 +325,7 @@ pub async fn start_job(
     ApiJson(new): ApiJson<TextNewJob>,
 ) -> AppResult<(StatusCode, Json<JobRow>)> {
     let mut errors = Vec::new();
-    let (kind, new) = new.read(&mut errors);
+    let (kind, new, wrong_choices) = new.read(&mut errors);
     if let Some(kind) = kind {
         access::require(&user, Action::start(kind))?;
     }
@@ -378,6 +369,7 @@ pub async fn start_job(
         }
         _ => None,
     };
+    errors.extend(wrong_choices);
     let (Some(kind), Some(source), true) = (kind, mailbox, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
@@ -386,7 +378,7 @@ pub async fn start_job(
         folders: if matches!(kind, JobKind::Restore | JobKind::Download) { folders } else { Vec::new() },
         on_conflict: (kind == JobKind::Restore).then(|| new.on_conflict.unwrap_or(OnConflict::Skip)),
         format: (kind == JobKind::Download).then(|| new.format.unwrap_or(DownloadFormat::Mbox)),
-        script: None,
+        ..JobParams::default()
     };
     let id = queue::enqueue(&state.db, kind, new.mailbox_id, &params, user.user_id).await?;
     state.engine.wake();

@@ -10,18 +10,31 @@ use crate::connector::JobParams;
 use crate::db::{now_ms, Db};
 
 /// A job claimed by one instance, as the claim read it back.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Claimed {
     pub id: String,
-    #[sqlx(try_from = "String")]
     pub kind: JobKind,
     pub mailbox_id: i64,
     pub attempts: i32,
     pub retries: i32,
-    #[sqlx(try_from = "String")]
-    pub params: JobParams,
+    /// What it was asked to do; `Err` (why) when its stored parameters do not read: the run
+    /// then ends at once, as a failure on our side, instead of running on a guess.
+    pub params: Result<JobParams, String>,
     /// Until when this claim holds unless renewed.
     pub lease_until: i64,
+}
+
+/// The claimed row as stored; read into a `Claimed` once the claim is committed, so that a
+/// row this build cannot read never holds the queue up.
+#[derive(Debug, sqlx::FromRow)]
+struct ClaimedRow {
+    id: String,
+    kind: String,
+    mailbox_id: i64,
+    attempts: i32,
+    retries: i32,
+    params: String,
+    lease_until: i64,
 }
 
 /// Whose claim a write is made under: the instance and the attempt it claimed.
@@ -45,6 +58,32 @@ pub async fn claim(
     max_per_organisation: i64,
     postgres: bool,
 ) -> Result<Option<Claimed>, sqlx::Error> {
+    loop {
+        let Some(row) = claim_row(db, owner, lease_ms, max_per_organisation, postgres).await? else {
+            return Ok(None);
+        };
+        let Ok(kind) = row.kind.parse::<JobKind>() else {
+            // Not a kind this build runs: set aside, named, and the next due job is taken.
+            tracing::error!(job = %row.id, kind = %row.kind, "a job of a kind this server does not know was set aside");
+            set_aside(db, &row, owner).await?;
+            continue;
+        };
+        let params = JobParams::try_from(row.params).map_err(|error| {
+            tracing::error!(job = %row.id, %error, "a job's stored parameters could not be read");
+            "Its stored parameters could not be read; start it again.".to_owned()
+        });
+        let ClaimedRow { id, mailbox_id, attempts, retries, lease_until, .. } = row;
+        return Ok(Some(Claimed { id, kind, mailbox_id, attempts, retries, params, lease_until }));
+    }
+}
+
+async fn claim_row(
+    db: &Db,
+    owner: &str,
+    lease_ms: i64,
+    max_per_organisation: i64,
+    postgres: bool,
+) -> Result<Option<ClaimedRow>, sqlx::Error> {
     let now = now_ms();
     // With several PostgreSQL instances claiming at the same moment, an organisation may
     // briefly have one run more per extra instance; the cap holds again as runs end.
@@ -64,7 +103,7 @@ pub async fn claim(
          RETURNING id, kind, mailbox_id, attempts, retries, params, lease_until"
     );
     let mut tx = db.begin().await?;
-    let claimed: Option<Claimed> = sqlx::query_as(&sql)
+    let claimed: Option<ClaimedRow> = sqlx::query_as(&sql)
         .bind(owner)
         .bind(now + lease_ms)
         .bind(now)
@@ -94,6 +133,34 @@ pub async fn claim(
     sync_backup(&mut *tx, &job.id, JobStatus::InProgress, None, now).await?;
     tx.commit().await?;
     Ok(Some(job))
+}
+
+/// A claimed job this build cannot run: Failed, out of the queue, with why; nothing else of
+/// it is touched (a newer server may read it).
+async fn set_aside(db: &Db, row: &ClaimedRow, owner: &str) -> Result<(), sqlx::Error> {
+    let detail = "This server cannot run a job of this kind; it was set aside.";
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE jobs SET status = $1, next_run_at = NULL, lease_owner = NULL, lease_until = NULL, finished_at = $2, \
+                updated_at = $2, detail = $3 WHERE id = $4 AND lease_owner = $5 AND attempts = $6",
+    )
+    .bind(JobStatus::Failed.as_str())
+    .bind(now)
+    .bind(detail)
+    .bind(&row.id)
+    .bind(owner)
+    .bind(row.attempts)
+    .execute(db)
+    .await?;
+    sqlx::query("UPDATE job_attempts SET finished_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5")
+        .bind(now)
+        .bind(JobStatus::Failed.as_str())
+        .bind(detail)
+        .bind(&row.id)
+        .bind(row.attempts)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Extends a running job's lease to `until`; `false`: the claim was lost (taken over).

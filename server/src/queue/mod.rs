@@ -292,6 +292,22 @@ pub async fn requeue_with_password(db: &Db, id: &str, sealed: &str) -> Result<bo
 /// Deletes a finished migration, restore or download and what hangs on it. `false`: it is not
 /// (or no longer) finished, or is a backup.
 pub async fn delete_finished(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let condition = format!("kind <> '{}' AND status IN ({})", JobKind::Backup.as_str(), sql_list(&FINISHED));
+    delete_where(db, id, &condition).await
+}
+
+/// Deletes a run of any kind that is over: it has finished, waits for nothing, and is not its
+/// mailbox's current backup (the demo's director removes its old runs so).
+pub async fn delete_finished_run(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let condition = format!(
+        "finished_at IS NOT NULL AND status NOT IN ({}) AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.current_job_id = jobs.id)",
+        waiting_or_running()
+    );
+    delete_where(db, id, &condition).await
+}
+
+/// Deletes job `id` and what hangs on it, in one transaction, if `condition` holds for it.
+async fn delete_where(db: &Db, id: &str, condition: &str) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     for dependent in [
         "DELETE FROM job_secrets WHERE job_id = $1",
@@ -301,11 +317,7 @@ pub async fn delete_finished(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     ] {
         sqlx::query(dependent).bind(id).execute(&mut *tx).await?;
     }
-    let deleted = sqlx::query(&format!("DELETE FROM jobs WHERE id = $1 AND kind <> $2 AND status IN ({})", sql_list(&FINISHED)))
-        .bind(id)
-        .bind(JobKind::Backup.as_str())
-        .execute(&mut *tx)
-        .await?;
+    let deleted = sqlx::query(&format!("DELETE FROM jobs WHERE id = $1 AND {condition}")).bind(id).execute(&mut *tx).await?;
     if deleted.rows_affected() == 0 {
         return Ok(false);
     }

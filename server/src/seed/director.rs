@@ -1,10 +1,13 @@
 //! Keeps every status of every kind on show in the demo data, as people learn the product by
 //! looking at it. The seeded statuses pass (a retry succeeds, a run ends); once a minute, a
-//! status that no demo mailbox shows any more is brought back by a real run through the queue
-//! and the engine, whose demo script ends in that status. Nothing is written as a status here.
+//! status that a demo organisation (or the demo end user's mailbox) no longer shows is brought
+//! back by a real run through the queue and the engine, whose demo script ends in that status.
+//! Nothing is written as a status here. The runs it starts are marked (`JobParams::demo_cycle`)
+//! and removed some hours after they finished, so a demo left running does not grow.
 
 use std::time::Duration;
 
+use portal_api::demo::DEMO_SIGN_INS;
 use portal_api::{Connector, JobKind, JobStatus};
 
 use crate::connector::JobParams;
@@ -14,17 +17,19 @@ use crate::queue;
 /// How often the demo is looked at.
 const EVERY: Duration = Duration::from_secs(60);
 const MINUTE: i64 = 60_000;
-/// Finished jobs the director started are removed beyond this many per kind, oldest first, so
-/// that a demo left running for weeks does not grow without end.
-const KEEP_COMPLETED: i64 = 40;
+/// How long a finished run the director started stays listed.
+const KEEP_FINISHED_MS: i64 = 3 * 60 * MINUTE;
 
 /// Runs until the process ends.
-pub fn spawn(db: Db) -> tokio::task::JoinHandle<()> {
+pub fn spawn(db: Db, data_dir: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(EVERY).await;
             if let Err(error) = keep_every_status(&db).await {
                 tracing::warn!(%error, "the demo could not bring a status back");
+            }
+            if let Err(error) = remove_old_runs(&db, &data_dir, now_ms() - KEEP_FINISHED_MS).await {
+                tracing::warn!(%error, "the demo could not remove its old runs");
             }
         }
     })
@@ -49,101 +54,170 @@ fn script_for(kind: JobKind, status: JobStatus) -> Option<(&'static str, i64)> {
     })
 }
 
-/// Starts one run for each status (of each kind) that no demo mailbox shows; returns how many.
+/// Where statuses are kept on show: each demo organisation (what its admin and reseller see),
+/// and the demo end user's own mailbox (her migrations, restores and downloads).
+#[derive(Clone, Copy, Debug)]
+enum Scope {
+    Organisation(i64),
+    Mailbox(i64),
+}
+
+impl Scope {
+    /// SQL condition on `m` (the mailbox) for this scope, with its value as `$2`.
+    fn condition(self) -> (&'static str, i64) {
+        match self {
+            Scope::Organisation(id) => ("m.organisation_id = $2", id),
+            Scope::Mailbox(id) => ("m.id = $2", id),
+        }
+    }
+}
+
+/// Starts one run for each status (of each kind) that a scope does not show; returns how many.
 pub async fn keep_every_status(db: &Db) -> Result<u32, sqlx::Error> {
+    let organisations: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT o.id, o.storage_quota_bytes, COALESCE(CAST(SUM(m.storage_used_bytes) AS BIGINT), 0) \
+         FROM organisations o JOIN mailboxes m ON m.organisation_id = o.id WHERE m.connector = $1 \
+         GROUP BY o.id, o.storage_quota_bytes ORDER BY o.id",
+    )
+    .bind(Connector::Demo.as_str())
+    .fetch_all(db)
+    .await?;
     let mut started = 0;
-    for kind in JobKind::ALL {
-        let shown = shown_statuses(db, kind).await?;
+    for (organisation_id, quota, used) in organisations {
+        // Space Full only where the subscription is full, as the seed has it.
+        let full = quota > 0 && used >= quota;
+        started += keep_in(db, Scope::Organisation(organisation_id), full).await?;
+    }
+    let end_user: Option<(i64,)> = sqlx::query_as("SELECT id FROM mailboxes WHERE email = $1 AND connector = $2")
+        .bind(DEMO_SIGN_INS[0].1)
+        .bind(Connector::Demo.as_str())
+        .fetch_optional(db)
+        .await?;
+    if let Some((mailbox_id,)) = end_user {
+        started += keep_in(db, Scope::Mailbox(mailbox_id), false).await?;
+    }
+    Ok(started)
+}
+
+async fn keep_in(db: &Db, scope: Scope, full: bool) -> Result<u32, sqlx::Error> {
+    let mut started = 0;
+    // One mailbox's backup shows one status at a time: backups are kept per organisation.
+    let kinds = match scope {
+        Scope::Organisation(_) => &JobKind::ALL[..],
+        Scope::Mailbox(_) => &JobKind::ALL[1..],
+    };
+    for &kind in kinds {
+        let shown = shown_statuses(db, scope, kind).await?;
         for status in kind.statuses().iter().copied().filter(|s| !shown.contains(s)) {
             let Some((script, in_minutes)) = script_for(kind, status) else { continue };
+            if status == JobStatus::SpaceFull && !full {
+                continue;
+            }
             let run_at = now_ms() + in_minutes * MINUTE;
-            let params = JobParams { script: Some(script.to_owned()), ..Default::default() };
+            let params = JobParams { script: Some(script.to_owned()), demo_cycle: true, ..Default::default() };
             if kind == JobKind::Backup {
-                if let Some(mailbox_id) = idle_demo_mailbox(db).await? {
+                if let Some(mailbox_id) = idle_mailbox(db, scope).await? {
                     started += u32::from(queue::enqueue_backup_with(db, mailbox_id, None, &params, run_at).await?.is_some());
                 }
-            } else if let Some((mailbox_id, template)) = template_job(db, kind).await? {
-                let params = JobParams { script: params.script, ..template };
+            } else if let Some((mailbox_id, template)) = template_job(db, scope, kind).await? {
+                let params = JobParams { destination: template.destination, folders: template.folders, ..params };
+                let params = JobParams { on_conflict: template.on_conflict, format: template.format, ..params };
                 queue::enqueue_at(db, kind, mailbox_id, &params, None, run_at).await?;
                 started += 1;
             }
-        }
-        if kind != JobKind::Backup {
-            prune(db, kind).await?;
         }
     }
     Ok(started)
 }
 
-/// The statuses demo mailboxes show now, for one kind (backups: the Backups list's rows).
-async fn shown_statuses(db: &Db, kind: JobKind) -> Result<Vec<JobStatus>, sqlx::Error> {
-    let demo = Connector::Demo.as_str();
-    let rows: Vec<(String,)> = if kind == JobKind::Backup {
-        sqlx::query_as("SELECT DISTINCT b.status FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id WHERE m.connector = $1")
-            .bind(demo)
-            .fetch_all(db)
-            .await?
+/// The statuses a scope shows now for one kind (backups: the Backups list's rows). A status
+/// this build does not know is left out (and logged), not a reason to stop.
+async fn shown_statuses(db: &Db, scope: Scope, kind: JobKind) -> Result<Vec<JobStatus>, sqlx::Error> {
+    let (condition, id) = scope.condition();
+    let sql = if kind == JobKind::Backup {
+        format!("SELECT DISTINCT b.status FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id WHERE m.connector = $1 AND {condition}")
     } else {
-        sqlx::query_as(
-            "SELECT DISTINCT j.status FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id WHERE m.connector = $1 AND j.kind = $2",
+        format!(
+            "SELECT DISTINCT j.status FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
+             WHERE m.connector = $1 AND {condition} AND j.kind = $3"
         )
-        .bind(demo)
-        .bind(kind.as_str())
-        .fetch_all(db)
-        .await?
     };
-    rows.into_iter().map(|(status,)| status.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))).collect()
+    let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(Connector::Demo.as_str()).bind(id);
+    if kind != JobKind::Backup {
+        query = query.bind(kind.as_str());
+    }
+    let rows = query.fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(status,)| match status.parse() {
+            Ok(status) => Some(status),
+            Err(error) => {
+                tracing::warn!(%error, "the demo left out a status it does not know");
+                None
+            }
+        })
+        .collect())
 }
 
-/// A demo mailbox whose backup is neither waiting nor running, the one backed up longest ago.
-async fn idle_demo_mailbox(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    let idle: Option<(i64,)> = sqlx::query_as(
+/// A demo mailbox of the scope whose backup Completed (most of them: taking one does not take
+/// away a status shown by one mailbox only), backed up longest ago.
+async fn idle_mailbox(db: &Db, scope: Scope) -> Result<Option<i64>, sqlx::Error> {
+    let (condition, id) = scope.condition();
+    let idle: Option<(i64,)> = sqlx::query_as(&format!(
         "SELECT b.mailbox_id FROM backups b JOIN mailboxes m ON m.id = b.mailbox_id \
-         WHERE m.connector = $1 AND b.status IN ($2, $3) ORDER BY b.last_backup_at LIMIT 1",
-    )
+         WHERE m.connector = $1 AND {condition} AND b.status = $3 ORDER BY b.last_backup_at LIMIT 1"
+    ))
     .bind(Connector::Demo.as_str())
+    .bind(id)
     .bind(JobStatus::Completed.as_str())
-    .bind(JobStatus::PartiallyComplete.as_str())
     .fetch_optional(db)
     .await?;
     Ok(idle.map(|(id,)| id))
 }
 
-/// The newest job of the kind on a demo mailbox: its mailbox and what it was asked to do.
-async fn template_job(db: &Db, kind: JobKind) -> Result<Option<(i64, JobParams)>, sqlx::Error> {
-    let newest: Option<(i64, String)> = sqlx::query_as(
+/// A job of the kind in the scope, one the seed or a person made (not the director): its
+/// mailbox and what it was asked to do, so the new run asks the same.
+async fn template_job(db: &Db, scope: Scope, kind: JobKind) -> Result<Option<(i64, JobParams)>, sqlx::Error> {
+    let (condition, id) = scope.condition();
+    let jobs: Vec<(i64, String)> = sqlx::query_as(&format!(
         "SELECT j.mailbox_id, j.params FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
-         WHERE m.connector = $1 AND j.kind = $2 ORDER BY j.created_at DESC LIMIT 1",
-    )
+         WHERE m.connector = $1 AND {condition} AND j.kind = $3 ORDER BY j.created_at, j.id LIMIT 50"
+    ))
     .bind(Connector::Demo.as_str())
+    .bind(id)
     .bind(kind.as_str())
-    .fetch_optional(db)
-    .await?;
-    newest
-        .map(|(mailbox_id, params)| {
-            JobParams::try_from(params).map(|params| (mailbox_id, params)).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-        })
-        .transpose()
-}
-
-/// Removes the oldest completed jobs that nobody asked for (the seed's and the director's)
-/// beyond `KEEP_COMPLETED`.
-async fn prune(db: &Db, kind: JobKind) -> Result<(), sqlx::Error> {
-    let surplus: Vec<(String,)> = sqlx::query_as(
-        "SELECT j.id FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
-         WHERE m.connector = $1 AND j.kind = $2 AND j.status = $3 AND j.created_by IS NULL \
-         ORDER BY j.created_at DESC LIMIT 1000 OFFSET $4",
-    )
-    .bind(Connector::Demo.as_str())
-    .bind(kind.as_str())
-    .bind(JobStatus::Completed.as_str())
-    .bind(KEEP_COMPLETED)
     .fetch_all(db)
     .await?;
-    for (id,) in surplus {
-        queue::delete_finished(db, &id).await?;
+    Ok(jobs.into_iter().find_map(|(mailbox_id, params)| {
+        JobParams::try_from(params).ok().filter(|params| !params.demo_cycle).map(|params| (mailbox_id, params))
+    }))
+}
+
+/// Removes the runs the director started that finished before `before` (a backup's only once
+/// a newer one is its mailbox's current run), with a download's file; returns how many.
+pub async fn remove_old_runs(db: &Db, data_dir: &std::path::Path, before: i64) -> Result<u32, sqlx::Error> {
+    let old: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT j.id, j.kind, j.params FROM jobs j WHERE j.finished_at IS NOT NULL AND j.finished_at < $1 \
+           AND j.params LIKE '%demo_cycle%' AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.current_job_id = j.id) \
+         LIMIT 500",
+    )
+    .bind(before)
+    .fetch_all(db)
+    .await?;
+    let mut removed = 0;
+    for (id, kind, params) in old {
+        // The marker read properly, not only matched as text.
+        if !JobParams::try_from(params).is_ok_and(|params| params.demo_cycle) {
+            continue;
+        }
+        if queue::delete_finished_run(db, &id).await? {
+            removed += 1;
+            if kind == JobKind::Download.as_str() {
+                crate::downloads::file::remove_files(data_dir, &id).await;
+            }
+        }
     }
-    Ok(())
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod idp;
 pub mod imap;
 
 use axum::body::{to_bytes, Body};
