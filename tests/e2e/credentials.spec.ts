@@ -1,5 +1,6 @@
 import { expect, Page, test } from './fixtures';
 import { ORG_ADMIN, RESELLER, signIn } from './helpers';
+import { ownServerEach, signedIn } from './own-server';
 
 /** The built-in identity provider's demo password (idp/src). */
 const IDP_PASSWORD = 'idp-demo';
@@ -192,4 +193,27 @@ test('Device Authorization: a busy provider asks us to slow down; once authorise
   await expect(page.getByText('No backups match this filter.')).toBeVisible({ timeout: 20_000 });
   await page.goto('/');
   await expect(page.getByText(/Cedar Logistics ·/)).toHaveCount(0);
+});
+
+test.describe('on a server of its own', () => {
+  const server = ownServerEach();
+
+  test('a broken Device Authorization does not also say its token is good for weeks', async ({ browser }) => {
+    const page = await signedIn(browser, server(), RESELLER);
+    await openCredentials(page, 1);
+    // Acme Legal's delegated token expired two days ago (the demo data).
+    const device = card(page, 'Device Authorization');
+    await expect(device.locator('.status-badge')).toHaveText('Broken');
+    await expect(device).toContainText('expired');
+    await expect(device).not.toContainText('Delegated token expires');
+    await expect(device.getByRole('definition').filter({ hasText: /\bin \d/ })).toHaveCount(0);
+    await expect(device.locator('dt').filter({ hasText: 'Delegated token expired' })).toBeVisible();
+    await expect(device.locator('dt:has-text("Delegated token expired") + dd')).toContainText('ago');
+
+    // A working one says when it will expire (Bluebird Clinics').
+    await openCredentials(page, 2);
+    const working = card(page, 'Device Authorization');
+    await expect(working.locator('.status-badge')).toHaveText('Working');
+    await expect(working.locator('dt:has-text("Delegated token expires") + dd')).toContainText(/in \d+/);
+  });
 });

@@ -184,3 +184,17 @@ pub async fn renew_secret(db: &Db, organisation_id: i64, kind: CredentialKind, s
     .await?;
     Ok(())
 }
+
+/// When a credential's token expired (the demo data: a token that broke by expiring).
+pub async fn expired_at<'e, E>(db: E, organisation_id: i64, kind: CredentialKind, at: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE credentials SET expires_at = $1 WHERE organisation_id = $2 AND kind = $3")
+        .bind(at)
+        .bind(organisation_id)
+        .bind(kind.as_str())
+        .execute(db)
+        .await?;
+    Ok(())
+}

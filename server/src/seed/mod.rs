@@ -278,7 +278,7 @@ async fn seed_credentials(
     domain: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    use crate::credentials::store::{mark_broken, seed_working};
+    use crate::credentials::store::{expired_at, mark_broken, seed_working};
     use portal_api::CredentialKind::{BackupAdmin, Device, MainApp};
     let broken: &[(portal_api::CredentialKind, &str, i64)] = match domain {
         "acme-legal.example" => &[(Device, "The delegated token from the Device Authorization expired.", 2 * 24)],
@@ -304,6 +304,10 @@ async fn seed_credentials(
                 )
                 .await?;
                 mark_broken(&mut **tx, organisation_id, kind, reason, now - hours_ago * HOUR).await?;
+                // A token that broke by expiring expired then, not weeks from now.
+                if reason.contains("expired") {
+                    expired_at(&mut **tx, organisation_id, kind, now - hours_ago * HOUR).await?;
+                }
             }
             None => {
                 seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), now - 3 * HOUR)

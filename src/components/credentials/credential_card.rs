@@ -9,6 +9,7 @@ use crate::components::credentials::consent_button::ConsentButton;
 use crate::components::credentials::device_authorization::DeviceAuthorization;
 use crate::components::credentials::just_fixed::JustFixed;
 use crate::components::local_time::LocalTime;
+use crate::time;
 
 /// What the card says after its flow succeeded.
 fn fixed_message(kind: CredentialKind) -> &'static str {
@@ -58,10 +59,7 @@ pub fn CredentialCard(
                     <dd>{credential.reason.clone().unwrap_or_else(|| "Not known.".into())}</dd>
                 })}
                 {credential.username.clone().map(|name| view! { <dt>"Username"</dt><dd>{name}</dd> })}
-                {(kind == CredentialKind::Device).then(|| view! {
-                    <dt>"Delegated token expires"</dt>
-                    <dd><LocalTime at=credential.expires_at.clone() missing="no token" /></dd>
-                })}
+                {(kind == CredentialKind::Device).then(|| token_expiry(broken, credential.expires_at.clone()))}
                 <dt>"Last verified"</dt>
                 <dd><LocalTime at=credential.last_verified_at.clone() /></dd>
             </dl>
@@ -70,4 +68,19 @@ pub fn CredentialCard(
             {action}
         </article>
     }
+}
+
+/// When the delegated token expires, or expired. A broken card never says its token is good
+/// for weeks: a token that is no longer accepted before its date shows no date at all.
+fn token_expiry(broken: bool, expires_at: Option<String>) -> Option<impl IntoView> {
+    let past = expires_at.as_deref().and_then(time::parse).is_some_and(|at| at <= time::now_ms());
+    let label = match (broken, past) {
+        (_, true) => "Delegated token expired",
+        (false, false) => "Delegated token expires",
+        (true, false) => return None,
+    };
+    Some(view! {
+        <dt>{label}</dt>
+        <dd><LocalTime at=expires_at missing="no token" /></dd>
+    })
 }
