@@ -189,6 +189,21 @@ pub struct BrokenCredential {
     pub broken_since: Option<String>,
 }
 
+/// A working credential whose token runs out soon (within `EXPIRING_WITHIN_DAYS`), for the
+/// dashboard's "Renew soon" notice: renewed in time, backups never stop.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExpiringCredential {
+    pub organisation_id: i64,
+    pub organisation: String,
+    pub kind: CredentialKind,
+    /// When its token expires (RFC 3339).
+    pub expires_at: String,
+}
+
+/// How far ahead the dashboard warns of a token that expires.
+pub const EXPIRING_WITHIN_DAYS: i64 = 14;
+
 /// An organisation whose credentials the user may manage (`GET /api/organisations`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -18,6 +18,10 @@ pub struct Dashboard {
     /// Reauthentication"); empty for end users.
     #[serde(default)]
     pub need_reauthentication: Vec<crate::credentials::BrokenCredential>,
+    /// Working credentials whose token expires within 14 days, soonest first, in the
+    /// organisations the user administers; empty for end users.
+    #[serde(default)]
+    pub expiring: Vec<crate::credentials::ExpiringCredential>,
     /// The service's own backup storage is short of room (under the server's
     /// `--min-free-space-mb`): shown to resellers, who run the service. `None` when there is
     /// room, and for everyone else.

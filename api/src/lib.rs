@@ -22,7 +22,7 @@ pub use access::Action;
 pub use backups::{BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
 pub use credentials::{
     BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
-    DeviceFlow, DeviceFlowStatus, OrganisationSummary,
+    DeviceFlow, DeviceFlowStatus, ExpiringCredential, OrganisationSummary,
 };
 pub use dashboard::{Dashboard, KindCounts, ServiceStorage, StaleAccount, Storage};
 pub use jobs::{

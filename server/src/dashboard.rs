@@ -70,10 +70,13 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
     .await?;
 
     let need_reauthentication = crate::credentials::store::need_reauthentication(&state.db, &user).await?;
+    let renew_by = now + portal_api::credentials::EXPIRING_WITHIN_DAYS * 24 * HOUR;
+    let expiring = crate::credentials::store::expiring(&state.db, &user, renew_by).await?;
     let storage_warning =
         if crate::access::may(&user, Action::ViewServiceStorage) { service_storage_warning(&state.config).await } else { None };
     Ok(Json(Dashboard {
         need_reauthentication,
+        expiring,
         storage_warning,
         kinds,
         storage: Storage { used_bytes: used.unwrap_or(0).max(0) as u64, quota_bytes: quota.unwrap_or(0).max(0) as u64 },

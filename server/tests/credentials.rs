@@ -81,6 +81,17 @@ async fn the_demo_breaks_each_credential_one_way_and_the_dashboard_names_them() 
     let end_user = app.sign_in(Role::EndUser).await;
     let theirs: Dashboard = body_json(app.get_as(&end_user, "/api/dashboard").await).await;
     assert!(theirs.need_reauthentication.is_empty());
+
+    // Before one breaks: Bluebird's delegated token works, and runs out in 10 days.
+    let expiring: Vec<(i64, CredentialKind)> = dashboard.expiring.iter().map(|e| (e.organisation_id, e.kind)).collect();
+    assert_eq!(expiring, vec![(BLUEBIRD, CredentialKind::Device)]);
+    let bluebird: Credentials = body_json(app.get_as(&reseller, "/api/organisations/2/credentials").await).await;
+    let device = bluebird.items.iter().find(|c| c.kind == CredentialKind::Device).unwrap();
+    assert_eq!(Some(&dashboard.expiring[0].expires_at), device.expires_at.as_ref());
+    // Acme's admin administers no organisation with one; an end user is shown none.
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let acme: Dashboard = body_json(app.get_as(&admin, "/api/dashboard").await).await;
+    assert!(acme.expiring.is_empty() && theirs.expiring.is_empty());
 }
 
 #[tokio::test]

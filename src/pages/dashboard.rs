@@ -8,6 +8,7 @@ use portal_api::{Dashboard, JobKind, JobStatus, ServiceStorage};
 
 use crate::bytes::human_bytes;
 use crate::components::credentials::reauth_banner::ReauthBanner;
+use crate::components::credentials::renew_soon::RenewSoon;
 use crate::components::error_notice::ErrorList;
 use crate::components::local_time::LocalTime;
 use crate::live::Live;
@@ -43,6 +44,7 @@ pub fn DashboardPage() -> impl IntoView {
 #[component]
 fn DashboardView(dashboard: Dashboard) -> impl IntoView {
     let broken = dashboard.need_reauthentication.clone();
+    let expiring = dashboard.expiring.clone();
     let storage = dashboard.storage.clone();
     let percent = storage.percent();
     let kinds = dashboard.kinds.into_iter().map(|kind_counts| {
@@ -85,6 +87,7 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
     view! {
         {dashboard.storage_warning.map(|warning| view! { <StorageAlert warning /> })}
         <ReauthBanner broken />
+        <RenewSoon expiring />
         <div class="dashboard__grid">{kinds}</div>
         <article class="dashboard__card dashboard__storage">
             <h2>"Storage"</h2>

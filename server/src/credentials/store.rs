@@ -1,7 +1,7 @@
 //! A credential's state in the database: what the engine and the dashboard read of it, and
 //! every write of it (below the credentials' handlers, which the others never import).
 
-use portal_api::{BrokenCredential, CredentialKind, CredentialState};
+use portal_api::{BrokenCredential, CredentialKind, CredentialState, ExpiringCredential};
 
 use crate::db::{now_ms, rfc3339, Db};
 use crate::error::{AppError, AppResult};
@@ -197,4 +197,31 @@ where
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// The working credentials whose token expires before `until`, soonest first, of the
+/// organisations the user administers (the dashboard's "Renew soon").
+pub async fn expiring(db: &Db, user: impl crate::access::Principal, until: i64) -> AppResult<Vec<ExpiringCredential>> {
+    let Some((condition, id)) = crate::access::scope(&user).organisation_condition() else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT o.id, o.name, c.kind, c.expires_at FROM credentials c JOIN organisations o ON o.id = c.organisation_id \
+         WHERE {condition} AND c.state = $2 AND c.expires_at IS NOT NULL AND c.expires_at <= $3 ORDER BY c.expires_at, o.name"
+    ))
+    .bind(id)
+    .bind(CredentialState::Working.as_str())
+    .bind(until)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(organisation_id, organisation, kind, expires_at)| {
+            Ok(ExpiringCredential {
+                organisation_id,
+                organisation,
+                kind: kind.parse().map_err(AppError::internal)?,
+                expires_at: rfc3339(expires_at),
+            })
+        })
+        .collect()
 }

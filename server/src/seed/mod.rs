@@ -310,8 +310,11 @@ async fn seed_credentials(
                 }
             }
             None => {
-                seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), now - 3 * HOUR)
-                    .await?;
+                // Bluebird Clinics' delegated token was authorised 80 days ago: it runs out in
+                // 10, so the dashboard asks to renew it before backups stop.
+                let verified =
+                    if domain == "bluebird-clinics.example" && kind == Device { now - 80 * 24 * HOUR } else { now - 3 * HOUR };
+                seed_working(&mut **tx, organisation_id, kind, (kind == BackupAdmin).then_some(admin.as_str()), verified).await?;
             }
         }
     }

@@ -7,3 +7,4 @@ pub mod credential_card;
 pub mod device_authorization;
 pub mod just_fixed;
 pub mod reauth_banner;
+pub mod renew_soon;
