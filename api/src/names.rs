@@ -17,6 +17,11 @@ impl std::fmt::Display for UnknownName {
 
 impl std::error::Error for UnknownName {}
 
+/// An enum known by names (every `named_enum!`): its names, in the order declared.
+pub trait Named: std::str::FromStr + Copy {
+    fn names() -> &'static [&'static str];
+}
+
 /// Declares an enum whose variants are known by name:
 /// `named_enum! { /// docs \n pub enum JobKind("job kind") { Backup = "backup", ... } }`
 /// gives the enum (serde uses the same names; a `#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]`
@@ -54,6 +59,12 @@ macro_rules! named_enum {
                     $( $text => Some($name::$variant), )+
                     _ => None,
                 }
+            }
+        }
+
+        impl $crate::names::Named for $name {
+            fn names() -> &'static [&'static str] {
+                &[$($text),+]
             }
         }
 
@@ -95,6 +106,7 @@ mod tests {
     #[test]
     fn names_round_trip_through_every_form() {
         assert_eq!(Colour::ALL, [Colour::Red, Colour::DeepBlue]);
+        assert_eq!(<Colour as crate::names::Named>::names(), ["red", "deep_blue"]);
         for colour in Colour::ALL {
             assert_eq!(colour.as_str().parse::<Colour>(), Ok(colour));
             assert_eq!(Colour::try_from(colour.to_string()), Ok(colour));

@@ -118,8 +118,9 @@ mod tests {
         }
     }
 
-    async fn run(script: &str, attempt: u32) -> (Outcome, Vec<Progress>) {
-        let work = Work {
+    /// A backup of a demo mailbox with this script, at this attempt.
+    fn backup(script: &str, attempt: u32, credentials_ok: bool) -> Work {
+        Work {
             job_id: "B-TEST".into(),
             kind: JobKind::Backup,
             mailbox_id: 1,
@@ -129,11 +130,18 @@ mod tests {
             params: Default::default(),
             script: script.into(),
             attempt,
-            credentials_ok: false,
+            credentials_ok,
             destination_password: None,
-        };
+        }
+    }
+
+    fn connector() -> DemoConnector {
+        DemoConnector { step: Duration::ZERO, data_dir: std::env::temp_dir() }
+    }
+
+    async fn run(script: &str, attempt: u32) -> (Outcome, Vec<Progress>) {
         let recorder = Recorder(Mutex::new(Vec::new()));
-        let outcome = DemoConnector { step: Duration::ZERO, data_dir: std::env::temp_dir() }.run(&work, &recorder).await;
+        let outcome = connector().run(&backup(script, attempt, false), &recorder).await;
         (outcome, recorder.0.into_inner().unwrap())
     }
 
@@ -158,21 +166,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_backup_refused_for_its_credentials_gets_in_once_they_are_fixed() {
-        let work = |credentials_ok| Work {
-            job_id: "B-TEST".into(),
-            kind: JobKind::Backup,
-            mailbox_id: 1,
-            organisation_id: 1,
-            mailbox_email: "a@b.example".into(),
-            connector: portal_api::Connector::Demo,
-            params: Default::default(),
-            script: "auth_error".into(),
-            attempt: 1,
-            credentials_ok,
-            destination_password: None,
-        };
+        let work = |credentials_ok| backup("auth_error", 1, credentials_ok);
         let sink = Recorder(Mutex::new(Vec::new()));
-        let connector = DemoConnector { step: Duration::ZERO, data_dir: std::env::temp_dir() };
+        let connector = connector();
         assert!(matches!(connector.run(&work(false), &sink).await, Outcome::Authentication(_)));
         assert_eq!(connector.run(&work(true), &sink).await, Outcome::Completed);
     }

@@ -18,13 +18,8 @@ use tracing::Instrument;
 
 use crate::error::{problem_response, with_request_id, AppError};
 
-/// The ID of the request being handled, in the request's extensions.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-pub async fn problem_layer(mut request: Request, next: Next) -> Response {
+pub async fn problem_layer(request: Request, next: Next) -> Response {
     let request_id = new_request_id();
-    request.extensions_mut().insert(RequestId(request_id.clone()));
     let method = request.method().clone();
     // The path only: a query string may one day carry something secret.
     let path = request.uri().path().to_owned();

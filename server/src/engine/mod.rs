@@ -182,15 +182,14 @@ impl Engine {
                 .fetch_one(&self.db)
                 .await?;
         // A job that cannot run as stored ends at once, named, instead of running on a guess.
-        let params = match (&job.params, connector.parse::<portal_api::Connector>()) {
-            (Ok(params), Ok(connector)) => (params.clone(), connector),
-            (Err(why), _) => return self.finish(&job, &Outcome::Failed(why.clone())).await,
-            (_, Err(error)) => {
-                tracing::error!(job = %job.id, %error, "a mailbox's connector could not be read");
-                return self.finish(&job, &Outcome::Failed("Its mailbox's connector could not be read.".into())).await;
-            }
+        let params = match &job.params {
+            Ok(params) => params.clone(),
+            Err(why) => return self.finish(&job, &Outcome::Failed(why.clone())).await,
         };
-        let (params, connector) = params;
+        let Ok(connector) = connector.parse::<portal_api::Connector>() else {
+            tracing::error!(job = %job.id, connector, "a mailbox's connector could not be read");
+            return self.finish(&job, &Outcome::Failed("Its mailbox's connector could not be read.".into())).await;
+        };
         let destination_password = match self.destination_password(&job.id, organisation_id).await? {
             Ok(password) => password,
             Err(outcome) => return self.finish(&job, &outcome).await,

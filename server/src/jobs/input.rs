@@ -1,6 +1,7 @@
 //! What the jobs resource accepts, read as text first so that one answer names every field
 //! that is wrong (a typed body would stop at the first), then checked into the `api` types.
 
+use portal_api::names::Named;
 use portal_api::{DownloadFormat, FieldError, JobKind, JobSort, JobStatus, OnConflict};
 use serde::Deserialize;
 
@@ -46,7 +47,7 @@ impl TextJobsQuery {
         };
         let sort = JobSort::parse(self.sort.as_deref().unwrap_or(JobSort::Newest.as_str()));
         if sort.is_none() {
-            errors.push(FieldError::new("sort", format!("Use one of: {}.", names(&JobSort::ALL.map(JobSort::as_str)))));
+            errors.push(FieldError::new("sort", format!("Use one of: {}.", JobSort::names().join(", "))));
         }
         let (page, per_page) = listing::paging(self.page, self.per_page, &mut errors);
         match (kind, sort) {
@@ -79,26 +80,8 @@ impl TextNewJob {
     pub(super) fn read(self, errors: &mut Vec<FieldError>) -> (Option<JobKind>, NewJobFields, Vec<FieldError>) {
         let kind = require_kind(Some(self.kind.as_str()), errors);
         let mut choices = Vec::new();
-        let on_conflict = match self.on_conflict.as_deref() {
-            Some(text) if kind == Some(JobKind::Restore) => {
-                let parsed = OnConflict::parse(text);
-                if parsed.is_none() {
-                    choices.push(FieldError::new("on_conflict", "Choose skip or keep_both."));
-                }
-                parsed
-            }
-            _ => None,
-        };
-        let format = match self.format.as_deref() {
-            Some(text) if kind == Some(JobKind::Download) => {
-                let parsed = DownloadFormat::parse(text);
-                if parsed.is_none() {
-                    choices.push(FieldError::new("format", "Choose mbox or eml_zip."));
-                }
-                parsed
-            }
-            _ => None,
-        };
+        let on_conflict = choice(self.on_conflict.as_deref(), kind == Some(JobKind::Restore), "on_conflict", &mut choices);
+        let format = choice(self.format.as_deref(), kind == Some(JobKind::Download), "format", &mut choices);
         let fields = NewJobFields {
             mailbox_id: self.mailbox_id,
             folders: self.folders,
@@ -119,8 +102,14 @@ pub(super) struct NewJobFields {
     pub(super) format: Option<DownloadFormat>,
 }
 
-fn names(names: &[&str]) -> String {
-    names.join(", ")
+/// A choice given by its name, read only where it applies (a field of another kind is
+/// ignored); a wrong name is told with the names there are.
+fn choice<T: Named>(text: Option<&str>, applies: bool, field: &str, wrong: &mut Vec<FieldError>) -> Option<T> {
+    let parsed = text.filter(|_| applies)?.parse().ok();
+    if parsed.is_none() {
+        wrong.push(FieldError::new(field, format!("Choose {}.", T::names().join(" or "))));
+    }
+    parsed
 }
 
 /// The kind of a jobs list: migrate, restore or download.
@@ -142,7 +131,7 @@ fn require_kind(kind: Option<&str>, errors: &mut Vec<FieldError>) -> Option<JobK
 pub(super) fn require_kind_any(kind: Option<&str>, errors: &mut Vec<FieldError>) -> Option<JobKind> {
     let parsed = kind.and_then(JobKind::parse);
     if parsed.is_none() {
-        errors.push(FieldError::new("kind", format!("Use one of: {}.", names(&JobKind::ALL.map(JobKind::as_str)))));
+        errors.push(FieldError::new("kind", format!("Use one of: {}.", JobKind::names().join(", "))));
     }
     parsed
 }

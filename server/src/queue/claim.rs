@@ -140,6 +140,7 @@ async fn claim_row(
 async fn set_aside(db: &Db, row: &ClaimedRow, owner: &str) -> Result<(), sqlx::Error> {
     let detail = "This server cannot run a job of this kind; it was set aside.";
     let now = now_ms();
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE jobs SET status = $1, next_run_at = NULL, lease_owner = NULL, lease_until = NULL, finished_at = $2, \
                 updated_at = $2, detail = $3 WHERE id = $4 AND lease_owner = $5 AND attempts = $6",
@@ -150,7 +151,7 @@ async fn set_aside(db: &Db, row: &ClaimedRow, owner: &str) -> Result<(), sqlx::E
     .bind(&row.id)
     .bind(owner)
     .bind(row.attempts)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE job_attempts SET finished_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5")
         .bind(now)
@@ -158,9 +159,9 @@ async fn set_aside(db: &Db, row: &ClaimedRow, owner: &str) -> Result<(), sqlx::E
         .bind(detail)
         .bind(&row.id)
         .bind(row.attempts)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Extends a running job's lease to `until`; `false`: the claim was lost (taken over).

@@ -120,8 +120,8 @@ async fn keep_in(db: &Db, scope: Scope, full: bool) -> Result<u32, sqlx::Error> 
                     started += u32::from(queue::enqueue_backup_with(db, mailbox_id, None, &params, run_at).await?.is_some());
                 }
             } else if let Some((mailbox_id, template)) = template_job(db, scope, kind).await? {
-                let params = JobParams { destination: template.destination, folders: template.folders, ..params };
-                let params = JobParams { on_conflict: template.on_conflict, format: template.format, ..params };
+                // What the template asked for, with the script that ends in the missing status.
+                let params = JobParams { script: params.script, demo_cycle: true, ..template };
                 queue::enqueue_at(db, kind, mailbox_id, &params, None, run_at).await?;
                 started += 1;
             }

@@ -12,16 +12,16 @@ use crate::paths;
 pub fn RenewSoon(expiring: Vec<ExpiringCredential>) -> impl IntoView {
     (!expiring.is_empty()).then(|| {
         view! {
-            <section class="renew-soon" role="status" aria-labelledby="renew-soon-title">
+            <section class="dashboard-notice dashboard-notice--warning" role="status" aria-labelledby="renew-soon-title">
                 <h2 id="renew-soon-title">"Renew soon"</h2>
                 <p>"These credentials stop working on the date shown. Renewed before then, backups carry on:"</p>
-                <ul class="renew-soon__list">
+                <ul class="dashboard-notice__list">
                     {expiring.into_iter().map(|item| {
                         let href = format!("{}?organisation={}#{}", paths::CREDENTIALS, item.organisation_id, item.kind.as_str());
                         view! {
                             <li>
                                 <strong>{format!("{} · {}", item.organisation, item.kind.label())}</strong>
-                                <span class="renew-soon__when">"expires " <LocalTime at=Some(item.expires_at.clone()) /></span>
+                                <span class="dashboard-notice__detail">"expires " <LocalTime at=Some(item.expires_at.clone()) /></span>
                                 <A href=href attr:class="button button--small">{item.kind.fix_action()}</A>
                             </li>
                         }
