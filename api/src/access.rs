@@ -29,13 +29,15 @@ pub enum Action {
     ChangeCredentials,
     /// Add IMAP mailboxes, test a connection, give a mailbox's new password.
     ChangeMailboxes,
+    /// See and change where an organisation's events go (HaloPSA, webhooks) and their deliveries.
+    ManageIntegrations,
     /// See how much room the service's own backup storage has left (the dashboard's warning):
     /// resellers run the service; an organisation can do nothing about it.
     ViewServiceStorage,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::ViewStatus,
         Action::ForceBackup,
         Action::StartRestore,
@@ -45,6 +47,7 @@ impl Action {
         Action::ViewSettings,
         Action::ChangeCredentials,
         Action::ChangeMailboxes,
+        Action::ManageIntegrations,
         Action::ViewServiceStorage,
     ];
 
@@ -67,7 +70,8 @@ impl Action {
             | Action::StartMigration
             | Action::ViewSettings
             | Action::ChangeCredentials
-            | Action::ChangeMailboxes => admin,
+            | Action::ChangeMailboxes
+            | Action::ManageIntegrations => admin,
             Action::ViewServiceStorage => role == Role::Reseller,
         }
     }
@@ -89,6 +93,9 @@ impl Action {
             Action::ViewSettings => "Account Settings can be seen only by the organisation's admins and its reseller",
             Action::ChangeCredentials => "Credentials can be seen and changed only by the organisation's admins and its reseller",
             Action::ChangeMailboxes => "Mailboxes can be added and changed only by the organisation's admins and its reseller",
+            Action::ManageIntegrations => {
+                "Integrations (HaloPSA, webhooks) are set up only by the organisation's admins and its reseller"
+            }
             Action::ViewServiceStorage => "The service's own storage is shown to resellers, who run the service",
         }
     }

@@ -25,6 +25,9 @@ pub struct BackupRow {
     /// Space Full: the organisation's storage used against its subscription's quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<Storage>,
+    /// The PSA ticket open about this mailbox's failing backup, if one was filed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<crate::TicketRef>,
 }
 
 /// One backup run of an account, for its history chart.

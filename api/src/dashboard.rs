@@ -22,6 +22,10 @@ pub struct Dashboard {
     /// organisations the user administers; empty for end users.
     #[serde(default)]
     pub expiring: Vec<crate::credentials::ExpiringCredential>,
+    /// Deliveries to a PSA or a webhook that gave up after their last retry, in the
+    /// organisations the user administers (Account Settings › Integrations › Deliveries).
+    #[serde(default)]
+    pub failed_deliveries: u64,
     /// The service's own backup storage is short of room (under the server's
     /// `--min-free-space-mb`): shown to resellers, who run the service. `None` when there is
     /// room, and for everyone else.

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod dashboard;
 pub mod demo;
 pub mod error_types;
+pub mod integrations;
 pub mod jobs;
 pub mod mailboxes;
 pub mod page;
@@ -25,6 +26,10 @@ pub use credentials::{
     DeviceFlow, DeviceFlowStatus, ExpiringCredential, OrganisationSummary,
 };
 pub use dashboard::{Dashboard, KindCounts, ServiceStorage, StaleAccount, Storage};
+pub use integrations::{
+    CreatedWebhook, Delivery, DeliveryAttempt, DeliveryStatus, EventType, HaloSettings, HaloSettingsInput, HaloTest, NewWebhook,
+    TicketRef, Webhook,
+};
 pub use jobs::{
     DownloadFormat, JobChanged, JobKind, JobRow, JobRun, JobSort, JobStatus, JobsQuery, NewJob, OnConflict, StatusCount,
 };

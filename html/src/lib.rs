@@ -7,6 +7,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+/// A response extension on every answer of a stand-in built into the server (the identity
+/// provider, the HaloPSA) whose body is already in the format its clients expect: an error
+/// layer must leave such answers as they are.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnFormat;
+
 /// Escapes text for HTML content and quoted attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

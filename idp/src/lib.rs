@@ -63,11 +63,9 @@ const MAX_PARAMS: usize = 64;
 /// How long a caller is asked to wait when the provider's store is full (`Retry-After`).
 const BUSY_RETRY_SECONDS: u64 = 60;
 
-/// A response extension on every answer of the identity provider whose body is already in the
-/// format its clients expect: OAuth's JSON errors (RFC 6749 §5.2), Graph's JSON errors, and
-/// HTML pages. An error layer must leave such answers as they are.
-#[derive(Clone, Copy, Debug)]
-pub struct OwnFormat;
+/// On every answer of the identity provider (OAuth's JSON errors, RFC 6749 §5.2, Graph's JSON
+/// errors, HTML pages): an error layer must leave it as it is.
+pub use portal_html::OwnFormat;
 
 /// What the identity provider needs to know: its one client, and where it is reached.
 #[derive(Clone, Debug)]

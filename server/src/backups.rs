@@ -51,6 +51,7 @@ struct BackupRecord {
     run: RunColumns,
     storage_used: Option<i64>,
     storage_quota: Option<i64>,
+    ticket_id: Option<i64>,
 }
 
 impl BackupRecord {
@@ -70,6 +71,7 @@ impl BackupRecord {
                 }
                 _ => None,
             },
+            ticket: self.ticket_id.map(|id| portal_api::TicketRef { id, system: "HaloPSA".to_owned() }),
         })
     }
 }
@@ -94,7 +96,9 @@ static BACKUP_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
          j.bytes_total, j.retries, j.next_run_at, j.detail, j.lease_until, \
          CASE WHEN b.status = '{}' THEN (SELECT CAST(SUM(sm.storage_used_bytes) AS BIGINT) FROM mailboxes sm \
                                           WHERE sm.organisation_id = o.id) END AS storage_used, \
-         o.storage_quota_bytes AS storage_quota",
+         o.storage_quota_bytes AS storage_quota, \
+         (SELECT t.halo_ticket_id FROM tickets t WHERE t.mailbox_id = m.id AND t.closed_at IS NULL \
+          ORDER BY t.opened_at DESC LIMIT 1) AS ticket_id",
         JobStatus::SpaceFull.as_str()
     )
 });

@@ -150,6 +150,37 @@ pub struct Config {
     #[arg(long, env = "PORTAL_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_private_targets: bool,
 
+    /// The PSA the demo organisations file tickets in: `embedded` (a HaloPSA stand-in built in,
+    /// at /halo, with a page listing its tickets), `halo` (a real Halo: --halo-url,
+    /// --halo-client-id, --halo-client-secret) or `none`. Any organisation can set up its own
+    /// on Account Settings › Integrations whatever this says.
+    #[arg(long, env = "PORTAL_PSA", default_value = "embedded", value_parser = ["embedded", "halo", "none"])]
+    pub psa: String,
+    /// `--psa halo`: the Halo's address, e.g. https://yourcompany.halopsa.com.
+    #[arg(long, env = "PORTAL_HALO_URL")]
+    pub halo_url: Option<String>,
+    /// `--psa halo`: hosted Halo's tenant (empty for a Halo of one's own).
+    #[arg(long, env = "PORTAL_HALO_TENANT", default_value = "")]
+    pub halo_tenant: String,
+    /// `--psa halo`: the API application's client ID.
+    #[arg(long, env = "PORTAL_HALO_CLIENT_ID")]
+    pub halo_client_id: Option<String>,
+    /// `--psa halo`: the API application's client secret.
+    #[arg(long, env = "PORTAL_HALO_CLIENT_SECRET", hide_env_values = true)]
+    pub halo_client_secret: Option<String>,
+    /// `--psa halo`: the Halo client (customer) the demo organisations' tickets are filed under.
+    #[arg(long, env = "PORTAL_HALO_CUSTOMER", default_value_t = 1)]
+    pub halo_customer: i64,
+    /// Attempts at a delivery (PSA, webhook) before it is marked failed.
+    #[arg(long, env = "PORTAL_DELIVERY_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub delivery_attempts: u32,
+    /// The wait before a delivery's first retry, in seconds; each next one doubles it (±20 %).
+    #[arg(long, env = "PORTAL_DELIVERY_RETRY_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub delivery_retry_seconds: u32,
+    /// The deadline of each outgoing request to a PSA or a webhook, in seconds.
+    #[arg(long, env = "PORTAL_OUTGOING_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub outgoing_timeout_seconds: u32,
+
     /// Seconds any one step of a mail-server conversation may take (connect, TLS, greeting,
     /// sign-in, each command, each message) and the longest silence in the middle of an
     /// answer. A step past it ends the run as Connection Error, retried later.
@@ -199,6 +230,12 @@ impl Config {
     /// What must hold before the server starts: a real provider gets a real secret, and
     /// `--idp` names a provider we know.
     pub fn check(&self) -> Result<(), String> {
+        if self.psa == "halo" && (self.halo_url.is_none() || self.halo_client_id.is_none() || self.halo_client_secret.is_none()) {
+            return Err(
+                "--psa halo needs --halo-url, --halo-client-id and --halo-client-secret (or their PORTAL_HALO_ variables)."
+                    .into(),
+            );
+        }
         match self.idp.as_str() {
             "embedded" => Ok(()),
             "microsoft" if self.oauth_client_secret == DEMO_CLIENT_SECRET || self.oauth_client_secret.trim().is_empty() => Err(
@@ -296,6 +333,15 @@ impl Config {
             // Tests reach their Dovecot on loopback.
             allow_private_targets: true,
             imap_timeout_seconds: 60,
+            psa: "embedded".into(),
+            halo_url: None,
+            halo_tenant: String::new(),
+            halo_client_id: None,
+            halo_client_secret: None,
+            halo_customer: 1,
+            delivery_attempts: 10,
+            delivery_retry_seconds: 30,
+            outgoing_timeout_seconds: 15,
             max_message_mb: 150,
             workers: 4,
             max_runs_per_organisation: 2,

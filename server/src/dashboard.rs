@@ -74,7 +74,14 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
     let expiring = crate::credentials::store::expiring(&state.db, &user, renew_by).await?;
     let storage_warning =
         if crate::access::may(&user, Action::ViewServiceStorage) { service_storage_warning(&state.config).await } else { None };
+    let failed_deliveries = match crate::access::scope(&user).organisation_condition() {
+        Some((condition, id)) if crate::access::may(&user, Action::ManageIntegrations) => {
+            crate::outbox::failed_count(&state.db, condition, id).await?
+        }
+        _ => 0,
+    };
     Ok(Json(Dashboard {
+        failed_deliveries,
         need_reauthentication,
         expiring,
         storage_warning,

@@ -83,7 +83,7 @@ pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, reque
     if headers.https {
         out.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
-    let cache = if path == "/api" || path.starts_with("/api/") || path.starts_with("/idp/") {
+    let cache = if path == "/api" || path.starts_with("/api/") || path.starts_with("/idp/") || path.starts_with("/halo/") {
         // Whatever the handler said (SSE says no-cache): nothing of the API is ever stored.
         out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         "no-store"

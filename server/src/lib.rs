@@ -18,11 +18,15 @@ pub mod extract;
 pub mod failpoint;
 pub mod headers;
 pub mod imap;
+pub mod integrations;
 pub mod jobs;
 pub mod listing;
 pub mod mailboxes;
 pub mod net_policy;
+pub mod notify;
 pub mod openapi;
+pub mod outbox;
+pub mod outgoing;
 pub mod problem;
 pub mod problems;
 pub mod queue;
@@ -64,10 +68,15 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(credentials::router())
         .merge(mailboxes::router())
+        .merge(integrations::router())
         .merge(problems::router());
     // The identity provider built in is there only when it is the one in use.
     if state.config.idp == "embedded" {
         routes = routes.merge(portal_idp::router(state.config.idp_config()));
+    }
+    // So is the HaloPSA built in.
+    if let Some(halo) = &state.halo {
+        routes = routes.nest("/halo", halo.router());
     }
     let routes = routes
         .fallback(fallback)
@@ -145,7 +154,27 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         auth::throttle::SignInGuard::default_hashing_slots(),
     ));
     let live = Arc::new(events::hub::Hub::new(db.clone(), config.max_streams_per_user, auth::user::SESSION_CACHE_TTL));
+    let outgoing =
+        outgoing::Outgoing::new(config.allow_private_targets, Duration::from_secs(u64::from(config.outgoing_timeout_seconds)));
+    let mut notify_config = notify::NotifyConfig::new(config.public_url());
+    notify_config.max_attempts = config.delivery_attempts;
+    notify_config.first_retry_ms = i64::from(config.delivery_retry_seconds) * 1000;
+    let notifier = notify::Notifier::new(db.clone(), secrets.clone(), outgoing.clone(), notify_config);
+    let halo = if config.psa == "embedded" {
+        // Its clients are the organisations, so a demo organisation's tickets go under its own name.
+        let clients: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM organisations ORDER BY id").fetch_all(&db).await?;
+        let mut halo_config = portal_halo::HaloConfig::demo();
+        if !clients.is_empty() {
+            halo_config.clients = clients;
+        }
+        Some(portal_halo::Halo::new(halo_config))
+    } else {
+        None
+    };
     Ok(AppState {
+        outgoing,
+        notifier,
+        halo,
         db,
         live,
         sign_in,
@@ -189,6 +218,10 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let (stopping, shutdown) = tokio::sync::watch::channel(false);
     let state = prepare_with_shutdown(config, shutdown).await?;
     state.engine.clone().spawn();
+    state.notifier.clone().spawn();
+    if state.config.seed_demo {
+        demo_psa(&state).await?;
+    }
     if state.config.seed_demo && state.config.demo_cycle {
         seed::director::spawn(state.db.clone(), state.config.data_dir.clone());
     }
@@ -232,6 +265,43 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let _ = stopping.send(true);
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::warn!("answers still under way {} s after the shutdown began; stopping anyway", DRAIN.as_secs());
+    }
+    Ok(())
+}
+
+/// The demo organisations file tickets in the PSA of `--psa` (the embedded HaloPSA by default),
+/// unless one was set up for them already.
+async fn demo_psa(state: &AppState) -> Result<(), Box<dyn std::error::Error>> {
+    let config = &state.config;
+    let (url, client_id, secret, customer) = match (config.psa.as_str(), &state.halo) {
+        ("embedded", Some(_)) => {
+            let halo_config = portal_halo::HaloConfig::demo();
+            (format!("{}/halo", config.public_url()), halo_config.client_id, halo_config.client_secret, None)
+        }
+        ("halo", _) => (
+            config.halo_url.clone().unwrap_or_default(),
+            config.halo_client_id.clone().unwrap_or_default(),
+            config.halo_client_secret.clone().unwrap_or_default(),
+            Some(config.halo_customer),
+        ),
+        _ => return Ok(()),
+    };
+    let organisations: Vec<(i64,)> = sqlx::query_as(
+        "SELECT o.id FROM organisations o WHERE NOT EXISTS (SELECT 1 FROM halo_settings h WHERE h.organisation_id = o.id)",
+    )
+    .fetch_all(&state.db)
+    .await?;
+    for (organisation,) in organisations {
+        let input = notify::settings::HaloInput {
+            url: url.clone(),
+            tenant: if customer.is_some() { config.halo_tenant.clone() } else { String::new() },
+            client_id: client_id.clone(),
+            client_secret: Some(secrets::SecretString::new(secret.clone())),
+            halo_client_id: customer.unwrap_or(organisation),
+            ticket_type_id: None,
+            priority_id: None,
+        };
+        notify::settings::save_halo(&state.db, &state.secrets, organisation, input).await?;
     }
     Ok(())
 }

@@ -48,6 +48,16 @@ use crate::state::AppState;
         crate::mailboxes::test_connection,
         crate::mailboxes::add_mailbox,
         crate::mailboxes::change_password,
+        crate::integrations::halo::get_halo,
+        crate::integrations::halo::save_halo,
+        crate::integrations::halo::delete_halo,
+        crate::integrations::halo::test_halo,
+        crate::integrations::webhooks::list_webhooks,
+        crate::integrations::webhooks::create_webhook,
+        crate::integrations::webhooks::delete_webhook,
+        crate::integrations::webhooks::test_webhook,
+        crate::integrations::deliveries::list_deliveries,
+        crate::integrations::deliveries::send_again,
     ),
     // Schemas used only by query parameters are not gathered by utoipa: named here.
     components(schemas(portal_api::Problem, portal_api::FieldError, portal_api::JobSort, portal_api::JobKind, portal_api::JobStatus)),
@@ -57,6 +67,7 @@ use crate::state::AppState;
         (name = "jobs", description = "Migrations, restores and downloads"),
         (name = "credentials", description = "Account Settings › Credentials and the re-authentication flows"),
         (name = "mailboxes", description = "Account Settings › Mailboxes: real mailboxes over IMAP"),
+        (name = "integrations", description = "Account Settings › Integrations: HaloPSA tickets, signed webhooks (Standard Webhooks) and their deliveries"),
     )
 )]
 pub struct ApiDoc;

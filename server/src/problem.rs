@@ -27,7 +27,7 @@ pub async fn problem_layer(request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %request_id);
 
     let response = with_request_id(request_id.clone(), next.run(request)).instrument(span.clone()).await;
-    // The identity provider built in answers in OAuth's own formats (JSON errors, HTML pages).
+    // The stand-ins built in (identity provider, HaloPSA) answer in their own formats (JSON errors, HTML pages).
     let own_format = response.extensions().get::<portal_idp::OwnFormat>().is_some();
     let failed = response.status().is_client_error() || response.status().is_server_error();
     let mut response = if failed && !own_format { as_problem(response, &request_id) } else { response };

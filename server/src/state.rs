@@ -19,6 +19,12 @@ pub struct AppState {
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
     /// How mail servers are reached (TLS roots, private addresses, deadlines, message size).
     pub imap_reach: crate::imap::client::Reach,
+    /// Where an admin's integrations send (public addresses only, unless allowed).
+    pub outgoing: crate::outgoing::Outgoing,
+    /// Sends the outbox (PSA tickets, webhooks).
+    pub notifier: crate::notify::Notifier,
+    /// The embedded HaloPSA (`--psa embedded`), mounted at `/halo`.
+    pub halo: Option<portal_halo::Halo>,
     /// Live updates: the one change poller and the open streams.
     pub live: Arc<crate::events::hub::Hub>,
     /// Set when the server begins to shut down: long-lived streams end.

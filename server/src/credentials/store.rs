@@ -96,9 +96,9 @@ async fn record_event(
     .bind(i32::from(resolved))
     .bind(detail)
     .bind(at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    crate::outbox::events::credential_changed(conn, organisation_id, kind, !resolved, detail).await
 }
 
 /// The broken credentials of the organisations the user administers (the dashboard's banner).
@@ -162,8 +162,11 @@ pub async fn save_working(
     .bind(CredentialState::Working.as_str())
     .execute(&mut *tx)
     .await?;
-    if was.is_some_and(|(s,)| s == CredentialState::Broken.as_str()) {
-        record_event(&mut *tx, organisation_id, kind, true, Some(detail), now).await?;
+    if was.as_ref().is_some_and(|(s,)| s == CredentialState::Broken.as_str()) {
+        record_event(&mut tx, organisation_id, kind, true, Some(detail), now).await?;
+    } else if was.is_some() {
+        // Renewed before it expired: a warning that it would is answered.
+        crate::outbox::events::credential_renewed(&mut tx, organisation_id, kind, expires_at).await?;
     }
     tx.commit().await
 }

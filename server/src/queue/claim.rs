@@ -260,6 +260,9 @@ pub async fn finish(db: &Db, job_id: &str, lease: Lease<'_>, end: Finish<'_>) ->
     }
     let success = matches!(decision.status, JobStatus::Completed | JobStatus::PartiallyComplete);
     sync_backup(&mut *tx, job_id, decision.status, Some(success), now).await?;
+    // What the organisation's PSA and webhooks hear of it, in the same transaction: recorded
+    // if and only if the run's end is.
+    crate::outbox::events::job_finished(&mut tx, job_id, decision.status, decision.finished, decision.detail.as_deref()).await?;
     tx.commit().await
 }
 

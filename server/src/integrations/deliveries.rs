@@ -1,0 +1,62 @@
+//! Deliveries: every event on its way to the organisation's HaloPSA and webhooks, each attempt
+//! with its time, status and the answer's first lines, and Send again.
+
+use axum::extract::State;
+use axum::Json;
+use portal_api::{Action, Delivery};
+
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppResult};
+use crate::extract::ApiPath;
+use crate::outbox;
+use crate::state::AppState;
+
+/// The most deliveries listed.
+const LISTED: i64 = 100;
+
+/// The organisation's last deliveries, newest first, with their attempts.
+#[utoipa::path(
+    get, path = "/api/organisations/{id}/deliveries", tag = "integrations",
+    params(("id" = i64, Path, description = "The organisation")),
+    responses(
+        (status = 200, description = "At most 100, newest first", body = [Delivery]),
+        (status = 404, description = "No such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Vec<Delivery>>> {
+    let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageIntegrations).await?;
+    Ok(Json(outbox::list(&state.db, organisation, LISTED).await?))
+}
+
+/// Send again: the delivery is due now, with the same event ID (a receiver that has it already
+/// can tell). Its earlier attempts are kept.
+#[utoipa::path(
+    post, path = "/api/deliveries/{id}/send-again", tag = "integrations",
+    params(("id" = String, Path, description = "The delivery"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    responses(
+        (status = 200, description = "Due now", body = Delivery),
+        (status = 404, description = "No such delivery among your organisations'", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It was delivered already", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn send_again(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Delivery>> {
+    let not_found = || AppError::not_found("There is no such delivery among your organisations'.");
+    let organisation = outbox::organisation_of(&state.db, &id).await?.ok_or_else(not_found)?;
+    crate::access::organisation(&state.db, &user, organisation, Action::ManageIntegrations).await.map_err(|e| match e {
+        AppError::Forbidden(_) => e,
+        _ => not_found(),
+    })?;
+    if !outbox::send_again(&state.db, organisation, &id).await? {
+        return Err(AppError::Conflict("This delivery was delivered already; there is nothing to send again.".into()));
+    }
+    state.notifier.wake();
+    outbox::one(&state.db, organisation, &id).await?.map(Json).ok_or_else(not_found)
+}

@@ -1,0 +1,424 @@
+//! Integrations against the HaloPSA built in (on a loopback port, as a real Halo would be) and a
+//! webhook receiver written here: tickets that open once, take notes and close themselves; a
+//! refused token asked for again once; Retry-After honoured; refusals shown on the Deliveries
+//! page; nothing lost across a restart; signatures a receiver can verify.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use base64::Engine as _;
+use common::*;
+use hmac::Mac;
+use portal_api::{BackupRow, Delivery, DeliveryStatus, HaloTest, JobStatus, Page, Role};
+use portal_halo::{Fault, Halo, HaloConfig, CLOSED_STATUS_ID};
+use serde_json::{json, Value};
+
+/// The Halo built in, served on a loopback port of its own; its address.
+async fn halo_on_loopback() -> (Halo, String) {
+    let halo = Halo::new(HaloConfig { faults_enabled: true, base_path: String::new(), ..HaloConfig::demo() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router: axum::Router = halo.router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (halo, url)
+}
+
+fn settings(url: &str, secret: &str, customer: i64) -> Value {
+    let demo = HaloConfig::demo();
+    json!({ "url": url, "tenant": "", "client_id": demo.client_id, "client_secret": secret, "halo_client_id": customer.to_string() })
+}
+
+/// The organisation an org admin administers.
+async fn own_organisation(app: &TestApp, admin: &Client) -> i64 {
+    let (id,): (i64,) = sqlx::query_as("SELECT organisation_id FROM users WHERE email = $1")
+        .bind(&admin.session.email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    id
+}
+
+/// Org admin 1's organisation with its Halo saved.
+async fn with_halo(app: &TestApp, url: &str) -> (Client, i64) {
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let organisation = own_organisation(app, &admin).await;
+    let response = app
+        .send_as(
+            &admin,
+            Method::PUT,
+            &format!("/api/organisations/{organisation}/integrations/halo"),
+            Some(settings(url, &HaloConfig::demo().client_secret, 1)),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    (admin, organisation)
+}
+
+/// A mailbox of the admin's that completed its backup, scripted to fail from now on.
+async fn failing_mailbox(app: &TestApp, admin: &Client) -> BackupRow {
+    let page: Page<BackupRow> = body_json(app.get_as(admin, "/api/backups?status=completed").await).await;
+    let target = page.items.into_iter().next().expect("a completed mailbox");
+    script(app, target.mailbox_id, "unknown_always").await;
+    target
+}
+
+async fn script(app: &TestApp, mailbox_id: i64, script: &str) {
+    sqlx::query("UPDATE mailboxes SET demo_script = $1 WHERE id = $2")
+        .bind(script)
+        .bind(mailbox_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
+
+/// Force Backup, the engine runs it, the notifier sends what it raised.
+async fn back_up(app: &TestApp, admin: &Client, mailbox_id: i64) {
+    let response = app.send_as(admin, Method::POST, &format!("/api/backups/{mailbox_id}/force"), None).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    app.state.engine.run_due().await.unwrap();
+    app.state.notifier.run_due().await.unwrap();
+}
+
+fn tickets_about(halo: &Halo, email: &str) -> Vec<portal_halo::Ticket> {
+    halo.tickets().into_iter().filter(|t| t.summary.contains(email)).collect()
+}
+
+async fn deliveries(app: &TestApp, client: &Client, organisation: i64) -> Vec<Delivery> {
+    body_json(app.get_as(client, &format!("/api/organisations/{organisation}/deliveries")).await).await
+}
+
+#[tokio::test]
+async fn a_backup_error_opens_one_ticket_repeats_add_notes_and_the_next_backup_closes_it() {
+    let app = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let (admin, organisation) = with_halo(&app, &url).await;
+    let target = failing_mailbox(&app, &admin).await;
+
+    back_up(&app, &admin, target.mailbox_id).await;
+    let opened = tickets_about(&halo, &target.mailbox_email);
+    assert_eq!(opened.len(), 1, "one ticket: {opened:?}");
+    assert!(opened[0].summary.starts_with("The email backup has failed"), "{}", opened[0].summary);
+    assert_eq!(opened[0].client_id, 1);
+    let row: BackupRow = body_json(app.get_as(&admin, &format!("/api/backups/{}", target.mailbox_id)).await).await;
+    assert_eq!(row.ticket.as_ref().map(|t| t.id), Some(opened[0].id), "the row names the ticket");
+
+    back_up(&app, &admin, target.mailbox_id).await;
+    back_up(&app, &admin, target.mailbox_id).await;
+    let noted = tickets_about(&halo, &target.mailbox_email);
+    assert_eq!(noted.len(), 1, "never a second ticket while one is open");
+    let notes: Vec<&str> = noted[0].actions.iter().map(|a| a.note.as_str()).collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[1].contains("3 times"), "the count: {notes:?}");
+
+    script(&app, target.mailbox_id, "ok").await;
+    back_up(&app, &admin, target.mailbox_id).await;
+    let closed = tickets_about(&halo, &target.mailbox_email);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].status_id, CLOSED_STATUS_ID, "closed once the backup completed");
+    assert!(closed[0].actions.last().unwrap().note.contains("is resolved"), "{:?}", closed[0].actions);
+    let row: BackupRow = body_json(app.get_as(&admin, &format!("/api/backups/{}", target.mailbox_id)).await).await;
+    assert_eq!(row.status, JobStatus::Completed);
+    assert_eq!(row.ticket, None);
+
+    // Failing again later opens a new ticket.
+    script(&app, target.mailbox_id, "unknown_always").await;
+    back_up(&app, &admin, target.mailbox_id).await;
+    assert_eq!(tickets_about(&halo, &target.mailbox_email).len(), 2);
+    let all = deliveries(&app, &admin, organisation).await;
+    assert!(all.iter().all(|d| d.status == DeliveryStatus::Delivered), "{all:?}");
+}
+
+#[tokio::test]
+async fn a_refused_token_is_asked_for_again_once() {
+    let app = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let (admin, _) = with_halo(&app, &url).await;
+    let target = failing_mailbox(&app, &admin).await;
+    back_up(&app, &admin, target.mailbox_id).await;
+    assert_eq!(halo.token_requests(), 1);
+
+    halo.revoke_tokens();
+    back_up(&app, &admin, target.mailbox_id).await;
+    assert_eq!(halo.token_requests(), 2, "one new token after the 401");
+    assert_eq!(tickets_about(&halo, &target.mailbox_email)[0].actions.len(), 1, "and the note went in");
+}
+
+#[tokio::test]
+async fn too_many_requests_waits_for_retry_after_then_delivers() {
+    let app = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let (admin, organisation) = with_halo(&app, &url).await;
+    let target = failing_mailbox(&app, &admin).await;
+    halo.add_fault(Fault { path: Some("/api/Tickets".into()), status: Some(429), retry_after: Some(2), ..Fault::default() });
+    back_up(&app, &admin, target.mailbox_id).await;
+    assert!(tickets_about(&halo, &target.mailbox_email).is_empty());
+    let waiting =
+        deliveries(&app, &admin, organisation).await.into_iter().find(|d| d.summary.contains(&target.mailbox_email)).unwrap();
+    assert_eq!(waiting.status, DeliveryStatus::Pending);
+    assert_eq!(waiting.attempts[0].http_status, Some(429));
+    let next =
+        time::OffsetDateTime::parse(waiting.next_attempt_at.as_deref().unwrap(), &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let wait = next - time::OffsetDateTime::now_utc();
+    assert!(wait.whole_milliseconds() > 500 && wait.whole_seconds() <= 2, "Retry-After: 2 s, not the backoff: {wait}");
+
+    app.state.notifier.run_due().await.unwrap();
+    assert!(tickets_about(&halo, &target.mailbox_email).is_empty(), "not before the wait is over");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.state.notifier.run_due().await.unwrap();
+    assert_eq!(tickets_about(&halo, &target.mailbox_email).len(), 1);
+}
+
+#[tokio::test]
+async fn conflicts_and_refused_fields_fail_at_once_with_halos_message_and_send_again_delivers() {
+    let app = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let (admin, organisation) = with_halo(&app, &url).await;
+    let target = failing_mailbox(&app, &admin).await;
+    halo.add_fault(Fault {
+        path: Some("/api/Tickets".into()),
+        status: Some(422),
+        message: Some("The Summary field is too long.".into()),
+        ..Fault::default()
+    });
+    back_up(&app, &admin, target.mailbox_id).await;
+    let failed =
+        deliveries(&app, &admin, organisation).await.into_iter().find(|d| d.summary.contains(&target.mailbox_email)).unwrap();
+    assert_eq!(failed.status, DeliveryStatus::Failed, "422 would be refused again: no retry");
+    assert_eq!(failed.attempts.len(), 1);
+    assert_eq!(failed.attempts[0].http_status, Some(422));
+    assert!(failed.attempts[0].answer.contains("HaloPSA answered 422"), "{}", failed.attempts[0].answer);
+    let dashboard: portal_api::Dashboard = body_json(app.get_as(&admin, "/api/dashboard").await).await;
+    assert_eq!(dashboard.failed_deliveries, 1, "the organisation's admins see it");
+
+    halo.add_fault(Fault {
+        path: Some("/api/Tickets".into()),
+        status: Some(409),
+        message: Some("Ticket is locked by another agent.".into()),
+        ..Fault::default()
+    });
+    let again = app.send_as(&admin, Method::POST, &format!("/api/deliveries/{}/send-again", failed.id), None).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    app.state.notifier.run_due().await.unwrap();
+    let conflict = deliveries(&app, &admin, organisation).await.into_iter().find(|d| d.id == failed.id).unwrap();
+    assert_eq!(conflict.status, DeliveryStatus::Failed);
+    assert_eq!(conflict.attempts[1].http_status, Some(409));
+    assert!(conflict.attempts[1].answer.contains("Ticket is locked by another agent."), "{}", conflict.attempts[1].answer);
+
+    app.send_as(&admin, Method::POST, &format!("/api/deliveries/{}/send-again", failed.id), None).await;
+    app.state.notifier.run_due().await.unwrap();
+    let delivered = deliveries(&app, &admin, organisation).await.into_iter().find(|d| d.id == failed.id).unwrap();
+    assert_eq!(delivered.status, DeliveryStatus::Delivered);
+    assert_eq!(tickets_about(&halo, &target.mailbox_email).len(), 1);
+    let done = app.send_as(&admin, Method::POST, &format!("/api/deliveries/{}/send-again", failed.id), None).await;
+    problem(done, StatusCode::CONFLICT).await;
+}
+
+#[tokio::test]
+async fn an_event_recorded_before_a_restart_is_delivered_after_it_once() {
+    let first = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let (admin, _) = with_halo(&first, &url).await;
+    let target = failing_mailbox(&first, &admin).await;
+    first.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
+    first.state.engine.run_due().await.unwrap();
+    // The server stops here, between the event and its delivery.
+    let common::TestApp { dir, state, .. } = first;
+    let database_url = state.config.database_url.clone();
+    drop(state);
+    let second = test_app_at(dir, database_url, |_| {}).await;
+    second.state.notifier.run_due().await.unwrap();
+    second.state.notifier.run_due().await.unwrap();
+    assert_eq!(tickets_about(&halo, &target.mailbox_email).len(), 1, "delivered once after the restart");
+
+    // An attempt whose answer was lost (the ticket was made, the connection dropped) finds the
+    // ticket on its retry instead of opening a second.
+    let other: Page<BackupRow> =
+        body_json(second.get_as(&second.sign_in(Role::OrgAdmin).await, "/api/backups?status=completed").await).await;
+    let other = other.items.into_iter().find(|b| b.mailbox_id != target.mailbox_id).unwrap();
+    script(&second, other.mailbox_id, "unknown_always").await;
+    halo.add_fault(Fault { path: Some("/api/Tickets".into()), drop: Some(true), after_serving: Some(true), ..Fault::default() });
+    let admin = second.sign_in(Role::OrgAdmin).await;
+    back_up(&second, &admin, other.mailbox_id).await;
+    sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE status = 'pending'").execute(&second.db).await.unwrap();
+    second.state.notifier.run_due().await.unwrap();
+    assert_eq!(tickets_about(&halo, &other.mailbox_email).len(), 1, "found, not opened twice");
+}
+
+#[tokio::test]
+async fn test_connection_names_the_field_to_change_with_halos_status_and_message() {
+    let app = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let organisation = own_organisation(&app, &admin).await;
+    let test = |body: Value| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let response = app
+                .send_as(admin, Method::POST, &format!("/api/organisations/{organisation}/integrations/halo/test"), Some(body))
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            body_json::<HaloTest>(response).await
+        }
+    };
+    let wrong = test(settings(&url, "not-the-secret", 1)).await;
+    assert!(!wrong.ok);
+    assert_eq!((wrong.field.as_deref(), wrong.halo_status), (Some("client_secret"), Some(401)));
+    assert!(wrong.halo_message.is_some());
+
+    let right = test(settings(&url, &HaloConfig::demo().client_secret, 1)).await;
+    assert!(right.ok, "{right:?}");
+    assert!(right.client_name.is_some());
+
+    let no_client = test(settings(&url, &HaloConfig::demo().client_secret, 999)).await;
+    assert_eq!((no_client.field.as_deref(), no_client.halo_status), (Some("halo_client_id"), Some(404)));
+
+    halo.set_permissions(vec!["read:tickets".into(), "edit:tickets".into()]);
+    let lacking = test(settings(&url, &HaloConfig::demo().client_secret, 1)).await;
+    assert_eq!((lacking.field.as_deref(), lacking.halo_status), (Some("client_id"), Some(403)));
+    assert!(lacking.halo_message.unwrap().contains("read:customers"), "Halo names the permission");
+
+    halo.add_fault(Fault { path: Some("/auth/token".into()), status: Some(429), retry_after: Some(27), ..Fault::default() });
+    let slow_down = test(settings(&url, &HaloConfig::demo().client_secret, 1)).await;
+    assert_eq!((slow_down.halo_status, slow_down.retry_after_seconds), (Some(429), Some(27)));
+
+    let not_halo = test(settings(&format!("{url}/nothing-here"), &HaloConfig::demo().client_secret, 1)).await;
+    assert_eq!(not_halo.field.as_deref(), Some("url"));
+
+    let response = app
+        .send_as(
+            &admin,
+            Method::POST,
+            &format!("/api/organisations/{organisation}/integrations/halo/test"),
+            Some(json!({"url": "ftp://x", "client_id": "", "halo_client_id": "abc"})),
+        )
+        .await;
+    let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    for field in ["url", "client_id", "client_secret", "halo_client_id"] {
+        assert!(problem.field_error(field).is_some(), "{field}: {problem:?}");
+    }
+}
+
+/// The Standard Webhooks check, as a receiver writes it: the signature over
+/// `id.timestamp.body` with the key under `whsec_`, and a timestamp within five minutes.
+fn verify(secret: &str, headers: &axum::http::HeaderMap, body: &[u8], now: i64) -> Result<(), &'static str> {
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).ok_or("no id")?;
+    let timestamp: i64 = headers.get("webhook-timestamp").and_then(|v| v.to_str().ok()?.parse().ok()).ok_or("no timestamp")?;
+    if (now - timestamp).abs() > 300 {
+        return Err("too old");
+    }
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").ok_or("not a secret")?)
+        .map_err(|_| "bad secret")?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    let given = headers.get("webhook-signature").and_then(|v| v.to_str().ok()).ok_or("no signature")?;
+    given.split(' ').any(|s| s == expected).then_some(()).ok_or("wrong signature")
+}
+
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>>;
+
+async fn receiver() -> (Received, String) {
+    let received: Received = Default::default();
+    let kept = received.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push((headers, body));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (received, url)
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_as_standard_webhooks_and_a_tampered_or_old_delivery_fails_the_check() {
+    let app = test_app().await;
+    let (received, url) = receiver().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let organisation = own_organisation(&app, &admin).await;
+    let uri = format!("/api/organisations/{organisation}/webhooks");
+    let refused = app
+        .send_as(
+            &admin,
+            Method::POST,
+            &uri,
+            Some(json!({"url": "https://example.com/x", "events": ["backup.error.detected", "nope"]})),
+        )
+        .await;
+    assert!(problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await.field_error("events").unwrap().contains("nope"));
+    let created = app
+        .send_as(
+            &admin,
+            Method::POST,
+            &uri,
+            Some(json!({"url": url, "events": ["backup.error.detected", "backup.error.resolved"]})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: portal_api::CreatedWebhook = body_json(created).await;
+    assert!(created.secret.starts_with("whsec_"));
+    let listed: Value = body_json(app.get_as(&admin, &uri).await).await;
+    assert!(!listed.to_string().contains(&created.secret), "the secret is shown once");
+
+    let target = failing_mailbox(&app, &admin).await;
+    back_up(&app, &admin, target.mailbox_id).await;
+    let test = app.send_as(&admin, Method::POST, &format!("{uri}/{}/test", created.webhook.id), None).await;
+    assert_eq!(test.status(), StatusCode::ACCEPTED);
+    app.state.notifier.run_due().await.unwrap();
+
+    let received = received.lock().unwrap().clone();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let events: Vec<Value> = received.iter().map(|(_, body)| serde_json::from_slice(body).unwrap()).collect();
+    let detected = events
+        .iter()
+        .position(|e| e["type"] == "backup.error.detected" && e["data"]["mailbox"]["email"] == target.mailbox_email.as_str());
+    let detected = detected.expect("the backup error was sent");
+    assert_eq!(events[detected]["data"]["psa_type"], "The email backup has failed");
+    assert!(events[detected]["data"]["link"].as_str().unwrap().starts_with("http"), "an absolute link to the row");
+    assert!(events.iter().any(|e| e["type"] == "webhook.test"));
+    assert!(!events.iter().any(|e| e["type"] == "download.ready"), "only the types it asked for");
+    let (headers, body) = &received[detected];
+    assert_eq!(verify(&created.secret, headers, body, now), Ok(()));
+    let mut tampered = body.to_vec();
+    tampered[10] ^= 1;
+    assert_eq!(verify(&created.secret, headers, &tampered, now), Err("wrong signature"));
+    assert_eq!(verify(&created.secret, headers, body, now + 600), Err("too old"));
+    assert_eq!(verify("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", headers, body, now), Err("wrong signature"));
+}
+
+#[tokio::test]
+async fn integrations_are_for_the_organisations_admins_and_its_reseller_only() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let organisation = own_organisation(&app, &admin).await;
+    let user = app.sign_in(Role::EndUser).await;
+    for path in ["integrations/halo", "webhooks", "deliveries"] {
+        let uri = format!("/api/organisations/{organisation}/{path}");
+        assert_eq!(app.get_as(&admin, &uri).await.status(), StatusCode::OK, "{uri}");
+        problem(app.get_as(&user, &uri).await, StatusCode::FORBIDDEN).await;
+        let elsewhere = format!("/api/organisations/{}/{path}", organisation + 1);
+        problem(app.get_as(&admin, &elsewhere).await, StatusCode::NOT_FOUND).await;
+    }
+    let reseller = app.sign_in(Role::Reseller).await;
+    assert_eq!(app.get_as(&reseller, &format!("/api/organisations/{organisation}/webhooks")).await.status(), StatusCode::OK);
+    let strict = test_app_with(|c| c.allow_private_targets = false).await;
+    let strict_admin = strict.sign_in(Role::OrgAdmin).await;
+    let private = strict
+        .send_as(
+            &strict_admin,
+            Method::POST,
+            &format!("/api/organisations/{organisation}/webhooks"),
+            Some(json!({"url": "https://127.0.0.1/hook"})),
+        )
+        .await;
+    assert!(problem(private, StatusCode::UNPROCESSABLE_ENTITY).await.field_error("url").unwrap().contains("private"));
+}
