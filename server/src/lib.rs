@@ -76,7 +76,8 @@ pub fn app(state: AppState) -> Router {
     }
     // So is the HaloPSA built in.
     if let Some(halo) = &state.halo {
-        routes = routes.nest("/halo", halo.router());
+        routes =
+            routes.nest("/halo", halo.router()).route("/halo/", get(|| async { axum::response::Redirect::permanent("/halo") }));
     }
     let routes = routes
         .fallback(fallback)

@@ -422,3 +422,53 @@ async fn integrations_are_for_the_organisations_admins_and_its_reseller_only() {
         .await;
     assert!(problem(private, StatusCode::UNPROCESSABLE_ENTITY).await.field_error("url").unwrap().contains("private"));
 }
+
+#[tokio::test]
+async fn credential_tickets_open_on_a_break_or_before_an_expiry_and_close_when_fixed_or_renewed() {
+    use portal_api::CredentialKind;
+    use portal_server::credentials::store;
+    const DAY: i64 = 86_400_000;
+    let app = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let (_, organisation) = with_halo(&app, &url).await;
+    let now = portal_server::db::now_ms();
+    let set_expiry = |at: i64| {
+        sqlx::query("UPDATE credentials SET expires_at = $1, state = 'working' WHERE organisation_id = $2 AND kind = 'device'")
+            .bind(at)
+            .bind(organisation)
+            .execute(&app.db)
+    };
+    set_expiry(now + 10 * DAY).await.unwrap();
+    assert!(app.state.notifier.check_expiring().await.unwrap() >= 1, "the 14-day warning");
+    assert_eq!(app.state.notifier.check_expiring().await.unwrap(), 0, "once per expiry date");
+    app.state.notifier.run_due().await.unwrap();
+    let expiring = |halo: &Halo| {
+        halo.tickets().into_iter().filter(|t| t.summary.contains("Device Authorization expires")).collect::<Vec<_>>()
+    };
+    assert_eq!(expiring(&halo).len(), 1);
+    set_expiry(now + 2 * DAY).await.unwrap();
+    assert!(app.state.notifier.check_expiring().await.unwrap() >= 1, "the 3-day warning");
+    app.state.notifier.run_due().await.unwrap();
+    let warned = expiring(&halo);
+    assert_eq!((warned.len(), warned[0].actions.len()), (1, 1), "the 3-day warning is a note on the same ticket");
+
+    store::save_working(&app.db, organisation, CredentialKind::Device, None, Some("sealed"), Some(now + 90 * DAY), "renewed")
+        .await
+        .unwrap();
+    app.state.notifier.run_due().await.unwrap();
+    assert_eq!(expiring(&halo)[0].status_id, CLOSED_STATUS_ID, "renewed: closed");
+
+    let mut conn = app.db.acquire().await.unwrap();
+    store::mark_broken(&mut conn, organisation, CredentialKind::MainApp, "The consent was revoked.", now).await.unwrap();
+    drop(conn);
+    app.state.notifier.run_due().await.unwrap();
+    let title = CredentialKind::MainApp.event_title(false);
+    let broken: Vec<_> = halo.tickets().into_iter().filter(|t| t.summary.starts_with(title)).collect();
+    assert_eq!(broken.len(), 1, "{:?}", halo.tickets());
+    assert!(broken[0].details.contains("The consent was revoked."));
+    store::save_working(&app.db, organisation, CredentialKind::MainApp, None, None, None, "consented again").await.unwrap();
+    app.state.notifier.run_due().await.unwrap();
+    let fixed: Vec<_> = halo.tickets().into_iter().filter(|t| t.summary.starts_with(title)).collect();
+    assert_eq!(fixed[0].status_id, CLOSED_STATUS_ID);
+    assert!(fixed[0].actions.last().unwrap().note.contains(CredentialKind::MainApp.event_title(true)), "{:?}", fixed[0].actions);
+}

@@ -76,6 +76,9 @@ struct Fixture {
     organisations: [i64; 3],
     jobs: [String; 3],
     migration: String,
+    /// A webhook of each object's organisation, and a delivery to it.
+    webhooks: [String; 3],
+    deliveries: [String; 3],
     /// A restore of the end user's mailbox into a colleague's, started by their admin.
     restore_elsewhere: String,
     download_url: String,
@@ -268,6 +271,48 @@ fn rows() -> Vec<Row> {
                 (format!("/api/mailboxes/{}/imap-password", f.mailbox(o)), Some(json!({"password": "x"})))
             })
         },
+        row(Method::GET, "/api/organisations/{id}/integrations/halo", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/integrations/halo", f.organisations[o as usize]), None)
+        }),
+        // Wrong settings (422) are checked only once the organisation is known to be the user's.
+        row(Method::PUT, "/api/organisations/{id}/integrations/halo", W::Admins, F::Organisation, |f, o| {
+            (
+                format!("/api/organisations/{}/integrations/halo", f.organisations[o as usize]),
+                Some(json!({"url": "", "client_id": "", "halo_client_id": ""})),
+            )
+        }),
+        row(Method::POST, "/api/organisations/{id}/integrations/halo/test", W::Admins, F::Organisation, |f, o| {
+            (
+                format!("/api/organisations/{}/integrations/halo/test", f.organisations[o as usize]),
+                Some(json!({"url": "", "client_id": "", "halo_client_id": ""})),
+            )
+        }),
+        row(Method::DELETE, "/api/organisations/{id}/integrations/halo", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/integrations/halo", f.organisations[o as usize]), None)
+        }),
+        row(Method::GET, "/api/organisations/{id}/webhooks", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/webhooks", f.organisations[o as usize]), None)
+        }),
+        row(Method::POST, "/api/organisations/{id}/webhooks", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/webhooks", f.organisations[o as usize]), Some(json!({"url": "not an address"})))
+        }),
+        row(Method::POST, "/api/organisations/{id}/webhooks/{webhook_id}/test", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/webhooks/{}/test", f.organisations[o as usize], f.webhooks[o as usize]), None)
+        }),
+        Row {
+            what: "a webhook that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::DELETE, "/api/organisations/{id}/webhooks/{webhook_id}", W::Admins, F::Organisation, |f, o| {
+                (format!("/api/organisations/{}/webhooks/wh_none", f.organisations[o as usize]), None)
+            })
+        },
+        row(Method::GET, "/api/organisations/{id}/deliveries", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/deliveries", f.organisations[o as usize]), None)
+        }),
+        // A delivery is its organisation's: the same rule.
+        row(Method::POST, "/api/deliveries/{id}/send-again", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/deliveries/{}/send-again", f.deliveries[o as usize]), None)
+        }),
         // Last: signing out ends every session of the user, the ones above included.
         row(Method::DELETE, "/api/session", W::Everyone, F::None, |_, _| ("/api/session".into(), None)),
     ]
@@ -356,6 +401,20 @@ async fn fixture(app: &TestApp, clients: &[Option<Client>; 5]) -> Fixture {
         .await
         .unwrap();
     }
+    // A webhook in each organisation, and a test delivery to it (never sent: nothing runs the notifier).
+    let mut webhooks = Vec::new();
+    let mut deliveries = Vec::new();
+    for (actor, organisation) in
+        [(Actor::OrgAdmin, organisations[0]), (Actor::Reseller, organisations[1]), (Actor::OtherReseller, organisations[2])]
+    {
+        let uri = format!("/api/organisations/{organisation}/webhooks");
+        let created = app.send_as(client(actor), Method::POST, &uri, Some(json!({"url": "https://hooks.example.com/in"}))).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let webhook: portal_api::CreatedWebhook = body_json(created).await;
+        let test = app.send_as(client(actor), Method::POST, &format!("{uri}/{}/test", webhook.webhook.id), None).await;
+        deliveries.push(body_json::<portal_api::Delivery>(test).await.id);
+        webhooks.push(webhook.webhook.id);
+    }
     let downloads: Page<JobRow> =
         body_json(app.get_as(client(Actor::Reseller), "/api/jobs?kind=download&status=completed").await).await;
     let download_url = downloads.items.iter().find_map(|d| d.download_url.clone()).expect("a seeded download is ready");
@@ -367,6 +426,8 @@ async fn fixture(app: &TestApp, clients: &[Option<Client>; 5]) -> Fixture {
         migration,
         restore_elsewhere,
         download_url,
+        webhooks: webhooks.try_into().unwrap(),
+        deliveries: deliveries.try_into().unwrap(),
     }
 }
 

@@ -121,8 +121,8 @@ fn run(args: &[String]) -> Result {
         .env("PORTAL_SEED_DEMO", std::env::var("PORTAL_SEED_DEMO").unwrap_or_else(|_| "true".into()))
         // Every status of every kind stays on show while the demo runs.
         .env("PORTAL_DEMO_CYCLE", std::env::var("PORTAL_DEMO_CYCLE").unwrap_or_else(|_| "true".into()))
-        // The local Dovecot of --imap is on this machine.
-        .envs(with_imap.then_some(("PORTAL_ALLOW_PRIVATE_TARGETS", "true")))
+        // The local Dovecot of --imap and the HaloPSA built in (--psa embedded) are on this machine.
+        .env("PORTAL_ALLOW_PRIVATE_TARGETS", std::env::var("PORTAL_ALLOW_PRIVATE_TARGETS").unwrap_or_else(|_| "true".into()))
         .args(&server_args)
         .current_dir(root())
         .spawn()

@@ -195,6 +195,8 @@ pub fn dev(args: &[String]) -> Result {
         .env("PORTAL_SEED_DEMO", std::env::var("PORTAL_SEED_DEMO").unwrap_or_else(|_| "true".into()))
         // Every status of every kind stays on show while the demo runs.
         .env("PORTAL_DEMO_CYCLE", std::env::var("PORTAL_DEMO_CYCLE").unwrap_or_else(|_| "true".into()))
+        // The HaloPSA built in (--psa embedded) is on this machine.
+        .env("PORTAL_ALLOW_PRIVATE_TARGETS", std::env::var("PORTAL_ALLOW_PRIVATE_TARGETS").unwrap_or_else(|_| "true".into()))
         .args(args)
         .current_dir(root())
         .spawn()

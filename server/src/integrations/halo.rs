@@ -127,15 +127,14 @@ pub async fn save_halo(
     delete, path = "/api/organisations/{id}/integrations/halo", tag = "integrations",
     params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
-        (status = 204, description = "Removed"),
-        (status = 404, description = "No HaloPSA set up, or no such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 204, description = "Removed (or there was none)"),
+        (status = 404, description = "No such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_halo(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageIntegrations).await?;
-    if !settings::delete_halo(&state.db, organisation).await? {
-        return Err(AppError::not_found("This organisation has no HaloPSA set up."));
-    }
+    // Gone either way: removing what is not there is not an error.
+    settings::delete_halo(&state.db, organisation).await?;
     state.notifier.settings_changed(organisation);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -84,6 +84,9 @@ async fn act(notifier: &Notifier, d: &DueDelivery, account: &HaloAccount, token:
             halo::add_note(out, account, token, ticket.halo_ticket_id, &closing_note(d, data)).await?;
             halo::close_ticket(out, account, token, ticket.halo_ticket_id).await?;
             store::closed(db, d.organisation_id, ticket.halo_ticket_id).await?;
+            if let Some(mailbox_id) = d.mailbox_id {
+                crate::queue::touch_backup(db, mailbox_id).await?;
+            }
             done.push(format!("Ticket #{} closed.", ticket.halo_ticket_id));
         }
         return Ok(done.join(" "));
@@ -108,6 +111,9 @@ async fn act(notifier: &Notifier, d: &DueDelivery, account: &HaloAccount, token:
         None => halo::open_ticket(out, account, token, &title(d, data), &details(d, data)).await?,
     };
     store::opened(db, d.organisation_id, &d.subject, d.mailbox_id, number, &title(d, data), &d.notification_id).await?;
+    if let (Some(mailbox_id), EventType::BackupErrorDetected) = (d.mailbox_id, d.event_type) {
+        crate::queue::touch_backup(db, mailbox_id).await?;
+    }
     Ok(format!("Ticket #{number} opened."))
 }
 

@@ -193,6 +193,17 @@ pub async fn force_backup(db: &Db, mailbox_id: i64, status: JobStatus, created_b
     Ok(enqueue_backup(db, mailbox_id, Some(created_by), now).await?.is_some())
 }
 
+/// Marks the mailbox's current backup as changed, so that open pages redraw its row (a PSA
+/// ticket was opened or closed about it). Its state is left as it is.
+pub async fn touch_backup(db: &Db, mailbox_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = (SELECT current_job_id FROM backups WHERE mailbox_id = $2)")
+        .bind(now_ms())
+        .bind(mailbox_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// The mailboxes whose last backup is older than `interval_ms` and that have none waiting or running.
 pub async fn due_for_backup(db: &Db, interval_ms: i64) -> Result<Vec<i64>, sqlx::Error> {
     let due: Vec<(i64,)> = sqlx::query_as(&format!(
