@@ -9,9 +9,10 @@ use leptos::prelude::{ArcRwSignal, Update};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
     jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConnectionTest, ConsentStart,
-    Credentials, Dashboard, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, ImapMailboxRequest, ImapPassword, JobKind,
-    JobRow, JobSort, JobStatus, JobsQuery, NewJob, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo,
-    SignInRequest, SkippedItem, StatusCount, CSRF_HEADER, REQUEST_ID_HEADER,
+    CreatedWebhook, Credentials, Dashboard, Delivery, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, HaloSettings,
+    HaloSettingsInput, HaloTest, ImapMailboxRequest, ImapPassword, JobKind, JobRow, JobSort, JobStatus, JobsQuery, NewJob,
+    NewWebhook, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem, StatusCount,
+    Webhook, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -368,4 +369,54 @@ pub async fn add_mailbox(organisation_id: i64, settings: &ImapMailboxRequest) ->
 /// A new password for an IMAP mailbox (tried first).
 pub async fn change_mailbox_password(mailbox_id: i64, password: &ImapPassword) -> Result<OrganisationMailbox, ApiError> {
     request(Method::PUT, &format!("/api/mailboxes/{mailbox_id}/imap-password"), Some(password)).await
+}
+
+/// The organisation's HaloPSA connection; `None` when none is set up.
+pub async fn halo_settings(organisation_id: i64) -> Result<Option<HaloSettings>, ApiError> {
+    get(&format!("/api/organisations/{organisation_id}/integrations/halo")).await
+}
+
+/// Saves the HaloPSA connection (an empty client secret keeps the saved one).
+pub async fn save_halo(organisation_id: i64, settings: &HaloSettingsInput) -> Result<HaloSettings, ApiError> {
+    request(Method::PUT, &format!("/api/organisations/{organisation_id}/integrations/halo"), Some(settings)).await
+}
+
+/// Removes the HaloPSA connection: no more tickets are filed.
+pub async fn remove_halo(organisation_id: i64) -> Result<(), ApiError> {
+    request(Method::DELETE, &format!("/api/organisations/{organisation_id}/integrations/halo"), None::<&()>).await
+}
+
+/// Test connection: signs in to Halo with these settings and finds the client, saving nothing.
+pub async fn test_halo(organisation_id: i64, settings: &HaloSettingsInput) -> Result<HaloTest, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/integrations/halo/test"), Some(settings)).await
+}
+
+/// The organisation's webhook endpoints.
+pub async fn webhooks(organisation_id: i64) -> Result<Vec<Webhook>, ApiError> {
+    get(&format!("/api/organisations/{organisation_id}/webhooks")).await
+}
+
+/// Adds a webhook endpoint; the answer carries its signing secret, this once.
+pub async fn add_webhook(organisation_id: i64, webhook: &NewWebhook) -> Result<CreatedWebhook, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/webhooks"), Some(webhook)).await
+}
+
+pub async fn delete_webhook(organisation_id: i64, webhook_id: &str) -> Result<(), ApiError> {
+    request(Method::DELETE, &format!("/api/organisations/{organisation_id}/webhooks/{}", encode(webhook_id)), None::<&()>).await
+}
+
+/// Send test event: queues a `webhook.test` delivery to this endpoint only.
+pub async fn test_webhook(organisation_id: i64, webhook_id: &str) -> Result<Delivery, ApiError> {
+    request(Method::POST, &format!("/api/organisations/{organisation_id}/webhooks/{}/test", encode(webhook_id)), None::<&()>)
+        .await
+}
+
+/// Every delivery of the organisation's events, newest first.
+pub async fn deliveries(organisation_id: i64) -> Result<Vec<Delivery>, ApiError> {
+    get(&format!("/api/organisations/{organisation_id}/deliveries")).await
+}
+
+/// Send again: a failed (or waiting) delivery is attempted anew.
+pub async fn send_delivery_again(delivery_id: &str) -> Result<Delivery, ApiError> {
+    request(Method::POST, &format!("/api/deliveries/{}/send-again", encode(delivery_id)), None::<&()>).await
 }

@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
                     <Route path=route!(DOWNLOAD) view={Lazy::<DownloadRoute>::new()} />
                     <Route path=route!(CREDENTIALS) view={Lazy::<CredentialsRoute>::new()} />
                     <Route path=route!(MAILBOXES) view={Lazy::<MailboxesRoute>::new()} />
+                    <Route path=route!(INTEGRATIONS) view={Lazy::<IntegrationsRoute>::new()} />
+                    <Route path=route!(DELIVERIES) view={Lazy::<DeliveriesRoute>::new()} />
                     <Route path=route!(ERROR_TYPES) view={Lazy::<ErrorTypesRoute>::new()} />
                 </ParentRoute>
             </Routes>

@@ -65,7 +65,7 @@ impl Live {
         if let Ok(handle) = set_interval_with_handle(
             move || {
                 beats.set(beats.get().wrapping_add(1));
-                if !live.connected.get_untracked() || beats.get() % CALM_EVERY == 0 {
+                if !live.connected.get_untracked() || beats.get().is_multiple_of(CALM_EVERY) {
                     bump();
                 }
             },

@@ -39,6 +39,10 @@ addresses! {
     CREDENTIALS = "/settings/credentials";
     /// Account Settings › Mailboxes: `?organisation=`.
     MAILBOXES = "/settings/mailboxes";
+    /// Account Settings › Integrations (HaloPSA, webhooks): `?organisation=`.
+    INTEGRATIONS = "/settings/integrations";
+    /// Account Settings › Deliveries (every event sent and its attempts): `?organisation=`.
+    DELIVERIES = "/settings/deliveries";
     /// Help › Error types; `#id` is one of them (`error_type`).
     ERROR_TYPES = "/errors";
 }
@@ -56,6 +60,11 @@ pub const fn jobs(kind: JobKind) -> &'static str {
 /// One job's page (`/status/restores/R-…`; the routes `MIGRATE`, `RESTORE`, `DOWNLOAD`).
 pub fn job(kind: JobKind, id: &str) -> String {
     format!("{}/{id}", jobs(kind))
+}
+
+/// An Account Settings page for one organisation (`/settings/deliveries?organisation=7`).
+pub fn for_organisation(page: &str, organisation_id: i64) -> String {
+    format!("{page}?organisation={organisation_id}")
 }
 
 /// One error type on Help › Error types (`/errors#email-backup-failed`).

@@ -12,7 +12,9 @@ use wasm_bindgen::JsCast;
 use crate::pages::backups::BackupsPage;
 use crate::pages::credentials::CredentialsPage;
 use crate::pages::dashboard::DashboardPage;
+use crate::pages::deliveries::DeliveriesPage;
 use crate::pages::error_catalogue::ErrorCataloguePage;
+use crate::pages::integrations::IntegrationsPage;
 use crate::pages::job::{DownloadPage, MigratePage, RestorePage};
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::mailboxes::MailboxesPage;
@@ -124,6 +126,28 @@ impl LazyRoute for MailboxesRoute {
     }
     fn view(_this: Self) -> AnyView {
         view! { <MailboxesPage /> }.into_any()
+    }
+}
+
+pub struct IntegrationsRoute;
+#[lazy_route]
+impl LazyRoute for IntegrationsRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <IntegrationsPage /> }.into_any()
+    }
+}
+
+pub struct DeliveriesRoute;
+#[lazy_route]
+impl LazyRoute for DeliveriesRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <DeliveriesPage /> }.into_any()
     }
 }
 

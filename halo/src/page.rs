@@ -68,14 +68,18 @@ fn ticket_item(halo: &Halo, ticket: &Ticket) -> String {
     if !ticket.details.is_empty() {
         let details: String = ticket.details.chars().take(SHOWN_DETAILS_CHARS).collect();
         let more = if details.len() < ticket.details.len() { "…" } else { "" };
-        item.push_str(&format!("<br>{}{more}", esc(&details)));
+        // Halo shows a ticket's lines as lines.
+        item.push_str(&format!("<br>{}{more}", esc(&details).replace('\n', "<br>")));
     }
     if !ticket.actions.is_empty() {
         item.push_str("<ul>");
         for action in &ticket.actions {
             let outcome = if action.outcome.is_empty() { String::new() } else { format!(" — {}", esc(&action.outcome)) };
             let private = if action.hiddenfromuser { " (private)" } else { "" };
-            item.push_str(&format!("<li>{}<span class=\"note\">{outcome}{private}</span></li>", esc(&action.note)));
+            item.push_str(&format!(
+                "<li>{}<span class=\"note\">{outcome}{private}</span></li>",
+                esc(&action.note).replace('\n', "<br>")
+            ));
         }
         item.push_str("</ul>");
     }

@@ -49,7 +49,9 @@ where
     let read = LocalResource::new(move || {
         let filter = filter.get();
         // Fetch again on every live change.
-        live.map(|live| live.tick.track());
+        if let Some(live) = live {
+            live.tick.track();
+        }
         let page = fetch(filter.clone());
         async move { page.await.map(|page| (page, time::now_ms(), filter)) }
     });
@@ -136,7 +138,7 @@ fn RefreshFailed(error: ApiError, at: f64) -> impl IntoView {
 /// What a list shows after a read: the page read; after a failed refresh, the page last read
 /// for the same filter (`last`) with the failure and when that page was read; else the
 /// failure, for the error boundary.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::result_large_err)]
 fn page_to_show<P, Q: PartialEq>(
     read: Result<(P, f64, Q), ApiError>,
     last: Option<(P, f64, Q)>,

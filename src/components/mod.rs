@@ -5,6 +5,7 @@ pub mod backups;
 pub mod copy_button;
 pub mod credentials;
 pub mod error_notice;
+pub mod integrations;
 pub mod jobs;
 pub mod live_list;
 pub mod local_time;

@@ -16,6 +16,8 @@ pub struct ChosenOrganisation {
 }
 
 impl ChosenOrganisation {
+    // No `Default`: it reads the router's query, so it is made in a page, by name.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> ChosenOrganisation {
         let query = use_query_map();
         let list = LocalResource::new(api::organisations);

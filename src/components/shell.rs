@@ -70,6 +70,10 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
                     <span class="shell__nav-group">"Account Settings"</span>
                     <A href=paths::CREDENTIALS>"Credentials"</A>
                     <A href=paths::MAILBOXES>"Mailboxes"</A>
+                    {portal_api::Action::ManageIntegrations.allowed(user.role).then(|| view! {
+                        <A href=paths::INTEGRATIONS>"Integrations"</A>
+                        <A href=paths::DELIVERIES>"Deliveries"</A>
+                    })}
                 })}
                 <span class="shell__nav-group">"Help"</span>
                 <A href=paths::ERROR_TYPES>"Error types"</A>

@@ -22,12 +22,21 @@ pub fn TextField(
     /// Enter in the field does this (for fields that stand outside a form of their own).
     #[prop(optional)]
     on_enter: Option<Callback<()>>,
+    /// A line of help under the label (an example, what empty means); it is `{id}-hint`.
+    #[prop(optional, into)]
+    hint: Option<Signal<String>>,
 ) -> impl IntoView {
     let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described_by = match hint {
+        Some(_) => format!("{hint_id} {error_id}"),
+        None => error_id.clone(),
+    };
     let error = move || error.and_then(|e| e.get());
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
+            {hint.map(|hint| view! { <p class="field__hint" id=hint_id>{hint}</p> })}
             <input
                 id=id
                 name=name
@@ -35,7 +44,7 @@ pub fn TextField(
                 autocomplete=autocomplete
                 aria-required=required.then_some("true")
                 aria-invalid=move || error().is_some().to_string()
-                aria-describedby=error_id.clone()
+                aria-describedby=described_by
                 prop:value=value
                 on:input=move |ev| value.set(event_target_value(&ev))
                 on:keydown=move |ev| {

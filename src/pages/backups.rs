@@ -13,6 +13,7 @@ use crate::bytes::human_bytes;
 use crate::components::backups::backup_history::BackupHistoryToggle;
 use crate::components::backups::force_backup::{ForceBackupAll, ForceBackupButton, ForceBackups};
 use crate::components::copy_button::CopyButton;
+use crate::components::integrations::ticket_badge::TicketBadge;
 use crate::components::jobs::job_run::JobRunSummary;
 use crate::components::jobs::skipped_items::{OpenedSkipped, SkippedItems, SkippedOf};
 use crate::components::jobs::status_badge::StatusBadge;
@@ -100,7 +101,7 @@ pub fn BackupsPage() -> impl IntoView {
                     <select id="backups-status" on:change=on_status prop:value=move || filter.get().status.unwrap_or_default()>
                         <option value="">"All statuses"</option>
                         {JobKind::Backup.statuses()
-                            .into_iter()
+                            .iter()
                             .map(|status| view! { <option value=status.as_str()>{status.label()}</option> })
                             .collect_view()}
                     </select>
@@ -179,6 +180,7 @@ fn BackupsTable(
                             <JobRunSummary kind=JobKind::Backup status=row.status run=row.run.clone() id=row.mailbox_email.clone() />
                             {(row.status == JobStatus::PartiallyComplete)
                                 .then(|| view! { <SkippedItems of=SkippedOf::Backup(row.mailbox_id) /> })}
+                            {row.ticket.clone().map(|ticket| view! { <TicketBadge ticket /> })}
                             {row.storage.map(|storage| view! {
                                 <p class="job-run__storage">
                                     {format!(

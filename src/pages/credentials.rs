@@ -54,7 +54,9 @@ pub fn CredentialsPage() -> impl IntoView {
     let organisation = chosen.id;
     let credentials = LocalResource::new(move || {
         let id = organisation.get();
-        live.map(|live| live.tick.track());
+        if let Some(live) = live {
+            live.tick.track();
+        }
         async move {
             match id {
                 Some(id) => api::credentials(id).await.map(Some),
@@ -79,6 +81,7 @@ pub fn CredentialsPage() -> impl IntoView {
             (organisation_id, outcome)
         }
     });
+    #[allow(clippy::result_large_err)]
     let check_outcome = move || {
         let outcome = check.value().get().filter(|(id, _)| Some(*id) == organisation.get()).map(|(_, outcome)| outcome);
         outcome.map(|outcome| match outcome {

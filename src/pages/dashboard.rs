@@ -10,6 +10,7 @@ use crate::bytes::human_bytes;
 use crate::components::credentials::reauth_banner::ReauthBanner;
 use crate::components::credentials::renew_soon::RenewSoon;
 use crate::components::error_notice::ErrorList;
+use crate::components::integrations::failed_deliveries::FailedDeliveries;
 use crate::components::local_time::LocalTime;
 use crate::live::Live;
 use crate::{api, paths};
@@ -23,7 +24,9 @@ fn status_href(kind: JobKind, status: JobStatus) -> String {
 pub fn DashboardPage() -> impl IntoView {
     let live = use_context::<Live>();
     let dashboard = LocalResource::new(move || {
-        live.map(|live| live.tick.track());
+        if let Some(live) = live {
+            live.tick.track();
+        }
         api::dashboard()
     });
     view! {
@@ -45,7 +48,7 @@ pub fn DashboardPage() -> impl IntoView {
 fn DashboardView(dashboard: Dashboard) -> impl IntoView {
     let broken = dashboard.need_reauthentication.clone();
     let expiring = dashboard.expiring.clone();
-    let storage = dashboard.storage.clone();
+    let storage = dashboard.storage;
     let percent = storage.percent();
     let kinds = dashboard.kinds.into_iter().map(|kind_counts| {
         let kind = kind_counts.kind;
@@ -88,6 +91,7 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
         {dashboard.storage_warning.map(|warning| view! { <StorageAlert warning /> })}
         <ReauthBanner broken />
         <RenewSoon expiring />
+        <FailedDeliveries count=dashboard.failed_deliveries />
         <div class="dashboard__grid">{kinds}</div>
         <article class="dashboard__card dashboard__storage">
             <h2>"Storage"</h2>

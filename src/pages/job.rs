@@ -42,7 +42,9 @@ fn JobPage(kind: JobKind) -> impl IntoView {
     let deleted = RwSignal::new(false);
     let job = LocalResource::new(move || {
         let id = id.get();
-        live.map(|live| live.tick.track());
+        if let Some(live) = live {
+            live.tick.track();
+        }
         async move { api::job(&id).await }
     });
     JobActions::provide(Callback::new(move |(what, _): (JobAction, String)| match what {

@@ -77,7 +77,9 @@ fn JobsPage(kind: JobKind) -> impl IntoView {
     let jobs = use_live_list(filter, |filter| async move { api::jobs(&filter).await });
     let counts = LocalResource::new(move || {
         let q = filter.get().q;
-        live.map(|live| live.tick.track());
+        if let Some(live) = live {
+            live.tick.track();
+        }
         async move { api::job_counts(kind, q.as_deref()).await }
     });
     let refresh = Callback::new(move |_: ()| {

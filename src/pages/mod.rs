@@ -1,7 +1,9 @@
 pub mod backups;
 pub mod credentials;
 pub mod dashboard;
+pub mod deliveries;
 pub mod error_catalogue;
+pub mod integrations;
 pub mod job;
 pub mod jobs;
 pub mod mailboxes;

@@ -18,6 +18,8 @@ const LISTS: Route[] = [
   { path: '/settings/credentials', heading: 'Credentials', title: 'Credentials · Backup Portal' },
   { path: '/settings/mailboxes', heading: 'Mailboxes', title: 'Mailboxes · Backup Portal' },
   { path: '/errors', heading: 'Error types', title: 'Error types · Backup Portal' },
+  { path: '/settings/integrations', heading: 'Integrations', title: 'Integrations · Backup Portal' },
+  { path: '/settings/deliveries', heading: 'Deliveries', title: 'Deliveries · Backup Portal' },
 ];
 
 /** One job of each kind, for the pages of a single job. */
@@ -88,6 +90,8 @@ test('every page opens from the navigation, and the focus goes to its heading', 
     ['Credentials', LISTS[5]],
     ['Mailboxes', LISTS[6]],
     ['Error types', LISTS[7]],
+    ['Integrations', LISTS[8]],
+    ['Deliveries', LISTS[9]],
     ['Dashboard', LISTS[0]],
     ['Backups', LISTS[1]],
   ] as const) {

@@ -71,9 +71,14 @@ impl Notifier {
             if due.is_empty() {
                 return Ok(made);
             }
-            for delivery in due {
-                let (attempt, next) = self.attempt(&delivery).await?;
-                outbox::record_attempt(&self.db, &delivery, attempt, next).await?;
+            // At once, each with its deadline: one receiver's slowness is not another's wait.
+            let results = futures_util::future::join_all(due.iter().map(|delivery| async move {
+                let (attempt, next) = self.attempt(delivery).await?;
+                outbox::record_attempt(&self.db, delivery, attempt, next).await
+            }))
+            .await;
+            for result in results {
+                result?;
                 made += 1;
             }
         }
@@ -172,7 +177,7 @@ impl Notifier {
                 jitter as i64
             }
         };
-        Next::RetryAt(now_ms() + wait.clamp(0, MAX_WAIT_MS))
+        Next::RetryAt(now_ms() + wait.clamp(1000, MAX_WAIT_MS))
     }
 }
 

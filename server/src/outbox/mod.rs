@@ -143,13 +143,18 @@ pub struct DueDelivery {
     pub payload: String,
 }
 
-/// Takes up to `limit` due deliveries for `lease_ms` (another instance leaves them alone until
-/// then). A PSA's deliveries about one subject go in order: one waits while an older one of the
-/// same subject is still pending (a ticket is opened before it is closed).
+/// Deliveries of one organisation taken at a time: a slow or flooded receiver of one tenant does
+/// not hold up the others'.
+pub const PER_ORGANISATION: usize = 2;
+
+/// Takes up to `limit` due deliveries (at most [`PER_ORGANISATION`] of each organisation) for
+/// `lease_ms` (another instance leaves them alone until then). A PSA's deliveries about one
+/// subject go in order: one waits while an older one of the same subject is still pending (a
+/// ticket is opened before it is closed).
 pub async fn claim_due(db: &Db, limit: i64, lease_ms: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
     let now = now_ms();
-    let candidates: Vec<(String,)> = sqlx::query_as(
-        "SELECT d.id FROM deliveries d WHERE d.status = $1 AND d.next_attempt_at <= $2 \
+    let candidates: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT d.id, d.organisation_id FROM deliveries d WHERE d.status = $1 AND d.next_attempt_at <= $2 \
              AND (d.lease_until IS NULL OR d.lease_until < $2) \
              AND NOT (d.target = $3 AND EXISTS (SELECT 1 FROM deliveries e WHERE e.organisation_id = d.organisation_id \
                  AND e.subject = d.subject AND e.target = $3 AND e.status = $1 \
@@ -159,11 +164,22 @@ pub async fn claim_due(db: &Db, limit: i64, lease_ms: i64) -> Result<Vec<DueDeli
     .bind(DeliveryStatus::Pending.as_str())
     .bind(now)
     .bind(TARGET_HALO)
-    .bind(limit)
+    .bind(limit.saturating_mul(10))
     .fetch_all(db)
     .await?;
+    let mut per_organisation: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let candidates: Vec<String> = candidates
+        .into_iter()
+        .filter(|(_, organisation)| {
+            let count = per_organisation.entry(*organisation).or_default();
+            *count += 1;
+            *count <= PER_ORGANISATION
+        })
+        .map(|(id, _)| id)
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect();
     let mut taken = Vec::new();
-    for (id,) in candidates {
+    for id in candidates {
         // Taken only if no other instance took it meanwhile.
         let won = sqlx::query(
             "UPDATE deliveries SET lease_until = $1 WHERE id = $2 AND status = $3 AND (lease_until IS NULL OR lease_until < $4)",

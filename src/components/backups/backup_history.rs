@@ -111,7 +111,7 @@ fn summary(runs: &[BackupRunEntry]) -> String {
             None => counts.push((run.status, 1)),
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let parts: Vec<String> = counts.iter().map(|(status, count)| format!("{count} {}", status.label().to_lowercase())).collect();
     format!("{}.", parts.join(", "))
 }

@@ -47,7 +47,7 @@ impl DestinationEdits {
                 }
             }
         });
-        let edits = DestinationEdits { open, owner: StoredValue::new(Owner::current().unwrap_or_else(Owner::new)), save, failed };
+        let edits = DestinationEdits { open, owner: StoredValue::new(Owner::current().unwrap_or_default()), save, failed };
         provide_context(edits);
         edits
     }
