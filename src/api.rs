@@ -9,7 +9,7 @@ use leptos::prelude::{ArcRwSignal, Update};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
     jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConnectionTest, ConsentStart,
-    CreatedWebhook, Credentials, Dashboard, Delivery, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, HaloSettings,
+    CreatedWebhook, Credentials, Dashboard, Delivery, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, HaloAppliedToAll, HaloSettings,
     HaloSettingsInput, HaloTest, ImapMailboxRequest, ImapPassword, JobKind, JobRow, JobSort, JobStatus, JobsQuery, NewJob,
     NewWebhook, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem, StatusCount,
     Webhook, CSRF_HEADER, REQUEST_ID_HEADER,
@@ -379,6 +379,12 @@ pub async fn halo_settings(organisation_id: i64) -> Result<Option<HaloSettings>,
 /// Saves the HaloPSA connection (an empty client secret keeps the saved one).
 pub async fn save_halo(organisation_id: i64, settings: &HaloSettingsInput) -> Result<HaloSettings, ApiError> {
     request(Method::PUT, &format!("/api/organisations/{organisation_id}/integrations/halo"), Some(settings)).await
+}
+
+/// Saves one HaloPSA connection for every organisation the user serves (each keeps its Halo
+/// client; the secret must be typed).
+pub async fn save_halo_for_all(settings: &HaloSettingsInput) -> Result<HaloAppliedToAll, ApiError> {
+    request(Method::PUT, "/api/integrations/halo", Some(settings)).await
 }
 
 /// Removes the HaloPSA connection: no more tickets are filed.

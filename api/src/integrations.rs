@@ -63,6 +63,8 @@ named_enum! {
         Delivered = "delivered",
         /// Given up: the last retry failed, or the receiver refused it in a way retrying cannot fix.
         Failed = "failed",
+        /// Not sent: its receiver (the webhook, the HaloPSA) was removed before its turn.
+        Cancelled = "cancelled",
     }
 }
 
@@ -105,6 +107,16 @@ pub struct HaloSettingsInput {
     pub ticket_type_id: String,
     #[serde(default)]
     pub priority_id: String,
+}
+
+/// `PUT /api/integrations/halo`: one connection for every organisation the user serves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HaloAppliedToAll {
+    /// The organisations now filing tickets there, by name.
+    pub organisations: Vec<String>,
+    /// Those that kept the Halo client they had; the others file under the one given.
+    pub kept_their_client: Vec<String>,
 }
 
 /// What Test connection found: the Halo client's name, or what failed, on the field to change.

@@ -27,7 +27,7 @@ pub use credentials::{
 };
 pub use dashboard::{Dashboard, KindCounts, ServiceStorage, StaleAccount, Storage};
 pub use integrations::{
-    CreatedWebhook, Delivery, DeliveryAttempt, DeliveryStatus, EventType, HaloSettings, HaloSettingsInput, HaloTest, NewWebhook,
+    CreatedWebhook, Delivery, DeliveryAttempt, DeliveryStatus, EventType, HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest, NewWebhook,
     TicketRef, Webhook,
 };
 pub use jobs::{

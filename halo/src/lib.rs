@@ -42,8 +42,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use faults::Fault;
-pub use store::{Action, Ticket};
+pub use store::{Action, Fault, Ticket};
 
 /// On every answer of the embedded HaloPSA (its JSON, its page): an error layer must leave it
 /// as it is.
@@ -132,6 +131,16 @@ impl Halo {
     /// A copy of every ticket, oldest first.
     pub fn tickets(&self) -> Vec<Ticket> {
         self.store().tickets.values().cloned().collect()
+    }
+
+    /// What an agent does in Halo by hand: sets a ticket's status (`CLOSED_STATUS_ID` closes
+    /// it), or deletes it (`None`). Answers whether there was such a ticket.
+    pub fn agent_sets(&self, ticket: i64, status_id: Option<i64>) -> bool {
+        let mut store = self.store();
+        match status_id {
+            Some(status) => store.tickets.get_mut(&ticket).map(|t| t.status_id = status).is_some(),
+            None => store.tickets.remove(&ticket).is_some(),
+        }
     }
 
     /// How many token requests were answered with a token.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 use serde::Serialize;
 
-use crate::faults::Fault;
 use crate::CLOSED_STATUS_ID;
+use serde::Deserialize;
 
 /// The most tickets kept.
 pub const MAX_TICKETS: usize = 10_000;
@@ -279,6 +279,51 @@ fn random_token() -> String {
 /// Compares two byte strings in time that depends on their lengths only.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What to do to the next request(s) to a path, instead of (or before) serving them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Applies to requests whose path starts with this (`"/auth/token"`, `"/api/Tickets"`, …;
+    /// relative to where the Halo is mounted, the base path cut if given); None: any request.
+    pub path: Option<String>,
+    /// Answer with this status (401, 403, 404, 405, 409, 422, 429, 500, 503, 504 …) instead of
+    /// serving the request.
+    pub status: Option<u16>,
+    /// How many requests it applies to (0 or absent: 1).
+    pub times: Option<u32>,
+    /// The `Retry-After` header of its answer, in seconds (for a 429 or 503).
+    pub retry_after: Option<u64>,
+    /// The message in the body (else a Halo-like default for that status).
+    pub message: Option<String>,
+    /// Wait this long before answering (or before serving the request, with no status).
+    pub delay_ms: Option<u64>,
+    /// Drop the connection instead of answering: the answer's body fails at once, so that the
+    /// client gets an error and no usable answer.
+    pub drop: Option<bool>,
+    /// With `drop`: serve the request first (a ticket is made), then drop the answer, as a
+    /// connection lost on the way back would.
+    pub after_serving: Option<bool>,
+}
+
+impl Fault {
+    pub(crate) fn applies_to(&self, path: &str) -> bool {
+        self.path.as_deref().is_none_or(|prefix| path.starts_with(prefix))
+    }
+
+    /// The fault with its path relative to the Halo's `base_path` (`/halo/api` → `/api`).
+    pub(crate) fn relative_to(mut self, base_path: &str) -> Fault {
+        let base = base_path.trim_end_matches('/');
+        if let Some(path) = &self.path {
+            if let Some(rest) =
+                path.strip_prefix(base).filter(|rest| !base.is_empty() && (rest.is_empty() || rest.starts_with('/')))
+            {
+                self.path = Some(if rest.is_empty() { "/".to_owned() } else { rest.to_owned() });
+            }
+        }
+        self
+    }
 }
 
 #[cfg(test)]

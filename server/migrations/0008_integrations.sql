@@ -47,8 +47,9 @@ CREATE TABLE deliveries (
     webhook_id      TEXT,             -- kept when the webhook is deleted (the history stays)
     target_label    TEXT NOT NULL,    -- HaloPSA, or the webhook's URL
     subject         TEXT NOT NULL,    -- the notification's: Halo deliveries of one subject go in order
-    status          TEXT NOT NULL,    -- DeliveryStatus
-    attempts        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT NOT NULL,    -- DeliveryStatus (cancelled: its receiver was removed)
+    attempts        INTEGER NOT NULL DEFAULT 0, -- attempts recorded
+    claims          INTEGER NOT NULL DEFAULT 0, -- times taken for sending (more than attempts: an instance stopped mid-attempt)
     next_attempt_at BIGINT,
     lease_until     BIGINT,           -- an instance is sending it until then
     created_at      BIGINT NOT NULL,
@@ -68,9 +69,11 @@ CREATE TABLE delivery_attempts (
     PRIMARY KEY (delivery_id, number)
 );
 
--- PSA tickets this service opened: one open per organisation and subject.
+-- PSA tickets this service opened: one open per organisation and subject, in the Halo the
+-- organisation uses now (a row of another Halo, or of a Halo removed, is closed here: detached).
 CREATE TABLE tickets (
     organisation_id BIGINT NOT NULL REFERENCES organisations (id),
+    halo_url        TEXT NOT NULL,    -- which Halo the number is of
     subject         TEXT NOT NULL,
     mailbox_id      BIGINT REFERENCES mailboxes (id),
     halo_ticket_id  BIGINT NOT NULL,
@@ -79,7 +82,7 @@ CREATE TABLE tickets (
     last_notification_id TEXT NOT NULL, -- the last event written to it (a retried one adds no second note)
     opened_at       BIGINT NOT NULL,
     closed_at       BIGINT,
-    PRIMARY KEY (organisation_id, halo_ticket_id)
+    PRIMARY KEY (organisation_id, halo_url, halo_ticket_id)
 );
 CREATE INDEX tickets_subject ON tickets (organisation_id, subject, closed_at);
 CREATE INDEX tickets_mailbox ON tickets (mailbox_id, closed_at);

@@ -129,6 +129,38 @@ pub async fn organisation(db: &Db, user: impl Principal, id: i64, action: Action
     found.map(|(id,)| id).ok_or_else(not_found)
 }
 
+/// Every organisation in the user's scope (id, name), if the user's role may take `action`
+/// (else 403); none for a role that administers none.
+pub async fn organisations(db: &Db, user: impl Principal, action: Action) -> AppResult<Vec<(i64, String)>> {
+    require(&user, action)?;
+    let Some((condition, scope_id)) = scope(&user).organisation_condition() else {
+        return Ok(Vec::new());
+    };
+    Ok(sqlx::query_as(&format!("SELECT o.id, o.name FROM organisations o WHERE {condition} ORDER BY o.name, o.id"))
+        .bind(scope_id)
+        .fetch_all(db)
+        .await?)
+}
+
+/// The organisation of delivery `id` (a PSA's or a webhook's), if the user's role may take
+/// `action` (else 403, whatever the ID) and the delivery is of an organisation in the user's
+/// scope (else 404).
+pub async fn delivery(db: &Db, user: impl Principal, id: &str, action: Action) -> AppResult<i64> {
+    require(&user, action)?;
+    let not_found = || AppError::not_found("There is no such delivery among your organisations'.");
+    let Some((condition, scope_id)) = scope(&user).organisation_condition() else {
+        return Err(not_found());
+    };
+    let found: Option<(i64,)> = sqlx::query_as(&format!(
+        "SELECT o.id FROM deliveries d JOIN organisations o ON o.id = d.organisation_id WHERE {condition} AND d.id = $2"
+    ))
+    .bind(scope_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    found.map(|(id,)| id).ok_or_else(not_found)
+}
+
 /// Where a new restore or migration may write. An end user: their own mailbox only (no
 /// destination means their own). Anyone else: another mailbox of the source's organisation;
 /// for an IMAP source, an IMAP

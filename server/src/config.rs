@@ -333,7 +333,8 @@ impl Config {
             // Tests reach their Dovecot on loopback.
             allow_private_targets: true,
             imap_timeout_seconds: 60,
-            psa: "embedded".into(),
+            // The tests serve a Halo of their own where they need one.
+            psa: "none".into(),
             halo_url: None,
             halo_tenant: String::new(),
             halo_client_id: None,

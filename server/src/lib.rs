@@ -119,7 +119,8 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     tokio::task::spawn_blocking(|| auth::password::decoy_hash().len())
         .await
         .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?;
-    if config.seed_demo && seed::seed_if_empty(&db).await? {
+    let seeded = config.seed_demo && seed::seed_if_empty(&db).await?;
+    if seeded {
         seed::write_demo_download_files(&db, &config.data_dir).await?;
         seed::add_extra_jobs(&db, config.demo_extra_jobs).await?;
         tracing::info!("seeded the demo data");
@@ -161,7 +162,12 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     notify_config.max_attempts = config.delivery_attempts;
     notify_config.first_retry_ms = i64::from(config.delivery_retry_seconds) * 1000;
     let notifier = notify::Notifier::new(db.clone(), secrets.clone(), outgoing.clone(), notify_config);
-    let halo = if config.psa == "embedded" {
+    if seeded {
+        demo_psa(&db, &secrets, &config).await.map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+    }
+    // The HaloPSA built in is the demo's (its API application's secret is published): a server
+    // without the demo data has none.
+    let halo = if config.psa == "embedded" && config.seed_demo {
         // Its clients are the organisations, so a demo organisation's tickets go under its own name.
         let clients: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM organisations ORDER BY id").fetch_all(&db).await?;
         let mut halo_config = portal_halo::HaloConfig::demo();
@@ -220,9 +226,6 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let state = prepare_with_shutdown(config, shutdown).await?;
     state.engine.clone().spawn();
     state.notifier.clone().spawn();
-    if state.config.seed_demo {
-        demo_psa(&state).await?;
-    }
     if state.config.seed_demo && state.config.demo_cycle {
         seed::director::spawn(state.db.clone(), state.config.data_dir.clone());
     }
@@ -270,16 +273,15 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The demo organisations file tickets in the PSA of `--psa` (the embedded HaloPSA by default),
-/// unless one was set up for them already.
-async fn demo_psa(state: &AppState) -> Result<(), Box<dyn std::error::Error>> {
-    let config = &state.config;
-    let (url, client_id, secret, customer) = match (config.psa.as_str(), &state.halo) {
-        ("embedded", Some(_)) => {
+/// The demo organisations, just seeded, file tickets in the PSA of `--psa` (the HaloPSA built
+/// in by default). Only at seeding: an organisation that removes its Halo keeps it removed.
+async fn demo_psa(db: &db::Db, secrets: &secrets::SecretBox, config: &Config) -> Result<(), secrets::SecretError> {
+    let (url, client_id, secret, customer) = match config.psa.as_str() {
+        "embedded" => {
             let halo_config = portal_halo::HaloConfig::demo();
             (format!("{}/halo", config.public_url()), halo_config.client_id, halo_config.client_secret, None)
         }
-        ("halo", _) => (
+        "halo" => (
             config.halo_url.clone().unwrap_or_default(),
             config.halo_client_id.clone().unwrap_or_default(),
             config.halo_client_secret.clone().unwrap_or_default(),
@@ -287,11 +289,7 @@ async fn demo_psa(state: &AppState) -> Result<(), Box<dyn std::error::Error>> {
         ),
         _ => return Ok(()),
     };
-    let organisations: Vec<(i64,)> = sqlx::query_as(
-        "SELECT o.id FROM organisations o WHERE NOT EXISTS (SELECT 1 FROM halo_settings h WHERE h.organisation_id = o.id)",
-    )
-    .fetch_all(&state.db)
-    .await?;
+    let organisations: Vec<(i64,)> = sqlx::query_as("SELECT id FROM organisations ORDER BY id").fetch_all(db).await?;
     for (organisation,) in organisations {
         let input = notify::settings::HaloInput {
             url: url.clone(),
@@ -302,7 +300,7 @@ async fn demo_psa(state: &AppState) -> Result<(), Box<dyn std::error::Error>> {
             ticket_type_id: None,
             priority_id: None,
         };
-        notify::settings::save_halo(&state.db, &state.secrets, organisation, input).await?;
+        notify::settings::save_halo(db, secrets, organisation, input).await?;
     }
     Ok(())
 }

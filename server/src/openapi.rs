@@ -50,6 +50,7 @@ use crate::state::AppState;
         crate::mailboxes::change_password,
         crate::integrations::halo::get_halo,
         crate::integrations::halo::save_halo,
+        crate::integrations::halo::save_halo_for_all,
         crate::integrations::halo::delete_halo,
         crate::integrations::halo::test_halo,
         crate::integrations::webhooks::list_webhooks,

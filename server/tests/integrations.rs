@@ -1,91 +1,17 @@
-//! Integrations against the HaloPSA built in (on a loopback port, as a real Halo would be) and a
-//! webhook receiver written here: tickets that open once, take notes and close themselves; a
-//! refused token asked for again once; Retry-After honoured; refusals shown on the Deliveries
-//! page; nothing lost across a restart; signatures a receiver can verify.
+//! HaloPSA tickets against the Halo built in (on a loopback port, as a real Halo would be):
+//! tickets that open once, take notes and close themselves; a refused token asked for again
+//! once; Retry-After honoured; refusals shown on the Deliveries page; nothing lost across a
+//! restart or an instance stopped mid-attempt; the saved secret sent only to its Halo; who may.
+//! Webhooks: `webhooks.rs`.
 
 mod common;
 
 use axum::http::{Method, StatusCode};
-use base64::Engine as _;
+use common::halo::*;
 use common::*;
-use hmac::Mac;
-use portal_api::{BackupRow, Delivery, DeliveryStatus, HaloTest, JobStatus, Page, Role};
+use portal_api::{BackupRow, DeliveryStatus, HaloTest, JobStatus, Page, Role};
 use portal_halo::{Fault, Halo, HaloConfig, CLOSED_STATUS_ID};
 use serde_json::{json, Value};
-
-/// The Halo built in, served on a loopback port of its own; its address.
-async fn halo_on_loopback() -> (Halo, String) {
-    let halo = Halo::new(HaloConfig { faults_enabled: true, base_path: String::new(), ..HaloConfig::demo() });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router: axum::Router = halo.router();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (halo, url)
-}
-
-fn settings(url: &str, secret: &str, customer: i64) -> Value {
-    let demo = HaloConfig::demo();
-    json!({ "url": url, "tenant": "", "client_id": demo.client_id, "client_secret": secret, "halo_client_id": customer.to_string() })
-}
-
-/// The organisation an org admin administers.
-async fn own_organisation(app: &TestApp, admin: &Client) -> i64 {
-    let (id,): (i64,) = sqlx::query_as("SELECT organisation_id FROM users WHERE email = $1")
-        .bind(&admin.session.email)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    id
-}
-
-/// Org admin 1's organisation with its Halo saved.
-async fn with_halo(app: &TestApp, url: &str) -> (Client, i64) {
-    let admin = app.sign_in(Role::OrgAdmin).await;
-    let organisation = own_organisation(app, &admin).await;
-    let response = app
-        .send_as(
-            &admin,
-            Method::PUT,
-            &format!("/api/organisations/{organisation}/integrations/halo"),
-            Some(settings(url, &HaloConfig::demo().client_secret, 1)),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    (admin, organisation)
-}
-
-/// A mailbox of the admin's that completed its backup, scripted to fail from now on.
-async fn failing_mailbox(app: &TestApp, admin: &Client) -> BackupRow {
-    let page: Page<BackupRow> = body_json(app.get_as(admin, "/api/backups?status=completed").await).await;
-    let target = page.items.into_iter().next().expect("a completed mailbox");
-    script(app, target.mailbox_id, "unknown_always").await;
-    target
-}
-
-async fn script(app: &TestApp, mailbox_id: i64, script: &str) {
-    sqlx::query("UPDATE mailboxes SET demo_script = $1 WHERE id = $2")
-        .bind(script)
-        .bind(mailbox_id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-}
-
-/// Force Backup, the engine runs it, the notifier sends what it raised.
-async fn back_up(app: &TestApp, admin: &Client, mailbox_id: i64) {
-    let response = app.send_as(admin, Method::POST, &format!("/api/backups/{mailbox_id}/force"), None).await;
-    assert!(response.status().is_success(), "{}", response.status());
-    app.state.engine.run_due().await.unwrap();
-    app.state.notifier.run_due().await.unwrap();
-}
-
-fn tickets_about(halo: &Halo, email: &str) -> Vec<portal_halo::Ticket> {
-    halo.tickets().into_iter().filter(|t| t.summary.contains(email)).collect()
-}
-
-async fn deliveries(app: &TestApp, client: &Client, organisation: i64) -> Vec<Delivery> {
-    body_json(app.get_as(client, &format!("/api/organisations/{organisation}/deliveries")).await).await
-}
 
 #[tokio::test]
 async fn a_backup_error_opens_one_ticket_repeats_add_notes_and_the_next_backup_closes_it() {
@@ -299,102 +225,6 @@ async fn test_connection_names_the_field_to_change_with_halos_status_and_message
     }
 }
 
-/// The Standard Webhooks check, as a receiver writes it: the signature over
-/// `id.timestamp.body` with the key under `whsec_`, and a timestamp within five minutes.
-fn verify(secret: &str, headers: &axum::http::HeaderMap, body: &[u8], now: i64) -> Result<(), &'static str> {
-    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).ok_or("no id")?;
-    let timestamp: i64 = headers.get("webhook-timestamp").and_then(|v| v.to_str().ok()?.parse().ok()).ok_or("no timestamp")?;
-    if (now - timestamp).abs() > 300 {
-        return Err("too old");
-    }
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").ok_or("not a secret")?)
-        .map_err(|_| "bad secret")?;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
-    let given = headers.get("webhook-signature").and_then(|v| v.to_str().ok()).ok_or("no signature")?;
-    given.split(' ').any(|s| s == expected).then_some(()).ok_or("wrong signature")
-}
-
-type Received = std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>>;
-
-async fn receiver() -> (Received, String) {
-    let received: Received = Default::default();
-    let kept = received.clone();
-    let router = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push((headers, body));
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (received, url)
-}
-
-#[tokio::test]
-async fn webhooks_are_signed_as_standard_webhooks_and_a_tampered_or_old_delivery_fails_the_check() {
-    let app = test_app().await;
-    let (received, url) = receiver().await;
-    let admin = app.sign_in(Role::OrgAdmin).await;
-    let organisation = own_organisation(&app, &admin).await;
-    let uri = format!("/api/organisations/{organisation}/webhooks");
-    let refused = app
-        .send_as(
-            &admin,
-            Method::POST,
-            &uri,
-            Some(json!({"url": "https://example.com/x", "events": ["backup.error.detected", "nope"]})),
-        )
-        .await;
-    assert!(problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await.field_error("events").unwrap().contains("nope"));
-    let created = app
-        .send_as(
-            &admin,
-            Method::POST,
-            &uri,
-            Some(json!({"url": url, "events": ["backup.error.detected", "backup.error.resolved"]})),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let created: portal_api::CreatedWebhook = body_json(created).await;
-    assert!(created.secret.starts_with("whsec_"));
-    let listed: Value = body_json(app.get_as(&admin, &uri).await).await;
-    assert!(!listed.to_string().contains(&created.secret), "the secret is shown once");
-
-    let target = failing_mailbox(&app, &admin).await;
-    back_up(&app, &admin, target.mailbox_id).await;
-    let test = app.send_as(&admin, Method::POST, &format!("{uri}/{}/test", created.webhook.id), None).await;
-    assert_eq!(test.status(), StatusCode::ACCEPTED);
-    app.state.notifier.run_due().await.unwrap();
-
-    let received = received.lock().unwrap().clone();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let events: Vec<Value> = received.iter().map(|(_, body)| serde_json::from_slice(body).unwrap()).collect();
-    let detected = events
-        .iter()
-        .position(|e| e["type"] == "backup.error.detected" && e["data"]["mailbox"]["email"] == target.mailbox_email.as_str());
-    let detected = detected.expect("the backup error was sent");
-    assert_eq!(events[detected]["data"]["psa_type"], "The email backup has failed");
-    assert!(events[detected]["data"]["link"].as_str().unwrap().starts_with("http"), "an absolute link to the row");
-    assert!(events.iter().any(|e| e["type"] == "webhook.test"));
-    assert!(!events.iter().any(|e| e["type"] == "download.ready"), "only the types it asked for");
-    let (headers, body) = &received[detected];
-    assert_eq!(verify(&created.secret, headers, body, now), Ok(()));
-    let mut tampered = body.to_vec();
-    tampered[10] ^= 1;
-    assert_eq!(verify(&created.secret, headers, &tampered, now), Err("wrong signature"));
-    assert_eq!(verify(&created.secret, headers, body, now + 600), Err("too old"));
-    assert_eq!(verify("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", headers, body, now), Err("wrong signature"));
-}
-
 #[tokio::test]
 async fn integrations_are_for_the_organisations_admins_and_its_reseller_only() {
     let app = test_app().await;
@@ -471,4 +301,149 @@ async fn credential_tickets_open_on_a_break_or_before_an_expiry_and_close_when_f
     let fixed: Vec<_> = halo.tickets().into_iter().filter(|t| t.summary.starts_with(title)).collect();
     assert_eq!(fixed[0].status_id, CLOSED_STATUS_ID);
     assert!(fixed[0].actions.last().unwrap().note.contains(CredentialKind::MainApp.event_title(true)), "{:?}", fixed[0].actions);
+}
+
+#[tokio::test]
+async fn the_saved_secret_is_sent_only_to_the_halo_it_was_given_for() {
+    let app = test_app().await;
+    let (_, url) = halo_on_loopback().await;
+    let (admin, organisation) = with_halo(&app, &url).await;
+    let uri = format!("/api/organisations/{organisation}/integrations/halo");
+    let saved: portal_api::HaloSettings = body_json(app.get_as(&admin, &uri).await).await;
+    assert!(saved.secret_saved);
+    assert!(!serde_json::to_string(&saved).unwrap().contains(&HaloConfig::demo().client_secret), "never sent back");
+    // The same Halo with the secret left empty: the saved one is used.
+    let same = app.send_as(&admin, Method::POST, &format!("{uri}/test"), Some(settings(&url, "", 1))).await;
+    assert!(body_json::<HaloTest>(same).await.ok);
+    // Another address with the secret left empty: refused before anything is sent.
+    let (elsewhere, other_url) = halo_on_loopback().await;
+    for method in [Method::POST, Method::PUT] {
+        let path = if method == Method::POST { format!("{uri}/test") } else { uri.clone() };
+        let response = app.send_as(&admin, method, &path, Some(settings(&other_url, "", 1))).await;
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(problem.field_error("client_secret").unwrap().contains("Enter the client secret again"), "{problem:?}");
+    }
+    assert!(elsewhere.requests().is_empty(), "nothing reached the other address: {:?}", elsewhere.requests());
+}
+
+#[tokio::test]
+async fn another_halo_or_a_ticket_closed_by_hand_gets_a_new_ticket_never_a_note_on_the_old_one() {
+    let app = test_app().await;
+    let (first, url) = halo_on_loopback().await;
+    let (admin, organisation) = with_halo(&app, &url).await;
+    let target = failing_mailbox(&app, &admin).await;
+    back_up(&app, &admin, target.mailbox_id).await;
+    let ticket = tickets_about(&first, &target.mailbox_email)[0].id;
+
+    // Closed by an agent in Halo: the next failure opens a new ticket.
+    assert!(first.agent_sets(ticket, Some(CLOSED_STATUS_ID)));
+    back_up(&app, &admin, target.mailbox_id).await;
+    let now = tickets_about(&first, &target.mailbox_email);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now[0].actions.is_empty(), "nothing written to the closed one");
+    // Deleted in Halo: the same.
+    assert!(first.agent_sets(now[1].id, None));
+    back_up(&app, &admin, target.mailbox_id).await;
+    assert_eq!(tickets_about(&first, &target.mailbox_email).len(), 2, "one deleted, one new");
+
+    // The organisation moves to another Halo: the row no longer names the first one's ticket,
+    // and the next failure opens a ticket there, nothing in the first.
+    let (second, second_url) = halo_on_loopback().await;
+    let uri = format!("/api/organisations/{organisation}/integrations/halo");
+    let moved = app.send_as(&admin, Method::PUT, &uri, Some(settings(&second_url, &HaloConfig::demo().client_secret, 1))).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let row: BackupRow = body_json(app.get_as(&admin, &format!("/api/backups/{}", target.mailbox_id)).await).await;
+    assert_eq!(row.ticket, None);
+    let before = first.requests().len();
+    back_up(&app, &admin, target.mailbox_id).await;
+    assert_eq!(tickets_about(&second, &target.mailbox_email).len(), 1);
+    assert_eq!(first.requests().len(), before, "no request, no token, to the Halo left behind");
+
+    // Removed: rows name no ticket; what was waiting is cancelled, not failed.
+    let removed = app.send_as(&admin, Method::DELETE, &uri, None).await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let row: BackupRow = body_json(app.get_as(&admin, &format!("/api/backups/{}", target.mailbox_id)).await).await;
+    assert_eq!(row.ticket, None);
+}
+
+#[tokio::test]
+async fn an_instance_that_stopped_mid_attempt_leaves_a_ticket_the_next_one_finds() {
+    let app = test_app().await;
+    let (halo, url) = halo_on_loopback().await;
+    let (admin, _) = with_halo(&app, &url).await;
+    let target = failing_mailbox(&app, &admin).await;
+    app.send_as(&admin, Method::POST, &format!("/api/backups/{}/force", target.mailbox_id), None).await;
+    app.state.engine.run_due().await.unwrap();
+    // An instance takes the delivery, opens the ticket in Halo, and stops before it records
+    // anything (its lease runs out).
+    let taken = portal_server::outbox::claim_due(&app.db, 10, 1).await.unwrap();
+    let delivery = taken.into_iter().find(|d| d.summary.contains(&target.mailbox_email)).unwrap();
+    assert_eq!((delivery.attempts, delivery.claims), (0, 1));
+    let http = reqwest::Client::new();
+    let demo = HaloConfig::demo();
+    let token: Value = http
+        .post(format!("{url}/auth/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", &demo.client_id), ("client_secret", &demo.client_secret)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let made = http
+        .post(format!("{url}/api/Tickets"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&json!([{ "summary": format!("The email backup has failed — {}", target.mailbox_email), "details": format!("Event ID: {}", delivery.notification_id), "client_id": 1 }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    app.state.notifier.run_due().await.unwrap();
+    let tickets = tickets_about(&halo, &target.mailbox_email);
+    assert_eq!(tickets.len(), 1, "found by the event's ID, not opened twice: {tickets:?}");
+    // Its late record is refused: the lease is no longer its.
+    let late = portal_server::outbox::record_attempt(
+        &app.db,
+        &delivery,
+        portal_server::outbox::Attempt { http_status: Some(201), answer: "late".into(), duration_ms: 1 },
+        portal_server::outbox::Next::Delivered,
+    )
+    .await
+    .unwrap();
+    assert!(!late);
+}
+
+#[tokio::test]
+async fn a_reseller_sets_up_one_halo_for_every_organisation_it_serves_each_keeping_its_client() {
+    let app = test_app().await;
+    let (_, url) = halo_on_loopback().await;
+    let (_, acme) = with_halo(&app, &url).await;
+    sqlx::query("UPDATE halo_settings SET halo_client_id = 7 WHERE organisation_id = $1")
+        .bind(acme)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let reseller = app.sign_in(Role::Reseller).await;
+    let without_secret = app.send_as(&reseller, Method::PUT, "/api/integrations/halo", Some(settings(&url, "", 2))).await;
+    problem(without_secret, StatusCode::UNPROCESSABLE_ENTITY).await.field_error("client_secret").unwrap();
+    let response = app
+        .send_as(&reseller, Method::PUT, "/api/integrations/halo", Some(settings(&url, &HaloConfig::demo().client_secret, 2)))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let applied: portal_api::HaloAppliedToAll = body_json(response).await;
+    assert_eq!(applied.organisations, ["Acme Legal", "Bluebird Clinics", "Cedar Logistics"]);
+    assert_eq!(applied.kept_their_client, ["Acme Legal"]);
+    let clients: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT o.name, h.halo_client_id FROM halo_settings h JOIN organisations o ON o.id = h.organisation_id ORDER BY o.name",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        clients,
+        [("Acme Legal".into(), 7), ("Bluebird Clinics".into(), 2), ("Cedar Logistics".into(), 2)],
+        "the other reseller's untouched"
+    );
 }

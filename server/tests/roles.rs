@@ -281,6 +281,9 @@ fn rows() -> Vec<Row> {
                 Some(json!({"url": "", "client_id": "", "halo_client_id": ""})),
             )
         }),
+        row(Method::PUT, "/api/integrations/halo", W::Admins, F::None, |_, _| {
+            ("/api/integrations/halo".into(), Some(json!({"url": "", "client_id": "", "halo_client_id": ""})))
+        }),
         row(Method::POST, "/api/organisations/{id}/integrations/halo/test", W::Admins, F::Organisation, |f, o| {
             (
                 format!("/api/organisations/{}/integrations/halo/test", f.organisations[o as usize]),

@@ -1,5 +1,8 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, IncomingHttpHeaders } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { expect, Page, test } from './fixtures';
-import { ORG_ADMIN } from './helpers';
+import { ORG_ADMIN, RESELLER } from './helpers';
 import { ownServerEach, signedIn } from './own-server';
 
 // The HaloPSA built into the server (--psa embedded, at /halo): its API application, and the
@@ -13,8 +16,73 @@ async function openIntegrations(page: Page) {
   await expect(page.getByRole('heading', { name: 'Integrations', level: 1 })).toBeVisible();
 }
 
+/** Standard Webhooks, as a receiver checks it: HMAC-SHA256 under the key after `whsec_`, over
+ * `id.timestamp.body`, and a timestamp within five minutes. */
+function verified(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
+  const id = headers['webhook-id'] as string;
+  const timestamp = headers['webhook-timestamp'] as string;
+  if (!id || !timestamp || Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false;
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const expected = Buffer.from(`v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`);
+  return String(headers['webhook-signature'])
+    .split(' ')
+    .some((given) => given.length === expected.length && timingSafeEqual(Buffer.from(given), expected));
+}
+
 test.describe('on a server of its own', () => {
   const server = ownServerEach();
+
+  test('a webhook: its secret shown once, a test event signed so that the receiver can check it', async ({ browser }) => {
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        received.push({ headers: request.headers, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    try {
+      const page = await signedIn(browser, server(), ORG_ADMIN);
+      await openIntegrations(page);
+      await page.getByLabel('Endpoint URL').fill(url);
+      await page.getByLabel(/A backup failed/).check();
+      await page.getByRole('button', { name: 'Add webhook' }).click();
+      const panel = page.getByRole('region', { name: 'Copy the signing secret now' });
+      await expect(panel.getByRole('heading', { name: 'Copy the signing secret now' })).toBeFocused();
+      const secret = (await panel.locator('code').first().textContent())!.trim();
+      expect(secret).toMatch(/^whsec_/);
+      await panel.getByRole('button', { name: 'I have copied it' }).click();
+      await expect(page.getByText(secret)).toHaveCount(0);
+
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      await expect(page.getByText('Test event queued')).toBeVisible();
+      await expect.poll(() => received.length, { timeout: 15_000 }).toBe(1);
+      const [delivery] = received;
+      expect(JSON.parse(delivery.body).type).toBe('webhook.test');
+      expect(verified(secret, delivery.headers, delivery.body)).toBe(true);
+      expect(verified(secret, delivery.headers, delivery.body.replace('test', 'tost'))).toBe(false);
+
+      await page.getByRole('link', { name: 'Deliveries' }).first().click();
+      const row = page.locator('tr').filter({ hasText: 'webhook.test' });
+      await expect(row).toHaveAttribute('data-status', 'delivered');
+      await row.getByRole('button', { name: 'Show 1 attempt' }).click();
+      await expect(page.getByText('HTTP 204')).toBeVisible();
+    } finally {
+      receiver.close();
+    }
+  });
+
+  test('a reseller sets one Halo up for every organisation it serves', async ({ browser }) => {
+    const page = await signedIn(browser, server(), RESELLER);
+    await openIntegrations(page);
+    await page.getByLabel('Client secret').fill(HALO_SECRET);
+    await page.getByLabel('Use this connection for every organisation I serve').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Saved for 3 organisation(s): Acme Legal, Bluebird Clinics, Cedar Logistics.' })).toBeVisible();
+  });
 
   test('HaloPSA: a wrong secret is named on its field; a broken mailbox gets a ticket on its row, closed by itself after the fix', async ({ browser, context }) => {
     test.setTimeout(120_000);

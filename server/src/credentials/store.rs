@@ -140,11 +140,12 @@ pub async fn save_working(
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let was: Option<(String,)> = sqlx::query_as("SELECT state FROM credentials WHERE organisation_id = $1 AND kind = $2")
-        .bind(organisation_id)
-        .bind(kind.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+    let was: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT state, expires_at FROM credentials WHERE organisation_id = $1 AND kind = $2")
+            .bind(organisation_id)
+            .bind(kind.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
     sqlx::query(
         "INSERT INTO credentials (organisation_id, kind, state, broken_since, reason, username, sealed_secret, expires_at, \
                                   last_verified_at, updated_at) \
@@ -162,11 +163,15 @@ pub async fn save_working(
     .bind(CredentialState::Working.as_str())
     .execute(&mut *tx)
     .await?;
-    if was.as_ref().is_some_and(|(s,)| s == CredentialState::Broken.as_str()) {
-        record_event(&mut tx, organisation_id, kind, true, Some(detail), now).await?;
-    } else if was.is_some() {
-        // Renewed before it expired: a warning that it would is answered.
-        crate::outbox::events::credential_renewed(&mut tx, organisation_id, kind, expires_at).await?;
+    match was {
+        Some((state, _)) if state == CredentialState::Broken.as_str() => {
+            record_event(&mut tx, organisation_id, kind, true, Some(detail), now).await?;
+        }
+        // Renewed before it expired (a later expiry): a warning that it would is answered.
+        Some((_, Some(before))) if expires_at.is_some_and(|after| after > before) => {
+            crate::outbox::events::credential_renewed(&mut tx, organisation_id, kind, expires_at).await?;
+        }
+        _ => {}
     }
     tx.commit().await
 }

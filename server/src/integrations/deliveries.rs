@@ -20,6 +20,7 @@ const LISTED: i64 = 100;
     params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 200, description = "At most 100, newest first", body = [Delivery]),
+        (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -39,8 +40,9 @@ pub async fn list_deliveries(
     params(("id" = String, Path, description = "The delivery"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 200, description = "Due now", body = Delivery),
+        (status = 403, description = "Not an organisation admin nor a reseller", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such delivery among your organisations'", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It was delivered already", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It was delivered already, or its receiver was removed", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn send_again(
@@ -48,15 +50,15 @@ pub async fn send_again(
     user: CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<Delivery>> {
-    let not_found = || AppError::not_found("There is no such delivery among your organisations'.");
-    let organisation = outbox::organisation_of(&state.db, &id).await?.ok_or_else(not_found)?;
-    crate::access::organisation(&state.db, &user, organisation, Action::ManageIntegrations).await.map_err(|e| match e {
-        AppError::Forbidden(_) => e,
-        _ => not_found(),
-    })?;
+    let organisation = crate::access::delivery(&state.db, &user, &id, Action::ManageIntegrations).await?;
     if !outbox::send_again(&state.db, organisation, &id).await? {
-        return Err(AppError::Conflict("This delivery was delivered already; there is nothing to send again.".into()));
+        return Err(AppError::Conflict(
+            "This delivery was delivered already, or its receiver was removed: there is nothing to send again.".into(),
+        ));
     }
     state.notifier.wake();
-    outbox::one(&state.db, organisation, &id).await?.map(Json).ok_or_else(not_found)
+    outbox::one(&state.db, organisation, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::internal("a delivery just sent again vanished"))
 }

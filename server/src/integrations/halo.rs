@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use portal_api::{Action, FieldError, HaloSettings, HaloSettingsInput, HaloTest};
+use portal_api::{Action, FieldError, HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest};
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult};
@@ -34,8 +34,16 @@ pub async fn get_halo(
     Ok(Json(settings::halo_settings(&state.db, organisation).await?))
 }
 
-/// Checks the form; the secret may be left empty to keep (or test with) the saved one.
-fn checked(state: &AppState, input: &HaloSettingsInput, secret_saved: bool) -> AppResult<HaloInput> {
+/// Checks the form. The secret may be left empty to keep (or test with) the saved one only
+/// while the Halo and the application are the ones it was given for: it is never sent anywhere
+/// else (typing another address must not be a way to read it).
+fn checked(state: &AppState, input: &HaloSettingsInput, saved: Option<&HaloSettings>) -> AppResult<HaloInput> {
+    let same_halo = saved.is_some_and(|saved| {
+        saved.secret_saved
+            && saved.url == input.url.trim().trim_end_matches('/')
+            && saved.tenant == input.tenant.trim()
+            && saved.client_id == input.client_id.trim()
+    });
     let mut errors = Vec::new();
     let url = input.url.trim();
     if url.is_empty() {
@@ -59,7 +67,12 @@ fn checked(state: &AppState, input: &HaloSettingsInput, secret_saved: bool) -> A
     }
     if input.client_secret.len() > 500 {
         errors.push(FieldError::new("client_secret", "A client secret is at most 500 characters."));
-    } else if input.client_secret.is_empty() && !secret_saved {
+    } else if input.client_secret.is_empty() && saved.is_some_and(|s| s.secret_saved) && !same_halo {
+        errors.push(FieldError::new(
+            "client_secret",
+            "Enter the client secret again: the address, tenant or client ID changed, and the saved secret is only ever sent to the Halo it was given for.",
+        ));
+    } else if input.client_secret.is_empty() && !same_halo {
         errors.push(FieldError::new("client_secret", "Enter the API application's client secret."));
     }
     let number = |field: &str, text: &str, required: bool, errors: &mut Vec<FieldError>| -> Option<i64> {
@@ -115,11 +128,51 @@ pub async fn save_halo(
 ) -> AppResult<Json<HaloSettings>> {
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageIntegrations).await?;
     let saved = settings::halo_settings(&state.db, organisation).await?;
-    let input = checked(&state, &input, saved.is_some_and(|s| s.secret_saved))?;
+    let input = checked(&state, &input, saved.as_ref())?;
     settings::save_halo(&state.db, &state.secrets, organisation, input).await?;
-    state.notifier.settings_changed(organisation);
     let saved = settings::halo_settings(&state.db, organisation).await?;
     saved.map(Json).ok_or_else(|| AppError::internal("the Halo settings just saved are not there"))
+}
+
+/// Every organisation the user serves (a reseller's; an organisation admin's one) files tickets
+/// in this Halo: the connection is saved for each, each keeping the Halo client it had; those
+/// that had none file under the one given. The secret must be typed: saved ones may differ.
+#[utoipa::path(
+    put, path = "/api/integrations/halo", tag = "integrations",
+    request_body = HaloSettingsInput,
+    params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    responses(
+        (status = 200, description = "Saved for every organisation the user serves", body = HaloAppliedToAll),
+        (status = 403, description = "Not an organisation admin nor a reseller", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields that are wrong, each named", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn save_halo_for_all(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(input): ApiJson<HaloSettingsInput>,
+) -> AppResult<Json<HaloAppliedToAll>> {
+    let organisations = crate::access::organisations(&state.db, &user, Action::ManageIntegrations).await?;
+    let input = checked(&state, &input, None)?;
+    let mut applied = HaloAppliedToAll { organisations: Vec::new(), kept_their_client: Vec::new() };
+    for (organisation, name) in organisations {
+        let own_client = settings::halo_settings(&state.db, organisation).await?.map(|s| s.halo_client_id);
+        let one = HaloInput {
+            url: input.url.clone(),
+            tenant: input.tenant.clone(),
+            client_id: input.client_id.clone(),
+            client_secret: input.client_secret.clone(),
+            halo_client_id: own_client.unwrap_or(input.halo_client_id),
+            ticket_type_id: input.ticket_type_id,
+            priority_id: input.priority_id,
+        };
+        settings::save_halo(&state.db, &state.secrets, organisation, one).await?;
+        if own_client.is_some() {
+            applied.kept_their_client.push(name.clone());
+        }
+        applied.organisations.push(name);
+    }
+    Ok(Json(applied))
 }
 
 /// Remove: events are no longer filed in Halo (tickets already open there stay open).
@@ -128,6 +181,7 @@ pub async fn save_halo(
     params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 204, description = "Removed (or there was none)"),
+        (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -135,7 +189,6 @@ pub async fn delete_halo(State(state): State<AppState>, user: CurrentUser, ApiPa
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageIntegrations).await?;
     // Gone either way: removing what is not there is not an error.
     settings::delete_halo(&state.db, organisation).await?;
-    state.notifier.settings_changed(organisation);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,6 +200,8 @@ pub async fn delete_halo(State(state): State<AppState>, user: CurrentUser, ApiPa
     params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 200, description = "What Halo answered: connected, or what failed and on which field", body = HaloTest),
+        (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Fields that are wrong before anything is sent, each named", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -157,8 +212,13 @@ pub async fn test_halo(
     ApiJson(input): ApiJson<HaloSettingsInput>,
 ) -> AppResult<Json<HaloTest>> {
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageIntegrations).await?;
-    let saved_secret = settings::saved_halo_secret(&state.db, &state.secrets, organisation).await?;
-    let input = checked(&state, &input, saved_secret.is_some())?;
+    let saved = settings::halo_settings(&state.db, organisation).await?;
+    let input = checked(&state, &input, saved.as_ref())?;
+    // Only reached with an empty secret when the saved one is for this very Halo (`checked`).
+    let saved_secret = match input.client_secret {
+        Some(_) => None,
+        None => settings::saved_halo_secret(&state.db, &state.secrets, organisation).await?,
+    };
     let account = HaloAccount {
         url: input.url,
         tenant: input.tenant,

@@ -22,6 +22,7 @@ const MAX_WEBHOOKS: usize = 10;
     params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 200, description = "The endpoints (their secrets are never sent again)", body = [Webhook]),
+        (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -42,6 +43,7 @@ pub async fn list_webhooks(
     params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 201, description = "Made; `secret` (whsec_…) verifies its deliveries' `webhook-signature`", body = CreatedWebhook),
+        (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The organisation has as many endpoints as it may", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The address or an event type is wrong, each named", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -92,6 +94,7 @@ pub async fn create_webhook(
     params(("id" = i64, Path, description = "The organisation"), ("webhook_id" = String, Path, description = "The endpoint"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such endpoint or organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -113,7 +116,9 @@ pub async fn delete_webhook(
     params(("id" = i64, Path, description = "The organisation"), ("webhook_id" = String, Path, description = "The endpoint"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 202, description = "Queued; its attempts show on the Deliveries page", body = Delivery),
+        (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such endpoint or organisation among yours", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A test event to it is still on its way", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn test_webhook(
@@ -124,6 +129,9 @@ pub async fn test_webhook(
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageIntegrations).await?;
     if !settings::has_webhook(&state.db, organisation, &webhook_id).await? {
         return Err(AppError::not_found("This organisation has no such webhook."));
+    }
+    if outbox::test_pending(&state.db, &webhook_id).await? {
+        return Err(AppError::Conflict("A test event to this webhook is still on its way: see Deliveries.".into()));
     }
     let mut tx = state.db.begin().await?;
     let event = NewEvent {

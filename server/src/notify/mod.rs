@@ -52,7 +52,7 @@ pub struct Notifier {
     outgoing: Outgoing,
     config: Arc<NotifyConfig>,
     /// Each organisation's Halo token, until Halo refuses it (then one new one is asked for).
-    tokens: Arc<Mutex<HashMap<i64, String>>>,
+    tokens: Arc<Mutex<HashMap<String, String>>>,
     /// Rung when something is due now (Send again), so it goes without waiting for the poll.
     wake: Arc<tokio::sync::Notify>,
 }
@@ -71,17 +71,33 @@ impl Notifier {
             if due.is_empty() {
                 return Ok(made);
             }
-            // At once, each with its deadline: one receiver's slowness is not another's wait.
-            let results = futures_util::future::join_all(due.iter().map(|delivery| async move {
-                let (attempt, next) = self.attempt(delivery).await?;
-                outbox::record_attempt(&self.db, delivery, attempt, next).await
-            }))
-            .await;
+            let results = futures_util::future::join_all(due.iter().map(|delivery| self.send_one(delivery))).await;
             for result in results {
                 result?;
                 made += 1;
             }
         }
+    }
+
+    /// One attempt at one delivery, recorded. The attempt as a whole ends well within its lease
+    /// (a Halo delivery makes several requests), so that no other instance takes it over while
+    /// it is still under way.
+    async fn send_one(&self, delivery: &DueDelivery) -> Result<(), sqlx::Error> {
+        let limit = Duration::from_millis((self.config.lease_ms - self.config.lease_ms / 4).max(1000) as u64);
+        let started = std::time::Instant::now();
+        let (attempt, next) = match tokio::time::timeout(limit, self.attempt(delivery)).await {
+            Ok(done) => done?,
+            Err(_) => (
+                Attempt {
+                    http_status: None,
+                    answer: format!("The attempt took longer than {} s and was stopped.", limit.as_secs()),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                },
+                self.retry(delivery, None),
+            ),
+        };
+        outbox::record_attempt(&self.db, delivery, attempt, next).await?;
+        Ok(())
     }
 
     /// The warnings before tokens expire (14 and 3 days before); answers how many were raised.
@@ -93,8 +109,11 @@ impl Notifier {
         self.wake.notify_one();
     }
 
+    /// Sends continuously: each delivery as soon as a slot is free (no batch waits for its
+    /// slowest), at most [`BATCH`] at once on this instance.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let slots = Arc::new(tokio::sync::Semaphore::new(BATCH as usize));
             let mut last_expiry_check = 0_i64;
             loop {
                 if now_ms() - last_expiry_check >= 60_000 {
@@ -103,8 +122,25 @@ impl Notifier {
                         tracing::warn!(%error, "could not look for credentials about to expire");
                     }
                 }
-                if let Err(error) = self.run_due().await {
-                    tracing::warn!(%error, "could not send the outbox");
+                let free = slots.available_permits() as i64;
+                if free > 0 {
+                    match outbox::claim_due(&self.db, free, self.config.lease_ms).await {
+                        Ok(due) => {
+                            for delivery in due {
+                                let Ok(permit) = slots.clone().acquire_owned().await else { return };
+                                let notifier = self.clone();
+                                tokio::spawn(async move {
+                                    if let Err(error) = notifier.send_one(&delivery).await {
+                                        tracing::warn!(%error, delivery = %delivery.id, "a delivery's attempt could not be recorded");
+                                    }
+                                    drop(permit);
+                                    // A slot is free: whatever is due goes now.
+                                    notifier.wake();
+                                });
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "could not look for due deliveries"),
+                    }
                 }
                 let _ = tokio::time::timeout(self.config.poll, self.wake.notified()).await;
             }
@@ -126,7 +162,7 @@ impl Notifier {
                 .fetch_optional(&self.db)
                 .await?;
         let Some((url, sealed)) = found else {
-            return Ok((ours("The webhook was deleted; nothing was sent."), Next::Failed));
+            return Ok((ours("The webhook was deleted; nothing was sent."), Next::Cancelled));
         };
         let secret =
             match self.secrets.open(&self.db, delivery.organisation_id, &settings::webhook_context(webhook_id), &sealed).await {
@@ -144,7 +180,7 @@ impl Notifier {
             Ok(answer) => (answered(&answer, None), self.retry(delivery, answer.retry_after)),
             Err(no) => (
                 Attempt { http_status: None, answer: no.why.clone(), duration_ms: no.duration_ms },
-                if no.duration_ms == 0 && !no.timed_out { Next::Failed } else { self.retry(delivery, None) },
+                if no.refused { Next::Failed } else { self.retry(delivery, None) },
             ),
         })
     }
@@ -163,7 +199,7 @@ impl Notifier {
     }
 
     /// The next attempt after this one, or failed when it was the last.
-    fn retry(&self, delivery: &DueDelivery, retry_after_secs: Option<u64>) -> Next {
+    pub(crate) fn retry(&self, delivery: &DueDelivery, retry_after_secs: Option<u64>) -> Next {
         let made = delivery.attempts as u32 + 1;
         if made >= self.config.max_attempts {
             return Next::Failed;

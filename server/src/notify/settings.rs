@@ -110,13 +110,17 @@ pub async fn save_halo(db: &Db, secrets: &SecretBox, organisation_id: i64, input
     .bind(now_ms())
     .execute(db)
     .await?;
+    // Ticket numbers of another Halo mean nothing in this one.
+    crate::outbox::tickets::detach_other(db, organisation_id, Some(input.url.trim_end_matches('/'))).await?;
     Ok(())
 }
 
-/// Removes the Halo connection. Deliveries still waiting for it fail when their turn comes
-/// (they are kept, with why); tickets it opened stay as they are in Halo.
+/// Removes the Halo connection. Deliveries still waiting for it are cancelled when their turn
+/// comes (kept, with why); tickets it opened stay as they are in Halo, and are no longer
+/// shown on rows.
 pub async fn delete_halo(db: &Db, organisation_id: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM halo_settings WHERE organisation_id = $1").bind(organisation_id).execute(db).await?;
+    crate::outbox::tickets::detach_other(db, organisation_id, None).await?;
     Ok(done.rows_affected() == 1)
 }
 

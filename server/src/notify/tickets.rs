@@ -8,7 +8,7 @@ use portal_api::EventType;
 use serde_json::Value;
 
 use super::{resolves, Notifier};
-use crate::outbox::tickets::{self as store, OpenTicket};
+use crate::outbox::tickets as store;
 use crate::outbox::{Attempt, DueDelivery, Next};
 use crate::outgoing::halo::{self, HaloAccount, HaloError, Step};
 
@@ -17,7 +17,7 @@ pub(super) async fn deliver(notifier: &Notifier, delivery: &DueDelivery, body: &
     let account = match super::settings::halo_account(&notifier.db, &notifier.secrets, delivery.organisation_id).await {
         Ok(Some(account)) => account,
         Ok(None) => {
-            return Ok((super::ours("HaloPSA is no longer set up for this organisation; nothing was sent."), Next::Failed))
+            return Ok((super::ours("HaloPSA is no longer set up for this organisation; nothing was sent."), Next::Cancelled))
         }
         Err(crate::secrets::SecretError::Database(error)) => return Err(error),
         Err(error) => {
@@ -33,15 +33,17 @@ pub(super) async fn deliver(notifier: &Notifier, delivery: &DueDelivery, body: &
             Ok(token) => token,
             Err(error) => return Ok(failure(notifier, delivery, &error)),
         };
-        match act(notifier, delivery, &account, &token, &data).await {
+        let mut last_status = None;
+        match act(notifier, delivery, &account, &token, &data, &mut last_status).await {
             Ok(done) => {
-                let attempt = Attempt { http_status: Some(200), answer: done, duration_ms: started.elapsed().as_millis() as u64 };
+                let attempt =
+                    Attempt { http_status: last_status, answer: done, duration_ms: started.elapsed().as_millis() as u64 };
                 return Ok((attempt, Next::Delivered));
             }
             Err(Acted::Db(error)) => return Err(error),
             Err(Acted::Halo(error)) if error.status == Some(401) && error.step != Step::Token && !refreshed => {
                 // The token was refused (it expired or was revoked): ask for one new token, once.
-                notifier.forget_token(delivery.organisation_id);
+                notifier.forget_token(delivery.organisation_id, &account);
                 refreshed = true;
             }
             Err(Acted::Halo(error)) => return Ok(failure(notifier, delivery, &error)),
@@ -66,55 +68,101 @@ impl From<sqlx::Error> for Acted {
     }
 }
 
-/// What the event does to the subject's ticket; answers what was done, in a line.
-async fn act(notifier: &Notifier, d: &DueDelivery, account: &HaloAccount, token: &str, data: &Value) -> Result<String, Acted> {
-    let (db, out) = (&notifier.db, &notifier.outgoing);
+/// What the event does to the subject's ticket; answers what was done, in a line, and keeps
+/// Halo's last status in `last`.
+async fn act(
+    notifier: &Notifier,
+    d: &DueDelivery,
+    account: &HaloAccount,
+    token: &str,
+    data: &Value,
+    last: &mut Option<u16>,
+) -> Result<String, Acted> {
+    let (db, out, halo) = (&notifier.db, &notifier.outgoing, account.url.as_str());
+    let open = store::open_about(db, d.organisation_id, halo, &d.subject).await?;
+    // A ticket someone closed or deleted in Halo is not written to again.
+    let open = match open {
+        Some(ticket) if halo::ticket_open(out, account, token, ticket.halo_ticket_id).await? == Some(true) => Some(ticket),
+        Some(ticket) => {
+            store::closed(db, d.organisation_id, halo, ticket.halo_ticket_id).await?;
+            touch_row(notifier, d).await?;
+            None
+        }
+        None => None,
+    };
     if resolves(d.event_type) {
-        // A fixed credential also answers the warning that it would expire.
-        let open: Vec<OpenTicket> = if d.event_type == EventType::CredentialFixed {
-            store::open_under(db, d.organisation_id, &d.subject).await?
-        } else {
-            store::open_about(db, d.organisation_id, &d.subject).await?.into_iter().collect()
+        let Some(ticket) = open else {
+            return Ok("No ticket was open about it in HaloPSA; nothing to close.".into());
         };
-        if open.is_empty() {
-            return Ok("No ticket was open about it; nothing to close.".into());
-        }
-        let mut done = Vec::new();
-        for ticket in open {
-            halo::add_note(out, account, token, ticket.halo_ticket_id, &closing_note(d, data)).await?;
-            halo::close_ticket(out, account, token, ticket.halo_ticket_id).await?;
-            store::closed(db, d.organisation_id, ticket.halo_ticket_id).await?;
-            if let Some(mailbox_id) = d.mailbox_id {
-                crate::queue::touch_backup(db, mailbox_id).await?;
-            }
-            done.push(format!("Ticket #{} closed.", ticket.halo_ticket_id));
-        }
-        return Ok(done.join(" "));
+        *last = Some(halo::add_note(out, account, token, ticket.halo_ticket_id, &closing_note(d, data)).await?);
+        *last = Some(halo::close_ticket(out, account, token, ticket.halo_ticket_id).await?);
+        store::closed(db, d.organisation_id, halo, ticket.halo_ticket_id).await?;
+        touch_row(notifier, d).await?;
+        return Ok(format!("Ticket #{} closed.", ticket.halo_ticket_id));
     }
-    if !super::super::outbox::ticketed(d.event_type) {
+    if !crate::outbox::ticketed(d.event_type) {
         return Ok("Nothing to file in a PSA.".into());
     }
-    if let Some(ticket) = store::open_about(db, d.organisation_id, &d.subject).await? {
+    if let Some(ticket) = open {
         if ticket.last_notification_id == d.notification_id {
             return Ok(format!("Already noted on ticket #{}.", ticket.halo_ticket_id));
         }
         let count = ticket.occurrences + 1;
         let note = format!("Happened again ({count} times so far): {}\n\n{}", d.summary, details(d, data));
-        halo::add_note(out, account, token, ticket.halo_ticket_id, &note).await?;
-        store::noted(db, d.organisation_id, ticket.halo_ticket_id, &d.notification_id).await?;
+        *last = Some(halo::add_note(out, account, token, ticket.halo_ticket_id, &note).await?);
+        store::noted(db, d.organisation_id, halo, ticket.halo_ticket_id, &d.notification_id).await?;
         return Ok(format!("Note added to ticket #{} ({count} times so far).", ticket.halo_ticket_id));
     }
-    // An earlier attempt may have opened the ticket and lost the answer: look for it first.
-    let found = if d.attempts > 0 { halo::find_ticket(out, account, token, &d.notification_id).await? } else { None };
-    let number = match found {
-        Some(number) => number,
-        None => halo::open_ticket(out, account, token, &title(d, data), &details(d, data)).await?,
-    };
-    store::opened(db, d.organisation_id, &d.subject, d.mailbox_id, number, &title(d, data), &d.notification_id).await?;
-    if let (Some(mailbox_id), EventType::BackupErrorDetected) = (d.mailbox_id, d.event_type) {
-        crate::queue::touch_backup(db, mailbox_id).await?;
+    // Sent again after it was resolved: a ticket opened now would never close.
+    if resolved_since(notifier, d).await? {
+        return Ok("Resolved since this happened; no ticket opened.".into());
     }
-    Ok(format!("Ticket #{number} opened."))
+    // An earlier claim may have opened the ticket and lost the answer (or stopped before it
+    // recorded the attempt): look for it first.
+    let retried = d.attempts > 0 || d.claims > 1;
+    let found = if retried { halo::find_ticket(out, account, token, &d.notification_id).await? } else { None };
+    let (number, verb) = match found {
+        Some(number) => (number, "found (an earlier attempt opened it)"),
+        None => {
+            let (number, status) = halo::open_ticket(out, account, token, &title(d, data), &details(d, data)).await?;
+            *last = Some(status);
+            (number, "opened")
+        }
+    };
+    let title = title(d, data);
+    let opened = store::Opened {
+        halo_url: halo,
+        subject: &d.subject,
+        mailbox_id: d.mailbox_id,
+        halo_ticket_id: number,
+        title: &title,
+        notification_id: &d.notification_id,
+    };
+    store::opened(db, d.organisation_id, opened).await?;
+    touch_row(notifier, d).await?;
+    Ok(format!("Ticket #{number} {verb}."))
+}
+
+/// Open pages redraw the mailbox's row, which names its ticket.
+async fn touch_row(notifier: &Notifier, d: &DueDelivery) -> Result<(), sqlx::Error> {
+    match d.mailbox_id {
+        Some(mailbox_id) => crate::queue::touch_backup(&notifier.db, mailbox_id).await,
+        None => Ok(()),
+    }
+}
+
+/// Whether an event that resolves this one's subject came after it.
+async fn resolved_since(notifier: &Notifier, d: &DueDelivery) -> Result<bool, sqlx::Error> {
+    let resolving: Vec<&str> = EventType::ALL.iter().filter(|e| resolves(**e)).map(|e| e.as_str()).collect();
+    let later: Vec<(String,)> = sqlx::query_as(
+        "SELECT type FROM notifications WHERE organisation_id = $1 AND subject = $2 AND created_at > $3 ORDER BY created_at",
+    )
+    .bind(d.organisation_id)
+    .bind(&d.subject)
+    .bind(d.created_at)
+    .fetch_all(&notifier.db)
+    .await?;
+    Ok(later.iter().any(|(t,)| resolving.contains(&t.as_str())))
 }
 
 fn text<'a>(data: &'a Value, pointer: &str) -> &'a str {
@@ -186,6 +234,7 @@ fn failure(notifier: &Notifier, d: &DueDelivery, error: &HaloError) -> (Attempt,
         answer.push_str(&format!("\n\n{}", error.answer));
     }
     let next = match error.status {
+        None if error.refused => Next::Failed,
         None | Some(401) | Some(408) | Some(429) => notifier.retry(d, error.retry_after),
         Some(status) if status >= 500 => notifier.retry(d, error.retry_after),
         Some(_) => Next::Failed,
@@ -194,27 +243,29 @@ fn failure(notifier: &Notifier, d: &DueDelivery, error: &HaloError) -> (Attempt,
 }
 
 impl Notifier {
+    /// The key of a Halo token: the organisation and the Halo and application it is for (a
+    /// token is never sent to another Halo, whatever changed meanwhile).
+    fn token_key(organisation_id: i64, account: &HaloAccount) -> String {
+        format!("{organisation_id}\n{}\n{}\n{}", account.url, account.tenant, account.client_id)
+    }
+
     /// The organisation's Halo token: the one kept, or a new one.
     pub(super) async fn halo_token(&self, organisation_id: i64, account: &HaloAccount) -> Result<String, HaloError> {
-        if let Some(token) = self.tokens.lock().expect("the token map is never poisoned").get(&organisation_id) {
+        let key = Self::token_key(organisation_id, account);
+        if let Some(token) = self.tokens.lock().expect("the token map is never poisoned").get(&key) {
             return Ok(token.clone());
         }
         let token = halo::token(&self.outgoing, account).await?;
         let mut tokens = self.tokens.lock().expect("the token map is never poisoned");
-        // Bounded: one per organisation with a Halo; dropped all at once if that ever grows large.
+        // Bounded: about one per organisation with a Halo; dropped all at once if it ever grows large.
         if tokens.len() > 10_000 {
             tokens.clear();
         }
-        tokens.insert(organisation_id, token.clone());
+        tokens.insert(key, token.clone());
         Ok(token)
     }
 
-    pub(super) fn forget_token(&self, organisation_id: i64) {
-        self.tokens.lock().expect("the token map is never poisoned").remove(&organisation_id);
-    }
-
-    /// Forgets a token after the organisation's Halo settings change.
-    pub fn settings_changed(&self, organisation_id: i64) {
-        self.forget_token(organisation_id);
+    pub(super) fn forget_token(&self, organisation_id: i64, account: &HaloAccount) {
+        self.tokens.lock().expect("the token map is never poisoned").remove(&Self::token_key(organisation_id, account));
     }
 }

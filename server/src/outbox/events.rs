@@ -17,9 +17,10 @@ pub fn credential_subject(kind: CredentialKind) -> String {
     format!("credential:{}", kind.as_str())
 }
 
-/// The subject of a credential's coming expiry (and its renewal).
+/// The subject of a credential's coming expiry (and its renewal): the credential's own, so that
+/// its warnings, its break and its fix are one ticket, in order.
 pub fn expiry_subject(kind: CredentialKind) -> String {
-    format!("credential:{}:expiring", kind.as_str())
+    credential_subject(kind)
 }
 
 #[derive(sqlx::FromRow)]
@@ -64,12 +65,15 @@ pub async fn job_finished(
         JobKind::Backup => {
             let backup_link =
                 format!("/status/backups?q={}", form_urlencoded::byte_serialize(info.email.as_bytes()).collect::<String>());
-            if let Some(error_type) = portal_api::error_types::for_job(info.kind, status) {
+            // Partially Complete saved the mailbox (what it skipped is listed on the row): it is
+            // no failure to file, and it ends one.
+            let failed = portal_api::error_types::for_job(info.kind, status).filter(|_| status != JobStatus::PartiallyComplete);
+            if let Some(error_type) = failed {
                 let mut data = base;
                 data["psa_type"] = json!(error_type.title);
                 data["link"] = json!(backup_link);
                 Some((EventType::BackupErrorDetected, backup_subject(info.mailbox_id, error_type.id), data, error_type.title))
-            } else if status == JobStatus::Completed {
+            } else if matches!(status, JobStatus::Completed | JobStatus::PartiallyComplete) {
                 let error_type = &portal_api::error_types::ERROR_TYPES[0];
                 let subject = backup_subject(info.mailbox_id, error_type.id);
                 let last: Option<(String,)> = sqlx::query_as(
@@ -91,7 +95,11 @@ pub async fn job_finished(
                 None
             }
         }
-        JobKind::Restore if finished && !matches!(status, JobStatus::Completed | JobStatus::PartiallyComplete) => {
+        // Authentication Error waits for the destination's password (Edit): not a failure yet.
+        JobKind::Restore
+            if finished
+                && !matches!(status, JobStatus::Completed | JobStatus::PartiallyComplete | JobStatus::AuthenticationError) =>
+        {
             let mut data = base;
             data["link"] = json!(format!("/status/restores/{job_id}"));
             Some((EventType::RestoreFailed, format!("job:{job_id}"), data, "A restore failed"))

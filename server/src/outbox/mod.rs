@@ -135,56 +135,62 @@ pub struct DueDelivery {
     pub target: String,
     pub webhook_id: Option<String>,
     pub subject: String,
+    /// Attempts recorded before this one.
     pub attempts: i32,
+    /// Times taken, this one included: more than `attempts + 1` when an instance stopped in the
+    /// middle of an attempt (the receiver may have got it).
+    pub claims: i32,
+    /// This claim's lease: the attempt is recorded only while it is still ours.
+    pub lease_until: i64,
     #[sqlx(try_from = "String")]
     pub event_type: EventType,
     pub mailbox_id: Option<i64>,
     pub summary: String,
     pub payload: String,
+    pub created_at: i64,
 }
 
-/// Deliveries of one organisation taken at a time: a slow or flooded receiver of one tenant does
-/// not hold up the others'.
-pub const PER_ORGANISATION: usize = 2;
+/// Deliveries of one organisation being sent at a time, by all instances together: a slow or
+/// flooded receiver of one tenant does not hold up the others'.
+pub const PER_ORGANISATION: i64 = 2;
 
-/// Takes up to `limit` due deliveries (at most [`PER_ORGANISATION`] of each organisation) for
+/// Takes up to `limit` due deliveries, so that at most [`PER_ORGANISATION`] of each organisation
+/// are being sent, for
 /// `lease_ms` (another instance leaves them alone until then). A PSA's deliveries about one
-/// subject go in order: one waits while an older one of the same subject is still pending (a
-/// ticket is opened before it is closed).
+/// subject go one at a time and in order: one waits while an older one of the same subject is
+/// pending, or another of it is being sent (a ticket is opened before it is closed).
 pub async fn claim_due(db: &Db, limit: i64, lease_ms: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
     let now = now_ms();
-    let candidates: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT d.id, d.organisation_id FROM deliveries d WHERE d.status = $1 AND d.next_attempt_at <= $2 \
-             AND (d.lease_until IS NULL OR d.lease_until < $2) \
-             AND NOT (d.target = $3 AND EXISTS (SELECT 1 FROM deliveries e WHERE e.organisation_id = d.organisation_id \
-                 AND e.subject = d.subject AND e.target = $3 AND e.status = $1 \
-                 AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))) \
-         ORDER BY d.next_attempt_at LIMIT $4",
+    let candidates: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM ( \
+             SELECT d.id, d.next_attempt_at, \
+                    ROW_NUMBER() OVER (PARTITION BY d.organisation_id ORDER BY d.next_attempt_at, d.id) AS turn, \
+                    (SELECT COUNT(*) FROM deliveries l WHERE l.organisation_id = d.organisation_id AND l.status = $1 \
+                         AND l.lease_until IS NOT NULL AND l.lease_until >= $2) AS busy \
+             FROM deliveries d WHERE d.status = $1 AND d.next_attempt_at <= $2 \
+                 AND (d.lease_until IS NULL OR d.lease_until < $2) \
+                 AND NOT (d.target = $3 AND EXISTS (SELECT 1 FROM deliveries e WHERE e.organisation_id = d.organisation_id \
+                     AND e.subject = d.subject AND e.target = $3 AND e.status = $1 AND e.id <> d.id \
+                     AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id) \
+                          OR (e.lease_until IS NOT NULL AND e.lease_until >= $2)))) \
+         ) due WHERE turn + busy <= $5 ORDER BY next_attempt_at, id LIMIT $4",
     )
     .bind(DeliveryStatus::Pending.as_str())
     .bind(now)
     .bind(TARGET_HALO)
-    .bind(limit.saturating_mul(10))
+    .bind(limit)
+    .bind(PER_ORGANISATION)
     .fetch_all(db)
     .await?;
-    let mut per_organisation: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-    let candidates: Vec<String> = candidates
-        .into_iter()
-        .filter(|(_, organisation)| {
-            let count = per_organisation.entry(*organisation).or_default();
-            *count += 1;
-            *count <= PER_ORGANISATION
-        })
-        .map(|(id, _)| id)
-        .take(usize::try_from(limit).unwrap_or(0))
-        .collect();
     let mut taken = Vec::new();
-    for id in candidates {
+    for (id,) in candidates {
+        let lease_until = now + lease_ms;
         // Taken only if no other instance took it meanwhile.
         let won = sqlx::query(
-            "UPDATE deliveries SET lease_until = $1 WHERE id = $2 AND status = $3 AND (lease_until IS NULL OR lease_until < $4)",
+            "UPDATE deliveries SET lease_until = $1, claims = claims + 1 \
+             WHERE id = $2 AND status = $3 AND (lease_until IS NULL OR lease_until < $4)",
         )
-        .bind(now + lease_ms)
+        .bind(lease_until)
         .bind(&id)
         .bind(DeliveryStatus::Pending.as_str())
         .bind(now)
@@ -192,8 +198,8 @@ pub async fn claim_due(db: &Db, limit: i64, lease_ms: i64) -> Result<Vec<DueDeli
         .await?;
         if won.rows_affected() == 1 {
             let due: DueDelivery = sqlx::query_as(
-                "SELECT d.id, d.notification_id, d.organisation_id, d.target, d.webhook_id, d.subject, d.attempts, \
-                        n.type AS event_type, n.mailbox_id, n.summary, n.payload \
+                "SELECT d.id, d.notification_id, d.organisation_id, d.target, d.webhook_id, d.subject, d.attempts, d.claims, \
+                        d.lease_until, n.type AS event_type, n.mailbox_id, n.summary, n.payload, n.created_at \
                  FROM deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.id = $1",
             )
             .bind(&id)
@@ -218,13 +224,17 @@ pub enum Next {
     Delivered,
     RetryAt(i64),
     Failed,
+    /// Its receiver is gone: nothing to send, nothing to try again.
+    Cancelled,
 }
 
 /// The most of an answer kept with an attempt.
 pub const ANSWER_CHARS: usize = 2000;
 
-/// Records an attempt and where the delivery goes next; the lease ends.
-pub async fn record_attempt(db: &Db, delivery: &DueDelivery, attempt: Attempt, next: Next) -> Result<(), sqlx::Error> {
+/// Records an attempt and where the delivery goes next; the lease ends. Nothing is recorded
+/// when the lease is no longer this claim's (it ran out and another instance took the delivery:
+/// its attempt counts); answers whether it was recorded.
+pub async fn record_attempt(db: &Db, delivery: &DueDelivery, attempt: Attempt, next: Next) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let number = delivery.attempts + 1;
     let answer: String = attempt.answer.chars().take(ANSWER_CHARS).collect();
@@ -232,8 +242,24 @@ pub async fn record_attempt(db: &Db, delivery: &DueDelivery, attempt: Attempt, n
         Next::Delivered => (DeliveryStatus::Delivered, None),
         Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at)),
         Next::Failed => (DeliveryStatus::Failed, None),
+        Next::Cancelled => (DeliveryStatus::Cancelled, None),
     };
     let mut tx = db.begin().await?;
+    let ours = sqlx::query(
+        "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, updated_at = $4 \
+         WHERE id = $5 AND lease_until = $6",
+    )
+    .bind(status.as_str())
+    .bind(number)
+    .bind(next_at)
+    .bind(now)
+    .bind(&delivery.id)
+    .bind(delivery.lease_until)
+    .execute(&mut *tx)
+    .await?;
+    if ours.rows_affected() == 0 {
+        return Ok(false);
+    }
     sqlx::query(
         "INSERT INTO delivery_attempts (delivery_id, number, at, http_status, answer, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -245,32 +271,24 @@ pub async fn record_attempt(db: &Db, delivery: &DueDelivery, attempt: Attempt, n
     .bind(attempt.duration_ms as i64)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, updated_at = $4 WHERE id = $5",
-    )
-    .bind(status.as_str())
-    .bind(number)
-    .bind(next_at)
-    .bind(now)
-    .bind(&delivery.id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Send again: a failed or waiting delivery is due now (its attempts so far are kept). Answers
-/// whether it was one of the organisation's.
+/// whether it could be (a delivered or cancelled one cannot).
 pub async fn send_again(db: &Db, organisation_id: i64, id: &str) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let done = sqlx::query(
         "UPDATE deliveries SET status = $1, next_attempt_at = $2, updated_at = $2 \
-         WHERE id = $3 AND organisation_id = $4 AND status <> $5",
+         WHERE id = $3 AND organisation_id = $4 AND status <> $5 AND status <> $6",
     )
     .bind(DeliveryStatus::Pending.as_str())
     .bind(now)
     .bind(id)
     .bind(organisation_id)
     .bind(DeliveryStatus::Delivered.as_str())
+    .bind(DeliveryStatus::Cancelled.as_str())
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -324,11 +342,19 @@ pub async fn one(db: &Db, organisation_id: i64, id: &str) -> Result<Option<Deliv
     }
 }
 
-/// Which organisation a delivery is of.
-pub async fn organisation_of(db: &Db, id: &str) -> Result<Option<i64>, sqlx::Error> {
-    let found: Option<(i64,)> =
-        sqlx::query_as("SELECT organisation_id FROM deliveries WHERE id = $1").bind(id).fetch_optional(db).await?;
-    Ok(found.map(|(o,)| o))
+/// Whether a test event to this webhook is still on its way (one at a time: a test is not a way
+/// to flood a receiver, or the outbox).
+pub async fn test_pending(db: &Db, webhook_id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<(String,)> = sqlx::query_as(
+        "SELECT d.id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
+         WHERE d.webhook_id = $1 AND d.status = $2 AND n.type = $3 LIMIT 1",
+    )
+    .bind(webhook_id)
+    .bind(DeliveryStatus::Pending.as_str())
+    .bind(EventType::WebhookTest.as_str())
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
 }
 
 async fn with_attempts(db: &Db, record: DeliveryRecord) -> Result<Delivery, sqlx::Error> {

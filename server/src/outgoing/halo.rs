@@ -49,6 +49,8 @@ pub struct HaloError {
     /// The answer's first lines, or why there was none (for the Deliveries page).
     pub answer: String,
     pub timed_out: bool,
+    /// Refused here before anything was sent (a private address): trying again changes nothing.
+    pub refused: bool,
     pub duration_ms: u64,
 }
 
@@ -63,11 +65,12 @@ impl HaloError {
             errors,
             answer: super::first_lines(&answer.body),
             timed_out: false,
+            refused: false,
             duration_ms: answer.duration_ms,
         }
     }
 
-    fn from_no_answer(step: Step, no: NoAnswer) -> HaloError {
+    pub(crate) fn from_no_answer(step: Step, no: NoAnswer) -> HaloError {
         HaloError {
             step,
             status: None,
@@ -76,6 +79,7 @@ impl HaloError {
             errors: Vec::new(),
             answer: no.why,
             timed_out: no.timed_out,
+            refused: no.refused,
             duration_ms: no.duration_ms,
         }
     }
@@ -113,16 +117,7 @@ pub fn halo_message(body: &str) -> (Option<String>, Vec<FieldError>) {
 }
 
 fn base(outgoing: &Outgoing, account: &HaloAccount, step: Step) -> Result<reqwest::Url, HaloError> {
-    outgoing.check_url(&account.url).map_err(|refused| HaloError {
-        step,
-        status: None,
-        retry_after: None,
-        message: None,
-        errors: Vec::new(),
-        answer: refused.0,
-        timed_out: false,
-        duration_ms: 0,
-    })
+    outgoing.check_url(&account.url).map_err(|refused| HaloError::from_no_answer(step, NoAnswer::refused(refused.0)))
 }
 
 /// `path` (with its query, if any) under the Halo's address (which may itself have a path).
@@ -159,6 +154,7 @@ pub async fn token(outgoing: &Outgoing, account: &HaloAccount) -> Result<String,
         .ok_or_else(|| HaloError::unreadable(Step::Token, &answer))
 }
 
+/// One API request with the token; Halo's status and its JSON answer, or why not.
 async fn call(
     outgoing: &Outgoing,
     account: &HaloAccount,
@@ -166,31 +162,32 @@ async fn call(
     step: Step,
     request: impl FnOnce(&reqwest::Client, reqwest::Url) -> reqwest::RequestBuilder,
     path: &str,
-) -> Result<Value, HaloError> {
+) -> Result<(u16, Value), HaloError> {
     let url = join(&base(outgoing, account, step)?, path);
     let answer =
         send(request(outgoing.client(), url).bearer_auth(token)).await.map_err(|no| HaloError::from_no_answer(step, no))?;
     if !(200..300).contains(&answer.status) {
         return Err(HaloError::from_answer(step, &answer));
     }
-    serde_json::from_str(&answer.body).map_err(|_| HaloError::unreadable(step, &answer))
+    let value = serde_json::from_str(&answer.body).map_err(|_| HaloError::unreadable(step, &answer))?;
+    Ok((answer.status, value))
 }
 
 /// The name of the client tickets are filed under.
 pub async fn client_name(outgoing: &Outgoing, account: &HaloAccount, token: &str) -> Result<String, HaloError> {
     let path = format!("/api/Client/{}", account.halo_client_id);
-    let value = call(outgoing, account, token, Step::Client, |c, u| c.get(u), &path).await?;
+    let (_, value) = call(outgoing, account, token, Step::Client, |c, u| c.get(u), &path).await?;
     Ok(value.get("name").and_then(Value::as_str).unwrap_or("(unnamed)").to_owned())
 }
 
-/// Opens a ticket; answers its number.
+/// Opens a ticket; answers its number and Halo's status.
 pub async fn open_ticket(
     outgoing: &Outgoing,
     account: &HaloAccount,
     token: &str,
     summary: &str,
     details: &str,
-) -> Result<i64, HaloError> {
+) -> Result<(i64, u16), HaloError> {
     let mut ticket = json!({ "summary": summary, "details": details, "client_id": account.halo_client_id });
     if let Some(id) = account.ticket_type_id {
         ticket["tickettype_id"] = json!(id);
@@ -199,8 +196,8 @@ pub async fn open_ticket(
         ticket["priority_id"] = json!(id);
     }
     let body = json!([ticket]);
-    let value = call(outgoing, account, token, Step::Tickets, |c, u| c.post(u).json(&body), "/api/Tickets").await?;
-    ticket_id(&value).ok_or_else(|| HaloError {
+    let (status, value) = call(outgoing, account, token, Step::Tickets, |c, u| c.post(u).json(&body), "/api/Tickets").await?;
+    ticket_id(&value).map(|id| (id, status)).ok_or_else(|| HaloError {
         step: Step::Tickets,
         status: Some(200),
         retry_after: None,
@@ -208,6 +205,7 @@ pub async fn open_ticket(
         errors: Vec::new(),
         answer: value.to_string().chars().take(500).collect(),
         timed_out: false,
+        refused: false,
         duration_ms: 0,
     })
 }
@@ -227,7 +225,7 @@ pub async fn find_ticket(
 ) -> Result<Option<i64>, HaloError> {
     let search: String = form_urlencoded::byte_serialize(marker.as_bytes()).collect();
     let path = format!("/api/Tickets?search={search}&client_id={}", account.halo_client_id);
-    let value = call(outgoing, account, token, Step::Tickets, |c, u| c.get(u), &path).await?;
+    let (_, value) = call(outgoing, account, token, Step::Tickets, |c, u| c.get(u), &path).await?;
     let tickets = value.get("tickets").and_then(Value::as_array).cloned().unwrap_or_default();
     Ok(tickets
         .iter()
@@ -235,18 +233,40 @@ pub async fn find_ticket(
         .and_then(|t| t.get("id").and_then(Value::as_i64)))
 }
 
-/// Adds a note to a ticket.
-pub async fn add_note(outgoing: &Outgoing, account: &HaloAccount, token: &str, ticket: i64, note: &str) -> Result<(), HaloError> {
-    let body = json!([{ "ticket_id": ticket, "note": note, "outcome": "Backup Portal", "hiddenfromuser": false }]);
-    call(outgoing, account, token, Step::Tickets, |c, u| c.post(u).json(&body), "/api/Actions").await.map(|_| ())
+/// Whether a ticket is still open in Halo: `None` when it is gone (deleted there).
+pub async fn ticket_open(
+    outgoing: &Outgoing,
+    account: &HaloAccount,
+    token: &str,
+    ticket: i64,
+) -> Result<Option<bool>, HaloError> {
+    let path = format!("/api/Tickets/{ticket}");
+    match call(outgoing, account, token, Step::Tickets, |c, u| c.get(u), &path).await {
+        Ok((_, value)) => Ok(Some(value.get("status_id").and_then(Value::as_i64) != Some(CLOSED_STATUS_ID))),
+        Err(error) if error.status == Some(404) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
-/// Closes a ticket. One already closed (by someone in Halo: 409) counts as closed.
-pub async fn close_ticket(outgoing: &Outgoing, account: &HaloAccount, token: &str, ticket: i64) -> Result<(), HaloError> {
+/// Adds a note to a ticket; answers Halo's status.
+pub async fn add_note(
+    outgoing: &Outgoing,
+    account: &HaloAccount,
+    token: &str,
+    ticket: i64,
+    note: &str,
+) -> Result<u16, HaloError> {
+    let body = json!([{ "ticket_id": ticket, "note": note, "outcome": "Backup Portal", "hiddenfromuser": false }]);
+    call(outgoing, account, token, Step::Tickets, |c, u| c.post(u).json(&body), "/api/Actions").await.map(|(status, _)| status)
+}
+
+/// Closes a ticket; answers Halo's status. One already closed (by someone in Halo: 409)
+/// counts as closed.
+pub async fn close_ticket(outgoing: &Outgoing, account: &HaloAccount, token: &str, ticket: i64) -> Result<u16, HaloError> {
     let body = json!([{ "id": ticket, "status_id": CLOSED_STATUS_ID }]);
     match call(outgoing, account, token, Step::Tickets, |c, u| c.post(u).json(&body), "/api/Tickets").await {
-        Ok(_) => Ok(()),
-        Err(error) if error.status == Some(409) => Ok(()),
+        Ok((status, _)) => Ok(status),
+        Err(error) if error.status == Some(409) => Ok(409),
         Err(error) => Err(error),
     }
 }

@@ -31,6 +31,8 @@ impl Outgoing {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(PublicOnly { allow_private }))
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would resolve the name itself, past the check below.
+            .no_proxy()
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
             .user_agent(concat!("BackupPortal/", env!("CARGO_PKG_VERSION")))
@@ -91,7 +93,16 @@ pub struct Answer {
 pub struct NoAnswer {
     pub why: String,
     pub timed_out: bool,
+    /// Refused here before anything was sent (a private address, a wrong address): trying
+    /// again changes nothing.
+    pub refused: bool,
     pub duration_ms: u64,
+}
+
+impl NoAnswer {
+    pub fn refused(why: impl Into<String>) -> NoAnswer {
+        NoAnswer { why: why.into(), timed_out: false, refused: true, duration_ms: 0 }
+    }
 }
 
 /// Sends `request` and reads at most [`MAX_ANSWER`] of the answer.
@@ -131,7 +142,7 @@ fn no_answer(error: &reqwest::Error, duration_ms: u64) -> NoAnswer {
     let mut source: Option<&dyn std::error::Error> = Some(error);
     while let Some(e) = source {
         if e.to_string() == PRIVATE_REFUSED {
-            return NoAnswer { why: PRIVATE_REFUSED.into(), timed_out: false, duration_ms };
+            return NoAnswer { duration_ms, ..NoAnswer::refused(PRIVATE_REFUSED) };
         }
         source = e.source();
     }
@@ -142,7 +153,7 @@ fn no_answer(error: &reqwest::Error, duration_ms: u64) -> NoAnswer {
     } else {
         "The connection broke before a full answer came.".to_owned()
     };
-    NoAnswer { why, timed_out, duration_ms }
+    NoAnswer { why, timed_out, refused: false, duration_ms }
 }
 
 /// Resolves names, and refuses any that leads to a private address unless allowed (a name that
@@ -165,11 +176,23 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// The first lines of an answer, for the Deliveries page.
+/// The first lines of an answer, for the Deliveries page (a long line is cut, not dropped:
+/// minified JSON and HTML are one line).
 pub fn first_lines(body: &str) -> String {
+    const MOST: usize = 1000;
     let mut out = String::new();
     for line in body.lines().take(8) {
-        if out.len() + line.len() > 1000 {
+        let room = MOST.saturating_sub(out.len());
+        if room == 0 {
+            break;
+        }
+        if line.len() > room {
+            let mut end = room;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.push_str(&line[..end]);
+            out.push('…');
             break;
         }
         out.push_str(line);
@@ -194,6 +217,14 @@ mod tests {
         assert!(strict.check_url("halo.example.com").is_err());
         let open = Outgoing::new(true, Duration::from_secs(5));
         assert!(open.check_url("http://127.0.0.1:8080/halo").is_ok());
+    }
+
+    #[test]
+    fn a_long_line_is_cut_at_a_character_not_dropped() {
+        let long = "é".repeat(2000);
+        let cut = first_lines(&long);
+        assert!(cut.ends_with('…') && cut.len() > 900 && cut.len() <= 1003, "{}", cut.len());
+        assert_eq!(first_lines("a\nb\n\n"), "a\nb");
     }
 
     #[tokio::test]

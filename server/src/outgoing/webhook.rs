@@ -39,12 +39,8 @@ pub async fn deliver(
     timestamp: i64,
     body: &str,
 ) -> Result<Answer, NoAnswer> {
-    let url = outgoing.check_url(url).map_err(|refused| NoAnswer { why: refused.0, timed_out: false, duration_ms: 0 })?;
-    let key = key_of(secret).ok_or_else(|| NoAnswer {
-        why: "The endpoint's signing secret could not be read.".into(),
-        timed_out: false,
-        duration_ms: 0,
-    })?;
+    let url = outgoing.check_url(url).map_err(|refused| NoAnswer::refused(refused.0))?;
+    let key = key_of(secret).ok_or_else(|| NoAnswer::refused("The endpoint's signing secret could not be read."))?;
     let request = outgoing
         .client()
         .post(url)

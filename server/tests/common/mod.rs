@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod halo;
 pub mod idp;
 pub mod imap;
 

@@ -1,5 +1,5 @@
 //! One delivery in the table: when, what, where to, where it stands (Pending with its next
-//! try, Delivered, Failed) and its attempts, each with the receiver's answer; Send again on
+//! try, Delivered, Failed, Cancelled) and its attempts, each with the receiver's answer; Send again on
 //! the ones not delivered.
 
 use std::collections::HashSet;
@@ -53,6 +53,7 @@ fn tone(delivery: &Delivery) -> &'static str {
         DeliveryStatus::Pending => "warning",
         DeliveryStatus::Delivered => "success",
         DeliveryStatus::Failed => "danger",
+        DeliveryStatus::Cancelled => "neutral",
     }
 }
 
@@ -61,6 +62,7 @@ fn status_label(status: DeliveryStatus) -> &'static str {
         DeliveryStatus::Pending => "Pending",
         DeliveryStatus::Delivered => "Delivered",
         DeliveryStatus::Failed => "Failed",
+        DeliveryStatus::Cancelled => "Cancelled",
     }
 }
 
@@ -99,6 +101,7 @@ pub fn DeliveryRow(delivery: Delivery, rows: Rows) -> impl IntoView {
                     DeliveryStatus::Delivered => "Sent again: delivered.",
                     DeliveryStatus::Pending => "Sent again: it is on its way.",
                     DeliveryStatus::Failed => "Sent again, and it failed again: see its attempts.",
+                    DeliveryStatus::Cancelled => "Not sent: its receiver was removed.",
                 };
                 view! { <p class="deliveries-table__sent" role="status">{text}</p> }.into_any()
             }
@@ -167,7 +170,7 @@ pub fn DeliveryRow(delivery: Delivery, rows: Rows) -> impl IntoView {
                             }}
                         </button>
                     </Show>
-                    <Show when=move || status().is_some_and(|s| s != DeliveryStatus::Delivered)>
+                    <Show when=move || status().is_some_and(|s| matches!(s, DeliveryStatus::Pending | DeliveryStatus::Failed))>
                         <button
                             type="button"
                             class="button button--small"

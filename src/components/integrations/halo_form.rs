@@ -3,7 +3,7 @@
 //! Save keeps the client secret sealed (left empty, the saved one stays); Remove stops tickets.
 
 use leptos::prelude::*;
-use portal_api::{HaloSettings, HaloSettingsInput, HaloTest};
+use portal_api::{HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest, Role};
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
@@ -11,6 +11,7 @@ use crate::components::integrations::focus::focus_soon;
 use crate::components::integrations::halo_answer::{field_message, HaloTestAnswer};
 use crate::components::local_time::LocalTime;
 use crate::components::text_field::TextField;
+use crate::session::Session;
 use crate::time;
 
 /// What a button asks of the server.
@@ -18,6 +19,8 @@ use crate::time;
 enum Ask {
     Test,
     Save,
+    /// Save for every organisation the user serves.
+    SaveAll,
     Remove,
 }
 
@@ -28,6 +31,7 @@ enum Answer {
     /// counts from then.
     Tested(HaloTest, f64),
     Saved,
+    SavedForAll(HaloAppliedToAll),
     Removed,
     /// What failed, to ask again after a wait or a new sign-in.
     Failed(Ask, ApiError),
@@ -109,6 +113,17 @@ pub fn HaloForm(organisation_id: i64, saved: Option<HaloSettings>) -> impl IntoV
                     }
                     Err(error) => Answer::Failed(ask, error),
                 },
+                Ask::SaveAll => match api::save_halo_for_all(&input).await {
+                    Ok(applied) => match api::halo_settings(organisation_id).await {
+                        Ok(settings) => {
+                            fields.show(settings.as_ref());
+                            saved.set(settings);
+                            Answer::SavedForAll(applied)
+                        }
+                        Err(error) => Answer::Failed(Ask::Save, error),
+                    },
+                    Err(error) => Answer::Failed(ask, error),
+                },
                 Ask::Remove => match api::remove_halo(organisation_id).await {
                     Ok(()) => {
                         fields.show(None);
@@ -141,10 +156,15 @@ pub fn HaloForm(organisation_id: i64, saved: Option<HaloSettings>) -> impl IntoV
             send.dispatch((Ask::Test, fields.input()));
         }
     };
+    // A reseller may set one Halo up for every organisation it serves at once.
+    let session = expect_context::<Session>();
+    let serves_many = move || session.role() == Some(Role::Reseller);
+    let for_all = RwSignal::new(false);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if !untrack(busy) {
-            send.dispatch((Ask::Save, fields.input()));
+            let ask = if untrack(move || serves_many() && for_all.get()) { Ask::SaveAll } else { Ask::Save };
+            send.dispatch((ask, fields.input()));
         }
     };
 
@@ -195,8 +215,30 @@ pub fn HaloForm(organisation_id: i64, saved: Option<HaloSettings>) -> impl IntoV
                 <TextField id="halo-ticket-type" label="Ticket type ID" value=fields.ticket_type_id hint="Optional: Halo's default when empty." error=field("ticket_type_id") />
                 <TextField id="halo-priority" label="Priority ID" value=fields.priority_id hint="Optional: Halo's default when empty." error=field("priority_id") />
             </div>
+            <Show when=serves_many>
+                <p class="halo-form__all">
+                    <input type="checkbox" id="halo-for-all" bind:checked=for_all aria-describedby="halo-for-all-hint" />
+                    <label for="halo-for-all">"Use this connection for every organisation I serve"</label>
+                    <span id="halo-for-all-hint" class="field__hint">
+                        "Each keeps the Halo client it has; the others file under the client above. Type the client secret: it is saved for each."
+                    </span>
+                </p>
+            </Show>
             {move || match answer() {
                 Some(Answer::Tested(test, at)) => Some(view! { <HaloTestAnswer test received_at_ms=at now /> }.into_any()),
+                Some(Answer::SavedForAll(applied)) => {
+                    let kept = if applied.kept_their_client.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Kept their own Halo client: {}.", applied.kept_their_client.join(", "))
+                    };
+                    let text = format!(
+                        "Saved for {} organisation(s): {}.{kept}",
+                        applied.organisations.len(),
+                        applied.organisations.join(", ")
+                    );
+                    Some(view! { <p class="notice notice--success" role="status">{text}</p> }.into_any())
+                }
                 Some(Answer::Saved) => Some(view! {
                     <p class="notice notice--success" role="status">"Saved. Backup errors now open tickets in HaloPSA."</p>
                 }.into_any()),
@@ -221,7 +263,7 @@ pub fn HaloForm(organisation_id: i64, saved: Option<HaloSettings>) -> impl IntoV
                     {move || if doing(Ask::Test) { "Testing…" } else { "Test connection" }}
                 </button>
                 <button type="submit" class="button button--primary" aria-disabled=move || busy().then_some("true")>
-                    {move || if doing(Ask::Save) { "Saving…" } else { "Save" }}
+                    {move || if doing(Ask::Save) || doing(Ask::SaveAll) { "Saving…" } else { "Save" }}
                 </button>
                 <Show when=move || saved.with(Option::is_some) && !confirming.get()>
                     <button
