@@ -58,6 +58,7 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
 CREATE INDEX deliveries_organisation ON deliveries (organisation_id, created_at);
 CREATE INDEX deliveries_subject ON deliveries (organisation_id, subject, status);
+CREATE INDEX deliveries_busy ON deliveries (organisation_id, status, lease_until); -- those being sent, per organisation
 
 CREATE TABLE delivery_attempts (
     delivery_id TEXT NOT NULL REFERENCES deliveries (id),

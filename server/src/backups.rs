@@ -97,9 +97,11 @@ static BACKUP_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
          CASE WHEN b.status = '{}' THEN (SELECT CAST(SUM(sm.storage_used_bytes) AS BIGINT) FROM mailboxes sm \
                                           WHERE sm.organisation_id = o.id) END AS storage_used, \
          o.storage_quota_bytes AS storage_quota, \
-         (SELECT t.halo_ticket_id FROM tickets t WHERE t.mailbox_id = m.id AND t.closed_at IS NULL \
+         (SELECT t.halo_ticket_id FROM tickets t JOIN halo_settings h ON h.organisation_id = t.organisation_id \
+          WHERE t.mailbox_id = m.id AND t.closed_at IS NULL AND t.halo_url = {} \
           ORDER BY t.opened_at DESC LIMIT 1) AS ticket_id",
-        JobStatus::SpaceFull.as_str()
+        JobStatus::SpaceFull.as_str(),
+        crate::notify::settings::HALO_KEY_SQL
     )
 });
 

@@ -324,6 +324,15 @@ async fn the_saved_secret_is_sent_only_to_the_halo_it_was_given_for() {
         assert!(problem.field_error("client_secret").unwrap().contains("Enter the client secret again"), "{problem:?}");
     }
     assert!(elsewhere.requests().is_empty(), "nothing reached the other address: {:?}", elsewhere.requests());
+    // The same address with another tenant, or another application: the same.
+    let mut other_tenant = settings(&url, "", 1);
+    other_tenant["tenant"] = json!("someone-else");
+    let mut other_application = settings(&url, "", 1);
+    other_application["client_id"] = json!("another-application");
+    for body in [other_tenant, other_application] {
+        let response = app.send_as(&admin, Method::POST, &format!("{uri}/test"), Some(body)).await;
+        problem(response, StatusCode::UNPROCESSABLE_ENTITY).await.field_error("client_secret").unwrap();
+    }
 }
 
 #[tokio::test]
@@ -426,6 +435,11 @@ async fn a_reseller_sets_up_one_halo_for_every_organisation_it_serves_each_keepi
         .await
         .unwrap();
     let reseller = app.sign_in(Role::Reseller).await;
+    // Bluebird Clinics filed in a Halo of its own as client 9: a number of that Halo, not kept.
+    let (_, elsewhere) = halo_on_loopback().await;
+    let bluebird = settings(&elsewhere, &HaloConfig::demo().client_secret, 9);
+    let saved = app.send_as(&reseller, Method::PUT, "/api/organisations/2/integrations/halo", Some(bluebird)).await;
+    assert_eq!(saved.status(), StatusCode::OK);
     let without_secret = app.send_as(&reseller, Method::PUT, "/api/integrations/halo", Some(settings(&url, "", 2))).await;
     problem(without_secret, StatusCode::UNPROCESSABLE_ENTITY).await.field_error("client_secret").unwrap();
     let response = app

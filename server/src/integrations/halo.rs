@@ -135,8 +135,8 @@ pub async fn save_halo(
 }
 
 /// Every organisation the user serves (a reseller's; an organisation admin's one) files tickets
-/// in this Halo: the connection is saved for each, each keeping the Halo client it had; those
-/// that had none file under the one given. The secret must be typed: saved ones may differ.
+/// in this Halo: the connection is saved for each; one that already filed in this same Halo
+/// keeps its Halo client, the others file under the one given. The secret must be typed: saved ones may differ.
 #[utoipa::path(
     put, path = "/api/integrations/halo", tag = "integrations",
     request_body = HaloSettingsInput,
@@ -156,7 +156,11 @@ pub async fn save_halo_for_all(
     let input = checked(&state, &input, None)?;
     let mut applied = HaloAppliedToAll { organisations: Vec::new(), kept_their_client: Vec::new() };
     for (organisation, name) in organisations {
-        let own_client = settings::halo_settings(&state.db, organisation).await?.map(|s| s.halo_client_id);
+        // A client number means something only in its Halo: kept only when the Halo is the same.
+        let own_client = settings::halo_settings(&state.db, organisation)
+            .await?
+            .filter(|saved| saved.url == input.url && saved.tenant == input.tenant)
+            .map(|saved| saved.halo_client_id);
         let one = HaloInput {
             url: input.url.clone(),
             tenant: input.tenant.clone(),

@@ -17,6 +17,19 @@ pub fn webhook_context(id: &str) -> String {
     format!("webhook:{id}")
 }
 
+/// Which Halo a ticket number is of: its address, and its tenant when hosted (the same as
+/// `halo_key_sql` computes from `halo_settings` as `h`).
+pub fn halo_key(url: &str, tenant: &str) -> String {
+    if tenant.is_empty() {
+        url.to_owned()
+    } else {
+        format!("{url}?tenant={tenant}")
+    }
+}
+
+/// [`halo_key`] in SQL, of `halo_settings` joined as `h`.
+pub const HALO_KEY_SQL: &str = "CASE WHEN h.tenant = '' THEN h.url ELSE h.url || '?tenant=' || h.tenant END";
+
 /// What Save stores (checked by the handler).
 pub struct HaloInput {
     pub url: String,
@@ -111,7 +124,8 @@ pub async fn save_halo(db: &Db, secrets: &SecretBox, organisation_id: i64, input
     .execute(db)
     .await?;
     // Ticket numbers of another Halo mean nothing in this one.
-    crate::outbox::tickets::detach_other(db, organisation_id, Some(input.url.trim_end_matches('/'))).await?;
+    let key = halo_key(input.url.trim_end_matches('/'), &input.tenant);
+    crate::outbox::tickets::detach_other(db, organisation_id, Some(&key)).await?;
     Ok(())
 }
 

@@ -78,8 +78,12 @@ async fn act(
     data: &Value,
     last: &mut Option<u16>,
 ) -> Result<String, Acted> {
-    let (db, out, halo) = (&notifier.db, &notifier.outgoing, account.url.as_str());
+    let key = super::settings::halo_key(&account.url, &account.tenant);
+    let (db, out, halo) = (&notifier.db, &notifier.outgoing, key.as_str());
     let open = store::open_about(db, d.organisation_id, halo, &d.subject).await?;
+    if let Some(ticket) = open.as_ref().filter(|t| t.last_notification_id == d.notification_id && !resolves(d.event_type)) {
+        return Ok(format!("Already noted on ticket #{}.", ticket.halo_ticket_id));
+    }
     // A ticket someone closed or deleted in Halo is not written to again.
     let open = match open {
         Some(ticket) if halo::ticket_open(out, account, token, ticket.halo_ticket_id).await? == Some(true) => Some(ticket),
@@ -104,9 +108,6 @@ async fn act(
         return Ok("Nothing to file in a PSA.".into());
     }
     if let Some(ticket) = open {
-        if ticket.last_notification_id == d.notification_id {
-            return Ok(format!("Already noted on ticket #{}.", ticket.halo_ticket_id));
-        }
         let count = ticket.occurrences + 1;
         let note = format!("Happened again ({count} times so far): {}\n\n{}", d.summary, details(d, data));
         *last = Some(halo::add_note(out, account, token, ticket.halo_ticket_id, &note).await?);
@@ -121,6 +122,11 @@ async fn act(
     // recorded the attempt): look for it first.
     let retried = d.attempts > 0 || d.claims > 1;
     let found = if retried { halo::find_ticket(out, account, token, &d.notification_id).await? } else { None };
+    // One found closed (someone closed it meanwhile) is left as it is: a new one is opened.
+    let found = match found {
+        Some(number) if halo::ticket_open(out, account, token, number).await? == Some(true) => Some(number),
+        _ => None,
+    };
     let (number, verb) = match found {
         Some(number) => (number, "found (an earlier attempt opened it)"),
         None => {
@@ -151,18 +157,23 @@ async fn touch_row(notifier: &Notifier, d: &DueDelivery) -> Result<(), sqlx::Err
     }
 }
 
-/// Whether an event that resolves this one's subject came after it.
+/// Whether an event that resolves this one's subject came after it (or in the same
+/// millisecond: then no ticket is opened that might never close).
 async fn resolved_since(notifier: &Notifier, d: &DueDelivery) -> Result<bool, sqlx::Error> {
-    let resolving: Vec<&str> = EventType::ALL.iter().filter(|e| resolves(**e)).map(|e| e.as_str()).collect();
-    let later: Vec<(String,)> = sqlx::query_as(
-        "SELECT type FROM notifications WHERE organisation_id = $1 AND subject = $2 AND created_at > $3 ORDER BY created_at",
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM notifications WHERE organisation_id = $1 AND subject = $2 AND created_at >= $3 AND id <> $4 \
+             AND type IN ($5, $6, $7)",
     )
     .bind(d.organisation_id)
     .bind(&d.subject)
     .bind(d.created_at)
-    .fetch_all(&notifier.db)
+    .bind(&d.notification_id)
+    .bind(EventType::BackupErrorResolved.as_str())
+    .bind(EventType::CredentialFixed.as_str())
+    .bind(EventType::CredentialRenewed.as_str())
+    .fetch_one(&notifier.db)
     .await?;
-    Ok(later.iter().any(|(t,)| resolving.contains(&t.as_str())))
+    Ok(count > 0)
 }
 
 fn text<'a>(data: &'a Value, pointer: &str) -> &'a str {

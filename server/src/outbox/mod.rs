@@ -188,7 +188,7 @@ pub async fn claim_due(db: &Db, limit: i64, lease_ms: i64) -> Result<Vec<DueDeli
         // Taken only if no other instance took it meanwhile.
         let won = sqlx::query(
             "UPDATE deliveries SET lease_until = $1, claims = claims + 1 \
-             WHERE id = $2 AND status = $3 AND (lease_until IS NULL OR lease_until < $4)",
+             WHERE id = $2 AND status = $3 AND (lease_until IS NULL OR lease_until < $4) AND next_attempt_at <= $4",
         )
         .bind(lease_until)
         .bind(&id)
@@ -342,12 +342,13 @@ pub async fn one(db: &Db, organisation_id: i64, id: &str) -> Result<Option<Deliv
     }
 }
 
-/// Whether a test event to this webhook is still on its way (one at a time: a test is not a way
-/// to flood a receiver, or the outbox).
+/// Whether a test event to this webhook has not been tried yet (one at a time: a test is not a
+/// way to flood a receiver or the outbox; one that was tried and waits for a retry does not stop
+/// a new test once the receiver is fixed).
 pub async fn test_pending(db: &Db, webhook_id: &str) -> Result<bool, sqlx::Error> {
     let found: Option<(String,)> = sqlx::query_as(
         "SELECT d.id FROM deliveries d JOIN notifications n ON n.id = d.notification_id \
-         WHERE d.webhook_id = $1 AND d.status = $2 AND n.type = $3 LIMIT 1",
+         WHERE d.webhook_id = $1 AND d.status = $2 AND d.attempts = 0 AND n.type = $3 LIMIT 1",
     )
     .bind(webhook_id)
     .bind(DeliveryStatus::Pending.as_str())

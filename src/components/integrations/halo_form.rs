@@ -220,7 +220,7 @@ pub fn HaloForm(organisation_id: i64, saved: Option<HaloSettings>) -> impl IntoV
                     <input type="checkbox" id="halo-for-all" bind:checked=for_all aria-describedby="halo-for-all-hint" />
                     <label for="halo-for-all">"Use this connection for every organisation I serve"</label>
                     <span id="halo-for-all-hint" class="field__hint">
-                        "Each keeps the Halo client it has; the others file under the client above. Type the client secret: it is saved for each."
+                        "One that already files in this Halo keeps its Halo client; the others file under the client above. Type the client secret: it is saved for each."
                     </span>
                 </p>
             </Show>
