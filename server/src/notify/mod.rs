@@ -234,5 +234,8 @@ fn answered(answer: &outgoing::Answer, prefix: Option<&str>) -> Attempt {
 
 /// Whether an event resolves what earlier ones of its subject reported.
 fn resolves(event_type: EventType) -> bool {
-    matches!(event_type, EventType::BackupErrorResolved | EventType::CredentialFixed | EventType::CredentialRenewed)
+    RESOLVING.contains(&event_type)
 }
+
+/// The events that resolve what earlier ones of their subject reported.
+const RESOLVING: [EventType; 3] = [EventType::BackupErrorResolved, EventType::CredentialFixed, EventType::CredentialRenewed];

@@ -127,15 +127,15 @@ async fn act(
         Some(number) if halo::ticket_open(out, account, token, number).await? == Some(true) => Some(number),
         _ => None,
     };
+    let title = title(d, data);
     let (number, verb) = match found {
         Some(number) => (number, "found (an earlier attempt opened it)"),
         None => {
-            let (number, status) = halo::open_ticket(out, account, token, &title(d, data), &details(d, data)).await?;
+            let (number, status) = halo::open_ticket(out, account, token, &title, &details(d, data)).await?;
             *last = Some(status);
             (number, "opened")
         }
     };
-    let title = title(d, data);
     let opened = store::Opened {
         halo_url: halo,
         subject: &d.subject,
@@ -168,9 +168,9 @@ async fn resolved_since(notifier: &Notifier, d: &DueDelivery) -> Result<bool, sq
     .bind(&d.subject)
     .bind(d.created_at)
     .bind(&d.notification_id)
-    .bind(EventType::BackupErrorResolved.as_str())
-    .bind(EventType::CredentialFixed.as_str())
-    .bind(EventType::CredentialRenewed.as_str())
+    .bind(super::RESOLVING[0].as_str())
+    .bind(super::RESOLVING[1].as_str())
+    .bind(super::RESOLVING[2].as_str())
     .fetch_one(&notifier.db)
     .await?;
     Ok(count > 0)

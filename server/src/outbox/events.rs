@@ -12,15 +12,26 @@ pub fn backup_subject(mailbox_id: i64, error_type: &str) -> String {
     format!("mailbox:{mailbox_id}:{error_type}")
 }
 
-/// The subject of a credential's break (and its fix).
+/// The subject of a credential's break, fix, expiry warnings and renewal: one ticket, in order.
 pub fn credential_subject(kind: CredentialKind) -> String {
     format!("credential:{}", kind.as_str())
 }
 
-/// The subject of a credential's coming expiry (and its renewal): the credential's own, so that
-/// its warnings, its break and its fix are one ticket, in order.
-pub fn expiry_subject(kind: CredentialKind) -> String {
-    credential_subject(kind)
+/// Whether the last event recorded about `subject` was of this type (a problem still open).
+async fn last_event_is(
+    conn: &mut sqlx::AnyConnection,
+    organisation_id: i64,
+    subject: &str,
+    event_type: EventType,
+) -> Result<bool, sqlx::Error> {
+    let last: Option<(String,)> = sqlx::query_as(
+        "SELECT type FROM notifications WHERE organisation_id = $1 AND subject = $2 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(organisation_id)
+    .bind(subject)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(last.is_some_and(|(t,)| t == event_type.as_str()))
 }
 
 #[derive(sqlx::FromRow)]
@@ -76,14 +87,7 @@ pub async fn job_finished(
             } else if matches!(status, JobStatus::Completed | JobStatus::PartiallyComplete) {
                 let error_type = &portal_api::error_types::ERROR_TYPES[0];
                 let subject = backup_subject(info.mailbox_id, error_type.id);
-                let last: Option<(String,)> = sqlx::query_as(
-                    "SELECT type FROM notifications WHERE organisation_id = $1 AND subject = $2 ORDER BY created_at DESC LIMIT 1",
-                )
-                .bind(info.organisation_id)
-                .bind(&subject)
-                .fetch_optional(&mut *conn)
-                .await?;
-                if last.is_some_and(|(t,)| t == EventType::BackupErrorDetected.as_str()) {
+                if last_event_is(conn, info.organisation_id, &subject, EventType::BackupErrorDetected).await? {
                     let mut data = base;
                     data["psa_type"] = json!(error_type.title);
                     data["link"] = json!(backup_link);
@@ -197,7 +201,7 @@ pub async fn credential_expiring(
         NewEvent {
             organisation_id,
             event_type: EventType::CredentialExpiring,
-            subject: expiry_subject(kind),
+            subject: credential_subject(kind),
             mailbox_id: None,
             summary: format!("{title} ({organisation})"),
             data,
@@ -216,15 +220,8 @@ pub async fn credential_renewed(
     kind: CredentialKind,
     expires_at: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    let subject = expiry_subject(kind);
-    let last: Option<(String,)> = sqlx::query_as(
-        "SELECT type FROM notifications WHERE organisation_id = $1 AND subject = $2 ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind(organisation_id)
-    .bind(&subject)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if !last.is_some_and(|(t,)| t == EventType::CredentialExpiring.as_str()) {
+    let subject = credential_subject(kind);
+    if !last_event_is(conn, organisation_id, &subject, EventType::CredentialExpiring).await? {
         return Ok(());
     }
     let organisation = organisation_name(conn, organisation_id).await?;
