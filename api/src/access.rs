@@ -34,10 +34,14 @@ pub enum Action {
     /// See how much room the service's own backup storage has left (the dashboard's warning):
     /// resellers run the service; an organisation can do nothing about it.
     ViewServiceStorage,
+    /// Create, list and revoke API tokens (Account Settings › API tokens).
+    ManageTokens,
+    /// Read the activity log of the organisations one administers.
+    ViewActivity,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::ViewStatus,
         Action::ForceBackup,
         Action::StartRestore,
@@ -49,6 +53,8 @@ impl Action {
         Action::ChangeMailboxes,
         Action::ManageIntegrations,
         Action::ViewServiceStorage,
+        Action::ManageTokens,
+        Action::ViewActivity,
     ];
 
     /// Starting a job of this kind (a backup is started by Force Backup).
@@ -71,8 +77,23 @@ impl Action {
             | Action::ViewSettings
             | Action::ChangeCredentials
             | Action::ChangeMailboxes
-            | Action::ManageIntegrations => admin,
+            | Action::ManageIntegrations
+            | Action::ManageTokens
+            | Action::ViewActivity => admin,
             Action::ViewServiceStorage => role == Role::Reseller,
+        }
+    }
+
+    /// Whether a token of this access level may take this action (its owner's role must also
+    /// allow it). Deny by default: a token never manages tokens, credentials, mailboxes or
+    /// integrations, whatever its level.
+    pub fn allowed_for_token(self, access: crate::TokenAccess) -> bool {
+        match self {
+            Action::ViewStatus | Action::ViewSettings | Action::ViewServiceStorage | Action::ViewActivity => true,
+            Action::ForceBackup | Action::StartRestore | Action::StartMigration | Action::StartDownload | Action::ManageJob => {
+                access == crate::TokenAccess::Act
+            }
+            Action::ChangeCredentials | Action::ChangeMailboxes | Action::ManageIntegrations | Action::ManageTokens => false,
         }
     }
 
@@ -97,6 +118,8 @@ impl Action {
                 "Integrations (HaloPSA, webhooks) are set up only by the organisation's admins and its reseller"
             }
             Action::ViewServiceStorage => "The service's own storage is shown to resellers, who run the service",
+            Action::ManageTokens => "API tokens are created and revoked only by organisation admins and resellers, signed in in person",
+            Action::ViewActivity => "The activity log is shown only to organisation admins and resellers",
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod names;
 
 pub mod access;
+pub mod activity;
 pub mod backups;
 pub mod credentials;
 pub mod dashboard;
@@ -18,8 +19,10 @@ pub mod page;
 pub mod problem;
 pub mod problem_kind;
 pub mod session;
+pub mod tokens;
 
 pub use access::Action;
+pub use activity::{ActivityAction, ActivityEntry, ActivityQuery};
 pub use backups::{BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, ForceBackupsRequest, ForceBackupsResult};
 pub use credentials::{
     BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
@@ -37,6 +40,7 @@ pub use mailboxes::{
     ConnectionTest, Connector, ImapMailboxRequest, ImapPassword, ImapSettings, OrganisationMailbox, SkippedItem,
 };
 pub use page::Page;
+pub use tokens::{ApiToken, CreatedApiToken, NewApiToken, TokenAccess};
 pub use problem::{FieldError, Problem};
 pub use problem_kind::{ProblemInfo, ProblemKind};
 pub use session::{Role, SessionInfo, SignInRequest};

@@ -23,6 +23,10 @@ pub trait Principal {
     fn reseller_id(&self) -> Option<i64>;
     fn organisation_id(&self) -> Option<i64>;
     fn mailbox_id(&self) -> Option<i64>;
+    /// The access level of the API token the request was signed with; none for a session.
+    fn token_access(&self) -> Option<portal_api::TokenAccess> {
+        None
+    }
 }
 
 impl<T: Principal> Principal for &T {
@@ -37,6 +41,9 @@ impl<T: Principal> Principal for &T {
     }
     fn mailbox_id(&self) -> Option<i64> {
         (**self).mailbox_id()
+    }
+    fn token_access(&self) -> Option<portal_api::TokenAccess> {
+        (**self).token_access()
     }
 }
 
@@ -81,6 +88,31 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// The users (as `u`) whose API tokens this scope sees and may revoke: an organisation's
+    /// admins; for a reseller, its own users and the admins of the organisations it serves.
+    /// `None` for an end user. One parameter, `$1`.
+    pub fn token_owner_condition(self) -> Option<(&'static str, i64)> {
+        match self {
+            Scope::Mailbox(_) => None,
+            Scope::Organisation(id) => Some(("u.organisation_id = $1", id)),
+            Scope::Reseller(id) => {
+                Some(("(u.reseller_id = $1 OR u.organisation_id IN (SELECT id FROM organisations WHERE reseller_id = $1))", id))
+            }
+        }
+    }
+
+    /// The activity entries (as `a`) this scope sees: an organisation's; a reseller's own and
+    /// those of the organisations it serves. `None` for an end user. One parameter, `$1`.
+    pub fn activity_condition(self) -> Option<(&'static str, i64)> {
+        match self {
+            Scope::Mailbox(_) => None,
+            Scope::Organisation(id) => Some(("a.organisation_id = $1", id)),
+            Scope::Reseller(id) => Some(("a.reseller_id = $1", id)),
+        }
+    }
+}
+
 /// Whose a mailbox is: the mailbox, its organisation and that organisation's reseller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Owner {
@@ -99,17 +131,25 @@ pub fn scope(user: impl Principal) -> Scope {
     }
 }
 
-/// Whether the user's role may take `action` (for what an answer includes, not a 403).
+/// Whether the user's role may take `action` (for what an answer includes, not a 403), and,
+/// for a request signed with an API token, the token's access level too.
 pub fn may(user: impl Principal, action: Action) -> bool {
-    action.allowed(user.role())
+    action.allowed(user.role()) && user.token_access().is_none_or(|access| action.allowed_for_token(access))
 }
 
-/// 403 unless the user's role may take `action`.
+/// 403 unless the user's role (and the token's access level) may take `action`.
 pub fn require(user: impl Principal, action: Action) -> AppResult<()> {
-    if may(&user, action) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!("{}; you are signed in as {}.", action.who_may(), user.role().label().to_lowercase())))
+    if !action.allowed(user.role()) {
+        return Err(AppError::Forbidden(format!("{}; you are signed in as {}.", action.who_may(), user.role().label().to_lowercase())));
+    }
+    match user.token_access() {
+        Some(access) if !action.allowed_for_token(access) => Err(AppError::Forbidden(match access {
+            portal_api::TokenAccess::Read if action.allowed_for_token(portal_api::TokenAccess::Act) => {
+                "This API token may only read. Create a token with the access level “act” to do this.".to_owned()
+            }
+            _ => "API tokens cannot do this: sign in to the portal in person.".to_owned(),
+        })),
+        _ => Ok(()),
     }
 }
 
@@ -140,6 +180,31 @@ pub async fn organisations(db: &Db, user: impl Principal, action: Action) -> App
         .bind(scope_id)
         .fetch_all(db)
         .await?)
+}
+
+/// 403 for a request signed with an API token: what only a person signed in may do (sign out).
+pub fn in_person(user: impl Principal) -> AppResult<()> {
+    match user.token_access() {
+        Some(_) => Err(AppError::Forbidden("An API token cannot do this: revoke it in Account Settings › API tokens instead.".into())),
+        None => Ok(()),
+    }
+}
+
+/// API token `id`, if the user's role may take `action` (else 403) and the token is owned by
+/// someone in the user's scope (else 404). Answers the token's name.
+pub async fn api_token(db: &Db, user: impl Principal, id: &str, action: Action) -> AppResult<String> {
+    require(&user, action)?;
+    let not_found = || AppError::not_found("There is no such API token among those you manage.");
+    let Some((condition, scope_id)) = scope(&user).token_owner_condition() else {
+        return Err(not_found());
+    };
+    let found: Option<(String,)> =
+        sqlx::query_as(&format!("SELECT t.name FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE {condition} AND t.id = $2"))
+            .bind(scope_id)
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    found.map(|(name,)| name).ok_or_else(not_found)
 }
 
 /// The organisation of delivery `id` (a PSA's or a webhook's), if the user's role may take

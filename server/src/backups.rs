@@ -7,10 +7,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use portal_api::backups::BACKUP_HISTORY_RUNS;
 use portal_api::{
+    ActivityAction,
     BackupHistory, BackupRow, BackupRunEntry, BackupsQuery, FieldError, ForceBackupsRequest, ForceBackupsResult, JobKind,
     JobStatus, Page, Storage,
 };
 
+use crate::activity::Target;
 use crate::auth::CurrentUser;
 use crate::db::rfc3339;
 use crate::error::{AppError, AppResult};
@@ -294,6 +296,7 @@ pub async fn force_backup(
         )));
     }
     state.engine.wake();
+    crate::activity::record(&state.db, &user, ActivityAction::ForceBackup, Target::mailbox(mailbox_id)).await?;
     Ok((StatusCode::ACCEPTED, Json(find_backup(&state, &user, mailbox_id).await?)))
 }
 
@@ -330,6 +333,8 @@ pub async fn force_backups(
             result.already_running += 1;
         } else if queue::force_backup(&state.db, mailbox_id, status, user.user_id).await? {
             result.started += 1;
+            // One entry per mailbox: "who forced this mailbox's backup" has one answer.
+            crate::activity::record(&state.db, &user, ActivityAction::ForceBackup, Target::mailbox(mailbox_id)).await?;
         } else {
             result.already_running += 1;
         }

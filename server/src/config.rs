@@ -124,6 +124,14 @@ pub struct Config {
     #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
     pub reauth_attempts_per_minute: u32,
 
+    /// Requests one API token may make in a minute (then 429 with Retry-After).
+    #[arg(long, env = "PORTAL_TOKEN_REQUESTS_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_requests_per_minute: u32,
+
+    /// How long the activity log is kept, in days (older entries are deleted every hour).
+    #[arg(long, env = "PORTAL_ACTIVITY_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..))]
+    pub activity_retention_days: u32,
+
     /// Re-authentication attempts on one organisation's credentials in 10 minutes, by anyone.
     #[arg(long, env = "PORTAL_REAUTH_ATTEMPTS_PER_ORGANISATION", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub reauth_attempts_per_organisation: u32,
@@ -325,6 +333,8 @@ impl Config {
             request_timeout_ms: 30_000,
             header_read_timeout_ms: 10_000,
             reauth_attempts_per_minute: 6,
+            token_requests_per_minute: 600,
+            activity_retention_days: 365,
             reauth_attempts_per_organisation: 10,
             sign_in_failures_per_address: 5,
             sign_in_failures_per_client: 50,

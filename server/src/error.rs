@@ -12,6 +12,9 @@ use portal_api::{FieldError, Problem, ProblemKind};
 pub enum AppError {
     /// No session, or it ended.
     Unauthenticated,
+    /// An `Authorization` header that is not a token we know and honour: says why (unknown,
+    /// revoked, expired, not Bearer).
+    TokenRejected(String),
     /// Sign-in with an unknown email or a wrong password (never says which).
     InvalidCredentials,
     /// A state-changing request without this session's CSRF token, or from another site.
@@ -73,7 +76,7 @@ impl AppError {
     /// (`portal_api::ProblemKind::info`).
     pub fn kind(&self) -> ProblemKind {
         match self {
-            AppError::Unauthenticated => ProblemKind::Unauthenticated,
+            AppError::Unauthenticated | AppError::TokenRejected(_) => ProblemKind::Unauthenticated,
             AppError::InvalidCredentials => ProblemKind::InvalidCredentials,
             AppError::CsrfRejected => ProblemKind::CsrfRejected,
             AppError::Forbidden(_) => ProblemKind::Forbidden,
@@ -108,6 +111,7 @@ impl AppError {
                 "The request did not carry this session's security token. Reload the page and try again.".into()
             }
             AppError::Forbidden(detail)
+            | AppError::TokenRejected(detail)
             | AppError::NotFound(detail)
             | AppError::MethodNotAllowed(detail)
             | AppError::Conflict(detail)
@@ -166,6 +170,11 @@ impl std::fmt::Display for AppError {
 /// A kind's HTTP status.
 pub(crate) fn status_of(kind: ProblemKind) -> StatusCode {
     StatusCode::from_u16(kind.info().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The ID of the request being answered, if any (the activity log records it).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 tokio::task_local! {
@@ -234,6 +243,10 @@ impl IntoResponse for AppError {
         let mut response = problem_response(&self.to_problem());
         if let AppError::RateLimited { retry_after_secs, .. } | AppError::Unavailable { retry_after_secs, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if let AppError::TokenRejected(_) = &self {
+            // RFC 6750 §3: the scheme to use, and that the one given is not valid.
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
         }
         if let AppError::RangeNotSatisfiable { length } = &self {
             // RFC 9110 §15.5.17: the length, so that a client can ask again within it.

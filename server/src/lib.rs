@@ -1,6 +1,7 @@
 //! Backup Portal server: the API and the built portal, from one origin.
 
 pub mod access;
+pub mod activity;
 pub mod auth;
 pub mod backups;
 pub mod config;
@@ -34,6 +35,7 @@ pub mod rate_limit;
 pub mod secrets;
 pub mod seed;
 pub mod state;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +71,8 @@ pub fn app(state: AppState) -> Router {
         .merge(credentials::router())
         .merge(mailboxes::router())
         .merge(integrations::router())
+        .merge(tokens::router())
+        .merge(activity::router())
         .merge(problems::router());
     // The identity provider built in is there only when it is the one in use.
     if state.config.idp == "embedded" {
@@ -178,6 +182,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     } else {
         None
     };
+    let config_token_limit = config.token_requests_per_minute as usize;
     Ok(AppState {
         outgoing,
         notifier,
@@ -193,6 +198,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         counts: Default::default(),
         sessions: Default::default(),
         reauth_limits,
+        token_limits: Arc::new(rate_limit::Window::new(config_token_limit, Duration::from_secs(60))),
         imap_reach,
     })
 }
@@ -226,6 +232,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let state = prepare_with_shutdown(config, shutdown).await?;
     state.engine.clone().spawn();
     state.notifier.clone().spawn();
+    activity::store::spawn_sweep(state.db.clone(), state.config.activity_retention_days);
     if state.config.seed_demo && state.config.demo_cycle {
         seed::director::spawn(state.db.clone(), state.config.data_dir.clone());
     }

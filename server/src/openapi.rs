@@ -59,6 +59,11 @@ use crate::state::AppState;
         crate::integrations::webhooks::test_webhook,
         crate::integrations::deliveries::list_deliveries,
         crate::integrations::deliveries::send_again,
+        crate::tokens::list_tokens,
+        crate::tokens::create_token,
+        crate::tokens::revoke_token,
+        crate::activity::list_activity,
+        crate::activity::export_activity,
     ),
     // Schemas used only by query parameters are not gathered by utoipa: named here.
     components(schemas(portal_api::Problem, portal_api::FieldError, portal_api::JobSort, portal_api::JobKind, portal_api::JobStatus)),
@@ -69,6 +74,8 @@ use crate::state::AppState;
         (name = "credentials", description = "Account Settings › Credentials and the re-authentication flows"),
         (name = "mailboxes", description = "Account Settings › Mailboxes: real mailboxes over IMAP"),
         (name = "integrations", description = "Account Settings › Integrations: HaloPSA tickets, signed webhooks (Standard Webhooks) and their deliveries"),
+        (name = "tokens", description = "Account Settings › API tokens: for scripts and PSAs (`Authorization: Bearer …`)"),
+        (name = "activity", description = "Account Settings › Activity: who did what, when, from where"),
     )
 )]
 pub struct ApiDoc;

@@ -17,6 +17,8 @@ pub struct AppState {
     pub sessions: Arc<crate::auth::user::SessionCache>,
     pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
     pub reauth_limits: Arc<crate::credentials::rate_limit::RateLimiter>,
+    /// Requests per API token in the last minute.
+    pub token_limits: Arc<crate::rate_limit::Window>,
     /// How mail servers are reached (TLS roots, private addresses, deadlines, message size).
     pub imap_reach: crate::imap::client::Reach,
     /// Where an admin's integrations send (public addresses only, unless allowed).

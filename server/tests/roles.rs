@@ -1,6 +1,7 @@
 //! The role matrix: every operation of the OpenAPI document, as every kind of user, on their
 //! own object, a colleague's (same organisation; for organisations, another one of the same
-//! reseller) and a stranger's (another reseller's), with the answer each must get. An
+//! reseller) and a stranger's (another reseller's), with the answer each must get; and the
+//! same with each admin's `read` and `act` API tokens. An
 //! operation added to the document without its row here fails the test, and so does a row
 //! whose operation is gone.
 //!
@@ -316,6 +317,17 @@ fn rows() -> Vec<Row> {
         row(Method::POST, "/api/deliveries/{id}/send-again", W::Admins, F::Organisation, |f, o| {
             (format!("/api/deliveries/{}/send-again", f.deliveries[o as usize]), None)
         }),
+        row(Method::GET, "/api/tokens", W::Admins, F::None, |_, _| ("/api/tokens".into(), None)),
+        row(Method::POST, "/api/tokens", W::Admins, F::None, |_, _| {
+            ("/api/tokens".into(), Some(json!({"name": "", "access": "read", "expires_in_days": 1})))
+        }),
+        Row {
+            what: "a token that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::DELETE, "/api/tokens/{id}", W::Admins, F::None, |_, _| ("/api/tokens/tok_none".into(), None))
+        },
+        row(Method::GET, "/api/activity", W::Admins, F::None, |_, _| ("/api/activity".into(), None)),
+        row(Method::GET, "/api/activity.csv", W::Admins, F::None, |_, _| ("/api/activity.csv".into(), None)),
         // Last: signing out ends every session of the user, the ones above included.
         row(Method::DELETE, "/api/session", W::Everyone, F::None, |_, _| ("/api/session".into(), None)),
     ]
@@ -324,6 +336,28 @@ fn rows() -> Vec<Row> {
 /// Settings that fail validation (port 0) before anything is contacted.
 fn imap_settings() -> Value {
     json!({"email": "new@acme-legal.example", "host": "127.0.0.1", "port": 0, "security": "none", "username": "u", "password": "p"})
+}
+
+/// What an API token needs for an operation: the rules of `portal_api::Action::allowed_for_token`,
+/// written again here from the words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenNeeds {
+    Read,
+    Act,
+    /// Only a person signed in: tokens, credentials, mailboxes, integrations, sign-out.
+    Person,
+}
+
+fn token_needs(row: &Row) -> TokenNeeds {
+    let person_only = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries"];
+    if person_only.iter().any(|part| row.path.contains(part)) || row.path == "/api/session" && row.method == Method::DELETE {
+        return TokenNeeds::Person;
+    }
+    match row.method {
+        Method::GET => TokenNeeds::Read,
+        _ if row.path.starts_with("/api/backups") || row.path.starts_with("/api/jobs") => TokenNeeds::Act,
+        _ => TokenNeeds::Person,
+    }
 }
 
 fn in_scope(actor: Actor, family: Family, object: Object) -> bool {
@@ -448,6 +482,15 @@ async fn send(app: &TestApp, client: Option<&Client>, method: Method, uri: &str,
     }
 }
 
+async fn send_with_token(app: &TestApp, token: &str, method: Method, uri: &str, body: Option<Value>) -> StatusCode {
+    let builder = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let request = match body {
+        Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+        None => builder.body(Body::empty()),
+    };
+    app.send(request.unwrap()).await.status()
+}
+
 #[tokio::test]
 async fn every_operation_answers_each_role_as_the_design_says() {
     // Served: the credential flows talk to the identity provider built into the server over HTTP.
@@ -476,6 +519,18 @@ async fn every_operation_answers_each_role_as_the_design_says() {
     let stale: Vec<_> = covered.difference(&documented).collect();
     assert!(stale.is_empty(), "rows for operations the document no longer has: {stale:?}");
 
+    // A read and an act token of each admin: each must answer as its owner does, where its
+    // access level lets it; else 403 (or, outside the owner's scope, what a stranger gets).
+    let mut tokens = Vec::new();
+    for actor in [Actor::OrgAdmin, Actor::Reseller, Actor::OtherReseller] {
+        for access in ["read", "act"] {
+            let body = json!({"name": format!("{actor:?} {access}"), "access": access, "expires_in_days": 1});
+            let response = app.send_as(clients[actor as usize].as_ref().unwrap(), Method::POST, "/api/tokens", Some(body)).await;
+            assert_eq!(response.status(), StatusCode::CREATED);
+            tokens.push((actor, access, body_json::<portal_api::CreatedApiToken>(response).await.token));
+        }
+    }
+
     let mut wrong = Vec::new();
     let mut cells = 0;
     for row in &rows {
@@ -494,6 +549,38 @@ async fn every_operation_answers_each_role_as_the_design_says() {
                     wrong.push(format!(
                         "{} {} ({}) as {actor:?} on {object:?}: {status}, expected {want:?}",
                         row.method, uri, row.what
+                    ));
+                }
+            }
+        }
+        if row.who == Who::Public {
+            continue;
+        }
+        for (actor, access, token) in &tokens {
+            for &object in objects {
+                let (uri, body) = (row.request)(&fixture, object);
+                let status = send_with_token(&app, token, row.method.clone(), &uri, body).await;
+                let permitted = match token_needs(row) {
+                    TokenNeeds::Read => true,
+                    TokenNeeds::Act => *access == "act",
+                    TokenNeeds::Person => false,
+                };
+                let fine = if permitted {
+                    match expected(row, *actor, object) {
+                        Expect::Status(code) => status == code,
+                        Expect::Allowed => !matches!(status.as_u16(), 401 | 403 | 404 | 405) && !status.is_server_error(),
+                    }
+                } else {
+                    status == StatusCode::FORBIDDEN || !in_scope(*actor, row.family, object) && status == row.outside
+                };
+                cells += 1;
+                if !fine {
+                    wrong.push(format!(
+                        "{} {} ({}) with {actor:?}'s {access} token on {object:?}: {status}, expected {}",
+                        row.method,
+                        uri,
+                        row.what,
+                        if permitted { format!("{:?}", expected(row, *actor, object)) } else { "403".into() }
                     ));
                 }
             }

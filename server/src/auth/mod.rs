@@ -3,6 +3,7 @@
 pub mod password;
 pub mod session;
 pub mod throttle;
+pub mod token;
 pub mod user;
 
 use axum::extract::State;
@@ -93,7 +94,9 @@ pub async fn sign_in(
         .execute(&state.db)
         .await?;
 
-    let current = load_user(&state, user.id, csrf_token).await?;
+    let mut current = load_user(&state, user.id, csrf_token).await?;
+    current.address = client.map(|ip| ip.to_string());
+    crate::activity::record(&state.db, &current, portal_api::ActivityAction::SignIn, crate::activity::Target::default()).await?;
     let cookie = session::session_cookie(Some(&session_id), (lifetime_ms / 1000) as u64, state.config.https());
     let info = session_info(&state, &current).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(info)).into_response())
@@ -123,10 +126,12 @@ pub async fn current_session(State(state): State<AppState>, user: CurrentUser) -
     )
 )]
 pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppResult<Response> {
+    crate::access::in_person(&user)?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.user_id).execute(&state.db).await?;
     // At once on this instance; the others look sessions up again within SESSION_CACHE_TTL.
     state.sessions.remove_user(user.user_id);
     state.live.close_user(user.user_id);
+    crate::activity::record(&state.db, &user, portal_api::ActivityAction::SignOut, crate::activity::Target::default()).await?;
     let cookie = session::session_cookie(None, 0, state.config.https());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

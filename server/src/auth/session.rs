@@ -35,6 +35,9 @@ impl crate::access::Principal for CurrentUser {
     fn mailbox_id(&self) -> Option<i64> {
         self.mailbox_id
     }
+    fn token_access(&self) -> Option<portal_api::TokenAccess> {
+        self.token.as_ref().map(|token| token.access)
+    }
 }
 
 impl CurrentUser {
@@ -52,6 +55,23 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let state = AppState::from_ref(state);
+        let address = {
+            let Ok(client) = super::throttle::ClientAddress::from_request_parts(parts, &()).await;
+            client.ip(state.config.trust_forwarded_for).map(|ip| ip.to_string())
+        };
+        // A token request is the token's alone: no cookie is read, and no CSRF token is needed
+        // (a browser never adds an Authorization header to another site's request by itself).
+        if let Some(token) = super::token::bearer(&parts.headers)? {
+            let user = super::token::authenticate(&state.db, token, address.clone()).await?;
+            let token_id = user.token.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+            if let Some(wait) = state.token_limits.try_record(&token_id, std::time::Instant::now()) {
+                return Err(crate::rate_limit::too_many(wait, &format!(
+                    "This API token made more than {} requests in the last minute",
+                    state.config.token_requests_per_minute
+                )));
+            }
+            return Ok(CurrentUser { address, ..user });
+        }
         let session_id = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
         let session_hash = hash_session_id(session_id);
         let user = match state.sessions.get(&session_hash) {
@@ -81,7 +101,7 @@ where
                 return Err(AppError::CsrfRejected);
             }
         }
-        Ok(user)
+        Ok(CurrentUser { address, ..user })
     }
 }
 

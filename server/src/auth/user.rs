@@ -17,6 +17,20 @@ pub struct CurrentUser {
     pub csrf_token: String,
     #[sqlx(skip)]
     pub session_hash: String,
+    /// Set when the request was signed with an API token rather than a session.
+    #[sqlx(skip)]
+    pub token: Option<TokenAuth>,
+    /// The client's address, as the activity log records it.
+    #[sqlx(skip)]
+    pub address: Option<String>,
+}
+
+/// The API token a request was signed with.
+#[derive(Clone, Debug)]
+pub struct TokenAuth {
+    pub id: String,
+    pub name: String,
+    pub access: portal_api::TokenAccess,
 }
 
 /// Sessions looked up lately, so that a page's many requests do not each read the database.

@@ -7,11 +7,13 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use portal_api::jobs::{destination_password_fixes, DestinationPassword};
 use portal_api::{
+    ActivityAction,
     Action, DownloadFormat, FieldError, JobKind, JobRow, JobStatus, JobsQuery, NewJob, OnConflict, Page, StatusCount,
 };
 use serde::Deserialize;
 
 use crate::access;
+use crate::activity::{self, Target};
 use crate::auth::CurrentUser;
 use crate::connector::JobParams;
 use crate::error::{AppError, AppResult};
@@ -215,6 +217,7 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
     if job.kind == JobKind::Download {
         crate::downloads::file::remove_files(&state.config.data_dir, &id).await;
     }
+    activity::record(&state.db, &user, ActivityAction::DeleteJob, Target::job(job.mailbox_id, &id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,6 +254,7 @@ pub async fn retry_job(
         return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
     }
     state.engine.wake();
+    activity::record(&state.db, &user, ActivityAction::TryAgain, Target::job(job.mailbox_id, &id)).await?;
     Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
 }
 
@@ -306,6 +310,7 @@ pub async fn set_destination_password(
         return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
     }
     state.engine.wake();
+    activity::record(&state.db, &user, ActivityAction::DestinationPassword, Target::job(job.mailbox_id, &id)).await?;
     Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
 }
 
@@ -382,5 +387,12 @@ pub async fn start_job(
     };
     let id = queue::enqueue(&state.db, kind, new.mailbox_id, &params, user.user_id).await?;
     state.engine.wake();
+    let action = match kind {
+        JobKind::Backup => ActivityAction::ForceBackup,
+        JobKind::Restore => ActivityAction::StartRestore,
+        JobKind::Migrate => ActivityAction::StartMigration,
+        JobKind::Download => ActivityAction::StartDownload,
+    };
+    activity::record(&state.db, &user, action, Target::job(new.mailbox_id, &id)).await?;
     Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
 }

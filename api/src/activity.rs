@@ -1,0 +1,118 @@
+//! Account Settings › Activity: who did what, to which object, when, from where.
+
+use serde::{Deserialize, Serialize};
+
+use crate::named_enum;
+
+named_enum! {
+    /// What was done. Every change a person or a token makes is one of these.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub enum ActivityAction("activity") {
+        SignIn = "session.signed_in",
+        SignOut = "session.signed_out",
+        ForceBackup = "backup.forced",
+        StartRestore = "restore.started",
+        StartMigration = "migration.started",
+        StartDownload = "download.started",
+        TryAgain = "job.retried",
+        DeleteJob = "job.deleted",
+        DestinationPassword = "job.destination_password_given",
+        ConsentStarted = "credential.consent_started",
+        ConsentCompleted = "credential.consent_completed",
+        BackupAdminSignedIn = "credential.backup_admin_reauthenticated",
+        DeviceAuthorizationStarted = "credential.device_authorization_started",
+        DeviceAuthorizationCompleted = "credential.device_authorization_completed",
+        CheckNow = "credential.checked",
+        MailboxAdded = "mailbox.added",
+        MailboxPasswordChanged = "mailbox.password_changed",
+        HaloSaved = "integration.halo_saved",
+        HaloRemoved = "integration.halo_removed",
+        WebhookCreated = "integration.webhook_created",
+        WebhookDeleted = "integration.webhook_deleted",
+        DeliverySentAgain = "integration.delivery_sent_again",
+        TokenCreated = "token.created",
+        TokenRevoked = "token.revoked",
+    }
+}
+
+impl ActivityAction {
+    /// In our words, for the Activity page and its CSV.
+    pub fn label(self) -> &'static str {
+        match self {
+            ActivityAction::SignIn => "Signed in",
+            ActivityAction::SignOut => "Signed out",
+            ActivityAction::ForceBackup => "Force Backup",
+            ActivityAction::StartRestore => "Restore started",
+            ActivityAction::StartMigration => "Migration started",
+            ActivityAction::StartDownload => "Download started",
+            ActivityAction::TryAgain => "Try again",
+            ActivityAction::DeleteJob => "Job deleted",
+            ActivityAction::DestinationPassword => "Destination password given",
+            ActivityAction::ConsentStarted => "Consent started",
+            ActivityAction::ConsentCompleted => "Consent given again",
+            ActivityAction::BackupAdminSignedIn => "Backup admin re-authenticated",
+            ActivityAction::DeviceAuthorizationStarted => "Device Authorization started",
+            ActivityAction::DeviceAuthorizationCompleted => "Device Authorization completed",
+            ActivityAction::CheckNow => "Check now",
+            ActivityAction::MailboxAdded => "Mailbox added",
+            ActivityAction::MailboxPasswordChanged => "Mailbox password changed",
+            ActivityAction::HaloSaved => "HaloPSA saved",
+            ActivityAction::HaloRemoved => "HaloPSA removed",
+            ActivityAction::WebhookCreated => "Webhook created",
+            ActivityAction::WebhookDeleted => "Webhook deleted",
+            ActivityAction::DeliverySentAgain => "Delivery sent again",
+            ActivityAction::TokenCreated => "API token created",
+            ActivityAction::TokenRevoked => "API token revoked",
+        }
+    }
+}
+
+/// One entry of the activity log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityEntry {
+    /// `act_…`
+    pub id: String,
+    /// RFC 3339.
+    pub at: String,
+    /// The person's email; for a token, its owner's.
+    pub actor: String,
+    /// The token's name, when a token did it.
+    pub token: Option<String>,
+    pub action: ActivityAction,
+    /// What it was done to, in words ("ann@acme.example", "Restore 42", "Acme Legal").
+    pub object: Option<String>,
+    /// Its ID (a job's Restore ID, a token's `tok_…`, a mailbox's number).
+    pub object_id: Option<String>,
+    pub organisation: Option<String>,
+    /// The client's address.
+    pub address: Option<String>,
+    /// The request's ID (`x-request-id`), to find it in the server's log.
+    pub request_id: String,
+}
+
+/// `GET /api/activity`: filters, as in the page's URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ActivityQuery {
+    /// Only this action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<ActivityAction>))]
+    pub action: Option<String>,
+    /// Only entries whose actor's email, token, object or its ID contains this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
+    pub q: Option<String>,
+    /// Only entries of this organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<i64>,
+    /// 1-based page number (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
+    pub page: Option<u32>,
+    /// Rows per page (default 50, at most 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
+    pub per_page: Option<u32>,
+}

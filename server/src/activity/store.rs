@@ -1,0 +1,101 @@
+//! The activity log's storage: one entry per change a person or a token made. Append-only for
+//! the application: nothing here updates an entry, and only the retention sweep deletes.
+
+use portal_api::ActivityAction;
+
+use crate::auth::user::CurrentUser;
+use crate::db::{now_ms, Db};
+use crate::error::{current_request_id, AppResult};
+
+/// What a change was done to. The organisation decides who sees the entry; without one, the
+/// mailbox's organisation, else the actor's own.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub organisation_id: Option<i64>,
+    pub mailbox_id: Option<i64>,
+    /// In words; without it, the mailbox's address.
+    pub object: Option<String>,
+    pub object_id: Option<String>,
+}
+
+impl Target {
+    pub fn mailbox(mailbox_id: i64) -> Target {
+        Target { mailbox_id: Some(mailbox_id), object_id: Some(mailbox_id.to_string()), ..Target::default() }
+    }
+
+    pub fn organisation(organisation_id: i64) -> Target {
+        Target { organisation_id: Some(organisation_id), object_id: Some(organisation_id.to_string()), ..Target::default() }
+    }
+
+    /// A job (its ID in words) of a mailbox.
+    pub fn job(mailbox_id: i64, job_id: &str) -> Target {
+        Target { mailbox_id: Some(mailbox_id), object_id: Some(job_id.to_owned()), ..Target::default() }
+    }
+
+    pub fn named(mut self, object: impl Into<String>) -> Target {
+        self.object = Some(object.into());
+        self
+    }
+
+    pub fn id(mut self, object_id: impl Into<String>) -> Target {
+        self.object_id = Some(object_id.into());
+        self
+    }
+}
+
+/// Records that `actor` did `action` to `target`, with the request's ID and the client's address.
+pub async fn record(db: &Db, actor: &CurrentUser, action: ActivityAction, target: Target) -> AppResult<()> {
+    let id = format!("act_{}", &crate::auth::session::random_token()[..20]);
+    let token = actor.token.as_ref();
+    // The organisation: the target's, the target mailbox's, or the actor's own; the reseller:
+    // that organisation's, or the actor's own (a reseller's sign-in).
+    sqlx::query(
+        "INSERT INTO activity (id, at, user_id, actor, token_id, token_name, action, object, object_id, organisation_id, \
+                               reseller_id, address, request_id) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, \
+                COALESCE($8, (SELECT email FROM mailboxes WHERE id = $9)), $10, org.id, \
+                COALESCE((SELECT reseller_id FROM organisations WHERE id = org.id), $11), $12, $13 \
+         FROM (SELECT COALESCE($14, (SELECT organisation_id FROM mailboxes WHERE id = $9), $15, \
+                               (SELECT organisation_id FROM mailboxes WHERE id = $16)) AS id) org",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(actor.user_id)
+    .bind(&actor.email)
+    .bind(token.map(|t| t.id.clone()))
+    .bind(token.map(|t| t.name.clone()))
+    .bind(action.as_str())
+    .bind(target.object)
+    .bind(target.mailbox_id)
+    .bind(target.object_id)
+    .bind(actor.reseller_id)
+    .bind(&actor.address)
+    .bind(current_request_id().unwrap_or_default())
+    .bind(target.organisation_id)
+    .bind(actor.organisation_id)
+    .bind(actor.mailbox_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Deletes entries older than `days` (the configured retention). Answers how many went.
+pub async fn sweep(db: &Db, days: u32) -> AppResult<u64> {
+    let before = now_ms() - i64::from(days) * 86_400_000;
+    Ok(sqlx::query("DELETE FROM activity WHERE at < $1").bind(before).execute(db).await?.rows_affected())
+}
+
+/// Every hour (the first time at once), deletes what is past the retention.
+pub fn spawn_sweep(db: Db, days: u32) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match sweep(&db, days).await {
+                Ok(0) => {}
+                Ok(gone) => tracing::info!(gone, days, "activity entries past their retention deleted"),
+                Err(error) => tracing::warn!(%error, "the activity log could not be swept"),
+            }
+        }
+    });
+}
