@@ -6,7 +6,6 @@ use crate::named_enum;
 
 named_enum! {
     /// What was done. Every change a person or a token makes is one of these.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum ActivityAction("activity") {
         SignIn = "session.signed_in",
         SignOut = "session.signed_out",

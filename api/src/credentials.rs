@@ -7,7 +7,6 @@ use crate::named_enum;
 
 named_enum! {
     /// Which credential.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum CredentialKind("credential") {
         /// The admin consent a global administrator gave the backup app (Main App).
         MainApp = "main_app",
@@ -68,7 +67,6 @@ impl CredentialKind {
 }
 
 named_enum! {
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum CredentialState("credential state") {
         Working = "working",
         Broken = "broken",
@@ -107,7 +105,6 @@ pub struct CredentialEvent {
 
 named_enum! {
     /// Where a Device Authorization stands.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum DeviceFlowStatus("device flow status") {
         /// Waiting for someone to enter the code at the provider.
         Pending = "pending",

@@ -7,7 +7,6 @@ use crate::named_enum;
 
 named_enum! {
     /// What happened: one vocabulary for PSA tickets and webhooks, named after the tickets.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum EventType("event type") {
         /// A mailbox's backup ended in an error ("The email backup has failed"); a repeat while
         /// it lasts is the same problem again.
@@ -55,7 +54,6 @@ impl EventType {
 
 named_enum! {
     /// Where a delivery stands.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum DeliveryStatus("delivery status") {
         /// Waiting for its first attempt or its next retry.
         Pending = "pending",

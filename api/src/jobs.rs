@@ -11,7 +11,6 @@ pub const DEFAULT_MAX_RETRIES: u32 = 25;
 pub const DEFAULT_RETRY_MINUTES: u32 = 30;
 
 named_enum! {
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobKind("job kind") {
         Backup = "backup",
         Migrate = "migrate",
@@ -78,7 +77,6 @@ impl JobKind {
 
 named_enum! {
     /// Every status of every kind: one scale, one set of names.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobStatus("job status") {
         PreparingBackup = "preparing_backup",
         OnQueue = "on_queue",
@@ -349,7 +347,6 @@ pub struct JobsQuery {
 
 named_enum! {
     /// The sort orders of a jobs list.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobSort("sort") {
         Newest = "newest",
         Oldest = "oldest",
@@ -371,7 +368,6 @@ impl JobSort {
 
 named_enum! {
     /// A restore, when a message is already in the destination folder.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum OnConflict("choice") {
         /// Leave the message that is there; do not copy it again.
         Skip = "skip",
@@ -382,7 +378,6 @@ named_enum! {
 
 named_enum! {
     /// A download's file.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum DownloadFormat("format") {
         /// One mbox file.
         Mbox = "mbox",

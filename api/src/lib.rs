@@ -5,6 +5,10 @@
 
 pub mod names;
 
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+pub use utoipa as __utoipa;
+
 pub mod access;
 pub mod activity;
 pub mod backups;

@@ -8,7 +8,6 @@ use crate::JobStatus;
 
 named_enum! {
     /// Where a mailbox's data comes from.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum Connector("connector") {
         /// The built-in scripted mailboxes of the demo.
         Demo = "demo",

@@ -24,8 +24,8 @@ pub trait Named: std::str::FromStr + Copy {
 
 /// Declares an enum whose variants are known by name:
 /// `named_enum! { /// docs \n pub enum JobKind("job kind") { Backup = "backup", ... } }`
-/// gives the enum (serde uses the same names; a `#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]`
-/// given with the docs documents them), `ALL` in declaration
+/// gives the enum (serde uses the same names, and so does its OpenAPI schema, written here
+/// rather than derived: a derive does not read a name passed through a macro), `ALL` in declaration
 /// order, `as_str`, `parse` (an `Option`), `FromStr` and `TryFrom<String>` (an [`UnknownName`];
 /// what the server's row types decode columns with), and `Display`. Exported for the server's
 /// own names (which need serde in the crate that uses it).
@@ -89,7 +89,36 @@ macro_rules! named_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        $crate::__named_enum_schema!($name, $what, [$($text),+]);
     };
+}
+
+/// The OpenAPI schema of a `named_enum!`: a string, one of its names. Nothing without the
+/// `openapi` feature.
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __named_enum_schema {
+    ($name:ident, $what:literal, [$($text:literal),+]) => {
+        impl $crate::__utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__utoipa::openapi::RefOr<$crate::__utoipa::openapi::schema::Schema> {
+                $crate::__utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type($crate::__utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .description(Some(concat!("Which ", $what, ", by name.")))
+                    .into()
+            }
+        }
+        impl $crate::__utoipa::ToSchema for $name {}
+    };
+}
+
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __named_enum_schema {
+    ($name:ident, $what:literal, [$($text:literal),+]) => {};
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use crate::named_enum;
 
 named_enum! {
     /// What a signed-in user may see and do (design.md, "Who uses it").
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum Role("role") {
         /// Sees own mailbox only.
         EndUser = "end_user",

@@ -6,7 +6,6 @@ use crate::named_enum;
 
 named_enum! {
     /// What a token may do, within its owner's scope.
-    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum TokenAccess("access level") {
         /// Read statuses, settings and the activity log; change nothing.
         Read = "read",

@@ -266,7 +266,6 @@ async fn find_backup(state: &AppState, user: &CurrentUser, mailbox_id: i64) -> A
     post, path = "/api/backups/{mailbox_id}/force", tag = "backups",
     params(
         ("mailbox_id" = i64, Path, description = "The mailbox's ID"),
-        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
     ),
     responses(
         (status = 202, description = "The backup starts now", body = BackupRow),
@@ -304,7 +303,6 @@ pub async fn force_backup(
 #[utoipa::path(
     post, path = "/api/backups/force", tag = "backups",
     request_body = ForceBackupsRequest,
-    params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 202, description = "Backups started; how many, and how many were already running", body = ForceBackupsResult),
         (status = 403, description = "Only resellers and organisation admins may force a backup", body = portal_api::Problem, content_type = "application/problem+json"),

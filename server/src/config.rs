@@ -158,6 +158,12 @@ pub struct Config {
     #[arg(long, env = "PORTAL_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_private_targets: bool,
 
+    /// Connect to nothing but this machine: a mail server, webhook or PSA elsewhere is refused
+    /// before its name is even looked up (the API contract run of `cargo xtask test`, which
+    /// fills every form with made-up addresses; an offline demo).
+    #[arg(long, env = "PORTAL_LOOPBACK_ONLY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub loopback_only: bool,
+
     /// The PSA the demo organisations file tickets in: `embedded` (a HaloPSA stand-in built in,
     /// at /halo, with a page listing its tickets), `halo` (a real Halo: --halo-url,
     /// --halo-client-id, --halo-client-secret) or `none`. Any organisation can set up its own
@@ -342,6 +348,7 @@ impl Config {
             max_streams_per_user: 4,
             // Tests reach their Dovecot on loopback.
             allow_private_targets: true,
+            loopback_only: false,
             imap_timeout_seconds: 60,
             // The tests serve a Halo of their own where they need one.
             psa: "none".into(),

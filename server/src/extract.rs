@@ -42,13 +42,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 error.column()
             ))
         })?;
+        // Every body this API takes is an object (serde would also read a struct from an array).
+        if !value.is_object() {
+            return Err(AppError::Validation(vec![FieldError::new("body", "Send a JSON object, like {\"name\": …}.")]));
+        }
         if let Some(field) = nul_in(&value, "") {
             return Err(AppError::Validation(vec![FieldError::new(field, NUL_MESSAGE)]));
         }
+        let mut value = value;
+        whole_numbers(&mut value);
         serde_path_to_error::deserialize(value).map(ApiJson).map_err(|error| {
             let path = error.path().to_string();
             AppError::Validation(vec![field_error(&path, &error.into_inner().to_string(), "body")])
         })
+    }
+}
+
+/// JSON does not tell `97.0` from `97` (and JSON Schema counts both as integers): a whole
+/// number written with a fraction is taken as the integer it is.
+fn whole_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            // Within ±2^53 every integer is exact in an f64.
+            if let Some(float) = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0) {
+                *value = serde_json::Value::from(float as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        serde_json::Value::Object(members) => members.values_mut().for_each(whole_numbers),
+        _ => {}
     }
 }
 
@@ -166,6 +188,13 @@ mod tests {
         let value = serde_json::json!({ "folders": ["Inbox", "a\u{0}b"], "name": "ok" });
         assert_eq!(nul_in(&value, "").as_deref(), Some("folders[1]"));
         assert_eq!(nul_in(&serde_json::json!({ "name": "ok" }), ""), None);
+    }
+
+    #[test]
+    fn a_whole_number_with_a_fraction_is_an_integer() {
+        let mut value = serde_json::json!({ "days": 97.0, "ratio": 0.5, "list": [3.0], "big": 1e300 });
+        whole_numbers(&mut value);
+        assert_eq!(value, serde_json::json!({ "days": 97, "ratio": 0.5, "list": [3], "big": 1e300 }));
     }
 
     #[test]

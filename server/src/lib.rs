@@ -138,7 +138,8 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let imap_reach = imap::client::Reach {
         tls: imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?,
-        allow_private: config.allow_private_targets,
+        allow_private: config.allow_private_targets || config.loopback_only,
+        loopback_only: config.loopback_only,
         timeout: Duration::from_secs(u64::from(config.imap_timeout_seconds)),
         max_message: u64::from(config.max_message_mb) << 20,
     };
@@ -161,7 +162,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     ));
     let live = Arc::new(events::hub::Hub::new(db.clone(), config.max_streams_per_user, auth::user::SESSION_CACHE_TTL));
     let outgoing =
-        outgoing::Outgoing::new(config.allow_private_targets, Duration::from_secs(u64::from(config.outgoing_timeout_seconds)));
+        outgoing::Outgoing::reaching(config.allow_private_targets, config.loopback_only, Duration::from_secs(u64::from(config.outgoing_timeout_seconds)));
     let mut notify_config = notify::NotifyConfig::new(config.public_url());
     notify_config.max_attempts = config.delivery_attempts;
     notify_config.first_retry_ms = i64::from(config.delivery_retry_seconds) * 1000;

@@ -113,7 +113,7 @@ fn account_of(request: &ImapMailboxRequest) -> AppResult<Account> {
     }
     if request.password.is_empty() {
         errors.push(FieldError::new("password", "Enter the mailbox's password."));
-    } else if request.password.len() > 1024 {
+    } else if request.password.chars().count() > 1024 {
         errors.push(FieldError::new("password", "A password can be at most 1,024 characters."));
     }
     match (port, security, errors.is_empty()) {
@@ -155,7 +155,7 @@ async fn try_account(state: &AppState, account: &Account) -> AppResult<Connectio
 #[utoipa::path(
     post, path = "/api/organisations/{id}/mailboxes/test", tag = "mailboxes",
     request_body = ImapMailboxRequest,
-    params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 200, description = "Signed in", body = ConnectionTest),
         (status = 422, description = "A setting is wrong, or the server refused: named on its field, in the server's words", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -177,7 +177,7 @@ pub async fn test_connection(
 #[utoipa::path(
     post, path = "/api/organisations/{id}/mailboxes", tag = "mailboxes",
     request_body = ImapMailboxRequest,
-    params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 201, description = "Added; its first backup is queued", body = OrganisationMailbox),
         (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -279,7 +279,7 @@ async fn find_mailbox(state: &AppState, mailbox_id: i64) -> AppResult<Organisati
 #[utoipa::path(
     put, path = "/api/mailboxes/{id}/imap-password", tag = "mailboxes",
     request_body = ImapPassword,
-    params(("id" = i64, Path, description = "The mailbox"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The mailbox")),
     responses(
         (status = 200, description = "Tried and saved", body = OrganisationMailbox),
         (status = 404, description = "No such IMAP mailbox among those you manage", body = portal_api::Problem, content_type = "application/problem+json"),

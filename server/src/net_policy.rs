@@ -6,6 +6,17 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Whether `host` names this machine without a lookup: `localhost`, or a loopback address.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a host is refused by a server started with `--loopback-only`.
+pub fn loopback_only_refusal(host: &str) -> String {
+    format!("{host} is not on this machine, and this server connects only to this machine (--loopback-only).")
+}
+
 /// Whether `ip` is anything but a public unicast address.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {

@@ -106,9 +106,9 @@ pub async fn create_token(
     let name = request.name.trim();
     if name.is_empty() {
         errors.push(FieldError::new("name", "Name the token after what will use it, e.g. “HaloPSA sync”."));
-    } else if name.chars().count() > 100 {
+    } else if request.name.chars().count() > 100 {
         errors.push(FieldError::new("name", "A name is at most 100 characters."));
-    } else if name.chars().any(char::is_control) {
+    } else if request.name.chars().any(char::is_control) {
         errors.push(FieldError::new("name", "A name cannot hold control characters."));
     }
     let access = TokenAccess::parse(request.access.trim());

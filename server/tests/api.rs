@@ -264,9 +264,26 @@ async fn the_openapi_document_describes_every_route() {
     collect_refs(&doc, &mut refs);
     assert!(!refs.is_empty());
     for reference in refs {
-        let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{reference}"));
-        assert!(doc["components"]["schemas"].get(name).is_some(), "{reference} is not defined");
+        let (kind, name) = reference.strip_prefix("#/components/").and_then(|r| r.split_once('/')).unwrap_or_else(|| panic!("{reference}"));
+        assert!(doc["components"][kind].get(name).is_some(), "{reference} is not defined");
     }
+    // How a request is authenticated is a security scheme, never a parameter: a client
+    // generated from the document must not take the CSRF token for data.
+    for item in paths.values() {
+        for operation in item.as_object().unwrap().values() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                assert_ne!(parameter["name"], "x-csrf-token", "{operation}");
+            }
+        }
+    }
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    assert_eq!(schemes["token"]["scheme"], "bearer");
+    assert_eq!((schemes["csrf"]["in"].as_str(), schemes["csrf"]["name"].as_str()), (Some("header"), Some("x-csrf-token")));
+    // Enums travel by their wire names (a derive once listed the Rust names instead).
+    assert!(doc["components"]["schemas"]["JobStatus"]["enum"].as_array().unwrap().contains(&json!("in_progress")));
+    let jobs_kind = paths["/api/jobs"]["get"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "kind").unwrap();
+    assert_eq!(jobs_kind["schema"]["enum"], json!(["migrate", "restore", "download"]));
+    assert_eq!(jobs_kind["required"], json!(true));
 }
 
 fn collect_refs(value: &Value, refs: &mut Vec<String>) {

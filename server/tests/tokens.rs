@@ -254,6 +254,16 @@ async fn each_change_leaves_one_entry_with_its_actor_and_request_id() {
     assert_eq!(text.lines().count(), entries.len() + 1);
     assert!(text.contains(&forced_id) && text.contains("Force Backup"));
 
+    // Compressed (as browsers and HTTP libraries ask for it), the stream ends cleanly.
+    let gzipped = Request::get("/api/activity.csv")
+        .header(header::COOKIE, &admin.cookie)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let gzipped = app.send(gzipped).await;
+    assert_eq!(gzipped.headers()[header::CONTENT_ENCODING], "gzip");
+    assert!(!to_bytes(gzipped.into_body(), 1 << 20).await.unwrap().is_empty());
+
     // Sign-out is recorded too.
     assert_eq!(app.send_as(&admin, Method::DELETE, "/api/session", None).await.status(), StatusCode::NO_CONTENT);
     let again = app.sign_in(Role::OrgAdmin).await;

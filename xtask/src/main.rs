@@ -2,6 +2,7 @@
 //! needs on a fresh machine (nothing installed by hand survives), then builds and runs.
 
 mod bench;
+mod contract;
 mod imap;
 mod load;
 mod memory;
@@ -27,7 +28,10 @@ usage: cargo xtask <command>
                        (debug build, demo data) and build again on every change to the
                        portal's sources; the open page reloads by itself
   test                 install what the tests need and run every test: api and server,
-                       the portal in headless Chromium, and the end-to-end specs
+                       the portal in headless Chromium, the end-to-end specs and the
+                       API contract
+  contract             only the API contract: schemathesis (every phase and check) against
+                       a fresh server, as a reseller's API token and an end user's session
   bench [transfer|list|portal|imap|memory]
                        measure the budgets (initial transfer of the portal, the jobs list
                        under load, the portal in Chromium, IMAP backup throughput against
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("dev") => portal::dev(&args[1..]),
+        Some("contract") => contract::check(),
         Some("e2e") => tools::install_all(tools::Needs::Test).and_then(|()| end_to_end(&args[1..])),
         Some("bench") => bench::bench(args.get(1).map(String::as_str)),
         Some("soak") => match args.get(1).map(|n| n.parse::<u32>()) {
@@ -194,6 +199,7 @@ fn test() -> Result {
         ),
     ));
     suites.push(("end-to-end specs (Playwright)", end_to_end(&[])));
+    suites.push(("API contract (schemathesis, every phase and check, two roles)", contract::check()));
     suites.push(("soak: 3 kills mid-backup, -restore and -download", soak::soak(3)));
 
     println!();

@@ -182,30 +182,39 @@ pub async fn export_activity(
     ApiQuery(query): ApiQuery<ActivityQuery>,
 ) -> AppResult<Response> {
     let filter = Filter::new(&user, &query)?;
-    let header_line = "time,actor,token,action,object,object_id,organisation,address,request_id\r\n".to_owned();
+    // The first batch is read before the answer starts, so that a database out of reach is a
+    // 503 problem rather than a file cut short.
+    let first = filter.rows(&state.db, CSV_BATCH, 0).await?;
+    let more = first.len() as i64 == CSV_BATCH;
+    let mut opening = "time,actor,token,action,object,object_id,organisation,address,request_id\r\n".to_owned();
+    opening.extend(first.iter().map(csv_line));
     let db = state.db.clone();
-    let batches = futures_util::stream::unfold((Some(header_line), 0_i64, false), move |(first, offset, done)| {
-        let db = db.clone();
-        let filter = filter.clone();
-        async move {
-            if let Some(first) = first {
-                return Some((Ok::<_, std::io::Error>(first), (None, offset, done)));
+    // Fused: a layer above (compression) may poll once more after the end.
+    let batches = futures_util::StreamExt::fuse(futures_util::stream::unfold(
+        (Some(opening), CSV_BATCH, !more),
+        move |(first, offset, done)| {
+            let db = db.clone();
+            let filter = filter.clone();
+            async move {
+                if let Some(first) = first {
+                    return Some((Ok::<_, std::io::Error>(first), (None, offset, done)));
+                }
+                if done {
+                    return None;
+                }
+                let rows = match filter.rows(&db, CSV_BATCH, offset).await {
+                    Ok(rows) => rows,
+                    Err(error) => return Some((Err(std::io::Error::other(error.to_string())), (None, offset, true))),
+                };
+                if rows.is_empty() {
+                    return None;
+                }
+                let last = (rows.len() as i64) < CSV_BATCH;
+                let text: String = rows.iter().map(csv_line).collect();
+                Some((Ok(text), (None, offset + CSV_BATCH, last)))
             }
-            if done {
-                return None;
-            }
-            let rows = match filter.rows(&db, CSV_BATCH, offset).await {
-                Ok(rows) => rows,
-                Err(error) => return Some((Err(std::io::Error::other(error.to_string())), (None, offset, true))),
-            };
-            if rows.is_empty() {
-                return None;
-            }
-            let last = (rows.len() as i64) < CSV_BATCH;
-            let text: String = rows.into_iter().map(|row| csv_line(&row)).collect();
-            Some((Ok(text), (None, offset + CSV_BATCH, last)))
-        }
-    });
+        },
+    ));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -118,7 +118,6 @@ pub async fn current_session(State(state): State<AppState>, user: CurrentUser) -
 /// out on one device is signed out everywhere), and clears the cookie.
 #[utoipa::path(
     delete, path = "/api/session", tag = "session",
-    params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "Not signed in", body = portal_api::Problem, content_type = "application/problem+json"),

@@ -23,7 +23,7 @@ const CONSENT_MINUTES: i64 = 10;
 /// Continue: a new admin-consent flow; the portal sends the admin to `authorize_url`.
 #[utoipa::path(
     post, path = "/api/organisations/{id}/credentials/main-app/consent", tag = "credentials",
-    params(("id" = i64, Path, description = "The organisation's ID"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation's ID")),
     responses(
         (status = 201, description = "Go to the provider's admin-consent page", body = ConsentStart),
         (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),

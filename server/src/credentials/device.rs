@@ -58,7 +58,7 @@ pub(super) const FLOW_COLUMNS: &str =
 /// provider, at the interval it sets, whether someone authorised it.
 #[utoipa::path(
     post, path = "/api/organisations/{id}/credentials/device", tag = "credentials",
-    params(("id" = i64, Path, description = "The organisation's ID"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation's ID")),
     responses(
         (status = 201, description = "The code to enter at the provider", body = DeviceFlow),
         (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -242,7 +242,6 @@ async fn set_flow(db: &Db, flow_id: &str, status: DeviceFlowStatus, detail: Opti
     params(
         ("id" = i64, Path, description = "The organisation's ID"),
         ("flow" = String, Path, description = "The Device Authorization's ID"),
-        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
     ),
     responses(
         (status = 200, description = "Saved; the credential works again", body = Credentials),

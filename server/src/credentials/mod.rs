@@ -184,7 +184,7 @@ fn client_key(user: &CurrentUser) -> String {
 #[utoipa::path(
     put, path = "/api/organisations/{id}/credentials/backup-admin", tag = "credentials",
     request_body = BackupAdminSignIn,
-    params(("id" = i64, Path, description = "The organisation's ID"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation's ID")),
     responses(
         (status = 200, description = "Checked and saved", body = Credentials),
         (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -266,7 +266,7 @@ fn password_refused(failure: &OAuthFailure) -> AppError {
 /// tokens). What the provider refuses is marked broken, with the break in the history.
 #[utoipa::path(
     post, path = "/api/organisations/{id}/credentials/verify", tag = "credentials",
-    params(("id" = i64, Path, description = "The organisation's ID"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation's ID")),
     responses(
         (status = 200, description = "Checked: each credential's state and when it was last verified", body = Credentials),
         (status = 403, description = "Not an admin of this organisation, nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),

@@ -60,6 +60,8 @@ pub struct Reach {
     pub tls: Arc<ClientConfig>,
     /// Private and loopback addresses allowed (`--allow-private-targets`).
     pub allow_private: bool,
+    /// Nothing but this machine, refused before any lookup (`--loopback-only`).
+    pub loopback_only: bool,
     /// Deadline of every step: connect, TLS, greeting, sign-in, each command, each message,
     /// and the silence between two bytes (`--imap-timeout-seconds`).
     pub timeout: Duration,
@@ -166,7 +168,7 @@ pub struct Account {
 
 /// Whether a host name is this machine, the only place a plain connection may go.
 pub fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    crate::net_policy::is_loopback_host(host)
 }
 
 /// A failure, sorted by what it means for the job (design.md, "Connectors"). The text says
@@ -315,6 +317,9 @@ pub async fn sign_in(account: &Account, reach: &Reach) -> Result<ImapSession, Fa
         return Err(Failure::Other(format!(
             "{at} is not on this machine, so the connection must use TLS; a password is never sent unencrypted."
         )));
+    }
+    if reach.loopback_only && !is_loopback(&account.host) {
+        return Err(Failure::Other(crate::net_policy::loopback_only_refusal(&account.host)));
     }
     let io_failure = |io: std::io::Error| Failure::Connection(describe_io(&at, &io));
     // Resolved here and connected to exactly what was checked (a name cannot change its mind

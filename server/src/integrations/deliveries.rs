@@ -37,7 +37,7 @@ pub async fn list_deliveries(
 /// can tell). Its earlier attempts are kept.
 #[utoipa::path(
     post, path = "/api/deliveries/{id}/send-again", tag = "integrations",
-    params(("id" = String, Path, description = "The delivery"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = String, Path, description = "The delivery")),
     responses(
         (status = 200, description = "Due now", body = Delivery),
         (status = 403, description = "Not an organisation admin nor a reseller", body = portal_api::Problem, content_type = "application/problem+json"),

@@ -65,7 +65,7 @@ fn checked(state: &AppState, input: &HaloSettingsInput, saved: Option<&HaloSetti
             "Enter the API application's client ID (Halo: Configuration › Integrations › Halo API).",
         ));
     }
-    if input.client_secret.len() > 500 {
+    if input.client_secret.chars().count() > 500 {
         errors.push(FieldError::new("client_secret", "A client secret is at most 500 characters."));
     } else if input.client_secret.is_empty() && saved.is_some_and(|s| s.secret_saved) && !same_halo {
         errors.push(FieldError::new(
@@ -112,7 +112,7 @@ fn checked(state: &AppState, input: &HaloSettingsInput, saved: Option<&HaloSetti
 #[utoipa::path(
     put, path = "/api/organisations/{id}/integrations/halo", tag = "integrations",
     request_body = HaloSettingsInput,
-    params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 200, description = "Saved", body = HaloSettings),
         (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -141,7 +141,6 @@ pub async fn save_halo(
 #[utoipa::path(
     put, path = "/api/integrations/halo", tag = "integrations",
     request_body = HaloSettingsInput,
-    params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 200, description = "Saved for every organisation the user serves", body = HaloAppliedToAll),
         (status = 403, description = "Not an organisation admin nor a reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -184,7 +183,7 @@ pub async fn save_halo_for_all(
 /// Remove: events are no longer filed in Halo (tickets already open there stay open).
 #[utoipa::path(
     delete, path = "/api/organisations/{id}/integrations/halo", tag = "integrations",
-    params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 204, description = "Removed (or there was none)"),
         (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -204,7 +203,7 @@ pub async fn delete_halo(State(state): State<AppState>, user: CurrentUser, ApiPa
 #[utoipa::path(
     post, path = "/api/organisations/{id}/integrations/halo/test", tag = "integrations",
     request_body = HaloSettingsInput,
-    params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 200, description = "What Halo answered: connected, or what failed and on which field", body = HaloTest),
         (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),

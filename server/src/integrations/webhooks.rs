@@ -40,7 +40,7 @@ pub async fn list_webhooks(
 #[utoipa::path(
     post, path = "/api/organisations/{id}/webhooks", tag = "integrations",
     request_body = NewWebhook,
-    params(("id" = i64, Path, description = "The organisation"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation")),
     responses(
         (status = 201, description = "Made; `secret` (whsec_…) verifies its deliveries' `webhook-signature`", body = CreatedWebhook),
         (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -92,7 +92,7 @@ pub async fn create_webhook(
 /// Remove an endpoint. Its deliveries stay on the Deliveries page; waiting ones are not sent.
 #[utoipa::path(
     delete, path = "/api/organisations/{id}/webhooks/{webhook_id}", tag = "integrations",
-    params(("id" = i64, Path, description = "The organisation"), ("webhook_id" = String, Path, description = "The endpoint"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation"), ("webhook_id" = String, Path, description = "The endpoint")),
     responses(
         (status = 204, description = "Removed"),
         (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -115,7 +115,7 @@ pub async fn delete_webhook(
 /// Send a test event (`webhook.test`) to one endpoint, through the outbox like any other.
 #[utoipa::path(
     post, path = "/api/organisations/{id}/webhooks/{webhook_id}/test", tag = "integrations",
-    params(("id" = i64, Path, description = "The organisation"), ("webhook_id" = String, Path, description = "The endpoint"), ("x-csrf-token" = String, Header, description = "The session's CSRF token")),
+    params(("id" = i64, Path, description = "The organisation"), ("webhook_id" = String, Path, description = "The endpoint")),
     responses(
         (status = 202, description = "Queued; its attempts show on the Deliveries page", body = Delivery),
         (status = 403, description = "Not an admin of the organisation nor its reseller", body = portal_api::Problem, content_type = "application/problem+json"),

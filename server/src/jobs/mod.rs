@@ -193,7 +193,6 @@ pub async fn skipped_items(
     delete, path = "/api/jobs/{id}", tag = "jobs",
     params(
         ("id" = String, Path, description = "The Migration, Restore or Download ID"),
-        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -227,7 +226,6 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
     post, path = "/api/jobs/{id}/retry", tag = "jobs",
     params(
         ("id" = String, Path, description = "The Migration, Restore or Download ID"),
-        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
     ),
     responses(
         (status = 202, description = "Back on the queue", body = JobRow),
@@ -265,7 +263,6 @@ pub async fn retry_job(
     request_body = DestinationPassword,
     params(
         ("id" = String, Path, description = "The Restore or Migration ID"),
-        ("x-csrf-token" = String, Header, description = "The session's CSRF token"),
     ),
     responses(
         (status = 202, description = "Saved; the job is back on the queue", body = JobRow),
@@ -285,7 +282,7 @@ pub async fn set_destination_password(
     if body.password.is_empty() {
         return Err(AppError::Validation(vec![FieldError::new("password", "Enter the destination mailbox's password.")]));
     }
-    if body.password.len() > 1024 {
+    if body.password.chars().count() > 1024 {
         return Err(AppError::Validation(vec![FieldError::new("password", "A password can be at most 1,024 characters.")]));
     }
     if !destination_password_fixes(job.kind, job.status) {
@@ -318,7 +315,6 @@ pub async fn set_destination_password(
 #[utoipa::path(
     post, path = "/api/jobs", tag = "jobs",
     request_body = NewJob,
-    params(("x-csrf-token" = String, Header, description = "The session's CSRF token")),
     responses(
         (status = 201, description = "Queued", body = JobRow),
         (status = 422, description = "Fields that are missing or wrong, each named", body = portal_api::Problem, content_type = "application/problem+json"),

@@ -20,6 +20,7 @@ pub const MAX_ANSWER: usize = 64 * 1024;
 pub struct Outgoing {
     client: reqwest::Client,
     allow_private: bool,
+    loopback_only: bool,
 }
 
 /// Why an address is refused before anything is sent.
@@ -28,8 +29,14 @@ pub struct Refused(pub String);
 
 impl Outgoing {
     pub fn new(allow_private: bool, timeout: Duration) -> Outgoing {
+        Outgoing::reaching(allow_private, false, timeout)
+    }
+
+    /// With `loopback_only` (`--loopback-only`), nothing but this machine, refused before any lookup.
+    pub fn reaching(allow_private: bool, loopback_only: bool, timeout: Duration) -> Outgoing {
+        let allow_private = allow_private || loopback_only;
         let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(PublicOnly { allow_private }))
+            .dns_resolver(Arc::new(PublicOnly { allow_private, loopback_only }))
             .redirect(reqwest::redirect::Policy::none())
             // A proxy from the environment would resolve the name itself, past the check below.
             .no_proxy()
@@ -38,7 +45,7 @@ impl Outgoing {
             .user_agent(concat!("BackupPortal/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client's settings are valid");
-        Outgoing { client, allow_private }
+        Outgoing { client, allow_private, loopback_only }
     }
 
     pub fn allow_private(&self) -> bool {
@@ -63,6 +70,10 @@ impl Outgoing {
             Some(url::Host::Domain(_)) => None,
             None => return Err(Refused("The address has no host.".into())),
         };
+        let host = parsed.host_str().unwrap_or("");
+        if self.loopback_only && !crate::net_policy::is_loopback_host(host) {
+            return Err(Refused(crate::net_policy::loopback_only_refusal(host)));
+        }
         if let Some(ip) = literal {
             if !self.allow_private && is_private(ip) {
                 return Err(Refused(PRIVATE_REFUSED.into()));
@@ -160,13 +171,18 @@ fn no_answer(error: &reqwest::Error, duration_ms: u64) -> NoAnswer {
 /// resolves to 127.0.0.1 would otherwise reach this machine).
 struct PublicOnly {
     allow_private: bool,
+    loopback_only: bool,
 }
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allow_private = self.allow_private;
+        let (allow_private, loopback_only) = (self.allow_private, self.loopback_only);
         Box::pin(async move {
             let host = name.as_str().to_owned();
+            if loopback_only && !crate::net_policy::is_loopback_host(&host) {
+                let refused = crate::net_policy::loopback_only_refusal(&host);
+                return Err(Box::new(std::io::Error::other(refused)) as Box<dyn std::error::Error + Send + Sync>);
+            }
             let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !allow_private && addresses.iter().any(|a| is_private(a.ip())) {
                 return Err(Box::new(std::io::Error::other(PRIVATE_REFUSED)) as Box<dyn std::error::Error + Send + Sync>);
@@ -217,6 +233,19 @@ mod tests {
         assert!(strict.check_url("halo.example.com").is_err());
         let open = Outgoing::new(true, Duration::from_secs(5));
         assert!(open.check_url("http://127.0.0.1:8080/halo").is_ok());
+    }
+
+    #[tokio::test]
+    async fn loopback_only_refuses_any_other_host_before_looking_it_up() {
+        let local = Outgoing::reaching(false, true, Duration::from_secs(5));
+        assert!(local.check_url("http://127.0.0.1:8080/halo").is_ok());
+        assert!(local.check_url("http://localhost:8080/").is_ok());
+        assert!(local.check_url("https://[::1]/").is_ok());
+        let refused = local.check_url("https://halo.example.com").unwrap_err();
+        assert!(refused.0.contains("--loopback-only"), "{refused:?}");
+        // Past the check (a redirect, a stored address): the resolver refuses it too.
+        let error = local.client().get("https://hooks.example.com/in").send().await.unwrap_err();
+        assert!(format!("{error:?}").contains("--loopback-only"), "{error:?}");
     }
 
     #[test]

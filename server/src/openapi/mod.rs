@@ -1,4 +1,9 @@
-//! The OpenAPI document, generated from the handlers and the shared types.
+//! The OpenAPI document, generated from the handlers and the shared types, then completed
+//! with what every operation shares (`contract.rs`): how it is authenticated, the problems
+//! any request may meet, and the links between operations.
+
+mod contract;
+mod inputs;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,8 +17,10 @@ use crate::state::AppState;
         title = "Backup Portal API",
         description = "The API behind the Backup Portal. Sign in with `POST /api/session`; the session \
                        travels in an HttpOnly cookie, and every state-changing request must carry the \
-                       session's CSRF token in `x-csrf-token`. Every error is `application/problem+json` \
-                       (RFC 9457) with the request ID in `instance` and in the `x-request-id` header."
+                       session's CSRF token in `x-csrf-token`. Scripts and PSAs send an API token \
+                       instead (`Authorization: Bearer …`, Account Settings › API tokens), with no cookie \
+                       and no CSRF token. Every error is `application/problem+json` (RFC 9457) with the \
+                       request ID in `instance` and in the `x-request-id` header."
     ),
     paths(
         crate::health,
@@ -80,6 +87,17 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
+/// The document as served: generated once, completed by `contract::complete`.
+pub fn document() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document is JSON");
+        contract::complete(&mut document);
+        inputs::complete(&mut document);
+        document
+    })
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+    Router::new().route("/api/openapi.json", get(|| async { Json(document()) }))
 }

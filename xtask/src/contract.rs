@@ -1,0 +1,108 @@
+//! The API's contract, checked by schemathesis (`cargo xtask test`, `cargo xtask contract`):
+//! every phase (examples, coverage, fuzzing, stateful) with every check, against a server with
+//! the demo data, once with a reseller's API token and once with an end user's session. Its
+//! budget is 0 failures.
+//!
+//! schemathesis comes from PyPI, pinned, into a virtual environment under `target/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+use portal_api::Role;
+
+use crate::{load, run_command, target_dir, Result, TestServer};
+
+/// The schemathesis run against: the version the issue's findings were measured with.
+const SCHEMATHESIS: &str = "4.32.5";
+/// Examples per operation and phase: enough to find what the measured run found, within minutes.
+const EXAMPLES: &str = "60";
+
+/// The virtual environment's `schemathesis`, installed if missing.
+fn schemathesis() -> Result<PathBuf> {
+    let venv = target_dir().join("tools").join(format!("schemathesis-{SCHEMATHESIS}"));
+    let bin = venv.join("bin").join("schemathesis");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    run_command(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run_command(
+        Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("schemathesis=={SCHEMATHESIS}")),
+    )?;
+    Ok(bin)
+}
+
+/// What every run shares. Per operation, only where JSON Schema cannot say what the server
+/// checks (an address on the public internet, a mailbox that is yours, a folder in the
+/// backup, a name the mail server or Halo must know): there a schema-valid request may be
+/// answered 422 naming the field.
+const CONFIG: &str = r#"
+[generation]
+# Text with NUL is refused (422) everywhere: PostgreSQL cannot store it. The document says so.
+allow-x00 = false
+
+[[operations]]
+include-operation-id-regex = "^(sign_in|start_job|reauthenticate_backup_admin|add_mailbox|test_connection|change_password|save_halo|save_halo_for_all|test_halo|create_webhook|create_token)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+"#;
+
+/// Runs schemathesis against a fresh server, as the reseller (an `act` token) and as an end
+/// user (a session: end users hold no tokens).
+pub fn check() -> Result {
+    let schemathesis = schemathesis()?;
+    run_command(crate::tools::cargo().args(["build", "-p", "portal-server"]))?;
+    let mut failures = Vec::new();
+    for role in [Role::Reseller, Role::EndUser] {
+        // A server of its own each time: the runs change what they find (jobs, tokens, sign-outs).
+        let server = TestServer::start(
+            "debug",
+            &[("PORTAL_LOOPBACK_ONLY", "true"), ("PORTAL_TOKEN_REQUESTS_PER_MINUTE", "100000")],
+        )?;
+        let email = DEMO_SIGN_INS.iter().find(|(r, _)| *r == role).map(|(_, e)| *e).ok_or("no demo user")?;
+        let (cookie, csrf) = load::sign_in_session(server.port, email, DEMO_PASSWORD)?;
+        let auth = if role == Role::Reseller {
+            let token = create_token(server.port, &cookie, &csrf)?;
+            format!("[auth.openapi.token]\nbearer = \"{token}\"\n")
+        } else {
+            let session = cookie.split_once('=').map(|(_, v)| v).unwrap_or("");
+            format!("[auth.openapi.session]\napi_key = \"{session}\"\n[auth.openapi.csrf]\napi_key = \"{csrf}\"\n")
+        };
+        let dir = target_dir().join("contract");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let config = dir.join(format!("{}.toml", role.as_str()));
+        std::fs::write(&config, format!("{CONFIG}\n{auth}")).map_err(|e| e.to_string())?;
+        println!("schemathesis {SCHEMATHESIS}: every phase and check, as the {}", role.label().to_lowercase());
+        let outcome = run_command(
+            Command::new(&schemathesis)
+                .arg("--config-file")
+                .arg(&config)
+                .args(["run", &format!("{}/api/openapi.json", server.url)])
+                .args(["--checks", "all", "--max-examples", EXAMPLES, "--workers", "2", "--seed", "1"])
+                .args(["--phases", "examples,coverage,fuzzing,stateful"])
+                .env("NO_COLOR", "1"),
+        );
+        if let Err(error) = outcome {
+            failures.push(format!("as the {}: {error}", role.label().to_lowercase()));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+/// An `act` token of the signed-in reseller, for the run.
+fn create_token(port: u16, cookie: &str, csrf: &str) -> Result<String> {
+    let mut connection = load::connect(port)?;
+    let body = r#"{"name":"schemathesis","access":"act","expires_in_days":1}"#;
+    let (status, _, answer) =
+        load::request(&mut connection, "POST", "/api/tokens", &[("Cookie", cookie), ("x-csrf-token", csrf)], Some(body))?;
+    if status != 201 {
+        return Err(format!("creating the run's API token answered {status}: {}", String::from_utf8_lossy(&answer)));
+    }
+    let created: serde_json::Value = serde_json::from_slice(&answer).map_err(|e| e.to_string())?;
+    created["token"].as_str().map(str::to_owned).ok_or_else(|| "no token in the answer".into())
+}
