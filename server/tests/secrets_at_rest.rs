@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::http::{Method, StatusCode};
 use common::*;
 use portal_api::demo::DEMO_MAILBOX_PASSWORD;
-use portal_api::{Credentials, DeviceFlow, DeviceFlowStatus, JobRow, Page, Role};
+use portal_api::{ActivityAction, Credentials, DeviceFlow, DeviceFlowStatus, JobRow, Page, Role};
 use portal_idp::DEMO_IDP_PASSWORD;
 use serde_json::json;
 
@@ -115,6 +115,23 @@ async fn no_secret_of_the_flows_is_readable_in_the_database_file_or_the_log() {
         .await
         .unwrap();
     assert!(saved > 0, "the backup ran with the sealed password");
+
+    // Each of these changes is in the activity log once, as the reseller's.
+    let activity: Page<portal_api::ActivityEntry> = body_json(app.get_as(&reseller, "/api/activity?per_page=200").await).await;
+    for action in [
+        ActivityAction::ConsentStarted,
+        ActivityAction::ConsentCompleted,
+        ActivityAction::BackupAdminSignedIn,
+        ActivityAction::DeviceAuthorizationStarted,
+        ActivityAction::DeviceAuthorizationCompleted,
+        ActivityAction::DestinationPassword,
+        ActivityAction::MailboxAdded,
+    ] {
+        let found: Vec<_> = activity.items.iter().filter(|e| e.action == action).collect();
+        assert_eq!(found.len(), 1, "{action:?} in {:?}", activity.items);
+        assert_eq!(found[0].actor, reseller.session.email);
+        assert!(!found[0].request_id.is_empty());
+    }
 
     // What the server holds sealed, opened here with the same master key.
     let mut secrets: Vec<(String, Vec<u8>)> = vec![

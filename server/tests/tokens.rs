@@ -307,3 +307,42 @@ async fn each_sees_the_activity_of_their_own_organisations_only_and_an_end_user_
     assert_eq!(acme_entries.len(), 1);
     assert_eq!(acme_entries[0].organisation.as_deref(), Some("Acme Legal"));
 }
+
+#[tokio::test]
+async fn jobs_and_integrations_leave_one_entry_each() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let mailboxes: Page<BackupRow> = body_json(app.get_as(&admin, "/api/backups?status=completed").await).await;
+    let (source, other) = (&mailboxes.items[0], &mailboxes.items[1]);
+    let restore = json!({ "kind": "restore", "mailbox_id": source.mailbox_id });
+    assert_eq!(app.send_as(&admin, Method::POST, "/api/jobs", Some(restore)).await.status(), StatusCode::CREATED);
+    let migrate = json!({ "kind": "migrate", "mailbox_id": source.mailbox_id, "destination": other.mailbox_email });
+    assert_eq!(app.send_as(&admin, Method::POST, "/api/jobs", Some(migrate)).await.status(), StatusCode::CREATED);
+    let failed: Page<portal_api::JobRow> = body_json(app.get_as(&admin, "/api/jobs?kind=restore&status=failed").await).await;
+    let retried = &failed.items[0].id;
+    assert_eq!(app.send_as(&admin, Method::POST, &format!("/api/jobs/{retried}/retry"), None).await.status(), StatusCode::ACCEPTED);
+    let done: Page<portal_api::JobRow> = body_json(app.get_as(&admin, "/api/jobs?kind=download&status=completed").await).await;
+    let deleted = &done.items[0].id;
+    assert_eq!(app.send_as(&admin, Method::DELETE, &format!("/api/jobs/{deleted}"), None).await.status(), StatusCode::NO_CONTENT);
+    let hook = json!({ "url": "https://hooks.example.com/in" });
+    let created = app.send_as(&admin, Method::POST, "/api/organisations/1/webhooks", Some(hook)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let webhook: portal_api::CreatedWebhook = body_json(created).await;
+    let uri = format!("/api/organisations/1/webhooks/{}", webhook.webhook.id);
+    assert_eq!(app.send_as(&admin, Method::DELETE, &uri, None).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.send_as(&admin, Method::DELETE, "/api/organisations/1/integrations/halo", None).await.status(), StatusCode::NO_CONTENT);
+
+    let entries = activity(&app, &admin, "").await;
+    let one = |action: ActivityAction| {
+        let found: Vec<&ActivityEntry> = entries.iter().filter(|e| e.action == action).collect();
+        assert_eq!(found.len(), 1, "{action:?} in {entries:?}");
+        found[0].clone()
+    };
+    assert!(one(ActivityAction::StartRestore).object_id.unwrap().starts_with("R-"));
+    assert!(one(ActivityAction::StartMigration).object_id.unwrap().starts_with("M-"));
+    assert_eq!(one(ActivityAction::TryAgain).object_id.as_ref(), Some(retried));
+    assert_eq!(one(ActivityAction::DeleteJob).object_id.as_ref(), Some(deleted));
+    assert_eq!(one(ActivityAction::WebhookCreated).object.as_deref(), Some("https://hooks.example.com/in"));
+    assert_eq!(one(ActivityAction::WebhookDeleted).object_id, Some(webhook.webhook.id));
+    assert_eq!(one(ActivityAction::HaloRemoved).organisation.as_deref(), Some("Acme Legal"));
+}
