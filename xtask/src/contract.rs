@@ -39,6 +39,10 @@ fn schemathesis() -> Result<PathBuf> {
 /// backup, a name the mail server or Halo must know): there a schema-valid request may be
 /// answered 422 naming the field.
 const CONFIG: &str = r#"
+# Every run from nothing (no cache of earlier failures in the work tree).
+[cache]
+enabled = false
+
 [generation]
 # Text with NUL is refused (422) everywhere: PostgreSQL cannot store it. The document says so.
 allow-x00 = false
