@@ -8,7 +8,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use portal_api::{Action, ActivityAction, ApiToken, CreatedApiToken, FieldError, NewApiToken, TokenAccess};
 
-use crate::activity::{self, Target};
+use crate::activity::store::{self as activity, Target};
 use crate::auth::token::{hash_token, new_token};
 use crate::auth::CurrentUser;
 use crate::db::{now_ms, rfc3339};

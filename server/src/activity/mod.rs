@@ -17,7 +17,6 @@ use crate::error::{AppError, AppResult};
 use crate::extract::ApiQuery;
 use crate::listing;
 use crate::state::AppState;
-pub use store::{record, Target};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/activity", get(list_activity)).route("/api/activity.csv", get(export_activity))

@@ -3,7 +3,6 @@
 
 use portal_api::ActivityAction;
 
-use crate::auth::user::CurrentUser;
 use crate::db::{now_ms, Db};
 use crate::error::{current_request_id, AppResult};
 
@@ -43,10 +42,26 @@ impl Target {
     }
 }
 
+/// Whoever made a change: the signed-in user (`auth::CurrentUser`), or a token in their name.
+/// A trait, so that this module depends on nothing above it.
+pub trait Actor {
+    fn user_id(&self) -> i64;
+    fn email(&self) -> &str;
+    /// The API token's ID and name, when a token made the change.
+    fn token(&self) -> Option<(&str, &str)>;
+    fn address(&self) -> Option<&str>;
+    fn reseller_id(&self) -> Option<i64>;
+    fn organisation_id(&self) -> Option<i64>;
+    fn mailbox_id(&self) -> Option<i64>;
+}
+
 /// Records that `actor` did `action` to `target`, with the request's ID and the client's address.
-pub async fn record(db: &Db, actor: &CurrentUser, action: ActivityAction, target: Target) -> AppResult<()> {
-    let id = format!("act_{}", &crate::auth::session::random_token()[..20]);
-    let token = actor.token.as_ref();
+pub async fn record(db: &Db, actor: &impl Actor, action: ActivityAction, target: Target) -> AppResult<()> {
+    use rand::RngCore;
+    let mut random = [0_u8; 10];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    let id = format!("act_{}", hex::encode(random));
+    let token = actor.token();
     // The organisation: the target's, the target mailbox's, or the actor's own; the reseller:
     // that organisation's, or the actor's own (a reseller's sign-in).
     sqlx::query(
@@ -60,20 +75,20 @@ pub async fn record(db: &Db, actor: &CurrentUser, action: ActivityAction, target
     )
     .bind(id)
     .bind(now_ms())
-    .bind(actor.user_id)
-    .bind(&actor.email)
-    .bind(token.map(|t| t.id.clone()))
-    .bind(token.map(|t| t.name.clone()))
+    .bind(actor.user_id())
+    .bind(actor.email())
+    .bind(token.map(|(id, _)| id.to_owned()))
+    .bind(token.map(|(_, name)| name.to_owned()))
     .bind(action.as_str())
     .bind(target.object)
     .bind(target.mailbox_id)
     .bind(target.object_id)
-    .bind(actor.reseller_id)
-    .bind(&actor.address)
+    .bind(actor.reseller_id())
+    .bind(actor.address())
     .bind(current_request_id().unwrap_or_default())
     .bind(target.organisation_id)
-    .bind(actor.organisation_id)
-    .bind(actor.mailbox_id)
+    .bind(actor.organisation_id())
+    .bind(actor.mailbox_id())
     .execute(db)
     .await?;
     Ok(())

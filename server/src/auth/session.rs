@@ -109,13 +109,7 @@ pub fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// A new random token: 32 bytes from the OS, hex.
-pub fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0_u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
+pub use super::token::random_token;
 
 pub fn hash_session_id(session_id: &str) -> String {
     hex::encode(Sha256::digest(session_id.as_bytes()))

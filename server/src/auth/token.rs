@@ -13,9 +13,17 @@ use crate::error::{AppError, AppResult};
 /// one pasted into the wrong place is told apart from a session ID.
 pub const TOKEN_PREFIX: &str = "bpt_";
 
-/// A new token: the prefix and 32 random bytes, hex.
+/// A new random token: 32 bytes from the OS, hex (session IDs, CSRF tokens, flow IDs).
+pub fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A new API token: the prefix and 32 random bytes, hex.
 pub fn new_token() -> String {
-    format!("{TOKEN_PREFIX}{}", super::session::random_token())
+    format!("{TOKEN_PREFIX}{}", random_token())
 }
 
 pub fn hash_token(token: &str) -> String {

@@ -25,6 +25,30 @@ pub struct CurrentUser {
     pub address: Option<String>,
 }
 
+impl crate::activity::store::Actor for CurrentUser {
+    fn user_id(&self) -> i64 {
+        self.user_id
+    }
+    fn email(&self) -> &str {
+        &self.email
+    }
+    fn token(&self) -> Option<(&str, &str)> {
+        self.token.as_ref().map(|token| (token.id.as_str(), token.name.as_str()))
+    }
+    fn address(&self) -> Option<&str> {
+        self.address.as_deref()
+    }
+    fn reseller_id(&self) -> Option<i64> {
+        self.reseller_id
+    }
+    fn organisation_id(&self) -> Option<i64> {
+        self.organisation_id
+    }
+    fn mailbox_id(&self) -> Option<i64> {
+        self.mailbox_id
+    }
+}
+
 /// The API token a request was signed with.
 #[derive(Clone, Debug)]
 pub struct TokenAuth {

@@ -13,7 +13,7 @@ use portal_api::{
 use serde::Deserialize;
 
 use crate::access;
-use crate::activity::{self, Target};
+use crate::activity::store::{self as activity, Target};
 use crate::auth::CurrentUser;
 use crate::connector::JobParams;
 use crate::error::{AppError, AppResult};
