@@ -191,20 +191,22 @@ pub fn in_person(user: impl Principal) -> AppResult<()> {
 }
 
 /// API token `id`, if the user's role may take `action` (else 403) and the token is owned by
-/// someone in the user's scope (else 404). Answers the token's name.
-pub async fn api_token(db: &Db, user: impl Principal, id: &str, action: Action) -> AppResult<String> {
+/// someone in the user's scope (else 404). Answers the token's name and its owner's
+/// organisation (none for a reseller's own).
+pub async fn api_token(db: &Db, user: impl Principal, id: &str, action: Action) -> AppResult<(String, Option<i64>)> {
     require(&user, action)?;
     let not_found = || AppError::not_found("There is no such API token among those you manage.");
     let Some((condition, scope_id)) = scope(&user).token_owner_condition() else {
         return Err(not_found());
     };
-    let found: Option<(String,)> =
-        sqlx::query_as(&format!("SELECT t.name FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE {condition} AND t.id = $2"))
-            .bind(scope_id)
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
-    found.map(|(name,)| name).ok_or_else(not_found)
+    let found: Option<(String, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT t.name, u.organisation_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE {condition} AND t.id = $2"
+    ))
+    .bind(scope_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    found.ok_or_else(not_found)
 }
 
 /// The organisation of delivery `id` (a PSA's or a webhook's), if the user's role may take

@@ -295,7 +295,7 @@ pub async fn force_backup(
         )));
     }
     state.engine.wake();
-    crate::activity::store::record(&state.db, &user, ActivityAction::ForceBackup, Target::mailbox(mailbox_id)).await?;
+    crate::activity::store::record(&state.db, &user, ActivityAction::ForceBackup, Target::mailbox(mailbox_id)).await;
     Ok((StatusCode::ACCEPTED, Json(find_backup(&state, &user, mailbox_id).await?)))
 }
 
@@ -332,7 +332,7 @@ pub async fn force_backups(
         } else if queue::force_backup(&state.db, mailbox_id, status, user.user_id).await? {
             result.started += 1;
             // One entry per mailbox: "who forced this mailbox's backup" has one answer.
-            crate::activity::store::record(&state.db, &user, ActivityAction::ForceBackup, Target::mailbox(mailbox_id)).await?;
+            crate::activity::store::record(&state.db, &user, ActivityAction::ForceBackup, Target::mailbox(mailbox_id)).await;
         } else {
             result.already_running += 1;
         }

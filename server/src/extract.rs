@@ -64,7 +64,7 @@ fn whole_numbers(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
             // Within ±2^53 every integer is exact in an f64.
-            if let Some(float) = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0) {
+            if let Some(float) = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0) {
                 *value = serde_json::Value::from(float as i64);
             }
         }

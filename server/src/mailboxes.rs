@@ -253,7 +253,7 @@ pub async fn add_mailbox(
     .await?;
     queue::enqueue_backup(&state.db, next_id, Some(user.user_id), now).await?;
     state.engine.wake();
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::MailboxAdded, crate::activity::store::Target::mailbox(next_id)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::MailboxAdded, crate::activity::store::Target::mailbox(next_id)).await;
     Ok((StatusCode::CREATED, Json(find_mailbox(&state, next_id).await?)))
 }
 
@@ -320,7 +320,6 @@ pub async fn change_password(
     if queue::restart_stopped_backups(&state.db, queue::Stopped::Mailbox(id), Some(user.user_id)).await? > 0 {
         state.engine.wake();
     }
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::MailboxPasswordChanged, crate::activity::store::Target::mailbox(id))
-        .await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::MailboxPasswordChanged, crate::activity::store::Target::mailbox(id)).await;
     Ok(Json(find_mailbox(&state, id).await?))
 }

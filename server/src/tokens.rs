@@ -148,7 +148,7 @@ pub async fn create_token(
     .bind(now + request.expires_in_days * 86_400_000)
     .execute(&state.db)
     .await?;
-    activity::record(&state.db, &user, ActivityAction::TokenCreated, Target::default().named(name).id(&id)).await?;
+    activity::record(&state.db, &user, ActivityAction::TokenCreated, Target::default().named(name).id(&id)).await;
     let row: TokenRow =
         sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1"))
             .bind(&id)
@@ -169,7 +169,7 @@ pub async fn create_token(
     )
 )]
 pub async fn revoke_token(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<String>) -> AppResult<StatusCode> {
-    let name = crate::access::api_token(&state.db, &user, &id, Action::ManageTokens).await?;
+    let (name, owner_organisation) = crate::access::api_token(&state.db, &user, &id, Action::ManageTokens).await?;
     let revoked = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now_ms())
         .bind(&id)
@@ -177,7 +177,9 @@ pub async fn revoke_token(State(state): State<AppState>, user: CurrentUser, ApiP
         .await?
         .rows_affected();
     if revoked > 0 {
-        activity::record(&state.db, &user, ActivityAction::TokenRevoked, Target::default().named(name).id(&id)).await?;
+        // Under the owner's organisation: its admins see their colleague's token revoked by the reseller.
+        let target = Target { organisation_id: owner_organisation, ..Target::default() }.named(name).id(&id);
+        activity::record(&state.db, &user, ActivityAction::TokenRevoked, target).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,6 +16,7 @@ use portal_api::{BackupRow, JobChanged, Page, Role};
 use portal_server::config::Config;
 use portal_server::db::now_ms;
 use portal_server::events::hub::{Hub, Stats};
+use serde_json::json;
 
 /// The hub's stats once it has done `rounds` more rounds (waiting at most 10 s for them).
 async fn rounds_later(hub: &Hub, rounds: u64) -> Stats {
@@ -260,4 +261,38 @@ async fn signing_out_ends_the_users_streams_at_once_and_a_session_ended_elsewher
     assert!(ended.expect("the stream ended").is_ok());
     assert!(hub.stats().session_reads > checks, "found by a session check");
     assert_eq!(hub.open_streams(reseller_id), 0);
+}
+
+#[tokio::test]
+async fn a_token_stream_lives_past_session_checks_and_ends_when_the_token_is_revoked() {
+    let app = test_app().await;
+    let hub = &app.state.live;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    let admin_id = user_id(&app, &admin.session.email).await;
+    let body = json!({ "name": "RMM", "access": "read", "expires_in_days": 1 });
+    let created: portal_api::CreatedApiToken = body_json(app.send_as(&admin, Method::POST, "/api/tokens", Some(body)).await).await;
+    let request = axum::http::Request::get("/api/events")
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {}", created.token))
+        .body(Body::empty())
+        .unwrap();
+    let mut stream = app.send(request).await.into_body();
+
+    // Two session checks later (every 5 s) it is still open, and a change reaches it.
+    let checks = hub.stats().session_reads;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while hub.stats().session_reads < checks + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no session check ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hub.open_streams(admin_id), 1, "a token's stream is not a session that ended");
+    let mailbox = idle_mailbox(&app, &admin).await;
+    assert_eq!(app.send_as(&admin, Method::POST, &format!("/api/backups/{mailbox}/force"), None).await.status(), StatusCode::ACCEPTED);
+    events_until(&mut stream, |change| change.mailbox_id == mailbox).await;
+
+    // Revoked: the next check ends it.
+    let revoke = format!("/api/tokens/{}", created.api_token.id);
+    assert_eq!(app.send_as(&admin, Method::DELETE, &revoke, None).await.status(), StatusCode::NO_CONTENT);
+    let ended = tokio::time::timeout(Duration::from_secs(20), axum::body::to_bytes(stream, 1 << 20)).await;
+    assert!(ended.expect("the stream ended").is_ok());
+    assert_eq!(hub.open_streams(admin_id), 0);
 }

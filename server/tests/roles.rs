@@ -531,6 +531,13 @@ async fn every_operation_answers_each_role_as_the_design_says() {
         }
     }
 
+    // The document offers the token scheme exactly where a token may act.
+    for row in rows.iter().filter(|row| row.who != Who::Public) {
+        let security = &document["paths"][row.path][row.method.as_str().to_lowercase()]["security"];
+        let offers_token = security.as_array().unwrap().iter().any(|alternative| alternative.get("token").is_some());
+        assert_eq!(offers_token, token_needs(row) != TokenNeeds::Person, "{} {}: {security}", row.method, row.path);
+    }
+
     let mut wrong = Vec::new();
     let mut cells = 0;
     for row in &rows {

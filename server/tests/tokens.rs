@@ -236,7 +236,8 @@ async fn each_change_leaves_one_entry_with_its_actor_and_request_id() {
     assert!(download.object_id.as_deref().unwrap().starts_with("D-"));
     assert_eq!(of(ActivityAction::TokenCreated).len(), 1);
     assert_eq!(of(ActivityAction::TokenRevoked).len(), 1);
-    assert!(entries.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+    let at = |e: &ActivityEntry| time::OffsetDateTime::parse(&e.at, &time::format_description::well_known::Rfc3339).unwrap();
+    assert!(entries.windows(2).all(|w| at(&w[0]) >= at(&w[1])), "newest first");
 
     // Filters: by action, by text.
     let only = activity(&app, &admin, "&action=token.created").await;
@@ -330,6 +331,11 @@ async fn jobs_and_integrations_leave_one_entry_each() {
     let webhook: portal_api::CreatedWebhook = body_json(created).await;
     let uri = format!("/api/organisations/1/webhooks/{}", webhook.webhook.id);
     assert_eq!(app.send_as(&admin, Method::DELETE, &uri, None).await.status(), StatusCode::NO_CONTENT);
+    let halo = json!({ "url": "http://127.0.0.1:9/halo", "client_id": "portal", "client_secret": "s3cret", "halo_client_id": "1" });
+    let saved = app.send_as(&admin, Method::PUT, "/api/organisations/1/integrations/halo", Some(halo)).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert_eq!(app.send_as(&admin, Method::DELETE, "/api/organisations/1/integrations/halo", None).await.status(), StatusCode::NO_CONTENT);
+    // Removing what is not there any more changes nothing, and records nothing.
     assert_eq!(app.send_as(&admin, Method::DELETE, "/api/organisations/1/integrations/halo", None).await.status(), StatusCode::NO_CONTENT);
 
     let entries = activity(&app, &admin, "").await;
@@ -342,7 +348,35 @@ async fn jobs_and_integrations_leave_one_entry_each() {
     assert!(one(ActivityAction::StartMigration).object_id.unwrap().starts_with("M-"));
     assert_eq!(one(ActivityAction::TryAgain).object_id.as_ref(), Some(retried));
     assert_eq!(one(ActivityAction::DeleteJob).object_id.as_ref(), Some(deleted));
-    assert_eq!(one(ActivityAction::WebhookCreated).object.as_deref(), Some("https://hooks.example.com/in"));
+    // Only the webhook's host: the rest of its address may be the receiver's secret.
+    assert_eq!(one(ActivityAction::WebhookCreated).object.as_deref(), Some("hooks.example.com"));
+    one(ActivityAction::HaloSaved);
     assert_eq!(one(ActivityAction::WebhookDeleted).object_id, Some(webhook.webhook.id));
     assert_eq!(one(ActivityAction::HaloRemoved).organisation.as_deref(), Some("Acme Legal"));
+}
+
+#[tokio::test]
+async fn the_csv_sends_a_long_log_in_batches_each_entry_once() {
+    let app = test_app().await;
+    let admin = app.sign_in(Role::OrgAdmin).await;
+    // 1,234 entries of Acme's, several in the same millisecond (batches are 500).
+    for i in 0..1234 {
+        sqlx::query(
+            "INSERT INTO activity (id, at, user_id, actor, action, organisation_id, reseller_id, request_id) \
+             VALUES ($1, $2, 2, 'admin@acme-legal.example', 'backup.forced', 1, 1, $3)",
+        )
+        .bind(format!("act_test{i:05}"))
+        .bind(1_700_000_000_000_i64 + i64::from(i / 3))
+        .bind(format!("req{i}"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let csv = app.get_as(&admin, "/api/activity.csv?action=backup.forced").await;
+    let text = String::from_utf8(to_bytes(csv.into_body(), 10 << 20).await.unwrap().to_vec()).unwrap();
+    let mut ids: Vec<&str> = text.lines().skip(1).map(|line| line.rsplit(',').next().unwrap()).collect();
+    assert_eq!(ids.len(), 1234);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 1234, "each entry once");
 }

@@ -1,7 +1,7 @@
 //! The API's contract, checked by schemathesis (`cargo xtask test`, `cargo xtask contract`):
 //! every phase (examples, coverage, fuzzing, stateful) with every check, against a server with
-//! the demo data, once with a reseller's API token and once with an end user's session. Its
-//! budget is 0 failures.
+//! the demo data: as a reseller's API token, as the reseller's session (what only a person may
+//! do: settings, integrations, tokens) and as an end user's session. Its budget is 0 failures.
 //!
 //! schemathesis comes from PyPI, pinned, into a virtual environment under `target/`.
 
@@ -52,13 +52,29 @@ include-operation-id-regex = "^(sign_in|start_job|reauthenticate_backup_admin|ad
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 "#;
 
-/// Runs schemathesis against a fresh server, as the reseller (an `act` token) and as an end
-/// user (a session: end users hold no tokens).
+/// Who a run signs in as.
+#[derive(Clone, Copy)]
+enum Run {
+    Token(Role),
+    Session(Role),
+}
+
+/// A session's run leaves its own session alone: signing out would end the run's sign-in, and
+/// every answer after it would be a 401 that tests nothing.
+const KEEP_SIGNED_IN: &str = r#"
+[[operations]]
+include-operation-id-regex = "^sign_out$"
+enabled = false
+"#;
+
+/// Runs schemathesis against a fresh server each time: as the reseller's `act` token, as the
+/// reseller's session, and as an end user's session (end users hold no tokens).
 pub fn check() -> Result {
     let schemathesis = schemathesis()?;
     run_command(crate::tools::cargo().args(["build", "-p", "portal-server"]))?;
     let mut failures = Vec::new();
-    for role in [Role::Reseller, Role::EndUser] {
+    for run in [Run::Token(Role::Reseller), Run::Session(Role::Reseller), Run::Session(Role::EndUser)] {
+        let (Run::Token(role) | Run::Session(role)) = run;
         // A server of its own each time: the runs change what they find (jobs, tokens, sign-outs).
         let server = TestServer::start(
             "debug",
@@ -66,18 +82,22 @@ pub fn check() -> Result {
         )?;
         let email = DEMO_SIGN_INS.iter().find(|(r, _)| *r == role).map(|(_, e)| *e).ok_or("no demo user")?;
         let (cookie, csrf) = load::sign_in_session(server.port, email, DEMO_PASSWORD)?;
-        let auth = if role == Role::Reseller {
-            let token = create_token(server.port, &cookie, &csrf)?;
-            format!("[auth.openapi.token]\nbearer = \"{token}\"\n")
-        } else {
-            let session = cookie.split_once('=').map(|(_, v)| v).unwrap_or("");
-            format!("[auth.openapi.session]\napi_key = \"{session}\"\n[auth.openapi.csrf]\napi_key = \"{csrf}\"\n")
+        let (auth, who) = match run {
+            Run::Token(_) => {
+                let token = create_token(server.port, &cookie, &csrf)?;
+                (format!("[auth.openapi.token]\nbearer = \"{token}\"\n"), format!("{}'s API token", role.label().to_lowercase()))
+            }
+            Run::Session(_) => {
+                let session = cookie.split_once('=').map(|(_, v)| v).unwrap_or("");
+                let auth = format!("{KEEP_SIGNED_IN}\n[auth.openapi.session]\napi_key = \"{session}\"\n[auth.openapi.csrf]\napi_key = \"{csrf}\"\n");
+                (auth, format!("{}'s session", role.label().to_lowercase()))
+            }
         };
         let dir = target_dir().join("contract");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let config = dir.join(format!("{}.toml", role.as_str()));
+        let config = dir.join(format!("{}.toml", who.replace(['\'', ' '], "-")));
         std::fs::write(&config, format!("{CONFIG}\n{auth}")).map_err(|e| e.to_string())?;
-        println!("schemathesis {SCHEMATHESIS}: every phase and check, as the {}", role.label().to_lowercase());
+        println!("schemathesis {SCHEMATHESIS}: every phase and check, as the {who}");
         let outcome = run_command(
             Command::new(&schemathesis)
                 .arg("--config-file")
@@ -88,7 +108,7 @@ pub fn check() -> Result {
                 .env("NO_COLOR", "1"),
         );
         if let Err(error) = outcome {
-            failures.push(format!("as the {}: {error}", role.label().to_lowercase()));
+            failures.push(format!("as the {who}: {error}"));
         }
     }
     if failures.is_empty() {

@@ -111,9 +111,15 @@ impl Filter {
     }
 
     async fn rows(&self, db: &Db, limit: i64, offset: i64) -> AppResult<Vec<EntryRow>> {
+        self.rows_after(db, limit, offset, None).await
+    }
+
+    /// `limit` rows after `offset` of them, or (for the CSV) after the entry `after` (time, ID):
+    /// a new entry, or one swept meanwhile, then moves nothing by one.
+    async fn rows_after(&self, db: &Db, limit: i64, offset: i64, after: Option<&(i64, String)>) -> AppResult<Vec<EntryRow>> {
         Ok(sqlx::query_as(&self.sql(
             "a.id, a.at, a.actor, a.token_name, a.action, a.object, a.object_id, o.name AS organisation, a.address, a.request_id",
-            "ORDER BY a.at DESC, a.id DESC LIMIT $5 OFFSET $6",
+            "AND ($7 IS NULL OR a.at < $7 OR (a.at = $7 AND a.id < $8)) ORDER BY a.at DESC, a.id DESC LIMIT $5 OFFSET $6",
         ))
         .bind(self.scope.1)
         .bind(self.action.map(|a| a.as_str()))
@@ -121,6 +127,8 @@ impl Filter {
         .bind(self.organisation_id)
         .bind(limit)
         .bind(offset)
+        .bind(after.map(|(at, _)| *at))
+        .bind(after.map(|(_, id)| id.clone()))
         .fetch_all(db)
         .await?)
     }
@@ -184,36 +192,28 @@ pub async fn export_activity(
     // The first batch is read before the answer starts, so that a database out of reach is a
     // 503 problem rather than a file cut short.
     let first = filter.rows(&state.db, CSV_BATCH, 0).await?;
-    let more = first.len() as i64 == CSV_BATCH;
     let mut opening = "time,actor,token,action,object,object_id,organisation,address,request_id\r\n".to_owned();
     opening.extend(first.iter().map(csv_line));
+    // Where the next batch starts: after the last entry sent (none: the end).
+    let next = |rows: &[EntryRow]| (rows.len() as i64 == CSV_BATCH).then(|| rows.last().map(|r| (r.at, r.id.clone()))).flatten();
+    let after = next(&first);
     let db = state.db.clone();
     // Fused: a layer above (compression) may poll once more after the end.
-    let batches = futures_util::StreamExt::fuse(futures_util::stream::unfold(
-        (Some(opening), CSV_BATCH, !more),
-        move |(first, offset, done)| {
-            let db = db.clone();
-            let filter = filter.clone();
-            async move {
-                if let Some(first) = first {
-                    return Some((Ok::<_, std::io::Error>(first), (None, offset, done)));
-                }
-                if done {
-                    return None;
-                }
-                let rows = match filter.rows(&db, CSV_BATCH, offset).await {
-                    Ok(rows) => rows,
-                    Err(error) => return Some((Err(std::io::Error::other(error.to_string())), (None, offset, true))),
-                };
-                if rows.is_empty() {
-                    return None;
-                }
-                let last = (rows.len() as i64) < CSV_BATCH;
-                let text: String = rows.iter().map(csv_line).collect();
-                Some((Ok(text), (None, offset + CSV_BATCH, last)))
+    let batches = futures_util::StreamExt::fuse(futures_util::stream::unfold((Some(opening), after), move |(opening, after)| {
+        let db = db.clone();
+        let filter = filter.clone();
+        async move {
+            if let Some(opening) = opening {
+                return Some((Ok::<_, std::io::Error>(opening), (None, after)));
             }
-        },
-    ));
+            let after = after?;
+            match filter.rows_after(&db, CSV_BATCH, 0, Some(&after)).await {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => Some((Ok(rows.iter().map(csv_line).collect::<String>()), (None, next(&rows)))),
+                Err(error) => Some((Err(std::io::Error::other(error.to_string())), (None, None))),
+            }
+        }
+    }));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -56,7 +56,15 @@ pub trait Actor {
 }
 
 /// Records that `actor` did `action` to `target`, with the request's ID and the client's address.
-pub async fn record(db: &Db, actor: &impl Actor, action: ActivityAction, target: Target) -> AppResult<()> {
+/// Called once the change is made: an entry that cannot be written is logged with the request
+/// ID, and the change stands (a client told "failed" would make it again).
+pub async fn record(db: &Db, actor: &impl Actor, action: ActivityAction, target: Target) {
+    if let Err(error) = insert(db, actor, action, target).await {
+        tracing::error!(%error, action = action.as_str(), user_id = actor.user_id(), "an activity entry could not be written");
+    }
+}
+
+async fn insert(db: &Db, actor: &impl Actor, action: ActivityAction, target: Target) -> AppResult<()> {
     use rand::RngCore;
     let mut random = [0_u8; 10];
     rand::rngs::OsRng.fill_bytes(&mut random);

@@ -96,7 +96,7 @@ pub async fn sign_in(
 
     let mut current = load_user(&state, user.id, csrf_token).await?;
     current.address = client.map(|ip| ip.to_string());
-    crate::activity::store::record(&state.db, &current, portal_api::ActivityAction::SignIn, crate::activity::store::Target::default()).await?;
+    crate::activity::store::record(&state.db, &current, portal_api::ActivityAction::SignIn, crate::activity::store::Target::default()).await;
     let cookie = session::session_cookie(Some(&session_id), (lifetime_ms / 1000) as u64, state.config.https());
     let info = session_info(&state, &current).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(info)).into_response())
@@ -130,7 +130,7 @@ pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppRe
     // At once on this instance; the others look sessions up again within SESSION_CACHE_TTL.
     state.sessions.remove_user(user.user_id);
     state.live.close_user(user.user_id);
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::SignOut, crate::activity::store::Target::default()).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::SignOut, crate::activity::store::Target::default()).await;
     let cookie = session::session_cookie(None, 0, state.config.https());
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

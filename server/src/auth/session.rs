@@ -62,14 +62,8 @@ where
         // A token request is the token's alone: no cookie is read, and no CSRF token is needed
         // (a browser never adds an Authorization header to another site's request by itself).
         if let Some(token) = super::token::bearer(&parts.headers)? {
-            let user = super::token::authenticate(&state.db, token, address.clone()).await?;
-            let token_id = user.token.as_ref().map(|t| t.id.clone()).unwrap_or_default();
-            if let Some(wait) = state.token_limits.try_record(&token_id, std::time::Instant::now()) {
-                return Err(crate::rate_limit::too_many(wait, &format!(
-                    "This API token made more than {} requests in the last minute",
-                    state.config.token_requests_per_minute
-                )));
-            }
+            let limit = state.config.token_requests_per_minute;
+            let user = super::token::authenticate(&state.db, token, address.clone(), &state.token_limits, limit).await?;
             return Ok(CurrentUser { address, ..user });
         }
         let session_id = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;

@@ -30,16 +30,17 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The token of an `Authorization` header: `None` without one; an error for another scheme
-/// or an empty token (a request that says how it authenticates is never taken for another).
+/// The token of an `Authorization: Bearer` header: `None` without one, or with another scheme
+/// (a proxy's own Basic authentication, say: the session cookie then decides); an error for a
+/// Bearer header without a token.
 pub fn bearer(headers: &HeaderMap) -> AppResult<Option<&str>> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().unwrap_or("");
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let value = value.to_str().unwrap_or("").trim_start();
+    let (scheme, token) = value.split_once(char::is_whitespace).unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AppError::TokenRejected("Send an API token as `Authorization: Bearer <token>`.".into()));
+        return Ok(None);
     }
     let token = token.trim();
     if token.is_empty() {
@@ -62,9 +63,16 @@ struct StoredToken {
     last_used_from: Option<String>,
 }
 
-/// The owner of `token`, or 401 saying why not. Read from the database on every request (no
+/// The owner of `token`, or 401 saying why not; 429 past the token's requests a minute
+/// (`limits`), before its last use is written. Read from the database on every request (no
 /// cache), so that a revoked token is refused at once on every instance.
-pub async fn authenticate(db: &Db, token: &str, address: Option<String>) -> AppResult<CurrentUser> {
+pub async fn authenticate(
+    db: &Db,
+    token: &str,
+    address: Option<String>,
+    limits: &crate::rate_limit::Window,
+    per_minute: u32,
+) -> AppResult<CurrentUser> {
     let stored: Option<StoredToken> = sqlx::query_as(
         "SELECT u.id AS user_id, u.email, u.display_name, u.role, u.reseller_id, u.organisation_id, u.mailbox_id, \
                 '' AS csrf_token, t.id AS token_id, t.name AS token_name, t.access, t.expires_at, t.revoked_at, \
@@ -84,8 +92,13 @@ pub async fn authenticate(db: &Db, token: &str, address: Option<String>) -> AppR
     if stored.expires_at <= now {
         return Err(AppError::TokenRejected(format!("The API token “{}” has expired. Create a new one.", stored.token_name)));
     }
+    if let Some(wait) = limits.try_record(&stored.token_id, std::time::Instant::now()) {
+        let what = format!("This API token made more than {per_minute} requests in the last minute");
+        return Err(crate::rate_limit::too_many(wait, &what));
+    }
     // Last use to the minute: a script's every request does not write.
-    let stale = stored.last_used_at.is_none_or(|at| now - at >= 60_000) || stored.last_used_from != address;
+    // (A new address counts sooner, but not on every request of a client whose address rotates.)
+    let stale = stored.last_used_at.is_none_or(|at| now - at >= 60_000 || (stored.last_used_from != address && now - at >= 5_000));
     if stale {
         sqlx::query("UPDATE api_tokens SET last_used_at = $1, last_used_from = $2 WHERE id = $3")
             .bind(now)
@@ -113,7 +126,9 @@ mod tests {
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  bpt_abc "));
         assert_eq!(bearer(&headers).unwrap(), Some("bpt_abc"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwYXNz"));
-        assert!(bearer(&headers).is_err());
+        assert!(matches!(bearer(&headers), Ok(None)), "another scheme is not ours: the cookie decides");
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer\tbpt_abc"));
+        assert_eq!(bearer(&headers).unwrap(), Some("bpt_abc"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
         assert!(bearer(&headers).is_err());
         assert!(new_token().starts_with(TOKEN_PREFIX) && new_token().len() == TOKEN_PREFIX.len() + 64);

@@ -56,7 +56,7 @@ pub async fn start_consent(
     .bind(now)
     .execute(&state.db)
     .await?;
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::ConsentStarted, crate::activity::store::Target::organisation(organisation.id)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::ConsentStarted, crate::activity::store::Target::organisation(organisation.id)).await;
     Ok((StatusCode::CREATED, Json(ConsentStart { authorize_url })))
 }
 
@@ -155,10 +155,7 @@ async fn finish_consent(state: &AppState, user: &CurrentUser, query: &CallbackQu
     .await
     .map_err(|_| fail("failed"))?;
     set_status(DeviceFlowStatus::Completed).await;
-    // The credential is fixed whether or not this is written; a failure is only logged.
     let target = crate::activity::store::Target::organisation(organisation.id);
-    if let Err(error) = crate::activity::store::record(&state.db, user, portal_api::ActivityAction::ConsentCompleted, target).await {
-        tracing::warn!(%error, "admin consent: the activity entry could not be written");
-    }
+    crate::activity::store::record(&state.db, user, portal_api::ActivityAction::ConsentCompleted, target).await;
     Ok((organisation_id, "fixed"))
 }

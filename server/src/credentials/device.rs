@@ -109,7 +109,7 @@ pub async fn start_device(
     .await?;
     tokio::spawn(poll_device(state.clone(), organisation.clone(), flow_id.clone()));
     let flow = load_flow(&state.db, &flow_id).await?.ok_or_else(|| AppError::internal("the new device flow vanished"))?;
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::DeviceAuthorizationStarted, crate::activity::store::Target::organisation(organisation.id)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::DeviceAuthorizationStarted, crate::activity::store::Target::organisation(organisation.id)).await;
     Ok((StatusCode::CREATED, Json(flow.device_flow())))
 }
 
@@ -304,6 +304,6 @@ pub async fn complete_device(
         .bind(&flow_id)
         .execute(&state.db)
         .await;
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::DeviceAuthorizationCompleted, crate::activity::store::Target::organisation(organisation.id)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::DeviceAuthorizationCompleted, crate::activity::store::Target::organisation(organisation.id)).await;
     Ok(Json(credentials_of(&state, &organisation).await?))
 }

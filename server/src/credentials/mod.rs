@@ -232,7 +232,7 @@ pub async fn reauthenticate_backup_admin(
         "The backup admin signed in with the new password.",
     )
     .await?;
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::BackupAdminSignedIn, crate::activity::store::Target::organisation(organisation.id)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::BackupAdminSignedIn, crate::activity::store::Target::organisation(organisation.id)).await;
     Ok(Json(credentials_of(&state, &organisation).await?))
 }
 
@@ -321,7 +321,7 @@ pub async fn verify_credentials(
             Err(failure) => return Err(upstream(&failure)),
         }
     }
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::CheckNow, crate::activity::store::Target::organisation(organisation.id)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::CheckNow, crate::activity::store::Target::organisation(organisation.id)).await;
     Ok(Json(credentials_of(&state, &organisation).await?))
 }
 

@@ -252,17 +252,26 @@ impl Hub {
         query.bind(after.0).bind(&after.1).bind(PAGE).fetch_all(&self.db).await
     }
 
-    /// Closes the streams whose session has ended, with one query per 500 sessions. A session
+    /// Closes the streams whose session (or API token) has ended, with one query per 500. One
     /// that cannot be read counts as open (the error is logged; the next check tries again).
     async fn close_ended_sessions(&self) {
         let mut hashes: Vec<String> = self.lock().streams.values().flatten().map(|entry| entry.session_hash.clone()).collect();
         hashes.sort_unstable();
         hashes.dedup();
         let mut ended: HashSet<String> = HashSet::new();
-        for chunk in hashes.chunks(SESSIONS_PER_READ) {
+        let (tokens, sessions): (Vec<String>, Vec<String>) = hashes.into_iter().partition(|h| h.starts_with(TOKEN_HOLDER));
+        let chunks = sessions.chunks(SESSIONS_PER_READ).map(|chunk| (chunk, false)).chain(tokens.chunks(SESSIONS_PER_READ).map(|chunk| (chunk, true)));
+        for (chunk, of_tokens) in chunks {
             self.lock().stats.session_reads += 1;
             let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
-            let sql = format!("SELECT id_hash FROM sessions WHERE expires_at > $1 AND id_hash IN ({})", placeholders.join(", "));
+            let sql = if of_tokens {
+                format!(
+                    "SELECT '{TOKEN_HOLDER}' || id FROM api_tokens WHERE expires_at > $1 AND revoked_at IS NULL AND '{TOKEN_HOLDER}' || id IN ({})",
+                    placeholders.join(", ")
+                )
+            } else {
+                format!("SELECT id_hash FROM sessions WHERE expires_at > $1 AND id_hash IN ({})", placeholders.join(", "))
+            };
             let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(now_ms());
             for hash in chunk {
                 query = query.bind(hash);
@@ -290,6 +299,10 @@ impl Hub {
         inner.streams.retain(|_, queue| !queue.is_empty());
     }
 }
+
+/// What a stream opened with an API token is held by: this, then the token's ID (a session's
+/// stream is held by the session's hash).
+pub const TOKEN_HOLDER: &str = "token:";
 
 /// A job row as read: ID, kind, mailbox, organisation, reseller, status, change time.
 type ChangeRow = (String, String, i64, i64, i64, String, i64);

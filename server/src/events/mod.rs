@@ -60,7 +60,12 @@ pub async fn events(
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     // Registered now, before the answer starts: a change made from here on reaches it.
-    let subscription = state.live.open(user.user_id, &user.session_hash);
+    // A stream lives as long as its session, or its API token (revoked or expired: it ends).
+    let holder = match &user.token {
+        Some(token) => format!("{}{}", hub::TOKEN_HOLDER, token.id),
+        None => user.session_hash.clone(),
+    };
+    let subscription = state.live.open(user.user_id, &holder);
     let live = Live {
         hub: Arc::clone(&state.live),
         scope: crate::access::scope(&user),

@@ -57,7 +57,7 @@ pub async fn send_again(
         ));
     }
     state.notifier.wake();
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::DeliverySentAgain, crate::activity::store::Target::organisation(organisation).id(&id)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::DeliverySentAgain, crate::activity::store::Target::organisation(organisation).id(&id)).await;
     outbox::one(&state.db, organisation, &id)
         .await?
         .map(Json)

@@ -130,7 +130,7 @@ pub async fn save_halo(
     let saved = settings::halo_settings(&state.db, organisation).await?;
     let input = checked(&state, &input, saved.as_ref())?;
     settings::save_halo(&state.db, &state.secrets, organisation, input).await?;
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::HaloSaved, crate::activity::store::Target::organisation(organisation)).await?;
+    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::HaloSaved, crate::activity::store::Target::organisation(organisation)).await;
     let saved = settings::halo_settings(&state.db, organisation).await?;
     saved.map(Json).ok_or_else(|| AppError::internal("the Halo settings just saved are not there"))
 }
@@ -171,7 +171,7 @@ pub async fn save_halo_for_all(
             priority_id: input.priority_id,
         };
         settings::save_halo(&state.db, &state.secrets, organisation, one).await?;
-        crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::HaloSaved, crate::activity::store::Target::organisation(organisation)).await?;
+        crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::HaloSaved, crate::activity::store::Target::organisation(organisation)).await;
         if own_client.is_some() {
             applied.kept_their_client.push(name.clone());
         }
@@ -193,8 +193,9 @@ pub async fn save_halo_for_all(
 pub async fn delete_halo(State(state): State<AppState>, user: CurrentUser, ApiPath(id): ApiPath<i64>) -> AppResult<StatusCode> {
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageIntegrations).await?;
     // Gone either way: removing what is not there is not an error.
-    settings::delete_halo(&state.db, organisation).await?;
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::HaloRemoved, crate::activity::store::Target::organisation(organisation)).await?;
+    if settings::delete_halo(&state.db, organisation).await? {
+        crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::HaloRemoved, crate::activity::store::Target::organisation(organisation)).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -216,7 +216,7 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
     if job.kind == JobKind::Download {
         crate::downloads::file::remove_files(&state.config.data_dir, &id).await;
     }
-    activity::record(&state.db, &user, ActivityAction::DeleteJob, Target::job(job.mailbox_id, &id)).await?;
+    activity::record(&state.db, &user, ActivityAction::DeleteJob, Target::job(job.mailbox_id, &id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -252,7 +252,7 @@ pub async fn retry_job(
         return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
     }
     state.engine.wake();
-    activity::record(&state.db, &user, ActivityAction::TryAgain, Target::job(job.mailbox_id, &id)).await?;
+    activity::record(&state.db, &user, ActivityAction::TryAgain, Target::job(job.mailbox_id, &id)).await;
     Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
 }
 
@@ -307,7 +307,7 @@ pub async fn set_destination_password(
         return Err(AppError::Conflict(format!("{id} changed while you asked; reload it to see its current state.")));
     }
     state.engine.wake();
-    activity::record(&state.db, &user, ActivityAction::DestinationPassword, Target::job(job.mailbox_id, &id)).await?;
+    activity::record(&state.db, &user, ActivityAction::DestinationPassword, Target::job(job.mailbox_id, &id)).await;
     Ok((StatusCode::ACCEPTED, Json(find_job(&state, &user, &id).await?)))
 }
 
@@ -389,6 +389,6 @@ pub async fn start_job(
         JobKind::Migrate => ActivityAction::StartMigration,
         JobKind::Download => ActivityAction::StartDownload,
     };
-    activity::record(&state.db, &user, action, Target::job(new.mailbox_id, &id)).await?;
+    activity::record(&state.db, &user, action, Target::job(new.mailbox_id, &id)).await;
     Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
 }

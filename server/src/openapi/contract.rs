@@ -203,7 +203,8 @@ fn complete_operation(method: &str, path: &str, operation: &mut Value) {
     };
     if !op.public {
         let session = if method == "get" { json!({ "session": [] }) } else { json!({ "session": [], "csrf": [] }) };
-        operation["security"] = json!([session, { "token": [] }]);
+        operation["security"] =
+            if person_only(method, path) { json!([session]) } else { json!([session, { "token": [] }]) };
     }
     let responses = operation["responses"].as_object_mut().expect("an operation has responses");
     for shared in SHARED.iter().filter(|shared| (shared.applies)(&op)) {
@@ -219,6 +220,16 @@ fn complete_operation(method: &str, path: &str, operation: &mut Value) {
             }
         }
     }
+}
+
+/// Operations no API token may take (`Action::allowed_for_token`: tokens, credentials,
+/// mailboxes' changes, integrations; and signing out): only a session is offered for them.
+/// `server/tests/roles.rs` checks this against what the server answers a token.
+fn person_only(method: &str, path: &str) -> bool {
+    let settings = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries"];
+    settings.iter().any(|part| path.contains(part))
+        || (path.contains("/mailboxes") && method != "get")
+        || (path == "/api/session" && method == "delete")
 }
 
 fn operation_mut<'a>(document: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
