@@ -8,11 +8,12 @@ use gloo_net::http::{Method, RequestBuilder};
 use leptos::prelude::{ArcRwSignal, Update};
 use portal_api::problem::PROBLEM_CONTENT_TYPE;
 use portal_api::{
-    jobs::DestinationPassword, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery, ConnectionTest, ConsentStart,
-    CreatedWebhook, Credentials, Dashboard, Delivery, DeviceFlow, ForceBackupsRequest, ForceBackupsResult, HaloAppliedToAll, HaloSettings,
-    HaloSettingsInput, HaloTest, ImapMailboxRequest, ImapPassword, JobKind, JobRow, JobSort, JobStatus, JobsQuery, NewJob,
-    NewWebhook, OrganisationMailbox, OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem, StatusCount,
-    Webhook, CSRF_HEADER, REQUEST_ID_HEADER,
+    jobs::DestinationPassword, ActivityEntry, ActivityQuery, ApiToken, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery,
+    ConnectionTest, ConsentStart, CreatedApiToken, CreatedWebhook, Credentials, Dashboard, Delivery, DeviceFlow,
+    ForceBackupsRequest, ForceBackupsResult, HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest, ImapMailboxRequest,
+    ImapPassword, JobKind, JobRow, JobSort, JobStatus, JobsQuery, NewApiToken, NewJob, NewWebhook, OrganisationMailbox,
+    OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem, StatusCount, Webhook, CSRF_HEADER,
+    REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -425,4 +426,50 @@ pub async fn deliveries(organisation_id: i64) -> Result<Vec<Delivery>, ApiError>
 /// Send again: a failed (or waiting) delivery is attempted anew.
 pub async fn send_delivery_again(delivery_id: &str) -> Result<Delivery, ApiError> {
     request(Method::POST, &format!("/api/deliveries/{}/send-again", encode(delivery_id)), None::<&()>).await
+}
+
+/// The API tokens the user manages, newest first (revoked and expired ones too).
+pub async fn api_tokens() -> Result<Vec<ApiToken>, ApiError> {
+    get("/api/tokens").await
+}
+
+/// A new API token for the signed-in user; the answer carries the token, this once.
+pub async fn create_api_token(token: &NewApiToken) -> Result<CreatedApiToken, ApiError> {
+    request(Method::POST, "/api/tokens", Some(token)).await
+}
+
+/// Revoke: the token answers 401 from its next request on.
+pub async fn revoke_api_token(token_id: &str) -> Result<(), ApiError> {
+    request(Method::DELETE, &format!("/api/tokens/{}", encode(token_id)), None::<&()>).await
+}
+
+/// A page of the activity log, newest first.
+pub async fn activity(query: &ActivityQuery) -> Result<Page<ActivityEntry>, ApiError> {
+    get(&format!("/api/activity{}", query_string(&activity_pairs(query)))).await
+}
+
+/// The address of the activity log as CSV under the same filters (every page): a link the
+/// browser downloads with the session's cookie.
+pub fn activity_csv_href(query: &ActivityQuery) -> String {
+    let query = ActivityQuery { page: None, per_page: None, ..query.clone() };
+    format!("/api/activity.csv{}", query_string(&activity_pairs(&query)))
+}
+
+fn activity_pairs(query: &ActivityQuery) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    for (key, value) in [("action", &query.action), ("q", &query.q)] {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            pairs.push((key, value.to_owned()));
+        }
+    }
+    if let Some(organisation_id) = query.organisation_id {
+        pairs.push(("organisation_id", organisation_id.to_string()));
+    }
+    if let Some(page) = query.page {
+        pairs.push(("page", page.to_string()));
+    }
+    if let Some(per_page) = query.per_page {
+        pairs.push(("per_page", per_page.to_string()));
+    }
+    pairs
 }

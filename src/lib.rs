@@ -48,6 +48,8 @@ pub fn App() -> impl IntoView {
                     <Route path=route!(MAILBOXES) view={Lazy::<MailboxesRoute>::new()} />
                     <Route path=route!(INTEGRATIONS) view={Lazy::<IntegrationsRoute>::new()} />
                     <Route path=route!(DELIVERIES) view={Lazy::<DeliveriesRoute>::new()} />
+                    <Route path=route!(TOKENS) view={Lazy::<TokensRoute>::new()} />
+                    <Route path=route!(ACTIVITY) view={Lazy::<ActivityRoute>::new()} />
                     <Route path=route!(ERROR_TYPES) view={Lazy::<ErrorTypesRoute>::new()} />
                 </ParentRoute>
             </Routes>

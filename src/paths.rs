@@ -43,6 +43,10 @@ addresses! {
     INTEGRATIONS = "/settings/integrations";
     /// Account Settings › Deliveries (every event sent and its attempts): `?organisation=`.
     DELIVERIES = "/settings/deliveries";
+    /// Account Settings › API tokens: create one (shown once), list and revoke them.
+    TOKENS = "/settings/tokens";
+    /// Account Settings › Activity (who did what): `?action=`, `?q=`, `?page=`.
+    ACTIVITY = "/settings/activity";
     /// Help › Error types; `#id` is one of them (`error_type`).
     ERROR_TYPES = "/errors";
 }

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 use wasm_bindgen::JsCast;
 
+use crate::pages::activity::ActivityPage;
 use crate::pages::backups::BackupsPage;
 use crate::pages::credentials::CredentialsPage;
 use crate::pages::dashboard::DashboardPage;
@@ -18,6 +19,7 @@ use crate::pages::integrations::IntegrationsPage;
 use crate::pages::job::{DownloadPage, MigratePage, RestorePage};
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::mailboxes::MailboxesPage;
+use crate::pages::tokens::TokensPage;
 
 pub struct DashboardRoute;
 #[lazy_route]
@@ -148,6 +150,28 @@ impl LazyRoute for DeliveriesRoute {
     }
     fn view(_this: Self) -> AnyView {
         view! { <DeliveriesPage /> }.into_any()
+    }
+}
+
+pub struct TokensRoute;
+#[lazy_route]
+impl LazyRoute for TokensRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <TokensPage /> }.into_any()
+    }
+}
+
+pub struct ActivityRoute;
+#[lazy_route]
+impl LazyRoute for ActivityRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <ActivityPage /> }.into_any()
     }
 }
 

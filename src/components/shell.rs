@@ -74,6 +74,12 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
                         <A href=paths::INTEGRATIONS>"Integrations"</A>
                         <A href=paths::DELIVERIES>"Deliveries"</A>
                     })}
+                    {portal_api::Action::ManageTokens.allowed(user.role).then(|| view! {
+                        <A href=paths::TOKENS>"API tokens"</A>
+                    })}
+                    {portal_api::Action::ViewActivity.allowed(user.role).then(|| view! {
+                        <A href=paths::ACTIVITY>"Activity"</A>
+                    })}
                 })}
                 <span class="shell__nav-group">"Help"</span>
                 <A href=paths::ERROR_TYPES>"Error types"</A>

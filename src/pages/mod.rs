@@ -1,3 +1,4 @@
+pub mod activity;
 pub mod backups;
 pub mod credentials;
 pub mod dashboard;
@@ -9,3 +10,4 @@ pub mod jobs;
 pub mod mailboxes;
 pub mod not_found;
 pub mod sign_in;
+pub mod tokens;

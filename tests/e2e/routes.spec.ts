@@ -20,6 +20,8 @@ const LISTS: Route[] = [
   { path: '/errors', heading: 'Error types', title: 'Error types · Backup Portal' },
   { path: '/settings/integrations', heading: 'Integrations', title: 'Integrations · Backup Portal' },
   { path: '/settings/deliveries', heading: 'Deliveries', title: 'Deliveries · Backup Portal' },
+  { path: '/settings/tokens', heading: 'API tokens', title: 'API tokens · Backup Portal' },
+  { path: '/settings/activity', heading: 'Activity', title: 'Activity · Backup Portal' },
 ];
 
 /** One job of each kind, for the pages of a single job. */
@@ -55,6 +57,8 @@ async function signInHere(page: Page) {
 }
 
 test('every page opens from a cold start: a fresh browser, its address typed in, signed in on the way', async ({ browser }) => {
+  // A fresh browser and a sign-in for each page, about two seconds each: more than the default 30 s.
+  test.setTimeout(90_000);
   const first = await browser.newPage();
   await first.goto('/sign-in');
   await signInHere(first);
@@ -92,6 +96,8 @@ test('every page opens from the navigation, and the focus goes to its heading', 
     ['Error types', LISTS[7]],
     ['Integrations', LISTS[8]],
     ['Deliveries', LISTS[9]],
+    ['API tokens', LISTS[10]],
+    ['Activity', LISTS[11]],
     ['Dashboard', LISTS[0]],
     ['Backups', LISTS[1]],
   ] as const) {

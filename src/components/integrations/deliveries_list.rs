@@ -10,8 +10,8 @@ use portal_api::Delivery;
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::{meaning, ErrorList};
+use crate::components::focus::rescue_focus;
 use crate::components::integrations::delivery_row::{DeliveryRow, Rows};
-use crate::components::integrations::focus::rescue_focus;
 use crate::time;
 
 /// How often the list is read again: deliveries are retried over minutes, not seconds.

@@ -7,7 +7,7 @@ use portal_api::{HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest, Ro
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
-use crate::components::integrations::focus::focus_soon;
+use crate::components::focus::focus_soon;
 use crate::components::integrations::halo_answer::{field_message, HaloTestAnswer};
 use crate::components::local_time::LocalTime;
 use crate::components::text_field::TextField;

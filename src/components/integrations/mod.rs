@@ -4,7 +4,6 @@
 pub mod deliveries_list;
 pub mod delivery_row;
 pub mod failed_deliveries;
-pub mod focus;
 pub mod halo_answer;
 pub mod halo_form;
 pub mod halo_section;

@@ -5,7 +5,7 @@ use portal_api::{CreatedWebhook, EventType, NewWebhook};
 
 use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
-use crate::components::integrations::focus::focus_soon;
+use crate::components::focus::focus_soon;
 use crate::components::text_field::TextField;
 
 #[component]

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use portal_api::CreatedWebhook;
 
 use crate::components::copy_button::CopyButton;
-use crate::components::integrations::focus::focus_soon;
+use crate::components::focus::focus_soon;
 
 #[component]
 pub fn WebhookSecret(webhook: CreatedWebhook, on_done: Callback<()>) -> impl IntoView {

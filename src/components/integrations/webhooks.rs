@@ -6,8 +6,9 @@ use leptos_router::components::A;
 use portal_api::{CreatedWebhook, Delivery, Webhook};
 
 use crate::api::{self, ApiError};
+use crate::components::confirm::Confirm;
 use crate::components::error_notice::{ErrorList, ErrorNotice};
-use crate::components::integrations::focus::focus_soon;
+use crate::components::focus::focus_soon;
 use crate::components::integrations::new_webhook::NewWebhookForm;
 use crate::components::integrations::webhook_secret::WebhookSecret;
 use crate::components::local_time::LocalTime;
@@ -192,37 +193,23 @@ fn WebhookItem(webhook: Webhook, endpoints: Endpoints) -> impl IntoView {
             </div>
             {test_answer}
             <Show when=is_confirming>
-                <div class="webhook__confirm" id=group_id.clone() role="group" aria-label="Delete this webhook?" tabindex="-1">
-                    <p>{format!("Delete the webhook to {confirm_url}? Nothing more is sent to it; its deliveries stay listed.")}</p>
-                    <button
-                        type="button"
-                        class="button button--small button--danger"
-                        aria-disabled=move || deleting().then_some("true")
-                        on:click={
-                            let url = confirm_url.clone();
-                            move |_| {
-                                if !untrack(deleting) {
-                                    delete.dispatch((id.get_value(), url.clone()));
-                                }
-                            }
-                        }
-                    >
-                        {move || if deleting() { "Deleting…" } else { "Delete webhook" }}
-                    </button>
-                    <button
-                        type="button"
-                        class="button button--small"
-                        on:click={
-                            let back_to = back_to.clone();
-                            move |_| {
-                                confirming.set(None);
-                                focus_soon(back_to.clone());
-                            }
-                        }
-                    >
-                        "Keep it"
-                    </button>
-                </div>
+                <Confirm
+                    id=group_id.clone()
+                    class="webhook__confirm"
+                    label="Delete this webhook?"
+                    question=format!("Delete the webhook to {confirm_url}? Nothing more is sent to it; its deliveries stay listed.")
+                    yes="Delete webhook"
+                    busy_text="Deleting…"
+                    busy=Signal::derive(deleting)
+                    on_yes={
+                        let url = confirm_url.clone();
+                        Callback::new(move |_: ()| {
+                            delete.dispatch((id.get_value(), url.clone()));
+                        })
+                    }
+                    on_keep=Callback::new(move |_: ()| confirming.set(None))
+                    back_to=back_to.clone()
+                />
             </Show>
             {delete_failure}
         </li>

@@ -8,7 +8,17 @@ use wasm_bindgen::JsCast;
 pub fn focus_soon(id: impl Into<String>) {
     let id = id.into();
     // On the next frame: Leptos draws a change after the task that made it.
-    request_animation_frame(move || focus_now(&id));
+    request_animation_frame(move || {
+        focus_now(&id);
+    });
+}
+
+/// Focuses the first of these elements that is on the page once the view has drawn: the one
+/// asked for, then the ones near it should it be missing.
+pub fn focus_first_soon(ids: Vec<String>) {
+    request_animation_frame(move || {
+        let _ = ids.iter().any(|id| focus_now(id));
+    });
 }
 
 /// Focuses `id` on the next frame only if the focus was lost meanwhile (its element redrawn
@@ -22,9 +32,11 @@ pub fn rescue_focus(id: impl Into<String>) {
     });
 }
 
-fn focus_now(id: &str) {
-    if let Some(element) = document().get_element_by_id(id).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
-        let _ = element.focus();
+/// Whether there was an element with this ID to focus.
+fn focus_now(id: &str) -> bool {
+    match document().get_element_by_id(id).and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+        Some(element) => element.focus().is_ok(),
+        None => false,
     }
 }
 
