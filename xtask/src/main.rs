@@ -31,7 +31,8 @@ usage: cargo xtask <command>
                        the portal in headless Chromium, the end-to-end specs and the
                        API contract
   contract             only the API contract: schemathesis (every phase and check) against
-                       a fresh server, as a reseller's API token and an end user's session
+                       a fresh server, as a reseller's API token, the reseller's session and
+                       an end user's session
   bench [transfer|list|portal|imap|memory]
                        measure the budgets (initial transfer of the portal, the jobs list
                        under load, the portal in Chromium, IMAP backup throughput against
@@ -199,7 +200,7 @@ fn test() -> Result {
         ),
     ));
     suites.push(("end-to-end specs (Playwright)", end_to_end(&[])));
-    suites.push(("API contract (schemathesis, every phase and check, two roles)", contract::check()));
+    suites.push(("API contract (schemathesis, every phase and check: a reseller's token and session, an end user's session)", contract::check()));
     suites.push(("soak: 3 kills mid-backup, -restore and -download", soak::soak(3)));
 
     println!();
