@@ -165,6 +165,8 @@ fn list_under_load(over: &mut Vec<String>) -> Result {
 /// prints `BENCH name=value` lines (medians of five runs).
 fn portal_timings(over: &mut Vec<String>) -> Result {
     tools::install_all(tools::Needs::Test)?;
+    // Built here too: `bench portal` alone must not time a server left from an older build.
+    run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
     let server = TestServer::start("release", &[("PORTAL_DEMO_EXTRA_JOBS", "10000"), ("PORTAL_DEMO_STEP_MS", "300")])?;
     println!("Portal in headless Chromium (reseller, 10,000 extra jobs; median of 5):");
     let text = playwright_bench("portal.bench", &server.url, over)?;
