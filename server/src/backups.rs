@@ -353,7 +353,8 @@ struct Filter {
 impl Filter {
     fn new(q: Option<&str>, status: Option<&str>, page: Option<u32>, per_page: Option<u32>) -> AppResult<Filter> {
         let mut errors = Vec::new();
-        let status = status.unwrap_or("").trim().to_owned();
+        // Empty is no filter; a name is taken exactly as the document lists it.
+        let status = status.unwrap_or("").to_owned();
         if !status.is_empty() && !JobStatus::parse(&status).is_some_and(|s| JobKind::Backup.allows(s)) {
             let known: Vec<&str> = JobKind::Backup.statuses().iter().map(|s| s.as_str()).collect();
             errors.push(FieldError::new("status", format!("Use one of: {}.", known.join(", "))));

@@ -75,7 +75,8 @@ impl Filter {
     fn new(user: &CurrentUser, query: &ActivityQuery) -> AppResult<Filter> {
         crate::access::require(user, Action::ViewActivity)?;
         let mut errors = Vec::new();
-        let action = match query.action.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        // Empty is every action; a name is taken exactly as the document lists it.
+        let action = match query.action.as_deref().filter(|a| !a.is_empty()) {
             None => None,
             Some(name) => {
                 let found = ActivityAction::parse(name);

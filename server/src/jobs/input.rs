@@ -33,7 +33,8 @@ impl TextJobsQuery {
     pub(super) fn validate(self) -> AppResult<ListQuery> {
         let mut errors = Vec::new();
         let kind = require_kind(self.kind.as_deref(), &mut errors);
-        let status = self.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        // Empty is no filter (a form's "every status"); a name is taken exactly as the document lists it.
+        let status = self.status.as_deref().filter(|s| !s.is_empty());
         let status = match (kind, status) {
             (Some(kind), Some(status)) => {
                 // A status this kind never reaches lists nothing; only an unknown name is wrong.

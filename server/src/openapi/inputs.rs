@@ -4,7 +4,7 @@
 //! host name's syntax) stay in the handlers, each answered with 422 naming the field.
 
 use portal_api::page::MAX_PER_PAGE;
-use portal_api::{JobKind, JobSort, JobStatus};
+use portal_api::{ActivityAction, JobKind, JobSort, JobStatus};
 use serde_json::{json, Value};
 
 fn names<T: Copy>(values: &[T], name: impl Fn(T) -> &'static str) -> Value {
@@ -16,6 +16,12 @@ const JOB_KINDS: [JobKind; 3] = [JobKind::Migrate, JobKind::Restore, JobKind::Do
 
 pub fn complete(document: &mut Value) {
     let backup_statuses = names(JobKind::Backup.statuses(), JobStatus::as_str);
+    // A filter sent empty (a form's "every …") is no filter: "" is among the names it takes.
+    let or_empty = |names: Value| {
+        let mut names = names.as_array().cloned().unwrap_or_default();
+        names.push(json!(""));
+        Value::Array(names)
+    };
     let job_kinds = names(&JOB_KINDS, JobKind::as_str);
 
     for (path, item) in document["paths"].as_object_mut().expect("paths").iter_mut() {
@@ -28,7 +34,10 @@ pub fn complete(document: &mut Value) {
                     // Read as u32 (not int32: a page past 2^31 is just empty).
                     (_, _, "page") => *schema = json!({ "type": "integer", "minimum": 1, "maximum": u32::MAX }),
                     (_, _, "per_page") => *schema = json!({ "type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE }),
-                    ("get", "/api/backups", "status") => *schema = json!({ "type": "string", "enum": backup_statuses }),
+                    ("get", "/api/backups", "status") => *schema = json!({ "type": "string", "enum": or_empty(backup_statuses.clone()) }),
+                    ("get", "/api/activity" | "/api/activity.csv", "action") => {
+                        *schema = json!({ "type": "string", "enum": or_empty(names(&ActivityAction::ALL, ActivityAction::as_str)) })
+                    }
                     ("get", "/api/jobs", "kind") => {
                         *schema = json!({ "type": "string", "enum": job_kinds });
                         parameter["required"] = json!(true);
@@ -37,7 +46,9 @@ pub fn complete(document: &mut Value) {
                         *schema = json!({ "type": "string", "enum": names(&JobKind::ALL, JobKind::as_str) });
                         parameter["required"] = json!(true);
                     }
-                    ("get", "/api/jobs", "status") => *schema = json!({ "type": "string", "enum": names(&JobStatus::ALL, JobStatus::as_str) }),
+                    ("get", "/api/jobs", "status") => {
+                        *schema = json!({ "type": "string", "enum": or_empty(names(&JobStatus::ALL, JobStatus::as_str)) })
+                    }
                     ("get", "/api/jobs", "sort") => *schema = json!({ "type": "string", "enum": names(&JobSort::ALL, JobSort::as_str) }),
                     ("get", "/api/downloads/{id}/file", "expires" | "signature") => parameter["required"] = json!(true),
                     _ => {}
@@ -58,7 +69,7 @@ pub fn complete(document: &mut Value) {
     // only where trimming cannot change the answer, e.g. "has an @").
     set("SignInRequest", "email", json!({ "minLength": 1, "pattern": "@" }));
     set("SignInRequest", "password", json!({ "minLength": 1 }));
-    set("ForceBackupsRequest", "status", json!({ "type": ["string", "null"], "enum": append_null(&backup_statuses) }));
+    set("ForceBackupsRequest", "status", json!({ "type": ["string", "null"], "enum": append_null(&or_empty(backup_statuses.clone())) }));
     set("NewJob", "kind", json!({ "type": "string", "enum": job_kinds, "description": "Migrate, restore or download." }));
     for (schema, property) in [("DestinationPassword", "password"), ("ImapPassword", "password"), ("ImapMailboxRequest", "password")] {
         set(schema, property, json!({ "minLength": 1, "maxLength": 1024 }));
