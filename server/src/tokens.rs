@@ -111,7 +111,7 @@ pub async fn create_token(
     } else if request.name.chars().any(char::is_control) {
         errors.push(FieldError::new("name", "A name cannot hold control characters."));
     }
-    let access = TokenAccess::parse(request.access.trim());
+    let access = TokenAccess::parse(&request.access);
     if access.is_none() {
         errors.push(FieldError::new("access", "Choose “read” (read only) or “act” (read, Force Backup and new jobs)."));
     }
