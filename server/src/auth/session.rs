@@ -5,7 +5,6 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use portal_api::{Role, CSRF_HEADER};
-use sha2::{Digest, Sha256};
 
 use crate::db::now_ms;
 use crate::error::AppError;
@@ -105,8 +104,9 @@ pub fn changes_state(method: &Method) -> bool {
 
 pub use super::token::random_token;
 
+/// What the database keeps of a session ID: its SHA-256, as an API token's.
 pub fn hash_session_id(session_id: &str) -> String {
-    hex::encode(Sha256::digest(session_id.as_bytes()))
+    super::token::hash_token(session_id)
 }
 
 /// The `Set-Cookie` value that gives the browser a session, or (with `None`) takes it away.

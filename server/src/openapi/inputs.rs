@@ -17,11 +17,7 @@ const JOB_KINDS: [JobKind; 3] = [JobKind::Migrate, JobKind::Restore, JobKind::Do
 pub fn complete(document: &mut Value) {
     let backup_statuses = names(JobKind::Backup.statuses(), JobStatus::as_str);
     // A filter sent empty (a form's "every …") is no filter: "" is among the names it takes.
-    let or_empty = |names: Value| {
-        let mut names = names.as_array().cloned().unwrap_or_default();
-        names.push(json!(""));
-        Value::Array(names)
-    };
+    let or_empty = |names: Value| with(names, json!(""));
     let job_kinds = names(&JOB_KINDS, JobKind::as_str);
 
     for (path, item) in document["paths"].as_object_mut().expect("paths").iter_mut() {
@@ -69,7 +65,7 @@ pub fn complete(document: &mut Value) {
     // only where trimming cannot change the answer, e.g. "has an @").
     set("SignInRequest", "email", json!({ "minLength": 1, "pattern": "@" }));
     set("SignInRequest", "password", json!({ "minLength": 1 }));
-    set("ForceBackupsRequest", "status", json!({ "type": ["string", "null"], "enum": append_null(&or_empty(backup_statuses.clone())) }));
+    set("ForceBackupsRequest", "status", json!({ "type": ["string", "null"], "enum": with(or_empty(backup_statuses.clone()), Value::Null) }));
     set("NewJob", "kind", json!({ "type": "string", "enum": job_kinds, "description": "Migrate, restore or download." }));
     for (schema, property) in [("DestinationPassword", "password"), ("ImapPassword", "password"), ("ImapMailboxRequest", "password")] {
         set(schema, property, json!({ "minLength": 1, "maxLength": 1024 }));
@@ -92,8 +88,9 @@ pub fn complete(document: &mut Value) {
 /// No control character (Rust's `char::is_control`), and one that is not white space.
 const TOKEN_NAME_PATTERN: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$";
 
-fn append_null(values: &Value) -> Value {
+/// `values` (a JSON array) and one more.
+fn with(values: Value, more: Value) -> Value {
     let mut values = values.as_array().cloned().unwrap_or_default();
-    values.push(Value::Null);
+    values.push(more);
     Value::Array(values)
 }
