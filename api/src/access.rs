@@ -38,10 +38,15 @@ pub enum Action {
     ManageTokens,
     /// Read the activity log of the organisations one administers.
     ViewActivity,
+    /// Search the messages inside backups, preview one, download its attachments: an end
+    /// user their own mailbox's, admins and resellers those of the mailboxes in their scope.
+    ReadMessages,
+    /// Set how long deleted messages are kept (retention) and put mailboxes on legal hold.
+    ManageRetention,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::ViewStatus,
         Action::ForceBackup,
         Action::StartRestore,
@@ -55,6 +60,8 @@ impl Action {
         Action::ViewServiceStorage,
         Action::ManageTokens,
         Action::ViewActivity,
+        Action::ReadMessages,
+        Action::ManageRetention,
     ];
 
     /// Starting a job of this kind (a backup is started by Force Backup).
@@ -71,7 +78,7 @@ impl Action {
     pub fn allowed(self, role: Role) -> bool {
         let admin = matches!(role, Role::OrgAdmin | Role::Reseller);
         match self {
-            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => true,
+            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob | Action::ReadMessages => true,
             Action::ForceBackup
             | Action::StartMigration
             | Action::ViewSettings
@@ -79,7 +86,8 @@ impl Action {
             | Action::ChangeMailboxes
             | Action::ManageIntegrations
             | Action::ManageTokens
-            | Action::ViewActivity => admin,
+            | Action::ViewActivity
+            | Action::ManageRetention => admin,
             Action::ViewServiceStorage => role == Role::Reseller,
         }
     }
@@ -89,11 +97,19 @@ impl Action {
     /// integrations, whatever its level.
     pub fn allowed_for_token(self, access: crate::TokenAccess) -> bool {
         match self {
-            Action::ViewStatus | Action::ViewSettings | Action::ViewServiceStorage | Action::ViewActivity => true,
+            Action::ViewStatus
+            | Action::ViewSettings
+            | Action::ViewServiceStorage
+            | Action::ViewActivity
+            | Action::ReadMessages => true,
             Action::ForceBackup | Action::StartRestore | Action::StartMigration | Action::StartDownload | Action::ManageJob => {
                 access == crate::TokenAccess::Act
             }
-            Action::ChangeCredentials | Action::ChangeMailboxes | Action::ManageIntegrations | Action::ManageTokens => false,
+            Action::ChangeCredentials
+            | Action::ChangeMailboxes
+            | Action::ManageIntegrations
+            | Action::ManageTokens
+            | Action::ManageRetention => false,
         }
     }
 
@@ -106,7 +122,7 @@ impl Action {
     /// Who may take this action, in words for a 403 (what the person needs).
     pub fn who_may(self) -> &'static str {
         match self {
-            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob => {
+            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob | Action::ReadMessages => {
                 "Everyone signed in may do this"
             }
             Action::ForceBackup => "Force Backup is for resellers and organisation admins",
@@ -120,6 +136,9 @@ impl Action {
             Action::ViewServiceStorage => "The service's own storage is shown to resellers, who run the service",
             Action::ManageTokens => "API tokens are created and revoked only by organisation admins and resellers, signed in in person",
             Action::ViewActivity => "The activity log is shown only to organisation admins and resellers",
+            Action::ManageRetention => {
+                "Retention and legal hold are set only by the organisation's admins and its reseller, signed in in person"
+            }
         }
     }
 }
@@ -131,7 +150,7 @@ mod tests {
     #[test]
     fn an_end_user_may_only_read_restore_and_download() {
         let allowed: Vec<Action> = Action::ALL.into_iter().filter(|a| a.allowed(Role::EndUser)).collect();
-        assert_eq!(allowed, [Action::ViewStatus, Action::StartRestore, Action::StartDownload, Action::ManageJob]);
+        assert_eq!(allowed, [Action::ViewStatus, Action::StartRestore, Action::StartDownload, Action::ManageJob, Action::ReadMessages]);
         assert!(Action::writes_own_mailbox_only(Role::EndUser));
     }
 

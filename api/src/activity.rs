@@ -31,6 +31,10 @@ named_enum! {
         DeliverySentAgain = "integration.delivery_sent_again",
         TokenCreated = "token.created",
         TokenRevoked = "token.revoked",
+        RetentionChanged = "retention.changed",
+        LegalHoldChanged = "mailbox.legal_hold_changed",
+        /// The daily pruning removed messages that the retention released.
+        MessagesPruned = "retention.pruned",
     }
 }
 
@@ -62,6 +66,9 @@ impl ActivityAction {
             ActivityAction::DeliverySentAgain => "Delivery sent again",
             ActivityAction::TokenCreated => "API token created",
             ActivityAction::TokenRevoked => "API token revoked",
+            ActivityAction::RetentionChanged => "Retention changed",
+            ActivityAction::LegalHoldChanged => "Legal hold changed",
+            ActivityAction::MessagesPruned => "Deleted messages pruned",
         }
     }
 }

@@ -383,6 +383,8 @@ named_enum! {
         Mbox = "mbox",
         /// One EML file per message, in a zip.
         EmlZip = "eml_zip",
+        /// One message as one EML file (a download of exactly one chosen message).
+        Eml = "eml",
     }
 }
 
@@ -419,6 +421,13 @@ pub struct NewJob {
     /// Download: the file's format (mbox when not given).
     #[serde(default)]
     pub format: Option<DownloadFormat>,
+    /// Restore, download: only these messages of the backup (IDs from `GET /api/messages`,
+    /// all of this mailbox); empty: the folders asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<i64>,
+    /// Restore of chosen messages: into their own folders (default) or a new "Restored YYYY-MM-DD" folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_to: Option<crate::RestoreTo>,
 }
 
 /// The destination mailbox's password, for a restore or migration that stopped in

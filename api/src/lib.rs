@@ -19,6 +19,7 @@ pub mod error_types;
 pub mod integrations;
 pub mod jobs;
 pub mod mailboxes;
+pub mod messages;
 pub mod page;
 pub mod problem;
 pub mod problem_kind;
@@ -42,6 +43,10 @@ pub use jobs::{
 };
 pub use mailboxes::{
     ConnectionTest, Connector, ImapMailboxRequest, ImapPassword, ImapSettings, OrganisationMailbox, SkippedItem,
+};
+pub use messages::{
+    LegalHold, MessageAttachment, MessageHeader, MessageHit, MessagePreview, MessageSort, MessagesQuery, RestoreTo, Retention,
+    RetentionInput, SnippetPart,
 };
 pub use page::Page;
 pub use tokens::{ApiToken, CreatedApiToken, NewApiToken, TokenAccess};

@@ -89,6 +89,14 @@ pub struct JobParams {
     pub on_conflict: Option<OnConflict>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<DownloadFormat>,
+    /// Restore, download: only these messages of the backup (chosen in a search); empty: the
+    /// folders asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageKey>,
+    /// Restore: the one folder every message goes into ("Restored 2026-12-01"); none: each
+    /// message into the folder it was in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub into_folder: Option<String>,
     /// Demo: this job's own script, instead of its mailbox's (a restore into a mailbox whose
     /// password is wrong...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +105,15 @@ pub struct JobParams {
     /// removes it some time after it has finished.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub demo_cycle: bool,
+}
+
+/// A message's place in a mailbox's backup: what a job names when it was asked for chosen
+/// messages (a search's IDs are read into these when the job is created).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MessageKey {
+    pub folder: String,
+    pub uid_validity: i64,
+    pub uid: i64,
 }
 
 impl JobParams {

@@ -23,6 +23,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod listing;
 pub mod mailboxes;
+pub mod messages;
 pub mod net_policy;
 pub mod notify;
 pub mod openapi;
@@ -32,7 +33,9 @@ pub mod problem;
 pub mod problems;
 pub mod queue;
 pub mod rate_limit;
+pub mod retention;
 pub mod secrets;
+pub mod search;
 pub mod seed;
 pub mod state;
 pub mod tokens;
@@ -73,6 +76,8 @@ pub fn app(state: AppState) -> Router {
         .merge(integrations::router())
         .merge(tokens::router())
         .merge(activity::router())
+        .merge(messages::router())
+        .merge(retention::router())
         .merge(problems::router());
     // The identity provider built in is there only when it is the one in use.
     if state.config.idp == "embedded" {

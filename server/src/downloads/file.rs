@@ -12,6 +12,7 @@ pub fn extension(format: Format) -> &'static str {
     match format {
         Format::Mbox => "mbox",
         Format::EmlZip => "zip",
+        Format::Eml => "eml",
     }
 }
 
@@ -19,6 +20,7 @@ pub fn media_type(format: Format) -> &'static str {
     match format {
         Format::Mbox => "application/mbox",
         Format::EmlZip => "application/zip",
+        Format::Eml => "message/rfc822",
     }
 }
 
@@ -108,6 +110,8 @@ pub struct FileWriter {
 enum Sink {
     Mbox(BufWriter<File>),
     Zip(Box<zip::ZipWriter<BufWriter<File>>>),
+    /// One message, as it is: a second one is refused.
+    Eml(BufWriter<File>),
 }
 
 /// Buffered writes of this size: few system calls, little memory.
@@ -122,6 +126,7 @@ impl FileWriter {
         let sink = match format {
             Format::Mbox => Sink::Mbox(file),
             Format::EmlZip => Sink::Zip(Box::new(zip::ZipWriter::new(file))),
+            Format::Eml => Sink::Eml(file),
         };
         Ok(FileWriter { path, partial, sink: Some(sink), added: 0 })
     }
@@ -132,13 +137,15 @@ impl FileWriter {
         match self.sink.as_mut().expect("only `finish` takes the sink, and it consumes the writer") {
             Sink::Mbox(out) => write_mbox_message(out, message),
             Sink::Zip(zip) => write_zip_entry(zip, message, self.added),
+            Sink::Eml(_) if self.added > 1 => Err(std::io::Error::other("an EML file holds one message")),
+            Sink::Eml(out) => out.write_all(&message.raw),
         }
     }
 
     /// Completes the file and gives it its final name; returns its path and size.
     pub fn finish(mut self) -> std::io::Result<(PathBuf, u64)> {
         let mut file = match self.sink.take().expect("finished once") {
-            Sink::Mbox(out) => out,
+            Sink::Mbox(out) | Sink::Eml(out) => out,
             Sink::Zip(zip) => zip.finish().map_err(std::io::Error::other)?,
         };
         file.flush()?;

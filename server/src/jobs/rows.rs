@@ -104,6 +104,7 @@ fn describe_target(kind: JobKind, params: &JobParams) -> String {
         JobKind::Download => match params.format() {
             DownloadFormat::EmlZip => "EML files in a zip".to_owned(),
             DownloadFormat::Mbox => "mbox file".to_owned(),
+            DownloadFormat::Eml => "one EML file".to_owned(),
         },
         JobKind::Backup => String::new(),
     }

@@ -85,6 +85,8 @@ pub fn NewJobForm(kind: JobKind, on_created: Callback<String>, on_cancel: Callba
             destination: (elsewhere.get_untracked() && choose_destination.get_untracked()).then(|| destination.get_untracked()),
             on_conflict: (kind == JobKind::Restore).then(|| on_conflict.get_untracked()),
             format: (kind == JobKind::Download).then(|| format.get_untracked()),
+            messages: Vec::new(),
+            restore_to: None,
         };
         last_job.set_value(Some(job.clone()));
         start.dispatch(job);

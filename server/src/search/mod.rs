@@ -1,0 +1,1 @@
+//! The search index of the messages inside backups (storage layer).
