@@ -228,6 +228,22 @@ pub async fn delivery(db: &Db, user: impl Principal, id: &str, action: Action) -
     found.map(|(id,)| id).ok_or_else(not_found)
 }
 
+/// The message `id` of a backup, if the user may read messages (else 403) and its mailbox is
+/// in their scope (else 404: missing or someone else's reads the same). Answers its mailbox.
+pub async fn message(db: &Db, user: impl Principal, id: i64) -> AppResult<i64> {
+    require(&user, Action::ReadMessages)?;
+    let (condition, scope_id) = scope(&user).condition();
+    let found: Option<(i64,)> = sqlx::query_as(&format!(
+        "SELECT s.mailbox_id FROM message_search s JOIN mailboxes m ON m.id = s.mailbox_id \
+         JOIN organisations o ON o.id = m.organisation_id WHERE {condition} AND s.id = $2"
+    ))
+    .bind(scope_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    found.map(|(mailbox,)| mailbox).ok_or_else(|| AppError::not_found(format!("There is no message {id} in the backups you may see.")))
+}
+
 /// Where a new restore or migration may write. An end user: their own mailbox only (no
 /// destination means their own). Anyone else: another mailbox of the source's organisation;
 /// for an IMAP source, an IMAP

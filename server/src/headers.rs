@@ -78,7 +78,8 @@ pub async fn security_headers(State(headers): State<Arc<SecurityHeaders>>, reque
     out.entry(header::CONTENT_SECURITY_POLICY).or_insert_with(|| headers.page_policy.clone());
     out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     out.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    out.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // DENY unless the answer says otherwise (a message's HTML is shown in a frame of the portal).
+    out.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
     out.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
     if headers.https {
         out.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));

@@ -144,6 +144,51 @@ pub(crate) async fn folders_in_backup(db: &crate::db::Db, mailbox_id: i64) -> Re
     Ok(folders.into_iter().map(|(folder,)| folder).collect())
 }
 
+/// The most messages one restore or download may name (more: restore their folders).
+pub const MAX_CHOSEN_MESSAGES: usize = 1000;
+
+/// The places of messages chosen by their IDs in this mailbox's backup, in their backup's
+/// order; `Err` lists the IDs that are not among them.
+pub(crate) async fn chosen_messages(
+    db: &crate::db::Db,
+    mailbox_id: i64,
+    ids: &[i64],
+) -> Result<Result<Vec<crate::connector::MessageKey>, Vec<i64>>, sqlx::Error> {
+    let mut found: Vec<(i64, String, i64, i64)> = Vec::with_capacity(ids.len());
+    for batch in ids.chunks(500) {
+        let sql = format!(
+            "SELECT s.id, s.folder, s.uid_validity, s.uid FROM message_search s JOIN backup_messages bm \
+             ON bm.mailbox_id = s.mailbox_id AND bm.folder = s.folder AND bm.uid_validity = s.uid_validity AND bm.uid = s.uid \
+             WHERE s.mailbox_id = $1 AND s.id IN ({})",
+            numbered_after(1, batch.len())
+        );
+        let mut query = sqlx::query_as(&sql).bind(mailbox_id);
+        for id in batch {
+            query = query.bind(id);
+        }
+        found.extend(query.fetch_all(db).await?);
+    }
+    let known: std::collections::HashSet<i64> = found.iter().map(|(id, ..)| *id).collect();
+    let mut missing: Vec<i64> = ids.iter().copied().filter(|id| !known.contains(id)).collect();
+    if !missing.is_empty() {
+        missing.dedup();
+        return Ok(Err(missing));
+    }
+    let mut keys: Vec<crate::connector::MessageKey> = found
+        .into_iter()
+        .map(|(_, folder, uid_validity, uid)| crate::connector::MessageKey { folder, uid_validity, uid })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(Ok(keys))
+}
+
+/// `count` placeholders after `before` numbered ones (numbered on both databases: an unnumbered
+/// `?` after a `$1` would take the first argument again).
+fn numbered_after(before: usize, count: usize) -> String {
+    (before + 1..=before + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -379,6 +379,22 @@ protocol imap {{
         Ok(())
     }
 
+    /// Deletes from a user's folder the messages whose bytes contain `needle`, as a mail client
+    /// that expunges them would; says how many.
+    pub fn delete(&self, user: &str, folder: &str, needle: &[u8]) -> usize {
+        let mut deleted = 0;
+        for sub in ["cur", "new"] {
+            let Ok(entries) = fs::read_dir(self.folder_path(user, folder).join(sub)) else { continue };
+            for entry in entries.flatten() {
+                let holds = fs::read(entry.path()).is_ok_and(|raw| raw.windows(needle.len()).any(|w| w == needle));
+                if holds && fs::remove_file(entry.path()).is_ok() {
+                    deleted += 1;
+                }
+            }
+        }
+        deleted
+    }
+
     /// Every message of a user's folder as Dovecot stored it, sorted (to compare byte for byte).
     pub fn stored(&self, user: &str, folder: &str) -> Vec<Stored> {
         let mut messages = Vec::new();

@@ -28,7 +28,8 @@ type After = (String, i64, i64);
 impl ImapConnector {
     /// A download: the mailbox's backup as one mbox file or a zip of EML files.
     pub(super) async fn download(&self, work: &Work, progress: &dyn ProgressSink) -> Outcome {
-        let folders = work.params.wanted_folders();
+        let folders = Selection::of(&work.params);
+        let folders = &folders;
         let mut run = Run::new(progress, &work.job_id);
         match self.totals(work.mailbox_id, folders).await {
             Ok((items, bytes)) => (run.items_total, run.bytes_total) = (items, Some(bytes)),
@@ -78,7 +79,7 @@ impl ImapConnector {
     async fn read_all(
         &self,
         mailbox_id: i64,
-        folders: Option<&[String]>,
+        folders: &Selection<'_>,
         writer: &mpsc::Sender<Vec<MessageFile>>,
         run: &mut Run<'_>,
     ) -> Result<(), Outcome> {
@@ -115,15 +116,18 @@ impl ImapConnector {
         }
     }
 
-    /// How many messages a download of these folders (or all) holds, and their bytes.
-    async fn totals(&self, mailbox_id: i64, folders: Option<&[String]>) -> Result<(u64, u64), Outcome> {
+    /// How many messages a download of this selection holds, and their bytes.
+    async fn totals(&self, mailbox_id: i64, selection: &Selection<'_>) -> Result<(u64, u64), Outcome> {
         let sql = format!(
             "SELECT COUNT(*), CAST(SUM(bm.size) AS BIGINT) FROM backup_messages bm WHERE bm.mailbox_id = $1{}",
-            folder_filter(folders)
+            selection.filter()
         );
         let mut query = sqlx::query_as::<_, (i64, Option<i64>)>(&sql).bind(mailbox_id);
-        for folder in folders.unwrap_or_default() {
-            query = query.bind(folder);
+        for value in selection.values() {
+            query = match value {
+                Value::Text(text) => query.bind(text),
+                Value::Number(number) => query.bind(number),
+            };
         }
         let (count, bytes) = query.fetch_one(&self.db).await.map_err(|e| Outcome::internal("reading the backup", e))?;
         Ok((count.max(0) as u64, bytes.unwrap_or(0).max(0) as u64))
@@ -131,10 +135,10 @@ impl ImapConnector {
 
     /// The next `PAGE` messages of the backup after `after`, in the order of `saved_messages`
     /// (by folder, then as they were in it), with where their contents are.
-    async fn listed(&self, mailbox_id: i64, folders: Option<&[String]>, after: Option<&After>) -> Result<Vec<Listed>, Outcome> {
-        let wanted = folders.map_or(0, <[String]>::len);
+    async fn listed(&self, mailbox_id: i64, selection: &Selection<'_>, after: Option<&After>) -> Result<Vec<Listed>, Outcome> {
+        let values = selection.values();
         let from = match after {
-            Some(_) => format!(" AND (bm.folder, bm.uid_validity, bm.uid) > ({})", numbered(1 + wanted, 3)),
+            Some(_) => format!(" AND (bm.folder, bm.uid_validity, bm.uid) > ({})", numbered(1 + values.len(), 3)),
             None => String::new(),
         };
         let sql = format!(
@@ -142,11 +146,14 @@ impl ImapConnector {
                     bm.uid_validity, bm.uid \
              FROM backup_messages bm LEFT JOIN objects o ON o.content_hash = bm.content_hash \
              WHERE bm.mailbox_id = $1{}{from} ORDER BY bm.folder, bm.uid_validity, bm.uid LIMIT {PAGE}",
-            folder_filter(folders)
+            selection.filter()
         );
         let mut query = sqlx::query_as::<_, Listed>(&sql).bind(mailbox_id);
-        for folder in folders.unwrap_or_default() {
-            query = query.bind(folder);
+        for value in values {
+            query = match value {
+                Value::Text(text) => query.bind(text),
+                Value::Number(number) => query.bind(number),
+            };
         }
         if let Some((folder, uid_validity, uid)) = after {
             query = query.bind(folder).bind(uid_validity).bind(uid);
@@ -155,11 +162,51 @@ impl ImapConnector {
     }
 }
 
-/// ` AND bm.folder IN (…)` for the folders asked for, placeholders after the mailbox's.
-fn folder_filter(folders: Option<&[String]>) -> String {
-    match folders {
-        Some(folders) if !folders.is_empty() => format!(" AND bm.folder IN ({})", numbered(1, folders.len())),
-        _ => String::new(),
+/// Which messages of a backup a download takes: all, the folders asked for, or the messages
+/// chosen in a search.
+pub(super) enum Selection<'a> {
+    All,
+    Folders(&'a [String]),
+    Messages(&'a [crate::connector::MessageKey]),
+}
+
+/// A value bound to a selection's placeholders.
+enum Value<'a> {
+    Text(&'a str),
+    Number(i64),
+}
+
+impl<'a> Selection<'a> {
+    pub(super) fn of(params: &'a crate::connector::JobParams) -> Selection<'a> {
+        match (params.messages.as_slice(), params.wanted_folders()) {
+            ([_, ..], _) => Selection::Messages(&params.messages),
+            ([], Some(folders)) => Selection::Folders(folders),
+            ([], None) => Selection::All,
+        }
+    }
+
+    /// ` AND …` keeping to the selection, placeholders after the mailbox's (`$1`).
+    fn filter(&self) -> String {
+        match self {
+            Selection::All => String::new(),
+            Selection::Folders(folders) => format!(" AND bm.folder IN ({})", numbered(1, folders.len())),
+            Selection::Messages(keys) => {
+                let rows: Vec<String> = (0..keys.len()).map(|i| format!("({})", numbered(1 + 3 * i, 3))).collect();
+                format!(" AND (bm.folder, bm.uid_validity, bm.uid) IN ({})", rows.join(", "))
+            }
+        }
+    }
+
+    /// What the filter's placeholders are bound to, in order.
+    fn values(&self) -> Vec<Value<'a>> {
+        match self {
+            Selection::All => Vec::new(),
+            Selection::Folders(folders) => folders.iter().map(|f| Value::Text(f)).collect(),
+            Selection::Messages(keys) => keys
+                .iter()
+                .flat_map(|k| [Value::Text(&k.folder), Value::Number(k.uid_validity), Value::Number(k.uid)])
+                .collect(),
+        }
     }
 }
 

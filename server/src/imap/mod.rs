@@ -6,6 +6,7 @@
 pub mod check;
 pub mod client;
 pub mod command;
+mod deleted;
 mod download;
 pub mod guard;
 mod restore;
@@ -130,6 +131,8 @@ struct Fetched {
     flags: String,
     internal_date: Option<i64>,
     message_id: Option<String>,
+    /// What the search index keeps of it.
+    indexed: crate::search::text::Indexed,
 }
 
 impl ImapConnector {
@@ -210,6 +213,10 @@ impl ImapConnector {
             )));
         }
 
+        // A folder the backup holds that the server no longer lists: its messages were deleted with it.
+        let listed_names: HashSet<&str> = names.iter().map(|n| n.name()).collect();
+        deleted::notice_folders_gone(&self.db, work.mailbox_id, &listed_names).await.map_err(database)?;
+
         // First what there is to do, so that the progress has a total.
         let mut plan = Vec::new();
         for folder in &folders {
@@ -228,6 +235,9 @@ impl ImapConnector {
                 Some((validity, last_uid)) if validity == i64::from(uid_validity) => last_uid.max(0) as u32,
                 _ => 0,
             };
+            if after > 0 {
+                self.notice_deleted(session, account, work.mailbox_id, folder, uid_validity, selected.exists).await?;
+            }
             let listed = self.list_known_unreadable(session, account, work.mailbox_id, folder, uid_validity, run).await?;
             // The new messages' UIDs and sizes: chunks are cut by size, and the progress has a
             // total in bytes. (`n:*` always names the last message, even below n.)

@@ -83,7 +83,8 @@ impl ImapConnector {
         run.bytes_total = Some(messages.iter().map(|m| m.message.size.max(0) as u64).sum());
         // Into the mailbox it came from, the original of a copy in doubt is there anyway.
         let into_source = destination_id == work.mailbox_id;
-        let copy = Copy { session: &mut session, account: &account, job_id: &work.job_id, keep_both, into_source, copied };
+        let into_folder = params.into_folder.as_deref();
+        let copy = Copy { session: &mut session, account: &account, job_id: &work.job_id, keep_both, into_source, copied, into_folder };
         let outcome = match self.append_all(copy, messages, &mut run).await {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,
@@ -104,7 +105,16 @@ impl ImapConnector {
         .bind(work.mailbox_id)
         .fetch_all(&self.db)
         .await?;
-        let messages = messages.into_iter().filter(|m| folders.is_none_or(|wanted| wanted.contains(&m.message.folder))).collect();
+        // Messages chosen in a search, else the folders asked for, else all.
+        let chosen: HashSet<(&str, i64, i64)> =
+            work.params.messages.iter().map(|k| (k.folder.as_str(), k.uid_validity, k.uid)).collect();
+        let messages = messages
+            .into_iter()
+            .filter(|m| match chosen.is_empty() {
+                false => chosen.contains(&(m.message.folder.as_str(), m.uid_validity, m.uid)),
+                true => folders.is_none_or(|wanted| wanted.contains(&m.message.folder)),
+            })
+            .collect();
         let copied: Vec<(String, i64, i64, i32)> =
             sqlx::query_as("SELECT folder, uid_validity, uid, confirmed FROM job_copies WHERE job_id = $1")
                 .bind(&work.job_id)
@@ -119,7 +129,9 @@ impl ImapConnector {
     async fn append_all(&self, mut copy: Copy<'_>, messages: Vec<ToCopy>, run: &mut Run<'_>) -> Result<(), Outcome> {
         let mut by_folder: BTreeMap<String, Vec<ToCopy>> = BTreeMap::new();
         for message in messages {
-            by_folder.entry(message.message.folder.clone()).or_default().push(message);
+            // Into the one folder asked for ("Restored 2026-12-01"), else the one it was in.
+            let folder = copy.into_folder.map_or_else(|| message.message.folder.clone(), str::to_owned);
+            by_folder.entry(folder).or_default().push(message);
         }
         let account = copy.account;
         for (folder, messages) in by_folder {
@@ -320,4 +332,6 @@ struct Copy<'a> {
     into_source: bool,
     /// What earlier runs of the job copied: confirmed, or in doubt.
     copied: HashMap<Key, bool>,
+    /// The one folder every message goes into, when one was asked for.
+    into_folder: Option<&'a str>,
 }

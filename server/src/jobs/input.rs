@@ -2,7 +2,7 @@
 //! that is wrong (a typed body would stop at the first), then checked into the `api` types.
 
 use portal_api::names::Named;
-use portal_api::{DownloadFormat, FieldError, JobKind, JobSort, JobStatus, OnConflict};
+use portal_api::{DownloadFormat, FieldError, JobKind, JobSort, JobStatus, OnConflict, RestoreTo};
 use serde::Deserialize;
 
 use crate::error::{AppError, AppResult};
@@ -73,6 +73,10 @@ pub struct TextNewJob {
     on_conflict: Option<String>,
     #[serde(default)]
     format: Option<String>,
+    #[serde(default)]
+    messages: Vec<i64>,
+    #[serde(default)]
+    restore_to: Option<String>,
 }
 
 impl TextNewJob {
@@ -84,12 +88,18 @@ impl TextNewJob {
         let mut choices = Vec::new();
         let on_conflict = choice(self.on_conflict.as_deref(), kind == Some(JobKind::Restore), "on_conflict", &mut choices);
         let format = choice(self.format.as_deref(), kind == Some(JobKind::Download), "format", &mut choices);
+        let restore_to = choice(self.restore_to.as_deref(), kind == Some(JobKind::Restore), "restore_to", &mut choices);
+        if !self.messages.is_empty() && !matches!(kind, Some(JobKind::Restore | JobKind::Download) | None) {
+            errors.push(FieldError::new("messages", "Only a restore or a download takes chosen messages."));
+        }
         let fields = NewJobFields {
             mailbox_id: self.mailbox_id,
             folders: self.folders,
             destination: self.destination,
             on_conflict,
             format,
+            messages: self.messages,
+            restore_to,
         };
         (kind, fields, choices)
     }
@@ -102,6 +112,8 @@ pub(super) struct NewJobFields {
     pub(super) destination: Option<String>,
     pub(super) on_conflict: Option<OnConflict>,
     pub(super) format: Option<DownloadFormat>,
+    pub(super) messages: Vec<i64>,
+    pub(super) restore_to: Option<RestoreTo>,
 }
 
 /// A choice given by its name, read only where it applies (a field of another kind is

@@ -350,6 +350,33 @@ pub async fn start_job(
     if let Some(unknown) = folders.iter().find(|f| !backed_up.contains(f)) {
         errors.push(FieldError::new("folders", format!("There is no folder {unknown:?} in the backup.")));
     }
+    let chosen = match (&mailbox, new.messages.is_empty()) {
+        (_, true) | (None, false) => Vec::new(),
+        (Some(_), false) if new.messages.len() > listing::MAX_CHOSEN_MESSAGES => {
+            errors.push(FieldError::new(
+                "messages",
+                format!("Choose at most {} messages; for more, restore or download their folders.", listing::MAX_CHOSEN_MESSAGES),
+            ));
+            Vec::new()
+        }
+        (Some(_), false) => match listing::chosen_messages(&state.db, new.mailbox_id, &new.messages).await? {
+            Ok(keys) => keys,
+            Err(missing) => {
+                let named: Vec<String> = missing.iter().take(5).map(i64::to_string).collect();
+                errors.push(FieldError::new(
+                    "messages",
+                    format!("Not in this mailbox's backup: {}. Search again and choose from the results.", named.join(", ")),
+                ));
+                Vec::new()
+            }
+        },
+    };
+    if !chosen.is_empty() && !folders.is_empty() {
+        errors.push(FieldError::new("folders", "Choose folders or messages, not both."));
+    }
+    if new.format == Some(DownloadFormat::Eml) && (new.messages.len() != 1 || kind != Some(JobKind::Download)) {
+        errors.push(FieldError::new("format", "An EML file holds exactly one chosen message; choose eml_zip for several."));
+    }
     let destination = match (kind, &mailbox) {
         (Some(kind @ (JobKind::Restore | JobKind::Migrate)), Some(source)) => {
             match access::destination(&state.db, &user, kind, source, new.destination.as_deref()).await? {
@@ -379,6 +406,8 @@ pub async fn start_job(
         folders: if matches!(kind, JobKind::Restore | JobKind::Download) { folders } else { Vec::new() },
         on_conflict: (kind == JobKind::Restore).then(|| new.on_conflict.unwrap_or(OnConflict::Skip)),
         format: (kind == JobKind::Download).then(|| new.format.unwrap_or(DownloadFormat::Mbox)),
+        messages: if matches!(kind, JobKind::Restore | JobKind::Download) { chosen } else { Vec::new() },
+        into_folder: (kind == JobKind::Restore && new.restore_to == Some(portal_api::RestoreTo::NewFolder)).then(restored_folder),
         ..JobParams::default()
     };
     let id = queue::enqueue(&state.db, kind, new.mailbox_id, &params, user.user_id).await?;
@@ -391,4 +420,11 @@ pub async fn start_job(
     };
     activity::record(&state.db, &user, action, Target::job(new.mailbox_id, &id)).await;
     Ok((StatusCode::CREATED, Json(find_job(&state, &user, &id).await?)))
+}
+
+/// The folder a restore into a new folder creates: "Restored 2026-12-01" (the day it was asked
+/// for, UTC), so that what came back is easy to find and keep apart.
+fn restored_folder() -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    format!("Restored {today}")
 }

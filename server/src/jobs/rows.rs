@@ -90,9 +90,15 @@ fn describe_target(kind: JobKind, params: &JobParams) -> String {
     let destination = params.destination.as_deref().unwrap_or("the original mailbox");
     match kind {
         JobKind::Restore => {
-            let folders = match params.wanted_folders() {
-                Some(folders) => folders.join(", "),
-                None => "all folders".to_owned(),
+            let folders = match (params.messages.len(), params.wanted_folders()) {
+                (1, _) => "1 chosen message".to_owned(),
+                (n @ 2.., _) => format!("{n} chosen messages"),
+                (0, Some(folders)) => folders.join(", "),
+                (0, None) => "all folders".to_owned(),
+            };
+            let folders = match &params.into_folder {
+                Some(into) => format!("{folders} (into the folder {into})"),
+                None => folders,
             };
             let conflict = match params.on_conflict() {
                 OnConflict::KeepBoth => "keep both",
@@ -101,6 +107,10 @@ fn describe_target(kind: JobKind, params: &JobParams) -> String {
             format!("{folders} into {destination} ({conflict})")
         }
         JobKind::Migrate => format!("to {destination}"),
+        JobKind::Download if !params.messages.is_empty() => match params.format() {
+            DownloadFormat::Eml => "1 chosen message as an EML file".to_owned(),
+            _ => format!("{} chosen message(s) as EML files in a zip", params.messages.len()),
+        },
         JobKind::Download => match params.format() {
             DownloadFormat::EmlZip => "EML files in a zip".to_owned(),
             DownloadFormat::Mbox => "mbox file".to_owned(),

@@ -71,9 +71,13 @@ use crate::state::AppState;
         crate::tokens::revoke_token,
         crate::activity::list_activity,
         crate::activity::export_activity,
+        crate::messages::search_messages,
+        crate::messages::preview_message,
+        crate::messages::message_html,
+        crate::messages::message_attachment,
     ),
     // Schemas used only by query parameters are not gathered by utoipa: named here.
-    components(schemas(portal_api::Problem, portal_api::FieldError, portal_api::JobSort, portal_api::JobKind, portal_api::JobStatus)),
+    components(schemas(portal_api::Problem, portal_api::FieldError, portal_api::JobSort, portal_api::JobKind, portal_api::JobStatus, portal_api::MessageSort)),
     tags(
         (name = "session", description = "Signing in and out"),
         (name = "backups", description = "The state of each mailbox's backup, and Force Backup"),
@@ -83,6 +87,7 @@ use crate::state::AppState;
         (name = "integrations", description = "Account Settings › Integrations: HaloPSA tickets, signed webhooks (Standard Webhooks) and their deliveries"),
         (name = "tokens", description = "Account Settings › API tokens: for scripts and PSAs (`Authorization: Bearer …`)"),
         (name = "activity", description = "Account Settings › Activity: who did what, when, from where"),
+        (name = "messages", description = "Messages inside backups: search, preview, attachments (restore or download chosen messages with POST /api/jobs)"),
     )
 )]
 pub struct ApiDoc;

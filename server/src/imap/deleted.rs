@@ -1,0 +1,98 @@
+//! Messages deleted from the mailbox: each backup compares the UIDs a folder has at the mail
+//! server with those its backup holds, and marks the ones gone "deleted from the mailbox" (at
+//! the time it noticed). The backup keeps them: they are what a person most often wants back.
+
+use std::collections::HashSet;
+
+use super::client::{Account, ImapSession};
+use super::command::uid_set;
+use super::{database, ImapConnector};
+use crate::connector::Outcome;
+use crate::db::{now_ms, Db};
+
+/// UIDs an UPDATE names at a time.
+const BATCH: usize = 500;
+
+impl ImapConnector {
+    /// Marks the messages of this folder (this UIDVALIDITY) that the server no longer has.
+    pub(super) async fn notice_deleted(
+        &self,
+        session: &mut ImapSession,
+        account: &Account,
+        mailbox_id: i64,
+        folder: &str,
+        uid_validity: u32,
+        exists: u32,
+    ) -> Result<(), Outcome> {
+        let held: Vec<(i64,)> = sqlx::query_as(
+            "SELECT uid FROM backup_messages WHERE mailbox_id = $1 AND folder = $2 AND uid_validity = $3 AND deleted_at IS NULL",
+        )
+        .bind(mailbox_id)
+        .bind(folder)
+        .bind(i64::from(uid_validity))
+        .fetch_all(&self.db)
+        .await
+        .map_err(database)?;
+        if held.is_empty() {
+            return Ok(());
+        }
+        let present: HashSet<u32> = if exists == 0 {
+            HashSet::new()
+        } else {
+            // Only the UIDs the backup holds are asked about: the answer is bounded by them.
+            let mut asked: Vec<u32> = held.iter().map(|(uid,)| *uid as u32).collect();
+            asked.sort_unstable();
+            let mut present = HashSet::new();
+            for part in asked.chunks(5000) {
+                let found =
+                    self.reach.step(account, "looking for deleted messages", session.uid_search(format!("UID {}", uid_set(part)))).await?;
+                present.extend(found);
+            }
+            present
+        };
+        let gone: Vec<i64> = held.into_iter().map(|(uid,)| uid).filter(|uid| !present.contains(&(*uid as u32))).collect();
+        mark(&self.db, mailbox_id, folder, i64::from(uid_validity), &gone).await.map_err(database)
+    }
+}
+
+/// Marks these messages of a folder deleted from the mailbox, now.
+async fn mark(db: &Db, mailbox_id: i64, folder: &str, uid_validity: i64, uids: &[i64]) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for batch in uids.chunks(BATCH) {
+        // Numbered on SQLite too: an unnumbered `?` after `$4` would take the first value again.
+        let list: Vec<String> = (5..5 + batch.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE backup_messages SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND uid_validity = $4 \
+             AND deleted_at IS NULL AND uid IN ({})",
+            list.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now).bind(mailbox_id).bind(folder).bind(uid_validity);
+        for uid in batch {
+            query = query.bind(uid);
+        }
+        query.execute(db).await?;
+    }
+    if !uids.is_empty() {
+        tracing::info!(mailbox_id, count = uids.len(), "a backup found messages deleted from the mailbox");
+    }
+    Ok(())
+}
+
+/// Marks every message of the folders the backup holds that the server no longer lists.
+pub(super) async fn notice_folders_gone(db: &Db, mailbox_id: i64, listed: &HashSet<&str>) -> Result<(), sqlx::Error> {
+    let held: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT folder FROM backup_messages WHERE mailbox_id = $1 AND deleted_at IS NULL")
+            .bind(mailbox_id)
+            .fetch_all(db)
+            .await?;
+    for (folder,) in held.into_iter().filter(|(folder,)| !listed.contains(folder.as_str())) {
+        sqlx::query("UPDATE backup_messages SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND deleted_at IS NULL")
+            .bind(now_ms())
+            .bind(mailbox_id)
+            .bind(&folder)
+            .execute(db)
+            .await?;
+        tracing::info!(mailbox_id, "a backup found a folder deleted from the mailbox");
+    }
+    Ok(())
+}

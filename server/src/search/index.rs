@@ -1,0 +1,106 @@
+//! The full-text index over `message_search`, in each database's own words: SQLite FTS5 (an
+//! external-content table kept by triggers) and PostgreSQL (a GIN index over a tsvector of
+//! the same columns). Both tokenize the same way for our purposes (letters and digits, case
+//! folded, no stemming, accents kept), so a search finds the same messages on either. The
+//! DDL is run at every start (`IF NOT EXISTS`): a numbered migration cannot speak both.
+
+use crate::db::{Backend, Db};
+
+use super::text::Indexed;
+
+/// The PostgreSQL document of a row, as the GIN index holds it: a query must name the same
+/// expression for the index to serve it.
+pub const PG_DOCUMENT: &str =
+    "to_tsvector('simple'::regconfig, s.subject || ' ' || s.sender || ' ' || s.recipients || ' ' || s.body)";
+
+/// Creates the full-text index if it is not there (and fills it from `message_search`).
+pub async fn setup(db: &Db) -> Result<(), sqlx::Error> {
+    let statements: &[&str] = match Backend::of(db) {
+        Backend::Sqlite => &[
+            "CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5(subject, sender, recipients, body, \
+             content='message_search', content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+            "CREATE TRIGGER IF NOT EXISTS message_search_indexed AFTER INSERT ON message_search BEGIN \
+             INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (new.id, new.subject, new.sender, new.recipients, new.body); END",
+            "CREATE TRIGGER IF NOT EXISTS message_search_removed AFTER DELETE ON message_search BEGIN \
+             INSERT INTO message_fts (message_fts, rowid, subject, sender, recipients, body) \
+             VALUES ('delete', old.id, old.subject, old.sender, old.recipients, old.body); END",
+        ],
+        Backend::Postgres => &[
+            "CREATE INDEX IF NOT EXISTS message_search_words ON message_search USING GIN \
+             ((to_tsvector('simple'::regconfig, subject || ' ' || sender || ' ' || recipients || ' ' || body)))",
+        ],
+    };
+    for statement in statements {
+        sqlx::query(statement).execute(db).await?;
+    }
+    Ok(())
+}
+
+/// A message of a backup, by its place.
+#[derive(Clone, Debug)]
+pub struct Place<'a> {
+    pub mailbox_id: i64,
+    pub folder: &'a str,
+    pub uid_validity: i64,
+    pub uid: i64,
+}
+
+/// A message's ID in the API: random (not its place, which says how many messages a mailbox
+/// has), below 2^53 so every JSON reader keeps it exact.
+fn new_id() -> i64 {
+    (rand::random::<u64>() >> 11).max(1) as i64
+}
+
+/// Rows a statement writes.
+const BATCH: usize = 300;
+
+/// Records messages in the index (a message indexed already keeps its row). `date` is used
+/// when the message names no date of its own (its arrival at the mail server).
+pub async fn insert(
+    connection: &mut sqlx::AnyConnection,
+    backend: Backend,
+    rows: &[(Place<'_>, &Indexed, Option<i64>)],
+) -> Result<(), sqlx::Error> {
+    for batch in rows.chunks(BATCH) {
+        let sql = format!(
+            "INSERT INTO message_search (id, mailbox_id, folder, uid_validity, uid, sender, recipients, subject, body, sent_at, has_attachment) \
+             VALUES {} ON CONFLICT DO NOTHING",
+            backend.rows(batch.len(), 11)
+        );
+        let mut query = sqlx::query(&sql);
+        for (place, indexed, arrived) in batch {
+            query = query
+                .bind(new_id())
+                .bind(place.mailbox_id)
+                .bind(place.folder)
+                .bind(place.uid_validity)
+                .bind(place.uid)
+                .bind(&indexed.sender)
+                .bind(&indexed.recipients)
+                .bind(&indexed.subject)
+                .bind(&indexed.body)
+                .bind(indexed.sent_at.or(*arrived))
+                .bind(i32::from(indexed.has_attachment));
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+/// The words of a search as the database's full-text query: every word, each as a word or the
+/// start of one. `None` without words.
+pub fn full_text_query(backend: Backend, words: &[String]) -> Option<String> {
+    if words.is_empty() {
+        return None;
+    }
+    // Words are letters and digits only (`text::words`): nothing in them is query syntax.
+    Some(match backend {
+        Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
+        Backend::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+    })
+}
+
+/// Marks around the words that matched in a snippet: characters no message text keeps
+/// (`text::clean` turned control characters into spaces).
+pub const HIT_START: char = '\u{2}';
+pub const HIT_END: char = '\u{3}';
