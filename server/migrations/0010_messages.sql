@@ -23,6 +23,10 @@ CREATE TABLE message_search (
     body           TEXT NOT NULL,
     sent_at        BIGINT,
     has_attachment INTEGER NOT NULL,
+    -- The message's size and when it was found deleted, as in backup_messages: kept here too so
+    -- that a search reads one table (both are written in the statement that writes the other).
+    size           BIGINT NOT NULL,
+    deleted_at     BIGINT,
     UNIQUE (mailbox_id, folder, uid_validity, uid)
 );
 CREATE INDEX message_search_date ON message_search (mailbox_id, sent_at);

@@ -66,11 +66,17 @@ async fn mark(db: &Db, mailbox_id: i64, folder: &str, uid_validity: i64, uids: &
              AND deleted_at IS NULL AND uid IN ({})",
             list.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(now).bind(mailbox_id).bind(folder).bind(uid_validity);
-        for uid in batch {
-            query = query.bind(uid);
+        // The index keeps the same mark (a search reads it alone); both in one transaction.
+        let mut tx = db.begin().await?;
+        for table in ["backup_messages", "message_search"] {
+            let sql = sql.replacen("backup_messages", table, 1);
+            let mut query = sqlx::query(&sql).bind(now).bind(mailbox_id).bind(folder).bind(uid_validity);
+            for uid in batch {
+                query = query.bind(uid);
+            }
+            query.execute(&mut *tx).await?;
         }
-        query.execute(db).await?;
+        tx.commit().await?;
     }
     if !uids.is_empty() {
         tracing::info!(mailbox_id, count = uids.len(), "a backup found messages deleted from the mailbox");
@@ -86,12 +92,17 @@ pub(super) async fn notice_folders_gone(db: &Db, mailbox_id: i64, listed: &HashS
             .fetch_all(db)
             .await?;
     for (folder,) in held.into_iter().filter(|(folder,)| !listed.contains(folder.as_str())) {
-        sqlx::query("UPDATE backup_messages SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND deleted_at IS NULL")
-            .bind(now_ms())
-            .bind(mailbox_id)
-            .bind(&folder)
-            .execute(db)
-            .await?;
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        for table in ["backup_messages", "message_search"] {
+            sqlx::query(&format!("UPDATE {table} SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND deleted_at IS NULL"))
+                .bind(now)
+                .bind(mailbox_id)
+                .bind(&folder)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         tracing::info!(mailbox_id, "a backup found a folder deleted from the mailbox");
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! storage quota.
 
 use super::*;
-use crate::search::index::Place;
+use crate::search::index::{Place, Row};
 
 /// Saves the chunks of a backup run: their contents into the run's pack, their records into
 /// the database. Cloned into a task per chunk, so that the next chunks are fetched meanwhile;
@@ -146,14 +146,16 @@ impl Saver {
                 .await?;
         }
         // Found by search from the moment the backup holds them.
-        let places: Vec<_> = messages
+        let rows: Vec<Row> = messages
             .iter()
-            .map(|m| {
-                let place = Place { mailbox_id, folder, uid_validity: i64::from(uid_validity), uid: i64::from(m.uid) };
-                (place, &m.indexed, m.internal_date)
+            .map(|m| Row {
+                place: Place { mailbox_id, folder, uid_validity: i64::from(uid_validity), uid: i64::from(m.uid) },
+                indexed: &m.indexed,
+                arrived: m.internal_date,
+                size: m.size,
             })
             .collect();
-        crate::search::index::insert(&mut tx, backend, &places).await?;
+        crate::search::index::insert(&mut tx, backend, &rows).await?;
         if let Some(last_uid) = last_uid {
             sqlx::query(
                 "INSERT INTO backup_folders (mailbox_id, folder, uid_validity, last_uid) VALUES ($1, $2, $3, $4) \

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::db::{Backend, Db};
 use crate::imap::store::{Located, ObjectStore};
 
-use super::index::{insert, Place};
+use super::index::{insert, Place, Row};
 use super::text::Indexed;
 
 /// Messages read from the store at a time.
@@ -66,17 +66,29 @@ pub async fn run(db: &Db, data_dir: &Path) -> Result<u64, sqlx::Error> {
         for (i, found) in places.into_iter().zip(parsed) {
             indexed[i] = found.unwrap_or_default();
         }
-        let rows: Vec<_> = missing
+        let rows: Vec<Row> = missing
             .iter()
             .zip(&indexed)
-            .map(|(m, indexed)| {
-                let place = Place { mailbox_id: m.mailbox_id, folder: &m.folder, uid_validity: m.uid_validity, uid: m.uid };
-                (place, indexed, m.internal_date)
+            .map(|(m, indexed)| Row {
+                place: Place { mailbox_id: m.mailbox_id, folder: &m.folder, uid_validity: m.uid_validity, uid: m.uid },
+                indexed,
+                arrived: m.internal_date,
+                size: m.size,
             })
             .collect();
         let mut connection = db.acquire().await?;
         insert(&mut connection, backend, &rows).await?;
         done += rows.len() as u64;
+        // What a backup found deleted before the index existed.
+        sqlx::query(
+            "UPDATE message_search SET deleted_at = (SELECT bm.deleted_at FROM backup_messages bm WHERE bm.mailbox_id = message_search.mailbox_id \
+             AND bm.folder = message_search.folder AND bm.uid_validity = message_search.uid_validity AND bm.uid = message_search.uid) \
+             WHERE deleted_at IS NULL AND EXISTS (SELECT 1 FROM backup_messages bm WHERE bm.mailbox_id = message_search.mailbox_id \
+             AND bm.folder = message_search.folder AND bm.uid_validity = message_search.uid_validity AND bm.uid = message_search.uid \
+             AND bm.deleted_at IS NOT NULL)",
+        )
+        .execute(&mut *connection)
+        .await?;
     }
 }
 

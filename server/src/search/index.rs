@@ -54,21 +54,26 @@ fn new_id() -> i64 {
 /// Rows a statement writes.
 const BATCH: usize = 300;
 
-/// Records messages in the index (a message indexed already keeps its row). `date` is used
-/// when the message names no date of its own (its arrival at the mail server).
-pub async fn insert(
-    connection: &mut sqlx::AnyConnection,
-    backend: Backend,
-    rows: &[(Place<'_>, &Indexed, Option<i64>)],
-) -> Result<(), sqlx::Error> {
+/// A message to index: its place, what is kept of it, its arrival at the mail server (used
+/// when it names no date of its own) and its size.
+pub struct Row<'a> {
+    pub place: Place<'a>,
+    pub indexed: &'a Indexed,
+    pub arrived: Option<i64>,
+    pub size: i64,
+}
+
+/// Records messages in the index (a message indexed already keeps its row).
+pub async fn insert(connection: &mut sqlx::AnyConnection, backend: Backend, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
     for batch in rows.chunks(BATCH) {
         let sql = format!(
-            "INSERT INTO message_search (id, mailbox_id, folder, uid_validity, uid, sender, recipients, subject, body, sent_at, has_attachment) \
+            "INSERT INTO message_search (id, mailbox_id, folder, uid_validity, uid, sender, recipients, subject, body, sent_at, has_attachment, size) \
              VALUES {} ON CONFLICT DO NOTHING",
-            backend.rows(batch.len(), 11)
+            backend.rows(batch.len(), 12)
         );
         let mut query = sqlx::query(&sql);
-        for (place, indexed, arrived) in batch {
+        for row in batch {
+            let (place, indexed) = (&row.place, row.indexed);
             query = query
                 .bind(new_id())
                 .bind(place.mailbox_id)
@@ -79,8 +84,9 @@ pub async fn insert(
                 .bind(&indexed.recipients)
                 .bind(&indexed.subject)
                 .bind(&indexed.body)
-                .bind(indexed.sent_at.or(*arrived))
-                .bind(i32::from(indexed.has_attachment));
+                .bind(indexed.sent_at.or(row.arrived))
+                .bind(i32::from(indexed.has_attachment))
+                .bind(row.size);
         }
         query.execute(&mut *connection).await?;
     }

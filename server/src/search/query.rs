@@ -40,12 +40,10 @@ pub struct Statements {
 
 /// The columns every search row has (`messages::HitRow`); `{snippet}` is the last.
 const COLUMNS: &str = "s.id, s.mailbox_id, m.email AS mailbox, s.folder, s.sender, s.recipients, s.subject, s.sent_at, \
-                       bm.size, s.has_attachment, bm.deleted_at";
+                       s.size, s.has_attachment, s.deleted_at";
 
-/// The join from an index row to its message and its mailbox's owners (for the scope).
-const JOINS: &str = "JOIN backup_messages bm ON bm.mailbox_id = s.mailbox_id AND bm.folder = s.folder \
-                     AND bm.uid_validity = s.uid_validity AND bm.uid = s.uid \
-                     JOIN mailboxes m ON m.id = s.mailbox_id JOIN organisations o ON o.id = m.organisation_id";
+/// The join from an index row to its mailbox (its address, and the scope's owners).
+const JOINS: &str = "JOIN mailboxes m ON m.id = s.mailbox_id JOIN organisations o ON o.id = m.organisation_id";
 
 /// How much of a message's text starts a snippet when no words were searched for.
 pub const SNIPPET_CHARS: i64 = 240;
@@ -108,8 +106,8 @@ impl Search {
             conditions.push(format!("s.has_attachment = {}", i32::from(has)));
         }
         match self.deleted {
-            Some(true) => conditions.push("bm.deleted_at IS NOT NULL".to_owned()),
-            Some(false) => conditions.push("bm.deleted_at IS NULL".to_owned()),
+            Some(true) => conditions.push("s.deleted_at IS NOT NULL".to_owned()),
+            Some(false) => conditions.push("s.deleted_at IS NULL".to_owned()),
             None => {}
         }
         let newest = "s.sent_at DESC NULLS LAST, s.id DESC";
@@ -117,8 +115,8 @@ impl Search {
             (MessageSort::Relevance, Some(rank)) => format!("{rank}, {newest}"),
             (MessageSort::Newest | MessageSort::Relevance, _) => newest.to_owned(),
             (MessageSort::Oldest, _) => "s.sent_at ASC NULLS LAST, s.id ASC".to_owned(),
-            (MessageSort::Largest, _) => format!("bm.size DESC, {newest}"),
-            (MessageSort::RecentlyDeleted, _) => format!("bm.deleted_at DESC NULLS LAST, {newest}"),
+            (MessageSort::Largest, _) => format!("s.size DESC, {newest}"),
+            (MessageSort::RecentlyDeleted, _) => format!("s.deleted_at DESC NULLS LAST, {newest}"),
         };
         let filter = conditions.join(" AND ");
         Statements {
