@@ -26,8 +26,8 @@ const BACKUP_MESSAGES: usize = 10_000;
 const BACKUP_MESSAGE_SIZES: [usize; 2] = [4_000, 50_000];
 
 pub fn bench(only: Option<&str>) -> Result {
-    if let Some(part) = only.filter(|p| !["transfer", "list", "portal", "imap", "memory"].contains(p)) {
-        return Err(format!("no bench part {part:?}: choose transfer, list, portal, imap or memory"));
+    if let Some(part) = only.filter(|p| !["transfer", "list", "portal", "imap", "search", "memory"].contains(p)) {
+        return Err(format!("no bench part {part:?}: choose transfer, list, portal, imap, search or memory"));
     }
     // `memory` backs up and downloads a 1 GB mailbox (minutes): only when named.
     let wanted = |part: &str| only.map_or(part != "memory", |only| only == part);
@@ -51,6 +51,10 @@ pub fn bench(only: Option<&str>) -> Result {
     if wanted("imap") {
         println!();
         imap_backup(&mut over)?;
+    }
+    if wanted("search") {
+        println!();
+        crate::search_bench::search(&mut over)?;
     }
     if wanted("memory") {
         println!();

@@ -7,6 +7,7 @@ mod imap;
 mod load;
 mod memory;
 mod portal;
+mod search_bench;
 mod soak;
 mod tools;
 
@@ -33,10 +34,11 @@ usage: cargo xtask <command>
   contract             only the API contract: schemathesis (every phase and check) against
                        a fresh server, as a reseller's API token, the reseller's session and
                        an end user's session
-  bench [transfer|list|portal|imap|memory]
+  bench [transfer|list|portal|imap|search|memory]
                        measure the budgets (initial transfer of the portal, the jobs list
                        under load, the portal in Chromium, IMAP backup throughput against
-                       Dovecot's own speed); one part only when named. `memory` (the
+                       Dovecot's own speed, search over a backed-up mailbox of 100,000
+                       messages); one part only when named. `memory` (the
                        server's peak memory backing up and downloading a 1 GB mailbox,
                        some minutes) runs only when named
   e2e [spec...]        only the end-to-end specs, or those whose file names match
