@@ -5,9 +5,14 @@
 -- backup keeps it. NULL: still there at the last backup.
 ALTER TABLE backup_messages ADD COLUMN deleted_at BIGINT;
 CREATE INDEX backup_messages_deleted ON backup_messages (mailbox_id, deleted_at);
+-- Whether the message is in the search index yet: the indexer reads the messages a backup
+-- saved right after it, off the backup's path (`search/indexer.rs`); those backed up before
+-- the index existed start at 0 too.
+ALTER TABLE backup_messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX backup_messages_to_index ON backup_messages (indexed) WHERE indexed = 0;
 
 -- One row per message of a backup, for search and preview: what a reader looks for, read once
--- when the message is backed up. The words are indexed by the database's own full-text search
+-- just after the message is backed up. The words are indexed by the database's own full-text search
 -- (SQLite FTS5, PostgreSQL tsvector + GIN), set up by the server at its start
 -- (`search/index.rs`) since the two speak different DDL. `id` is the message's ID in the API.
 CREATE TABLE message_search (

@@ -239,7 +239,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     state.engine.clone().spawn();
     state.notifier.clone().spawn();
     activity::store::spawn_sweep(state.db.clone(), state.config.activity_retention_days);
-    search::backfill::spawn(state.db.clone(), state.config.data_dir.clone());
+    search::indexer::spawn(state.db.clone(), state.config.data_dir.clone());
     if state.config.seed_demo && state.config.demo_cycle {
         seed::director::spawn(state.db.clone(), state.config.data_dir.clone());
     }

@@ -201,16 +201,20 @@ async fn search_keeps_to_the_users_scope_and_names_what_is_wrong() {
 }
 
 #[tokio::test]
-async fn backups_that_predate_the_index_are_indexed_once() {
+async fn backups_that_predate_the_index_are_indexed_once_and_a_deletion_seen_meanwhile_is_kept() {
     let imap = Imap::start(&[User::new("alice", "alice-pw")]).await;
     imap.dovecot.seed("alice", &testkit::sample_mail("alice@imap.test")).unwrap();
     imap.add("alice@imap.test", "alice", "alice-pw").await;
     imap.run().await;
     // As a backup made before the index existed: no index rows.
     sqlx::query("DELETE FROM message_search").execute(&imap.app.db).await.unwrap();
+    sqlx::query("UPDATE backup_messages SET indexed = 0").execute(&imap.app.db).await.unwrap();
     assert_eq!(search(&imap, &imap.admin, "").await.total, 0);
-    let indexed = portal_server::search::backfill::run(&imap.app.db, &imap.app.state.config.data_dir).await.unwrap();
+    // A deletion a backup noticed before the message was indexed is in the index too.
+    sqlx::query("UPDATE backup_messages SET deleted_at = 1700000000000 WHERE folder = 'Work'").execute(&imap.app.db).await.unwrap();
+    let indexed = portal_server::search::indexer::run(&imap.app.db, &imap.app.state.config.data_dir).await.unwrap();
     assert_eq!(indexed, 6);
     assert_eq!(subjects(&search(&imap, &imap.admin, "q=plan").await), ["Plan"]);
-    assert_eq!(portal_server::search::backfill::run(&imap.app.db, &imap.app.state.config.data_dir).await.unwrap(), 0, "once");
+    assert_eq!(subjects(&search(&imap, &imap.admin, "deleted=true").await), ["Plan"]);
+    assert_eq!(portal_server::search::indexer::run(&imap.app.db, &imap.app.state.config.data_dir).await.unwrap(), 0, "once");
 }

@@ -131,8 +131,6 @@ struct Fetched {
     flags: String,
     internal_date: Option<i64>,
     message_id: Option<String>,
-    /// What the search index keeps of it.
-    indexed: crate::search::text::Indexed,
 }
 
 impl ImapConnector {
@@ -180,6 +178,8 @@ impl ImapConnector {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,
         };
+        // What this run saved is read for search now, in the background.
+        crate::search::indexer::wake();
         client::sign_out(session, &self.reach).await;
         outcome
     }

@@ -3,7 +3,6 @@
 //! storage quota.
 
 use super::*;
-use crate::search::index::{Place, Row};
 
 /// Saves the chunks of a backup run: their contents into the run's pack, their records into
 /// the database. Cloned into a task per chunk, so that the next chunks are fetched meanwhile;
@@ -145,17 +144,6 @@ impl Saver {
                 .execute(&mut *tx)
                 .await?;
         }
-        // Found by search from the moment the backup holds them.
-        let rows: Vec<Row> = messages
-            .iter()
-            .map(|m| Row {
-                place: Place { mailbox_id, folder, uid_validity: i64::from(uid_validity), uid: i64::from(m.uid) },
-                indexed: &m.indexed,
-                arrived: m.internal_date,
-                size: m.size,
-            })
-            .collect();
-        crate::search::index::insert(&mut tx, backend, &rows).await?;
         if let Some(last_uid) = last_uid {
             sqlx::query(
                 "INSERT INTO backup_folders (mailbox_id, folder, uid_validity, last_uid) VALUES ($1, $2, $3, $4) \
@@ -289,21 +277,19 @@ where
 }
 
 /// Each message checked (a message without a single header is no email: mail-parser
-/// accepts nearly anything), hashed, and read for the search index: what to store, what to
-/// record, what was skipped.
+/// accepts nearly anything), and hashed: what to store, what to record, what was skipped.
+/// Its text is read for search afterwards, off the backup's path (`search/indexer.rs`).
 #[allow(clippy::type_complexity)]
 fn examine(raw: Vec<RawMessage>) -> (Vec<(String, Vec<u8>)>, Vec<Fetched>, Vec<(u32, &'static str)>) {
     let (mut contents, mut messages, mut skipped) = (Vec::with_capacity(raw.len()), Vec::with_capacity(raw.len()), Vec::new());
     let parser = mail_parser::MessageParser::default();
     for message in raw {
-        let parsed = parser.parse(&message.body[..]).filter(|m| !m.headers().is_empty());
-        let Some(parsed) = parsed else {
+        let headers = parser.parse_headers(&message.body[..]).filter(|m| !m.headers().is_empty());
+        let Some(headers) = headers else {
             skipped.push((message.uid, NOT_AN_EMAIL));
             continue;
         };
-        let message_id = parsed.message_id().map(str::to_owned);
-        let indexed = crate::search::text::Indexed::of(&parsed);
-        drop(parsed);
+        let message_id = headers.message_id().map(str::to_owned);
         let content_hash = ObjectStore::hash(&message.body);
         messages.push(Fetched {
             uid: message.uid,
@@ -312,7 +298,6 @@ fn examine(raw: Vec<RawMessage>) -> (Vec<(String, Vec<u8>)>, Vec<Fetched>, Vec<(
             flags: message.flags,
             internal_date: message.internal_date,
             message_id,
-            indexed,
         });
         contents.push((content_hash, message.body));
     }

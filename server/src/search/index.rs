@@ -55,21 +55,22 @@ fn new_id() -> i64 {
 const BATCH: usize = 300;
 
 /// A message to index: its place, what is kept of it, its arrival at the mail server (used
-/// when it names no date of its own) and its size.
+/// when it names no date of its own), its size, and when a backup found it deleted.
 pub struct Row<'a> {
     pub place: Place<'a>,
     pub indexed: &'a Indexed,
     pub arrived: Option<i64>,
     pub size: i64,
+    pub deleted_at: Option<i64>,
 }
 
 /// Records messages in the index (a message indexed already keeps its row).
 pub async fn insert(connection: &mut sqlx::AnyConnection, backend: Backend, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
     for batch in rows.chunks(BATCH) {
         let sql = format!(
-            "INSERT INTO message_search (id, mailbox_id, folder, uid_validity, uid, sender, recipients, subject, body, sent_at, has_attachment, size) \
+            "INSERT INTO message_search (id, mailbox_id, folder, uid_validity, uid, sender, recipients, subject, body, sent_at, has_attachment, size, deleted_at) \
              VALUES {} ON CONFLICT DO NOTHING",
-            backend.rows(batch.len(), 12)
+            backend.rows(batch.len(), 13)
         );
         let mut query = sqlx::query(&sql);
         for row in batch {
@@ -86,7 +87,8 @@ pub async fn insert(connection: &mut sqlx::AnyConnection, backend: Backend, rows
                 .bind(&indexed.body)
                 .bind(indexed.sent_at.or(row.arrived))
                 .bind(i32::from(indexed.has_attachment))
-                .bind(row.size);
+                .bind(row.size)
+                .bind(row.deleted_at);
         }
         query.execute(&mut *connection).await?;
     }

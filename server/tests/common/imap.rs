@@ -76,8 +76,10 @@ impl Imap {
         body_json(self.app.get_as(&self.admin, &format!("/api/jobs/{id}/skipped")).await).await
     }
 
+    /// Runs the due jobs, then the search indexer (as a backup's end wakes it in a server).
     pub async fn run(&self) {
         self.app.state.engine.run_due().await.unwrap();
+        portal_server::search::indexer::run(&self.app.db, &self.app.state.config.data_dir).await.unwrap();
     }
 
     /// Runs a download in this format and saves the file its link serves, as `name`.
