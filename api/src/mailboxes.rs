@@ -81,6 +81,8 @@ pub struct OrganisationMailbox {
     /// Messages its backups hold (IMAP mailboxes).
     pub messages: u64,
     pub storage_used_bytes: u64,
+    /// On legal hold: retention removes nothing from its backups.
+    pub legal_hold: bool,
 }
 
 /// A new password for an IMAP mailbox (after it changed at the mail server).

@@ -58,7 +58,6 @@ pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
         sqlx::query("PRAGMA journal_mode = WAL").execute(&db).await?;
     }
     MIGRATOR.run(&db).await?;
-    crate::search::index::setup(&db).await?;
     Ok(db)
 }
 

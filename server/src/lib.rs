@@ -124,6 +124,8 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     config.check().map_err(|problem| sqlx::Error::Configuration(problem.into()))?;
     owner_only(&config.data_dir).map_err(sqlx::Error::Io)?;
     let db = db::connect(&config.database_url).await?;
+    // The full-text index speaks each database's own DDL: set up here, after the migrations.
+    search::index::setup(&db).await?;
     // Made now, off the request path: the first unknown email is refused as slowly as the rest.
     tokio::task::spawn_blocking(|| auth::password::decoy_hash().len())
         .await
@@ -239,6 +241,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     state.engine.clone().spawn();
     state.notifier.clone().spawn();
     activity::store::spawn_sweep(state.db.clone(), state.config.activity_retention_days);
+    retention::prune::spawn(state.db.clone(), state.config.data_dir.clone());
     search::indexer::spawn(state.db.clone(), state.config.data_dir.clone());
     if state.config.seed_demo && state.config.demo_cycle {
         seed::director::spawn(state.db.clone(), state.config.data_dir.clone());

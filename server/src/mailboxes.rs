@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 
 /// A mailbox with how it is reached and how its backup stands (`MailboxRecord`).
 const SELECT_MAILBOXES: &str = "SELECT m.id, m.email, m.connector, a.host, a.port, a.security, a.username, b.status, \
-       (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes \
+       (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes, m.legal_hold \
      FROM mailboxes m JOIN backups b ON b.mailbox_id = m.id LEFT JOIN imap_accounts a ON a.mailbox_id = m.id";
 
 #[derive(sqlx::FromRow)]
@@ -45,6 +45,7 @@ struct MailboxRecord {
     status: JobStatus,
     messages: i64,
     storage_used_bytes: i64,
+    legal_hold: i32,
 }
 
 /// The organisation's mailboxes with how each is reached and how its backup stands.
@@ -85,6 +86,7 @@ fn mailbox_summary(record: MailboxRecord) -> OrganisationMailbox {
         backup_status: record.status,
         messages: record.messages.max(0) as u64,
         storage_used_bytes: record.storage_used_bytes.max(0) as u64,
+        legal_hold: record.legal_hold != 0,
     }
 }
 

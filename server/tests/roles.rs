@@ -328,6 +328,35 @@ fn rows() -> Vec<Row> {
         },
         row(Method::GET, "/api/activity", W::Admins, F::None, |_, _| ("/api/activity".into(), None)),
         row(Method::GET, "/api/activity.csv", W::Admins, F::None, |_, _| ("/api/activity.csv".into(), None)),
+        row(Method::GET, "/api/organisations/{id}/retention", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/retention", f.organisations[o as usize]), None)
+        }),
+        row(Method::PUT, "/api/organisations/{id}/retention", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/retention", f.organisations[o as usize]), Some(json!({"keep_deleted_days": null})))
+        }),
+        row(Method::PUT, "/api/mailboxes/{id}/legal-hold", W::Admins, F::Mailbox, |f, o| {
+            (format!("/api/mailboxes/{}/legal-hold", f.mailbox(o)), Some(json!({"on_hold": false})))
+        }),
+        // Everyone searches, within their scope (server/tests/messages.rs reads real messages
+        // of one mailbox as each role); the fixture's mailboxes hold none, so a message is 404.
+        row(Method::GET, "/api/messages", W::Everyone, F::None, |_, _| ("/api/messages".into(), None)),
+        Row {
+            what: "a message that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::GET, "/api/messages/{id}", W::Everyone, F::None, |_, _| ("/api/messages/999".into(), None))
+        },
+        Row {
+            what: "a message that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::GET, "/api/messages/{id}/html", W::Everyone, F::None, |_, _| ("/api/messages/999/html".into(), None))
+        },
+        Row {
+            what: "a message that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::GET, "/api/messages/{id}/attachments/{index}", W::Everyone, F::None, |_, _| {
+                ("/api/messages/999/attachments/0".into(), None)
+            })
+        },
         // Last: signing out ends every session of the user, the ones above included.
         row(Method::DELETE, "/api/session", W::Everyone, F::None, |_, _| ("/api/session".into(), None)),
     ]
@@ -349,7 +378,7 @@ enum TokenNeeds {
 }
 
 fn token_needs(row: &Row) -> TokenNeeds {
-    let person_only = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries"];
+    let person_only = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries", "/retention", "/legal-hold"];
     if person_only.iter().any(|part| row.path.contains(part)) || row.path == "/api/session" && row.method == Method::DELETE {
         return TokenNeeds::Person;
     }

@@ -2,12 +2,16 @@
 //! pack files in the data folder (`packs/…`), one per backup run, and the database
 //! indexes where each one is (`objects`). Writing a few large files instead of one file per
 //! message is what lets a backup keep up with the mail server.
+//! Content no message references any more (after retention) is removed for real by `compact`,
+//! which writes the packs that held it again.
 
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::db::{Backend, Db};
+
+pub mod compact;
 
 #[derive(Clone, Debug)]
 pub struct ObjectStore {
@@ -76,7 +80,7 @@ impl ObjectStore {
         if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(StoreLock { _file: file })
+        Ok(StoreLock { _file: file, exclusive })
     }
 
     /// The path of a pack named in the index; `None` for a name that is not ours (never followed).
@@ -120,6 +124,19 @@ impl ObjectStore {
 /// Held while it lives: see `ObjectStore::lock`.
 pub struct StoreLock {
     _file: std::fs::File,
+    exclusive: bool,
+}
+
+impl StoreLock {
+    /// Taken alone (a repair, a compaction): no backup run writes meanwhile.
+    pub fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+}
+
+/// A new pack file's name: when it was begun, and a random part.
+fn new_pack_name() -> String {
+    format!("{}-{}.pack", crate::db::now_ms(), hex::encode(rand::random::<[u8; 6]>()))
 }
 
 /// A pack is closed past this size, and the next contents begin another.
@@ -195,7 +212,7 @@ impl PackWriter {
         use std::os::unix::fs::FileExt;
         if self.open.as_ref().is_none_or(|pack| pack.length >= PACK_LIMIT) {
             std::fs::create_dir_all(&self.root)?;
-            let name = format!("{}-{}.pack", crate::db::now_ms(), hex::encode(rand::random::<[u8; 6]>()));
+            let name = new_pack_name();
             let file = create_pack(&self.root.join(&name), self.direct)?;
             self.open = Some(OpenPack { file, name, length: 0 });
             // The new file's name, on disk before anything points into it.

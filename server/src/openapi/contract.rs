@@ -226,7 +226,7 @@ fn complete_operation(method: &str, path: &str, operation: &mut Value) {
 /// mailboxes' changes, integrations; and signing out): only a session is offered for them.
 /// `server/tests/roles.rs` checks this against what the server answers a token.
 fn person_only(method: &str, path: &str) -> bool {
-    let settings = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries"];
+    let settings = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries", "/retention"];
     settings.iter().any(|part| path.contains(part))
         || (path.contains("/mailboxes") && method != "get")
         || (path == "/api/session" && method == "delete")

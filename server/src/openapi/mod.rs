@@ -71,6 +71,9 @@ use crate::state::AppState;
         crate::tokens::revoke_token,
         crate::activity::list_activity,
         crate::activity::export_activity,
+        crate::retention::get_retention,
+        crate::retention::set_retention,
+        crate::retention::set_legal_hold,
         crate::messages::search_messages,
         crate::messages::preview_message,
         crate::messages::message_html,
@@ -87,6 +90,7 @@ use crate::state::AppState;
         (name = "integrations", description = "Account Settings › Integrations: HaloPSA tickets, signed webhooks (Standard Webhooks) and their deliveries"),
         (name = "tokens", description = "Account Settings › API tokens: for scripts and PSAs (`Authorization: Bearer …`)"),
         (name = "activity", description = "Account Settings › Activity: who did what, when, from where"),
+        (name = "retention", description = "Retention: how long messages deleted from a mailbox stay in its backup, and legal hold"),
         (name = "messages", description = "Messages inside backups: search, preview, attachments (restore or download chosen messages with POST /api/jobs)"),
     )
 )]
