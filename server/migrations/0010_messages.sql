@@ -10,6 +10,8 @@ CREATE INDEX backup_messages_deleted ON backup_messages (mailbox_id, deleted_at)
 -- the index existed start at 0 too.
 ALTER TABLE backup_messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX backup_messages_to_index ON backup_messages (indexed) WHERE indexed = 0;
+-- Whether any message still points at a content: what pruning and compaction ask.
+CREATE INDEX backup_messages_content ON backup_messages (content_hash);
 
 -- One row per message of a backup, for search and preview: what a reader looks for, read once
 -- just after the message is backed up. The words are indexed by the database's own full-text search

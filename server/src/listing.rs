@@ -144,6 +144,68 @@ pub(crate) async fn folders_in_backup(db: &crate::db::Db, mailbox_id: i64) -> Re
     Ok(folders.into_iter().map(|(folder,)| folder).collect())
 }
 
+/// The mailboxes of Account Settings › Mailboxes: how each is reached, how its backup stands,
+/// what it holds, and whether it is on legal hold (`mailboxes` and `retention` answer with it).
+const SELECT_MAILBOXES: &str = "SELECT m.id, m.email, m.connector, a.host, a.port, a.security, a.username, b.status, \
+       (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes, m.legal_hold \
+     FROM mailboxes m JOIN backups b ON b.mailbox_id = m.id LEFT JOIN imap_accounts a ON a.mailbox_id = m.id";
+
+#[derive(sqlx::FromRow)]
+struct MailboxRecord {
+    id: i64,
+    email: String,
+    #[sqlx(try_from = "String")]
+    connector: portal_api::Connector,
+    host: Option<String>,
+    port: Option<i32>,
+    security: Option<String>,
+    username: Option<String>,
+    #[sqlx(try_from = "String")]
+    status: JobStatus,
+    messages: i64,
+    storage_used_bytes: i64,
+    legal_hold: i32,
+}
+
+fn mailbox_summary(record: MailboxRecord) -> portal_api::OrganisationMailbox {
+    let imap = match (record.host, record.port, record.security, record.username) {
+        (Some(host), Some(port), Some(security), Some(username)) => {
+            Some(portal_api::ImapSettings { host, port: port.max(0) as u32, security, username })
+        }
+        _ => None,
+    };
+    portal_api::OrganisationMailbox {
+        id: record.id,
+        email: record.email,
+        connector: record.connector,
+        imap,
+        backup_status: record.status,
+        messages: record.messages.max(0) as u64,
+        storage_used_bytes: record.storage_used_bytes.max(0) as u64,
+        legal_hold: record.legal_hold != 0,
+    }
+}
+
+/// An organisation's mailboxes, by address.
+pub(crate) async fn organisation_mailboxes(
+    db: &crate::db::Db,
+    organisation_id: i64,
+) -> Result<Vec<portal_api::OrganisationMailbox>, sqlx::Error> {
+    let records: Vec<MailboxRecord> =
+        sqlx::query_as(&format!("{SELECT_MAILBOXES} WHERE m.organisation_id = $1 ORDER BY m.email"))
+            .bind(organisation_id)
+            .fetch_all(db)
+            .await?;
+    Ok(records.into_iter().map(mailbox_summary).collect())
+}
+
+/// One mailbox, as the list shows it.
+pub(crate) async fn mailbox(db: &crate::db::Db, mailbox_id: i64) -> Result<portal_api::OrganisationMailbox, sqlx::Error> {
+    let record: MailboxRecord =
+        sqlx::query_as(&format!("{SELECT_MAILBOXES} WHERE m.id = $1")).bind(mailbox_id).fetch_one(db).await?;
+    Ok(mailbox_summary(record))
+}
+
 /// The most messages one restore or download may name (more: restore their folders).
 pub const MAX_CHOSEN_MESSAGES: usize = 1000;
 

@@ -6,9 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
-use portal_api::{
-    Action, ConnectionTest, Connector, FieldError, ImapMailboxRequest, ImapPassword, ImapSettings, JobStatus, OrganisationMailbox,
-};
+use portal_api::{Action, ConnectionTest, Connector, FieldError, ImapMailboxRequest, ImapPassword, OrganisationMailbox};
 
 use crate::auth::CurrentUser;
 use crate::db::now_ms;
@@ -26,28 +24,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/mailboxes/{id}/imap-password", put(change_password))
 }
 
-/// A mailbox with how it is reached and how its backup stands (`MailboxRecord`).
-const SELECT_MAILBOXES: &str = "SELECT m.id, m.email, m.connector, a.host, a.port, a.security, a.username, b.status, \
-       (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes, m.legal_hold \
-     FROM mailboxes m JOIN backups b ON b.mailbox_id = m.id LEFT JOIN imap_accounts a ON a.mailbox_id = m.id";
-
-#[derive(sqlx::FromRow)]
-struct MailboxRecord {
-    id: i64,
-    email: String,
-    #[sqlx(try_from = "String")]
-    connector: Connector,
-    host: Option<String>,
-    port: Option<i32>,
-    security: Option<String>,
-    username: Option<String>,
-    #[sqlx(try_from = "String")]
-    status: JobStatus,
-    messages: i64,
-    storage_used_bytes: i64,
-    legal_hold: i32,
-}
-
 /// The organisation's mailboxes with how each is reached and how its backup stands.
 #[utoipa::path(
     get, path = "/api/organisations/{id}/mailboxes", tag = "mailboxes",
@@ -63,31 +39,7 @@ pub async fn list_mailboxes(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Vec<OrganisationMailbox>>> {
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ViewSettings).await?;
-    let records: Vec<MailboxRecord> =
-        sqlx::query_as(&format!("{SELECT_MAILBOXES} WHERE m.organisation_id = $1 ORDER BY m.email"))
-            .bind(organisation)
-            .fetch_all(&state.db)
-            .await?;
-    Ok(Json(records.into_iter().map(mailbox_summary).collect()))
-}
-
-fn mailbox_summary(record: MailboxRecord) -> OrganisationMailbox {
-    let imap = match (record.host, record.port, record.security, record.username) {
-        (Some(host), Some(port), Some(security), Some(username)) => {
-            Some(ImapSettings { host, port: port.max(0) as u32, security, username })
-        }
-        _ => None,
-    };
-    OrganisationMailbox {
-        id: record.id,
-        email: record.email,
-        connector: record.connector,
-        imap,
-        backup_status: record.status,
-        messages: record.messages.max(0) as u64,
-        storage_used_bytes: record.storage_used_bytes.max(0) as u64,
-        legal_hold: record.legal_hold != 0,
-    }
+    Ok(Json(crate::listing::organisation_mailboxes(&state.db, organisation).await?))
 }
 
 /// The settings checked one by one (each wrong one named), then the account to try.
@@ -255,8 +207,14 @@ pub async fn add_mailbox(
     .await?;
     queue::enqueue_backup(&state.db, next_id, Some(user.user_id), now).await?;
     state.engine.wake();
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::MailboxAdded, crate::activity::store::Target::mailbox(next_id)).await;
-    Ok((StatusCode::CREATED, Json(find_mailbox(&state, next_id).await?)))
+    crate::activity::store::record(
+        &state.db,
+        &user,
+        portal_api::ActivityAction::MailboxAdded,
+        crate::activity::store::Target::mailbox(next_id),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(crate::listing::mailbox(&state.db, next_id).await?)))
 }
 
 const ALREADY: &str = "A mailbox with this address is backed up already.";
@@ -268,12 +226,6 @@ async fn seal_password(state: &AppState, organisation_id: i64, mailbox_id: i64, 
         .seal(&state.db, organisation_id, &context, password.expose().as_bytes())
         .await
         .map_err(|error| AppError::Internal(format!("sealing a mailbox password: {error}")))
-}
-
-async fn find_mailbox(state: &AppState, mailbox_id: i64) -> AppResult<OrganisationMailbox> {
-    let record: MailboxRecord =
-        sqlx::query_as(&format!("{SELECT_MAILBOXES} WHERE m.id = $1")).bind(mailbox_id).fetch_one(&state.db).await?;
-    Ok(mailbox_summary(record))
 }
 
 /// A new password for an IMAP mailbox: tried first, then stored sealed; a backup that stopped
@@ -322,6 +274,12 @@ pub async fn change_password(
     if queue::restart_stopped_backups(&state.db, queue::Stopped::Mailbox(id), Some(user.user_id)).await? > 0 {
         state.engine.wake();
     }
-    crate::activity::store::record(&state.db, &user, portal_api::ActivityAction::MailboxPasswordChanged, crate::activity::store::Target::mailbox(id)).await;
-    Ok(Json(find_mailbox(&state, id).await?))
+    crate::activity::store::record(
+        &state.db,
+        &user,
+        portal_api::ActivityAction::MailboxPasswordChanged,
+        crate::activity::store::Target::mailbox(id),
+    )
+    .await;
+    Ok(Json(crate::listing::mailbox(&state.db, id).await?))
 }

@@ -339,6 +339,21 @@ async fn a_new_uidvalidity_reads_the_folder_again_and_stores_nothing_twice() {
             .await
             .unwrap();
     assert_eq!(validity, 4242);
+
+    // A message deleted at the server, then the folder renumbered again: the deleted one stays
+    // in the backup (retention or legal hold decide), the others are not kept twice.
+    assert_eq!(imap.dovecot.delete("alice", "INBOX", b"hello@p"), 1);
+    imap.force(alice.id).await;
+    imap.run().await;
+    imap.dovecot.set_uid_validity("alice", "INBOX", 4343).unwrap();
+    imap.force(alice.id).await;
+    imap.run().await;
+    assert_eq!(imap.saved_messages(alice.id).await, 6, "3 renumbered, 1 deleted kept, 2 in other folders");
+    let deleted: portal_api::Page<portal_api::MessageHit> =
+        body_json(imap.app.get_as(&imap.admin, "/api/messages?deleted=true").await).await;
+    let subjects: Vec<&str> = deleted.items.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(subjects, ["Hello"]);
+    assert_eq!(body_json::<portal_api::Page<portal_api::MessageHit>>(imap.app.get_as(&imap.admin, "/api/messages").await).await.total, 6);
 }
 
 #[tokio::test]

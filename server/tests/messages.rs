@@ -146,7 +146,7 @@ async fn html_previews_without_scripts_or_remote_images_and_attachments_download
     let response = imap.app.get_as(admin, &format!("/api/messages/{offers}/html")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
-    assert!(policy.starts_with("sandbox;") && policy.contains("img-src data:;") && policy.contains("default-src 'none'"), "{policy}");
+    assert!(policy.starts_with("sandbox allow-popups allow-popups-to-escape-sandbox;") && policy.contains("img-src data:;") && policy.contains("default-src 'none'"), "{policy}");
     assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "SAMEORIGIN");
     let html = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     assert!(html.contains("Umbrellas <b>half price</b>"), "{html}");
@@ -217,4 +217,42 @@ async fn backups_that_predate_the_index_are_indexed_once_and_a_deletion_seen_mea
     assert_eq!(subjects(&search(&imap, &imap.admin, "q=plan").await), ["Plan"]);
     assert_eq!(subjects(&search(&imap, &imap.admin, "deleted=true").await), ["Plan"]);
     assert_eq!(portal_server::search::indexer::run(&imap.app.db, &imap.app.state.config.data_dir).await.unwrap(), 0, "once");
+}
+
+#[tokio::test]
+async fn chosen_messages_that_retention_removed_meanwhile_are_named_never_silently_left_out() {
+    let imap = Imap::start(&[User::new("alice", "alice-pw")]).await;
+    imap.dovecot.seed("alice", &testkit::sample_mail("alice@imap.test")).unwrap();
+    let alice = imap.add("alice@imap.test", "alice", "alice-pw").await;
+    imap.run().await;
+    let ids: Vec<i64> = search(&imap, &imap.admin, "folder=INBOX&sort=oldest").await.items.iter().map(|m| m.id).collect();
+    let restore = imap.start_job(json!({ "kind": "restore", "mailbox_id": alice.id, "messages": [ids[0], ids[1]], "restore_to": "new_folder" })).await;
+    let download = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "messages": [ids[0], ids[1]], "format": "eml_zip" })).await;
+    let lone = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "messages": [ids[0]], "format": "eml" })).await;
+    // As the pruning would, before the jobs run: the oldest message leaves the backup.
+    let (folder, uid): (String, i64) = sqlx::query_as("SELECT folder, uid FROM message_search WHERE id = $1").bind(ids[0]).fetch_one(&imap.app.db).await.unwrap();
+    for table in ["message_search", "backup_messages"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE mailbox_id = $1 AND folder = $2 AND uid = $3"))
+            .bind(alice.id)
+            .bind(&folder)
+            .bind(uid)
+            .execute(&imap.app.db)
+            .await
+            .unwrap();
+    }
+    imap.run().await;
+    // A download has no Partially Complete (design.md): its file is ready and says what it lacks.
+    for (job, status) in [(&restore.id, JobStatus::PartiallyComplete), (&download.id, JobStatus::Completed)] {
+        assert_eq!(imap.job(job).await.status, status, "{job}");
+        let skipped = imap.skipped(job).await;
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].item == format!("INBOX, UID {uid}") && skipped[0].reason.contains("retention"), "{skipped:?}");
+    }
+    let today = time::OffsetDateTime::now_utc().date();
+    assert_eq!(imap.dovecot.stored("alice", &format!("Restored {today}")).len(), 1, "the other one was restored");
+    let failed = imap.job(&lone.id).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.run.detail.unwrap_or_default().contains("no longer in the backup"));
+    // Its preview is gone too: 404, not an error.
+    problem(imap.app.get_as(&imap.admin, &format!("/api/messages/{}", ids[0])).await, StatusCode::NOT_FOUND).await;
 }

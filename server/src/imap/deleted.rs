@@ -107,3 +107,58 @@ pub(super) async fn notice_folders_gone(db: &Db, mailbox_id: i64, listed: &HashS
     }
     Ok(())
 }
+
+/// A folder's UIDVALIDITY changed (the server renumbered it): the messages the backup holds
+/// under the old numbers are marked gone from those places, in the backup and the index at
+/// once. They are kept: retention and legal hold decide, as for any deleted message.
+pub(super) async fn renumbered(db: &Db, mailbox_id: i64, folder: &str, uid_validity: i64) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    for table in ["backup_messages", "message_search"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND uid_validity <> $4 AND deleted_at IS NULL"
+        ))
+        .bind(now)
+        .bind(mailbox_id)
+        .bind(folder)
+        .bind(uid_validity)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Forgets the messages held under a folder's old UIDVALIDITY whose content the folder, read
+/// again, holds under its new numbers: the same message, not a deleted one. Its content stays
+/// (the new row points at it); the storage used is counted again.
+pub(super) async fn forget_renumbered(db: &Db, mailbox_id: i64) -> Result<(), sqlx::Error> {
+    const SAME: &str = "FROM backup_messages old JOIN backup_folders f ON f.mailbox_id = old.mailbox_id AND f.folder = old.folder \
+         WHERE old.mailbox_id = $1 AND old.uid_validity <> f.uid_validity AND EXISTS (SELECT 1 FROM backup_messages new \
+         WHERE new.mailbox_id = old.mailbox_id AND new.folder = old.folder AND new.uid_validity = f.uid_validity \
+         AND new.content_hash = old.content_hash)";
+    let same: Vec<(String, i64, i64)> =
+        sqlx::query_as(&format!("SELECT old.folder, old.uid_validity, old.uid {SAME}")).bind(mailbox_id).fetch_all(db).await?;
+    if same.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for batch in same.chunks(100) {
+        let keys: Vec<String> = (0..batch.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4)).collect();
+        for table in ["message_search", "backup_messages"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE mailbox_id = $1 AND (folder, uid_validity, uid) IN ({})",
+                keys.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(mailbox_id);
+            for (folder, uid_validity, uid) in batch {
+                query = query.bind(folder).bind(uid_validity).bind(uid);
+            }
+            query.execute(&mut *tx).await?;
+        }
+    }
+    sqlx::query("UPDATE mailboxes SET storage_used_bytes = (SELECT COALESCE(SUM(size), 0) FROM backup_messages WHERE mailbox_id = $1) WHERE id = $1")
+        .bind(mailbox_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}

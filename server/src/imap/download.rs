@@ -35,6 +35,22 @@ impl ImapConnector {
             Ok((items, bytes)) => (run.items_total, run.bytes_total) = (items, Some(bytes)),
             Err(outcome) => return outcome,
         }
+        // Messages chosen in a search that retention removed since: named, never a silent gap.
+        if let Selection::Messages(chosen) = folders {
+            match run.items_total {
+                0 => {
+                    return Outcome::Failed(format!(
+                        "The chosen messages are no longer in the backup of {} (retention removed them).",
+                        work.mailbox_email
+                    ))
+                }
+                found if found < chosen.len() as u64 => match self.gone(work.mailbox_id, chosen).await {
+                    Ok(gone) => gone.into_iter().for_each(|item| run.skip(item, super::restore::GONE)),
+                    Err(outcome) => return outcome,
+                },
+                _ => {}
+            }
+        }
         let format = work.params.format();
         let (data_dir, job_id) = (self.data_dir.clone(), work.job_id.clone());
         // One batch waits while one is written and the next is read.
@@ -159,6 +175,29 @@ impl ImapConnector {
             query = query.bind(folder).bind(uid_validity).bind(uid);
         }
         query.fetch_all(&self.db).await.map_err(|e| Outcome::internal("reading the backup", e))
+    }
+}
+
+impl ImapConnector {
+    /// The chosen messages the backup no longer holds, named as a skipped item is.
+    async fn gone(&self, mailbox_id: i64, chosen: &[crate::connector::MessageKey]) -> Result<Vec<String>, Outcome> {
+        let mut gone = Vec::new();
+        for key in chosen {
+            let found: Option<(i64,)> = sqlx::query_as(
+                "SELECT uid FROM backup_messages WHERE mailbox_id = $1 AND folder = $2 AND uid_validity = $3 AND uid = $4",
+            )
+            .bind(mailbox_id)
+            .bind(&key.folder)
+            .bind(key.uid_validity)
+            .bind(key.uid)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(|e| Outcome::internal("reading the backup", e))?;
+            if found.is_none() {
+                gone.push(format!("{}, UID {}", super::command::shown(&key.folder), key.uid));
+            }
+        }
+        Ok(gone)
     }
 }
 

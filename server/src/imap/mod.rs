@@ -267,6 +267,7 @@ impl ImapConnector {
         let read = self.read_folders(session, account, work, plan, &mut quota, &mut saves, run).await;
         // However the reading ended, the chunks being saved are saved before the run ends.
         let saved = saves.finish(run).await;
+        deleted::forget_renumbered(&self.db, work.mailbox_id).await.map_err(database)?;
         run.report(true).await;
         read.and(saved)
     }
@@ -289,13 +290,9 @@ impl ImapConnector {
                 continue;
             }
             self.reach.step(account, "opening a folder", session.examine(&folder)).await?;
-            sqlx::query("DELETE FROM backup_messages WHERE mailbox_id = $1 AND folder = $2 AND uid_validity <> $3")
-                .bind(work.mailbox_id)
-                .bind(&folder)
-                .bind(i64::from(uid_validity))
-                .execute(&self.db)
-                .await
-                .map_err(database)?;
+            // Renumbered: what the backup held under the old UIDs is kept, marked gone from
+            // those places, until the folder read again holds the same content (below).
+            deleted::renumbered(&self.db, work.mailbox_id, &folder, i64::from(uid_validity)).await.map_err(database)?;
             let mut remaining: &[(u32, u32)] = &new;
             while !remaining.is_empty() {
                 let taken = &remaining[..chunk_length(remaining)];

@@ -31,6 +31,9 @@ impl ToCopy {
     }
 }
 
+/// Why a chosen message was not copied: it left the backup after it was chosen.
+pub(super) const GONE: &str = "no longer in the backup (retention removed it after it was chosen)";
+
 /// Bytes of message contents read from the store at a time (and at most `READ_BATCH` messages).
 const BATCH_BYTES: i64 = 8 << 20;
 
@@ -71,14 +74,27 @@ impl ImapConnector {
             Ok(found) => found,
             Err(error) => return Outcome::internal("reading the backup", error),
         };
+        // Messages chosen in a search that retention removed since: named, never silently left out.
+        let found: HashSet<(&str, i64, i64)> = messages.iter().map(|m| (m.message.folder.as_str(), m.uid_validity, m.uid)).collect();
+        let gone: Vec<String> = params
+            .messages
+            .iter()
+            .filter(|k| !found.contains(&(k.folder.as_str(), k.uid_validity, k.uid)))
+            .map(|k| format!("{}, UID {}", command::shown(&k.folder), k.uid))
+            .collect();
+        drop(found);
         if messages.is_empty() {
-            return Outcome::Failed(format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email));
+            return Outcome::Failed(match params.messages.is_empty() {
+                true => format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email),
+                false => format!("The chosen messages are no longer in the backup of {} (retention removed them).", work.mailbox_email),
+            });
         }
         let mut session = match client::sign_in(&account, &self.reach).await {
             Ok(session) => session,
             Err(failure) => return failure.into(),
         };
         let mut run = Run::new(progress, &work.job_id);
+        gone.iter().for_each(|item| run.skip(item.clone(), GONE));
         run.items_total = messages.len() as u64;
         run.bytes_total = Some(messages.iter().map(|m| m.message.size.max(0) as u64).sum());
         // Into the mailbox it came from, the original of a copy in doubt is there anyway.

@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/messages/{id}/attachments/{index}", get(message_attachment))
 }
 
+/// Previews, HTML bodies and attachments read at once by this instance (each holds a whole
+/// message, up to `--max-message-mb`, while it is parsed).
+static READING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// A search row, as the database answers it.
 #[derive(sqlx::FromRow)]
 struct HitRow {
@@ -130,8 +134,13 @@ pub async fn search_messages(
 /// A message's row and its bytes, read from the backup.
 async fn load(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<(HitRow, Vec<u8>)> {
     access::message(&state.db, user, id).await?;
+    // Messages read at once: each may be as large as the largest message taken.
+    let _turn = READING.acquire().await.map_err(|e| AppError::internal(format!("reading a message: {e}")))?;
     let (scope, scope_id) = access::scope(user).condition();
-    let row: HitRow = sqlx::query_as(&Search::one(scope)).bind(scope_id).bind(id).fetch_one(&state.db).await?;
+    // Pruned a moment ago: gone, as for any message no longer in the backup.
+    let gone = || AppError::not_found(format!("Message {id} is no longer in the backup."));
+    let row: HitRow =
+        sqlx::query_as(&Search::one(scope)).bind(scope_id).bind(id).fetch_optional(&state.db).await?.ok_or_else(gone)?;
     let located: Option<Located> = sqlx::query_as(
         "SELECT o.content_hash, o.pack, o.pack_offset, o.size FROM message_search s JOIN backup_messages bm \
          ON bm.mailbox_id = s.mailbox_id AND bm.folder = s.folder AND bm.uid_validity = s.uid_validity AND bm.uid = s.uid \
@@ -142,7 +151,7 @@ async fn load(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<(HitRo
     .await?;
     // Logged with the request ID; the store check (`portal-server check`) tells why.
     let unreadable = || AppError::internal(format!("the content of message {id} could not be read from the backup storage"));
-    let Some(located) = located else { return Err(unreadable()) };
+    let Some(located) = located else { return Err(gone()) };
     let store = ObjectStore::new(&state.config.data_dir);
     let read = store.read(vec![located]).await.map_err(|e| AppError::internal(format!("reading a message: {e}")))?;
     match read.into_iter().next() {
@@ -255,7 +264,8 @@ pub async fn message_attachment(
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
-    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20");
+    // RFC 8187: `*` is not an attr-char either.
+    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20").replace('*', "%2A");
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }

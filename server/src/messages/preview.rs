@@ -78,7 +78,12 @@ pub(super) fn attachments(message: &Message<'_>) -> Vec<MessageAttachment> {
 pub(super) fn attachment_name(part: &mail_parser::MessagePart<'_>, index: usize) -> String {
     let given = part.attachment_name().unwrap_or("");
     let base = given.rsplit(['/', '\\']).next().unwrap_or("");
-    let name: String = base.chars().filter(|c| !c.is_control() && *c != '"').take(150).collect();
+    // No control characters, and no direction marks that would show "exe.pdf" for "fdp.exe".
+    let name: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .take(150)
+        .collect();
     let name = name.trim().trim_start_matches('.').to_owned();
     if name.is_empty() {
         format!("attachment-{}", index + 1)
@@ -125,7 +130,11 @@ pub(super) fn sanitise(html: &str, remote_images: bool) -> (String, bool) {
 /// shown only in a frame of the portal.
 pub(super) fn policy(remote_images: bool) -> String {
     let images = if remote_images { "data: https: http:" } else { "data:" };
-    format!("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src {images}; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+    // Links open in a new tab, as an ordinary page (not sandboxed), without a referrer.
+    format!(
+        "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src {images}; \
+         frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    )
 }
 
 #[cfg(test)]
@@ -155,6 +164,9 @@ Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"../
         let found = attachments(&message);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "pass");
+        let spoofed = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n\
+Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"invoice\u{202e}fdp.exe\"\r\n\r\nPDF\r\n--b--\r\n";
+        assert_eq!(attachments(&parse(spoofed.as_bytes()).unwrap())[0].name, "invoicefdp.exe");
         assert_eq!(found[0].content_type, "application/pdf");
     }
 }

@@ -7,9 +7,7 @@ pub mod prune;
 use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use portal_api::{
-    Action, ActivityAction, Connector, FieldError, JobStatus, LegalHold, OrganisationMailbox, Retention, RetentionInput,
-};
+use portal_api::{Action, ActivityAction, FieldError, LegalHold, OrganisationMailbox, Retention, RetentionInput};
 
 use crate::activity::store::{self as activity, Target};
 use crate::auth::CurrentUser;
@@ -154,48 +152,5 @@ pub async fn set_legal_hold(
         .await?;
     let what = if hold.on_hold { "on legal hold" } else { "off legal hold" };
     activity::record(&state.db, &user, ActivityAction::LegalHoldChanged, Target::mailbox(id).named(what)).await;
-    Ok(Json(mailbox(&state, id).await?))
-}
-
-/// The mailbox as Account Settings › Mailboxes lists it.
-async fn mailbox(state: &AppState, id: i64) -> AppResult<OrganisationMailbox> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        email: String,
-        #[sqlx(try_from = "String")]
-        connector: Connector,
-        host: Option<String>,
-        port: Option<i32>,
-        security: Option<String>,
-        username: Option<String>,
-        #[sqlx(try_from = "String")]
-        status: JobStatus,
-        messages: i64,
-        storage_used_bytes: i64,
-        legal_hold: i32,
-    }
-    let row: Row = sqlx::query_as(
-        "SELECT m.email, m.connector, a.host, a.port, a.security, a.username, b.status, \
-                (SELECT COUNT(*) FROM backup_messages bm WHERE bm.mailbox_id = m.id) AS messages, m.storage_used_bytes, m.legal_hold \
-         FROM mailboxes m JOIN backups b ON b.mailbox_id = m.id LEFT JOIN imap_accounts a ON a.mailbox_id = m.id WHERE m.id = $1",
-    )
-    .bind(id)
-    .fetch_one(&state.db)
-    .await?;
-    let imap = match (row.host, row.port, row.security, row.username) {
-        (Some(host), Some(port), Some(security), Some(username)) => {
-            Some(portal_api::ImapSettings { host, port: port.max(0) as u32, security, username })
-        }
-        _ => None,
-    };
-    Ok(OrganisationMailbox {
-        id,
-        email: row.email,
-        connector: row.connector,
-        imap,
-        backup_status: row.status,
-        messages: row.messages.max(0) as u64,
-        storage_used_bytes: row.storage_used_bytes.max(0) as u64,
-        legal_hold: row.legal_hold != 0,
-    })
+    Ok(Json(crate::listing::mailbox(&state.db, id).await?))
 }

@@ -31,7 +31,12 @@ pub async fn setup(db: &Db) -> Result<(), sqlx::Error> {
         ],
     };
     for statement in statements {
-        sqlx::query(statement).execute(db).await?;
+        match sqlx::query(statement).execute(db).await {
+            Ok(_) => {}
+            // Two instances starting at once: the other one created it a moment ago.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23505") => {}
+            Err(error) => return Err(error),
+        }
     }
     Ok(())
 }
@@ -69,7 +74,7 @@ pub async fn insert(connection: &mut sqlx::AnyConnection, backend: Backend, rows
     for batch in rows.chunks(BATCH) {
         let sql = format!(
             "INSERT INTO message_search (id, mailbox_id, folder, uid_validity, uid, sender, recipients, subject, body, sent_at, has_attachment, size, deleted_at) \
-             VALUES {} ON CONFLICT DO NOTHING",
+             VALUES {} ON CONFLICT (mailbox_id, folder, uid_validity, uid) DO NOTHING",
             backend.rows(batch.len(), 13)
         );
         let mut query = sqlx::query(&sql);
@@ -95,16 +100,26 @@ pub async fn insert(connection: &mut sqlx::AnyConnection, backend: Backend, rows
     Ok(())
 }
 
+/// The shortest word searched as the start of words too.
+const PREFIX_FROM: usize = 3;
+
 /// The words of a search as the database's full-text query: every word, each as a word or the
 /// start of one. `None` without words.
 pub fn full_text_query(backend: Backend, words: &[String]) -> Option<String> {
     if words.is_empty() {
         return None;
     }
-    // Words are letters and digits only (`text::words`): nothing in them is query syntax.
+    // Words are letters and digits only (`text::words`): nothing in them is query syntax. A
+    // word of one or two characters is taken whole: as the start of words it would match
+    // nearly every message, at a cost to match.
+    let prefix = |w: &str| w.chars().count() >= PREFIX_FROM;
     Some(match backend {
-        Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" "),
-        Backend::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+        Backend::Sqlite => {
+            words.iter().map(|w| if prefix(w) { format!("\"{w}\"*") } else { format!("\"{w}\"") }).collect::<Vec<_>>().join(" ")
+        }
+        Backend::Postgres => {
+            words.iter().map(|w| if prefix(w) { format!("{w}:*") } else { w.clone() }).collect::<Vec<_>>().join(" & ")
+        }
     })
 }
 

@@ -15,8 +15,9 @@ use crate::imap::store::{Located, ObjectStore};
 use super::index::{insert, Place, Row};
 use super::text::Indexed;
 
-/// Messages read from the store at a time.
+/// Messages read from the store at a time, and their bytes at most (one larger message alone).
 const BATCH: i64 = 200;
+const BATCH_BYTES: i64 = 16 << 20;
 /// How often the indexer looks without being woken (a backup of another instance).
 const EVERY: Duration = Duration::from_secs(300);
 
@@ -59,6 +60,18 @@ pub async fn run(db: &Db, data_dir: &Path) -> Result<u64, sqlx::Error> {
         if pending.is_empty() {
             return Ok(done);
         }
+        // At most BATCH_BYTES of messages in memory (one larger message alone).
+        let mut bytes = 0;
+        let take = pending
+            .iter()
+            .take_while(|m| {
+                bytes += m.size.max(0);
+                bytes <= BATCH_BYTES
+            })
+            .count()
+            .max(1);
+        let mut pending = pending;
+        pending.truncate(take);
         let (places, located): (Vec<usize>, Vec<Located>) = pending
             .iter()
             .enumerate()

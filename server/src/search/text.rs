@@ -37,7 +37,7 @@ impl Indexed {
             recipients.push_str(&cc);
         }
         Indexed {
-            sender: addresses(message.from()),
+            sender: bounded(addresses(message.from()), 2000),
             recipients: bounded(recipients, 2000),
             subject: bounded(clean(message.subject().unwrap_or("")), 1000),
             body: bounded(clean(&message.body_text(0).unwrap_or_default()), BODY_CHARS),
@@ -53,8 +53,8 @@ pub fn addresses(address: Option<&Address<'_>>) -> String {
     address
         .iter()
         .map(|a| match (a.name(), a.address()) {
-            (Some(name), Some(email)) if !name.is_empty() && name != email => format!("{} <{email}>", clean(name)),
-            (_, Some(email)) => email.to_owned(),
+            (Some(name), Some(email)) if !name.is_empty() && name != email => format!("{} <{}>", clean(name), clean(email)),
+            (_, Some(email)) => clean(email),
             (Some(name), None) => clean(name),
             (None, None) => String::new(),
         })
