@@ -44,8 +44,10 @@ impl ImapConnector {
             asked.sort_unstable();
             let mut present = HashSet::new();
             for part in asked.chunks(5000) {
-                let found =
-                    self.reach.step(account, "looking for deleted messages", session.uid_search(format!("UID {}", uid_set(part)))).await?;
+                let found = self
+                    .reach
+                    .step(account, "looking for deleted messages", session.uid_search(format!("UID {}", uid_set(part))))
+                    .await?;
                 present.extend(found);
             }
             present
@@ -95,12 +97,14 @@ pub(super) async fn notice_folders_gone(db: &Db, mailbox_id: i64, listed: &HashS
         let now = now_ms();
         let mut tx = db.begin().await?;
         for table in ["backup_messages", "message_search"] {
-            sqlx::query(&format!("UPDATE {table} SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND deleted_at IS NULL"))
-                .bind(now)
-                .bind(mailbox_id)
-                .bind(&folder)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(&format!(
+                "UPDATE {table} SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND deleted_at IS NULL"
+            ))
+            .bind(now)
+            .bind(mailbox_id)
+            .bind(&folder)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         tracing::info!(mailbox_id, "a backup found a folder deleted from the mailbox");
@@ -132,7 +136,8 @@ pub(super) async fn renumbered(db: &Db, mailbox_id: i64, folder: &str, uid_valid
 /// again, holds under its new numbers: the same message, not a deleted one. Its content stays
 /// (the new row points at it); the storage used is counted again.
 pub(super) async fn forget_renumbered(db: &Db, mailbox_id: i64) -> Result<(), sqlx::Error> {
-    const SAME: &str = "FROM backup_messages old JOIN backup_folders f ON f.mailbox_id = old.mailbox_id AND f.folder = old.folder \
+    const SAME: &str =
+        "FROM backup_messages old JOIN backup_folders f ON f.mailbox_id = old.mailbox_id AND f.folder = old.folder \
          WHERE old.mailbox_id = $1 AND old.uid_validity <> f.uid_validity AND EXISTS (SELECT 1 FROM backup_messages new \
          WHERE new.mailbox_id = old.mailbox_id AND new.folder = old.folder AND new.uid_validity = f.uid_validity \
          AND new.content_hash = old.content_hash)";
@@ -145,10 +150,8 @@ pub(super) async fn forget_renumbered(db: &Db, mailbox_id: i64) -> Result<(), sq
     for batch in same.chunks(100) {
         let keys: Vec<String> = (0..batch.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4)).collect();
         for table in ["message_search", "backup_messages"] {
-            let sql = format!(
-                "DELETE FROM {table} WHERE mailbox_id = $1 AND (folder, uid_validity, uid) IN ({})",
-                keys.join(", ")
-            );
+            let sql =
+                format!("DELETE FROM {table} WHERE mailbox_id = $1 AND (folder, uid_validity, uid) IN ({})", keys.join(", "));
             let mut query = sqlx::query(&sql).bind(mailbox_id);
             for (folder, uid_validity, uid) in batch {
                 query = query.bind(folder).bind(uid_validity).bind(uid);

@@ -241,10 +241,9 @@ impl<'a> Selection<'a> {
         match self {
             Selection::All => Vec::new(),
             Selection::Folders(folders) => folders.iter().map(|f| Value::Text(f)).collect(),
-            Selection::Messages(keys) => keys
-                .iter()
-                .flat_map(|k| [Value::Text(&k.folder), Value::Number(k.uid_validity), Value::Number(k.uid)])
-                .collect(),
+            Selection::Messages(keys) => {
+                keys.iter().flat_map(|k| [Value::Text(&k.folder), Value::Number(k.uid_validity), Value::Number(k.uid)]).collect()
+            }
         }
     }
 }

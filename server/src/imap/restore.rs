@@ -75,7 +75,8 @@ impl ImapConnector {
             Err(error) => return Outcome::internal("reading the backup", error),
         };
         // Messages chosen in a search that retention removed since: named, never silently left out.
-        let found: HashSet<(&str, i64, i64)> = messages.iter().map(|m| (m.message.folder.as_str(), m.uid_validity, m.uid)).collect();
+        let found: HashSet<(&str, i64, i64)> =
+            messages.iter().map(|m| (m.message.folder.as_str(), m.uid_validity, m.uid)).collect();
         let gone: Vec<String> = params
             .messages
             .iter()
@@ -86,7 +87,9 @@ impl ImapConnector {
         if messages.is_empty() {
             return Outcome::Failed(match params.messages.is_empty() {
                 true => format!("There is nothing in the backup of {} to copy yet.", work.mailbox_email),
-                false => format!("The chosen messages are no longer in the backup of {} (retention removed them).", work.mailbox_email),
+                false => {
+                    format!("The chosen messages are no longer in the backup of {} (retention removed them).", work.mailbox_email)
+                }
             });
         }
         let mut session = match client::sign_in(&account, &self.reach).await {
@@ -100,7 +103,8 @@ impl ImapConnector {
         // Into the mailbox it came from, the original of a copy in doubt is there anyway.
         let into_source = destination_id == work.mailbox_id;
         let into_folder = params.into_folder.as_deref();
-        let copy = Copy { session: &mut session, account: &account, job_id: &work.job_id, keep_both, into_source, copied, into_folder };
+        let copy =
+            Copy { session: &mut session, account: &account, job_id: &work.job_id, keep_both, into_source, copied, into_folder };
         let outcome = match self.append_all(copy, messages, &mut run).await {
             Ok(()) => run.outcome(),
             Err(outcome) => outcome,

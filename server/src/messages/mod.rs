@@ -21,8 +21,7 @@ use crate::db::{rfc3339, Backend};
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::imap::store::{Located, ObjectStore};
-use crate::search::index::{HIT_END, HIT_START};
-use crate::search::query::{Search, Value, SNIPPET_CHARS};
+use crate::search::query::{Search, Value};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -55,7 +54,9 @@ struct HitRow {
 }
 
 impl HitRow {
-    fn hit(self) -> MessageHit {
+    /// The row as the API shows it; its snippet around these words (none: its first words).
+    fn hit(self, words: &[String]) -> MessageHit {
+        let snippet = crate::search::query::snippet(self.snippet.as_deref().unwrap_or(""), words);
         MessageHit {
             id: self.id,
             mailbox_id: self.mailbox_id,
@@ -68,36 +69,9 @@ impl HitRow {
             size: self.size.max(0) as u64,
             has_attachments: self.has_attachment != 0,
             deleted_at: self.deleted_at.map(rfc3339),
-            snippet: snippet(self.snippet.as_deref().unwrap_or("")),
+            snippet: snippet.into_iter().map(|(text, hit)| SnippetPart { text, hit }).collect(),
         }
     }
-}
-
-/// A snippet's text cut into parts at the marks around the words that matched. Text without
-/// marks (no words searched) ends at a word with "…" when it was cut.
-fn snippet(text: &str) -> Vec<SnippetPart> {
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(HIT_START) {
-        if start > 0 {
-            parts.push(SnippetPart { text: rest[..start].to_owned(), hit: false });
-        }
-        let after = &rest[start + HIT_START.len_utf8()..];
-        let end = after.find(HIT_END).unwrap_or(after.len());
-        parts.push(SnippetPart { text: after[..end].to_owned(), hit: true });
-        rest = after.get(end + HIT_END.len_utf8()..).unwrap_or("");
-    }
-    if !rest.is_empty() {
-        let mut tail = rest.replace([HIT_START, HIT_END], "");
-        if parts.is_empty() && tail.chars().count() as i64 >= SNIPPET_CHARS {
-            if let Some(space) = tail.rfind(' ') {
-                tail.truncate(space);
-            }
-            tail.push_str(" …");
-        }
-        parts.push(SnippetPart { text: tail, hit: false });
-    }
-    parts
 }
 
 /// Searches the messages of every backup the user may see.
@@ -119,16 +93,29 @@ pub async fn search_messages(
     let (scope, scope_id) = access::scope(&user).condition();
     let offset = u64::from(page - 1) * u64::from(per_page);
     let statements = search.statements(Backend::of(&state.db), scope, per_page, offset);
-    let mut rows = sqlx::query_as::<_, HitRow>(&statements.page).bind(scope_id);
+    let mut ids = sqlx::query_as::<_, (i64,)>(&statements.ids).bind(scope_id);
     let mut count = sqlx::query_as::<_, (i64,)>(&statements.count).bind(scope_id);
     for value in &statements.values {
-        (rows, count) = match value {
-            Value::Text(text) => (rows.bind(text.clone()), count.bind(text.clone())),
-            Value::Number(number) => (rows.bind(*number), count.bind(*number)),
+        (ids, count) = match value {
+            Value::Text(text) => (ids.bind(text.clone()), count.bind(text.clone())),
+            Value::Number(number) => (ids.bind(*number), count.bind(*number)),
         };
     }
-    let (rows, (total,)) = tokio::try_join!(rows.fetch_all(&state.db), count.fetch_one(&state.db))?;
-    Ok(Json(Page { items: rows.into_iter().map(HitRow::hit).collect(), total: total.max(0) as u64, page, per_page }))
+    let (ids, (total,)) = tokio::try_join!(ids.fetch_all(&state.db), count.fetch_one(&state.db))?;
+    // The page's rows in full, put back in the page's order.
+    let mut rows = Vec::new();
+    if !ids.is_empty() {
+        let sql = Search::rows(ids.len());
+        let mut query = sqlx::query_as::<_, HitRow>(&sql);
+        for (id,) in &ids {
+            query = query.bind(id);
+        }
+        rows = query.fetch_all(&state.db).await?;
+        let place: std::collections::HashMap<i64, usize> = ids.iter().enumerate().map(|(i, (id,))| (*id, i)).collect();
+        rows.sort_by_key(|row| place.get(&row.id).copied().unwrap_or(usize::MAX));
+    }
+    let items = rows.into_iter().map(|row| row.hit(&search.words)).collect();
+    Ok(Json(Page { items, total: total.max(0) as u64, page, per_page }))
 }
 
 /// A message's row and its bytes, read from the backup.
@@ -184,7 +171,7 @@ pub async fn preview_message(
     .map_err(|e| AppError::internal(format!("reading a message: {e}")))?;
     let read = read.ok_or_else(|| AppError::internal(format!("message {id} could not be parsed")))?;
     Ok(Json(MessagePreview {
-        hit: row.hit(),
+        hit: row.hit(&[]),
         headers: read.headers,
         text: read.text,
         has_html: read.has_html,
@@ -228,7 +215,8 @@ pub async fn message_html(
     .await
     .map_err(|e| AppError::internal(format!("reading a message: {e}")))?;
     let body = page.ok_or_else(|| AppError::not_found("This message has no HTML body; its text is in the preview."))?;
-    let document = format!("<!doctype html><html><head><meta charset=\"utf-8\"><base target=\"_blank\"></head><body>{body}</body></html>");
+    let document =
+        format!("<!doctype html><html><head><meta charset=\"utf-8\"><base target=\"_blank\"></head><body>{body}</body></html>");
     let mut response = document.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -265,23 +253,11 @@ pub async fn message_attachment(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
     // RFC 8187: `*` is not an attr-char either.
-    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20").replace('*', "%2A");
+    let encoded: String =
+        form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20").replace('*', "%2A");
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_snippet_is_cut_at_the_marks() {
-        let parts = snippet("…the \u{2}invoice\u{3} for \u{2}May\u{3}");
-        let texts: Vec<(&str, bool)> = parts.iter().map(|p| (p.text.as_str(), p.hit)).collect();
-        assert_eq!(texts, [("…the ", false), ("invoice", true), (" for ", false), ("May", true)]);
-        assert_eq!(snippet(""), []);
-    }
 }

@@ -81,7 +81,11 @@ pub(super) fn attachment_name(part: &mail_parser::MessagePart<'_>, index: usize)
     // No control characters, and no direction marks that would show "exe.pdf" for "fdp.exe".
     let name: String = base
         .chars()
-        .filter(|c| !c.is_control() && *c != '"' && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .filter(|c| {
+            !c.is_control()
+                && *c != '"'
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
         .take(150)
         .collect();
     let name = name.trim().trim_start_matches('.').to_owned();

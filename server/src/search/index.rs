@@ -17,6 +17,20 @@ pub const PG_DOCUMENT: &str =
 pub async fn setup(db: &Db) -> Result<(), sqlx::Error> {
     let statements: &[&str] = match Backend::of(db) {
         Backend::Sqlite => &[
+            // What a search filters and sorts on, keyed by the message's ID as the rowid the
+            // full-text index gives: sorting the matches of a common word reads these narrow
+            // rows, not the whole index rows (`query.rs`).
+            "CREATE TABLE IF NOT EXISTS message_facts (id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, folder TEXT NOT NULL, \
+             sender TEXT NOT NULL, recipients TEXT NOT NULL, sent_at INTEGER, has_attachment INTEGER NOT NULL, size INTEGER NOT NULL, \
+             deleted_at INTEGER)",
+            "CREATE INDEX IF NOT EXISTS message_facts_date ON message_facts (mailbox_id, sent_at)",
+            "CREATE TRIGGER IF NOT EXISTS message_facts_added AFTER INSERT ON message_search BEGIN \
+             INSERT INTO message_facts VALUES (new.id, new.mailbox_id, new.folder, new.sender, new.recipients, new.sent_at, \
+             new.has_attachment, new.size, new.deleted_at); END",
+            "CREATE TRIGGER IF NOT EXISTS message_facts_removed AFTER DELETE ON message_search BEGIN \
+             DELETE FROM message_facts WHERE id = old.id; END",
+            "CREATE TRIGGER IF NOT EXISTS message_facts_deleted AFTER UPDATE OF deleted_at ON message_search BEGIN \
+             UPDATE message_facts SET deleted_at = new.deleted_at WHERE id = new.id; END",
             "CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5(subject, sender, recipients, body, \
              content='message_search', content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
             "CREATE TRIGGER IF NOT EXISTS message_search_indexed AFTER INSERT ON message_search BEGIN \
@@ -101,7 +115,7 @@ pub async fn insert(connection: &mut sqlx::AnyConnection, backend: Backend, rows
 }
 
 /// The shortest word searched as the start of words too.
-const PREFIX_FROM: usize = 3;
+pub const PREFIX_FROM: usize = 3;
 
 /// The words of a search as the database's full-text query: every word, each as a word or the
 /// start of one. `None` without words.
@@ -122,8 +136,3 @@ pub fn full_text_query(backend: Backend, words: &[String]) -> Option<String> {
         }
     })
 }
-
-/// Marks around the words that matched in a snippet: characters no message text keeps
-/// (`text::clean` turned control characters into spaces).
-pub const HIT_START: char = '\u{2}';
-pub const HIT_END: char = '\u{3}';

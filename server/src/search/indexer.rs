@@ -76,7 +76,10 @@ pub async fn run(db: &Db, data_dir: &Path) -> Result<u64, sqlx::Error> {
             .iter()
             .enumerate()
             .filter_map(|(i, m)| {
-                Some((i, Located { content_hash: m.content_hash.clone(), pack: m.pack.clone()?, offset: m.pack_offset?, size: m.size }))
+                Some((
+                    i,
+                    Located { content_hash: m.content_hash.clone(), pack: m.pack.clone()?, offset: m.pack_offset?, size: m.size },
+                ))
             })
             .unzip();
         let contents = store.read(located).await.map_err(sqlx::Error::Io)?;

@@ -3,7 +3,7 @@
 //! by the database's own full-text search (`index.rs`: SQLite FTS5, PostgreSQL tsvector + GIN),
 //! so it works on both databases and on every instance.
 
-pub mod indexer;
 pub mod index;
+pub mod indexer;
 pub mod query;
 pub mod text;

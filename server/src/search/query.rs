@@ -1,5 +1,8 @@
 //! A search of the messages inside backups as SQL, on either database: the full-text part in
-//! each one's words (`index.rs`), the filters and orders the same on both.
+//! each one's words (`index.rs`), the filters and orders the same on both. A search is two
+//! steps: the IDs of one page, in order (filtered and sorted over narrow rows: on SQLite
+//! `message_facts`, on PostgreSQL `message_search` itself), then those rows in full; and a
+//! count. Reading the whole rows of every match to sort them cost several times more.
 
 use portal_api::MessageSort;
 
@@ -30,23 +33,20 @@ pub enum Value {
     Number(i64),
 }
 
-/// The statements of a search: its page and its total, with the values they bind after the
-/// scope's own (`$1`).
+/// The statements of a search: its page's IDs in order, and its total, with the values they
+/// bind after the scope's own (`$1`).
 pub struct Statements {
-    pub page: String,
+    pub ids: String,
     pub count: String,
     pub values: Vec<Value>,
 }
 
-/// The columns every search row has (`messages::HitRow`); `{snippet}` is the last.
-const COLUMNS: &str = "s.id, s.mailbox_id, m.email AS mailbox, s.folder, s.sender, s.recipients, s.subject, s.sent_at, \
-                       s.size, s.has_attachment, s.deleted_at";
+/// The columns every search row has (`messages::HitRow`).
+pub const COLUMNS: &str = "s.id, s.mailbox_id, m.email AS mailbox, s.folder, s.sender, s.recipients, s.subject, s.sent_at, \
+                           s.size, s.has_attachment, s.deleted_at";
 
-/// The join from an index row to its mailbox (its address, and the scope's owners).
-const JOINS: &str = "JOIN mailboxes m ON m.id = s.mailbox_id JOIN organisations o ON o.id = m.organisation_id";
-
-/// How much of a message's text starts a snippet when no words were searched for.
-pub const SNIPPET_CHARS: i64 = 240;
+/// Characters of a message's text a result's snippet is taken from.
+pub const SNIPPET_SOURCE_CHARS: i64 = 10_000;
 
 impl Search {
     /// The statements for this search within `scope` (a condition on `m` and `o` whose one
@@ -57,81 +57,154 @@ impl Search {
             values.push(value);
             format!("${}", values.len() + 1)
         };
-        let mut conditions = vec![format!("({scope})")];
+        // The narrow rows filtered and sorted: SQLite's `message_facts` (`index.rs`), else the index rows.
+        let n = match backend {
+            Backend::Sqlite => "n",
+            Backend::Postgres => "s",
+        };
+        let mut conditions = vec![format!(
+            "{n}.mailbox_id IN (SELECT m.id FROM mailboxes m JOIN organisations o ON o.id = m.organisation_id WHERE {scope})"
+        )];
         let full_text = full_text_query(backend, &self.words);
-        let (from, snippet, relevance) = match (&full_text, backend) {
+        let (from, relevance) = match (&full_text, backend) {
             (Some(query), Backend::Sqlite) => {
                 let at = next(Value::Text(query.clone()), &mut values);
                 conditions.push(format!("message_fts MATCH {at}"));
-                (
-                    "message_fts f JOIN message_search s ON s.id = f.rowid".to_owned(),
-                    "snippet(message_fts, 3, char(2), char(3), '…', 24)".to_owned(),
-                    Some("bm25(message_fts)".to_owned()),
-                )
+                ("message_fts f JOIN message_facts n ON n.id = f.rowid".to_owned(), Some("bm25(message_fts)".to_owned()))
             }
+            (None, Backend::Sqlite) => ("message_facts n".to_owned(), None),
             (Some(query), Backend::Postgres) => {
                 let at = next(Value::Text(query.clone()), &mut values);
                 let tsquery = format!("to_tsquery('simple'::regconfig, {at})");
                 conditions.push(format!("{PG_DOCUMENT} @@ {tsquery}"));
-                (
-                    "message_search s".to_owned(),
-                    format!(
-                        "ts_headline('simple'::regconfig, s.body, {tsquery}, \
-                         'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30, MinWords=12, MaxFragments=1')"
-                    ),
-                    Some(format!("ts_rank({PG_DOCUMENT}, {tsquery}) DESC")),
-                )
+                ("message_search s".to_owned(), Some(format!("ts_rank({PG_DOCUMENT}, {tsquery}) DESC")))
             }
-            (None, _) => ("message_search s".to_owned(), format!("substr(s.body, 1, {SNIPPET_CHARS})"), None),
+            (None, Backend::Postgres) => ("message_search s".to_owned(), None),
         };
         if let Some(pattern) = &self.from {
-            conditions.push(format!("LOWER(s.sender) LIKE {} ESCAPE '\\'", next(Value::Text(pattern.clone()), &mut values)));
+            conditions.push(format!("LOWER({n}.sender) LIKE {} ESCAPE '\\'", next(Value::Text(pattern.clone()), &mut values)));
         }
         if let Some(pattern) = &self.to {
-            conditions.push(format!("LOWER(s.recipients) LIKE {} ESCAPE '\\'", next(Value::Text(pattern.clone()), &mut values)));
+            conditions
+                .push(format!("LOWER({n}.recipients) LIKE {} ESCAPE '\\'", next(Value::Text(pattern.clone()), &mut values)));
         }
         if let Some(id) = self.mailbox_id {
-            conditions.push(format!("s.mailbox_id = {}", next(Value::Number(id), &mut values)));
+            conditions.push(format!("{n}.mailbox_id = {}", next(Value::Number(id), &mut values)));
         }
         if let Some(folder) = &self.folder {
-            conditions.push(format!("s.folder = {}", next(Value::Text(folder.clone()), &mut values)));
+            conditions.push(format!("{n}.folder = {}", next(Value::Text(folder.clone()), &mut values)));
         }
         if let Some(at) = self.sent_from {
-            conditions.push(format!("s.sent_at >= {}", next(Value::Number(at), &mut values)));
+            conditions.push(format!("{n}.sent_at >= {}", next(Value::Number(at), &mut values)));
         }
         if let Some(at) = self.sent_before {
-            conditions.push(format!("s.sent_at < {}", next(Value::Number(at), &mut values)));
+            conditions.push(format!("{n}.sent_at < {}", next(Value::Number(at), &mut values)));
         }
         if let Some(has) = self.has_attachment {
-            conditions.push(format!("s.has_attachment = {}", i32::from(has)));
+            conditions.push(format!("{n}.has_attachment = {}", i32::from(has)));
         }
         match self.deleted {
-            Some(true) => conditions.push("s.deleted_at IS NOT NULL".to_owned()),
-            Some(false) => conditions.push("s.deleted_at IS NULL".to_owned()),
+            Some(true) => conditions.push(format!("{n}.deleted_at IS NOT NULL")),
+            Some(false) => conditions.push(format!("{n}.deleted_at IS NULL")),
             None => {}
         }
-        let newest = "s.sent_at DESC NULLS LAST, s.id DESC";
+        let newest = format!("{n}.sent_at DESC NULLS LAST, {n}.id DESC");
         let order = match (self.sort.unwrap_or(MessageSort::Newest), &relevance) {
             (MessageSort::Relevance, Some(rank)) => format!("{rank}, {newest}"),
-            (MessageSort::Newest | MessageSort::Relevance, _) => newest.to_owned(),
-            (MessageSort::Oldest, _) => "s.sent_at ASC NULLS LAST, s.id ASC".to_owned(),
-            (MessageSort::Largest, _) => format!("s.size DESC, {newest}"),
-            (MessageSort::RecentlyDeleted, _) => format!("s.deleted_at DESC NULLS LAST, {newest}"),
+            (MessageSort::Newest | MessageSort::Relevance, _) => newest,
+            (MessageSort::Oldest, _) => format!("{n}.sent_at ASC NULLS LAST, {n}.id ASC"),
+            (MessageSort::Largest, _) => format!("{n}.size DESC, {newest}"),
+            (MessageSort::RecentlyDeleted, _) => format!("{n}.deleted_at DESC NULLS LAST, {newest}"),
         };
         let filter = conditions.join(" AND ");
         Statements {
-            page: format!(
-                "SELECT {COLUMNS}, {snippet} AS snippet FROM {from} {JOINS} WHERE {filter} ORDER BY {order} LIMIT {per_page} OFFSET {offset}"
-            ),
-            count: format!("SELECT COUNT(*) FROM {from} {JOINS} WHERE {filter}"),
+            ids: format!("SELECT {n}.id FROM {from} WHERE {filter} ORDER BY {order} LIMIT {per_page} OFFSET {offset}"),
+            count: format!("SELECT COUNT(*) FROM {from} WHERE {filter}"),
             values,
         }
     }
 
+    /// The rows of these IDs (`$1`…), with the start of each one's text for its snippet.
+    pub fn rows(ids: usize) -> String {
+        let list: Vec<String> = (1..=ids).map(|i| format!("${i}")).collect();
+        format!(
+            "SELECT {COLUMNS}, substr(s.body, 1, {SNIPPET_SOURCE_CHARS}) AS snippet FROM message_search s \
+             JOIN mailboxes m ON m.id = s.mailbox_id WHERE s.id IN ({})",
+            list.join(", ")
+        )
+    }
+
     /// One message by its ID within `scope` (`$1`), as a search row (`$2` is the ID).
     pub fn one(scope: &str) -> String {
-        format!("SELECT {COLUMNS}, substr(s.body, 1, {SNIPPET_CHARS}) AS snippet FROM message_search s {JOINS} WHERE ({scope}) AND s.id = $2")
+        format!(
+            "SELECT {COLUMNS}, substr(s.body, 1, {SNIPPET_SOURCE_CHARS}) AS snippet FROM message_search s \
+             JOIN mailboxes m ON m.id = s.mailbox_id JOIN organisations o ON o.id = m.organisation_id WHERE ({scope}) AND s.id = $2"
+        )
     }
+}
+
+/// Words around the first word found in a message's text (whole words, the found ones marked),
+/// or its first words when none is: `(text, hit)` parts.
+pub fn snippet(text: &str, words: &[String]) -> Vec<(String, bool)> {
+    const BEFORE: usize = 8;
+    const LENGTH: usize = 30;
+    let is_hit = |token: &str| {
+        let token = token.to_lowercase();
+        words
+            .iter()
+            .any(|w| if w.chars().count() >= super::index::PREFIX_FROM { token.starts_with(w.as_str()) } else { token == *w })
+    };
+    // Tokens with the text between them: words are letters and digits, as the index reads them.
+    let mut tokens: Vec<(usize, usize)> = Vec::new();
+    let mut start = None;
+    for (at, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(at),
+            (false, Some(from)) => {
+                tokens.push((from, at));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    let first = tokens.iter().position(|(a, b)| is_hit(&text[*a..*b]));
+    let from = first.map_or(0, |i| i.saturating_sub(BEFORE));
+    let to = (from + LENGTH).min(tokens.len());
+    let mut parts: Vec<(String, bool)> = Vec::new();
+    if from > 0 {
+        parts.push(("… ".to_owned(), false));
+    }
+    let mut cursor = tokens[from].0;
+    for &(a, b) in &tokens[from..to] {
+        let hit = first.is_some() && is_hit(&text[a..b]);
+        let between = &text[cursor..a];
+        match (hit, parts.last_mut()) {
+            (false, Some((last, false))) => {
+                last.push_str(between);
+                last.push_str(&text[a..b]);
+            }
+            (false, _) => parts.push((format!("{between}{}", &text[a..b]), false)),
+            (true, Some((last, false))) => {
+                last.push_str(between);
+                parts.push((text[a..b].to_owned(), true));
+            }
+            (true, _) => {
+                if !between.is_empty() {
+                    parts.push((between.to_owned(), false));
+                }
+                parts.push((text[a..b].to_owned(), true));
+            }
+        }
+        cursor = b;
+    }
+    if to < tokens.len() {
+        parts.push((" …".to_owned(), false));
+    }
+    parts.retain(|(t, _)| !t.is_empty());
+    parts
 }
 
 #[cfg(test)]
@@ -149,13 +222,34 @@ mod tests {
             ..Search::default()
         };
         let sqlite = search.statements(Backend::Sqlite, "m.id = $1", 50, 0);
-        assert!(sqlite.page.contains("message_fts MATCH $2"), "{}", sqlite.page);
-        assert!(sqlite.page.contains("LOWER(s.sender) LIKE $3"));
-        assert!(sqlite.page.contains("s.mailbox_id = $4"));
-        assert!(sqlite.page.contains("ORDER BY bm25(message_fts), s.sent_at DESC"));
+        assert!(sqlite.ids.contains("message_fts MATCH $2"), "{}", sqlite.ids);
+        assert!(sqlite.ids.contains("LOWER(n.sender) LIKE $3"));
+        assert!(sqlite.ids.contains("n.mailbox_id = $4"));
+        assert!(sqlite.ids.contains("ORDER BY bm25(message_fts), n.sent_at DESC"));
         assert_eq!(sqlite.values, [Value::Text("\"invoice\"*".into()), Value::Text("%ann%".into()), Value::Number(7)]);
         let postgres = search.statements(Backend::Postgres, "m.id = $1", 50, 0);
-        assert!(postgres.page.contains("@@ to_tsquery('simple'::regconfig, $2)"));
+        assert!(postgres.ids.contains("@@ to_tsquery('simple'::regconfig, $2)"));
         assert_eq!(postgres.values[0], Value::Text("invoice:*".into()));
+    }
+
+    #[test]
+    fn a_snippet_marks_whole_words_around_the_first_one_found() {
+        let words = vec!["invoic".to_owned(), "may".to_owned()];
+        let text = "one two three four five six seven eight nine ten: the Invoice for May, paid.";
+        let parts = snippet(text, &words);
+        let shown: Vec<(&str, bool)> = parts.iter().map(|(t, h)| (t.as_str(), *h)).collect();
+        assert_eq!(
+            shown,
+            [
+                ("… four five six seven eight nine ten: the ", false),
+                ("Invoice", true),
+                (" for ", false),
+                ("May", true),
+                (", paid", false)
+            ]
+        );
+        let none = snippet("Hello there", &words);
+        assert_eq!(none, [("Hello there".to_owned(), false)]);
+        assert!(snippet("", &words).is_empty());
     }
 }

@@ -92,11 +92,7 @@ fn bounded(mut text: String, chars: usize) -> String {
 /// The words of a search, as the index tokenizes them: letters and digits, lower-cased; at
 /// most 16 (a longer text adds nothing a person meant).
 pub fn words(q: &str) -> Vec<String> {
-    q.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
-        .take(16)
-        .collect()
+    q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).take(16).collect()
 }
 
 #[cfg(test)]
