@@ -425,7 +425,8 @@ pub struct NewJob {
     /// all of this mailbox); empty: the folders asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<i64>,
-    /// Restore of chosen messages: into their own folders (default) or a new "Restored YYYY-MM-DD" folder.
+    /// Restore: into the folders the messages were in (default), or all into one new folder
+    /// "Restored YYYY-MM-DD" (chosen messages, or whole folders alike).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_to: Option<crate::RestoreTo>,
 }

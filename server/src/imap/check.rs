@@ -132,8 +132,12 @@ pub async fn check(db: &Db, data_dir: &Path, repair: bool) -> Result<Report, Che
         last_objects_after_repair(db, &mut packs).await?;
     }
     messages_without_content(db, &mut report).await?;
+    // Packs that compaction took out of use: the pruning deletes them after a grace period
+    // (a restore may still be reading one); neither a problem nor the check's to delete.
+    let retired: std::collections::HashSet<String> =
+        sqlx::query_as::<_, (String,)>("SELECT pack FROM retired_packs").fetch_all(db).await?.into_iter().map(|(p,)| p).collect();
     let (mut report, (packs_deleted, bytes_freed)) =
-        tokio::task::spawn_blocking(move || scan_packs(&store, packs, report, repairing)).await??;
+        tokio::task::spawn_blocking(move || scan_packs(&store, packs, &retired, report, repairing)).await??;
     if repairing {
         report.repair = Repair::Done { rows_deleted, packs_deleted, bytes_freed };
     }
@@ -359,6 +363,7 @@ async fn messages_without_content(db: &Db, report: &mut Report) -> Result<(), Ch
 fn scan_packs(
     store: &ObjectStore,
     packs: HashMap<String, PackUse>,
+    retired: &std::collections::HashSet<String>,
     mut report: Report,
     repair: bool,
 ) -> std::io::Result<(Report, (u64, u64))> {
@@ -380,6 +385,7 @@ fn scan_packs(
         report.pack_files += 1;
         let used = packs.get(&name);
         let whole = match used {
+            None if retired.contains(&name) => false,
             None => {
                 report.unindexed_packs += 1;
                 report.unindexed_pack_bytes += len;

@@ -4,7 +4,7 @@
 //! host name's syntax) stay in the handlers, each answered with 422 naming the field.
 
 use portal_api::page::MAX_PER_PAGE;
-use portal_api::{ActivityAction, JobKind, JobSort, JobStatus};
+use portal_api::{ActivityAction, JobKind, JobSort, JobStatus, MessageSort};
 use serde_json::{json, Value};
 
 fn names<T: Copy>(values: &[T], name: impl Fn(T) -> &'static str) -> Value {
@@ -47,6 +47,12 @@ pub fn complete(document: &mut Value) {
                     }
                     ("get", "/api/jobs", "sort") => *schema = json!({ "type": "string", "enum": names(&JobSort::ALL, JobSort::as_str) }),
                     ("get", "/api/downloads/{id}/file", "expires" | "signature") => parameter["required"] = json!(true),
+                    ("get", "/api/messages", "sort") => {
+                        *schema = json!({ "type": "string", "enum": or_empty(names(&MessageSort::ALL, MessageSort::as_str)) })
+                    }
+                    ("get", "/api/messages", "after" | "before") => {
+                        *schema = json!({ "anyOf": [{ "type": "string", "format": "date" }, { "type": "string", "maxLength": 0 }] })
+                    }
                     _ => {}
                 }
             }
@@ -67,6 +73,7 @@ pub fn complete(document: &mut Value) {
     set("SignInRequest", "password", json!({ "minLength": 1 }));
     set("ForceBackupsRequest", "status", json!({ "type": ["string", "null"], "enum": with(or_empty(backup_statuses.clone()), Value::Null) }));
     set("NewJob", "kind", json!({ "type": "string", "enum": job_kinds, "description": "Migrate, restore or download." }));
+    set("NewJob", "messages", json!({ "maxItems": crate::listing::MAX_CHOSEN_MESSAGES }));
     for (schema, property) in [("DestinationPassword", "password"), ("ImapPassword", "password"), ("ImapMailboxRequest", "password")] {
         set(schema, property, json!({ "minLength": 1, "maxLength": 1024 }));
     }

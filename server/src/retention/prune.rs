@@ -255,6 +255,8 @@ pub fn spawn(db: Db, data_dir: PathBuf) {
         let store = ObjectStore::new(&data_dir);
         tokio::time::sleep(FIRST_RUN).await;
         let mut every = tokio::time::interval(SWEEP_EVERY);
+        // Ticks missed during a long run are not made up at once.
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_run: Option<i64> = None;
         loop {
             every.tick().await;
