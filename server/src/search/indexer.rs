@@ -141,13 +141,26 @@ pub async fn run(db: &Db, data_dir: &Path) -> Result<u64, sqlx::Error> {
 /// few minutes. A failure is logged and tried again next time.
 pub fn spawn(db: Db, data_dir: std::path::PathBuf) {
     tokio::spawn(async move {
+        let mut failures = 0_u32;
         loop {
-            match run(&db, &data_dir).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(messages = count, "messages indexed for search"),
-                Err(error) => tracing::warn!(%error, "indexing messages for search stopped; it goes on at the next backup"),
-            }
-            let _ = tokio::time::timeout(EVERY, WANTED.notified()).await;
+            let wait = match run(&db, &data_dir).await {
+                Ok(count) => {
+                    if count > 0 {
+                        tracing::info!(messages = count, "messages indexed for search");
+                    }
+                    failures = 0;
+                    EVERY
+                }
+                Err(error) => {
+                    // A busy database (a backup writing) or one away: tried again soon, less
+                    // often while it lasts.
+                    failures = failures.saturating_add(1);
+                    let wait = Duration::from_secs(1 << failures.min(6));
+                    tracing::warn!(%error, retry_in_secs = wait.as_secs(), "indexing messages for search stopped; it goes on shortly");
+                    wait
+                }
+            };
+            let _ = tokio::time::timeout(wait, WANTED.notified()).await;
         }
     });
 }
