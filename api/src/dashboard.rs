@@ -31,6 +31,26 @@ pub struct Dashboard {
     /// room, and for everyone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_warning: Option<ServiceStorage>,
+    /// Storage per organisation the user administers, with what the last pruning by retention
+    /// removed (so the figure before it is `used_bytes + last_pruned_bytes`); empty for end users.
+    #[serde(default)]
+    pub organisations: Vec<OrganisationStorage>,
+}
+
+/// One organisation's backups: what they hold, against its quota, and the last pruning.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrganisationStorage {
+    pub organisation_id: i64,
+    pub organisation: String,
+    pub used_bytes: u64,
+    /// 0: no limit.
+    pub quota_bytes: u64,
+    /// Days a message deleted from its mailbox is kept; none: for ever.
+    pub keep_deleted_days: Option<u32>,
+    /// When retention last pruned its backups (RFC 3339), and what it removed then.
+    pub last_pruned_at: Option<String>,
+    pub last_pruned_bytes: u64,
 }
 
 /// The room left where this service keeps its backups (the file system of its data folder).

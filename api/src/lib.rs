@@ -33,7 +33,7 @@ pub use credentials::{
     BackupAdminSignIn, BrokenCredential, ConsentStart, Credential, CredentialEvent, CredentialKind, CredentialState, Credentials,
     DeviceFlow, DeviceFlowStatus, ExpiringCredential, OrganisationSummary,
 };
-pub use dashboard::{Dashboard, KindCounts, ServiceStorage, StaleAccount, Storage};
+pub use dashboard::{Dashboard, KindCounts, OrganisationStorage, ServiceStorage, StaleAccount, Storage};
 pub use integrations::{
     CreatedWebhook, Delivery, DeliveryAttempt, DeliveryStatus, EventType, HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest, NewWebhook,
     TicketRef, Webhook,

@@ -80,7 +80,9 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
         }
         _ => 0,
     };
+    let organisations = organisation_storage(&state, &user).await?;
     Ok(Json(Dashboard {
+        organisations,
         failed_deliveries,
         need_reauthentication,
         expiring,
@@ -122,4 +124,30 @@ async fn service_storage_warning(config: &Config) -> Option<ServiceStorage> {
             None
         }
     }
+}
+
+/// Storage per organisation the user administers, and what retention last pruned of it.
+async fn organisation_storage(state: &AppState, user: &CurrentUser) -> AppResult<Vec<portal_api::OrganisationStorage>> {
+    let Some((condition, id)) = crate::access::scope(user).organisation_condition() else { return Ok(Vec::new()) };
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(i64, String, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT o.id, o.name, (SELECT CAST(SUM(m.storage_used_bytes) AS BIGINT) FROM mailboxes m WHERE m.organisation_id = o.id), \
+                o.storage_quota_bytes, r.keep_deleted_days, r.last_pruned_at, r.last_pruned_bytes \
+         FROM organisations o LEFT JOIN retention r ON r.organisation_id = o.id WHERE {condition} ORDER BY o.name"
+    ))
+    .bind(id)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(organisation_id, organisation, used, quota, keep, pruned_at, pruned)| portal_api::OrganisationStorage {
+            organisation_id,
+            organisation,
+            used_bytes: used.unwrap_or(0).max(0) as u64,
+            quota_bytes: quota.max(0) as u64,
+            keep_deleted_days: keep.and_then(|d| u32::try_from(d).ok()),
+            last_pruned_at: pruned_at.map(rfc3339),
+            last_pruned_bytes: pruned.unwrap_or(0).max(0) as u64,
+        })
+        .collect())
 }

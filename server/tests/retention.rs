@@ -341,6 +341,11 @@ async fn a_retention_of_one_day_prunes_a_message_deleted_two_days_ago_and_keeps_
     assert_eq!((after.last_pruned_messages, after.last_pruned_bytes), (3, summary.bytes));
     assert_eq!(after.last_pruned_at, Some(portal_server::db::rfc3339(now)));
     assert_eq!(after.storage_used_bytes, before.storage_used_bytes - summary.bytes);
+    // The dashboard shows it per organisation: used now, and what the pruning removed.
+    let dashboard: portal_api::Dashboard = body_json(imap.app.get_as(admin, "/api/dashboard").await).await;
+    let acme = dashboard.organisations.iter().find(|o| o.organisation_id == ACME).expect("the admin's organisation");
+    assert_eq!((acme.used_bytes, acme.last_pruned_bytes, acme.keep_deleted_days), (after.storage_used_bytes, summary.bytes, Some(1)));
+    assert_eq!(dashboard.organisations.len(), 1, "an admin sees their organisation only");
     let (actor, object): (String, Option<String>) =
         sqlx::query_as("SELECT actor, object FROM activity WHERE action = $1 AND organisation_id = $2")
             .bind("retention.pruned")

@@ -314,9 +314,6 @@ async fn delete_dead(
 }
 
 async fn retire(tx: &mut sqlx::Transaction<'_, sqlx::Any>, pack: &str, now: i64) -> Result<(), sqlx::Error> {
-    // The grace period counts from the moment the pack left use, not from the run's start
-    // (a long run, or a clock given by a test, could make it shorter).
-    let now = now.max(crate::db::now_ms());
     sqlx::query(
         "INSERT INTO retired_packs (pack, retired_at) VALUES ($1, $2) \
          ON CONFLICT (pack) DO UPDATE SET retired_at = excluded.retired_at",
