@@ -4,14 +4,13 @@
 -- When a backup found the message gone from its folder at the mail server (Unix ms); the
 -- backup keeps it. NULL: still there at the last backup.
 ALTER TABLE backup_messages ADD COLUMN deleted_at BIGINT;
-CREATE INDEX backup_messages_deleted ON backup_messages (mailbox_id, deleted_at);
+-- Partial: a backup's inserts (never deleted yet) do not touch it.
+CREATE INDEX backup_messages_deleted ON backup_messages (mailbox_id, deleted_at) WHERE deleted_at IS NOT NULL;
 -- Whether the message is in the search index yet: the indexer reads the messages a backup
 -- saved right after it, off the backup's path (`search/indexer.rs`); those backed up before
 -- the index existed start at 0 too.
 ALTER TABLE backup_messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX backup_messages_to_index ON backup_messages (indexed) WHERE indexed = 0;
--- Whether any message still points at a content: what pruning and compaction ask.
-CREATE INDEX backup_messages_content ON backup_messages (content_hash);
 
 -- One row per message of a backup, for search and preview: what a reader looks for, read once
 -- just after the message is backed up. The words are indexed by the database's own full-text search
