@@ -8,7 +8,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::{bench, imap, load, run_command, tools, Result, TestServer};
+use crate::measure::{verdict, wait_until_idle};
+use crate::{imap, load, run_command, tools, Result, TestServer};
 
 /// The server's peak resident memory while it backs up or downloads a 1 GB mailbox.
 const PEAK_RSS_BUDGET_MB: f64 = 200.0;
@@ -38,7 +39,7 @@ pub fn memory(over: &mut Vec<String>) -> Result {
 
     // A quiet server: the demo's scripted jobs run at once and no scheduled backup falls due.
     let mut server = TestServer::start("release", &[("PORTAL_DEMO_STEP_MS", "0"), ("PORTAL_BACKUP_INTERVAL_HOURS", "100000")])?;
-    bench::wait_until_idle(server.port)?;
+    wait_until_idle(server.port)?;
     let pid = server.pid();
     let at_rest = status_kb(pid, "VmRSS")?;
     println!("  at rest, after the demo's jobs: {}", mb(at_rest));
@@ -65,8 +66,8 @@ pub fn memory(over: &mut Vec<String>) -> Result {
 
     let download_peak = mbox.peak_kb.max(zip.peak_kb).max(sent.peak_kb);
     let name = |what: &str| format!("peak RSS, {what} of a {:.1} GB mailbox", bytes as f64 / 1e9);
-    println!("{}", bench::verdict(&name("backup"), backup.peak_kb as f64 / 1024.0, PEAK_RSS_BUDGET_MB, "MB", over));
-    println!("{}", bench::verdict(&name("download"), download_peak as f64 / 1024.0, PEAK_RSS_BUDGET_MB, "MB", over));
+    println!("{}", verdict(&name("backup"), backup.peak_kb as f64 / 1024.0, PEAK_RSS_BUDGET_MB, "MB", over));
+    println!("{}", verdict(&name("download"), download_peak as f64 / 1024.0, PEAK_RSS_BUDGET_MB, "MB", over));
     Ok(())
 }
 

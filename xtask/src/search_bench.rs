@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use testkit::{Dovecot, Seed, User};
 
-use crate::bench::{verdict, wait_until_idle};
+use crate::measure::{verdict, wait_until_idle};
 use crate::{imap, load, tools, Result, TestServer};
 
 const MESSAGES: usize = 100_000;
