@@ -11,9 +11,9 @@ use portal_api::{
     jobs::DestinationPassword, ActivityEntry, ActivityQuery, ApiToken, BackupAdminSignIn, BackupHistory, BackupRow, BackupsQuery,
     ConnectionTest, ConsentStart, CreatedApiToken, CreatedWebhook, Credentials, Dashboard, Delivery, DeviceFlow,
     ForceBackupsRequest, ForceBackupsResult, HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest, ImapMailboxRequest,
-    ImapPassword, JobKind, JobRow, JobSort, JobStatus, JobsQuery, NewApiToken, NewJob, NewWebhook, OrganisationMailbox,
-    OrganisationSummary, Page, Problem, SessionInfo, SignInRequest, SkippedItem, StatusCount, Webhook, CSRF_HEADER,
-    REQUEST_ID_HEADER,
+    ImapPassword, JobKind, JobRow, JobSort, JobStatus, JobsQuery, LegalHold, MessageHit, MessagePreview, MessagesQuery,
+    NewApiToken, NewJob, NewWebhook, OrganisationMailbox, OrganisationSummary, Page, Problem, Retention, RetentionInput,
+    SessionInfo, SignInRequest, SkippedItem, StatusCount, Webhook, CSRF_HEADER, REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -472,4 +472,78 @@ fn activity_pairs(query: &ActivityQuery) -> Vec<(&'static str, String)> {
         pairs.push(("per_page", per_page.to_string()));
     }
     pairs
+}
+
+/// A page of the messages found in the backups the user may see.
+pub async fn messages(query: &MessagesQuery) -> Result<Page<MessageHit>, ApiError> {
+    get(&format!("/api/messages{}", query_string(&message_pairs(query)))).await
+}
+
+/// The query of a message search, in the order the page's address has it (empty values left out).
+pub fn message_pairs(query: &MessagesQuery) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    let texts = [("q", &query.q), ("from", &query.from), ("to", &query.to)];
+    for (key, value) in texts {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            pairs.push((key, value.to_owned()));
+        }
+    }
+    if let Some(mailbox_id) = query.mailbox_id {
+        pairs.push(("mailbox_id", mailbox_id.to_string()));
+    }
+    let more = [("folder", &query.folder), ("after", &query.after), ("before", &query.before)];
+    for (key, value) in more {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            pairs.push((key, value.to_owned()));
+        }
+    }
+    for (key, value) in [("has_attachment", query.has_attachment), ("deleted", query.deleted)] {
+        if let Some(value) = value {
+            pairs.push((key, value.to_string()));
+        }
+    }
+    if let Some(sort) = query.sort.as_deref().filter(|v| !v.is_empty()) {
+        pairs.push(("sort", sort.to_owned()));
+    }
+    if let Some(page) = query.page {
+        pairs.push(("page", page.to_string()));
+    }
+    if let Some(per_page) = query.per_page {
+        pairs.push(("per_page", per_page.to_string()));
+    }
+    pairs
+}
+
+/// One message of a backup, read for its preview.
+pub async fn message(id: i64) -> Result<MessagePreview, ApiError> {
+    get(&format!("/api/messages/{id}")).await
+}
+
+/// The address of a message's HTML body, made safe (for a sandboxed frame); `remote_images`
+/// keeps the images it loads from other sites.
+pub fn message_html_href(id: i64, remote_images: bool) -> String {
+    if remote_images {
+        format!("/api/messages/{id}/html?images=remote")
+    } else {
+        format!("/api/messages/{id}/html")
+    }
+}
+
+/// The address of one attachment of a message: a link the browser downloads.
+pub fn attachment_href(id: i64, index: u32) -> String {
+    format!("/api/messages/{id}/attachments/{index}")
+}
+
+/// How long an organisation keeps messages deleted from its mailboxes, and what pruning did.
+pub async fn retention(organisation_id: i64) -> Result<Retention, ApiError> {
+    get(&format!("/api/organisations/{organisation_id}/retention")).await
+}
+
+pub async fn save_retention(organisation_id: i64, input: &RetentionInput) -> Result<Retention, ApiError> {
+    request(Method::PUT, &format!("/api/organisations/{organisation_id}/retention"), Some(input)).await
+}
+
+/// Puts a mailbox on legal hold (retention removes nothing of it) or takes it off.
+pub async fn set_legal_hold(mailbox_id: i64, hold: &LegalHold) -> Result<OrganisationMailbox, ApiError> {
+    request(Method::PUT, &format!("/api/mailboxes/{mailbox_id}/legal-hold"), Some(hold)).await
 }

@@ -44,12 +44,15 @@ pub fn App() -> impl IntoView {
                     <Route path=route!(MIGRATE) view={Lazy::<MigrateRoute>::new()} />
                     <Route path=route!(RESTORE) view={Lazy::<RestoreRoute>::new()} />
                     <Route path=route!(DOWNLOAD) view={Lazy::<DownloadRoute>::new()} />
+                    <Route path=route!(MESSAGES) view={Lazy::<MessagesRoute>::new()} />
+                    <Route path=route!(MESSAGE) view={Lazy::<MessageRoute>::new()} />
                     <Route path=route!(CREDENTIALS) view={Lazy::<CredentialsRoute>::new()} />
                     <Route path=route!(MAILBOXES) view={Lazy::<MailboxesRoute>::new()} />
                     <Route path=route!(INTEGRATIONS) view={Lazy::<IntegrationsRoute>::new()} />
                     <Route path=route!(DELIVERIES) view={Lazy::<DeliveriesRoute>::new()} />
                     <Route path=route!(TOKENS) view={Lazy::<TokensRoute>::new()} />
                     <Route path=route!(ACTIVITY) view={Lazy::<ActivityRoute>::new()} />
+                    <Route path=route!(RETENTION) view={Lazy::<RetentionRoute>::new()} />
                     <Route path=route!(ERROR_TYPES) view={Lazy::<ErrorTypesRoute>::new()} />
                 </ParentRoute>
             </Routes>

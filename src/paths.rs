@@ -34,6 +34,12 @@ addresses! {
     MIGRATE = "/status/migrates/:id";
     RESTORE = "/status/restores/:id";
     DOWNLOAD = "/status/downloads/:id";
+    /// Search messages (in every backup the user may see): `?q=`, `?from=`, `?to=`,
+    /// `?mailbox_id=`, `?folder=`, `?after=`, `?before=` (YYYY-MM-DD), `?has_attachment=`,
+    /// `?deleted=`, `?sort=`, `?page=`.
+    MESSAGES = "/messages";
+    /// One message of a backup, as a route: its address is `message(id)`.
+    MESSAGE = "/messages/:id";
     /// Account Settings › Credentials: `?organisation=`, `?consent=` (back from the identity
     /// provider), `#backup_admin` (one credential, by its kind).
     CREDENTIALS = "/settings/credentials";
@@ -47,6 +53,8 @@ addresses! {
     TOKENS = "/settings/tokens";
     /// Account Settings › Activity (who did what): `?action=`, `?q=`, `?page=`.
     ACTIVITY = "/settings/activity";
+    /// Account Settings › Retention (how long deleted messages are kept, legal hold): `?organisation=`.
+    RETENTION = "/settings/retention";
     /// Help › Error types; `#id` is one of them (`error_type`).
     ERROR_TYPES = "/errors";
 }
@@ -66,6 +74,11 @@ pub fn job(kind: JobKind, id: &str) -> String {
     format!("{}/{id}", jobs(kind))
 }
 
+/// One message of a backup, previewed (`/messages/812`; the route `MESSAGE`).
+pub fn message(id: i64) -> String {
+    format!("{MESSAGES}/{id}")
+}
+
 /// An Account Settings page for one organisation (`/settings/deliveries?organisation=7`).
 pub fn for_organisation(page: &str, organisation_id: i64) -> String {
     format!("{page}?organisation={organisation_id}")
@@ -78,6 +91,8 @@ pub fn error_type(id: &str) -> String {
 
 // A job's route is its list's address and `/:id`, as `job` makes its links.
 const _: () = assert!(is_item_of(MIGRATE, MIGRATES) && is_item_of(RESTORE, RESTORES) && is_item_of(DOWNLOAD, DOWNLOADS));
+// A message's route is the search's address and `/:id`, as `message` makes its links.
+const _: () = assert!(is_item_of(MESSAGE, MESSAGES));
 
 /// Whether `route` is `list` followed by `/:id`.
 const fn is_item_of(route: &str, list: &str) -> bool {

@@ -19,6 +19,9 @@ use crate::pages::integrations::IntegrationsPage;
 use crate::pages::job::{DownloadPage, MigratePage, RestorePage};
 use crate::pages::jobs::{DownloadsPage, MigratesPage, RestoresPage};
 use crate::pages::mailboxes::MailboxesPage;
+use crate::pages::message::MessagePage;
+use crate::pages::messages::MessagesPage;
+use crate::pages::retention::RetentionPage;
 use crate::pages::tokens::TokensPage;
 
 pub struct DashboardRoute;
@@ -172,6 +175,39 @@ impl LazyRoute for ActivityRoute {
     }
     fn view(_this: Self) -> AnyView {
         view! { <ActivityPage /> }.into_any()
+    }
+}
+
+pub struct MessagesRoute;
+#[lazy_route]
+impl LazyRoute for MessagesRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <MessagesPage /> }.into_any()
+    }
+}
+
+pub struct MessageRoute;
+#[lazy_route]
+impl LazyRoute for MessageRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <MessagePage /> }.into_any()
+    }
+}
+
+pub struct RetentionRoute;
+#[lazy_route]
+impl LazyRoute for RetentionRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <RetentionPage /> }.into_any()
     }
 }
 

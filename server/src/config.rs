@@ -234,6 +234,13 @@ pub struct Config {
     /// (`cargo xtask run` and `dev` turn it on; tests leave the data as seeded).
     #[arg(long, env = "PORTAL_DEMO_CYCLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub demo_cycle: bool,
+
+    /// With the demo data: also a real IMAP mailbox, dora@bluebird-imap.example at the Dovecot
+    /// on `HOST:PORT` (plain IMAP, user `dora`, password `imap-demo`, as `cargo xtask` starts
+    /// it) in Bluebird Clinics, with an end user's sign-in for it (the demo password), its
+    /// first backup queued. Only when the demo data is put into an empty database.
+    #[arg(long, env = "PORTAL_SEED_IMAP_DEMO")]
+    pub seed_imap_demo: Option<String>,
 }
 
 /// The client secret the embedded identity provider knows. Public (it is in this file), so
@@ -325,6 +332,7 @@ impl Config {
             demo_extra_jobs: 0,
             demo_step_ms: 0,
             demo_cycle: false,
+            seed_imap_demo: None,
             master_key: None,
             master_key_file: None,
             public_url: None,

@@ -176,6 +176,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let notifier = notify::Notifier::new(db.clone(), secrets.clone(), outgoing.clone(), notify_config);
     if seeded {
         demo_psa(&db, &secrets, &config).await.map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+        seed::imap::seed_if_asked(&db, &secrets, config.seed_imap_demo.as_deref()).await?;
     }
     // The HaloPSA built in is the demo's (its API application's secret is published): a server
     // without the demo data has none.

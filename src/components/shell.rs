@@ -66,10 +66,16 @@ fn SignedIn(user: SessionInfo) -> impl IntoView {
                 <A href=paths::MIGRATES>"Migrates"</A>
                 <A href=paths::RESTORES>"Restores"</A>
                 <A href=paths::DOWNLOADS>"Downloads"</A>
+                {portal_api::Action::ReadMessages.allowed(user.role).then(|| view! {
+                    <A href=paths::MESSAGES>"Search messages"</A>
+                })}
                 {portal_api::Action::ViewSettings.allowed(user.role).then(|| view! {
                     <span class="shell__nav-group">"Account Settings"</span>
                     <A href=paths::CREDENTIALS>"Credentials"</A>
                     <A href=paths::MAILBOXES>"Mailboxes"</A>
+                    {portal_api::Action::ManageRetention.allowed(user.role).then(|| view! {
+                        <A href=paths::RETENTION>"Retention"</A>
+                    })}
                     {portal_api::Action::ManageIntegrations.allowed(user.role).then(|| view! {
                         <A href=paths::INTEGRATIONS>"Integrations"</A>
                         <A href=paths::DELIVERIES>"Deliveries"</A>

@@ -19,6 +19,7 @@ use crate::components::jobs::skipped_items::{OpenedSkipped, SkippedItems, Skippe
 use crate::components::jobs::status_badge::StatusBadge;
 use crate::components::live_list::{use_live_list, LiveListView};
 use crate::components::local_time::LocalTime;
+use crate::components::messages::filter as messages;
 use crate::components::pager::Pager;
 use crate::paths;
 use crate::session::Session;
@@ -156,9 +157,7 @@ fn BackupsTable(
                     <th scope="col">"Status"</th>
                     <th scope="col">"Last backup"</th>
                     <th scope="col">"Last completed"</th>
-                    <Show when=move || may_force.get()>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </Show>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr>
             </thead>
             <tbody>
@@ -194,15 +193,38 @@ fn BackupsTable(
                         </td>
                         <td data-label="Last backup"><LocalTime at=row.last_backup_at.clone() /></td>
                         <td data-label="Last completed"><LocalTime at=row.last_success_at.clone() /></td>
-                        <Show when=move || may_force.get()>
-                            <td data-label="Actions">
-                                <ForceBackupButton mailbox_id=row.mailbox_id mailbox_email=row.mailbox_email.clone() />
-                            </td>
-                        </Show>
+                        <td data-label="Actions" class="backups-table__actions">
+                            {
+                                let (mailbox_id, mailbox_email) = (row.mailbox_id, row.mailbox_email.clone());
+                                view! {
+                                    <Show when=move || may_force.get()>
+                                        <ForceBackupButton mailbox_id mailbox_email=mailbox_email.clone() />
+                                    </Show>
+                                }
+                            }
+                            <MessageLinks mailbox_id=row.mailbox_id mailbox_email=row.mailbox_email.clone() />
+                        </td>
                     </tr>
                 </For>
             </tbody>
         </table>
         <Pager page=pager_page noun="mailboxes".to_owned() href />
     })
+}
+
+/// Search messages in a mailbox's backups, and what was deleted from it most recently (the
+/// backups keep it): on every row, for everyone who sees the row.
+#[component]
+fn MessageLinks(mailbox_id: i64, mailbox_email: String) -> impl IntoView {
+    let (of, from) = (format!(" of {mailbox_email}"), format!(" from {mailbox_email}"));
+    view! {
+        <p class="backups-table__message-links">
+            <A href=messages::of_mailbox(mailbox_id)>
+                "Search messages" <span class="visually-hidden">{of}</span>
+            </A>
+            <A href=messages::recently_deleted(mailbox_id)>
+                "Recently deleted" <span class="visually-hidden">{from}</span>
+            </A>
+        </p>
+    }
 }

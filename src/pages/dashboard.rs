@@ -1,6 +1,7 @@
 //! The backup dashboard: every kind's statuses as counts that lead to the filtered list,
-//! storage against the subscription, the accounts whose backups are getting old, and (for
-//! resellers, to whom the server sends it) a warning when the service's own storage runs short.
+//! storage against the subscription (and by organisation, with its retention), the accounts
+//! whose backups are getting old, and (for resellers, to whom the server sends it) a warning
+//! when the service's own storage runs short.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -12,6 +13,7 @@ use crate::components::credentials::renew_soon::RenewSoon;
 use crate::components::error_notice::ErrorList;
 use crate::components::integrations::failed_deliveries::FailedDeliveries;
 use crate::components::local_time::LocalTime;
+use crate::components::retention::organisation_storage::OrganisationStorageList;
 use crate::live::Live;
 use crate::{api, paths};
 
@@ -102,6 +104,7 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
                 {format!("{} of {} used ({percent}%)", human_bytes(storage.used_bytes), human_bytes(storage.quota_bytes))}
                 {(percent >= 100).then_some(" · Full: new backups stop until storage is added or accounts are removed.")}
             </p>
+            <OrganisationStorageList organisations=dashboard.organisations />
         </article>
         <article class="dashboard__card dashboard__stale">
             <h2>"Backups getting old"</h2>

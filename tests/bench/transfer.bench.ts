@@ -95,6 +95,8 @@ async function routes(page: Page): Promise<Route[]> {
     { path: '/settings/deliveries', heading: 'Deliveries' },
     { path: '/settings/tokens', heading: 'API tokens' },
     { path: '/settings/activity', heading: 'Activity' },
+    { path: '/messages', heading: 'Search messages' },
+    { path: '/settings/retention', heading: 'Retention' },
   ];
   for (const [kind, noun] of [['migrate', 'Migration'], ['restore', 'Restore'], ['download', 'Download']]) {
     const id: string = (await (await page.request.get(`/api/jobs?kind=${kind}&per_page=1`)).json()).items[0].id;

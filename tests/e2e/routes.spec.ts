@@ -22,6 +22,8 @@ const LISTS: Route[] = [
   { path: '/settings/deliveries', heading: 'Deliveries', title: 'Deliveries · Backup Portal' },
   { path: '/settings/tokens', heading: 'API tokens', title: 'API tokens · Backup Portal' },
   { path: '/settings/activity', heading: 'Activity', title: 'Activity · Backup Portal' },
+  { path: '/messages', heading: 'Search messages', title: 'Search messages · Backup Portal' },
+  { path: '/settings/retention', heading: 'Retention', title: 'Retention · Backup Portal' },
 ];
 
 /** One job of each kind, for the pages of a single job. */
@@ -33,6 +35,13 @@ async function jobRoutes(page: Page): Promise<Route[]> {
     const id: string = (await answer.json()).items[0].id;
     routes.push({ path: `/status/${kind}s/${id}`, heading: `${noun} ${id}`, title: `${noun} ${id} · Backup Portal` });
   }
+  // A message's preview: one of the demo IMAP mailbox's, once its first backup holds them.
+  let message: { id: number; subject: string } | undefined;
+  await expect
+    .poll(async () => (message = (await (await page.request.get('/api/messages?per_page=1')).json()).items?.[0]), { timeout: 60_000 })
+    .toBeTruthy();
+  const subject = message!.subject.trim() || '(no subject)';
+  routes.push({ path: `/messages/${message!.id}`, heading: subject, title: `${subject} · Backup Portal` });
   return routes;
 }
 
@@ -98,6 +107,8 @@ test('every page opens from the navigation, and the focus goes to its heading', 
     ['Deliveries', LISTS[9]],
     ['API tokens', LISTS[10]],
     ['Activity', LISTS[11]],
+    ['Search messages', LISTS[12]],
+    ['Retention', LISTS[13]],
     ['Dashboard', LISTS[0]],
     ['Backups', LISTS[1]],
   ] as const) {

@@ -2,9 +2,11 @@
 //! API (Account Settings › Mailboxes): for `cargo xtask run --imap`, the end-to-end specs and
 //! the backup benchmark.
 
+use std::time::{Duration, SystemTime};
+
 use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
 use portal_api::Role;
-use testkit::{Dovecot, User};
+use testkit::{Dovecot, Seed, User};
 
 use crate::{load, Result};
 
@@ -16,18 +18,135 @@ pub const ORGANISATION: i64 = 2;
 /// Where `run --imap` serves IMAP: fixed, since the kept database remembers the mailboxes.
 pub const RUN_PORT: u16 = 10143;
 
-/// Dovecot with `ann` (mail in several folders, one message malformed), `ben` (empty) and
-/// `cara` (empty, a 64 KiB quota: a restore into it ends in Space Full); on `port`, or any.
+/// Dovecot with `ann` (mail in several folders, one message malformed), `ben` (empty), `cara`
+/// (empty, a 64 KiB quota: a restore into it ends in Space Full) and `dora` (a few messages as
+/// people get them: HTML, an attachment, remote images; the server's `--seed-imap-demo` makes
+/// her mailbox and her end user's sign-in); on `port`, or any.
 pub fn demo_dovecot(port: Option<u16>) -> Result<Dovecot> {
-    let users =
-        [User::new("ann", IMAP_PASSWORD), User::new("ben", IMAP_PASSWORD), User::new("cara", IMAP_PASSWORD).with_quota_kib(64)];
+    let users = [
+        User::new("ann", IMAP_PASSWORD),
+        User::new("ben", IMAP_PASSWORD),
+        User::new("cara", IMAP_PASSWORD).with_quota_kib(64),
+        User::new("dora", IMAP_PASSWORD),
+    ];
     let dovecot = match port {
         Some(port) => Dovecot::start_on(&users, port)?,
         None => Dovecot::start(&users)?,
     };
     dovecot.seed("ann", &testkit::sample_mail(&address("ann")))?;
     dovecot.seed("ann", &testkit::bulk_mail(&address("ann"), 200, 4000))?;
+    dovecot.seed("dora", &dora_mail())?;
     Ok(dovecot)
+}
+
+/// `--seed-imap-demo` for a server that should have dora's mailbox and sign-in (`HOST:PORT`).
+pub fn seed_address(dovecot: &Dovecot) -> String {
+    format!("127.0.0.1:{}", dovecot.port)
+}
+
+/// Dora's mail: a word found in one message only ("pelican"), a newsletter in HTML, a rota with
+/// a CSV attachment, a message whose HTML loads an image from another site, a folder of her own
+/// and her sent mail.
+pub fn dora_mail() -> Vec<Seed> {
+    let dora = address("dora");
+    let headers = |from: &str, to: &str, subject: &str, id: &str, date: &str| {
+        format!("From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}@bluebird-imap.example>\r\nDate: {date}\r\nMIME-Version: 1.0\r\n")
+    };
+    let plain = |from: &str, subject: &str, id: &str, date: &str, body: &str| {
+        format!("{}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n", headers(from, &dora, subject, id, date))
+            .into_bytes()
+    };
+    let html = |from: &str, subject: &str, id: &str, date: &str, text: &str, html: &str| {
+        format!(
+            "{}Content-Type: multipart/alternative; boundary=\"ALT\"\r\n\r\n--ALT\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
+             --ALT\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--ALT--\r\n",
+            headers(from, &dora, subject, id, date)
+        )
+        .into_bytes()
+    };
+    let rota = format!(
+        "{}Content-Type: multipart/mixed; boundary=\"MIX\"\r\n\r\n--MIX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         The rota for January is attached. Swap shifts with Ben if you need to.\r\n--MIX\r\n\
+         Content-Type: text/csv; name=\"rota-january.csv\"\r\nContent-Disposition: attachment; filename=\"rota-january.csv\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--MIX--\r\n",
+        headers("Ben Okafor <ben@bluebird-imap.example>", &dora, "Rota for January", "rota", "Tue, 24 Nov 2026 08:30:00 +0000"),
+        "ZGF5LG5hbWUsc2hpZnQKTW9uLERvcmEsZWFybHkKVHVlLEJlbixsYXRlCldlZCxDYXJhLGVhcmx5Cg=="
+    )
+    .into_bytes();
+    let sent = format!(
+        "{}Content-Type: text/plain; charset=utf-8\r\n\r\nThanks Ben, Tuesday works for me.\r\n",
+        headers(
+            &dora,
+            "Ben Okafor <ben@bluebird-imap.example>",
+            "Re: Rota for January",
+            "rota-re",
+            "Tue, 24 Nov 2026 09:02:00 +0000"
+        )
+    )
+    .into_bytes();
+    let at = |folder: &str, raw: Vec<u8>, flags: &str, days_ago: u64| Seed {
+        folder: folder.into(),
+        raw,
+        flags: flags.into(),
+        arrived: SystemTime::now() - Duration::from_secs(days_ago * 86_400),
+    };
+    vec![
+        at(
+            "INBOX",
+            plain(
+                "Harbour Council Roads <roads@harbour-council.example>",
+                "Crossing permit approved",
+                "permit",
+                "Mon, 30 Nov 2026 10:15:00 +0000",
+                "Dear Dora,\r\n\r\nYour permit for the pelican crossing outside the clinic on Harbour Street is approved.\r\n\
+                 Work starts on 7 December. Reference PC-2291.\r\n\r\nHarbour Council, Roads team",
+            ),
+            "S",
+            2,
+        ),
+        at(
+            "INBOX",
+            html(
+                "Bluebird Clinics <news@bluebird-clinics.example>",
+                "Clinic newsletter, December",
+                "newsletter",
+                "Tue, 01 Dec 2026 07:00:00 +0000",
+                "Clinic newsletter, December\r\n\r\nThe new waiting room opens on Monday. Flu clinics run every Thursday.",
+                "<html><body><h1>Clinic newsletter, December</h1><p>The <strong>new waiting room</strong> opens on Monday.</p>\
+                 <p>Flu clinics run every Thursday. <a href=\"https://bluebird-clinics.example/flu\">Book a slot</a>.</p></body></html>",
+            ),
+            "",
+            1,
+        ),
+        at("INBOX", rota, "S", 8),
+        at(
+            "INBOX",
+            html(
+                "Parcel Post <tracking@parcel-post.example>",
+                "Your parcel is on its way",
+                "parcel",
+                "Fri, 27 Nov 2026 16:40:00 +0000",
+                "Your parcel is on its way. It arrives on Monday.",
+                "<html><body><p>Your parcel is on its way. It arrives on Monday.</p>\
+                 <img src=\"https://images.parcel-post.example/van.png\" alt=\"A delivery van\"></body></html>",
+            ),
+            "S",
+            5,
+        ),
+        at(
+            "Projects",
+            plain(
+                "Cara Lund <cara@bluebird-imap.example>",
+                "Lab results pipeline",
+                "pipeline",
+                "Wed, 18 Nov 2026 14:00:00 +0000",
+                "The lab results now arrive as files every night. Can you check the import on Friday?",
+            ),
+            "S",
+            14,
+        ),
+        at("Sent", sent, "S", 8),
+    ]
 }
 
 /// The portal address of a demo IMAP user.

@@ -5,6 +5,7 @@ mod bench;
 mod contract;
 mod imap;
 mod load;
+mod measure;
 mod memory;
 mod portal;
 mod search_bench;
@@ -240,6 +241,10 @@ const FAILPOINTS: &str = "portal-server/failpoints";
 /// database, runs the Playwright specs against it, and stops it.
 fn end_to_end(specs: &[String]) -> Result {
     portal::build_alongside(|| run_command(tools::cargo().args(["build", "-p", "portal-server"])))?;
+    // Real mailboxes for the IMAP specs: the specs add ann's and ben's through the portal; the
+    // server seeds dora's, with her end user's sign-in (messages.spec).
+    let dovecot = imap::demo_dovecot(None)?;
+    let seed_imap = imap::seed_address(&dovecot);
     // Device codes of the built-in identity provider live 20 s and are polled every second,
     // so that the specs can see one expire and one authorised without waiting minutes. One
     // signed-in reseller runs several flows within a minute: more attempts than a person makes.
@@ -252,10 +257,9 @@ fn end_to_end(specs: &[String]) -> Result {
             ("PORTAL_REAUTH_ATTEMPTS_PER_MINUTE", "30"),
             // So that the one-minute limit per user is the one a spec runs into (rate-limit.spec.ts).
             ("PORTAL_REAUTH_ATTEMPTS_PER_ORGANISATION", "100"),
+            ("PORTAL_SEED_IMAP_DEMO", &seed_imap),
         ],
     )?;
-    // Real mailboxes for the IMAP specs: the specs add them through the portal.
-    let dovecot = imap::demo_dovecot(None)?;
     let outcome = run_command(
         Command::new(tools::npx())
             .args(["playwright", "test", "--config", "tests/e2e/playwright.config.ts"])

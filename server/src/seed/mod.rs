@@ -12,6 +12,7 @@ const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 
 pub mod director;
+pub mod imap;
 mod other_jobs;
 use other_jobs::{seed_other_jobs, DemoJob};
 
