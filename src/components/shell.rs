@@ -45,6 +45,8 @@ pub fn Shell() -> impl IntoView {
 #[component]
 fn SignedIn(user: SessionInfo) -> impl IntoView {
     provide_context(Live::start());
+    // The messages ticked in a search, for as long as the person is signed in here.
+    provide_context(crate::components::messages::selection::Selection::new());
     crate::routes::prefetch_likely_pages();
     // After signing out, a full page load: nothing of the session stays in memory.
     let sign_out = Action::new_local(move |_: &()| async move {

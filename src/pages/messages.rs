@@ -28,7 +28,8 @@ pub fn MessagesPage() -> impl IntoView {
         async move { api::messages(&filter).await.map(|page| (page, filter)) }
     });
     let errors = Signal::derive_local(move || read.get().and_then(Result::err));
-    let selection = Selection::new();
+    // Kept by the signed-in shell: ticks survive a look at a preview and the way back.
+    let selection = use_context::<Selection>().unwrap_or_else(Selection::new);
     let show_mailbox = Signal::derive(move || session.role().is_some_and(access::sees_other_mailboxes));
     let lead = move || {
         if show_mailbox.get() {

@@ -35,10 +35,11 @@ async function jobRoutes(page: Page): Promise<Route[]> {
     const id: string = (await answer.json()).items[0].id;
     routes.push({ path: `/status/${kind}s/${id}`, heading: `${noun} ${id}`, title: `${noun} ${id} · Backup Portal` });
   }
-  // A message's preview: one of the demo IMAP mailbox's, once its first backup holds them.
+  // A message's preview: dora's about the pelican crossing (the demo IMAP mailbox), once
+  // her first backup holds it.
   let message: { id: number; subject: string } | undefined;
   await expect
-    .poll(async () => (message = (await (await page.request.get('/api/messages?per_page=1')).json()).items?.[0]), { timeout: 60_000 })
+    .poll(async () => (message = (await (await page.request.get('/api/messages?q=pelican&per_page=1')).json()).items?.[0]), { timeout: 60_000 })
     .toBeTruthy();
   const subject = message!.subject.trim() || '(no subject)';
   routes.push({ path: `/messages/${message!.id}`, heading: subject, title: `${subject} · Backup Portal` });

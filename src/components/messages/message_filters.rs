@@ -124,15 +124,19 @@ pub fn MessageFilters(filter: Memo<MessagesQuery>, errors: Signal<Option<ApiErro
         }
     };
     let mailbox_options = move || {
-        mailboxes.get().and_then(Result::ok).map(|page| {
-            page.items
-                .into_iter()
-                .map(|m| {
-                    let id = m.mailbox_id;
-                    view! { <option value=id.to_string() selected=move || chosen_mailbox() == Some(id)>{m.mailbox_email}</option> }
-                })
-                .collect_view()
-        })
+        let items = mailboxes.get().and_then(Result::ok).map(|page| page.items).unwrap_or_default();
+        // The mailbox in the address is kept even when the list does not hold it (more
+        // mailboxes than one page, or not loaded yet): a search never widens by itself.
+        let missing = chosen_mailbox().filter(|id| !items.iter().any(|m| m.mailbox_id == *id));
+        let extra = missing.map(|id| view! { <option value=id.to_string() selected=true>{format!("Mailbox {id}")}</option> });
+        let listed = items
+            .into_iter()
+            .map(|m| {
+                let id = m.mailbox_id;
+                view! { <option value=id.to_string() selected=move || chosen_mailbox() == Some(id)>{m.mailbox_email}</option> }
+            })
+            .collect_view();
+        view! { {extra} {listed} }
     };
     let current_sort = move || filter.with(|f| f.sort.clone().unwrap_or_else(|| MessageSort::Newest.as_str().to_owned()));
     let sorts = MessageSort::ALL
@@ -176,8 +180,8 @@ pub fn MessageFilters(filter: Memo<MessagesQuery>, errors: Signal<Option<ApiErro
                 </datalist>
                 <p class="field__error" id="messages-folder-error">{error("folder")}</p>
             </div>
-            {text_field("after", "Sent on or after", "date", after, |f| f.after.clone())}
-            {text_field("before", "Sent on or before", "date", before, |f| f.before.clone())}
+            {text_field("after", "Sent on or after (UTC day)", "date", after, |f| f.after.clone())}
+            {text_field("before", "Sent on or before (UTC day)", "date", before, |f| f.before.clone())}
             {select_field("has_attachment", "Attachments", attachment, ATTACHMENTS, |f| f.has_attachment)}
             {select_field("deleted", "Deleted from the mailbox", deleted, DELETED, |f| f.deleted)}
             <div class="filters__field">

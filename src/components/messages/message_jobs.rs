@@ -136,6 +136,8 @@ pub fn MessageJobs(
         let restore_id = restore_id.clone();
         Callback::new(move |_: ()| {
             restoring.set(false);
+            // A refusal is about what was asked then: it goes with the form.
+            start.value().set(None);
             focus_soon(restore_id.clone());
         })
     };
@@ -160,14 +162,31 @@ pub fn MessageJobs(
                     let again =
                         Ask { restore: ask.restore.clone(), groups: vec![(mailbox_id, mailbox.clone(), messages.clone())] };
                     let retry = Callback::new(move |_: ()| {
-                        start.dispatch(again.clone());
+                        if !start.pending().get_untracked() {
+                            start.dispatch(again.clone());
+                        }
                     });
                     let noun = if ask.restore.is_some() { "restore" } else { "download" };
+                    // What the server said of the request that no field of the form shows
+                    // (too many messages, some no longer in the backup): said here, in its words.
+                    let shown_by_form = ask.restore.is_some();
+                    let reasons: Vec<String> = error
+                        .problem
+                        .iter()
+                        .flat_map(|problem| problem.errors.iter())
+                        .filter(|e| !(shown_by_form && FIELDS.iter().any(|(field, _)| *field == e.field)))
+                        .map(|e| e.message.clone())
+                        .collect();
                     view! {
                         <div class="message-jobs__failure">
                             <p class="message-jobs__failed-what">
                                 {format!("The {noun} of {} from {mailbox} was not started:", count_words(messages.len()))}
                             </p>
+                            {(!reasons.is_empty()).then(|| view! {
+                                <ul class="message-jobs__reasons">
+                                    {reasons.into_iter().map(|reason| view! { <li>{reason}</li> }).collect_view()}
+                                </ul>
+                            })}
                             <ErrorNotice error retry />
                         </div>
                     }
@@ -180,6 +199,7 @@ pub fn MessageJobs(
         if let Some(on_clear) = on_clear {
             on_clear.run(());
             restoring.set(false);
+            start.value().set(None);
         }
     };
     let hint_id = format!("{prefix}-hint");
