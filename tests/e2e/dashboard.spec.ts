@@ -8,7 +8,7 @@ test('the dashboard counts each kind by status, and a count opens the filtered l
   for (const kind of ['Backups', 'Migrates', 'Restores', 'Downloads']) {
     await expect(page.getByRole('heading', { name: kind, level: 2, exact: true })).toBeVisible();
   }
-  await expect(page.getByText(/of 50\.0 GB used/)).toBeVisible();
+  await expect(page.getByText(/of 50\.0 GB used \(/)).toBeVisible();
   await expect(page.getByText(/account\(s\) without a complete backup for more than 24 h/)).toBeVisible();
 
   await page.locator('.dashboard__card').filter({ hasText: 'Backups' }).getByRole('link', { name: /Authentication Error \d+/ }).click();
