@@ -36,8 +36,8 @@ fn schemathesis() -> Result<PathBuf> {
 
 /// What every run shares. Per operation, only where JSON Schema cannot say what the server
 /// checks (an address on the public internet, a mailbox that is yours, a folder in the
-/// backup, a name the mail server or Halo must know): there a schema-valid request may be
-/// answered 422 naming the field.
+/// backup, a name the mail server or Halo must know, a range of days that ends before it
+/// starts): there a schema-valid request may be answered 422 naming the field.
 const CONFIG: &str = r#"
 # Every run from nothing (no cache of earlier failures in the work tree).
 [cache]
@@ -48,7 +48,7 @@ enabled = false
 allow-x00 = false
 
 [[operations]]
-include-operation-id-regex = "^(sign_in|start_job|reauthenticate_backup_admin|add_mailbox|test_connection|change_password|save_halo|save_halo_for_all|test_halo|create_webhook|create_token)$"
+include-operation-id-regex = "^(sign_in|start_job|reauthenticate_backup_admin|add_mailbox|test_connection|change_password|save_halo|save_halo_for_all|test_halo|create_webhook|create_token|search_messages)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 "#;
 
