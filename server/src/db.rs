@@ -95,6 +95,13 @@ impl Backend {
     }
 }
 
+/// `count` numbered placeholders after the first `before` (`$3, $4`), on both databases: in a
+/// statement that already numbers its placeholders, an unnumbered `?` would take the first
+/// value again.
+pub fn numbered(before: usize, count: usize) -> String {
+    (before + 1..=before + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// An SQLite URL asks for the file to be created, and its folder exists.
 fn sqlite_create_if_missing(database_url: &str) -> Result<String, sqlx::Error> {
     let Some(rest) = database_url.strip_prefix("sqlite://").or_else(|| database_url.strip_prefix("sqlite:")) else {

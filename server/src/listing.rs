@@ -222,7 +222,7 @@ pub(crate) async fn chosen_messages(
             "SELECT s.id, s.folder, s.uid_validity, s.uid FROM message_search s JOIN backup_messages bm \
              ON bm.mailbox_id = s.mailbox_id AND bm.folder = s.folder AND bm.uid_validity = s.uid_validity AND bm.uid = s.uid \
              WHERE s.mailbox_id = $1 AND s.id IN ({})",
-            numbered_after(1, batch.len())
+            crate::db::numbered(1, batch.len())
         );
         let mut query = sqlx::query_as(&sql).bind(mailbox_id);
         for id in batch {
@@ -243,12 +243,6 @@ pub(crate) async fn chosen_messages(
     keys.sort();
     keys.dedup();
     Ok(Ok(keys))
-}
-
-/// `count` placeholders after `before` numbered ones (numbered on both databases: an unnumbered
-/// `?` after a `$1` would take the first argument again).
-fn numbered_after(before: usize, count: usize) -> String {
-    (before + 1..=before + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

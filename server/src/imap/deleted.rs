@@ -61,12 +61,10 @@ impl ImapConnector {
 async fn mark(db: &Db, mailbox_id: i64, folder: &str, uid_validity: i64, uids: &[i64]) -> Result<(), sqlx::Error> {
     let now = now_ms();
     for batch in uids.chunks(BATCH) {
-        // Numbered on SQLite too: an unnumbered `?` after `$4` would take the first value again.
-        let list: Vec<String> = (5..5 + batch.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "UPDATE backup_messages SET deleted_at = $1 WHERE mailbox_id = $2 AND folder = $3 AND uid_validity = $4 \
              AND deleted_at IS NULL AND uid IN ({})",
-            list.join(", ")
+            crate::db::numbered(4, batch.len())
         );
         // The index keeps the same mark (a search reads it alone); both in one transaction.
         let mut tx = db.begin().await?;

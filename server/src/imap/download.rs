@@ -6,6 +6,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{ImapConnector, Run, SavedMessage, READ_BATCH};
 use crate::connector::{Outcome, ProgressSink, Work};
+use crate::db::numbered;
 use crate::downloads::file::{FileWriter, MessageFile};
 
 /// Messages listed from the database at a time.
@@ -246,12 +247,6 @@ impl<'a> Selection<'a> {
             }
         }
     }
-}
-
-/// `count` numbered placeholders after the first `before`: numbered on SQLite too, since an
-/// unnumbered `?` after a `$1` would take the first argument again (sqlx counts only `?`s).
-fn numbered(before: usize, count: usize) -> String {
-    (before + 1..=before + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// How many of these messages the next read from the store takes: at most `READ_BATCH`, and
