@@ -67,12 +67,12 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts a server for these users in a new folder under the system's temporary folder.
     pub fn start(users: &[User]) -> Result<Dovecot, String> {
-        Dovecot::start_on(users, free_port()?)
+        on_some_free_port(|| Dovecot::start_inner(users, free_port()?, None))
     }
 
     /// The same, also serving IMAP over TLS; its CA is `ca_file()`.
     pub fn start_with_tls(users: &[User]) -> Result<Dovecot, String> {
-        Dovecot::start_inner(users, free_port()?, Some(free_port()?))
+        on_some_free_port(|| Dovecot::start_inner(users, free_port()?, Some(free_port()?)))
     }
 
     /// The same, on a given port of 127.0.0.1.
@@ -85,7 +85,7 @@ impl Dovecot {
             return Err(format!("{DOVECOT} is missing: install dovecot-imapd (`cargo xtask setup` does)"));
         }
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Err(format!("port {port} is taken already (another Dovecot?)"));
+            return Err(format!("port {port} {TAKEN} (another Dovecot?)"));
         }
         let dir = std::env::temp_dir().join(format!("portal-dovecot-{}-{port}", std::process::id()));
         for sub in ["run", "state", "log", "mail"] {
@@ -274,6 +274,11 @@ protocol imap {{
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            // Gone at once: most likely its port was taken between our check and its bind.
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None;
+                return Err(format!("Dovecot stopped at once ({status}): perhaps its port {TAKEN}; log: {}/log/dovecot.log", self.dir.display()));
+            }
             if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let mut greeting = [0_u8; 4];
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
@@ -441,9 +446,39 @@ fn lf_line_ends(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+/// How a start says its port went to someone else (and another port may do).
+const TAKEN: &str = "is taken already";
+
+/// Starts again on other ports while the port was the trouble: tests run side by side.
+fn on_some_free_port<T>(start: impl Fn() -> Result<T, String>) -> Result<T, String> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match start() {
+            Err(e) if e.contains(TAKEN) && attempt < 4 => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A port of 127.0.0.1 nobody listens on, below the kernel's ephemeral range (32768 and up):
+/// a port handed out for port 0 can be handed out again to another test's listener or
+/// outgoing connection before our server binds it (CI saw it), these are never handed out.
+/// Spread by process and counted within it so side-by-side tests and test binaries differ.
+pub(crate) fn free_port() -> Result<u16, String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let spread = std::process::id().wrapping_mul(2_654_435_761) % COUNT;
+    for _ in 0..500 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (spread + n.wrapping_mul(7)) % COUNT) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && TcpStream::connect(("127.0.0.1", port)).is_err() {
+            return Ok(port);
+        }
+    }
+    Err(format!("no free port of 127.0.0.1 between {FIRST} and {}", FIRST + COUNT))
 }
 
 /// The uid and gid of Dovecot's `dovecot` user.
