@@ -43,10 +43,15 @@ pub enum Action {
     ReadMessages,
     /// Set how long deleted messages are kept (retention) and put mailboxes on legal hold.
     ManageRetention,
+    /// One's own sign-in: second factor, password, sessions. Everyone, in person.
+    ManageOwnSecurity,
+    /// Require a second factor of an organisation's users (or, for a reseller, of its own and
+    /// its organisations'): admins and resellers, in person.
+    ManageSignInPolicy,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::ViewStatus,
         Action::ForceBackup,
         Action::StartRestore,
@@ -62,6 +67,8 @@ impl Action {
         Action::ViewActivity,
         Action::ReadMessages,
         Action::ManageRetention,
+        Action::ManageOwnSecurity,
+        Action::ManageSignInPolicy,
     ];
 
     /// Starting a job of this kind (a backup is started by Force Backup).
@@ -78,7 +85,12 @@ impl Action {
     pub fn allowed(self, role: Role) -> bool {
         let admin = matches!(role, Role::OrgAdmin | Role::Reseller);
         match self {
-            Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob | Action::ReadMessages => true,
+            Action::ViewStatus
+            | Action::StartRestore
+            | Action::StartDownload
+            | Action::ManageJob
+            | Action::ReadMessages
+            | Action::ManageOwnSecurity => true,
             Action::ForceBackup
             | Action::StartMigration
             | Action::ViewSettings
@@ -87,7 +99,8 @@ impl Action {
             | Action::ManageIntegrations
             | Action::ManageTokens
             | Action::ViewActivity
-            | Action::ManageRetention => admin,
+            | Action::ManageRetention
+            | Action::ManageSignInPolicy => admin,
             Action::ViewServiceStorage => role == Role::Reseller,
         }
     }
@@ -109,7 +122,9 @@ impl Action {
             | Action::ChangeMailboxes
             | Action::ManageIntegrations
             | Action::ManageTokens
-            | Action::ManageRetention => false,
+            | Action::ManageRetention
+            | Action::ManageOwnSecurity
+            | Action::ManageSignInPolicy => false,
         }
     }
 
@@ -124,6 +139,10 @@ impl Action {
         match self {
             Action::ViewStatus | Action::StartRestore | Action::StartDownload | Action::ManageJob | Action::ReadMessages => {
                 "Everyone signed in may do this"
+            }
+            Action::ManageOwnSecurity => "Your own sign-in is changed only by you, signed in in person (not with an API token)",
+            Action::ManageSignInPolicy => {
+                "Sign-in rules are set only by the organisation's admins and its reseller, signed in in person"
             }
             Action::ForceBackup => "Force Backup is for resellers and organisation admins",
             Action::StartMigration => "Migrations are started by resellers and organisation admins",

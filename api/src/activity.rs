@@ -35,6 +35,16 @@ named_enum! {
         LegalHoldChanged = "mailbox.legal_hold_changed",
         /// The daily pruning removed messages that the retention released.
         MessagesPruned = "retention.pruned",
+        /// A wrong password or second factor for an existing account.
+        SignInFailed = "session.sign_in_failed",
+        SecondFactorUsed = "session.second_factor_used",
+        RecoveryCodeUsed = "session.recovery_code_used",
+        TwoFactorEnrolled = "security.two_factor_enrolled",
+        TwoFactorRemoved = "security.two_factor_removed",
+        RecoveryCodesRenewed = "security.recovery_codes_renewed",
+        PasswordChanged = "security.password_changed",
+        SessionEnded = "security.session_ended",
+        SignInPolicyChanged = "security.sign_in_policy_changed",
     }
 }
 
@@ -69,6 +79,15 @@ impl ActivityAction {
             ActivityAction::RetentionChanged => "Retention changed",
             ActivityAction::LegalHoldChanged => "Legal hold changed",
             ActivityAction::MessagesPruned => "Deleted messages pruned",
+            ActivityAction::SignInFailed => "Sign-in failed",
+            ActivityAction::SecondFactorUsed => "Signed in with an authenticator code",
+            ActivityAction::RecoveryCodeUsed => "Signed in with a recovery code",
+            ActivityAction::TwoFactorEnrolled => "Authenticator app set up",
+            ActivityAction::TwoFactorRemoved => "Authenticator app removed",
+            ActivityAction::RecoveryCodesRenewed => "New recovery codes made",
+            ActivityAction::PasswordChanged => "Password changed",
+            ActivityAction::SessionEnded => "Session ended",
+            ActivityAction::SignInPolicyChanged => "Sign-in rules changed",
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod messages;
 pub mod page;
 pub mod problem;
 pub mod problem_kind;
+pub mod security;
 pub mod session;
 pub mod tokens;
 
@@ -52,6 +53,10 @@ pub use page::Page;
 pub use tokens::{ApiToken, CreatedApiToken, NewApiToken, TokenAccess};
 pub use problem::{FieldError, Problem};
 pub use problem_kind::{ProblemInfo, ProblemKind};
+pub use security::{
+    PasswordChange, RecoveryCodes, SecondFactorChallenge, SecondFactorCode, SecondFactorMethod, SessionRow, SessionsEnded, SignInPolicy,
+    SignInPolicyInput, TotpEnrolment, TwoFactorStatus,
+};
 pub use session::{Role, SessionInfo, SignInRequest};
 
 /// Header that carries the request ID on every API response (also in a problem's `instance`).

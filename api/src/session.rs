@@ -47,6 +47,10 @@ pub struct SessionInfo {
     pub scope: String,
     /// Send this in the `x-csrf-token` header on every state-changing request.
     pub csrf_token: String,
+    /// The user's organisation or reseller requires a second factor and the user has none yet:
+    /// until one is enrolled, only Account › Security and signing out answer.
+    #[serde(default)]
+    pub must_enrol_two_factor: bool,
 }
 
 #[cfg(test)]
