@@ -48,10 +48,13 @@ pub enum Action {
     /// Require a second factor of an organisation's users (or, for a reseller, of its own and
     /// its organisations'): admins and resellers, in person.
     ManageSignInPolicy,
+    /// Require a second factor reseller-wide (its own users and every organisation it
+    /// serves): resellers only, in person.
+    ManageResellerSignInPolicy,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ViewStatus,
         Action::ForceBackup,
         Action::StartRestore,
@@ -69,6 +72,7 @@ impl Action {
         Action::ManageRetention,
         Action::ManageOwnSecurity,
         Action::ManageSignInPolicy,
+        Action::ManageResellerSignInPolicy,
     ];
 
     /// Starting a job of this kind (a backup is started by Force Backup).
@@ -101,7 +105,7 @@ impl Action {
             | Action::ViewActivity
             | Action::ManageRetention
             | Action::ManageSignInPolicy => admin,
-            Action::ViewServiceStorage => role == Role::Reseller,
+            Action::ViewServiceStorage | Action::ManageResellerSignInPolicy => role == Role::Reseller,
         }
     }
 
@@ -124,7 +128,8 @@ impl Action {
             | Action::ManageTokens
             | Action::ManageRetention
             | Action::ManageOwnSecurity
-            | Action::ManageSignInPolicy => false,
+            | Action::ManageSignInPolicy
+            | Action::ManageResellerSignInPolicy => false,
         }
     }
 
@@ -144,6 +149,7 @@ impl Action {
             Action::ManageSignInPolicy => {
                 "Sign-in rules are set only by the organisation's admins and its reseller, signed in in person"
             }
+            Action::ManageResellerSignInPolicy => "Reseller-wide sign-in rules are set only by the reseller, signed in in person",
             Action::ForceBackup => "Force Backup is for resellers and organisation admins",
             Action::StartMigration => "Migrations are started by resellers and organisation admins",
             Action::ViewSettings => "Account Settings can be seen only by the organisation's admins and its reseller",
@@ -169,14 +175,26 @@ mod tests {
     #[test]
     fn an_end_user_may_only_read_restore_and_download() {
         let allowed: Vec<Action> = Action::ALL.into_iter().filter(|a| a.allowed(Role::EndUser)).collect();
-        assert_eq!(allowed, [Action::ViewStatus, Action::StartRestore, Action::StartDownload, Action::ManageJob, Action::ReadMessages]);
+        assert_eq!(
+            allowed,
+            [
+                Action::ViewStatus,
+                Action::StartRestore,
+                Action::StartDownload,
+                Action::ManageJob,
+                Action::ReadMessages,
+                Action::ManageOwnSecurity
+            ]
+        );
         assert!(Action::writes_own_mailbox_only(Role::EndUser));
     }
 
     #[test]
     fn admins_and_resellers_may_do_everything_within_their_scope() {
         for role in [Role::OrgAdmin, Role::Reseller] {
-            let organisations = Action::ALL.into_iter().filter(|a| *a != Action::ViewServiceStorage);
+            let organisations = Action::ALL
+                .into_iter()
+                .filter(|a| !matches!(a, Action::ViewServiceStorage | Action::ManageResellerSignInPolicy));
             assert!(organisations.into_iter().all(|a| a.allowed(role)), "{role:?}");
             assert!(!Action::writes_own_mailbox_only(role));
         }
@@ -186,7 +204,7 @@ mod tests {
     fn only_resellers_see_the_service_storage() {
         let who: Vec<Role> = [Role::EndUser, Role::OrgAdmin, Role::Reseller]
             .into_iter()
-            .filter(|role| Action::ViewServiceStorage.allowed(*role))
+            .filter(|role| Action::ViewServiceStorage.allowed(*role) && Action::ManageResellerSignInPolicy.allowed(*role))
             .collect();
         assert_eq!(who, [Role::Reseller]);
     }

@@ -13,6 +13,18 @@ pub const DEMO_SIGN_INS: [(Role, &str); 3] = [
     (Role::Reseller, "reseller@northwind.example"),
 ];
 
+/// One sign-in per role with an authenticator app set up: its secret is derived from the
+/// address (`cargo xtask totp EMAIL` prints the current code; `cargo xtask run` the secrets).
+pub const DEMO_TWO_FACTOR_SIGN_INS: [(Role, &str, &str); 3] = [
+    (Role::EndUser, "chloe.garcia@acme-legal.example", "Chloe Garcia"),
+    (Role::OrgAdmin, "it@bluebird-clinics.example", "Iris Tan"),
+    (Role::Reseller, "security@northwind.example", "Owen Shaw"),
+];
+
+/// An end user without a second factor whom no other demo story uses: the sessions and
+/// enrolment specs sign in as them.
+pub const DEMO_SPARE_END_USER: &str = "bruno.dubois@acme-legal.example";
+
 /// The mail-server password of every demo mailbox: what Edit on a restore or migration in
 /// Authentication Error must be given for the demo connector to get in.
 pub const DEMO_MAILBOX_PASSWORD: &str = "mailbox-demo";

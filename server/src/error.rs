@@ -17,6 +17,8 @@ pub enum AppError {
     TokenRejected(String),
     /// Sign-in with an unknown email or a wrong password (never says which).
     InvalidCredentials,
+    /// A second factor that is wrong, already used, or asked for too late: says which.
+    SecondFactorRejected(String),
     /// A state-changing request without this session's CSRF token, or from another site.
     CsrfRejected,
     Forbidden(String),
@@ -77,7 +79,7 @@ impl AppError {
     pub fn kind(&self) -> ProblemKind {
         match self {
             AppError::Unauthenticated | AppError::TokenRejected(_) => ProblemKind::Unauthenticated,
-            AppError::InvalidCredentials => ProblemKind::InvalidCredentials,
+            AppError::InvalidCredentials | AppError::SecondFactorRejected(_) => ProblemKind::InvalidCredentials,
             AppError::CsrfRejected => ProblemKind::CsrfRejected,
             AppError::Forbidden(_) => ProblemKind::Forbidden,
             AppError::NotFound(_) => ProblemKind::NotFound,
@@ -111,6 +113,7 @@ impl AppError {
                 "The request did not carry this session's security token. Reload the page and try again.".into()
             }
             AppError::Forbidden(detail)
+            | AppError::SecondFactorRejected(detail)
             | AppError::TokenRejected(detail)
             | AppError::NotFound(detail)
             | AppError::MethodNotAllowed(detail)

@@ -34,8 +34,9 @@ pub mod problems;
 pub mod queue;
 pub mod rate_limit;
 pub mod retention;
-pub mod secrets;
 pub mod search;
+pub mod secrets;
+pub mod security;
 pub mod seed;
 pub mod state;
 pub mod tokens;
@@ -78,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         .merge(activity::router())
         .merge(messages::router())
         .merge(retention::router())
+        .merge(security::router())
         .merge(problems::router());
     // The identity provider built in is there only when it is the one in use.
     if state.config.idp == "embedded" {
@@ -177,6 +179,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     if seeded {
         demo_psa(&db, &secrets, &config).await.map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
         seed::imap::seed_if_asked(&db, &secrets, config.seed_imap_demo.as_deref()).await?;
+        seed::enrol_demo_authenticators(&db, &secrets).await?;
     }
     // The HaloPSA built in is the demo's (its API application's secret is published): a server
     // without the demo data has none.

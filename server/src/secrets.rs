@@ -140,6 +140,17 @@ impl SecretBox {
         open_with(&data_key, &format!("org:{organisation_id}:{context}"), sealed).ok_or(SecretError::Undecryptable)
     }
 
+    /// Encrypts a user's own secret (an authenticator's) under the master key, bound to the
+    /// user and `context`: a user may belong to no organisation (a reseller's).
+    pub fn seal_for_user(&self, user_id: i64, context: &str, plaintext: &[u8]) -> String {
+        seal_with(&self.master, &format!("user:{user_id}:{context}"), plaintext)
+    }
+
+    /// Decrypts what `seal_for_user` made for the same user and context.
+    pub fn open_for_user(&self, user_id: i64, context: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+        open_with(&self.master, &format!("user:{user_id}:{context}"), sealed).ok_or(SecretError::Undecryptable)
+    }
+
     /// The organisation's data key, made and stored (wrapped) on first use. Two requests at
     /// once may both make one; only the first stored is kept, and both use that one.
     async fn data_key(&self, db: &Db, organisation_id: i64) -> Result<Zeroizing<[u8; 32]>, SecretError> {

@@ -62,6 +62,8 @@ enum Who {
     Everyone,
     /// Organisation admins and resellers; an end user gets 403.
     Admins,
+    /// Resellers only; an end user and an organisation admin get 403.
+    Resellers,
     /// Everyone, but an end user only where it writes into their own mailbox: 403 otherwise.
     OwnMailboxOnly,
 }
@@ -135,7 +137,17 @@ enum TokenNeeds {
 }
 
 fn token_needs(row: &Row) -> TokenNeeds {
-    let person_only = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries", "/retention", "/legal-hold"];
+    let person_only = [
+        "/api/tokens",
+        "/credentials",
+        "/integrations",
+        "/webhooks",
+        "/deliveries",
+        "/retention",
+        "/legal-hold",
+        "/api/account/",
+        "/sign-in-policy",
+    ];
     if person_only.iter().any(|part| row.path.contains(part)) || row.path == "/api/session" && row.method == Method::DELETE {
         return TokenNeeds::Person;
     }
@@ -166,12 +178,14 @@ fn in_scope(actor: Actor, family: Family, object: Object) -> bool {
 
 fn expected(row: &Row, actor: Actor, object: Object) -> Expect {
     if row.who == Who::Public {
-        return Expect::Allowed;
+        return row.inside;
     }
     if actor == Actor::SignedOut {
         return Expect::Status(StatusCode::UNAUTHORIZED);
     }
-    if row.who == Who::Admins && actor == Actor::EndUser {
+    if row.who == Who::Admins && actor == Actor::EndUser
+        || row.who == Who::Resellers && matches!(actor, Actor::EndUser | Actor::OrgAdmin)
+    {
         return Expect::Status(StatusCode::FORBIDDEN);
     }
     if !in_scope(actor, row.family, object) {

@@ -1,5 +1,7 @@
 //! Signing in and out: `/api/session`.
 
+pub mod challenge;
+pub mod factor;
 pub mod password;
 pub mod session;
 pub mod throttle;
@@ -13,7 +15,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use portal_api::{FieldError, SessionInfo, SignInRequest};
 
-use crate::db::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -21,13 +22,16 @@ pub use session::CurrentUser;
 use throttle::ClientAddress;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/session", get(current_session).post(sign_in).delete(sign_out))
+    Router::new()
+        .route("/api/session", get(current_session).post(sign_in).delete(sign_out))
+        .route("/api/session/second-factor", axum::routing::post(challenge::second_factor))
 }
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: i64,
     password_hash: String,
+    totp_enrolled_at: Option<i64>,
 }
 
 /// Sign in with email and password; sets the session cookie.
@@ -36,6 +40,7 @@ struct UserRow {
     request_body = SignInRequest,
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
+        (status = 202, description = "The password is right and the account has a second factor: answer with `POST /api/session/second-factor` (the challenge is in a cookie)", body = portal_api::SecondFactorChallenge),
         (status = 401, description = "Email or password not recognised", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Sent from another site (the browser's Origin is not this portal)", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or empty", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -70,34 +75,39 @@ pub async fn sign_in(
     // Counted before any password is checked: a flood costs us nothing but this.
     state.sign_in.begin(&email, client)?;
     let user: Option<UserRow> =
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1").bind(&email).fetch_optional(&state.db).await?;
+        sqlx::query_as("SELECT id, password_hash, totp_enrolled_at FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&state.db)
+            .await?;
     // Verify even for an unknown email, so the answer's timing does not tell which emails exist.
     let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| password::decoy_hash().to_owned());
     let matches = state.sign_in.verify(request.password, stored).await?;
+    let address = client.map(|ip| ip.to_string());
     let user = match user {
         Some(user) if matches => user,
-        _ => return Err(AppError::InvalidCredentials),
+        Some(user) => {
+            // A wrong password for an account that exists: its organisation's log says so.
+            let mut known = load_user(&state, user.id, String::new()).await?;
+            known.address = address;
+            let target = crate::activity::store::Target::default().named("wrong password");
+            crate::activity::store::record(&state.db, &known, portal_api::ActivityAction::SignInFailed, target).await;
+            return Err(AppError::InvalidCredentials);
+        }
+        None => {
+            tracing::info!(client = ?address, "sign-in with an email that has no account");
+            return Err(AppError::InvalidCredentials);
+        }
     };
     state.sign_in.succeeded(&email, client);
+    if user.totp_enrolled_at.is_some() {
+        return challenge::start(&state, user.id).await;
+    }
 
-    let now = now_ms();
-    let lifetime_ms = i64::from(state.config.session_hours) * 3_600_000;
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&state.db).await?;
-    let session_id = session::random_token();
-    let csrf_token = session::random_token();
-    sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(session::hash_session_id(&session_id))
-        .bind(user.id)
-        .bind(&csrf_token)
-        .bind(now)
-        .bind(now + lifetime_ms)
-        .execute(&state.db)
-        .await?;
-
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let (cookie, csrf_token) = session::create(&state, user.id, address.clone(), user_agent).await?;
     let mut current = load_user(&state, user.id, csrf_token).await?;
-    current.address = client.map(|ip| ip.to_string());
+    current.address = address;
     crate::activity::store::record(&state.db, &current, portal_api::ActivityAction::SignIn, crate::activity::store::Target::default()).await;
-    let cookie = session::session_cookie(Some(&session_id), (lifetime_ms / 1000) as u64, state.config.https());
     let info = session_info(&state, &current).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(info)).into_response())
 }
@@ -139,7 +149,7 @@ pub async fn sign_out(State(state): State<AppState>, user: CurrentUser) -> AppRe
 /// preflight, and a browser's `Origin` naming another site is refused outright. The portal's
 /// origin is `--public-url` (behind a proxy the `Host` header is the proxy's business); without
 /// one configured, the `Host` the browser used.
-fn reject_cross_site(config: &crate::config::Config, headers: &HeaderMap) -> AppResult<()> {
+pub(crate) fn reject_cross_site(config: &crate::config::Config, headers: &HeaderMap) -> AppResult<()> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
@@ -165,19 +175,29 @@ fn origin_of(url: &str) -> Option<&str> {
     Some(&url[..end])
 }
 
+#[derive(sqlx::FromRow)]
+struct LoadedUser {
+    #[sqlx(flatten)]
+    user: CurrentUser,
+    must_enrol: i64,
+}
+
 async fn load_user(state: &AppState, user_id: i64, csrf_token: String) -> AppResult<CurrentUser> {
-    let mut user: CurrentUser = sqlx::query_as(
-        "SELECT id AS user_id, email, display_name, role, reseller_id, organisation_id, mailbox_id, \
-                '' AS csrf_token FROM users WHERE id = $1",
-    )
+    let loaded: LoadedUser = sqlx::query_as(&format!(
+        "SELECT u.id AS user_id, u.email, u.display_name, u.role, u.reseller_id, u.organisation_id, u.mailbox_id, \
+                '' AS csrf_token, {} AS must_enrol FROM users u WHERE u.id = $1",
+        session::MUST_ENROL_SQL
+    ))
     .bind(user_id)
     .fetch_one(&state.db)
     .await?;
+    let mut user = loaded.user;
     user.csrf_token = csrf_token;
+    user.must_enrol = loaded.must_enrol != 0;
     Ok(user)
 }
 
-async fn session_info(state: &AppState, user: &CurrentUser) -> AppResult<SessionInfo> {
+pub(crate) async fn session_info(state: &AppState, user: &CurrentUser) -> AppResult<SessionInfo> {
     let scope = match crate::access::scope(user) {
         crate::access::Scope::Mailbox(id) => sqlx::query_as::<_, (String,)>("SELECT email FROM mailboxes WHERE id = $1").bind(id),
         crate::access::Scope::Organisation(id) => {
@@ -195,6 +215,7 @@ async fn session_info(state: &AppState, user: &CurrentUser) -> AppResult<Session
         role: user.role(),
         scope,
         csrf_token: user.csrf_token.clone(),
+        must_enrol_two_factor: user.must_enrol,
     })
 }
 

@@ -19,6 +19,42 @@ struct StoredSession {
     #[sqlx(flatten)]
     user: CurrentUser,
     expires_at: i64,
+    must_enrol: i64,
+    last_seen_at: Option<i64>,
+}
+
+/// Whether the user (as `u`) must sign in with a second factor: their organisation (a
+/// mailbox's, for an end user), that organisation's reseller, or (for a reseller's own user)
+/// their reseller requires one. A macro, so that both SQL texts below are constants.
+macro_rules! two_factor_required {
+    () => {
+        "(EXISTS (SELECT 1 FROM organisations ro JOIN resellers rr ON rr.id = ro.reseller_id \
+                  WHERE ro.id = COALESCE(u.organisation_id, (SELECT rm.organisation_id FROM mailboxes rm WHERE rm.id = u.mailbox_id)) \
+                    AND (ro.require_two_factor <> 0 OR rr.require_two_factor <> 0)) \
+          OR EXISTS (SELECT 1 FROM resellers r3 WHERE r3.id = u.reseller_id AND r3.require_two_factor <> 0))"
+    };
+}
+
+/// 1 when a second factor is required of the user (as `u`), else 0.
+pub const TWO_FACTOR_REQUIRED_SQL: &str = concat!("CAST(CASE WHEN ", two_factor_required!(), " THEN 1 ELSE 0 END AS BIGINT)");
+
+/// 1 when the user (as `u`) must enrol a second factor before anything else: one is required
+/// and they have none.
+pub const MUST_ENROL_SQL: &str =
+    concat!("CAST(CASE WHEN u.totp_enrolled_at IS NULL AND ", two_factor_required!(), " THEN 1 ELSE 0 END AS BIGINT)");
+
+/// How often a session's "last seen" is written at most.
+const LAST_SEEN_EVERY_MS: i64 = 60_000;
+
+/// What a user who must enrol a second factor may still reach: who they are, signing out,
+/// and enrolling. Everything else is 403 until they have.
+pub fn allowed_while_enrolling(method: &Method, path: &str) -> bool {
+    matches!(
+        (method.as_str(), path),
+        ("GET" | "DELETE", "/api/session")
+            | ("GET", "/api/account/two-factor" | "/api/account/sessions")
+            | ("POST", "/api/account/two-factor/totp" | "/api/account/two-factor/totp/confirm")
+    )
 }
 
 impl crate::access::Principal for CurrentUser {
@@ -70,24 +106,39 @@ where
         let user = match state.sessions.get(&session_hash) {
             Some(user) => user,
             None => {
-                let found: Option<(CurrentUser, i64)> = sqlx::query_as::<_, StoredSession>(
+                let now = now_ms();
+                let stored = sqlx::query_as::<_, StoredSession>(&format!(
                     "SELECT u.id AS user_id, u.email, u.display_name, u.role, u.reseller_id, u.organisation_id, \
-                            u.mailbox_id, s.csrf_token, s.expires_at \
+                            u.mailbox_id, s.csrf_token, s.expires_at, s.last_seen_at, {MUST_ENROL_SQL} AS must_enrol \
                      FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.id_hash = $1 AND s.expires_at > $2",
-                )
+                     WHERE s.id_hash = $1 AND s.expires_at > $2"
+                ))
                 .bind(&session_hash)
-                .bind(now_ms())
+                .bind(now)
                 .fetch_optional(&state.db)
                 .await?
-                .map(|stored| (stored.user, stored.expires_at));
-                let (mut user, expires_at) = found.ok_or(AppError::Unauthenticated)?;
+                .ok_or(AppError::Unauthenticated)?;
+                if stored.last_seen_at.is_none_or(|seen| seen < now - LAST_SEEN_EVERY_MS) {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $1, address = COALESCE($2, address) WHERE id_hash = $3")
+                        .bind(now)
+                        .bind(&address)
+                        .bind(&session_hash)
+                        .execute(&state.db)
+                        .await?;
+                }
+                let mut user = stored.user;
                 user.session_hash = session_hash;
-                state.sessions.put(user.clone(), expires_at);
+                user.must_enrol = stored.must_enrol != 0;
+                state.sessions.put(user.clone(), stored.expires_at);
                 user
             }
         };
 
+        if user.must_enrol && !allowed_while_enrolling(&parts.method, parts.uri.path()) {
+            return Err(AppError::Forbidden(
+                "Your organisation requires two-factor sign-in: set up an authenticator app in Account › Security first.".into(),
+            ));
+        }
         if changes_state(&parts.method) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !constant_time_eq(sent.as_bytes(), user.csrf_token.as_bytes()) {
@@ -96,6 +147,34 @@ where
         }
         Ok(CurrentUser { address, ..user })
     }
+}
+
+/// A new session for `user_id`: stored (its SHA-256, the client's address and browser), and the
+/// `Set-Cookie` value and CSRF token to give the browser.
+pub async fn create(state: &AppState, user_id: i64, address: Option<String>, user_agent: Option<&str>) -> Result<(String, String), AppError> {
+    let now = now_ms();
+    let lifetime_ms = i64::from(state.config.session_hours) * 3_600_000;
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&state.db).await?;
+    let session_id = random_token();
+    let csrf_token = random_token();
+    // A User-Agent is the browser's to write: kept short, shown only as "Chrome on Windows".
+    let user_agent: Option<String> = user_agent.map(|ua| ua.chars().take(300).collect());
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at, address, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(hash_session_id(&session_id))
+    .bind(user_id)
+    .bind(&csrf_token)
+    .bind(now)
+    .bind(now + lifetime_ms)
+    .bind(now)
+    .bind(address)
+    .bind(user_agent)
+    .execute(&state.db)
+    .await?;
+    let cookie = session_cookie(Some(&session_id), (lifetime_ms / 1000) as u64, state.config.https());
+    Ok((cookie, csrf_token))
 }
 
 pub fn changes_state(method: &Method) -> bool {
@@ -118,7 +197,7 @@ pub fn session_cookie(session_id: Option<&str>, max_age_secs: u64, secure: bool)
     }
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -130,7 +209,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

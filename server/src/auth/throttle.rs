@@ -22,6 +22,9 @@ const HASHING_WAIT: Duration = Duration::from_secs(10);
 pub struct SignInGuard {
     per_address: Window,
     per_client: Window,
+    /// Wrong second factors, per account (its user ID) and per client: the same limits.
+    codes_per_account: Window,
+    codes_per_client: Window,
     hashing: Semaphore,
 }
 
@@ -32,6 +35,8 @@ impl SignInGuard {
         SignInGuard {
             per_address: Window::new(per_address as usize, SPAN),
             per_client: Window::new(per_client as usize, SPAN),
+            codes_per_account: Window::new(per_address as usize, SPAN),
+            codes_per_client: Window::new(per_client as usize, SPAN),
             hashing: Semaphore::new(hashing_slots.max(1)),
         }
     }
@@ -62,6 +67,29 @@ impl SignInGuard {
         self.per_address.forget(email);
         if let Some(ip) = client {
             self.per_client.take_back(&client_key(ip));
+        }
+    }
+
+    /// The same for a second factor: counted as a failure before the code is checked, or 429
+    /// if the account or the client has given too many wrong codes lately.
+    pub fn begin_code(&self, user_id: i64, client: Option<IpAddr>) -> AppResult<()> {
+        let now = Instant::now();
+        let account = user_id.to_string();
+        if let Some(wait) = self.codes_per_account.try_record(&account, now) {
+            return Err(too_many(wait, "There were too many wrong codes for this account lately"));
+        }
+        if let Some(wait) = client.and_then(|ip| self.codes_per_client.try_record(&client_key(ip), now)) {
+            self.codes_per_account.take_back(&account);
+            return Err(too_many(wait, "There were too many wrong codes from your network lately"));
+        }
+        Ok(())
+    }
+
+    /// The code was right: as [`SignInGuard::succeeded`].
+    pub fn code_succeeded(&self, user_id: i64, client: Option<IpAddr>) {
+        self.codes_per_account.forget(&user_id.to_string());
+        if let Some(ip) = client {
+            self.codes_per_client.take_back(&client_key(ip));
         }
     }
 

@@ -23,6 +23,10 @@ pub struct CurrentUser {
     /// The client's address, as the activity log records it.
     #[sqlx(skip)]
     pub address: Option<String>,
+    /// The user's organisation or reseller requires a second factor and the user has none:
+    /// only enrolling (and signing out) answers until they have (`session::allowed_while_enrolling`).
+    #[sqlx(skip)]
+    pub must_enrol: bool,
 }
 
 impl crate::activity::store::Actor for CurrentUser {
@@ -93,6 +97,11 @@ impl SessionCache {
     /// Forgets a session (signed out).
     pub fn remove(&self, session_hash: &str) {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(session_hash);
+    }
+
+    /// Forgets every session (a sign-in policy changed for many users at once).
+    pub fn clear(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// Forgets every session of a user (signed out everywhere).

@@ -6,9 +6,11 @@
 use serde_json::{json, Map, Value};
 
 /// Operations that need no session nor token.
-const PUBLIC: [(&str, &str); 3] = [
+const PUBLIC: [(&str, &str); 4] = [
     ("get", "/api/health"),
     ("post", "/api/session"),
+    // The second step of signing in: its challenge cookie is the permission.
+    ("post", "/api/session/second-factor"),
     // A signed link: the signature is the permission.
     ("get", "/api/downloads/{id}/file"),
 ];
@@ -223,10 +225,20 @@ fn complete_operation(method: &str, path: &str, operation: &mut Value) {
 }
 
 /// Operations no API token may take (`Action::allowed_for_token`: tokens, credentials,
-/// mailboxes' changes, integrations; and signing out): only a session is offered for them.
+/// mailboxes' changes, integrations, one's own sign-in and sign-in rules; and signing out): only
+/// a session is offered for them.
 /// `server/tests/roles.rs` checks this against what the server answers a token.
 fn person_only(method: &str, path: &str) -> bool {
-    let settings = ["/api/tokens", "/credentials", "/integrations", "/webhooks", "/deliveries", "/retention"];
+    let settings = [
+        "/api/tokens",
+        "/credentials",
+        "/integrations",
+        "/webhooks",
+        "/deliveries",
+        "/retention",
+        "/api/account/",
+        "/sign-in-policy",
+    ];
     settings.iter().any(|part| path.contains(part))
         || (path.contains("/mailboxes") && method != "get")
         || (path == "/api/session" && method == "delete")

@@ -78,6 +78,20 @@ use crate::state::AppState;
         crate::messages::preview_message,
         crate::messages::message_html,
         crate::messages::message_attachment,
+        crate::auth::challenge::second_factor,
+        crate::security::totp::two_factor_status,
+        crate::security::totp::begin_totp,
+        crate::security::totp::confirm_totp,
+        crate::security::totp::remove_totp,
+        crate::security::totp::renew_recovery_codes,
+        crate::security::sessions::list_sessions,
+        crate::security::sessions::end_session,
+        crate::security::sessions::end_other_sessions,
+        crate::security::sessions::change_password,
+        crate::security::policy::get_organisation_policy,
+        crate::security::policy::set_organisation_policy,
+        crate::security::policy::get_reseller_policy,
+        crate::security::policy::set_reseller_policy,
     ),
     // Schemas used only by query parameters are not gathered by utoipa: named here.
     components(schemas(portal_api::Problem, portal_api::FieldError, portal_api::JobSort, portal_api::JobKind, portal_api::JobStatus, portal_api::MessageSort)),
@@ -91,6 +105,7 @@ use crate::state::AppState;
         (name = "tokens", description = "Account Settings › API tokens: for scripts and PSAs (`Authorization: Bearer …`)"),
         (name = "activity", description = "Account Settings › Activity: who did what, when, from where"),
         (name = "retention", description = "Retention: how long messages deleted from a mailbox stay in its backup, and legal hold"),
+        (name = "security", description = "Account › Security: two-factor sign-in, recovery codes, password, sessions, and the sign-in rules of organisations and resellers"),
         (name = "messages", description = "Messages inside backups: search, preview, attachments (restore or download chosen messages with POST /api/jobs)"),
     )
 )]

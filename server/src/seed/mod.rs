@@ -1,7 +1,7 @@
 //! Demo data for an empty database: one reseller with three organisations and sixty
 //! mailboxes, a second reseller whose data the first must never see, and one sign-in per role.
 
-use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS, DEMO_SPARE_END_USER, DEMO_TWO_FACTOR_SIGN_INS};
 use portal_api::{JobKind, JobStatus, Role};
 
 use crate::auth::password;
@@ -174,11 +174,28 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
     }
 
     let alice_mailbox = alice_mailbox.expect("the demo end user's mailbox is among the demo mailboxes");
-    let users: [(i64, &str, &str, Role, Option<i64>, Option<i64>, Option<i64>); 4] = [
+    let mailbox_of = |email: &str| {
+        let (user, domain) = email.split_once('@').expect("an address");
+        let found = ORGANISATIONS.iter().position(|o| o.domain == domain).and_then(|org_index| {
+            (0..ORGANISATIONS[org_index].mailboxes).find_map(|i| {
+                let name = format!("{}.{}", FIRST[(i + org_index * 7) % FIRST.len()], LAST[(i * 3 + org_index) % LAST.len()]);
+                (name == user).then(|| ORGANISATIONS[..org_index].iter().map(|o| o.mailboxes as i64).sum::<i64>() + i as i64 + 1)
+            })
+        });
+        found.expect("the demo user's mailbox is among the demo mailboxes")
+    };
+    let [(_, end_user_2fa, end_user_2fa_name), (_, admin_2fa, admin_2fa_name), (_, reseller_2fa, reseller_2fa_name)] =
+        DEMO_TWO_FACTOR_SIGN_INS;
+    let users: [(i64, &str, &str, Role, Option<i64>, Option<i64>, Option<i64>); 8] = [
         (1, DEMO_SIGN_INS[0].1, "Alice Archer", Role::EndUser, None, None, Some(alice_mailbox)),
         (2, DEMO_SIGN_INS[1].1, "Sam Patel", Role::OrgAdmin, None, Some(1), None),
         (3, DEMO_SIGN_INS[2].1, "Nora Reed", Role::Reseller, Some(1), None, None),
         (4, "reseller@harbour.example", "Hal Berg", Role::Reseller, Some(2), None, None),
+        (5, DEMO_SPARE_END_USER, "Bruno Dubois", Role::EndUser, None, None, Some(mailbox_of(DEMO_SPARE_END_USER))),
+        // The three with an authenticator (lib.rs seals their secrets once the keys are at hand).
+        (6, end_user_2fa, end_user_2fa_name, Role::EndUser, None, None, Some(mailbox_of(end_user_2fa))),
+        (7, admin_2fa, admin_2fa_name, Role::OrgAdmin, None, Some(2), None),
+        (8, reseller_2fa, reseller_2fa_name, Role::Reseller, Some(1), None, None),
     ];
     for (id, email, name, role, reseller_id, organisation_id, mailbox_id) in users {
         sqlx::query(
@@ -198,6 +215,18 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// The demo users of `DEMO_TWO_FACTOR_SIGN_INS` get their authenticators (secrets derived from
+/// their addresses), sealed under this server's master key.
+pub async fn enrol_demo_authenticators(db: &Db, secrets: &crate::secrets::SecretBox) -> Result<(), sqlx::Error> {
+    for (_, email, _) in DEMO_TWO_FACTOR_SIGN_INS {
+        let (user_id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(db).await?;
+        crate::auth::factor::enrol_demo(db, secrets, user_id, email)
+            .await
+            .map_err(|error| sqlx::Error::Configuration(format!("enrolling the demo authenticators: {error:?}").into()))?;
+    }
+    Ok(())
 }
 
 /// The 29 daily backups before the current one, so each account's history chart has a

@@ -244,6 +244,52 @@ pub(super) fn rows() -> Vec<Row> {
                 ("/api/messages/999/attachments/0".into(), None)
             })
         },
+        // The second step of signing in answers its challenge cookie alone: without one, 401.
+        Row {
+            what: "no challenge cookie",
+            inside: Expect::Status(StatusCode::UNAUTHORIZED),
+            ..row(Method::POST, "/api/session/second-factor", W::Public, F::None, |_, _| {
+                ("/api/session/second-factor".into(), Some(json!({"code": "123456"})))
+            })
+        },
+        // One's own sign-in (server/tests/two_factor.rs walks each through).
+        row(Method::GET, "/api/account/two-factor", W::Everyone, F::None, |_, _| ("/api/account/two-factor".into(), None)),
+        row(Method::POST, "/api/account/two-factor/totp", W::Everyone, F::None, |_, _| {
+            ("/api/account/two-factor/totp".into(), None)
+        }),
+        row(Method::POST, "/api/account/two-factor/totp/confirm", W::Everyone, F::None, |_, _| {
+            ("/api/account/two-factor/totp/confirm".into(), Some(json!({"code": "000000"})))
+        }),
+        row(Method::POST, "/api/account/two-factor/totp/remove", W::Everyone, F::None, |_, _| {
+            ("/api/account/two-factor/totp/remove".into(), Some(json!({"code": "000000"})))
+        }),
+        row(Method::POST, "/api/account/two-factor/recovery-codes", W::Everyone, F::None, |_, _| {
+            ("/api/account/two-factor/recovery-codes".into(), Some(json!({"code": "000000"})))
+        }),
+        row(Method::GET, "/api/account/sessions", W::Everyone, F::None, |_, _| ("/api/account/sessions".into(), None)),
+        Row {
+            what: "a session that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::DELETE, "/api/account/sessions/{id}", W::Everyone, F::None, |_, _| {
+                ("/api/account/sessions/nosuchsession".into(), None)
+            })
+        },
+        row(Method::POST, "/api/account/sessions/end-others", W::Everyone, F::None, |_, _| {
+            ("/api/account/sessions/end-others".into(), None)
+        }),
+        row(Method::POST, "/api/account/password", W::Everyone, F::None, |_, _| {
+            ("/api/account/password".into(), Some(json!({"current_password": "wrong", "new_password": "short"})))
+        }),
+        row(Method::GET, "/api/organisations/{id}/sign-in-policy", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/sign-in-policy", f.organisations[o as usize]), None)
+        }),
+        row(Method::PUT, "/api/organisations/{id}/sign-in-policy", W::Admins, F::Organisation, |f, o| {
+            (format!("/api/organisations/{}/sign-in-policy", f.organisations[o as usize]), Some(json!({"require_two_factor": false})))
+        }),
+        row(Method::GET, "/api/reseller/sign-in-policy", W::Resellers, F::None, |_, _| ("/api/reseller/sign-in-policy".into(), None)),
+        row(Method::PUT, "/api/reseller/sign-in-policy", W::Resellers, F::None, |_, _| {
+            ("/api/reseller/sign-in-policy".into(), Some(json!({"require_two_factor": false})))
+        }),
         // Last: signing out ends every session of the user, the ones above included.
         row(Method::DELETE, "/api/session", W::Everyone, F::None, |_, _| ("/api/session".into(), None)),
     ]

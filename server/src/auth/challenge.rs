@@ -1,0 +1,112 @@
+//! The second step of signing in: the password was right, and the account has a second
+//! factor. The browser holds the challenge in an HttpOnly cookie of its own (five minutes,
+//! sent only to `/api/session`); `POST /api/session/second-factor` answers it with a code.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{AppendHeaders, IntoResponse, Response};
+use axum::Json;
+use portal_api::{ActivityAction, FieldError, SecondFactorChallenge, SecondFactorCode, SecondFactorMethod, SessionInfo};
+
+use super::factor::{self, Used};
+use super::session;
+use super::throttle::ClientAddress;
+use crate::activity::store::{record, Target};
+use crate::db::now_ms;
+use crate::error::{AppError, AppResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub const CHALLENGE_COOKIE: &str = "portal_challenge";
+/// How long a person has to type the code.
+const CHALLENGE_SECS: u32 = 300;
+
+fn challenge_cookie(id: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let (value, age) = id.map_or(("", 0), |id| (id, CHALLENGE_SECS));
+    format!("{CHALLENGE_COOKIE}={value}; Path=/api/session; HttpOnly; SameSite=Strict; Max-Age={age}{secure}")
+}
+
+/// A challenge for the user: the 202 to answer the password with.
+pub async fn start(state: &AppState, user_id: i64) -> AppResult<Response> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM sign_in_challenges WHERE expires_at <= $1").bind(now).execute(&state.db).await?;
+    let id = session::random_token();
+    sqlx::query("INSERT INTO sign_in_challenges (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(session::hash_session_id(&id))
+        .bind(user_id)
+        .bind(now)
+        .bind(now + i64::from(CHALLENGE_SECS) * 1000)
+        .execute(&state.db)
+        .await?;
+    let body = SecondFactorChallenge {
+        methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
+        expires_in_secs: CHALLENGE_SECS,
+    };
+    let cookie = challenge_cookie(Some(&id), state.config.https());
+    Ok((axum::http::StatusCode::ACCEPTED, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// The second factor: a code from the authenticator app, or a recovery code.
+#[utoipa::path(
+    post, path = "/api/session/second-factor", tag = "session",
+    request_body = SecondFactorCode,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
+        (status = 401, description = "The code is wrong or used already, or the time to give it ran out (sign in with the password again)", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sent from another site", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No code given", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes for this account, or from this network, lately: wait Retry-After seconds", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn second_factor(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<SecondFactorCode>,
+) -> AppResult<Response> {
+    super::reject_cross_site(&state.config, &headers)?;
+    let client = client.ip(state.config.trust_forwarded_for);
+    let code = request.code.trim();
+    if code.is_empty() {
+        return Err(AppError::Validation(vec![FieldError::new("code", "Enter the six digits your authenticator app shows, or a recovery code.")]));
+    }
+    let expired = || AppError::SecondFactorRejected("The time to enter a code ran out. Sign in with your password again.".into());
+    let challenge = session::cookie(&headers, CHALLENGE_COOKIE).ok_or_else(expired)?;
+    let challenge_hash = session::hash_session_id(challenge);
+    let found: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM sign_in_challenges WHERE id_hash = $1 AND expires_at > $2")
+        .bind(&challenge_hash)
+        .bind(now_ms())
+        .fetch_optional(&state.db)
+        .await?;
+    let (user_id,) = found.ok_or_else(expired)?;
+
+    state.sign_in.begin_code(user_id, client)?;
+    let address = client.map(|ip| ip.to_string());
+    let Some(used) = factor::spend(&state, user_id, code).await? else {
+        let mut user = super::load_user(&state, user_id, String::new()).await?;
+        user.address = address;
+        record(&state.db, &user, ActivityAction::SignInFailed, Target::default().named("wrong second factor")).await;
+        return Err(AppError::SecondFactorRejected(
+            "That code is not right, or it was used already. Enter the code your app shows now, or a recovery code.".into(),
+        ));
+    };
+    state.sign_in.code_succeeded(user_id, client);
+    // Used once: a second request with the same challenge finds none.
+    let taken = sqlx::query("DELETE FROM sign_in_challenges WHERE id_hash = $1").bind(&challenge_hash).execute(&state.db).await?;
+    if taken.rows_affected() == 0 {
+        return Err(expired());
+    }
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let (cookie, csrf_token) = session::create(&state, user_id, address.clone(), user_agent).await?;
+    let mut user = super::load_user(&state, user_id, csrf_token).await?;
+    user.address = address;
+    let action = match used {
+        Used::Totp => ActivityAction::SecondFactorUsed,
+        Used::RecoveryCode => ActivityAction::RecoveryCodeUsed,
+    };
+    record(&state.db, &user, action, Target::default()).await;
+    let info: SessionInfo = super::session_info(&state, &user).await?;
+    let cookies = AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, challenge_cookie(None, state.config.https()))]);
+    Ok((cookies, Json(info)).into_response())
+}
