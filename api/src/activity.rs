@@ -45,6 +45,7 @@ named_enum! {
         PasswordChanged = "security.password_changed",
         SessionEnded = "security.session_ended",
         SignInPolicyChanged = "security.sign_in_policy_changed",
+        SsoSignIn = "session.signed_in_with_microsoft",
     }
 }
 
@@ -88,6 +89,7 @@ impl ActivityAction {
             ActivityAction::PasswordChanged => "Password changed",
             ActivityAction::SessionEnded => "Session ended",
             ActivityAction::SignInPolicyChanged => "Sign-in rules changed",
+            ActivityAction::SsoSignIn => "Signed in with Microsoft",
         }
     }
 }

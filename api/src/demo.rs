@@ -21,6 +21,12 @@ pub const DEMO_TWO_FACTOR_SIGN_INS: [(Role, &str, &str); 3] = [
     (Role::Reseller, "security@northwind.example", "Owen Shaw"),
 ];
 
+/// Cedar Logistics enforces sign-in with Microsoft (through the identity provider built in,
+/// whose password for every account is `idp-demo`): its admin signs in only that way; the
+/// break-glass admin keeps the demo password.
+pub const DEMO_SSO_ADMIN: &str = "admin@cedar-logistics.example";
+pub const DEMO_BREAK_GLASS_ADMIN: &str = "breakglass@cedar-logistics.example";
+
 /// An end user without a second factor whom no other demo story uses: the sessions and
 /// enrolment specs sign in as them.
 pub const DEMO_SPARE_END_USER: &str = "bruno.dubois@acme-legal.example";

@@ -112,12 +112,21 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Who must sign in with a second factor: an organisation's policy
 /// (`/api/organisations/{id}/sign-in-policy`) or a reseller's (`/api/reseller/sign-in-policy`,
 /// which covers the reseller's own users and every organisation it serves).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInPolicy {
     pub require_two_factor: bool,
     /// For an organisation: its reseller requires it already (then it cannot be turned off here).
     pub required_by_reseller: bool,
+    /// For an organisation: its users sign in with Microsoft only, except the break-glass admin.
+    #[serde(default)]
+    pub enforce_sso: bool,
+    /// The one admin of the organisation who may still sign in with a password.
+    #[serde(default)]
+    pub break_glass_email: Option<String>,
+    /// For an organisation: whether its Microsoft tenant is known (then SSO can be used).
+    #[serde(default)]
+    pub sso_available: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,4 +134,12 @@ pub struct SignInPolicy {
 #[serde(deny_unknown_fields)]
 pub struct SignInPolicyInput {
     pub require_two_factor: bool,
+    /// An organisation's only: Enforce SSO on or off; left as it is when absent.
+    #[serde(default)]
+    pub enforce_sso: Option<bool>,
+    /// An organisation's only: the break-glass admin's address (an admin of the organisation);
+    /// empty to name none; left as it is when absent. Needed while SSO is enforced.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    pub break_glass_email: Option<String>,
 }

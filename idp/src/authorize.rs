@@ -90,6 +90,13 @@ pub(crate) async fn show(State(config): State<Config>, Path(tenant): Path<String
     let Some(scopes) = get("scope") else {
         return fail("invalid_request", &missing("scope"));
     };
+    // OpenID Connect sign-in: `openid` without an admin-consent prompt. A nonce is required
+    // (ID tokens from a code flow may omit it in the specification; ours bind the browser).
+    let sign_in = get("prompt") != Some("admin_consent") && scopes.split_whitespace().any(|s| s == "openid");
+    let nonce = get("nonce");
+    if sign_in && nonce.is_none() {
+        return fail("invalid_request", &missing("nonce"));
+    }
 
     let request_id = random_token(16);
     let pending = PendingAuthorization {
@@ -101,13 +108,25 @@ pub(crate) async fn show(State(config): State<Config>, Path(tenant): Path<String
         code_challenge: code_challenge.to_owned(),
         expires: Instant::now() + PENDING_LIFETIME,
         attempts: 0,
+        nonce: sign_in.then(|| nonce.unwrap_or_default().to_owned()),
     };
     let body = consent_form(&request_id, &pending, get("login_hint").unwrap_or(""), None);
+    let page_title = title(&pending);
     if store::with(|store| store.add_pending(request_id, pending)).is_err() {
         return fail("temporarily_unavailable", BUSY_DESCRIPTION);
     }
-    pages::page(StatusCode::OK, TITLE, &body)
+    pages::page(StatusCode::OK, page_title, &body)
 }
+
+fn title(pending: &PendingAuthorization) -> &'static str {
+    if pending.nonce.is_some() {
+        SIGN_IN_TITLE
+    } else {
+        TITLE
+    }
+}
+
+const SIGN_IN_TITLE: &str = "Sign in to Backup Portal";
 
 pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response {
     let Some(form) = parse_params(&body).ok().filter(|form| too_long(form).is_none()) else {
@@ -135,7 +154,7 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
         _ => {
             return pages::page(
                 StatusCode::OK,
-                TITLE,
+                title(&pending),
                 &consent_form(request_id, &pending, email, Some("Choose Approve or Deny.")),
             )
         }
@@ -147,7 +166,7 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
         SignIn::Valid(user) if !pending.scope.allows(user.tenant) => {
             format!("This account belongs to another organisation. Sign in with an account of {}.", scope_name(pending.scope))
         }
-        SignIn::Valid(user) if !user.global_admin => format!(
+        SignIn::Valid(user) if !user.global_admin && pending.nonce.is_none() => format!(
             "Only a global administrator can grant consent. Ask a global administrator of {} to approve.",
             user.tenant.name
         ),
@@ -160,6 +179,7 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
                 user,
                 scopes: pending.scopes.clone(),
                 expires: Instant::now() + CODE_LIFETIME,
+                nonce: pending.nonce.clone(),
                 redeemed: false,
             };
             let issued = store::with(|store| {
@@ -169,8 +189,11 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
                 }
                 // Taken once: a second submission of the same page finds nothing.
                 store.pending.remove(request_id).ok_or(Issue::Gone)?;
-                // Consent is for the user's own tenant (which `organizations` leaves open).
-                store.grant_consent(user.tenant);
+                // Consent is for the user's own tenant (which `organizations` leaves open); a
+                // sign-in asks for none.
+                if pending.nonce.is_none() {
+                    store.grant_consent(user.tenant);
+                }
                 store.add_code(store::key(&code), granted).map_err(|_| Issue::Busy)
             });
             match issued {
@@ -180,7 +203,10 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
                     return back(&pending, vec![("error", "temporarily_unavailable"), ("error_description", BUSY_DESCRIPTION)])
                 }
             }
-            tracing::info!(tenant = user.tenant.domain, "embedded identity provider: admin consent granted");
+            match pending.nonce {
+                None => tracing::info!(tenant = user.tenant.domain, "embedded identity provider: admin consent granted"),
+                Some(_) => tracing::info!(tenant = user.tenant.domain, "embedded identity provider: signed a user in"),
+            }
             return back(&pending, vec![("code", code.as_str())]);
         }
     };
@@ -198,7 +224,7 @@ pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response
             "Too many attempts to sign in, or the page has expired. Go back to {APP_NAME} and start again."
         ));
     }
-    pages::page(StatusCode::OK, TITLE, &consent_form(request_id, &pending, email, Some(&refusal)))
+    pages::page(StatusCode::OK, title(&pending), &consent_form(request_id, &pending, email, Some(&refusal)))
 }
 
 /// Why an approval gave no code.
@@ -243,6 +269,20 @@ fn bad_request_page(message: &str) -> Response {
 }
 
 fn consent_form(request_id: &str, pending: &PendingAuthorization, email: &str, error: Option<&str>) -> String {
+    if pending.nonce.is_some() {
+        return format!(
+            "<p>Sign in with your work account of {org} to continue to <strong>{APP_NAME}</strong>.</p>{error_html}\
+<form method=\"post\" action=\"/idp/{segment}/oauth2/v2.0/authorize\">\
+<input type=\"hidden\" name=\"request\" value=\"{request}\">{fields}\
+<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Sign in</button>\
+<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\" formnovalidate>Cancel</button></div></form>",
+            org = esc(scope_name(pending.scope)),
+            error_html = pages::inline_error(error),
+            segment = esc(pending.scope.segment()),
+            request = esc(request_id),
+            fields = pages::sign_in_fields(email, error.is_some()),
+        );
+    }
     format!(
         "<p><strong>{APP_NAME}</strong> asks a global administrator to consent, for all of {org}, to these permissions:</p>\
 {permissions}{error_html}\

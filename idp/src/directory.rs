@@ -9,6 +9,9 @@
 //! | `backup.admin@{domain}` | no | yes | no |
 //! | `helpdesk@{domain}` | no | no | no |
 //! | `former.admin@{domain}` | no | yes | yes |
+//!
+//! and, as members without those rights, the portal's demo users of each domain (`PORTAL_MEMBERS`),
+//! who sign in to the portal with their work account (OpenID Connect).
 
 use std::sync::LazyLock;
 
@@ -133,9 +136,26 @@ static USERS: LazyLock<Vec<User>> = LazyLock::new(|| {
         add("backup.admin", "Backup Administrator", false, true, false);
         add("helpdesk", "Helpdesk", false, false, false);
         add("former.admin", "Former Administrator", false, true, true);
+        // People of the organisation who sign in to the portal with their work account (the
+        // portal's demo users of that domain): no admin rights in the directory.
+        for (domain, local, name) in PORTAL_MEMBERS {
+            if domain == tenant.domain {
+                add(local, name, false, false, false);
+            }
+        }
     }
     users
 });
+
+/// Members who are not administrators: the portal's demo users with an address of a tenant.
+const PORTAL_MEMBERS: [(&str, &str, &str); 6] = [
+    ("acme-legal.example", "admin", "Sam Patel"),
+    ("acme-legal.example", "alice.archer", "Alice Archer"),
+    ("acme-legal.example", "bruno.dubois", "Bruno Dubois"),
+    ("acme-legal.example", "chloe.garcia", "Chloe Garcia"),
+    ("bluebird-clinics.example", "it", "Iris Tan"),
+    ("cedar-logistics.example", "admin", "Kofi Mensah"),
+];
 
 /// A user by email address (case-insensitive).
 pub fn user(email: &str) -> Option<&'static User> {

@@ -13,6 +13,8 @@
 //!   `GET|POST /idp/device` where people enter the code.
 //! - `GET /idp/v1.0/organization`: the token's organisation, in Microsoft Graph's shape.
 //! - `GET /idp/{tenant}/v2.0/.well-known/openid-configuration`: where the endpoints are.
+//! - `GET /idp/{tenant}/discovery/v2.0/keys`: the keys that verify its ID tokens (OpenID
+//!   Connect sign-in: `scope=openid` with a `nonce`, without `prompt=admin_consent`).
 //!
 //! The client is the one in the configuration ([`IdpConfig`]: its ID and secret); its redirect
 //! URIs are any address on the origin of [`IdpConfig::public_url`], the server that mounts it.
@@ -30,6 +32,7 @@ mod authorize;
 mod device;
 pub mod directory;
 mod graph;
+mod oidc;
 mod pages;
 pub mod store;
 mod token;
@@ -94,6 +97,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(config: IdpConfig) -> Router<S> 
         .route("/idp/{tenant}/oauth2/v2.0/token", post(token::token))
         .route("/idp/{tenant}/oauth2/v2.0/devicecode", post(device::device_authorization))
         .route("/idp/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
+        .route("/idp/{tenant}/discovery/v2.0/keys", get(oidc::keys))
         .route("/idp/device", get(device::code_page).post(device::code_submit))
         .route("/idp/v1.0/organization", get(graph::organization))
         .with_state(Arc::new(config))
@@ -104,14 +108,24 @@ fn base_url(config: &IdpConfig) -> String {
     format!("{}/idp", config.public_url)
 }
 
-/// Where the endpoints are (OpenID Connect discovery's shape; no ID tokens are issued).
+/// Where the endpoints are (OpenID Connect discovery). As Entra's, the issuer of
+/// `organizations` names no tenant but a placeholder: each token's `iss` carries its `tid`.
 async fn discovery(State(config): State<Config>, Path(tenant): Path<String>) -> Response {
     let Some(scope) = directory::TenantScope::parse(&tenant) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", unknown_tenant(&tenant));
     };
     let base = format!("{}/{}", base_url(&config), scope.segment());
+    let issuer = match scope {
+        directory::TenantScope::Any => oidc::issuer(&config, "{tenantid}"),
+        directory::TenantScope::One(tenant) => oidc::issuer(&config, tenant.id),
+    };
     json_ok(json!({
-        "issuer": format!("{base}/v2.0"),
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "subject_types_supported": ["pairwise"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["iss", "aud", "sub", "iat", "nbf", "exp", "nonce", "tid", "oid", "name", "preferred_username", "email"],
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),

@@ -61,6 +61,9 @@ pub(crate) struct PendingAuthorization {
     pub code_challenge: String,
     pub expires: Instant,
     pub attempts: u32,
+    /// Set for an OpenID Connect sign-in (any user of the tenant, no consent asked): the
+    /// client's nonce, to be carried in the ID token.
+    pub nonce: Option<String>,
 }
 
 pub(crate) struct AuthorizationCode {
@@ -70,6 +73,8 @@ pub(crate) struct AuthorizationCode {
     pub user: &'static User,
     pub scopes: String,
     pub expires: Instant,
+    /// A sign-in's nonce: the token answer carries an ID token.
+    pub nonce: Option<String>,
     /// Codes are single use: a second redemption is refused and revokes what the first gave.
     pub redeemed: bool,
 }
@@ -322,6 +327,7 @@ mod tests {
             code_challenge: "c".repeat(43),
             expires,
             attempts: 0,
+            nonce: None,
         }
     }
 
@@ -371,6 +377,7 @@ mod tests {
             user,
             scopes: "openid".into(),
             expires,
+            nonce: None,
             redeemed: false,
         };
         let later = Instant::now() + CODE_LIFETIME;

@@ -45,7 +45,7 @@ pub(crate) async fn token(State(config): State<Config>, Path(tenant): Path<Strin
     let client_id = config.client_id.as_str();
     match params.get("grant_type").map(String::as_str) {
         None => invalid_request(missing("grant_type")),
-        Some("authorization_code") => authorization_code(scope, client_id, &params),
+        Some("authorization_code") => authorization_code(&config, scope, client_id, &params),
         Some("password") => password(scope, client_id, &params),
         Some(DEVICE_CODE_GRANT) => match params.get("device_code") {
             Some(device_code) => device_code_grant(scope, client_id, device_code),
@@ -168,7 +168,7 @@ fn form_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn authorization_code(scope: TenantScope, client_id: &str, params: &Params) -> Response {
+fn authorization_code(config: &super::IdpConfig, scope: TenantScope, client_id: &str, params: &Params) -> Response {
     let Some(code) = params.get("code") else { return invalid_request(missing("code")) };
     let Some(redirect_uri) = params.get("redirect_uri") else { return invalid_request(missing("redirect_uri")) };
     let Some(verifier) = params.get("code_verifier") else { return invalid_request(missing("code_verifier")) };
@@ -207,6 +207,7 @@ fn authorization_code(scope: TenantScope, client_id: &str, params: &Params) -> R
             );
         }
         let user = granted.user;
+        let nonce = granted.nonce.clone();
         let grant = Grant {
             client_id: client_id.to_owned(),
             user,
@@ -214,10 +215,14 @@ fn authorization_code(scope: TenantScope, client_id: &str, params: &Params) -> R
             expires: Instant::now(),
             from_code: Some(code_key),
         };
-        if !store.consent_usable(user.tenant) {
-            return consent_missing(client_id, user.tenant.name);
-        }
-        tokens(store, grant)
+        // A sign-in needs no admin consent (its scopes are the user's own profile).
+        let Some(nonce) = nonce else {
+            if !store.consent_usable(user.tenant) {
+                return consent_missing(client_id, user.tenant.name);
+            }
+            return tokens(store, grant, None);
+        };
+        tokens(store, grant, Some(super::oidc::id_token(config, user, &nonce)))
     })
 }
 
@@ -278,7 +283,7 @@ fn device_code_grant(scope: TenantScope, client_id: &str, device_code: &str) -> 
                 device.status = DeviceStatus::Redeemed;
                 let grant =
                     Grant { client_id: client_id.to_owned(), user, scopes: device.scopes.clone(), expires: now, from_code: None };
-                tokens(store, grant)
+                tokens(store, grant, None)
             }
             DeviceStatus::Redeemed => invalid_grant("AADSTS70000: The device_code was already used to get tokens."),
         }
@@ -319,7 +324,7 @@ fn password(scope: TenantScope, client_id: &str, params: &Params) -> Response {
         }
         let grant =
             Grant { client_id: client_id.to_owned(), user, scopes: scopes.to_owned(), expires: Instant::now(), from_code: None };
-        tokens(store, grant)
+        tokens(store, grant, None)
     })
 }
 
@@ -345,21 +350,25 @@ fn refresh(scope: TenantScope, client_id: &str, params: &Params) -> Response {
             return consent_missing(client_id, grant.user.tenant.name);
         }
         // The old refresh token stays valid until it expires (as with the Microsoft identity platform).
-        tokens(store, grant)
+        tokens(store, grant, None)
     })
 }
 
 /// A token response for `grant` (its lifetimes are set here); 503 if the store is full.
-fn tokens(store: &mut Store, grant: Grant) -> Response {
+fn tokens(store: &mut Store, grant: Grant, id_token: Option<String>) -> Response {
     let scopes = grant.scopes.clone();
     let Ok((access_token, refresh_token)) = store.issue_tokens(grant) else { return busy() };
-    json_ok(json!({
+    let mut body = json!({
         "token_type": "Bearer",
         "access_token": access_token,
         "refresh_token": refresh_token,
         "expires_in": ACCESS_TOKEN_SECONDS,
         "scope": scopes,
-    }))
+    });
+    if let Some(id_token) = id_token {
+        body["id_token"] = json!(id_token);
+    }
+    json_ok(body)
 }
 
 fn consent_missing(client_id: &str, tenant_name: &str) -> Response {

@@ -37,6 +37,7 @@ pub mod retention;
 pub mod search;
 pub mod secrets;
 pub mod security;
+pub mod sso;
 pub mod seed;
 pub mod state;
 pub mod tokens;
@@ -80,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .merge(messages::router())
         .merge(retention::router())
         .merge(security::router())
+        .merge(sso::router())
         .merge(problems::router());
     // The identity provider built in is there only when it is the one in use.
     if state.config.idp == "embedded" {

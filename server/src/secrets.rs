@@ -143,12 +143,23 @@ impl SecretBox {
     /// Encrypts a user's own secret (an authenticator's) under the master key, bound to the
     /// user and `context`: a user may belong to no organisation (a reseller's).
     pub fn seal_for_user(&self, user_id: i64, context: &str, plaintext: &[u8]) -> String {
-        seal_with(&self.master, &format!("user:{user_id}:{context}"), plaintext)
+        self.seal_for(&format!("user:{user_id}:{context}"), plaintext)
+    }
+
+    /// Encrypts what belongs to no organisation nor user (a sign-in under way) under the
+    /// master key, bound to `context`.
+    pub fn seal_for(&self, context: &str, plaintext: &[u8]) -> String {
+        seal_with(&self.master, context, plaintext)
+    }
+
+    /// Decrypts what `seal_for` made with the same context.
+    pub fn open_for(&self, context: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+        open_with(&self.master, context, sealed).ok_or(SecretError::Undecryptable)
     }
 
     /// Decrypts what `seal_for_user` made for the same user and context.
     pub fn open_for_user(&self, user_id: i64, context: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
-        open_with(&self.master, &format!("user:{user_id}:{context}"), sealed).ok_or(SecretError::Undecryptable)
+        self.open_for(&format!("user:{user_id}:{context}"), sealed)
     }
 
     /// The organisation's data key, made and stored (wrapped) on first use. Two requests at

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS};
+use portal_api::demo::{DEMO_BREAK_GLASS_ADMIN, DEMO_PASSWORD, DEMO_SIGN_INS, DEMO_SSO_ADMIN, DEMO_TWO_FACTOR_SIGN_INS};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -46,6 +46,8 @@ usage: cargo xtask <command>
   soak [kills]         kill the server at random moments (20 times unless told) while it
                        backs up, restores and downloads real mailboxes; then compare every
                        restore byte for byte and check every job ended exactly once
+  totp EMAIL           the current authenticator code of a demo user with two-factor sign-in
+                       (their secret is derived from the address; `run` prints them)
   setup                only install the tools";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
             Some(Err(_)) => Err("soak takes a number of kills".into()),
         },
         Some("setup") => tools::install_all(tools::Needs::Test),
+        Some("totp") => demo_totp(args.get(1).map(String::as_str)),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -77,6 +80,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The password of every account of the identity provider built in (idp/src/directory.rs).
+fn portal_idp_password() -> &'static str {
+    "idp-demo"
+}
+
+/// `cargo xtask totp EMAIL`: what a demo user's authenticator app shows now.
+fn demo_totp(email: Option<&str>) -> Result {
+    let known: Vec<&str> = DEMO_TWO_FACTOR_SIGN_INS.iter().map(|(_, email, _)| *email).collect();
+    let Some(email) = email.filter(|e| known.contains(&e.trim().to_lowercase().as_str())) else {
+        return Err(format!("totp takes the email of a demo user with an authenticator: {}", known.join(", ")));
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+    let code = portal_totp::code(&portal_totp::demo_secret(email), portal_totp::step_at(now));
+    let left = portal_totp::STEP_SECS - now % portal_totp::STEP_SECS;
+    println!("{}  (good for {left} s more; each code signs in once)", portal_totp::format(code));
+    Ok(())
 }
 
 /// The workspace root (the parent of this crate's folder).
@@ -124,6 +145,14 @@ fn run(args: &[String]) -> Result {
         println!("  {:<20} {email}", role.label());
     }
     println!("  (password for all: {DEMO_PASSWORD})");
+    println!("and with an authenticator app (codes: cargo xtask totp EMAIL; or add the secret to an app):");
+    for (role, email, _) in DEMO_TWO_FACTOR_SIGN_INS {
+        let secret = portal_totp::base32_encode(&portal_totp::demo_secret(email));
+        println!("  {:<20} {email:<34} secret {secret}", role.label());
+    }
+    println!("Cedar Logistics signs in with Microsoft only: \"Sign in with Microsoft\" as {DEMO_SSO_ADMIN}");
+    println!("  (the built-in provider's password: {}); its break-glass admin {DEMO_BREAK_GLASS_ADMIN}", portal_idp_password());
+    println!("  keeps the demo password.");
     println!();
     // The demo, which `portal-server` on its own never seeds (its password is published).
     let mut child = Command::new(&server)

@@ -42,7 +42,7 @@ struct UserRow {
         (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
         (status = 202, description = "The password is right and the account has a second factor: answer with `POST /api/session/second-factor` (the challenge is in a cookie)", body = portal_api::SecondFactorChallenge),
         (status = 401, description = "Email or password not recognised", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Sent from another site (the browser's Origin is not this portal)", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sent from another site (the browser's Origin is not this portal), or the user's organisation signs in with Microsoft only (Enforce SSO)", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or empty", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords for this address, or from this network, lately: wait Retry-After seconds", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many sign-ins at once: wait Retry-After seconds", body = portal_api::Problem, content_type = "application/problem+json"),
@@ -99,6 +99,16 @@ pub async fn sign_in(
         }
     };
     state.sign_in.succeeded(&email, client);
+    // Asked only once the password is right: a guesser learns nothing of the organisation.
+    if let Some(organisation) = sso_only(&state, user.id).await? {
+        let mut known = load_user(&state, user.id, String::new()).await?;
+        known.address = address;
+        let target = crate::activity::store::Target::default().named("password refused: sign-in with Microsoft required");
+        crate::activity::store::record(&state.db, &known, portal_api::ActivityAction::SignInFailed, target).await;
+        return Err(AppError::Forbidden(format!(
+            "{organisation} signs in with Microsoft: choose “Sign in with Microsoft” instead of your password."
+        )));
+    }
     if user.totp_enrolled_at.is_some() {
         return challenge::start(&state, user.id).await;
     }
@@ -175,6 +185,20 @@ fn origin_of(url: &str) -> Option<&str> {
     Some(&url[..end])
 }
 
+/// The name of the user's organisation when it enforces sign-in with Microsoft and the user is
+/// not the admin it named to keep their password (break glass).
+async fn sso_only(state: &AppState, user_id: i64) -> AppResult<Option<String>> {
+    let found: Option<(String,)> = sqlx::query_as(
+        "SELECT o.name FROM users u LEFT JOIN mailboxes m ON m.id = u.mailbox_id \
+         JOIN organisations o ON o.id = COALESCE(u.organisation_id, m.organisation_id) \
+         WHERE u.id = $1 AND o.enforce_sso <> 0 AND (o.break_glass_user_id IS NULL OR o.break_glass_user_id <> u.id)",
+    )
+    .bind(user_id)
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(found.map(|(name,)| name))
+}
+
 #[derive(sqlx::FromRow)]
 struct LoadedUser {
     #[sqlx(flatten)]
@@ -182,7 +206,7 @@ struct LoadedUser {
     must_enrol: i64,
 }
 
-async fn load_user(state: &AppState, user_id: i64, csrf_token: String) -> AppResult<CurrentUser> {
+pub(crate) async fn load_user(state: &AppState, user_id: i64, csrf_token: String) -> AppResult<CurrentUser> {
     let loaded: LoadedUser = sqlx::query_as(&format!(
         "SELECT u.id AS user_id, u.email, u.display_name, u.role, u.reseller_id, u.organisation_id, u.mailbox_id, \
                 '' AS csrf_token, {} AS must_enrol FROM users u WHERE u.id = $1",

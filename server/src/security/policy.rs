@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use portal_api::{Action, ActivityAction, SignInPolicy, SignInPolicyInput};
+use portal_api::{Action, ActivityAction, FieldError, Role, SignInPolicy, SignInPolicyInput};
 
 use crate::activity::store::{record, Target};
 use crate::auth::CurrentUser;
@@ -13,15 +13,80 @@ use crate::state::AppState;
 
 const FORBIDDEN: &str = "Not an admin of the organisation nor its reseller, or asked with an API token";
 
+#[derive(sqlx::FromRow)]
+struct OrganisationRow {
+    own: i64,
+    reseller: i64,
+    enforce_sso: i64,
+    break_glass_email: Option<String>,
+    tenant_id: Option<String>,
+}
+
 async fn organisation_policy(state: &AppState, organisation: i64) -> AppResult<SignInPolicy> {
-    let (own, reseller): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(o.require_two_factor AS BIGINT), CAST(r.require_two_factor AS BIGINT) \
-         FROM organisations o JOIN resellers r ON r.id = o.reseller_id WHERE o.id = $1",
+    let row: OrganisationRow = sqlx::query_as(
+        "SELECT CAST(o.require_two_factor AS BIGINT) AS own, CAST(r.require_two_factor AS BIGINT) AS reseller, \
+                CAST(o.enforce_sso AS BIGINT) AS enforce_sso, b.email AS break_glass_email, o.tenant_id \
+         FROM organisations o JOIN resellers r ON r.id = o.reseller_id LEFT JOIN users b ON b.id = o.break_glass_user_id \
+         WHERE o.id = $1",
     )
     .bind(organisation)
     .fetch_one(&state.db)
     .await?;
-    Ok(SignInPolicy { require_two_factor: own != 0 || reseller != 0, required_by_reseller: reseller != 0 })
+    Ok(SignInPolicy {
+        require_two_factor: row.own != 0 || row.reseller != 0,
+        required_by_reseller: row.reseller != 0,
+        enforce_sso: row.enforce_sso != 0,
+        break_glass_email: row.break_glass_email,
+        sso_available: row.tenant_id.is_some_and(|t| !t.is_empty()),
+    })
+}
+
+/// What SSO becomes: enforced or not, and the break-glass admin (checked: an admin of the
+/// organisation; needed while enforced).
+async fn sso_change(
+    state: &AppState,
+    organisation: i64,
+    current: &SignInPolicy,
+    input: &SignInPolicyInput,
+) -> AppResult<(bool, Option<i64>)> {
+    let enforce = input.enforce_sso.unwrap_or(current.enforce_sso);
+    let mut errors = Vec::new();
+    if enforce && !current.sso_available {
+        errors.push(FieldError::new(
+            "enforce_sso",
+            "This organisation's Microsoft tenant is not known yet: give consent under Credentials first.",
+        ));
+    }
+    let wanted = match &input.break_glass_email {
+        Some(email) => Some(email.trim().to_lowercase()).filter(|e| !e.is_empty()),
+        None => current.break_glass_email.clone(),
+    };
+    let break_glass = match &wanted {
+        None => None,
+        Some(email) => {
+            let found: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM users WHERE LOWER(email) = $1 AND role = $2 AND organisation_id = $3")
+                    .bind(email)
+                    .bind(Role::OrgAdmin.as_str())
+                    .bind(organisation)
+                    .fetch_optional(&state.db)
+                    .await?;
+            if found.is_none() {
+                errors.push(FieldError::new("break_glass_email", format!("{email} is not an admin of this organisation.")));
+            }
+            found.map(|(id,)| id)
+        }
+    };
+    if enforce && wanted.is_none() {
+        errors.push(FieldError::new(
+            "break_glass_email",
+            "Name one admin who may still sign in with a password, for when Microsoft cannot be reached.",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok((enforce, break_glass))
 }
 
 /// Whoever turns a requirement on has a second factor already: else the next thing they would
@@ -70,6 +135,7 @@ pub async fn get_organisation_policy(
         (status = 403, description = FORBIDDEN, body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organisation among those you manage", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Turning it on without a second factor of one's own", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Enforce SSO without a known tenant or a break-glass admin, or a break-glass address that is not an admin of the organisation", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn set_organisation_policy(
@@ -79,14 +145,22 @@ pub async fn set_organisation_policy(
     ApiJson(input): ApiJson<SignInPolicyInput>,
 ) -> AppResult<Json<SignInPolicy>> {
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageSignInPolicy).await?;
-    refuse_without_own_factor(&state, &user, input.require_two_factor).await?;
-    sqlx::query("UPDATE organisations SET require_two_factor = $1 WHERE id = $2")
+    let current = organisation_policy(&state, organisation).await?;
+    let (enforce_sso, break_glass) = sso_change(&state, organisation, &current, &input).await?;
+    refuse_without_own_factor(&state, &user, input.require_two_factor && !current.required_by_reseller).await?;
+    sqlx::query("UPDATE organisations SET require_two_factor = $1, enforce_sso = $2, break_glass_user_id = $3 WHERE id = $4")
         .bind(i32::from(input.require_two_factor))
+        .bind(i32::from(enforce_sso))
+        .bind(break_glass)
         .bind(organisation)
         .execute(&state.db)
         .await?;
     state.sessions.clear();
-    let what = if input.require_two_factor { "two-factor sign-in required" } else { "two-factor sign-in not required" };
+    let what = format!(
+        "two-factor sign-in {}; sign-in with Microsoft {}",
+        if input.require_two_factor { "required" } else { "not required" },
+        if enforce_sso { "enforced" } else { "not enforced" }
+    );
     record(&state.db, &user, ActivityAction::SignInPolicyChanged, Target::organisation(organisation).named(what)).await;
     Ok(Json(organisation_policy(&state, organisation).await?))
 }
@@ -102,7 +176,7 @@ async fn reseller_policy(state: &AppState, reseller: i64) -> AppResult<SignInPol
         .bind(reseller)
         .fetch_one(&state.db)
         .await?;
-    Ok(SignInPolicy { require_two_factor: required != 0, required_by_reseller: false })
+    Ok(SignInPolicy { require_two_factor: required != 0, required_by_reseller: false, ..SignInPolicy::default() })
 }
 
 /// The reseller's own sign-in rules (they cover its users and every organisation it serves).
@@ -128,6 +202,7 @@ pub async fn get_reseller_policy(State(state): State<AppState>, user: CurrentUse
         (status = 200, description = "Saved", body = SignInPolicy),
         (status = 403, description = "Not a reseller, or asked with an API token", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Turning it on without a second factor of one's own", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`enforce_sso` or `break_glass_email` given: they are an organisation's", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn set_reseller_policy(
@@ -136,6 +211,11 @@ pub async fn set_reseller_policy(
     ApiJson(input): ApiJson<SignInPolicyInput>,
 ) -> AppResult<Json<SignInPolicy>> {
     let reseller = own_reseller(&user)?;
+    if input.enforce_sso.is_some() || input.break_glass_email.is_some() {
+        let message = "Sign-in with Microsoft is set per organisation (its tenant), not reseller-wide.";
+        let field = if input.enforce_sso.is_some() { "enforce_sso" } else { "break_glass_email" };
+        return Err(AppError::Validation(vec![FieldError::new(field, message)]));
+    }
     refuse_without_own_factor(&state, &user, input.require_two_factor).await?;
     sqlx::query("UPDATE resellers SET require_two_factor = $1 WHERE id = $2")
         .bind(i32::from(input.require_two_factor))

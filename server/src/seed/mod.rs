@@ -1,7 +1,9 @@
 //! Demo data for an empty database: one reseller with three organisations and sixty
 //! mailboxes, a second reseller whose data the first must never see, and one sign-in per role.
 
-use portal_api::demo::{DEMO_PASSWORD, DEMO_SIGN_INS, DEMO_SPARE_END_USER, DEMO_TWO_FACTOR_SIGN_INS};
+use portal_api::demo::{
+    DEMO_BREAK_GLASS_ADMIN, DEMO_PASSWORD, DEMO_SIGN_INS, DEMO_SPARE_END_USER, DEMO_SSO_ADMIN, DEMO_TWO_FACTOR_SIGN_INS,
+};
 use portal_api::{JobKind, JobStatus, Role};
 
 use crate::auth::password;
@@ -186,7 +188,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
     };
     let [(_, end_user_2fa, end_user_2fa_name), (_, admin_2fa, admin_2fa_name), (_, reseller_2fa, reseller_2fa_name)] =
         DEMO_TWO_FACTOR_SIGN_INS;
-    let users: [(i64, &str, &str, Role, Option<i64>, Option<i64>, Option<i64>); 8] = [
+    let users: [(i64, &str, &str, Role, Option<i64>, Option<i64>, Option<i64>); 10] = [
         (1, DEMO_SIGN_INS[0].1, "Alice Archer", Role::EndUser, None, None, Some(alice_mailbox)),
         (2, DEMO_SIGN_INS[1].1, "Sam Patel", Role::OrgAdmin, None, Some(1), None),
         (3, DEMO_SIGN_INS[2].1, "Nora Reed", Role::Reseller, Some(1), None, None),
@@ -196,6 +198,9 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
         (6, end_user_2fa, end_user_2fa_name, Role::EndUser, None, None, Some(mailbox_of(end_user_2fa))),
         (7, admin_2fa, admin_2fa_name, Role::OrgAdmin, None, Some(2), None),
         (8, reseller_2fa, reseller_2fa_name, Role::Reseller, Some(1), None, None),
+        // Cedar Logistics enforces sign-in with Microsoft; the second keeps a password (break glass).
+        (9, DEMO_SSO_ADMIN, "Kofi Mensah", Role::OrgAdmin, None, Some(3), None),
+        (10, DEMO_BREAK_GLASS_ADMIN, "Break-glass admin", Role::OrgAdmin, None, Some(3), None),
     ];
     for (id, email, name, role, reseller_id, organisation_id, mailbox_id) in users {
         sqlx::query(
@@ -213,6 +218,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<bool, sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     }
+    sqlx::query("UPDATE organisations SET enforce_sso = 1, break_glass_user_id = 10 WHERE id = 3").execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(true)
 }
