@@ -289,6 +289,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_operation_has_an_id_of_its_own() {
+        let document = crate::openapi::document();
+        let mut seen = std::collections::BTreeSet::new();
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(seen.insert(id.to_owned()), "operationId {id} twice");
+            }
+        }
+    }
+
+    #[test]
     fn the_csrf_token_is_a_security_scheme_and_shared_problems_are_referenced() {
         let document = crate::openapi::document();
         let force = &document["paths"]["/api/backups/{mailbox_id}/force"]["post"];

@@ -87,7 +87,7 @@ use crate::state::AppState;
         crate::security::sessions::list_sessions,
         crate::security::sessions::end_session,
         crate::security::sessions::end_other_sessions,
-        crate::security::sessions::change_password,
+        crate::security::sessions::change_own_password,
         crate::security::policy::get_organisation_policy,
         crate::security::policy::set_organisation_policy,
         crate::security::policy::get_reseller_policy,

@@ -12,7 +12,7 @@ use axum::Router;
 use crate::state::AppState;
 
 use policy::{get_organisation_policy, get_reseller_policy, set_organisation_policy, set_reseller_policy};
-use sessions::{change_password, end_other_sessions, end_session, list_sessions};
+use sessions::{change_own_password, end_other_sessions, end_session, list_sessions};
 use totp::{begin_totp, confirm_totp, remove_totp, renew_recovery_codes, two_factor_status};
 
 pub fn router() -> Router<AppState> {
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/account/sessions", get(list_sessions))
         .route("/api/account/sessions/end-others", post(end_other_sessions))
         .route("/api/account/sessions/{id}", delete(end_session))
-        .route("/api/account/password", post(change_password))
+        .route("/api/account/password", post(change_own_password))
         .route("/api/organisations/{id}/sign-in-policy", get(get_organisation_policy).put(set_organisation_policy))
         .route("/api/reseller/sign-in-policy", get(get_reseller_policy).put(set_reseller_policy))
 }

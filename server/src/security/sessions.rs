@@ -136,7 +136,7 @@ pub async fn end_other_sessions(State(state): State<AppState>, user: CurrentUser
         (status = 429, description = "Too many wrong passwords lately: wait Retry-After seconds", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn change_password(
+pub async fn change_own_password(
     State(state): State<AppState>,
     user: CurrentUser,
     client: ClientAddress,
