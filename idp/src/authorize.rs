@@ -103,7 +103,12 @@ pub(crate) async fn show(State(config): State<Config>, Path(tenant): Path<String
         scope,
         client_id: client_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
-        scopes: scopes.to_owned(),
+        // A sign-in grants the user's own profile only, whatever else was asked (no consent).
+        scopes: if sign_in {
+            scopes.split_whitespace().filter(|s| SIGN_IN_SCOPES.contains(s)).collect::<Vec<_>>().join(" ")
+        } else {
+            scopes.to_owned()
+        },
         state: client_state.map(str::to_owned),
         code_challenge: code_challenge.to_owned(),
         expires: Instant::now() + PENDING_LIFETIME,
@@ -127,6 +132,8 @@ fn title(pending: &PendingAuthorization) -> &'static str {
 }
 
 const SIGN_IN_TITLE: &str = "Sign in to Backup Portal";
+/// What a sign-in may be granted.
+const SIGN_IN_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 pub(crate) async fn decide(Path(_tenant): Path<String>, body: Bytes) -> Response {
     let Some(form) = parse_params(&body).ok().filter(|form| too_long(form).is_none()) else {

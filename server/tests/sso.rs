@@ -57,6 +57,12 @@ async fn password_sign_in(app: &TestApp, email: &str) -> Response {
 /// "Sign in with Microsoft" through the built-in provider's own page, as `email`: where the
 /// portal's callback sends the browser, and the session cookie it set (if any).
 async fn through_the_built_in_provider(app: &TestApp, email: &str) -> (String, Option<String>) {
+    let (to, session, _) = through_the_built_in_provider_with_challenge(app, email).await;
+    (to, session)
+}
+
+/// The same, also with the second-factor challenge's cookie it set (if any).
+async fn through_the_built_in_provider_with_challenge(app: &TestApp, email: &str) -> (String, Option<String>, Option<String>) {
     let start = get(app, "/api/sso/microsoft", None).await;
     let provider_page = location(&start);
     let sso_cookie = cookie_set(&start, "portal_sso").expect("the sign-in's cookie");
@@ -77,7 +83,7 @@ async fn through_the_built_in_provider(app: &TestApp, email: &str) -> (String, O
     let path = back.split_once("://").map(|(_, rest)| &rest[rest.find('/').unwrap()..]).unwrap().to_owned();
     assert!(path.starts_with("/api/sso/microsoft/callback?"), "{path}");
     let callback = get(app, &path, Some(&sso_cookie)).await;
-    (location(&callback), cookie_set(&callback, "portal_session"))
+    (location(&callback), cookie_set(&callback, "portal_session"), cookie_set(&callback, "portal_challenge"))
 }
 
 #[tokio::test]
@@ -88,6 +94,20 @@ async fn a_person_signs_in_with_microsoft_through_the_built_in_provider() {
     let me: SessionInfo = body_json(get(&app, "/api/session", Some(&session.unwrap())).await).await;
     assert_eq!(me.email, "admin@acme-legal.example");
     assert_eq!(me.role, Role::OrgAdmin);
+
+    // A user with an authenticator gives its code after Microsoft, as after a password.
+    let chloe = "chloe.garcia@acme-legal.example";
+    let (to, session, challenge) = through_the_built_in_provider_with_challenge(&app, chloe).await;
+    assert_eq!((to.as_str(), session), ("/sign-in?sso=second_factor", None));
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let code = portal_totp::format(portal_totp::code(&portal_totp::demo_secret(chloe), portal_totp::step_at(now)));
+    let answer = Request::post("/api/session/second-factor")
+        .header(header::COOKIE, challenge.expect("the challenge's cookie"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "code": code }).to_string()))
+        .unwrap();
+    let signed_in: SessionInfo = body_json(app.send(answer).await).await;
+    assert_eq!(signed_in.email, chloe);
 
     // A work account the portal has no user for: back to the sign-in page, saying so.
     let (to, session) = through_the_built_in_provider(&app, "global.admin@acme-legal.example").await;

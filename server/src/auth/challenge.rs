@@ -29,6 +29,17 @@ fn challenge_cookie(id: Option<&str>, secure: bool) -> String {
 
 /// A challenge for the user: the 202 to answer the password with.
 pub async fn start(state: &AppState, user_id: i64) -> AppResult<Response> {
+    let cookie = begin(state, user_id).await?;
+    let body = SecondFactorChallenge {
+        methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
+        expires_in_secs: CHALLENGE_SECS,
+    };
+    Ok((axum::http::StatusCode::ACCEPTED, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// Stores a new challenge for the user: the `Set-Cookie` value that hands it to the browser
+/// (after a password, or after Sign in with Microsoft: our second factor is asked either way).
+pub async fn begin(state: &AppState, user_id: i64) -> AppResult<String> {
     let now = now_ms();
     sqlx::query("DELETE FROM sign_in_challenges WHERE expires_at <= $1").bind(now).execute(&state.db).await?;
     let id = session::random_token();
@@ -39,12 +50,14 @@ pub async fn start(state: &AppState, user_id: i64) -> AppResult<Response> {
         .bind(now + i64::from(CHALLENGE_SECS) * 1000)
         .execute(&state.db)
         .await?;
-    let body = SecondFactorChallenge {
-        methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
-        expires_in_secs: CHALLENGE_SECS,
-    };
-    let cookie = challenge_cookie(Some(&id), state.config.https());
-    Ok((axum::http::StatusCode::ACCEPTED, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    Ok(challenge_cookie(Some(&id), state.config.https()))
+}
+
+/// Ends the user's challenges under way (a new password, a removed or new second factor: a
+/// challenge won before must not be finished after).
+pub async fn forget(state: &AppState, user_id: i64) -> AppResult<()> {
+    sqlx::query("DELETE FROM sign_in_challenges WHERE user_id = $1").bind(user_id).execute(&state.db).await?;
+    Ok(())
 }
 
 /// The second factor: a code from the authenticator app, or a recovery code.
@@ -55,7 +68,7 @@ pub async fn start(state: &AppState, user_id: i64) -> AppResult<Response> {
         (status = 200, description = "Signed in; the session cookie is set", body = SessionInfo),
         (status = 401, description = "The code is wrong or used already, or the time to give it ran out (sign in with the password again)", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Sent from another site", body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No code given", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No code given, or longer than 64 characters", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong codes for this account, or from this network, lately: wait Retry-After seconds", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -68,7 +81,7 @@ pub async fn second_factor(
     super::reject_cross_site(&state.config, &headers)?;
     let client = client.ip(state.config.trust_forwarded_for);
     let code = request.code.trim();
-    if code.is_empty() {
+    if code.is_empty() || code.chars().count() > 64 {
         return Err(AppError::Validation(vec![FieldError::new("code", "Enter the six digits your authenticator app shows, or a recovery code.")]));
     }
     let expired = || AppError::SecondFactorRejected("The time to enter a code ran out. Sign in with your password again.".into());

@@ -86,11 +86,16 @@ pub async fn sign_in(
     let user = match user {
         Some(user) if matches => user,
         Some(user) => {
-            // A wrong password for an account that exists: its organisation's log says so.
-            let mut known = load_user(&state, user.id, String::new()).await?;
-            known.address = address;
-            let target = crate::activity::store::Target::default().named("wrong password");
-            crate::activity::store::record(&state.db, &known, portal_api::ActivityAction::SignInFailed, target).await;
+            // A wrong password for an account that exists: its organisation's log says so,
+            // written after the answer so that its timing does not tell the account exists.
+            let (state, user_id) = (state.clone(), user.id);
+            tokio::spawn(async move {
+                if let Ok(mut known) = load_user(&state, user_id, String::new()).await {
+                    known.address = address;
+                    let target = crate::activity::store::Target::default().named("wrong password");
+                    crate::activity::store::record(&state.db, &known, portal_api::ActivityAction::SignInFailed, target).await;
+                }
+            });
             return Err(AppError::InvalidCredentials);
         }
         None => {

@@ -99,6 +99,17 @@ where
         if let Some(token) = super::token::bearer(&parts.headers)? {
             let limit = state.config.token_requests_per_minute;
             let user = super::token::authenticate(&state.db, token, address.clone(), &state.token_limits, limit).await?;
+            // A token acts as its owner: an owner who must enrol a second factor first is
+            // stopped here too (everything enrolling needs is for a person, not a token).
+            let (must_enrol,): (i64,) = sqlx::query_as(&format!("SELECT {MUST_ENROL_SQL} FROM users u WHERE u.id = $1"))
+                .bind(user.user_id)
+                .fetch_one(&state.db)
+                .await?;
+            if must_enrol != 0 {
+                return Err(AppError::Forbidden(
+                    "This token's owner must set up two-factor sign-in first (their organisation requires it): until then the token is refused.".into(),
+                ));
+            }
             return Ok(CurrentUser { address, ..user });
         }
         let session_id = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
@@ -134,7 +145,9 @@ where
             }
         };
 
-        if user.must_enrol && !allowed_while_enrolling(&parts.method, parts.uri.path()) {
+        // The path as the client sent it (a nested router would see it without its prefix).
+        let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |uri| uri.0.path());
+        if user.must_enrol && !allowed_while_enrolling(&parts.method, path) {
             return Err(AppError::Forbidden(
                 "Your organisation requires two-factor sign-in: set up an authenticator app in Account › Security first.".into(),
             ));

@@ -25,6 +25,8 @@ pub struct SignInGuard {
     /// Wrong second factors, per account (its user ID) and per client: the same limits.
     codes_per_account: Window,
     codes_per_client: Window,
+    /// Sign-ins with Microsoft begun per client (each keeps a row for ten minutes).
+    sso_per_client: Window,
     hashing: Semaphore,
 }
 
@@ -37,6 +39,7 @@ impl SignInGuard {
             per_client: Window::new(per_client as usize, SPAN),
             codes_per_account: Window::new(per_address as usize, SPAN),
             codes_per_client: Window::new(per_client as usize, SPAN),
+            sso_per_client: Window::new(per_client as usize, SPAN),
             hashing: Semaphore::new(hashing_slots.max(1)),
         }
     }
@@ -83,6 +86,14 @@ impl SignInGuard {
             return Err(too_many(wait, "There were too many wrong codes from your network lately"));
         }
         Ok(())
+    }
+
+    /// A sign-in with Microsoft begins: at most as many per client as wrong passwords.
+    pub fn begin_sso(&self, client: Option<IpAddr>) -> AppResult<()> {
+        match client.and_then(|ip| self.sso_per_client.try_record(&client_key(ip), Instant::now())) {
+            Some(wait) => Err(too_many(wait, "There were too many sign-ins with Microsoft from your network lately")),
+            None => Ok(()),
+        }
     }
 
     /// The code was right: as [`SignInGuard::succeeded`].

@@ -57,6 +57,9 @@ async fn sso_change(
             "This organisation's Microsoft tenant is not known yet: give consent under Credentials first.",
         ));
     }
+    if input.break_glass_email.as_ref().is_some_and(|e| e.chars().count() > 254) {
+        return Err(AppError::Validation(vec![FieldError::new("break_glass_email", "An email address is at most 254 characters.")]));
+    }
     let wanted = match &input.break_glass_email {
         Some(email) => Some(email.trim().to_lowercase()).filter(|e| !e.is_empty()),
         None => current.break_glass_email.clone(),
@@ -147,7 +150,8 @@ pub async fn set_organisation_policy(
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageSignInPolicy).await?;
     let current = organisation_policy(&state, organisation).await?;
     let (enforce_sso, break_glass) = sso_change(&state, organisation, &current, &input).await?;
-    refuse_without_own_factor(&state, &user, input.require_two_factor && !current.required_by_reseller).await?;
+    // Only when the rule comes into force: one already in force, or kept, locks nobody out anew.
+    refuse_without_own_factor(&state, &user, input.require_two_factor && !current.require_two_factor).await?;
     sqlx::query("UPDATE organisations SET require_two_factor = $1, enforce_sso = $2, break_glass_user_id = $3 WHERE id = $4")
         .bind(i32::from(input.require_two_factor))
         .bind(i32::from(enforce_sso))
@@ -216,7 +220,8 @@ pub async fn set_reseller_policy(
         let field = if input.enforce_sso.is_some() { "enforce_sso" } else { "break_glass_email" };
         return Err(AppError::Validation(vec![FieldError::new(field, message)]));
     }
-    refuse_without_own_factor(&state, &user, input.require_two_factor).await?;
+    let current = reseller_policy(&state, reseller).await?;
+    refuse_without_own_factor(&state, &user, input.require_two_factor && !current.require_two_factor).await?;
     sqlx::query("UPDATE resellers SET require_two_factor = $1 WHERE id = $2")
         .bind(i32::from(input.require_two_factor))
         .bind(reseller)

@@ -171,6 +171,7 @@ pub async fn change_own_password(
     let hash = tokio::task::spawn_blocking(move || crate::auth::password::hash(&new_password)).await.map_err(AppError::internal)?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.user_id).execute(&state.db).await?;
     end_others(&state, &user).await?;
+    crate::auth::challenge::forget(&state, user.user_id).await?;
     record(&state.db, &user, ActivityAction::PasswordChanged, Target::default()).await;
     Ok(StatusCode::NO_CONTENT)
 }

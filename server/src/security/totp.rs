@@ -89,12 +89,12 @@ fn code_field_error(message: &str) -> AppError {
 }
 
 /// The first code from the new secret: the authenticator is set up, and ten recovery codes
-/// are made (shown this once).
+/// are made (shown this once). The user's other sessions end.
 #[utoipa::path(
     post, path = "/api/account/two-factor/totp/confirm", tag = "security",
     request_body = SecondFactorCode,
     responses(
-        (status = 200, description = "Set up; the recovery codes, shown once", body = RecoveryCodes),
+        (status = 200, description = "Set up; the recovery codes, shown once; every other session of the user ended", body = RecoveryCodes),
         (status = 403, description = FORBIDDEN, body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`code` is not the app's current code, or no setup was begun", body = portal_api::Problem, content_type = "application/problem+json"),
     )
@@ -111,8 +111,10 @@ pub async fn confirm_totp(
         ));
     }
     let codes = factor::new_recovery_codes(&state, user.user_id).await?;
-    // This instance lets the user in at once (if they had to enrol); the others within the cache's time.
-    state.sessions.remove_user(user.user_id);
+    // Other sessions of the account never gave this factor (one may be someone who had only
+    // the password while a rule held them back): they end. This one goes on, let in at once.
+    super::sessions::end_others(&state, &user).await?;
+    crate::auth::challenge::forget(&state, user.user_id).await?;
     record(&state.db, &user, ActivityAction::TwoFactorEnrolled, Target::default()).await;
     Ok(Json(RecoveryCodes { codes }))
 }
@@ -142,6 +144,7 @@ pub async fn remove_totp(
     spend_or_refuse(&state, &user, &input.code).await?;
     factor::remove(&state, user.user_id).await?;
     super::sessions::end_others(&state, &user).await?;
+    crate::auth::challenge::forget(&state, user.user_id).await?;
     record(&state.db, &user, ActivityAction::TwoFactorRemoved, Target::default()).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -176,7 +179,7 @@ pub async fn renew_recovery_codes(
 /// A code that proves the person has the second factor (throttled as at sign-in).
 async fn spend_or_refuse(state: &AppState, user: &CurrentUser, code: &str) -> AppResult<()> {
     let code = code.trim();
-    if code.is_empty() {
+    if code.is_empty() || code.chars().count() > 64 {
         return Err(code_field_error("Enter the code your authenticator app shows, or a recovery code."));
     }
     let client = user.address.as_deref().and_then(|a| a.parse().ok());

@@ -30,6 +30,8 @@ use crate::state::AppState;
 const SSO_COOKIE: &str = "portal_sso";
 /// How long a person has at the provider.
 const REQUEST_SECS: i64 = 600;
+/// How long the provider has to give the keys and the tokens.
+const FINISH_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/sso/microsoft", get(start)).route("/api/sso/microsoft/callback", get(callback))
@@ -67,9 +69,13 @@ struct StartQuery {
 }
 
 /// "Sign in with Microsoft": to the provider's sign-in page.
-async fn start(State(state): State<AppState>, query: Result<Query<StartQuery>, QueryRejection>) -> Response {
+async fn start(State(state): State<AppState>, client: ClientAddress, query: Result<Query<StartQuery>, QueryRejection>) -> Response {
+    if state.sign_in.begin_sso(client.ip(state.config.trust_forwarded_for)).is_err() {
+        return refused(&state, "busy");
+    }
     match begin(&state, query.ok().and_then(|q| q.0.login_hint)).await {
-        Ok(response) => response,
+        Ok(Some(response)) => response,
+        Ok(None) => refused(&state, "busy"),
         Err(error) => {
             tracing::error!(?error, "a sign-in with Microsoft could not begin");
             refused(&state, "unavailable")
@@ -77,7 +83,11 @@ async fn start(State(state): State<AppState>, query: Result<Query<StartQuery>, Q
     }
 }
 
-async fn begin(state: &AppState, login_hint: Option<String>) -> AppResult<Response> {
+/// Sign-ins under way at most: each is a row for ten minutes, and anyone may begin one.
+const MAX_REQUESTS: i64 = 10_000;
+
+/// `None` when too many sign-ins are under way.
+async fn begin(state: &AppState, login_hint: Option<String>) -> AppResult<Option<Response>> {
     let relying = oidc::Relying::from_config(&state.config);
     let sign_in_state = session::random_token();
     let nonce = session::random_token();
@@ -89,6 +99,10 @@ async fn begin(state: &AppState, login_hint: Option<String>) -> AppResult<Respon
     let now = now_ms();
     let state_hash = session::hash_session_id(&sign_in_state);
     sqlx::query("DELETE FROM sso_requests WHERE expires_at <= $1").bind(now).execute(&state.db).await?;
+    let (under_way,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sso_requests").fetch_one(&state.db).await?;
+    if under_way >= MAX_REQUESTS {
+        return Ok(None);
+    }
     sqlx::query("INSERT INTO sso_requests (state_hash, nonce, sealed_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&state_hash)
         .bind(&nonce)
@@ -97,7 +111,7 @@ async fn begin(state: &AppState, login_hint: Option<String>) -> AppResult<Respon
         .bind(now + REQUEST_SECS * 1000)
         .execute(&state.db)
         .await?;
-    Ok(see_other(&url, vec![sso_cookie(Some(&sign_in_state), state.config.https())]))
+    Ok(Some(see_other(&url, vec![sso_cookie(Some(&sign_in_state), state.config.https())])))
 }
 
 #[derive(Deserialize)]
@@ -116,7 +130,10 @@ async fn callback(
 ) -> Response {
     let Ok(Query(query)) = query else { return refused(&state, "expired") };
     match finish(&state, &headers, client, query).await {
-        Ok(Ok(session_cookie)) => see_other("/", vec![session_cookie, sso_cookie(None, state.config.https())]),
+        Ok(Ok(Signed::In(session_cookie))) => see_other("/", vec![session_cookie, sso_cookie(None, state.config.https())]),
+        Ok(Ok(Signed::SecondFactor(challenge))) => {
+            see_other("/sign-in?sso=second_factor", vec![challenge, sso_cookie(None, state.config.https())])
+        }
         Ok(Err(why)) => refused(&state, why),
         Err(error) => {
             tracing::error!(?error, "a sign-in with Microsoft could not finish");
@@ -125,7 +142,7 @@ async fn callback(
     }
 }
 
-type Outcome = AppResult<Result<String, &'static str>>;
+type Outcome = AppResult<Result<Signed, &'static str>>;
 
 async fn finish(state: &AppState, headers: &HeaderMap, client: ClientAddress, query: CallbackQuery) -> Outcome {
     // The sign-in is found by `state`, and only with the cookie of the browser that began it.
@@ -153,11 +170,17 @@ async fn finish(state: &AppState, headers: &HeaderMap, client: ClientAddress, qu
     let verifier = state.secrets.open_for(&format!("sso:{state_hash}"), &sealed)?;
     let verifier = String::from_utf8_lossy(&verifier).into_owned();
     let relying = oidc::Relying::from_config(&state.config);
-    let verified = match relying.finish(&code, &verifier, &nonce).await {
-        Ok(verified) => verified,
-        Err(refusal) => {
+    // Two calls to the provider (its keys, the code's exchange): one deadline for both, well
+    // within the request's own.
+    let verified = match tokio::time::timeout(FINISH_DEADLINE, relying.finish(&code, &verifier, &nonce)).await {
+        Ok(Ok(verified)) => verified,
+        Ok(Err(refusal)) => {
             tracing::warn!(?refusal, "a sign-in with Microsoft was refused");
             return Ok(Err("failed"));
+        }
+        Err(_) => {
+            tracing::warn!("the identity provider took too long to finish a sign-in with Microsoft");
+            return Ok(Err("unavailable"));
         }
     };
     // The user of that address whose organisation is that tenant: an address alone, or a
@@ -175,11 +198,26 @@ async fn finish(state: &AppState, headers: &HeaderMap, client: ClientAddress, qu
         tracing::info!(tenant = %verified.tenant_id, "a sign-in with Microsoft named no user of the portal in that organisation");
         return Ok(Err("no_account"));
     };
+    // Microsoft proved who it is; an authenticator set up here is still asked for, as after a
+    // password (the sign-in page takes the code: `sso=second_factor`).
+    let (enrolled,): (Option<i64>,) =
+        sqlx::query_as("SELECT totp_enrolled_at FROM users WHERE id = $1").bind(user_id).fetch_one(&state.db).await?;
+    if enrolled.is_some() {
+        return Ok(Ok(Signed::SecondFactor(crate::auth::challenge::begin(state, user_id).await?)));
+    }
     let address = client.ip(state.config.trust_forwarded_for).map(|ip| ip.to_string());
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     let (cookie, csrf_token) = session::create(state, user_id, address.clone(), user_agent).await?;
     let mut user = crate::auth::load_user(state, user_id, csrf_token).await?;
     user.address = address;
     record(&state.db, &user, ActivityAction::SsoSignIn, Target::default()).await;
-    Ok(Ok(cookie))
+    Ok(Ok(Signed::In(cookie)))
+}
+
+/// How a sign-in with Microsoft that named a user goes on.
+enum Signed {
+    /// Signed in: the session's cookie.
+    In(String),
+    /// Our second factor is asked next: the challenge's cookie.
+    SecondFactor(String),
 }

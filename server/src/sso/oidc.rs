@@ -31,7 +31,7 @@ pub struct Relying {
 pub struct Verified {
     /// The Entra tenant (directory) ID.
     pub tenant_id: String,
-    /// `preferred_username` (Entra's sign-in name), else `email`; lower-case.
+    /// `preferred_username` (Entra's sign-in name); lower-case.
     pub email: String,
 }
 
@@ -126,13 +126,12 @@ impl Relying {
         if claims.issuer().as_str() != expected_issuer {
             return Err(Refused::Token(format!("issuer {} is not the tenant's ({expected_issuer})", claims.issuer().as_str())));
         }
+        // The sign-in name (the UPN), not `email`: that one may be anything, unverified.
         let email = claims
             .preferred_username()
-            .map(|name| name.as_str().to_owned())
-            .or_else(|| claims.email().map(|email| email.as_str().to_owned()))
-            .map(|email| email.trim().to_lowercase())
+            .map(|name| name.as_str().trim().to_lowercase())
             .filter(|email| email.contains('@'))
-            .ok_or_else(|| Refused::Token("the ID token names no user (preferred_username, email)".into()))?;
+            .ok_or_else(|| Refused::Token("the ID token names no user (preferred_username)".into()))?;
         Ok(Verified { tenant_id, email })
     }
 }
