@@ -52,3 +52,9 @@ pub fn sees_other_mailboxes(role: Role) -> bool {
 pub fn may_choose_destination(role: Role) -> bool {
     !Action::writes_own_mailbox_only(role)
 }
+
+/// Whether `role` sets sign-in rules of its own besides each organisation's: a reseller's cover
+/// its own users and every organisation it serves.
+pub fn sets_reseller_rules(role: Role) -> bool {
+    Action::ManageSignInPolicy.allowed(role) && role == Role::Reseller
+}

@@ -13,10 +13,16 @@ use portal_api::{
     ForceBackupsRequest, ForceBackupsResult, HaloAppliedToAll, HaloSettings, HaloSettingsInput, HaloTest, ImapMailboxRequest,
     ImapPassword, JobKind, JobRow, JobSort, JobStatus, JobsQuery, LegalHold, MessageHit, MessagePreview, MessagesQuery,
     NewApiToken, NewJob, NewWebhook, OrganisationMailbox, OrganisationSummary, Page, Problem, Retention, RetentionInput,
-    SessionInfo, SignInRequest, SkippedItem, StatusCount, Webhook, CSRF_HEADER, REQUEST_ID_HEADER,
+    SecondFactorChallenge, SecondFactorCode, SessionInfo, SignInRequest, SkippedItem, StatusCount, Webhook, CSRF_HEADER,
+    REQUEST_ID_HEADER,
 };
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
+
+// Account › Security's requests, in a file of their own (through `request` here, like every other).
+mod security;
+pub use self::security::*;
 
 /// A request that did not succeed, with everything the user and support need to know.
 #[derive(Clone, Debug, PartialEq)]
@@ -195,8 +201,27 @@ pub async fn current_session() -> Result<SessionInfo, ApiError> {
     Ok(session)
 }
 
-pub async fn sign_in(credentials: &SignInRequest) -> Result<SessionInfo, ApiError> {
-    let session: SessionInfo = request(Method::POST, "/api/session", Some(credentials)).await?;
+/// What a right password is answered with: signed in (200), or a second factor to give first
+/// (202; the server keeps the half-done sign-in in a cookie of its own). Told apart by their
+/// fields: a challenge has no email address.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum SignInAnswer {
+    SignedIn(SessionInfo),
+    SecondFactor(SecondFactorChallenge),
+}
+
+pub async fn sign_in(credentials: &SignInRequest) -> Result<SignInAnswer, ApiError> {
+    let answer: SignInAnswer = request(Method::POST, "/api/session", Some(credentials)).await?;
+    if let SignInAnswer::SignedIn(session) = &answer {
+        remember_session(session);
+    }
+    Ok(answer)
+}
+
+/// The second step of signing in: a code from the authenticator app, or a recovery code.
+pub async fn sign_in_second_factor(code: &SecondFactorCode) -> Result<SessionInfo, ApiError> {
+    let session: SessionInfo = request(Method::POST, "/api/session/second-factor", Some(code)).await?;
     remember_session(&session);
     Ok(session)
 }

@@ -23,6 +23,10 @@ use crate::paths::route;
 use crate::routes::*;
 use crate::session::Session;
 
+// The unit tests inside the modules run in the browser, as tests/browser.rs does.
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 // For components/error_notice.rs, which names them here.
 pub use crate::session::{current_address, sign_in_href};
 
@@ -53,6 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=route!(TOKENS) view={Lazy::<TokensRoute>::new()} />
                     <Route path=route!(ACTIVITY) view={Lazy::<ActivityRoute>::new()} />
                     <Route path=route!(RETENTION) view={Lazy::<RetentionRoute>::new()} />
+                    <Route path=route!(SECURITY) view={Lazy::<SecurityRoute>::new()} />
                     <Route path=route!(ERROR_TYPES) view={Lazy::<ErrorTypesRoute>::new()} />
                 </ParentRoute>
             </Routes>

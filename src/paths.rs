@@ -55,6 +55,10 @@ addresses! {
     ACTIVITY = "/settings/activity";
     /// Account Settings › Retention (how long deleted messages are kept, legal hold): `?organisation=`.
     RETENTION = "/settings/retention";
+    /// Account Settings › Security: the person's own second factor, sessions and password, and
+    /// (for admins and resellers) the sign-in rules: `?organisation=`. Where a person whose
+    /// organisation requires a second factor is kept until they set one up.
+    SECURITY = "/account/security";
     /// Help › Error types; `#id` is one of them (`error_type`).
     ERROR_TYPES = "/errors";
 }

@@ -22,6 +22,7 @@ use crate::pages::mailboxes::MailboxesPage;
 use crate::pages::message::MessagePage;
 use crate::pages::messages::MessagesPage;
 use crate::pages::retention::RetentionPage;
+use crate::pages::security::SecurityPage;
 use crate::pages::tokens::TokensPage;
 
 pub struct DashboardRoute;
@@ -208,6 +209,17 @@ impl LazyRoute for RetentionRoute {
     }
     fn view(_this: Self) -> AnyView {
         view! { <RetentionPage /> }.into_any()
+    }
+}
+
+pub struct SecurityRoute;
+#[lazy_route]
+impl LazyRoute for SecurityRoute {
+    fn data() -> Self {
+        Self
+    }
+    fn view(_this: Self) -> AnyView {
+        view! { <SecurityPage /> }.into_any()
     }
 }
 

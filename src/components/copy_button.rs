@@ -7,6 +7,9 @@ pub fn CopyButton(
     value: String,
     /// What is copied, for screen readers: "Copy {what}".
     what: &'static str,
+    /// What the button says, when "Copy" alone would not do ("Copy all").
+    #[prop(default = "Copy")]
+    label: &'static str,
 ) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
@@ -17,7 +20,7 @@ pub fn CopyButton(
     };
     view! {
         <button type="button" class="copy-button" on:click=copy aria-label=format!("Copy {what}")>
-            {move || if copied.get() { "Copied" } else { "Copy" }}
+            {move || if copied.get() { "Copied" } else { label }}
         </button>
     }
 }

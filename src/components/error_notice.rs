@@ -39,9 +39,14 @@ fn advice(type_uri: Option<&str>, status: Option<u16>) -> &'static str {
 
 /// `retry`, where given, runs the action again: by itself once the wait the server asked for
 /// (429 or 503 with `Retry-After`) is over, or after the user signs in again (401); without it
-/// the notice only counts down, or only signs in.
+/// the notice only counts down, or only signs in. `signing_in`: the notice stands where the
+/// person signs in already (the sign-in page), so a 401 offers no other way to sign in.
 #[component]
-pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>>) -> impl IntoView {
+pub fn ErrorNotice(
+    error: ApiError,
+    #[prop(optional)] retry: Option<Callback<()>>,
+    #[prop(optional)] signing_in: bool,
+) -> impl IntoView {
     // The server's title names this problem exactly ("Email address or password not
     // recognised"); the plain meaning of the code stands in when there is none.
     let title = error.problem.as_ref().map(|p| p.title.clone()).unwrap_or_else(|| meaning(error.status).to_owned());
@@ -50,7 +55,7 @@ pub fn ErrorNotice(error: ApiError, #[prop(optional)] retry: Option<Callback<()>
         None => title,
     };
     // A refused sign-in is a 401 too, but signing in again is what the user just did.
-    let session_ended = error.is_unauthenticated() && !error.is_problem("invalid-credentials");
+    let session_ended = error.is_unauthenticated() && !error.is_problem("invalid-credentials") && !signing_in;
     let todo = advice(error.problem.as_ref().map(|p| p.type_uri.as_str()), error.status);
     let detail = error.problem.as_ref().and_then(|p| p.detail.clone()).unwrap_or_else(|| error.message.clone());
     let sign_in = session_ended.then(|| {

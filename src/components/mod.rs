@@ -20,6 +20,7 @@ pub mod pager;
 pub mod problems_panel;
 pub mod retention;
 pub mod route_focus;
+pub mod security;
 pub mod shell;
 pub mod sign_in_again;
 pub mod text_field;

@@ -12,5 +12,6 @@ pub mod message;
 pub mod messages;
 pub mod not_found;
 pub mod retention;
+pub mod security;
 pub mod sign_in;
 pub mod tokens;

@@ -43,8 +43,11 @@ test('an end user is offered only their own mailbox: no migration, no other dest
   await expect(page.locator('.backups-table__row')).toHaveCount(1);
   await expect(page.getByRole('button', { name: /Force Backup/ })).toHaveCount(0);
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await expect(nav).not.toContainText('Account Settings');
-  await expect(nav.getByRole('link', { name: 'Credentials' })).toHaveCount(0);
+  // Of Account Settings, only her own sign-in's Security: no organisation's settings.
+  await expect(nav.getByRole('link', { name: 'Security', exact: true })).toBeVisible();
+  for (const link of ['Credentials', 'Mailboxes', 'Retention', 'Integrations', 'Deliveries', 'API tokens', 'Activity']) {
+    await expect(nav.getByRole('link', { name: link, exact: true })).toHaveCount(0);
+  }
 
   // Migrates: her migrations are listed, but she starts none, and is told who does.
   await nav.getByRole('link', { name: 'Migrates' }).click();

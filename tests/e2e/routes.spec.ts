@@ -24,6 +24,7 @@ const LISTS: Route[] = [
   { path: '/settings/activity', heading: 'Activity', title: 'Activity · Backup Portal' },
   { path: '/messages', heading: 'Search messages', title: 'Search messages · Backup Portal' },
   { path: '/settings/retention', heading: 'Retention', title: 'Retention · Backup Portal' },
+  { path: '/account/security', heading: 'Security', title: 'Security · Backup Portal' },
 ];
 
 /** One job of each kind, for the pages of a single job. */
@@ -110,6 +111,7 @@ test('every page opens from the navigation, and the focus goes to its heading', 
     ['Activity', LISTS[11]],
     ['Search messages', LISTS[12]],
     ['Retention', LISTS[13]],
+    ['Security', LISTS[14]],
     ['Dashboard', LISTS[0]],
     ['Backups', LISTS[1]],
   ] as const) {
