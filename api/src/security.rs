@@ -133,7 +133,9 @@ pub struct SignInPolicy {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignInPolicyInput {
-    pub require_two_factor: bool,
+    /// Left as it is when absent. For an organisation, its own rule (its reseller's stays).
+    #[serde(default)]
+    pub require_two_factor: Option<bool>,
     /// An organisation's only: Enforce SSO on or off; left as it is when absent.
     #[serde(default)]
     pub enforce_sso: Option<bool>,

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use portal_api::{SecondFactorChallenge, SignInRequest};
+use portal_api::{SecondFactorChallenge, SecondFactorMethod, SignInRequest};
 
 use crate::api::{self, ApiError, SignInAnswer};
 use crate::components::error_notice::ErrorNotice;
@@ -23,6 +23,21 @@ pub fn safe_next(next: Option<String>) -> String {
     }
 }
 
+/// What the server's `?sso=` says, in words; `second_factor` goes on to the code instead.
+fn sso_outcome(outcome: &str) -> Option<&'static str> {
+    Some(match outcome {
+        "cancelled" => "Sign-in with Microsoft was cancelled. Try again, or sign in with your password.",
+        "expired" => "That sign-in with Microsoft took too long or was opened in another browser. Start it again here.",
+        "no_account" => {
+            "Microsoft signed you in, but that work account has no Backup Portal sign-in in its organisation. Ask your organisation's admin, or sign in with your password."
+        }
+        "failed" => "Microsoft's answer could not be trusted, so you are not signed in. Try again; if it keeps happening, tell your admin.",
+        "unavailable" => "Microsoft could not be reached just now. Try again in a minute.",
+        "busy" => "Too many sign-ins with Microsoft were started from your network lately. Wait a few minutes, then try again.",
+        _ => return None,
+    })
+}
+
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let session = expect_context::<Session>();
@@ -35,8 +50,25 @@ pub fn SignInPage() -> impl IntoView {
     });
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    // The second step, once the password was right and the account has a second factor.
-    let challenge = RwSignal::new(None::<SecondFactorChallenge>);
+    // Back from Sign in with Microsoft (`?sso=`): why it did not sign in, or that our own
+    // second factor comes next (its challenge cookie is set already).
+    let sso = query.read_untracked().get("sso");
+    let sso_notice = sso.as_deref().and_then(sso_outcome);
+    // The second step, once the password (or Microsoft) was right and the account has a second factor.
+    let challenge = RwSignal::new((sso.as_deref() == Some("second_factor")).then(|| SecondFactorChallenge {
+        methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
+        expires_in_secs: 300,
+    }));
+    // "Sign in with Microsoft", with the address typed as a hint to the provider.
+    let microsoft_href = move || {
+        let typed = email.get();
+        let typed = typed.trim();
+        if typed.contains('@') {
+            format!("/api/sso/microsoft?login_hint={}", String::from(js_sys::encode_uri_component(typed)))
+        } else {
+            "/api/sso/microsoft".to_owned()
+        }
+    };
     // Why the second step ended without signing in (its time ran out): said at the password.
     let step_ended = RwSignal::new(None::<ApiError>);
 
@@ -106,6 +138,7 @@ pub fn SignInPage() -> impl IntoView {
             <Show when=move || challenge.with(Option::is_none) fallback=second_step>
                 <form class="sign-in__form" on:submit=on_submit novalidate>
                     <h1 class="sign-in__title">"Sign in to Backup Portal"</h1>
+                    {sso_notice.map(|text| view! { <p class="sign-in__sso-notice" role="alert">{text}</p> })}
                     <TextField
                         id="sign-in-email"
                         label="Email address"
@@ -136,6 +169,11 @@ pub fn SignInPage() -> impl IntoView {
                             (false, false) => "Sign in",
                         }}
                     </button>
+                    <p class="sign-in__or">"or"</p>
+                    // A page of its own (the provider's), not a route of the portal.
+                    <a class="button sign-in__microsoft" href=microsoft_href rel="external">
+                        "Sign in with Microsoft"
+                    </a>
                 </form>
             </Show>
         </main>

@@ -97,6 +97,7 @@ async function routes(page: Page): Promise<Route[]> {
     { path: '/settings/activity', heading: 'Activity' },
     { path: '/messages', heading: 'Search messages' },
     { path: '/settings/retention', heading: 'Retention' },
+    { path: '/account/security', heading: 'Security' },
   ];
   for (const [kind, noun] of [['migrate', 'Migration'], ['restore', 'Restore'], ['download', 'Download']]) {
     const id: string = (await (await page.request.get(`/api/jobs?kind=${kind}&per_page=1`)).json()).items[0].id;

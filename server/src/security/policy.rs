@@ -23,6 +23,11 @@ struct OrganisationRow {
 }
 
 async fn organisation_policy(state: &AppState, organisation: i64) -> AppResult<SignInPolicy> {
+    Ok(organisation_policy_and_own(state, organisation).await?.0)
+}
+
+/// The policy, and whether the organisation's own rule (not its reseller's) requires two factors.
+async fn organisation_policy_and_own(state: &AppState, organisation: i64) -> AppResult<(SignInPolicy, bool)> {
     let row: OrganisationRow = sqlx::query_as(
         "SELECT CAST(o.require_two_factor AS BIGINT) AS own, CAST(r.require_two_factor AS BIGINT) AS reseller, \
                 CAST(o.enforce_sso AS BIGINT) AS enforce_sso, b.email AS break_glass_email, o.tenant_id \
@@ -32,13 +37,14 @@ async fn organisation_policy(state: &AppState, organisation: i64) -> AppResult<S
     .bind(organisation)
     .fetch_one(&state.db)
     .await?;
-    Ok(SignInPolicy {
+    let policy = SignInPolicy {
         require_two_factor: row.own != 0 || row.reseller != 0,
         required_by_reseller: row.reseller != 0,
         enforce_sso: row.enforce_sso != 0,
         break_glass_email: row.break_glass_email,
         sso_available: row.tenant_id.is_some_and(|t| !t.is_empty()),
-    })
+    };
+    Ok((policy, row.own != 0))
 }
 
 /// What SSO becomes: enforced or not, and the break-glass admin (checked: an admin of the
@@ -148,12 +154,13 @@ pub async fn set_organisation_policy(
     ApiJson(input): ApiJson<SignInPolicyInput>,
 ) -> AppResult<Json<SignInPolicy>> {
     let organisation = crate::access::organisation(&state.db, &user, id, Action::ManageSignInPolicy).await?;
-    let current = organisation_policy(&state, organisation).await?;
+    let (current, own) = organisation_policy_and_own(&state, organisation).await?;
     let (enforce_sso, break_glass) = sso_change(&state, organisation, &current, &input).await?;
+    let require = input.require_two_factor.unwrap_or(own);
     // Only when the rule comes into force: one already in force, or kept, locks nobody out anew.
-    refuse_without_own_factor(&state, &user, input.require_two_factor && !current.require_two_factor).await?;
+    refuse_without_own_factor(&state, &user, require && !current.require_two_factor).await?;
     sqlx::query("UPDATE organisations SET require_two_factor = $1, enforce_sso = $2, break_glass_user_id = $3 WHERE id = $4")
-        .bind(i32::from(input.require_two_factor))
+        .bind(i32::from(require))
         .bind(i32::from(enforce_sso))
         .bind(break_glass)
         .bind(organisation)
@@ -162,7 +169,7 @@ pub async fn set_organisation_policy(
     state.sessions.clear();
     let what = format!(
         "two-factor sign-in {}; sign-in with Microsoft {}",
-        if input.require_two_factor { "required" } else { "not required" },
+        if require { "required" } else { "not required" },
         if enforce_sso { "enforced" } else { "not enforced" }
     );
     record(&state.db, &user, ActivityAction::SignInPolicyChanged, Target::organisation(organisation).named(what)).await;
@@ -221,14 +228,15 @@ pub async fn set_reseller_policy(
         return Err(AppError::Validation(vec![FieldError::new(field, message)]));
     }
     let current = reseller_policy(&state, reseller).await?;
-    refuse_without_own_factor(&state, &user, input.require_two_factor && !current.require_two_factor).await?;
+    let require = input.require_two_factor.unwrap_or(current.require_two_factor);
+    refuse_without_own_factor(&state, &user, require && !current.require_two_factor).await?;
     sqlx::query("UPDATE resellers SET require_two_factor = $1 WHERE id = $2")
-        .bind(i32::from(input.require_two_factor))
+        .bind(i32::from(require))
         .bind(reseller)
         .execute(&state.db)
         .await?;
     state.sessions.clear();
-    let what = if input.require_two_factor {
+    let what = if require {
         "two-factor sign-in required of every organisation served"
     } else {
         "two-factor sign-in no longer required reseller-wide"

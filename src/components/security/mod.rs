@@ -1,6 +1,7 @@
 //! Account › Security and the second step of signing in: the code field and the step itself,
 //! the authenticator's enrolment and its recovery codes (shown once), removing it, the
-//! person's sessions, the password, and the sign-in rules of admins and resellers.
+//! person's sessions, the password, and the sign-in rules of admins and resellers (two factors,
+//! Enforce SSO).
 
 pub mod code_field;
 pub mod code_request;
@@ -12,5 +13,6 @@ pub mod second_factor_form;
 pub mod session_row;
 pub mod sessions_list;
 pub mod sign_in_policy;
+pub mod sso_rule;
 pub mod totp_enrol;
 pub mod two_factor;

@@ -10,6 +10,7 @@ use crate::access::sets_reseller_rules;
 use crate::api::{self, ApiError};
 use crate::components::error_notice::{ErrorList, ErrorNotice};
 use crate::components::organisation_picker::{ChosenOrganisation, OrganisationPicker};
+use crate::components::security::sso_rule::SsoRule;
 use crate::paths;
 use crate::session::Session;
 
@@ -84,7 +85,11 @@ pub fn SignInRules() -> impl IntoView {
                                     Some(name) => format!("Require two-factor sign-in for {name}"),
                                     None => "Require two-factor sign-in for this organisation".to_owned(),
                                 };
-                                view! { <RuleBox rule=Rule::Organisation(id) policy label by_own_rule=reseller.get_untracked() /> }.into_any()
+                                let name = organisation_name(id).unwrap_or_else(|| "this organisation".to_owned());
+                                view! {
+                                    <RuleBox rule=Rule::Organisation(id) policy=policy.clone() label by_own_rule=reseller.get_untracked() />
+                                    <SsoRule organisation_id=id policy name />
+                                }.into_any()
                             }
                             None => view! { <p class="empty-state">"You do not manage any organisation."</p> }.into_any(),
                         })
@@ -108,7 +113,7 @@ fn RuleBox(
     let current = RwSignal::new(policy);
     let save = Action::new_local(move |wanted: &bool| {
         // Only this rule: whatever else the input may carry is left as it is.
-        let input = SignInPolicyInput { require_two_factor: *wanted, ..Default::default() };
+        let input = SignInPolicyInput { require_two_factor: Some(*wanted), ..Default::default() };
         async move {
             let saved = match rule {
                 Rule::Reseller => api::save_reseller_sign_in_policy(&input).await,
