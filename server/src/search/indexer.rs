@@ -47,6 +47,7 @@ pub async fn run(db: &Db, data_dir: &Path) -> Result<u64, sqlx::Error> {
     let store = ObjectStore::new(data_dir);
     let backend = Backend::of(db);
     let mut done = 0;
+    let mut busy = 0_u32;
     loop {
         let pending: Vec<Pending> = sqlx::query_as(
             "SELECT bm.mailbox_id, bm.folder, bm.uid_validity, bm.uid, bm.internal_date, bm.deleted_at, bm.content_hash, \
@@ -103,38 +104,60 @@ pub async fn run(db: &Db, data_dir: &Path) -> Result<u64, sqlx::Error> {
                 deleted_at: m.deleted_at,
             })
             .collect();
-        // The rows and the marks in one transaction: a message is indexed once.
-        let mut tx = db.begin().await?;
-        insert(&mut tx, backend, &rows).await?;
-        for batch in pending.chunks(100) {
-            let keys: Vec<String> =
-                (0..batch.len()).map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4)).collect();
-            let sql = format!(
-                "UPDATE backup_messages SET indexed = 1 WHERE (mailbox_id, folder, uid_validity, uid) IN ({})",
-                keys.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for m in batch {
-                query = query.bind(m.mailbox_id).bind(&m.folder).bind(m.uid_validity).bind(m.uid);
+        // The rows and the marks in one transaction: a message is indexed once. SQLite may
+        // refuse the write at once while another connection writes (a backup's end, a job):
+        // the batch is read again and written a little later.
+        match write(db, backend, &rows, &pending).await {
+            Err(error) if is_busy(&error) && busy < BUSY_RETRIES => {
+                busy += 1;
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(busy))).await;
+                continue;
             }
-            query.execute(&mut *tx).await?;
-            // A backup may have found one deleted since it was read above: the index says so too.
-            let sql = format!(
-                "UPDATE message_search SET deleted_at = (SELECT bm.deleted_at FROM backup_messages bm \
-                 WHERE bm.mailbox_id = message_search.mailbox_id AND bm.folder = message_search.folder \
-                 AND bm.uid_validity = message_search.uid_validity AND bm.uid = message_search.uid) \
-                 WHERE (mailbox_id, folder, uid_validity, uid) IN ({})",
-                keys.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for m in batch {
-                query = query.bind(m.mailbox_id).bind(&m.folder).bind(m.uid_validity).bind(m.uid);
-            }
-            query.execute(&mut *tx).await?;
+            Err(error) => return Err(error),
+            Ok(()) => busy = 0,
         }
-        tx.commit().await?;
         done += rows.len() as u64;
     }
+}
+
+/// Times a batch refused by a busy SQLite is tried again before the run gives up.
+const BUSY_RETRIES: u32 = 5;
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("5") || e.message().contains("database is locked"))
+}
+
+/// The batch's search rows, and its messages marked indexed, in one transaction.
+async fn write(db: &Db, backend: Backend, rows: &[Row<'_>], pending: &[Pending]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    insert(&mut tx, backend, rows).await?;
+    for batch in pending.chunks(100) {
+        let keys: Vec<String> =
+            (0..batch.len()).map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4)).collect();
+        let sql = format!(
+            "UPDATE backup_messages SET indexed = 1 WHERE (mailbox_id, folder, uid_validity, uid) IN ({})",
+            keys.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for m in batch {
+            query = query.bind(m.mailbox_id).bind(&m.folder).bind(m.uid_validity).bind(m.uid);
+        }
+        query.execute(&mut *tx).await?;
+        // A backup may have found one deleted since it was read above: the index says so too.
+        let sql = format!(
+            "UPDATE message_search SET deleted_at = (SELECT bm.deleted_at FROM backup_messages bm \
+             WHERE bm.mailbox_id = message_search.mailbox_id AND bm.folder = message_search.folder \
+             AND bm.uid_validity = message_search.uid_validity AND bm.uid = message_search.uid) \
+             WHERE (mailbox_id, folder, uid_validity, uid) IN ({})",
+            keys.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for m in batch {
+            query = query.bind(m.mailbox_id).bind(&m.folder).bind(m.uid_validity).bind(m.uid);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;    Ok(())
 }
 
 /// Runs the indexer in the background: at the start (older backups), when woken, and every
