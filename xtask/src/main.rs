@@ -216,6 +216,8 @@ fn test() -> Result {
             "-p",
             "portal-server",
             "-p",
+            "portal-totp",
+            "-p",
             "xtask",
             "--features",
             FAILPOINTS,
