@@ -28,7 +28,7 @@ pub struct Provider {
     pub client_secret: String,
     /// Where the provider sends the admin back after consent.
     pub redirect_uri: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 /// Tokens from the provider (never logged, never sent to the browser).

@@ -46,19 +46,15 @@ pub enum Refused {
 
 impl Relying {
     pub fn from_config(config: &Config) -> Relying {
+        // The same provider, client and HTTP client (no redirects, a deadline) as the
+        // credential flows.
         let provider = crate::credentials::oauth::Provider::from_config(config);
-        let http = reqwest::Client::builder()
-            // OAuth exchanges never follow redirects (RFC 6749 security considerations).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(15))
-            .build()
-            .expect("an HTTP client with default TLS roots");
         Relying {
             authority: provider.authority,
             client_id: provider.client_id,
             client_secret: provider.client_secret,
             redirect_uri: format!("{}/api/sso/microsoft/callback", config.public_url()),
-            http,
+            http: provider.http,
         }
     }
 
