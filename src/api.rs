@@ -21,7 +21,9 @@ use serde::Deserialize;
 use serde::Serialize;
 
 // Account › Security's requests, in a file of their own (through `request` here, like every other).
+mod passkeys;
 mod security;
+pub use self::passkeys::*;
 pub use self::security::*;
 
 /// A request that did not succeed, with everything the user and support need to know.
@@ -139,6 +141,12 @@ pub async fn request<T: DeserializeOwned>(method: Method, path: &str, body: Opti
     from_json(text).map_err(|message| ApiError { message, ..failure }).inspect_err(record_failure)
 }
 
+/// A value as JavaScript sees JSON: maps (a passkey's WebAuthn JSON) as plain objects, not as
+/// `Map`s, which `JSON.stringify` would write as `{}`.
+pub fn to_js(value: &impl Serialize) -> Result<wasm_bindgen::JsValue, serde_wasm_bindgen::Error> {
+    value.serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+}
+
 // JSON through the browser's own parser and serialiser: serde_json's code would add
 // tens of kilobytes to the wasm that every visitor downloads.
 fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
@@ -147,7 +155,7 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, String> {
-    let value = serde_wasm_bindgen::to_value(value).map_err(|e| format!("the request could not be written: {e}"))?;
+    let value = to_js(value).map_err(|e| format!("the request could not be written: {e}"))?;
     js_sys::JSON::stringify(&value).map(String::from).map_err(|_| "the request could not be written".to_owned())
 }
 

@@ -10,6 +10,7 @@ pub mod paths;
 pub mod routes;
 pub mod session;
 pub mod time;
+pub mod webauthn;
 
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};

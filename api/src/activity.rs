@@ -46,6 +46,10 @@ named_enum! {
         SessionEnded = "security.session_ended",
         SignInPolicyChanged = "security.sign_in_policy_changed",
         SsoSignIn = "session.signed_in_with_microsoft",
+        PasskeyAdded = "security.passkey_added",
+        PasskeyChanged = "security.passkey_changed",
+        PasskeyRemoved = "security.passkey_removed",
+        PasskeySignIn = "session.signed_in_with_passkey",
     }
 }
 
@@ -90,6 +94,10 @@ impl ActivityAction {
             ActivityAction::SessionEnded => "Session ended",
             ActivityAction::SignInPolicyChanged => "Sign-in rules changed",
             ActivityAction::SsoSignIn => "Signed in with Microsoft",
+            ActivityAction::PasskeyAdded => "Passkey added",
+            ActivityAction::PasskeyChanged => "Passkey changed",
+            ActivityAction::PasskeyRemoved => "Passkey removed",
+            ActivityAction::PasskeySignIn => "Signed in with a passkey",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod mailboxes;
 pub mod messages;
 pub mod page;
+pub mod passkey;
 pub mod problem;
 pub mod problem_kind;
 pub mod security;
@@ -50,6 +51,7 @@ pub use messages::{
     RetentionInput, SnippetPart,
 };
 pub use page::Page;
+pub use passkey::{NewPasskey, PasskeyAssertion, PasskeyChange, PasskeyOptions, PasskeyRegistered, PasskeyRow};
 pub use tokens::{ApiToken, CreatedApiToken, NewApiToken, TokenAccess};
 pub use problem::{FieldError, Problem};
 pub use problem_kind::{ProblemInfo, ProblemKind};

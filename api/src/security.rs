@@ -12,6 +12,8 @@ named_enum! {
         Totp = "totp",
         /// One of the ten single-use recovery codes shown at enrolment.
         RecoveryCode = "recovery_code",
+        /// A passkey or security key (WebAuthn).
+        Passkey = "passkey",
     }
 }
 
@@ -45,6 +47,9 @@ pub struct TwoFactorStatus {
     pub totp_enrolled_at: Option<String>,
     /// Unused recovery codes.
     pub recovery_codes_left: u32,
+    /// Passkeys and security keys registered.
+    #[serde(default)]
+    pub passkeys: u32,
     /// Whether the user's organisation or reseller requires a second factor.
     pub required: bool,
 }

@@ -27,15 +27,6 @@ fn location(response: &Response) -> String {
     response.headers()[header::LOCATION].to_str().unwrap().to_owned()
 }
 
-fn cookie_set(response: &Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .find(|pair| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
-}
 
 fn query_value(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
@@ -65,7 +56,7 @@ async fn through_the_built_in_provider(app: &TestApp, email: &str) -> (String, O
 async fn through_the_built_in_provider_with_challenge(app: &TestApp, email: &str) -> (String, Option<String>, Option<String>) {
     let start = get(app, "/api/sso/microsoft", None).await;
     let provider_page = location(&start);
-    let sso_cookie = cookie_set(&start, "portal_sso").expect("the sign-in's cookie");
+    let sso_cookie = set_cookie(&start, "portal_sso").expect("the sign-in's cookie");
     assert!(provider_page.contains("/idp/organizations/oauth2/v2.0/authorize") && provider_page.contains("nonce="));
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let page = http.get(&provider_page).send().await.unwrap().text().await.unwrap();
@@ -83,7 +74,7 @@ async fn through_the_built_in_provider_with_challenge(app: &TestApp, email: &str
     let path = back.split_once("://").map(|(_, rest)| &rest[rest.find('/').unwrap()..]).unwrap().to_owned();
     assert!(path.starts_with("/api/sso/microsoft/callback?"), "{path}");
     let callback = get(app, &path, Some(&sso_cookie)).await;
-    (location(&callback), cookie_set(&callback, "portal_session"), cookie_set(&callback, "portal_challenge"))
+    (location(&callback), set_cookie(&callback, "portal_session"), set_cookie(&callback, "portal_challenge"))
 }
 
 #[tokio::test]
@@ -119,7 +110,7 @@ async fn a_person_signs_in_with_microsoft_through_the_built_in_provider() {
     let forged = get(&app, &format!("/api/sso/microsoft/callback?code=x&state={state}"), None).await;
     assert_eq!(location(&forged), "/sign-in?sso=expired");
     // Cancelled at the provider.
-    let sso_cookie = cookie_set(&start, "portal_sso").unwrap();
+    let sso_cookie = set_cookie(&start, "portal_sso").unwrap();
     let denied = get(&app, &format!("/api/sso/microsoft/callback?error=access_denied&state={state}"), Some(&sso_cookie)).await;
     assert_eq!(location(&denied), "/sign-in?sso=cancelled");
 
@@ -262,8 +253,8 @@ async fn id_tokens_with_a_foreign_signature_audience_issuer_nonce_or_tenant_are_
             *provider.nonce.lock().unwrap() = query_value(&to_provider, "nonce").unwrap();
             let state = query_value(&to_provider, "state").unwrap();
             let callback =
-                get(app, &format!("/api/sso/microsoft/callback?code=c&state={state}"), cookie_set(&start, "portal_sso").as_deref()).await;
-            (location(&callback), cookie_set(&callback, "portal_session").is_some())
+                get(app, &format!("/api/sso/microsoft/callback?code=c&state={state}"), set_cookie(&start, "portal_sso").as_deref()).await;
+            (location(&callback), set_cookie(&callback, "portal_session").is_some())
         }
     };
     assert_eq!(attempt(Forgery::None).await, ("/".to_owned(), true), "the genuine token signs in");

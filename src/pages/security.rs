@@ -1,5 +1,5 @@
 //! Account Settings › Security, for everyone signed in: two-factor sign-in (an authenticator
-//! app and its recovery codes), where the person is signed in, their password; and for admins
+//! app and its recovery codes, passkeys), where the person is signed in, their password; and for admins
 //! and resellers the sign-in rules. A person whose organisation requires two-factor sign-in
 //! and who has not set it up is kept here (the shell sends them) until they have.
 
@@ -8,6 +8,7 @@ use portal_api::Action;
 
 use crate::api;
 use crate::components::security::enrol_required::EnrolRequired;
+use crate::components::security::passkeys::PasskeysSection;
 use crate::components::security::password_form::PasswordForm;
 use crate::components::security::sessions_list::SessionsList;
 use crate::components::security::sign_in_policy::SignInRules;
@@ -29,11 +30,12 @@ pub fn SecurityPage() -> impl IntoView {
                 <p class="page-header__trail">"Account Settings"</p>
                 <h1 id="security-title">"Security"</h1>
                 <p class="page-header__lead">
-                    "How you sign in: a code from your phone after your password, where you are signed in now, and your password."
+                    "How you sign in: a code from your phone or a passkey after your password, where you are signed in now, and your password."
                 </p>
             </header>
             {enrolling.then(|| view! { <EnrolRequired /> })}
             <TwoFactorSection enrolling />
+            <PasskeysSection enrolling />
             <SessionsList read=sessions />
             // Refused until a second factor is set up: offered from then on.
             {(!enrolling).then(|| view! { <PasswordForm on_changed=on_password_changed /> })}

@@ -1,5 +1,6 @@
 //! Sign in, then go back to the page that asked for it (`?next=`). An account with a second
-//! factor has a second step: a code from its authenticator app, or a recovery code.
+//! factor has a second step: a passkey, a code from its authenticator app, or a recovery code.
+//! A passkey allowed to may also sign in on its own, without the password.
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -9,8 +10,9 @@ use portal_api::{SecondFactorChallenge, SecondFactorMethod, SignInRequest};
 use crate::api::{self, ApiError, SignInAnswer};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::focus::focus_soon;
+use crate::components::security::passkey_flow::{self, PasskeyFailure, PasskeyNotice};
 use crate::components::security::retry_wait::RetryWait;
-use crate::components::security::second_factor_form::{SecondFactorForm, CODE_ID};
+use crate::components::security::second_factor_form::{SecondFactorForm, CODE_ID, PASSKEY_ID};
 use crate::components::text_field::TextField;
 use crate::paths;
 use crate::session::Session;
@@ -38,6 +40,15 @@ fn sso_outcome(outcome: &str) -> Option<&'static str> {
     })
 }
 
+/// Where the focus goes in the second step: the code, or the passkey button if no code is asked.
+fn first_field(asked: &SecondFactorChallenge) -> &'static str {
+    if asked.methods.iter().any(|m| matches!(m, SecondFactorMethod::Totp | SecondFactorMethod::RecoveryCode)) {
+        CODE_ID
+    } else {
+        PASSKEY_ID
+    }
+}
+
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let session = expect_context::<Session>();
@@ -55,10 +66,21 @@ pub fn SignInPage() -> impl IntoView {
     let sso = query.read_untracked().get("sso");
     let sso_notice = sso.as_deref().and_then(sso_outcome);
     // The second step, once the password (or Microsoft) was right and the account has a second factor.
-    let challenge = RwSignal::new((sso.as_deref() == Some("second_factor")).then(|| SecondFactorChallenge {
-        methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
-        expires_in_secs: 300,
-    }));
+    let challenge = RwSignal::new(None::<SecondFactorChallenge>);
+    // Why the second step ended without signing in (its time ran out): said at the password.
+    let step_ended = RwSignal::new(None::<ApiError>);
+    if sso.as_deref() == Some("second_factor") {
+        // Microsoft's part is done: the server says how our own second factor can be given.
+        leptos::task::spawn_local(async move {
+            match api::second_factor_challenge().await {
+                Ok(asked) => {
+                    focus_soon(first_field(&asked));
+                    challenge.set(Some(asked));
+                }
+                Err(error) => step_ended.set(Some(error)),
+            }
+        });
+    }
     // "Sign in with Microsoft", with the address typed as a hint to the provider.
     let microsoft_href = move || {
         let typed = email.get();
@@ -69,8 +91,6 @@ pub fn SignInPage() -> impl IntoView {
             "/api/sso/microsoft".to_owned()
         }
     };
-    // Why the second step ended without signing in (its time ran out): said at the password.
-    let step_ended = RwSignal::new(None::<ApiError>);
 
     // Too many attempts (429): the address and until when the server asked us to wait.
     let wait = RetryWait::new();
@@ -84,8 +104,8 @@ pub fn SignInPage() -> impl IntoView {
                 }
                 Ok(SignInAnswer::SecondFactor(asked)) => {
                     password.set(String::new());
+                    focus_soon(first_field(&asked));
                     challenge.set(Some(asked));
-                    focus_soon(CODE_ID);
                     Ok(())
                 }
                 Err(error) => {
@@ -127,6 +147,13 @@ pub fn SignInPage() -> impl IntoView {
         challenge.set(None);
         focus_soon("sign-in-password");
     });
+    // A passkey alone (one its owner allowed to sign in without the password).
+    let passkey = Action::new_local(move |_: &()| async move {
+        passkey_flow::sign_in().await?;
+        signed_in.run(());
+        Ok::<(), PasskeyFailure>(())
+    });
+    let passkey_failure = move || passkey.value().get().and_then(Result::err);
     let second_step =
         move || challenge.get().map(|challenge| view! { <SecondFactorForm challenge on_signed_in=signed_in on_back /> });
 
@@ -174,6 +201,19 @@ pub fn SignInPage() -> impl IntoView {
                     <a class="button sign-in__microsoft" href=microsoft_href rel="external">
                         "Sign in with Microsoft"
                     </a>
+                    <button
+                        type="button"
+                        class="button sign-in__passkey"
+                        aria-disabled=move || passkey.pending().get().then_some("true")
+                        on:click=move |_| {
+                            if !passkey.pending().get_untracked() {
+                                passkey.dispatch(());
+                            }
+                        }
+                    >
+                        {move || if passkey.pending().get() { "Waiting for your passkey…" } else { "Use a passkey" }}
+                    </button>
+                    {move || passkey_failure().map(|failure| view! { <PasskeyNotice failure signing_in=true /> })}
                 </form>
             </Show>
         </main>

@@ -73,6 +73,7 @@ enabled = false
 /// reseller's session, and as an end user's session (end users hold no tokens).
 pub fn check() -> Result {
     let schemathesis = schemathesis()?;
+    crate::tools::ensure_build_packages()?;
     run_command(crate::tools::cargo().args(["build", "-p", "portal-server"]))?;
     let mut failures = Vec::new();
     for run in [Run::Token(Role::Reseller), Run::Session(Role::Reseller), Run::Session(Role::EndUser)] {

@@ -153,6 +153,7 @@ fn run(args: &[String]) -> Result {
     println!("Cedar Logistics signs in with Microsoft only: \"Sign in with Microsoft\" as {DEMO_SSO_ADMIN}");
     println!("  (the built-in provider's password: {}); its break-glass admin {DEMO_BREAK_GLASS_ADMIN}", portal_idp_password());
     println!("  keeps the demo password.");
+    println!("Passkeys (Account › Security) need a host name: open the portal at http://localhost:<port>.");
     println!();
     // The demo, which `portal-server` on its own never seeds (its password is published).
     let mut child = Command::new(&server)

@@ -22,6 +22,7 @@ pub enum Needs {
 }
 
 pub fn install_all(needs: Needs) -> Result {
+    ensure_build_packages()?;
     ensure_wasm_target()?;
     ensure_npm_packages()?;
     if needs == Needs::Test {
@@ -41,6 +42,12 @@ pub fn install_all(needs: Needs) -> Result {
         ])?;
     }
     Ok(())
+}
+
+/// What building the server needs beyond Rust: it checks passkeys with webauthn-rs, which
+/// links OpenSSL (found by pkg-config).
+pub fn ensure_build_packages() -> Result {
+    ensure_debian_packages(&[("/usr/include/openssl/ssl.h", "libssl-dev"), ("/usr/bin/pkg-config", "pkg-config")])
 }
 
 /// Dovecot alone (`run --imap`).

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::Json;
-use portal_api::{ActivityAction, FieldError, SecondFactorChallenge, SecondFactorCode, SecondFactorMethod, SessionInfo};
+use portal_api::{ActivityAction, FieldError, SecondFactorChallenge, SecondFactorCode, SessionInfo};
 
 use super::factor::{self, Used};
 use super::session;
@@ -31,7 +31,7 @@ fn challenge_cookie(id: Option<&str>, secure: bool) -> String {
 pub async fn start(state: &AppState, user_id: i64) -> AppResult<Response> {
     let cookie = begin(state, user_id).await?;
     let body = SecondFactorChallenge {
-        methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
+        methods: factor::methods(state, user_id).await?,
         expires_in_secs: CHALLENGE_SECS,
     };
     Ok((axum::http::StatusCode::ACCEPTED, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
@@ -60,6 +60,26 @@ pub async fn forget(state: &AppState, user_id: i64) -> AppResult<()> {
     Ok(())
 }
 
+/// The challenge under way (after Sign in with Microsoft, the page learns it this way): what
+/// it can be answered with, and the seconds left.
+#[utoipa::path(
+    get, path = "/api/session/second-factor", tag = "session",
+    responses(
+        (status = 200, description = "A second factor is awaited", body = SecondFactorChallenge),
+        (status = 401, description = "None is awaited, or its time ran out (sign in again)", body = portal_api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn second_factor_challenge(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Json<SecondFactorChallenge>> {
+    let (challenge_hash, user_id) = challenged_user(&state, &headers).await?;
+    let (expires_at,): (i64,) = sqlx::query_as("SELECT expires_at FROM sign_in_challenges WHERE id_hash = $1")
+        .bind(&challenge_hash)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(expired)?;
+    let left = u32::try_from((expires_at - now_ms()).max(0) / 1000).unwrap_or(0);
+    Ok(Json(SecondFactorChallenge { methods: factor::methods(&state, user_id).await?, expires_in_secs: left }))
+}
+
 /// The second factor: a code from the authenticator app, or a recovery code.
 #[utoipa::path(
     post, path = "/api/session/second-factor", tag = "session",
@@ -84,15 +104,7 @@ pub async fn second_factor(
     if code.is_empty() || code.chars().count() > 64 {
         return Err(AppError::Validation(vec![FieldError::new("code", "Enter the six digits your authenticator app shows, or a recovery code.")]));
     }
-    let expired = || AppError::SecondFactorRejected("The time to enter a code ran out. Sign in with your password again.".into());
-    let challenge = session::cookie(&headers, CHALLENGE_COOKIE).ok_or_else(expired)?;
-    let challenge_hash = session::hash_session_id(challenge);
-    let found: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM sign_in_challenges WHERE id_hash = $1 AND expires_at > $2")
-        .bind(&challenge_hash)
-        .bind(now_ms())
-        .fetch_optional(&state.db)
-        .await?;
-    let (user_id,) = found.ok_or_else(expired)?;
+    let (challenge_hash, user_id) = challenged_user(&state, &headers).await?;
 
     state.sign_in.begin_code(user_id, client)?;
     let address = client.map(|ip| ip.to_string());
@@ -105,21 +117,50 @@ pub async fn second_factor(
         ));
     };
     state.sign_in.code_succeeded(user_id, client);
-    // Used once: a second request with the same challenge finds none.
-    let taken = sqlx::query("DELETE FROM sign_in_challenges WHERE id_hash = $1").bind(&challenge_hash).execute(&state.db).await?;
-    if taken.rows_affected() == 0 {
-        return Err(expired());
-    }
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    let (cookie, csrf_token) = session::create(&state, user_id, address.clone(), user_agent).await?;
-    let mut user = super::load_user(&state, user_id, csrf_token).await?;
-    user.address = address;
     let action = match used {
         Used::Totp => ActivityAction::SecondFactorUsed,
         Used::RecoveryCode => ActivityAction::RecoveryCodeUsed,
     };
-    record(&state.db, &user, action, Target::default()).await;
-    let info: SessionInfo = super::session_info(&state, &user).await?;
+    finish(&state, &headers, &challenge_hash, user_id, address, action, Target::default()).await
+}
+
+fn expired() -> AppError {
+    AppError::SecondFactorRejected("The time to give a second factor ran out. Sign in with your password again.".into())
+}
+
+/// The challenge the browser holds (the SHA-256 of its ID) and whose it is; 401 if none.
+pub(super) async fn challenged_user(state: &AppState, headers: &HeaderMap) -> AppResult<(String, i64)> {
+    let challenge = session::cookie(headers, CHALLENGE_COOKIE).ok_or_else(expired)?;
+    let challenge_hash = session::hash_session_id(challenge);
+    let found: Option<(i64,)> = sqlx::query_as("SELECT user_id FROM sign_in_challenges WHERE id_hash = $1 AND expires_at > $2")
+        .bind(&challenge_hash)
+        .bind(now_ms())
+        .fetch_optional(&state.db)
+        .await?;
+    let (user_id,) = found.ok_or_else(expired)?;
+    Ok((challenge_hash, user_id))
+}
+
+/// The challenge was answered: it is used up (a second answer finds none) and a session begins.
+pub(super) async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    challenge_hash: &str,
+    user_id: i64,
+    address: Option<String>,
+    action: ActivityAction,
+    target: Target,
+) -> AppResult<Response> {
+    let taken = sqlx::query("DELETE FROM sign_in_challenges WHERE id_hash = $1").bind(challenge_hash).execute(&state.db).await?;
+    if taken.rows_affected() == 0 {
+        return Err(expired());
+    }
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let (cookie, csrf_token) = session::create(state, user_id, address.clone(), user_agent).await?;
+    let mut user = super::load_user(state, user_id, csrf_token).await?;
+    user.address = address;
+    record(&state.db, &user, action, target).await;
+    let info: SessionInfo = super::session_info(state, &user).await?;
     let cookies = AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, challenge_cookie(None, state.config.https()))]);
     Ok((cookies, Json(info)).into_response())
 }

@@ -16,6 +16,40 @@ const SECRET_CONTEXT: &str = "totp";
 /// Letters that cannot be mistaken for one another when copied from paper.
 const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
+/// Whether the user has a second factor: an authenticator app or a passkey.
+pub async fn has_second_factor(state: &AppState, user_id: i64) -> AppResult<bool> {
+    let (has,): (i64,) = sqlx::query_as(&format!("SELECT {} FROM users u WHERE u.id = $1", super::session::HAS_SECOND_FACTOR_SQL))
+        .bind(user_id)
+        .fetch_one(&state.db)
+        .await?;
+    Ok(has != 0)
+}
+
+/// What the user can answer a sign-in's challenge with.
+pub async fn methods(state: &AppState, user_id: i64) -> AppResult<Vec<portal_api::SecondFactorMethod>> {
+    use portal_api::SecondFactorMethod;
+    let (totp, codes, passkeys): (i64, i64, i64) = sqlx::query_as(
+        "SELECT CAST(CASE WHEN u.totp_enrolled_at IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+                (SELECT COUNT(*) FROM recovery_codes c WHERE c.user_id = u.id AND c.used_at IS NULL), \
+                (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) \
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&state.db)
+    .await?;
+    let mut methods = Vec::new();
+    if passkeys > 0 {
+        methods.push(SecondFactorMethod::Passkey);
+    }
+    if totp != 0 {
+        methods.push(SecondFactorMethod::Totp);
+    }
+    if codes > 0 {
+        methods.push(SecondFactorMethod::RecoveryCode);
+    }
+    Ok(methods)
+}
+
 /// Which second factor a sign-in used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Used {
@@ -150,7 +184,7 @@ pub async fn confirm_enrolment(state: &AppState, user_id: i64, code: &str) -> Ap
     Ok(done == 1)
 }
 
-/// Takes the authenticator and the recovery codes away.
+/// Takes the authenticator away, and the recovery codes unless a passkey still needs them.
 pub async fn remove(state: &AppState, user_id: i64) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
     sqlx::query(
@@ -159,7 +193,10 @@ pub async fn remove(state: &AppState, user_id: i64) -> AppResult<()> {
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = $1)")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

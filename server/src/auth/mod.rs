@@ -2,6 +2,8 @@
 
 pub mod challenge;
 pub mod factor;
+pub mod passkey;
+pub(crate) mod passkey_sign_in;
 pub mod password;
 pub mod session;
 pub mod throttle;
@@ -24,14 +26,17 @@ use throttle::ClientAddress;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/session", get(current_session).post(sign_in).delete(sign_out))
-        .route("/api/session/second-factor", axum::routing::post(challenge::second_factor))
+        .route("/api/session/second-factor", get(challenge::second_factor_challenge).post(challenge::second_factor))
+        .route("/api/session/second-factor/passkey/options", axum::routing::post(passkey_sign_in::second_factor_passkey_options))
+        .route("/api/session/second-factor/passkey", axum::routing::post(passkey_sign_in::second_factor_passkey))
+        .route("/api/session/passkey/options", axum::routing::post(passkey_sign_in::passkey_sign_in_options))
+        .route("/api/session/passkey", axum::routing::post(passkey_sign_in::sign_in_with_passkey))
 }
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: i64,
     password_hash: String,
-    totp_enrolled_at: Option<i64>,
 }
 
 /// Sign in with email and password; sets the session cookie.
@@ -75,7 +80,7 @@ pub async fn sign_in(
     // Counted before any password is checked: a flood costs us nothing but this.
     state.sign_in.begin(&email, client)?;
     let user: Option<UserRow> =
-        sqlx::query_as("SELECT id, password_hash, totp_enrolled_at FROM users WHERE email = $1")
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
             .bind(&email)
             .fetch_optional(&state.db)
             .await?;
@@ -114,7 +119,7 @@ pub async fn sign_in(
             "{organisation} signs in with Microsoft: choose “Sign in with Microsoft” instead of your password."
         )));
     }
-    if user.totp_enrolled_at.is_some() {
+    if factor::has_second_factor(&state, user.id).await? {
         return challenge::start(&state, user.id).await;
     }
 

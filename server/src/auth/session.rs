@@ -35,13 +35,23 @@ macro_rules! two_factor_required {
     };
 }
 
+/// Whether the user (as `u`) has a second factor: an authenticator app or a passkey.
+macro_rules! has_second_factor {
+    () => {
+        "(u.totp_enrolled_at IS NOT NULL OR EXISTS (SELECT 1 FROM passkeys pk WHERE pk.user_id = u.id))"
+    };
+}
+
+/// 1 when the user (as `u`) has a second factor, else 0.
+pub const HAS_SECOND_FACTOR_SQL: &str = concat!("CAST(CASE WHEN ", has_second_factor!(), " THEN 1 ELSE 0 END AS BIGINT)");
+
 /// 1 when a second factor is required of the user (as `u`), else 0.
 pub const TWO_FACTOR_REQUIRED_SQL: &str = concat!("CAST(CASE WHEN ", two_factor_required!(), " THEN 1 ELSE 0 END AS BIGINT)");
 
 /// 1 when the user (as `u`) must enrol a second factor before anything else: one is required
 /// and they have none.
 pub const MUST_ENROL_SQL: &str =
-    concat!("CAST(CASE WHEN u.totp_enrolled_at IS NULL AND ", two_factor_required!(), " THEN 1 ELSE 0 END AS BIGINT)");
+    concat!("CAST(CASE WHEN NOT ", has_second_factor!(), " AND ", two_factor_required!(), " THEN 1 ELSE 0 END AS BIGINT)");
 
 /// How often a session's "last seen" is written at most.
 const LAST_SEEN_EVERY_MS: i64 = 60_000;
@@ -53,7 +63,9 @@ pub fn allowed_while_enrolling(method: &Method, path: &str) -> bool {
         (method.as_str(), path),
         ("GET" | "DELETE", "/api/session")
             | ("GET", "/api/account/two-factor" | "/api/account/sessions")
+            | ("GET", "/api/account/passkeys")
             | ("POST", "/api/account/two-factor/totp" | "/api/account/two-factor/totp/confirm")
+            | ("POST", "/api/account/passkeys/options" | "/api/account/passkeys")
     )
 }
 
@@ -149,7 +161,7 @@ where
         let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |uri| uri.0.path());
         if user.must_enrol && !allowed_while_enrolling(&parts.method, path) {
             return Err(AppError::Forbidden(
-                "Your organisation requires two-factor sign-in: set up an authenticator app in Account › Security first.".into(),
+                "Your organisation requires two-factor sign-in: set up an authenticator app or add a passkey in Account › Security first.".into(),
             ));
         }
         if changes_state(&parts.method) {

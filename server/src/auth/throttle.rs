@@ -27,6 +27,8 @@ pub struct SignInGuard {
     codes_per_client: Window,
     /// Sign-ins with Microsoft begun per client (each keeps a row for ten minutes).
     sso_per_client: Window,
+    /// Sign-ins with a passkey alone begun per client (each counted until it succeeds).
+    passkeys_per_client: Window,
     hashing: Semaphore,
 }
 
@@ -40,6 +42,7 @@ impl SignInGuard {
             codes_per_account: Window::new(per_address as usize, SPAN),
             codes_per_client: Window::new(per_client as usize, SPAN),
             sso_per_client: Window::new(per_client as usize, SPAN),
+            passkeys_per_client: Window::new(per_client as usize, SPAN),
             hashing: Semaphore::new(hashing_slots.max(1)),
         }
     }
@@ -93,6 +96,22 @@ impl SignInGuard {
         match client.and_then(|ip| self.sso_per_client.try_record(&client_key(ip), Instant::now())) {
             Some(wait) => Err(too_many(wait, "There were too many sign-ins with Microsoft from your network lately")),
             None => Ok(()),
+        }
+    }
+
+    /// A sign-in with a passkey alone begins: counted as a failure until it succeeds, at most
+    /// as many per client as wrong passwords.
+    pub fn begin_passkey(&self, client: Option<IpAddr>) -> AppResult<()> {
+        match client.and_then(|ip| self.passkeys_per_client.try_record(&client_key(ip), Instant::now())) {
+            Some(wait) => Err(too_many(wait, "There were too many sign-ins with a passkey from your network lately")),
+            None => Ok(()),
+        }
+    }
+
+    /// The passkey was accepted: its attempt is not held against the client.
+    pub fn passkey_succeeded(&self, client: Option<IpAddr>) {
+        if let Some(ip) = client {
+            self.passkeys_per_client.take_back(&client_key(ip));
         }
     }
 

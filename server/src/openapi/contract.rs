@@ -6,11 +6,17 @@
 use serde_json::{json, Map, Value};
 
 /// Operations that need no session nor token.
-const PUBLIC: [(&str, &str); 4] = [
+const PUBLIC: [(&str, &str); 9] = [
     ("get", "/api/health"),
     ("post", "/api/session"),
     // The second step of signing in: its challenge cookie is the permission.
+    ("get", "/api/session/second-factor"),
     ("post", "/api/session/second-factor"),
+    ("post", "/api/session/second-factor/passkey/options"),
+    ("post", "/api/session/second-factor/passkey"),
+    // Signing in with a passkey alone: its signature is the permission.
+    ("post", "/api/session/passkey/options"),
+    ("post", "/api/session/passkey"),
     // A signed link: the signature is the permission.
     ("get", "/api/downloads/{id}/file"),
 ];

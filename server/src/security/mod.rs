@@ -1,7 +1,8 @@
-//! Account › Security: one's own second factor, password and sessions
+//! Account › Security: one's own second factors (authenticator app, passkeys), password and sessions
 //! (`Action::ManageOwnSecurity`), and who must use a second factor (`Action::ManageSignInPolicy`).
 
 mod browser;
+pub mod passkeys;
 pub mod policy;
 pub mod sessions;
 pub mod totp;
@@ -11,6 +12,7 @@ use axum::Router;
 
 use crate::state::AppState;
 
+use passkeys::{add_passkey, change_passkey, list_passkeys, passkey_options, remove_passkey};
 use policy::{get_organisation_policy, get_reseller_policy, set_organisation_policy, set_reseller_policy};
 use sessions::{change_own_password, end_other_sessions, end_session, list_sessions};
 use totp::{begin_totp, confirm_totp, remove_totp, renew_recovery_codes, two_factor_status};
@@ -22,6 +24,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/account/two-factor/totp/confirm", post(confirm_totp))
         .route("/api/account/two-factor/totp/remove", post(remove_totp))
         .route("/api/account/two-factor/recovery-codes", post(renew_recovery_codes))
+        .route("/api/account/passkeys", get(list_passkeys).post(add_passkey))
+        .route("/api/account/passkeys/options", post(passkey_options))
+        .route("/api/account/passkeys/{id}", axum::routing::patch(change_passkey).delete(remove_passkey))
         .route("/api/account/sessions", get(list_sessions))
         .route("/api/account/sessions/end-others", post(end_other_sessions))
         .route("/api/account/sessions/{id}", delete(end_session))

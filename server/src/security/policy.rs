@@ -104,13 +104,12 @@ async fn refuse_without_own_factor(state: &AppState, user: &CurrentUser, turning
     if !turning_on {
         return Ok(());
     }
-    let (enrolled,): (Option<i64>,) =
-        sqlx::query_as("SELECT totp_enrolled_at FROM users WHERE id = $1").bind(user.user_id).fetch_one(&state.db).await?;
-    match enrolled {
-        Some(_) => Ok(()),
-        None => Err(AppError::Conflict(
-            "Set up your own authenticator app first (Account › Security): the rule would otherwise stop you too.".into(),
-        )),
+    if crate::auth::factor::has_second_factor(state, user.user_id).await? {
+        Ok(())
+    } else {
+        Err(AppError::Conflict(
+            "Set up your own second factor first (an authenticator app or a passkey, in Account › Security): the rule would otherwise stop you too.".into(),
+        ))
     }
 }
 

@@ -22,6 +22,7 @@ const FORBIDDEN: &str = "Asked with an API token: only the person signed in chan
 struct StatusRow {
     totp_enrolled_at: Option<i64>,
     recovery_codes_left: i64,
+    passkeys: i64,
     required: i64,
 }
 
@@ -29,6 +30,7 @@ async fn status_of(state: &AppState, user_id: i64) -> AppResult<StatusRow> {
     Ok(sqlx::query_as(&format!(
         "SELECT u.totp_enrolled_at, \
                 (SELECT COUNT(*) FROM recovery_codes c WHERE c.user_id = u.id AND c.used_at IS NULL) AS recovery_codes_left, \
+                (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) AS passkeys, \
                 {} AS required \
          FROM users u WHERE u.id = $1",
         crate::auth::session::TWO_FACTOR_REQUIRED_SQL
@@ -54,6 +56,7 @@ pub async fn two_factor_status(State(state): State<AppState>, user: CurrentUser)
         totp: row.totp_enrolled_at.is_some(),
         totp_enrolled_at: row.totp_enrolled_at.map(rfc3339),
         recovery_codes_left: u32::try_from(row.recovery_codes_left).unwrap_or(0),
+        passkeys: u32::try_from(row.passkeys).unwrap_or(0),
         required: row.required != 0,
     }))
 }
@@ -157,7 +160,7 @@ pub async fn remove_totp(
     responses(
         (status = 200, description = "The new codes, shown once", body = RecoveryCodes),
         (status = 403, description = FORBIDDEN, body = portal_api::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No authenticator is set up", body = portal_api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No second factor (authenticator app or passkey) is set up", body = portal_api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`code` is not a current code nor an unused recovery code", body = portal_api::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -167,8 +170,8 @@ pub async fn renew_recovery_codes(
     ApiJson(input): ApiJson<SecondFactorCode>,
 ) -> AppResult<Json<RecoveryCodes>> {
     crate::access::require(&user, Action::ManageOwnSecurity)?;
-    if status_of(&state, user.user_id).await?.totp_enrolled_at.is_none() {
-        return Err(AppError::Conflict("Set up an authenticator app first: recovery codes come with it.".into()));
+    if !factor::has_second_factor(&state, user.user_id).await? {
+        return Err(AppError::Conflict("Set up an authenticator app or a passkey first: recovery codes come with them.".into()));
     }
     spend_or_refuse(&state, &user, &input.code).await?;
     let codes = factor::new_recovery_codes(&state, user.user_id).await?;

@@ -200,9 +200,7 @@ async fn finish(state: &AppState, headers: &HeaderMap, client: ClientAddress, qu
     };
     // Microsoft proved who it is; an authenticator set up here is still asked for, as after a
     // password (the sign-in page takes the code: `sso=second_factor`).
-    let (enrolled,): (Option<i64>,) =
-        sqlx::query_as("SELECT totp_enrolled_at FROM users WHERE id = $1").bind(user_id).fetch_one(&state.db).await?;
-    if enrolled.is_some() {
+    if crate::auth::factor::has_second_factor(state, user_id).await? {
         return Ok(Ok(Signed::SecondFactor(crate::auth::challenge::begin(state, user_id).await?)));
     }
     let address = client.ip(state.config.trust_forwarded_for).map(|ip| ip.to_string());

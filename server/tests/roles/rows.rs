@@ -252,6 +252,63 @@ pub(super) fn rows() -> Vec<Row> {
                 ("/api/session/second-factor".into(), Some(json!({"code": "123456"})))
             })
         },
+        Row {
+            what: "no challenge cookie",
+            inside: Expect::Status(StatusCode::UNAUTHORIZED),
+            ..row(Method::GET, "/api/session/second-factor", W::Public, F::None, |_, _| {
+                ("/api/session/second-factor".into(), None)
+            })
+        },
+        Row {
+            what: "no challenge cookie",
+            inside: Expect::Status(StatusCode::UNAUTHORIZED),
+            ..row(Method::POST, "/api/session/second-factor/passkey/options", W::Public, F::None, |_, _| {
+                ("/api/session/second-factor/passkey/options".into(), None)
+            })
+        },
+        Row {
+            what: "no challenge cookie",
+            inside: Expect::Status(StatusCode::UNAUTHORIZED),
+            ..row(Method::POST, "/api/session/second-factor/passkey", W::Public, F::None, |_, _| {
+                ("/api/session/second-factor/passkey".into(), Some(json!({"ceremony": "x", "credential": {}})))
+            })
+        },
+        // Signing in with a passkey alone (server/tests/passkeys.rs walks it through).
+        row(Method::POST, "/api/session/passkey/options", W::Public, F::None, |_, _| {
+            ("/api/session/passkey/options".into(), None)
+        }),
+        Row {
+            what: "a ceremony that does not exist",
+            inside: Expect::Status(StatusCode::UNPROCESSABLE_ENTITY),
+            ..row(Method::POST, "/api/session/passkey", W::Public, F::None, |_, _| {
+                ("/api/session/passkey".into(), Some(json!({"ceremony": "x", "credential": {}})))
+            })
+        },
+        row(Method::GET, "/api/account/passkeys", W::Everyone, F::None, |_, _| ("/api/account/passkeys".into(), None)),
+        row(Method::POST, "/api/account/passkeys/options", W::Everyone, F::None, |_, _| {
+            ("/api/account/passkeys/options".into(), None)
+        }),
+        Row {
+            what: "a ceremony that does not exist",
+            inside: Expect::Status(StatusCode::UNPROCESSABLE_ENTITY),
+            ..row(Method::POST, "/api/account/passkeys", W::Everyone, F::None, |_, _| {
+                ("/api/account/passkeys".into(), Some(json!({"ceremony": "x", "name": "Key", "credential": {}})))
+            })
+        },
+        Row {
+            what: "a passkey that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::PATCH, "/api/account/passkeys/{id}", W::Everyone, F::None, |_, _| {
+                ("/api/account/passkeys/pk_none".into(), Some(json!({"name": "Key"})))
+            })
+        },
+        Row {
+            what: "a passkey that does not exist",
+            inside: Expect::Status(StatusCode::NOT_FOUND),
+            ..row(Method::DELETE, "/api/account/passkeys/{id}", W::Everyone, F::None, |_, _| {
+                ("/api/account/passkeys/pk_none".into(), None)
+            })
+        },
         // One's own sign-in (server/tests/two_factor.rs walks each through).
         row(Method::GET, "/api/account/two-factor", W::Everyone, F::None, |_, _| ("/api/account/two-factor".into(), None)),
         row(Method::POST, "/api/account/two-factor/totp", W::Everyone, F::None, |_, _| {
@@ -284,9 +341,14 @@ pub(super) fn rows() -> Vec<Row> {
             (format!("/api/organisations/{}/sign-in-policy", f.organisations[o as usize]), None)
         }),
         row(Method::PUT, "/api/organisations/{id}/sign-in-policy", W::Admins, F::Organisation, |f, o| {
-            (format!("/api/organisations/{}/sign-in-policy", f.organisations[o as usize]), Some(json!({"require_two_factor": false})))
+            (
+                format!("/api/organisations/{}/sign-in-policy", f.organisations[o as usize]),
+                Some(json!({"require_two_factor": false})),
+            )
         }),
-        row(Method::GET, "/api/reseller/sign-in-policy", W::Resellers, F::None, |_, _| ("/api/reseller/sign-in-policy".into(), None)),
+        row(Method::GET, "/api/reseller/sign-in-policy", W::Resellers, F::None, |_, _| {
+            ("/api/reseller/sign-in-policy".into(), None)
+        }),
         row(Method::PUT, "/api/reseller/sign-in-policy", W::Resellers, F::None, |_, _| {
             ("/api/reseller/sign-in-policy".into(), Some(json!({"require_two_factor": false})))
         }),

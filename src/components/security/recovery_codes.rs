@@ -13,7 +13,7 @@ pub const TITLE_ID: &str = "recovery-codes-title";
 /// The text file's content: who they are for, and one code a line.
 fn as_text(codes: &[String], email: &str) -> String {
     let mut text = format!(
-        "Backup Portal recovery codes for {email}\n\nEach code signs you in once, instead of a code from your authenticator app.\nKeep them somewhere safe, apart from your phone.\n\n"
+        "Backup Portal recovery codes for {email}\n\nEach code signs you in once, instead of a code from your authenticator app or a passkey.\nKeep them somewhere safe, apart from your phone and keys.\n\n"
     );
     for code in codes {
         text.push_str(code);
@@ -44,7 +44,7 @@ pub fn RecoveryCodesPanel(
             <p>
                 <strong>"They will not be shown again."</strong>
                 {format!(
-                    " If you lose your phone, each of these {count} codes signs you in once instead of a code from the app. Keep them somewhere safe, apart from your phone: a password manager, or on paper."
+                    " If you lose your phone or your passkey, each of these {count} codes signs you in once instead. Keep them somewhere safe, apart from your phone and keys: a password manager, or on paper."
                 )}
             </p>
             <ol class="recovery-codes__list" aria-label="Recovery codes">{items}</ol>

@@ -1,5 +1,5 @@
-//! The second step of signing in, once the password was right: the six digits of the
-//! authenticator app, or a recovery code. A wrong code is said where it was typed; too many
+//! The second step of signing in, once the password was right: a passkey, the six digits of
+//! the authenticator app, or a recovery code (whichever the account has). A wrong code is said where it was typed; too many
 //! make the step wait (counted down, as the password's do); when the time to answer has run
 //! out, the person goes back to the password step, told why.
 
@@ -10,11 +10,14 @@ use crate::api::{self, ApiError};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::focus::focus_soon;
 use crate::components::security::code_field::{check_code, CodeField};
+use crate::components::security::passkey_flow::{self, PasskeyFailure, PasskeyNotice};
 use crate::components::security::retry_wait::RetryWait;
 use crate::time;
 
 /// The code field's ID: the focus goes there when the step appears.
 pub const CODE_ID: &str = "sign-in-code";
+/// The passkey button's ID: the focus goes there when the account has no code to type.
+pub const PASSKEY_ID: &str = "sign-in-passkey";
 /// What a wait for too many wrong codes is for (there is one challenge at a time).
 const STEP: &str = "second factor";
 
@@ -40,8 +43,31 @@ pub fn SecondFactorForm(
 ) -> impl IntoView {
     let deadline_ms = time::now_ms() + f64::from(challenge.expires_in_secs) * 1000.0;
     let offers_recovery = challenge.methods.contains(&SecondFactorMethod::RecoveryCode);
+    let offers_app = challenge.methods.contains(&SecondFactorMethod::Totp);
+    let offers_passkey = challenge.methods.contains(&SecondFactorMethod::Passkey);
+    let offers_code = offers_app || offers_recovery;
     let code = RwSignal::new(String::new());
-    let recovery = RwSignal::new(false);
+    // Without an app, a code can only be a recovery code.
+    let recovery = RwSignal::new(!offers_app);
+    let passkey = Action::new_local(move |_: &()| async move {
+        match passkey_flow::second_factor().await {
+            Ok(_) => {
+                on_signed_in.run(());
+                Ok(())
+            }
+            Err(PasskeyFailure::Api(error)) if challenge_over(&error, deadline_ms) && error.field_error("ceremony").is_none() => {
+                on_back.run(Some(error));
+                Ok(())
+            }
+            Err(failure) => Err(failure),
+        }
+    });
+    let passkey_failure = move || passkey.value().get().and_then(Result::err);
+    let use_passkey = move |_| {
+        if !passkey.pending().get_untracked() {
+            passkey.dispatch(());
+        }
+    };
     let typed_wrong = RwSignal::new(None::<&'static str>);
     let wait = RetryWait::new();
     let send = Action::new_local(move |typed: &String| {
@@ -118,12 +144,25 @@ pub fn SecondFactorForm(
             <h1 class="sign-in__title">"Sign in to Backup Portal"</h1>
             <p class="second-factor__lead">
                 {format!(
-                    "Your password is right. One more step: you have {} to enter a code.",
-                    time::wait_words(challenge.expires_in_secs)
+                    "Your password is right. One more step: you have {} to {}.",
+                    time::wait_words(challenge.expires_in_secs),
+                    if offers_passkey && offers_code { "use your passkey or enter a code" } else if offers_passkey { "use your passkey" } else { "enter a code" }
                 )}
             </p>
-            <CodeField id=CODE_ID label value=code recovery hint error=field_error />
-            {offers_recovery.then(|| view! {
+            {offers_passkey.then(|| view! {
+                <button
+                    type="button"
+                    class=if offers_app { "button second-factor__passkey" } else { "button button--primary second-factor__passkey" }
+                    id=PASSKEY_ID
+                    aria-disabled=move || passkey.pending().get().then_some("true")
+                    on:click=use_passkey
+                >
+                    {move || if passkey.pending().get() { "Waiting for your passkey…" } else { "Use a passkey" }}
+                </button>
+                {move || passkey_failure().map(|failure| view! { <PasskeyNotice failure signing_in=true /> })}
+            })}
+            {offers_code.then(|| view! { <CodeField id=CODE_ID label value=code recovery hint error=field_error /> })}
+            {(offers_recovery && offers_app).then(|| view! {
                 <p class="second-factor__switch">
                     {move || (!recovery.get()).then_some("No phone at hand? ")}
                     <button type="button" class="link-button" on:click=switch>
@@ -132,13 +171,15 @@ pub fn SecondFactorForm(
                 </p>
             })}
             {move || notice().map(|error| view! { <ErrorNotice error signing_in=true /> })}
-            <button type="submit" class="button button--primary" aria-disabled=move || busy().then_some("true")>
-                {move || match (send.pending().get(), waits.get()) {
-                    (true, _) => "Checking…",
-                    (false, true) => "Wait to sign in",
-                    (false, false) => "Sign in",
-                }}
-            </button>
+            {offers_code.then(|| view! {
+                <button type="submit" class="button button--primary" aria-disabled=move || busy().then_some("true")>
+                    {move || match (send.pending().get(), waits.get()) {
+                        (true, _) => "Checking…",
+                        (false, true) => "Wait to sign in",
+                        (false, false) => "Sign in",
+                    }}
+                </button>
+            })}
             <button type="button" class="link-button second-factor__back" on:click=move |_| on_back.run(None)>
                 "Back to email and password"
             </button>

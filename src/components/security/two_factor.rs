@@ -127,8 +127,17 @@ fn TwoFactorState(status: TwoFactorStatus, controls: Controls) -> impl IntoView 
         let required = (status.required && !controls.enrolling).then(|| {
             view! { <p class="two-factor__required">"Your organisation requires it: set it up to go on using the portal."</p> }
         });
+        let state = if status.passkeys > 0 {
+            "No authenticator app: signing in asks for a passkey after your password."
+        } else {
+            "Not set up: signing in asks for your password only."
+        };
+        let left = (status.passkeys > 0).then(|| {
+            view! { <p class="two-factor__left-alone">{format!("Recovery codes left: {}", status.recovery_codes_left)}</p> }
+        });
         return view! {
-            <p class="two-factor__state">"Not set up: signing in asks for your password only."</p>
+            <p class="two-factor__state">{state}</p>
+            {left}
             {required}
             <TotpEnrol on_confirmed=controls.on_confirmed />
         }
