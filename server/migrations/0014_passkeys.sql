@@ -13,6 +13,8 @@ CREATE TABLE passkeys (
     credential_id TEXT NOT NULL UNIQUE,    -- base64url
     name          TEXT NOT NULL,
     passwordless  INTEGER NOT NULL DEFAULT 0, -- may sign in alone, without the password
+    discoverable  INTEGER,                 -- kept on the key (it can sign in alone); NULL: not said
+    sign_count    BIGINT NOT NULL DEFAULT 0, -- the key's signature counter, last seen: only goes up
     credential    TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
     last_used_at  BIGINT

@@ -77,6 +77,7 @@ fn der(signature: &Signature) -> Vec<u8> {
 
 /// A platform authenticator in software: one P-256 key, its credential ID, its counter, and the
 /// user handle the relying party gave it.
+#[derive(Clone)]
 struct Authenticator {
     key: SigningKey,
     credential_id: Vec<u8>,
@@ -392,6 +393,58 @@ async fn only_a_passkey_allowed_to_signs_in_without_the_password_and_only_at_the
     let alice = app.sign_in(Role::EndUser).await;
     problem(app.send_as(&alice, Method::PATCH, &uri, Some(json!({"passwordless": true}))).await, StatusCode::NOT_FOUND).await;
     assert!(!passkeys(&app, &bruno).await[0].passwordless);
+}
+
+#[tokio::test]
+async fn a_copy_of_a_key_is_refused_once_the_key_has_signed_in_past_it() {
+    let app = test_app().await;
+    let here = app.sign_in_as(DEMO_SPARE_END_USER).await;
+    let mut laptop = Authenticator::new();
+    register(&app, &here, &mut laptop, "Laptop", false).await;
+    sign_in_with_passkey(&app, DEMO_SPARE_END_USER, &mut laptop).await;
+    // A copy taken now: same key, same counter. A sign-in begun before the key signs in again…
+    let mut copy = laptop.clone();
+    let challenge = password_step(&app, DEMO_SPARE_END_USER).await;
+    let options = second_factor_options(&app, &challenge).await;
+    sign_in_with_passkey(&app, DEMO_SPARE_END_USER, &mut laptop).await;
+    // …is answered by the copy with a counter above the one that sign-in's options knew, but
+    // not above the stored one: refused, and the key's own counter stays.
+    let answer = copy.get(&options, &options.origin);
+    problem(second_factor(&app, &challenge, &options.ceremony, answer).await, StatusCode::UNAUTHORIZED).await;
+    sign_in_with_passkey(&app, DEMO_SPARE_END_USER, &mut laptop).await;
+    // And the copy alone, later, the counter far behind: refused too.
+    let challenge = password_step(&app, DEMO_SPARE_END_USER).await;
+    let options = second_factor_options(&app, &challenge).await;
+    let answer = copy.get(&options, &options.origin);
+    problem(second_factor(&app, &challenge, &options.ceremony, answer).await, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn changing_passkeys_needs_a_recent_sign_in() {
+    let app = test_app().await;
+    let here = app.sign_in_as(DEMO_SPARE_END_USER).await;
+    let mut laptop = Authenticator::new();
+    let added = register(&app, &here, &mut laptop, "Laptop", false).await.passkey;
+    let uri = format!("/api/account/passkeys/{}", added.id);
+    problem(app.send_as(&here, Method::PATCH, &uri, Some(json!({}))).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // Signed in 11 minutes ago: a session taken from a browser cannot plant or remove a key.
+    sqlx::query("UPDATE sessions SET created_at = created_at - 660000").execute(&app.db).await.unwrap();
+    problem(app.send_as(&here, Method::POST, "/api/account/passkeys/options", None).await, StatusCode::FORBIDDEN).await;
+    let alone = Some(json!({"passwordless": true}));
+    let refused = problem(app.send_as(&here, Method::PATCH, &uri, alone.clone()).await, StatusCode::FORBIDDEN).await;
+    assert!(refused.detail.as_deref().unwrap_or("").contains("sign in again"), "{:?}", refused.detail);
+    problem(app.send_as(&here, Method::DELETE, &uri, None).await, StatusCode::FORBIDDEN).await;
+    // A new name, or asking for the password again, is no risk.
+    let renamed: PasskeyRow = body_json(app.send_as(&here, Method::PATCH, &uri, Some(json!({"name": "Old laptop"}))).await).await;
+    assert_eq!(renamed.name, "Old laptop");
+    assert_eq!(passkeys(&app, &here).await.len(), 1);
+
+    // Signed in again: allowed.
+    let again = sign_in_with_passkey(&app, DEMO_SPARE_END_USER, &mut laptop).await;
+    let allowed: PasskeyRow = body_json(app.send_as(&again, Method::PATCH, &uri, alone).await).await;
+    assert!(allowed.passwordless);
+    assert_eq!(app.send_as(&again, Method::DELETE, &uri, None).await.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]

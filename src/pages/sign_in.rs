@@ -40,9 +40,10 @@ fn sso_outcome(outcome: &str) -> Option<&'static str> {
     })
 }
 
-/// Where the focus goes in the second step: the code, or the passkey button if no code is asked.
+/// Where the focus goes in the second step: the app's code where there is an app, else the
+/// passkey button where there is a passkey, else the recovery code.
 fn first_field(asked: &SecondFactorChallenge) -> &'static str {
-    if asked.methods.iter().any(|m| matches!(m, SecondFactorMethod::Totp | SecondFactorMethod::RecoveryCode)) {
+    if asked.methods.contains(&SecondFactorMethod::Totp) || !asked.methods.contains(&SecondFactorMethod::Passkey) {
         CODE_ID
     } else {
         PASSKEY_ID

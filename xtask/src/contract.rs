@@ -38,7 +38,7 @@ fn schemathesis() -> Result<PathBuf> {
 /// checks (an address on the public internet, a mailbox that is yours, a folder in the
 /// backup, a name the mail server or Halo must know, a range of days that ends before it
 /// starts, a code from an authenticator app, one's current password, an admin of the
-/// organisation): there a schema-valid request may be answered 422 naming the field (or 409,
+/// organisation, a passkey ceremony under way and its key's answer): there a schema-valid request may be answered 422 naming the field (or 409,
 /// 401 where the state or a challenge decides).
 const CONFIG: &str = r#"
 # Every run from nothing (no cache of earlier failures in the work tree).
@@ -50,7 +50,7 @@ enabled = false
 allow-x00 = false
 
 [[operations]]
-include-operation-id-regex = "^(sign_in|start_job|reauthenticate_backup_admin|add_mailbox|test_connection|change_password|save_halo|save_halo_for_all|test_halo|create_webhook|create_token|search_messages|second_factor|begin_totp|confirm_totp|remove_totp|renew_recovery_codes|change_own_password|set_organisation_policy|set_reseller_policy)$"
+include-operation-id-regex = "^(sign_in|start_job|reauthenticate_backup_admin|add_mailbox|test_connection|change_password|save_halo|save_halo_for_all|test_halo|create_webhook|create_token|search_messages|second_factor|begin_totp|confirm_totp|remove_totp|renew_recovery_codes|change_own_password|set_organisation_policy|set_reseller_policy|add_passkey|change_passkey|second_factor_passkey|sign_in_with_passkey)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 "#;
 

@@ -173,8 +173,14 @@ pub(crate) fn reject_cross_site(config: &crate::config::Config, headers: &Header
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
+    // A public URL at a loopback address is also reached at localhost, where passkeys work
+    // (`passkey::relying_party_origin`).
+    let passkeys_at = || passkey::relying_party_origin(config).map(|(_, url)| url.origin().ascii_serialization());
     let allowed = match &config.public_url {
-        Some(_) => origin_of(&config.public_url()).is_some_and(|public| public.eq_ignore_ascii_case(origin)),
+        Some(_) => {
+            origin_of(&config.public_url()).is_some_and(|public| public.eq_ignore_ascii_case(origin))
+                || passkeys_at().is_some_and(|at| at.eq_ignore_ascii_case(origin))
+        }
         None => {
             let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
             let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);

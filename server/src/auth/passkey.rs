@@ -48,24 +48,30 @@ pub struct RelyingParty {
     origin: String,
 }
 
-/// The relying party is the public URL's host name. A loopback address (the default `--addr`)
-/// becomes `localhost` on the same port: browsers refuse passkeys for an IP address.
+/// The relying party's ID and origin: the public URL's host name. A loopback address (the
+/// default `--addr`) becomes `localhost` on the same port: browsers refuse passkeys for an IP
+/// address. `None` for any other address (then `--public-url` must name the host).
+pub fn relying_party_origin(config: &crate::config::Config) -> Option<(String, Url)> {
+    let mut url = Url::parse(&config.public_url()).ok()?;
+    let rp_id = match url.host()? {
+        url::Host::Domain(name) => name.to_owned(),
+        url::Host::Ipv4(ip) if ip.is_loopback() => "localhost".to_owned(),
+        url::Host::Ipv6(ip) if ip.is_loopback() => "localhost".to_owned(),
+        _ => return None,
+    };
+    url.set_host(Some(&rp_id)).ok()?;
+    let origin = Url::parse(&url.origin().ascii_serialization()).ok()?;
+    Some((rp_id, origin))
+}
+
 pub fn relying_party(config: &crate::config::Config) -> AppResult<RelyingParty> {
     let unavailable = || {
         AppError::Conflict(
             "Passkeys need the portal at a host name: set --public-url to the address people use (e.g. https://portal.example.com). Browsers do not offer passkeys for an IP address.".into(),
         )
     };
-    let mut url = Url::parse(&config.public_url()).map_err(|_| unavailable())?;
-    let rp_id = match url.host() {
-        Some(url::Host::Domain(name)) => name.to_owned(),
-        Some(url::Host::Ipv4(ip)) if ip.is_loopback() || ip.is_unspecified() => "localhost".to_owned(),
-        Some(url::Host::Ipv6(ip)) if ip.is_loopback() || ip.is_unspecified() => "localhost".to_owned(),
-        _ => return Err(unavailable()),
-    };
-    url.set_host(Some(&rp_id)).map_err(|_| unavailable())?;
-    let origin = url.origin().ascii_serialization();
-    let origin_url = Url::parse(&origin).map_err(|_| unavailable())?;
+    let (rp_id, origin_url) = relying_party_origin(config).ok_or_else(unavailable)?;
+    let origin = origin_url.origin().ascii_serialization();
     let webauthn = WebauthnBuilder::new(&rp_id, &origin_url)
         .and_then(|builder| builder.rp_name(RP_NAME).timeout(Duration::from_secs(CEREMONY_SECS)).build())
         .map_err(|e| {
@@ -74,6 +80,10 @@ pub fn relying_party(config: &crate::config::Config) -> AppResult<RelyingParty> 
         })?;
     Ok(RelyingParty { webauthn, origin })
 }
+
+/// Why a key cannot be let to sign in alone.
+pub const NOT_DISCOVERABLE: &str =
+    "This key keeps no passkey on itself, so it cannot sign you in on its own: use it after your password instead.";
 
 fn credential_error(message: &str) -> AppError {
     AppError::Validation(vec![FieldError::new("credential", message)])
@@ -143,6 +153,8 @@ pub struct StoredPasskey {
     pub id: String,
     pub name: String,
     pub passwordless: i64,
+    /// 1: kept on the key; 0: not (it cannot sign in alone); none: the browser did not say.
+    pub discoverable: Option<i64>,
     credential: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
@@ -165,7 +177,7 @@ impl StoredPasskey {
     }
 }
 
-const COLUMNS: &str = "id, name, passwordless, credential, created_at, last_used_at";
+const COLUMNS: &str = "id, name, passwordless, discoverable, credential, created_at, last_used_at";
 
 /// The user's passkeys, oldest first.
 pub async fn list(state: &AppState, user_id: i64) -> AppResult<Vec<StoredPasskey>> {
@@ -234,6 +246,12 @@ pub async fn finish_registration(
         tracing::info!(error = %e, user_id, "a passkey registration answer that does not decode");
         credential_error("This is not what a browser answers when a passkey is created.")
     })?;
+    // What the browser says of the new credential (not signed: used only to refuse a promise
+    // the key cannot keep).
+    let discoverable = credential.extensions.cred_props.as_ref().and_then(|props| props.rk);
+    if passwordless && discoverable == Some(false) {
+        return Err(AppError::Validation(vec![FieldError::new("passwordless", NOT_DISCOVERABLE)]));
+    }
     let passkey = rp.webauthn.finish_passkey_registration(&credential, &registration).map_err(|e| {
         tracing::info!(error = %e, user_id, "passkey registration refused");
         credential_error("The passkey's answer did not check out (made for another site, or changed on the way). Try again.")
@@ -241,13 +259,15 @@ pub async fn finish_registration(
     let id = format!("pk_{}", super::session::random_token().chars().take(20).collect::<String>());
     let credential_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(passkey.cred_id().as_slice());
     let stored = sqlx::query(
-        "INSERT INTO passkeys (id, user_id, credential_id, name, passwordless, credential, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO passkeys (id, user_id, credential_id, name, passwordless, discoverable, credential, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&id)
     .bind(user_id)
     .bind(&credential_id)
     .bind(name)
     .bind(i64::from(passwordless))
+    .bind(discoverable.map(i64::from))
     .bind(serde_json::to_string(&passkey).map_err(AppError::internal)?)
     .bind(now_ms())
     .execute(&state.db)
@@ -294,7 +314,7 @@ pub async fn finish_second_factor(
     let result = match rp.webauthn.finish_passkey_authentication(&credential, &authentication) {
         Ok(result) => result,
         Err(e) => {
-            tracing::info!(error = %e, user_id, "passkey refused as a second factor");
+            refused(&e, user_id, "as a second factor");
             return Ok(None);
         }
     };
@@ -345,27 +365,48 @@ pub async fn finish_sign_in(state: &AppState, ceremony: &str, credential: serde_
     match rp.webauthn.finish_discoverable_authentication(&credential, authentication, &keys) {
         Ok(result) => Ok(Some(Verified { user_id, result })),
         Err(e) => {
-            tracing::info!(error = %e, user_id, "passkey refused for a sign-in without password");
+            refused(&e, user_id, "for a sign-in without password");
             Ok(None)
         }
     }
 }
 
-/// Notes the passkey's use and its new signature counter (which webauthn-rs compares with the
-/// stored one next time: a cloned key shows as a counter that went back).
+fn refused(error: &webauthn_rs::prelude::WebauthnError, user_id: i64, what: &str) {
+    match error {
+        webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise => {
+            tracing::warn!(user_id, "a passkey refused {what}: its signature counter went back (a copy of the key?)");
+        }
+        e => tracing::info!(error = %e, user_id, "a passkey refused {what}"),
+    }
+}
+
+/// Notes the passkey's use and its signature counter, which only goes up: written only if it
+/// is above the stored one (in one statement, so two sign-ins at once cannot take it back). A
+/// counter that did not go up means a copy of the key was used: refused (`None`). Keys that
+/// keep no counter (always 0) pass.
 pub async fn used(state: &AppState, verified: &Verified) -> AppResult<Option<StoredPasskey>> {
     let user_id = verified.user_id;
+    let counter = i64::from(verified.result.counter());
     for stored in list(state, user_id).await? {
         let mut passkey = stored.passkey()?;
         if passkey.update_credential(&verified.result).is_none() {
             continue;
         }
-        sqlx::query("UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE id = $3")
-            .bind(serde_json::to_string(&passkey).map_err(AppError::internal)?)
-            .bind(now_ms())
-            .bind(&stored.id)
-            .execute(&state.db)
-            .await?;
+        let written = sqlx::query(
+            "UPDATE passkeys SET credential = $1, last_used_at = $2, sign_count = $3 \
+             WHERE id = $4 AND (sign_count < $3 OR ($3 = 0 AND sign_count = 0))",
+        )
+        .bind(serde_json::to_string(&passkey).map_err(AppError::internal)?)
+        .bind(now_ms())
+        .bind(counter)
+        .bind(&stored.id)
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+        if written == 0 {
+            tracing::warn!(user_id, passkey = %stored.id, counter, "a passkey refused: its signature counter did not go up (a copy of the key?)");
+            return Ok(None);
+        }
         return find(state, user_id, &stored.id).await;
     }
     Ok(None)

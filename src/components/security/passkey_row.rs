@@ -1,6 +1,7 @@
 //! One of the person's passkeys: its name, when it was added and last used, whether it signs in
 //! on its own; Rename, the sign-in rule, and Remove (asked first: it signs the person out
-//! everywhere else).
+//! everywhere else). A change redraws the row in place (the list keeps it by its ID), so the
+//! focus stays on the button that made it.
 
 use leptos::prelude::*;
 use portal_api::{PasskeyChange, PasskeyRow};
@@ -15,9 +16,9 @@ use crate::components::text_field::TextField;
 /// What the rows share, kept by the section so that it outlives any one row's drawing.
 #[derive(Clone, Copy)]
 pub struct PasskeyRows {
-    /// A change (the passkey's ID and what changes); answers with the ID.
-    change: Action<(String, PasskeyChange), (String, Result<(), ApiError>)>,
     remove: Action<String, (String, Result<(), ApiError>)>,
+    /// What was done last, said at the top of the section.
+    done: RwSignal<Option<String>>,
 }
 
 impl PasskeyRows {
@@ -27,21 +28,6 @@ impl PasskeyRows {
         done: RwSignal<Option<String>>,
         title_id: &'static str,
     ) -> Self {
-        let change = Action::new_local(move |(id, change): &(String, PasskeyChange)| {
-            let (id, change) = (id.clone(), change.clone());
-            async move {
-                let result = api::change_passkey(&id, &change).await.map(|row| {
-                    done.set(Some(match change.passwordless {
-                        Some(true) => format!("“{}” now signs you in on its own, without your password.", row.name),
-                        Some(false) => format!("“{}” now signs you in only after your password.", row.name),
-                        None => format!("Renamed to “{}”.", row.name),
-                    }));
-                    list.refetch();
-                    focus_soon(button_id(&id, "rename"));
-                });
-                (id, result)
-            }
-        });
         let remove = Action::new_local(move |id: &String| {
             let id = id.clone();
             async move {
@@ -53,7 +39,7 @@ impl PasskeyRows {
                 (id, result)
             }
         });
-        PasskeyRows { change, remove }
+        PasskeyRows { remove, done }
     }
 }
 
@@ -63,24 +49,40 @@ fn button_id(passkey_id: &str, what: &str) -> String {
 
 #[component]
 pub fn PasskeyItem(key: PasskeyRow, rows: PasskeyRows) -> impl IntoView {
-    let PasskeyRows { change, remove } = rows;
+    let PasskeyRows { remove, done } = rows;
     let id = StoredValue::new(key.id.clone());
-    let name_id = format!("passkey-{}-name", key.id);
+    let row = RwSignal::new(key);
+    let name_id = format!("passkey-{}-name", id.get_value());
+    let rename_id = button_id(&id.get_value(), "rename");
+    let remove_id = button_id(&id.get_value(), "remove");
     let renaming = RwSignal::new(false);
     let asking = RwSignal::new(false);
-    let new_name = RwSignal::new(key.name.clone());
-    let mine = move |of: Option<String>| of.is_some_and(|i| i == id.get_value());
-    let changing = move || change.pending().get() && mine(change.input().get().map(|(i, _)| i));
-    let removing = move || remove.pending().get() && mine(remove.input().get());
-    let change_error = move || change.value().get().filter(|(i, _)| *i == id.get_value()).and_then(|(_, r)| r.err());
+    let new_name = RwSignal::new(row.get_untracked().name);
+    let change = Action::new_local(move |change: &PasskeyChange| {
+        let change = change.clone();
+        async move {
+            let changed = api::change_passkey(&id.get_value(), &change).await?;
+            done.set(Some(match change.passwordless {
+                Some(true) => format!("“{}” now signs you in on its own, without your password.", changed.name),
+                Some(false) => format!("“{}” now signs you in only after your password.", changed.name),
+                None => format!("Renamed to “{}”.", changed.name),
+            }));
+            if change.name.is_some() {
+                renaming.set(false);
+                focus_soon(button_id(&id.get_value(), "rename"));
+            }
+            row.set(changed);
+            Ok::<(), ApiError>(())
+        }
+    });
+    let changing = move || change.pending().get();
+    let change_error = move || change.value().get().and_then(Result::err);
+    let removing = move || remove.pending().get() && remove.input().get().is_some_and(|i| i == id.get_value());
     let remove_error = move || remove.value().get().filter(|(i, _)| *i == id.get_value()).and_then(|(_, r)| r.err());
-    let alone = key.passwordless;
-    let rename_id = button_id(&key.id, "rename");
-    let remove_id = button_id(&key.id, "remove");
-    let back_to = remove_id.clone();
-    let save = move |_| {
+    let alone = move || row.with(|r| r.passwordless);
+    let rename = move || {
         if !changing() {
-            change.dispatch((id.get_value(), PasskeyChange { name: Some(new_name.get_untracked()), passwordless: None }));
+            change.dispatch(PasskeyChange { name: Some(new_name.get_untracked()), passwordless: None });
         }
     };
     let rename_field = move || {
@@ -88,64 +90,84 @@ pub fn PasskeyItem(key: PasskeyRow, rows: PasskeyRows) -> impl IntoView {
             view! {
                 <div class="passkey__rename">
                     <TextField
-                        id=format!("passkey-{}-new-name", id.get_value())
+                        id=button_id(&id.get_value(), "new-name")
                         label="New name"
                         value=new_name
                         error=Signal::derive_local(move || change_error().and_then(|e| e.field_error("name")))
-                        on_enter=Callback::new(move |_: ()| {
-                            if !changing() {
-                                change.dispatch((id.get_value(), PasskeyChange { name: Some(new_name.get_untracked()), passwordless: None }));
-                            }
-                        })
+                        on_enter=Callback::new(move |_: ()| rename())
                     />
-                    <button type="button" class="button button--small button--primary" on:click=save aria-disabled=move || changing().then_some("true")>
+                    <button
+                        type="button"
+                        class="button button--small button--primary"
+                        on:click=move |_| rename()
+                        aria-disabled=move || changing().then_some("true")
+                    >
                         {move || if changing() { "Saving…" } else { "Save name" }}
                     </button>
                 </div>
             }
         })
     };
+    let back_to = remove_id.clone();
+
     view! {
         <li class="passkey">
             <div class="passkey__head">
-                <h3 class="passkey__name" id=name_id.clone()>{key.name.clone()}</h3>
-                {alone.then(|| view! { <span class="status-badge status-badge--success">"Signs in on its own"</span> })}
+                <h3 class="passkey__name" id=name_id.clone()>{move || row.with(|r| r.name.clone())}</h3>
+                {move || alone().then(|| view! { <span class="status-badge status-badge--success">"Signs in on its own"</span> })}
             </div>
             <dl class="passkey__facts">
                 <div>
                     <dt>"Added"</dt>
-                    <dd><LocalTime at=Some(key.created_at.clone()) /></dd>
+                    <dd>{move || view! { <LocalTime at=Some(row.with(|r| r.created_at.clone())) /> }}</dd>
                 </div>
                 <div>
                     <dt>"Last used"</dt>
-                    <dd><LocalTime at=key.last_used_at.clone() /></dd>
+                    <dd>{move || view! { <LocalTime at=row.with(|r| r.last_used_at.clone()) /> }}</dd>
                 </div>
             </dl>
             {rename_field}
             <div class="passkey__actions">
-                <button type="button" class="button button--small" id=rename_id aria-describedby=name_id.clone() aria-expanded=move || renaming.get().to_string()
+                <button
+                    type="button"
+                    class="button button--small"
+                    id=rename_id
+                    aria-describedby=name_id.clone()
+                    aria-expanded=move || renaming.get().to_string()
                     on:click=move |_| {
                         renaming.update(|r| *r = !*r);
                         if renaming.get_untracked() {
-                            focus_soon(format!("passkey-{}-new-name", id.get_value()));
+                            new_name.set(row.with_untracked(|r| r.name.clone()));
+                            focus_soon(button_id(&id.get_value(), "new-name"));
                         }
-                    }>
+                    }
+                >
                     {move || if renaming.get() { "Cancel rename" } else { "Rename" }}
                 </button>
-                <button type="button" class="button button--small" aria-describedby=name_id.clone() aria-disabled=move || changing().then_some("true")
+                <button
+                    type="button"
+                    class="button button--small"
+                    aria-describedby=name_id.clone()
+                    aria-disabled=move || changing().then_some("true")
                     on:click=move |_| {
                         if !changing() {
-                            change.dispatch((id.get_value(), PasskeyChange { name: None, passwordless: Some(!alone) }));
+                            change.dispatch(PasskeyChange { name: None, passwordless: Some(!alone()) });
                         }
-                    }>
-                    {if alone { "Ask for my password first" } else { "Let it sign in on its own" }}
+                    }
+                >
+                    {move || if alone() { "Ask for my password first" } else { "Let it sign in on its own" }}
                 </button>
                 <Show when=move || !asking.get()>
-                    <button type="button" class="button button--small button--danger" id=remove_id.clone() aria-describedby=name_id.clone()
+                    <button
+                        type="button"
+                        class="button button--small button--danger"
+                        id=remove_id.clone()
+                        aria-describedby=name_id.clone()
                         on:click=move |_| {
                             asking.set(true);
                             focus_soon(button_id(&id.get_value(), "remove-ask"));
-                        }>
+                        }
+                    >
                         "Remove"
                     </button>
                 </Show>
@@ -155,7 +177,10 @@ pub fn PasskeyItem(key: PasskeyRow, rows: PasskeyRows) -> impl IntoView {
                     id=button_id(&id.get_value(), "remove-ask")
                     class="passkey__remove-ask"
                     label="Remove this passkey?"
-                    question=format!("“{}” will no longer sign you in, and you are signed out everywhere else (one of those sessions may have been opened with it).", key.name)
+                    question=format!(
+                        "“{}” will no longer sign you in, and you are signed out everywhere else (one of those sessions may have been opened with it).",
+                        row.with_untracked(|r| r.name.clone())
+                    )
                     yes="Remove passkey"
                     busy_text="Removing…"
                     busy=Signal::derive(removing)

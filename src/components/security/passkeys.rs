@@ -47,7 +47,11 @@ pub fn PasskeysSection(
             name.set(String::new());
             passwordless.set(false);
             list.refetch();
-            done.set(Some(format!("“{}” is added: signing in can now ask for it after your password.", passkey.name)));
+            done.set(Some(if passkey.passwordless {
+                format!("“{}” is added: it signs you in on its own, or after your password.", passkey.name)
+            } else {
+                format!("“{}” is added: signing in can now ask for it after your password.", passkey.name)
+            }));
             match recovery_codes {
                 Some(new) => {
                     codes.set(Some(RecoveryCodes { codes: new }));
@@ -107,7 +111,7 @@ pub fn PasskeysSection(
                             } else {
                                 view! {
                                     <ul class="passkeys__list">
-                                        <For each=move || keys.clone() key=|key| (key.id.clone(), key.name.clone(), key.passwordless, key.last_used_at.clone()) let:key>
+                                        <For each=move || keys.clone() key=|key| key.id.clone() let:key>
                                             <PasskeyItem key rows />
                                         </For>
                                     </ul>
