@@ -155,12 +155,7 @@ pub(super) async fn finish(
     if taken.rows_affected() == 0 {
         return Err(expired());
     }
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    let (cookie, csrf_token) = session::create(state, user_id, address.clone(), user_agent).await?;
-    let mut user = super::load_user(state, user_id, csrf_token).await?;
-    user.address = address;
-    record(&state.db, &user, action, target).await;
-    let info: SessionInfo = super::session_info(state, &user).await?;
+    let (cookie, info) = super::begin_session(state, headers, user_id, address, action, target).await?;
     let cookies = AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, challenge_cookie(None, state.config.https()))]);
     Ok((cookies, Json(info)).into_response())
 }

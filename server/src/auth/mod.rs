@@ -110,26 +110,51 @@ pub async fn sign_in(
     };
     state.sign_in.succeeded(&email, client);
     // Asked only once the password is right: a guesser learns nothing of the organisation.
-    if let Some(organisation) = sso_only(&state, user.id).await? {
-        let mut known = load_user(&state, user.id, String::new()).await?;
-        known.address = address;
-        let target = crate::activity::store::Target::default().named("password refused: sign-in with Microsoft required");
-        crate::activity::store::record(&state.db, &known, portal_api::ActivityAction::SignInFailed, target).await;
-        return Err(AppError::Forbidden(format!(
-            "{organisation} signs in with Microsoft: choose “Sign in with Microsoft” instead of your password."
-        )));
-    }
+    refuse_if_sso_only(&state, user.id, &address, "password", "your password").await?;
     if factor::has_second_factor(&state, user.id).await? {
         return challenge::start(&state, user.id).await;
     }
-
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    let (cookie, csrf_token) = session::create(&state, user.id, address.clone(), user_agent).await?;
-    let mut current = load_user(&state, user.id, csrf_token).await?;
-    current.address = address;
-    crate::activity::store::record(&state.db, &current, portal_api::ActivityAction::SignIn, crate::activity::store::Target::default()).await;
-    let info = session_info(&state, &current).await?;
+    let target = crate::activity::store::Target::default();
+    let (cookie, info) = begin_session(&state, &headers, user.id, address, portal_api::ActivityAction::SignIn, target).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(info)).into_response())
+}
+
+/// Refuses (403, and a failed sign-in in the activity log) a user whose organisation signs in
+/// with Microsoft only, unless they are its break-glass admin. `refused`: what was refused
+/// ("password"); `instead_of`: the same in the message ("your password").
+pub(crate) async fn refuse_if_sso_only(
+    state: &AppState,
+    user_id: i64,
+    address: &Option<String>,
+    refused: &str,
+    instead_of: &str,
+) -> AppResult<()> {
+    let Some(organisation) = sso_only(state, user_id).await? else {
+        return Ok(());
+    };
+    let mut known = load_user(state, user_id, String::new()).await?;
+    known.address = address.clone();
+    let target = crate::activity::store::Target::default().named(format!("{refused} refused: sign-in with Microsoft required"));
+    crate::activity::store::record(&state.db, &known, portal_api::ActivityAction::SignInFailed, target).await;
+    Err(AppError::Forbidden(format!("{organisation} signs in with Microsoft: choose “Sign in with Microsoft” instead of {instead_of}.")))
+}
+
+/// A new session for a user who has proved who they are: stored, recorded in the activity log
+/// (`action`), and its `Set-Cookie` value with what `GET /api/session` would answer.
+pub(crate) async fn begin_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: i64,
+    address: Option<String>,
+    action: portal_api::ActivityAction,
+    target: crate::activity::store::Target,
+) -> AppResult<(String, SessionInfo)> {
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let (cookie, csrf_token) = session::create(state, user_id, address.clone(), user_agent).await?;
+    let mut user = load_user(state, user_id, csrf_token).await?;
+    user.address = address;
+    crate::activity::store::record(&state.db, &user, action, target).await;
+    Ok((cookie, session_info(state, &user).await?))
 }
 
 /// The signed-in user and the session's CSRF token.

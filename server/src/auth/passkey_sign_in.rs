@@ -10,7 +10,6 @@ use portal_api::{ActivityAction, PasskeyAssertion, PasskeyOptions, SessionInfo};
 
 use super::challenge;
 use super::passkey;
-use super::session;
 use super::throttle::ClientAddress;
 use crate::activity::store::{record, Target};
 use crate::error::{AppError, AppResult};
@@ -123,30 +122,13 @@ pub async fn sign_in_with_passkey(
         ));
     };
     let user_id = verified.user_id;
-    if let Some(organisation) = super::sso_only(&state, user_id).await? {
-        let mut known = super::load_user(&state, user_id, String::new()).await?;
-        known.address = address;
-        record(
-            &state.db,
-            &known,
-            ActivityAction::SignInFailed,
-            Target::default().named("passkey refused: sign-in with Microsoft required"),
-        )
-        .await;
-        return Err(AppError::Forbidden(format!(
-            "{organisation} signs in with Microsoft: choose “Sign in with Microsoft” instead of a passkey."
-        )));
-    }
+    super::refuse_if_sso_only(&state, user_id, &address, "passkey", "a passkey").await?;
     state.sign_in.passkey_succeeded(client);
     let Some(used) = passkey::used(&state, &verified).await? else {
         // Removed meanwhile, from a session of the user's.
         return Err(AppError::SecondFactorRejected("This passkey was removed just now. Sign in with your password.".into()));
     };
-    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    let (cookie, csrf_token) = session::create(&state, user_id, address.clone(), user_agent).await?;
-    let mut user = super::load_user(&state, user_id, csrf_token).await?;
-    user.address = address;
-    record(&state.db, &user, ActivityAction::PasskeySignIn, Target::default().named(format!("passkey “{}”", used.name))).await;
-    let info = super::session_info(&state, &user).await?;
+    let target = Target::default().named(format!("passkey “{}”", used.name));
+    let (cookie, info) = super::begin_session(&state, &headers, user_id, address, ActivityAction::PasskeySignIn, target).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(info)).into_response())
 }
