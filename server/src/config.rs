@@ -106,6 +106,22 @@ pub struct Config {
     #[arg(long, env = "PORTAL_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
 
+    /// A file holding the key that signs download links (32 bytes, or 64 hex characters).
+    /// Without it the server keeps one in `DATA_DIR/link.key`. Several instances need the same
+    /// key, so that a link made by one works on every other.
+    #[arg(long, env = "PORTAL_LINK_KEY_FILE")]
+    pub link_key_file: Option<PathBuf>,
+
+    /// This instance's name in the job queue and the logs (a random part is added, so names
+    /// may repeat). The host name is a good choice when several instances run.
+    #[arg(long, env = "PORTAL_INSTANCE_NAME", default_value = "engine", value_parser = instance_name)]
+    pub instance_name: String,
+
+    /// How long a shutdown (SIGTERM) lets the runs under way finish before it gives them back
+    /// to the queue for another instance (seconds).
+    #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u32,
+
     /// A CA certificate (PEM) to trust for IMAP servers beside the usual roots: a company's own.
     #[arg(long, env = "PORTAL_IMAP_CA_FILE")]
     pub imap_ca_file: Option<PathBuf>,
@@ -335,6 +351,9 @@ impl Config {
             seed_imap_demo: None,
             master_key: None,
             master_key_file: None,
+            link_key_file: None,
+            shutdown_grace_seconds: 20,
+            instance_name: "engine".into(),
             public_url: None,
             idp_authority: None,
             imap_ca_file: None,
@@ -373,5 +392,15 @@ impl Config {
             max_runs_per_organisation: 2,
             min_free_space_mb: 1024,
         }
+    }
+}
+
+/// An instance name: 1 to 40 letters, digits, `-`, `_` or `.` (it goes into logs and rows).
+fn instance_name(name: &str) -> Result<String, String> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if (1..=40).contains(&name.len()) && name.chars().all(fits) {
+        Ok(name.to_owned())
+    } else {
+        Err("1 to 40 letters, digits, '-', '_' or '.'".into())
     }
 }

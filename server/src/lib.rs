@@ -18,6 +18,7 @@ pub mod events;
 pub mod extract;
 pub mod failpoint;
 pub mod headers;
+pub mod health;
 pub mod imap;
 pub mod integrations;
 pub mod jobs;
@@ -48,8 +49,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{middleware, Json, Router};
-use serde::Serialize;
+use axum::{middleware, Router};
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
@@ -57,7 +57,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::config::Config;
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// The whole application: every feature's router, the portal's files, and the layers
@@ -65,7 +65,8 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let security = headers::SecurityHeaders::new(&state.config);
     let mut routes = Router::new()
-        .route("/api/health", get(health))
+        .route("/api/health", get(health::health))
+        .route("/api/ready", get(health::ready))
         .merge(auth::router())
         .merge(backups::router())
         .merge(jobs::router())
@@ -130,6 +131,8 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let db = db::connect(&config.database_url).await?;
     // The full-text index speaks each database's own DDL: set up here, after the migrations.
     search::index::setup(&db).await?;
+    // PostgreSQL: the trigger that wakes every instance's live updates.
+    events::listen::setup(&db).await?;
     // Made now, off the request path: the first unknown email is refused as slowly as the rest.
     tokio::task::spawn_blocking(|| auth::password::decoy_hash().len())
         .await
@@ -145,7 +148,12 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     engine_config.lease_ms = i64::from(config.lease_seconds) * 1000;
     engine_config.workers = config.workers as usize;
     engine_config.max_runs_per_organisation = config.max_runs_per_organisation as i64;
-    let links = downloads::link::LinkSigner::load_or_create(&config.data_dir).map_err(sqlx::Error::Io)?;
+    engine_config.instance = config.instance_name.clone();
+    let links = match &config.link_key_file {
+        Some(file) => downloads::link::LinkSigner::from_file(file),
+        None => downloads::link::LinkSigner::load_or_create(&config.data_dir),
+    }
+    .map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
     let imap_reach = imap::client::Reach {
         tls: imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?,
@@ -243,8 +251,10 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let addr = config.addr;
     let header_read_timeout = Duration::from_millis(config.header_read_timeout_ms.max(1));
     let (stopping, shutdown) = tokio::sync::watch::channel(false);
-    let state = prepare_with_shutdown(config, shutdown).await?;
-    state.engine.clone().spawn();
+    let state = prepare_with_shutdown(config, shutdown.clone()).await?;
+    tracing::info!(instance = state.engine.owner(), "this instance's name in the job queue");
+    let grace = Duration::from_secs(u64::from(state.config.shutdown_grace_seconds));
+    let engine = tokio::spawn(state.engine.clone().run_until(shutdown, grace));
     state.notifier.clone().spawn();
     activity::store::spawn_sweep(state.db.clone(), state.config.activity_retention_days);
     retention::prune::spawn(state.db.clone(), state.config.data_dir.clone());
@@ -287,11 +297,19 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     }
+    // A load balancer sees the port closed and `/api/ready` is 503 meanwhile; nothing new is
+    // claimed; live-update streams end (the portal reconnects to another instance).
     drop(listener);
-    // Live-update streams end too, so the shutdown is not held up by open pages.
     let _ = stopping.send(true);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
-        tracing::warn!("answers still under way {} s after the shutdown began; stopping anyway", DRAIN.as_secs());
+    let answers = async {
+        if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+            tracing::warn!("answers still under way {} s after the shutdown began; stopping anyway", DRAIN.as_secs());
+        }
+    };
+    // The runs finish (or are given back) while the last answers go out.
+    let (_, engine) = tokio::join!(answers, engine);
+    if let Err(error) = engine {
+        tracing::warn!(%error, "the job engine stopped in an error");
     }
     Ok(())
 }
@@ -332,22 +350,6 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Health {
-    /// `ok` when the server and its database answer.
-    status: &'static str,
-}
-
-/// Whether the server and its database answer.
-#[utoipa::path(
-    get, path = "/api/health", tag = "session",
-    responses((status = 200, description = "The server and its database answer", body = Health))
-)]
-pub async fn health(State(state): State<AppState>) -> AppResult<Json<Health>> {
-    sqlx::query("SELECT 1").execute(&state.db).await?;
-    Ok(Json(Health { status: "ok" }))
 }
 
 /// Unknown API paths are problems; everything else is the portal (its files, or

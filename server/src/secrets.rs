@@ -218,7 +218,8 @@ fn open_with(key: &[u8; 32], context: &str, sealed: &str) -> Option<Zeroizing<Ve
     cipher.decrypt(Nonce::from_slice(&nonce), Payload { msg: &ciphertext, aad: context.as_bytes() }).ok().map(Zeroizing::new)
 }
 
-fn decode_key(bytes: &[u8]) -> Option<[u8; 32]> {
+/// A key file's 32 bytes: raw, or as 64 hex characters.
+pub(crate) fn decode_key(bytes: &[u8]) -> Option<[u8; 32]> {
     if let Ok(key) = <[u8; 32]>::try_from(bytes) {
         return Some(key);
     }

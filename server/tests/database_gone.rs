@@ -191,7 +191,7 @@ async fn postgres_stopped_mid_run_answers_503_and_the_run_resumes_when_it_is_bac
             "an unknown session",
             Request::get("/api/backups").header(header::COOKIE, "portal_session=0123456789abcdef").body(Body::empty()).unwrap(),
         ),
-        ("the health check", request(None, Method::GET, "/api/health", None)),
+        ("the readiness check", request(None, Method::GET, "/api/ready", None)),
     ];
     let key_requests: Vec<String> = expected_503.iter().map(|(what, _)| what.to_string()).collect();
     for (what, request) in expected_503 {

@@ -19,6 +19,16 @@ impl LinkSigner {
         Ok(LinkSigner { key })
     }
 
+    /// The key in `file` (32 bytes, or 64 hex characters), made beforehand and the same for
+    /// every instance, so that a link signed by one is good on all.
+    pub fn from_file(file: &Path) -> std::io::Result<LinkSigner> {
+        let bytes = std::fs::read(file)?;
+        let key = crate::secrets::decode_key(&bytes).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "the link key file must hold 32 bytes or 64 hex characters")
+        })?;
+        Ok(LinkSigner { key })
+    }
+
     fn signature(&self, job_id: &str, expires: i64) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
         mac.update(format!("{job_id}:{expires}").as_bytes());

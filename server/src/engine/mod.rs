@@ -7,12 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portal_api::{JobKind, JobStatus};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::connector::{BoxFuture, Connector, Outcome, Progress, ProgressSink, Work};
 use crate::db::{now_ms, Db};
 use crate::queue::policy::{decide, RetryPolicy};
 use crate::queue::{self, Claimed, Finish, Lease};
+
+/// How long a shutdown waits for the runs it stopped to give their claims back.
+const ABANDON_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -29,6 +32,8 @@ pub struct EngineConfig {
     pub max_runs_per_organisation: i64,
     /// How long a finished download's link works.
     pub download_link_ms: i64,
+    /// This instance's name, the start of its lease owner (a random part makes each unique).
+    pub instance: String,
 }
 
 impl EngineConfig {
@@ -44,6 +49,7 @@ impl EngineConfig {
             workers: 4,
             max_runs_per_organisation: 2,
             download_link_ms: 7 * 86_400_000,
+            instance: "engine".into(),
         }
     }
 }
@@ -60,6 +66,9 @@ pub struct Engine {
     postgres: bool,
     /// Runs under way in this instance (each holds a worker).
     running: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set when a shutdown's grace period is over: runs still going stop and give their job
+    /// back to the queue.
+    abandon: Arc<watch::Sender<bool>>,
 }
 
 /// A job this instance has claimed (its ID, for tests and logs).
@@ -87,10 +96,18 @@ impl Engine {
 
 impl Engine {
     pub fn new(db: Db, config: EngineConfig, connector: Arc<dyn Connector>, secrets: crate::secrets::SecretBox) -> Self {
-        let owner = format!("engine-{}", hex::encode(rand::random::<[u8; 6]>()));
+        // Unique even when two instances are given the same name: two owners alike would each
+        // take the other's claims for their own.
+        let owner = format!("{}-{}", config.instance, hex::encode(rand::random::<[u8; 6]>()));
         let postgres = crate::db::Backend::of(&db) == crate::db::Backend::Postgres;
         let running = Arc::default();
-        Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), secrets, postgres, running }
+        let abandon = Arc::new(watch::channel(false).0);
+        Engine { db, config, connector, owner, wake: Arc::new(Notify::new()), secrets, postgres, running, abandon }
+    }
+
+    /// This instance's name in the leases it holds and the attempts it ran.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Runs under way in this instance now.
@@ -115,46 +132,76 @@ impl Engine {
     /// Runs the engine until the process ends: claims due jobs, runs up to `workers` at
     /// once, and queues each account's scheduled backup.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let slots = Arc::new(Semaphore::new(self.config.workers.max(1)));
-            let mut last_schedule = 0_i64;
-            loop {
-                if now_ms() - last_schedule >= 60_000 {
-                    last_schedule = now_ms();
-                    if let Err(error) = self.schedule_backups().await {
-                        tracing::warn!(%error, "could not queue scheduled backups");
-                    }
-                    if let Err(error) = self.expire_downloads().await {
-                        tracing::warn!(%error, "could not expire download links");
-                    }
+        let (_never, shutdown) = watch::channel(false);
+        // The sender is dropped: `shutting_down` then never resolves.
+        tokio::spawn(self.run_until(shutdown, Duration::ZERO))
+    }
+
+    /// Runs the engine until `shutdown` is set; then it claims nothing more, lets its runs
+    /// finish for up to `grace`, and gives those still going back to the queue (another
+    /// instance takes them over at once), before it returns.
+    pub async fn run_until(self, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+        let workers = self.config.workers.max(1);
+        let slots = Arc::new(Semaphore::new(workers));
+        let mut last_schedule = 0_i64;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if now_ms() - last_schedule >= 60_000 {
+                last_schedule = now_ms();
+                if let Err(error) = self.schedule_backups().await {
+                    tracing::warn!(%error, "could not queue scheduled backups");
                 }
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    return;
-                };
-                match self.claim().await {
-                    Ok(Some(job)) => {
-                        let engine = self.clone();
-                        engine.running.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tokio::spawn(async move {
-                            if let Err(error) = engine.execute(job.0).await {
-                                tracing::warn!(%error, "a job run could not be recorded");
-                            }
-                            engine.running.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                            drop(permit);
-                        });
-                    }
-                    Ok(None) => {
-                        drop(permit);
-                        let _ = tokio::time::timeout(self.config.poll, self.wake.notified()).await;
-                    }
-                    Err(error) => {
-                        drop(permit);
-                        tracing::warn!(%error, "could not look for due jobs");
-                        tokio::time::sleep(self.config.poll).await;
-                    }
+                if let Err(error) = self.expire_downloads().await {
+                    tracing::warn!(%error, "could not expire download links");
                 }
             }
-        })
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                () = until_set(&mut shutdown) => break,
+            };
+            match self.claim().await {
+                Ok(Some(job)) => {
+                    let engine = self.clone();
+                    engine.running.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::spawn(async move {
+                        if let Err(error) = engine.execute(job.0).await {
+                            tracing::warn!(%error, "a job run could not be recorded");
+                        }
+                        engine.running.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        _ = tokio::time::timeout(self.config.poll, self.wake.notified()) => {}
+                        () = until_set(&mut shutdown) => break,
+                    }
+                }
+                Err(error) => {
+                    drop(permit);
+                    tracing::warn!(%error, "could not look for due jobs");
+                    tokio::time::sleep(self.config.poll).await;
+                }
+            }
+        }
+        // Shutting down: every worker's slot back means every run has ended.
+        let all = u32::try_from(workers).unwrap_or(u32::MAX);
+        if tokio::time::timeout(grace, slots.acquire_many(all)).await.is_ok() {
+            return;
+        }
+        tracing::info!(running = self.running(), "shutting down: runs still going are given back to the queue");
+        self.abandon.send_replace(true);
+        // Each run stops at its next turn and gives its claim back; the database's own
+        // deadline bounds how long that takes.
+        if tokio::time::timeout(ABANDON_WAIT, slots.acquire_many(all)).await.is_err() {
+            tracing::warn!("runs could not be given back in time; other instances take them over when their claims run out");
+        }
     }
 
     /// Runs every job that is due now, one after another, and returns how many ran.
@@ -213,7 +260,6 @@ impl Engine {
         let sink = LeaseKeeper { engine: self, job_id: &job.id, attempt: job.attempts };
         let Some(outcome) = self.run_holding_lease(&job, self.connector.run(&work, &sink)).await else {
             // Cancelled: another instance may take the job now, and its result counts.
-            tracing::warn!(job = %job.id, "the claim on a run was lost; the run was stopped");
             return Ok(());
         };
         // The work is done; how it ended is not recorded yet.
@@ -232,11 +278,22 @@ impl Engine {
         let mut held_until = job.lease_until;
         let every = Duration::from_millis((lease / 3) as u64);
         let mut next_renewal = tokio::time::Instant::now() + every;
+        let mut abandon = self.abandon.subscribe();
         tokio::pin!(run);
         loop {
             let stop_in = Duration::from_millis((held_until - margin - now_ms()).max(0) as u64);
             tokio::select! {
                 outcome = &mut run => return Some(outcome),
+                () = until_set(&mut abandon) => {
+                    // The run is dropped first: it writes nothing more once its job is given back.
+                    drop(run);
+                    let lease = Lease { owner: &self.owner, attempt: job.attempts };
+                    match queue::release(&self.db, &job.id, lease).await {
+                        Ok(_) => tracing::info!(job = %job.id, "shutting down: the run was given back to the queue"),
+                        Err(error) => tracing::warn!(job = %job.id, %error, "shutting down: the run could not be given back; its claim runs out instead"),
+                    }
+                    return None;
+                }
                 _ = tokio::time::sleep(stop_in) => {
                     tracing::warn!(job = %job.id, "the claim could not be renewed in time; the run was stopped");
                     return None;
@@ -251,7 +308,10 @@ impl Engine {
                     match tokio::time::timeout(wait, renewal).await {
                         Ok(Ok(true)) => held_until = until,
                         // Taken over by another instance: its run counts.
-                        Ok(Ok(false)) => return None,
+                        Ok(Ok(false)) => {
+                            tracing::warn!(job = %job.id, "the claim on a run was lost; the run was stopped");
+                            return None;
+                        }
                         Ok(Err(error)) => tracing::warn!(job = %job.id, %error, "the claim could not be renewed; trying again"),
                         Err(_) => {
                             tracing::warn!(job = %job.id, "the claim could not be renewed in time; the run was stopped");
@@ -343,5 +403,12 @@ impl ProgressSink for LeaseKeeper<'_> {
                 tracing::warn!(%error, job = self.job_id, "progress not stored");
             }
         })
+    }
+}
+
+/// Resolves when `flag` is set (never, once nothing can set it).
+async fn until_set(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|set| *set).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }

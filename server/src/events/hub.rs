@@ -1,9 +1,11 @@
 //! One change poller per server instance, shared by every open live-update stream.
 //!
 //! While at least one stream is open, one task reads the jobs that changed (every tenant's at
-//! once, every 250 ms) and broadcasts them; each stream forwards those its user may see. So the
-//! database work grows with the changes, not with the pages open. With no stream open the
-//! task ends: an idle server reads nothing for live updates.
+//! once) and broadcasts them; each stream forwards those its user may see. So the database work
+//! grows with the changes, not with the pages open. On SQLite it looks every 250 ms; on
+//! PostgreSQL the database wakes it when jobs change, whichever instance changed them
+//! (`LISTEN/NOTIFY`, [`super::listen`]), and it looks at most every 250 ms under load. With no
+//! stream open the task ends: an idle server reads nothing for live updates.
 //!
 //! The hub also keeps the list of open streams: at most `max_per_user` per user (a new one
 //! closes that user's oldest), and every few seconds one query finds those whose session has
@@ -17,10 +19,16 @@ use portal_api::{JobChanged, JobKind, JobStatus};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::access::{Owner, Scope};
+use super::listen::Listener;
 use crate::db::{now_ms, Db};
 
-/// How often the poller looks for changes.
+/// How often the poller looks for changes (at most, when the database tells it of them).
 pub const POLL: Duration = Duration::from_millis(250);
+/// How often a poller that the database wakes looks anyway (a notification may be lost while
+/// its listener reconnects).
+const LISTENING_POLL: Duration = Duration::from_secs(2);
+/// How long a poller whose listener could not connect looks on its timer before it tries again.
+const LISTEN_RETRY: Duration = Duration::from_secs(30);
 /// Each look re-reads this much before the latest change seen: a transaction that took a
 /// change time earlier but committed later is still seen.
 const GRACE_MS: i64 = 1_000;
@@ -69,6 +77,8 @@ pub struct Stats {
     pub stream_reads: u64,
     /// Queries on the sessions table to close streams whose session ended.
     pub session_reads: u64,
+    /// Wake-ups by the database (PostgreSQL's NOTIFY) that jobs changed.
+    pub notifications: u64,
 }
 
 pub struct Hub {
@@ -200,8 +210,40 @@ impl Hub {
         let mut ticks = tokio::time::interval(POLL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sessions_checked = tokio::time::Instant::now();
+        // PostgreSQL: woken by the database when jobs change (any instance's), looking on a
+        // slower timer besides; SQLite, or while the listener is lost: looking every POLL.
+        let mut listener = None;
+        let mut listener_tried: Option<tokio::time::Instant> = None;
         loop {
-            ticks.tick().await;
+            if listener.is_none() && listener_tried.is_none_or(|at| at.elapsed() >= LISTEN_RETRY) {
+                listener_tried = Some(tokio::time::Instant::now());
+                match Listener::connect(&self.db).await {
+                    Some(Ok(connected)) => listener = Some(connected),
+                    Some(Err(error)) => tracing::warn!(%error, "live updates: could not listen for changes; looking every 250 ms"),
+                    None => {}
+                }
+            }
+            match listener.as_mut() {
+                Some(connected) => {
+                    tokio::select! {
+                        changed = connected.changed() => {
+                            match changed {
+                                Ok(()) => self.lock().stats.notifications += 1,
+                                Err(error) => {
+                                    tracing::warn!(%error, "live updates: the listener was lost; looking every 250 ms");
+                                    listener = None;
+                                }
+                            }
+                        }
+                        _ = tokio::time::sleep(LISTENING_POLL) => {}
+                    }
+                    // However many changes, at most one look per POLL.
+                    ticks.tick().await;
+                }
+                None => {
+                    ticks.tick().await;
+                }
+            }
             {
                 let mut inner = self.lock();
                 if inner.streams.is_empty() {

@@ -5,10 +5,11 @@
 //!
 //! One poller per server instance reads the database (jobs by `updated_at`, [`hub`]), so a
 //! change made by any instance reaches every open page, and the reads do not grow with the
-//! pages open. Each stream forwards what its user may see (`access::Scope::covers`, the same
+//! pages open. On PostgreSQL the database wakes the poller when jobs change ([`listen`]). Each stream forwards what its user may see (`access::Scope::covers`, the same
 //! rule as the lists' SQL); only a resume, or a stream that fell far behind, reads on its own.
 
 pub mod hub;
+pub mod listen;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

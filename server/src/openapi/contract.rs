@@ -6,8 +6,9 @@
 use serde_json::{json, Map, Value};
 
 /// Operations that need no session nor token.
-const PUBLIC: [(&str, &str); 9] = [
+const PUBLIC: [(&str, &str); 10] = [
     ("get", "/api/health"),
+    ("get", "/api/ready"),
     ("post", "/api/session"),
     // The second step of signing in: its challenge cookie is the permission.
     ("get", "/api/session/second-factor"),

@@ -23,7 +23,8 @@ use crate::state::AppState;
                        request ID in `instance` and in the `x-request-id` header."
     ),
     paths(
-        crate::health,
+        crate::health::health,
+        crate::health::ready,
         crate::auth::sign_in,
         crate::auth::current_session,
         crate::auth::sign_out,

@@ -113,10 +113,11 @@ async fn claim_row(
     let Some(job) = claimed else {
         return Ok(None);
     };
-    sqlx::query("INSERT INTO job_attempts (job_id, number, started_at) VALUES ($1, $2, $3)")
+    sqlx::query("INSERT INTO job_attempts (job_id, number, started_at, instance) VALUES ($1, $2, $3, $4)")
         .bind(&job.id)
         .bind(job.attempts)
         .bind(now)
+        .bind(owner)
         .execute(&mut *tx)
         .await?;
     // An attempt its instance never finished (it stopped): ended now, named as such.
@@ -176,6 +177,40 @@ pub async fn renew_lease(db: &Db, job_id: &str, lease: Lease<'_>, until: i64) ->
             .execute(db)
             .await?;
     Ok(renewed.rows_affected() == 1)
+}
+
+/// Gives a run back to the queue at once (this instance is shutting down and the run did not
+/// end within the grace period): its lease is made to have run out, so another instance takes
+/// it over now, and its attempt ends as interrupted. `false`: the claim was already lost.
+pub async fn release(db: &Db, job_id: &str, lease: Lease<'_>) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let released = sqlx::query(
+        "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND attempts = $5 AND status = $6",
+    )
+    .bind(now - 1)
+    .bind(now)
+    .bind(job_id)
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .bind(JobStatus::InProgress.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if released.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE job_attempts SET finished_at = $1, outcome = 'interrupted', \
+                detail = 'The server running it shut down; another server took it over.' \
+         WHERE job_id = $2 AND number = $3 AND finished_at IS NULL",
+    )
+    .bind(now)
+    .bind(job_id)
+    .bind(lease.attempt)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Stores a run's progress and extends its lease to `lease_until`.

@@ -7,6 +7,7 @@ pub(super) fn rows() -> Vec<Row> {
     use Who as W;
     vec![
         row(Method::GET, "/api/health", W::Public, F::None, |_, _| ("/api/health".into(), None)),
+        row(Method::GET, "/api/ready", W::Public, F::None, |_, _| ("/api/ready".into(), None)),
         row(Method::POST, "/api/session", W::Public, F::None, |_, _| {
             ("/api/session".into(), Some(json!({"email": "alice.archer@acme-legal.example", "password": "demo-portal"})))
         }),

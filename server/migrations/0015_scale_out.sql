@@ -1,0 +1,14 @@
+-- Several server instances on one PostgreSQL database (README › Running several instances).
+--
+-- Which instance ran each attempt (the engine's lease owner): with the attempt's start and end,
+-- it shows that no job was ever run by two instances at once.
+ALTER TABLE job_attempts ADD COLUMN instance TEXT;
+
+-- Rate limits every instance counts together (server/src/rate_limit.rs): one row per attempt
+-- still inside its window. Used on PostgreSQL; a single SQLite instance counts in memory.
+CREATE TABLE rate_limit_hits (
+    name TEXT NOT NULL,    -- which limit: sign_in_address, token_requests, …
+    key  TEXT NOT NULL,    -- whose attempts: an address, a client, a token ID
+    at   BIGINT NOT NULL   -- Unix ms
+);
+CREATE INDEX rate_limit_hits_key ON rate_limit_hits (name, key, at);

@@ -1,0 +1,390 @@
+//! Several server processes on one database: a shutdown that gives its runs back to the queue,
+//! readiness, and (on PostgreSQL) three instances sharing one queue while one of them is
+//! killed, with a change made through one instance reaching a page open on another.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use portal_api::demo::DEMO_PASSWORD;
+use serde_json::{json, Value};
+use sqlx::any::AnyPoolOptions;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_for<T>(what: &str, within: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn pool(url: &str) -> portal_server::db::Db {
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new().max_connections(2).connect(url).await.unwrap()
+}
+
+/// A session on one instance, over real HTTP.
+struct Session {
+    base: String,
+    cookie: String,
+    csrf: String,
+    http: reqwest::Client,
+}
+
+impl Session {
+    async fn sign_in(port: u16, email: &str) -> Session {
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let response = http
+            .post(format!("{base}/api/session"))
+            .json(&json!({"email": email, "password": DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let session: Value = response.json().await.unwrap();
+        Session { base, cookie, csrf: session["csrf_token"].as_str().unwrap().to_owned(), http }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The live-update stream, open.
+    async fn events(&self) -> reqwest::Response {
+        let http = reqwest::Client::new();
+        let response = http.get(format!("{}/api/events", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response
+    }
+}
+
+/// Reads a stream's `job` events until one is about `mailbox_id`; when it came.
+async fn job_event_about(stream: &mut reqwest::Response, mailbox_id: i64, within: Duration) -> Option<Instant> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buffer = String::new();
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.ok()?.ok()??;
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let data = block.lines().find_map(|line| line.strip_prefix("data: "));
+            let about = data.and_then(|data| serde_json::from_str::<Value>(data).ok()).and_then(|v| v["mailbox_id"].as_i64());
+            if block.contains("event: job") && about == Some(mailbox_id) {
+                return Some(Instant::now());
+            }
+        }
+    }
+}
+
+fn sigterm(server: &common::ServerProcess) {
+    // SAFETY: kill(2) only sends a signal to the child this test started.
+    let sent = unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM sent");
+}
+
+#[tokio::test]
+async fn readiness_needs_the_database_with_every_migration_and_liveness_only_the_process() {
+    let app = common::test_app().await;
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    let ready = app.send(get("/api/ready")).await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(common::body_json::<Value>(ready).await["status"], "ready");
+
+    // A database behind this build (a migration not applied) is not ready; the process lives.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let problem = common::problem(app.send(get("/api/ready")).await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(!problem.detail.as_deref().unwrap_or_default().contains("migration"), "nothing internal is told: {problem:?}");
+    assert_eq!(app.send(get("/api/health")).await.status(), StatusCode::OK);
+}
+
+/// A run longer than the shutdown's grace period is given back to the queue at SIGTERM: the next
+/// instance takes it over at once (not when its 30 s claim would have run out) and finishes it.
+#[tokio::test]
+async fn a_shutdown_gives_a_long_run_back_and_the_next_instance_finishes_it_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(dir.path()).await;
+    let port = free_port();
+    // The first runs slowly (a slow backup takes 32 s there), the second quickly.
+    let env = |name: &'static str| {
+        [
+            ("PORTAL_SEED_DEMO", "true"),
+            ("PORTAL_DEMO_STEP_MS", if name == "first" { "400" } else { "10" }),
+            ("PORTAL_SHUTDOWN_GRACE_SECONDS", "1"),
+            ("PORTAL_LEASE_SECONDS", "30"),
+            ("PORTAL_INSTANCE_NAME", name),
+        ]
+    };
+    let mut first = common::ServerProcess::start(dir.path(), &url, port, &env("first"));
+    let db = pool(&url).await;
+    wait_for("the demo's crashed runs to finish", Duration::from_secs(60), async || {
+        let (running,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'in_progress' AND kind = 'backup'")
+            .fetch_one(&db)
+            .await
+            .ok()?;
+        (running == 0).then_some(())
+    })
+    .await;
+    let now = portal_server::db::now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, mailbox_id, status, params, created_at, updated_at, next_run_at) \
+         VALUES ('B-SHUTDOWN', 'backup', 2, 'preparing_backup', '{\"script\":\"slow\"}', $1, $1, $1)",
+    )
+    .bind(now)
+    .execute(&db)
+    .await
+    .unwrap();
+    wait_for("the slow run to be under way", Duration::from_secs(30), async || {
+        let (status, done): (String, i64) =
+            sqlx::query_as("SELECT status, items_done FROM jobs WHERE id = 'B-SHUTDOWN'").fetch_one(&db).await.ok()?;
+        (status == "in_progress" && done > 0).then_some(())
+    })
+    .await;
+
+    sigterm(&first);
+    let exit = wait_for("the first instance to stop", Duration::from_secs(20), async || first.try_wait()).await;
+    assert!(exit.success(), "a shutdown is a clean exit: {exit:?}");
+    let attempts: Vec<(i32, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT number, finished_at, outcome, instance FROM job_attempts WHERE job_id = 'B-SHUTDOWN' ORDER BY number",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let (_, finished, outcome, instance) = &attempts[0];
+    assert!(finished.is_some() && outcome.as_deref() == Some("interrupted"), "{attempts:?}");
+    assert!(instance.as_deref().is_some_and(|i| i.starts_with("first-")), "{attempts:?}");
+    let (lease_until,): (Option<i64>,) =
+        sqlx::query_as("SELECT lease_until FROM jobs WHERE id = 'B-SHUTDOWN'").fetch_one(&db).await.unwrap();
+    assert!(lease_until.is_some_and(|until| until < portal_server::db::now_ms()), "the claim was given back");
+
+    // Well within the 30 s its claim would have held: the next instance took it over at once.
+    let _second = common::ServerProcess::start(dir.path(), &url, port, &env("second"));
+    let took_over = Instant::now();
+    wait_for("the run to finish on the next instance", Duration::from_secs(25), async || {
+        let (status,): (String,) = sqlx::query_as("SELECT status FROM jobs WHERE id = 'B-SHUTDOWN'").fetch_one(&db).await.ok()?;
+        (status == "completed").then_some(())
+    })
+    .await;
+    assert!(took_over.elapsed() < Duration::from_secs(25));
+    let last: (i32, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT number, outcome, instance FROM job_attempts WHERE job_id = 'B-SHUTDOWN' ORDER BY number DESC LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(last.1.as_deref(), Some("completed"));
+    assert!(last.2.as_deref().is_some_and(|i| i.starts_with("second-")), "{last:?}");
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/api/ready")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+}
+
+/// Mailboxes of a new organisation under the demo reseller, all backed up just now (so that no
+/// scheduler queues them): `first..first + count`.
+async fn add_mailboxes(db: &portal_server::db::Db, organisation: i64, first: i64, count: i64) {
+    let (reseller,): (i64,) =
+        sqlx::query_as("SELECT reseller_id FROM users WHERE email = 'reseller@northwind.example'").fetch_one(db).await.unwrap();
+    sqlx::query("INSERT INTO organisations (id, reseller_id, name) VALUES ($1, $2, 'Scale Out Ltd')")
+        .bind(organisation)
+        .bind(reseller)
+        .execute(db)
+        .await
+        .unwrap();
+    let now = portal_server::db::now_ms();
+    let mut tx = db.begin().await.unwrap();
+    for id in first..first + count {
+        sqlx::query("INSERT INTO mailboxes (id, organisation_id, email, display_name) VALUES ($1, $2, $3, $3)")
+            .bind(id)
+            .bind(organisation)
+            .bind(format!("scale-{id}@scale-out.example"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO backups (mailbox_id, status, last_backup_at, last_success_at, updated_at) VALUES ($1, 'completed', $2, $2, $2)",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Three instances on one PostgreSQL: a Force Backup through one reaches a page open on
+/// another within a second; then 1,000 backups forced at once, one instance killed in the
+/// middle, and every backup ends exactly once, with no two runs of a job at the same time.
+#[tokio::test]
+async fn three_instances_share_one_queue_and_a_killed_one_loses_nothing() {
+    let Some(server) = common::postgres() else {
+        eprintln!("skipped: several instances share a PostgreSQL database (set PORTAL_TEST_POSTGRES)");
+        return;
+    };
+    let url = common::fresh_postgres_database(&server).await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let names = ["a", "b", "c"];
+    let link_key = dirs[0].path().join("shared-link.key");
+    std::fs::write(&link_key, hex::encode([7u8; 32])).unwrap();
+    let link_key = link_key.display().to_string();
+    let start = |n: usize| {
+        let env = [
+            ("PORTAL_SEED_DEMO", "true".into()),
+            ("PORTAL_MASTER_KEY", "5a".repeat(32)),
+            ("PORTAL_LINK_KEY_FILE", link_key.clone()),
+            ("PORTAL_DEMO_STEP_MS", "40".into()),
+            ("PORTAL_LEASE_SECONDS", "4".into()),
+            ("PORTAL_WORKERS", "8".into()),
+            ("PORTAL_MAX_RUNS_PER_ORGANISATION", "1000".into()),
+            ("PORTAL_INSTANCE_NAME", names[n].into()),
+        ];
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        common::ServerProcess::start(dirs[n].path(), &url, ports[n], &env)
+    };
+    // The first seeds the database; the others find it seeded.
+    let mut instances = vec![start(0)];
+    let db = pool(&url).await;
+    instances.push(start(1));
+    instances.push(start(2));
+    add_mailboxes(&db, 9_000, 900_000, 1_001).await;
+
+    // A change made through A reaches a page open on B, within a second.
+    let on_a = Session::sign_in(ports[0], "reseller@northwind.example").await;
+    let on_b = Session::sign_in(ports[1], "reseller@northwind.example").await;
+    let mut stream = on_b.events().await;
+    let forced_at = Instant::now();
+    let (status, _) = on_a.post("/api/backups/900000/force", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let arrived = job_event_about(&mut stream, 900_000, Duration::from_secs(5)).await.expect("the change reached instance B");
+    let took = arrived - forced_at;
+    assert!(took < Duration::from_secs(1), "a change through A reached B's stream after {took:?}");
+    drop(stream);
+
+    // 1,000 backups forced at once, through A.
+    let (status, forced) = on_a.post("/api/backups/force", json!({"q": "@scale-out.example"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{forced}");
+    assert!(forced["started"].as_i64().unwrap() >= 1_000, "{forced}");
+    let jobs = "SELECT j.id FROM jobs j WHERE j.mailbox_id > 900000 AND j.mailbox_id <= 901000 AND j.kind = 'backup'";
+
+    // C is killed while it runs some of them.
+    wait_for("C to be running backups", Duration::from_secs(60), async || {
+        let (running,): (i64,) = sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM job_attempts WHERE instance LIKE 'c-%' AND finished_at IS NULL AND job_id IN ({jobs})"
+        ))
+        .fetch_one(&db)
+        .await
+        .ok()?;
+        (running >= 3).then_some(())
+    })
+    .await;
+    instances[2].kill();
+    let (cut,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM job_attempts WHERE instance LIKE 'c-%' AND finished_at IS NULL AND job_id IN ({jobs})"
+    ))
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(cut > 0, "C was killed in the middle of runs");
+
+    wait_for("every backup to end", Duration::from_secs(240), async || {
+        let (open,): (i64,) = sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE id IN ({jobs}) AND status NOT IN ('completed', 'partially_complete', 'failed')"
+        ))
+        .fetch_one(&db)
+        .await
+        .ok()?;
+        (open == 0).then_some(())
+    })
+    .await;
+
+    let finished: Vec<(String, String, i32, i32)> =
+        sqlx::query_as(&format!("SELECT id, status, attempts, retries FROM jobs WHERE id IN ({jobs})"))
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(finished.len(), 1_000, "one backup per mailbox, none lost, none doubled");
+    let attempts: Vec<(String, i32, i64, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT job_id, number, started_at, finished_at, outcome, instance FROM job_attempts WHERE job_id IN ({jobs}) ORDER BY job_id, number"
+    ))
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut by_job: HashMap<&str, Vec<_>> = HashMap::new();
+    for attempt in &attempts {
+        by_job.entry(attempt.0.as_str()).or_default().push(attempt);
+    }
+    let mut completed_by: HashMap<String, usize> = HashMap::new();
+    let mut taken_over = 0;
+    for (id, status, count, retries) in &finished {
+        assert_eq!(status, "completed", "{id}");
+        assert_eq!(*retries, 0, "{id}: a killed instance is not a failure of the backup");
+        let runs = &by_job[id.as_str()];
+        // Every attempt recorded, numbered 1..=attempts: the count is exact.
+        assert_eq!(runs.len() as i32, *count, "{id}: {runs:?}");
+        assert!(runs.iter().enumerate().all(|(i, run)| run.1 == i as i32 + 1), "{id}: {runs:?}");
+        // Exactly one run completed it; every other was cut short (by C's death, or a claim
+        // that could not be renewed in time) and ended before the next began.
+        let ends: Vec<&str> = runs.iter().map(|run| run.4.as_deref().unwrap_or("unfinished")).collect();
+        assert_eq!(ends.iter().filter(|end| **end == "completed").count(), 1, "{id}: {runs:?}");
+        assert_eq!(ends.last(), Some(&"completed"), "{id}: {runs:?}");
+        for pair in runs.windows(2) {
+            let (earlier, later) = (pair[0], pair[1]);
+            assert_eq!(earlier.4.as_deref(), Some("interrupted"), "{id}: {runs:?}");
+            assert!(earlier.3.is_some_and(|end| end <= later.2), "{id}: two runs at once: {runs:?}");
+        }
+        let instance = runs.last().unwrap().5.clone().unwrap_or_default();
+        taken_over += usize::from(runs.len() > 1);
+        *completed_by.entry(instance.split('-').next().unwrap_or_default().to_owned()).or_default() += 1;
+    }
+    eprintln!("a change through A reached B in {took:?}; C was cut in {cut} runs; {taken_over} taken over; completed by {completed_by:?}");
+    assert!(taken_over as i64 >= cut, "C's cut runs were taken over: {taken_over} of {cut}");
+    assert!(completed_by.get("a").is_some_and(|n| *n > 0) && completed_by.get("b").is_some_and(|n| *n > 0), "{completed_by:?}");
+    assert!(completed_by.get("c").copied().unwrap_or(0) < 1_000, "{completed_by:?}");
+}
+
+/// On PostgreSQL the database wakes each instance's live updates when jobs change (a trigger's
+/// NOTIFY); on SQLite the one instance looks on its timer and is never woken.
+#[tokio::test]
+async fn on_postgres_a_job_change_wakes_the_live_updates() {
+    let app = common::test_app().await;
+    let hub = std::sync::Arc::clone(&app.state.live);
+    let _stream = hub.open(1, "a-session");
+    // The poller's listener is connected once it has looked once.
+    wait_for("the poller's first look", Duration::from_secs(10), async || (hub.stats().rounds > 0).then_some(())).await;
+    let before = hub.stats().notifications;
+    sqlx::query("UPDATE jobs SET updated_at = $1 WHERE id = (SELECT MIN(id) FROM jobs)")
+        .bind(portal_server::db::now_ms())
+        .execute(&app.db)
+        .await
+        .unwrap();
+    if common::postgres().is_some() {
+        wait_for("a notification", Duration::from_secs(5), async || (hub.stats().notifications > before).then_some(())).await;
+    } else {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(hub.stats().notifications, 0);
+    }
+}
