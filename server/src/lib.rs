@@ -173,11 +173,13 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     let reauth_limits = Arc::new(credentials::rate_limit::RateLimiter::new(
         config.reauth_attempts_per_minute,
         config.reauth_attempts_per_organisation,
+        Some(&db),
     ));
     let sign_in = Arc::new(auth::throttle::SignInGuard::new(
         config.sign_in_failures_per_address,
         config.sign_in_failures_per_client,
         auth::throttle::SignInGuard::default_hashing_slots(),
+        Some(&db),
     ));
     let live = Arc::new(events::hub::Hub::new(db.clone(), config.max_streams_per_user, auth::user::SESSION_CACHE_TTL));
     let outgoing =
@@ -204,7 +206,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     } else {
         None
     };
-    let config_token_limit = config.token_requests_per_minute as usize;
+    let token_limits = Arc::new(rate_limit::Window::on(&db, "token_requests", config.token_requests_per_minute as usize, Duration::from_secs(60)));
     Ok(AppState {
         outgoing,
         notifier,
@@ -220,7 +222,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         counts: Default::default(),
         sessions: Default::default(),
         reauth_limits,
-        token_limits: Arc::new(rate_limit::Window::new(config_token_limit, Duration::from_secs(60))),
+        token_limits,
         imap_reach,
     })
 }

@@ -1,13 +1,132 @@
-//! Sliding windows of attempts, counted in memory per instance: how many times a key (a user,
-//! an organisation, an address, a client) did something in the last span, and how long until
-//! it may again. Memory stays bounded whatever the keys: past `MAX_KEYS`, keys whose attempts
-//! have all aged out are dropped, and if that is not enough, the oldest half goes.
+//! Sliding windows of attempts: how many times a key (a user, an organisation, an address, a
+//! client) did something in the last span, and how long until it may again.
+//!
+//! On PostgreSQL every instance counts in the database (`rate_limit_hits`), so that a second
+//! instance does not double a limit: a key's attempts are counted and added under a lock of
+//! that key, and rows older than the span are removed as keys come back (and now and then for
+//! all). On SQLite, which serves one instance, they are counted in memory. Memory stays
+//! bounded whatever the keys: past `MAX_KEYS`, keys whose attempts have all aged out are
+//! dropped, and if that is not enough, the oldest half goes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::db::{now_ms, Backend, Db};
 use crate::error::AppError;
+
+/// A limit, counted where every instance sees it.
+pub struct Window {
+    limit: usize,
+    span: Duration,
+    store: Store,
+}
+
+enum Store {
+    Memory(Memory),
+    /// The database's `rate_limit_hits`, under this limit's name.
+    Shared { db: Db, name: &'static str },
+}
+
+impl Window {
+    /// Counted in this process only (one instance, and tests).
+    pub fn new(limit: usize, span: Duration) -> Window {
+        Window { limit, span, store: Store::Memory(Memory::new(limit, span)) }
+    }
+
+    /// Counted in the database when it is PostgreSQL (every instance together), else in memory.
+    /// `name` tells this limit's rows from the others'.
+    pub fn on(db: &Db, name: &'static str, limit: usize, span: Duration) -> Window {
+        match Backend::of(db) {
+            Backend::Postgres => Window { limit, span, store: Store::Shared { db: db.clone(), name } },
+            Backend::Sqlite => Window::new(limit, span),
+        }
+    }
+
+    /// Counts one attempt of `key` unless it is over the limit (then: how long to wait), in
+    /// one step, so that requests arriving together (at any instance) cannot all pass before
+    /// any is counted.
+    pub async fn try_record(&self, key: &str) -> Result<Option<Duration>, sqlx::Error> {
+        match &self.store {
+            Store::Memory(memory) => Ok(memory.try_record(key, Instant::now())),
+            Store::Shared { db, name } => self.try_record_shared(db, name, key).await,
+        }
+    }
+
+    /// Takes back the latest attempt of `key` (it turned out not to count).
+    pub async fn take_back(&self, key: &str) -> Result<(), sqlx::Error> {
+        match &self.store {
+            Store::Memory(memory) => memory.take_back(key),
+            Store::Shared { db, name } => {
+                sqlx::query(
+                    "DELETE FROM rate_limit_hits WHERE ctid = (SELECT ctid FROM rate_limit_hits \
+                     WHERE name = $1 AND key = $2 ORDER BY at DESC LIMIT 1)",
+                )
+                .bind(*name)
+                .bind(key)
+                .execute(db)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets `key` (a success clears its failures).
+    pub async fn forget(&self, key: &str) -> Result<(), sqlx::Error> {
+        match &self.store {
+            Store::Memory(memory) => memory.forget(key),
+            Store::Shared { db, name } => {
+                sqlx::query("DELETE FROM rate_limit_hits WHERE name = $1 AND key = $2").bind(*name).bind(key).execute(db).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn try_record_shared(&self, db: &Db, name: &str, key: &str) -> Result<Option<Duration>, sqlx::Error> {
+        let now = now_ms();
+        let span = i64::try_from(self.span.as_millis()).unwrap_or(i64::MAX);
+        let mut tx = db.begin().await?;
+        // One key's attempts are counted by one instance at a time; other keys do not wait.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7405022))")
+            .bind(format!("{name}:{key}"))
+            .execute(&mut *tx)
+            .await?;
+        // Now and then, every key's old rows (keys that never came back).
+        let everyone = rand::random::<u8>() == 0;
+        sqlx::query(&format!("DELETE FROM rate_limit_hits WHERE name = $1 AND at <= $2{}", if everyone { "" } else { " AND key = $3" }))
+            .bind(name)
+            .bind(now - span)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        // The `limit`-th newest attempt still counting: while it does, the key must wait.
+        let blocking: Option<(i64,)> = match self.limit.checked_sub(1) {
+            Some(offset) => {
+                sqlx::query_as("SELECT at FROM rate_limit_hits WHERE name = $1 AND key = $2 ORDER BY at DESC LIMIT 1 OFFSET $3")
+                    .bind(name)
+                    .bind(key)
+                    .bind(offset as i64)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            // A limit of 0 allows nothing.
+            None => Some((now,)),
+        };
+        if let Some((at,)) = blocking {
+            tx.commit().await?;
+            let wait = Duration::from_millis(u64::try_from(at + span - now).unwrap_or(0));
+            return Ok(Some(wait.max(Duration::from_secs(1))));
+        }
+        sqlx::query("INSERT INTO rate_limit_hits (name, key, at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+}
 
 /// 429 with `Retry-After`: `what` happened too often; wait this long.
 pub fn too_many(wait: Duration, what: &str) -> AppError {
@@ -27,20 +146,22 @@ fn in_words(secs: u64) -> String {
 /// Keys remembered at most by one window (a flood of made-up addresses cannot grow it).
 const MAX_KEYS: usize = 50_000;
 
-pub struct Window {
+/// A window counted in this process.
+struct Memory {
     limit: usize,
     span: Duration,
     seen: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
-impl Window {
+impl Memory {
     /// At most `limit` attempts per key in `span`. A limit of 0 allows nothing (never panics).
-    pub fn new(limit: usize, span: Duration) -> Window {
-        Window { limit, span, seen: Mutex::new(HashMap::new()) }
+    fn new(limit: usize, span: Duration) -> Memory {
+        Memory { limit, span, seen: Mutex::new(HashMap::new()) }
     }
 
     /// How long `key` must wait before its next attempt, if it is over the limit now.
-    pub fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
+    #[cfg(test)]
+    fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.wait_in(&mut seen, key, now)
     }
@@ -61,14 +182,15 @@ impl Window {
     }
 
     /// Counts one attempt of `key`.
-    pub fn record(&self, key: &str, now: Instant) {
+    #[cfg(test)]
+    fn record(&self, key: &str, now: Instant) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.push(&mut seen, key, now);
     }
 
     /// Counts one attempt of `key` unless it is over the limit (then: how long to wait), in
     /// one step, so that requests arriving together cannot all pass before any is counted.
-    pub fn try_record(&self, key: &str, now: Instant) -> Option<Duration> {
+    fn try_record(&self, key: &str, now: Instant) -> Option<Duration> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(wait) = self.wait_in(&mut seen, key, now) {
             return Some(wait);
@@ -78,7 +200,7 @@ impl Window {
     }
 
     /// Takes back the latest attempt of `key` (it turned out not to count).
-    pub fn take_back(&self, key: &str) {
+    fn take_back(&self, key: &str) {
         if let Some(times) = self.seen.lock().unwrap_or_else(|e| e.into_inner()).get_mut(key) {
             times.pop_back();
         }
@@ -109,7 +231,7 @@ impl Window {
     }
 
     /// Forgets `key` (a success clears its failures).
-    pub fn forget(&self, key: &str) {
+    fn forget(&self, key: &str) {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 
@@ -125,7 +247,7 @@ mod tests {
 
     #[test]
     fn over_the_limit_it_says_how_long_to_wait() {
-        let window = Window::new(2, Duration::from_secs(60));
+        let window = Memory::new(2, Duration::from_secs(60));
         let start = Instant::now();
         assert_eq!(window.wait("a", start), None);
         window.record("a", start);
@@ -139,7 +261,7 @@ mod tests {
 
     #[test]
     fn counting_and_checking_is_one_step_and_can_be_taken_back() {
-        let window = Window::new(2, Duration::from_secs(60));
+        let window = Memory::new(2, Duration::from_secs(60));
         let now = Instant::now();
         assert_eq!(window.try_record("a", now), None);
         assert_eq!(window.try_record("a", now), None);
@@ -157,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_limit_of_zero_allows_nothing_and_does_not_panic() {
-        let window = Window::new(0, Duration::from_secs(60));
+        let window = Memory::new(0, Duration::from_secs(60));
         let now = Instant::now();
         assert_eq!(window.wait("a", now), Some(Duration::from_secs(60)));
         window.record("a", now);
@@ -166,7 +288,7 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_whatever_the_keys() {
-        let window = Window::new(3, Duration::from_secs(60));
+        let window = Memory::new(3, Duration::from_secs(60));
         let now = Instant::now();
         for i in 0..(MAX_KEYS + 10) {
             window.record(&format!("made-up-{i}@example.com"), now + Duration::from_micros(i as u64));

@@ -388,3 +388,39 @@ async fn on_postgres_a_job_change_wakes_the_live_updates() {
         assert_eq!(hub.stats().notifications, 0);
     }
 }
+
+/// Two instances on one PostgreSQL count one limit together: wrong passwords sent to both are
+/// refused once their sum reaches it (so a second instance does not double a limit).
+#[tokio::test]
+async fn a_limit_is_counted_by_every_instance_together() {
+    let Some(server) = common::postgres() else {
+        eprintln!("skipped: limits are shared through PostgreSQL (set PORTAL_TEST_POSTGRES)");
+        return;
+    };
+    let url = common::fresh_postgres_database(&server).await;
+    let limit = |config: &mut portal_server::config::Config| config.sign_in_failures_per_address = 4;
+    let first = common::test_app_at(tempfile::tempdir().unwrap(), url.clone(), limit).await;
+    let second = common::test_app_at(tempfile::tempdir().unwrap(), url, limit).await;
+    let wrong = || {
+        common::json_request(
+            axum::http::Method::POST,
+            "/api/session",
+            json!({"email": "admin@acme-legal.example", "password": "not the password"}),
+        )
+    };
+    for app in [&first, &second, &first, &second] {
+        assert_eq!(app.send(wrong()).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    for app in [&first, &second] {
+        let refused = app.send(wrong()).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "four wrong passwords in all, on two instances");
+        assert!(refused.headers().contains_key("retry-after"));
+    }
+    // The right password on either instance is refused too, until the window has passed.
+    let right = common::json_request(
+        axum::http::Method::POST,
+        "/api/session",
+        json!({"email": "admin@acme-legal.example", "password": DEMO_PASSWORD}),
+    );
+    assert_eq!(second.send(right).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -106,7 +106,7 @@ pub async fn second_factor(
     }
     let (challenge_hash, user_id) = challenged_user(&state, &headers).await?;
 
-    state.sign_in.begin_code(user_id, client)?;
+    state.sign_in.begin_code(user_id, client).await?;
     let address = client.map(|ip| ip.to_string());
     let Some(used) = factor::spend(&state, user_id, code).await? else {
         let mut user = super::load_user(&state, user_id, String::new()).await?;
@@ -116,7 +116,7 @@ pub async fn second_factor(
             "That code is not right, or it was used already. Enter the code your app shows now, or a recovery code.".into(),
         ));
     };
-    state.sign_in.code_succeeded(user_id, client);
+    state.sign_in.code_succeeded(user_id, client).await;
     let action = match used {
         Used::Totp => ActivityAction::SecondFactorUsed,
         Used::RecoveryCode => ActivityAction::RecoveryCodeUsed,

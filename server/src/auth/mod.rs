@@ -78,7 +78,7 @@ pub async fn sign_in(
     }
 
     // Counted before any password is checked: a flood costs us nothing but this.
-    state.sign_in.begin(&email, client)?;
+    state.sign_in.begin(&email, client).await?;
     let user: Option<UserRow> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
             .bind(&email)
@@ -108,7 +108,7 @@ pub async fn sign_in(
             return Err(AppError::InvalidCredentials);
         }
     };
-    state.sign_in.succeeded(&email, client);
+    state.sign_in.succeeded(&email, client).await;
     // Asked only once the password is right: a guesser learns nothing of the organisation.
     refuse_if_sso_only(&state, user.id, &address, "password", "your password").await?;
     if factor::has_second_factor(&state, user.id).await? {

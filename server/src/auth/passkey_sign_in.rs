@@ -58,7 +58,7 @@ pub async fn second_factor_passkey(
     let client = client.ip(state.config.trust_forwarded_for);
     let address = client.map(|ip| ip.to_string());
     let (challenge_hash, user_id) = challenge::challenged_user(&state, &headers).await?;
-    state.sign_in.begin_code(user_id, client)?;
+    state.sign_in.begin_code(user_id, client).await?;
     let Some(used) = passkey::finish_second_factor(&state, user_id, &answer.ceremony, answer.credential).await? else {
         let mut user = super::load_user(&state, user_id, String::new()).await?;
         user.address = address;
@@ -67,7 +67,7 @@ pub async fn second_factor_passkey(
             "The passkey's answer did not check out. Try again, or use another passkey or a code.".into(),
         ));
     };
-    state.sign_in.code_succeeded(user_id, client);
+    state.sign_in.code_succeeded(user_id, client).await;
     let target = Target::default().named(format!("passkey “{}”", used.name));
     challenge::finish(&state, &headers, &challenge_hash, user_id, address, ActivityAction::SecondFactorUsed, target).await
 }
@@ -89,7 +89,7 @@ pub async fn passkey_sign_in_options(
 ) -> AppResult<Json<PasskeyOptions>> {
     super::reject_cross_site(&state.config, &headers)?;
     passkey::relying_party(&state.config)?;
-    state.sign_in.begin_passkey(client.ip(state.config.trust_forwarded_for))?;
+    state.sign_in.begin_passkey(client.ip(state.config.trust_forwarded_for)).await?;
     Ok(Json(passkey::begin_sign_in(&state).await?))
 }
 
@@ -123,7 +123,7 @@ pub async fn sign_in_with_passkey(
     };
     let user_id = verified.user_id;
     super::refuse_if_sso_only(&state, user_id, &address, "passkey", "a passkey").await?;
-    state.sign_in.passkey_succeeded(client);
+    state.sign_in.passkey_succeeded(client).await;
     let Some(used) = passkey::used(&state, &verified).await? else {
         // Removed meanwhile, from a session of the user's.
         return Err(AppError::SecondFactorRejected("This passkey was removed just now. Sign in with your password.".into()));

@@ -5,12 +5,13 @@
 //! cannot take every core from the rest of the server.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use tokio::sync::Semaphore;
 
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{too_many, Window};
 
@@ -34,15 +35,20 @@ pub struct SignInGuard {
 
 impl SignInGuard {
     /// At most `per_address` wrong passwords for one email and `per_client` from one client
-    /// address in 15 minutes; passwords checked `hashing_slots` at a time.
-    pub fn new(per_address: u32, per_client: u32, hashing_slots: usize) -> SignInGuard {
+    /// address in 15 minutes; passwords checked `hashing_slots` at a time. Counted in `db`
+    /// when it is PostgreSQL (every instance together), else in memory.
+    pub fn new(per_address: u32, per_client: u32, hashing_slots: usize, db: Option<&Db>) -> SignInGuard {
+        let window = |name: &'static str, limit: u32| match db {
+            Some(db) => Window::on(db, name, limit as usize, SPAN),
+            None => Window::new(limit as usize, SPAN),
+        };
         SignInGuard {
-            per_address: Window::new(per_address as usize, SPAN),
-            per_client: Window::new(per_client as usize, SPAN),
-            codes_per_account: Window::new(per_address as usize, SPAN),
-            codes_per_client: Window::new(per_client as usize, SPAN),
-            sso_per_client: Window::new(per_client as usize, SPAN),
-            passkeys_per_client: Window::new(per_client as usize, SPAN),
+            per_address: window("sign_in_address", per_address),
+            per_client: window("sign_in_client", per_client),
+            codes_per_account: window("code_account", per_address),
+            codes_per_client: window("code_client", per_client),
+            sso_per_client: window("sso_client", per_client),
+            passkeys_per_client: window("passkey_client", per_client),
             hashing: Semaphore::new(hashing_slots.max(1)),
         }
     }
@@ -55,13 +61,12 @@ impl SignInGuard {
     /// Counts this sign-in as a failure before its password is checked, or answers 429 if the
     /// address or the client has failed too often lately. Counting first means requests sent
     /// together cannot all get past the limit while the first ones are being checked.
-    pub fn begin(&self, email: &str, client: Option<IpAddr>) -> AppResult<()> {
-        let now = Instant::now();
-        if let Some(wait) = self.per_address.try_record(email, now) {
+    pub async fn begin(&self, email: &str, client: Option<IpAddr>) -> AppResult<()> {
+        if let Some(wait) = self.per_address.try_record(email).await? {
             return Err(too_many(wait, "There were too many wrong passwords for this email address lately"));
         }
-        if let Some(wait) = client.and_then(|ip| self.per_client.try_record(&client_key(ip), now)) {
-            self.per_address.take_back(email);
+        if let Some(wait) = client_attempt(&self.per_client, client).await? {
+            self.per_address.take_back(email).await?;
             return Err(too_many(wait, "There were too many wrong passwords from your network lately"));
         }
         Ok(())
@@ -69,31 +74,30 @@ impl SignInGuard {
 
     /// The password was right: it was no failure. That address starts afresh; the client's
     /// count loses this one (it may still be guessing others).
-    pub fn succeeded(&self, email: &str, client: Option<IpAddr>) {
-        self.per_address.forget(email);
+    pub async fn succeeded(&self, email: &str, client: Option<IpAddr>) {
+        settle(self.per_address.forget(email).await);
         if let Some(ip) = client {
-            self.per_client.take_back(&client_key(ip));
+            settle(self.per_client.take_back(&client_key(ip)).await);
         }
     }
 
     /// The same for a second factor: counted as a failure before the code is checked, or 429
     /// if the account or the client has given too many wrong codes lately.
-    pub fn begin_code(&self, user_id: i64, client: Option<IpAddr>) -> AppResult<()> {
-        let now = Instant::now();
+    pub async fn begin_code(&self, user_id: i64, client: Option<IpAddr>) -> AppResult<()> {
         let account = user_id.to_string();
-        if let Some(wait) = self.codes_per_account.try_record(&account, now) {
+        if let Some(wait) = self.codes_per_account.try_record(&account).await? {
             return Err(too_many(wait, "There were too many wrong codes for this account lately"));
         }
-        if let Some(wait) = client.and_then(|ip| self.codes_per_client.try_record(&client_key(ip), now)) {
-            self.codes_per_account.take_back(&account);
+        if let Some(wait) = client_attempt(&self.codes_per_client, client).await? {
+            self.codes_per_account.take_back(&account).await?;
             return Err(too_many(wait, "There were too many wrong codes from your network lately"));
         }
         Ok(())
     }
 
     /// A sign-in with Microsoft begins: at most as many per client as wrong passwords.
-    pub fn begin_sso(&self, client: Option<IpAddr>) -> AppResult<()> {
-        match client.and_then(|ip| self.sso_per_client.try_record(&client_key(ip), Instant::now())) {
+    pub async fn begin_sso(&self, client: Option<IpAddr>) -> AppResult<()> {
+        match client_attempt(&self.sso_per_client, client).await? {
             Some(wait) => Err(too_many(wait, "There were too many sign-ins with Microsoft from your network lately")),
             None => Ok(()),
         }
@@ -101,25 +105,25 @@ impl SignInGuard {
 
     /// A sign-in with a passkey alone begins: counted as a failure until it succeeds, at most
     /// as many per client as wrong passwords.
-    pub fn begin_passkey(&self, client: Option<IpAddr>) -> AppResult<()> {
-        match client.and_then(|ip| self.passkeys_per_client.try_record(&client_key(ip), Instant::now())) {
+    pub async fn begin_passkey(&self, client: Option<IpAddr>) -> AppResult<()> {
+        match client_attempt(&self.passkeys_per_client, client).await? {
             Some(wait) => Err(too_many(wait, "There were too many sign-ins with a passkey from your network lately")),
             None => Ok(()),
         }
     }
 
     /// The passkey was accepted: its attempt is not held against the client.
-    pub fn passkey_succeeded(&self, client: Option<IpAddr>) {
+    pub async fn passkey_succeeded(&self, client: Option<IpAddr>) {
         if let Some(ip) = client {
-            self.passkeys_per_client.take_back(&client_key(ip));
+            settle(self.passkeys_per_client.take_back(&client_key(ip)).await);
         }
     }
 
     /// The code was right: as [`SignInGuard::succeeded`].
-    pub fn code_succeeded(&self, user_id: i64, client: Option<IpAddr>) {
-        self.codes_per_account.forget(&user_id.to_string());
+    pub async fn code_succeeded(&self, user_id: i64, client: Option<IpAddr>) {
+        settle(self.codes_per_account.forget(&user_id.to_string()).await);
         if let Some(ip) = client {
-            self.codes_per_client.take_back(&client_key(ip));
+            settle(self.codes_per_client.take_back(&client_key(ip)).await);
         }
     }
 
@@ -186,37 +190,53 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
+/// One attempt of a client, counted (none when the client is not known).
+async fn client_attempt(window: &Window, client: Option<IpAddr>) -> Result<Option<Duration>, sqlx::Error> {
+    match client {
+        Some(ip) => window.try_record(&client_key(ip)).await,
+        None => Ok(None),
+    }
+}
+
+/// A success that could not be written off only leaves a failure counted for the rest of its
+/// window: named in the log, the sign-in goes on.
+fn settle(result: Result<(), sqlx::Error>) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "a success could not be taken off the sign-in limits");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_address_is_limited_whether_it_exists_or_not_and_a_client_across_addresses() {
-        let guard = SignInGuard::new(3, 5, 1);
+    #[tokio::test]
+    async fn an_address_is_limited_whether_it_exists_or_not_and_a_client_across_addresses() {
+        let guard = SignInGuard::new(3, 5, 1, None);
         let client = Some(IpAddr::from([192, 0, 2, 1]));
         for _ in 0..3 {
-            guard.begin("nobody@example.com", client).unwrap();
+            guard.begin("nobody@example.com", client).await.unwrap();
         }
-        assert!(matches!(guard.begin("nobody@example.com", None), Err(AppError::RateLimited { .. })));
-        guard.begin("other@example.com", client).unwrap();
-        guard.begin("third@example.com", client).unwrap();
-        assert!(matches!(guard.begin("fourth@example.com", client), Err(AppError::RateLimited { .. })), "5 from one client");
-        guard.begin("fourth@example.com", Some(IpAddr::from([192, 0, 2, 2]))).unwrap();
+        assert!(matches!(guard.begin("nobody@example.com", None).await, Err(AppError::RateLimited { .. })));
+        guard.begin("other@example.com", client).await.unwrap();
+        guard.begin("third@example.com", client).await.unwrap();
+        assert!(matches!(guard.begin("fourth@example.com", client).await, Err(AppError::RateLimited { .. })), "5 from one client");
+        guard.begin("fourth@example.com", Some(IpAddr::from([192, 0, 2, 2]))).await.unwrap();
     }
 
-    #[test]
-    fn a_right_password_is_no_failure_and_ipv6_counts_by_network() {
-        let guard = SignInGuard::new(2, 2, 1);
+    #[tokio::test]
+    async fn a_right_password_is_no_failure_and_ipv6_counts_by_network() {
+        let guard = SignInGuard::new(2, 2, 1, None);
         let client = Some(IpAddr::from([192, 0, 2, 1]));
         for _ in 0..5 {
-            guard.begin("me@example.com", client).unwrap();
-            guard.succeeded("me@example.com", client);
+            guard.begin("me@example.com", client).await.unwrap();
+            guard.succeeded("me@example.com", client).await;
         }
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         assert_eq!(client_key(a), client_key(b));
-        guard.begin("x@example.com", Some(a)).unwrap();
-        guard.begin("y@example.com", Some(b)).unwrap();
-        assert!(guard.begin("z@example.com", Some(b)).is_err(), "one /64 is one client");
+        guard.begin("x@example.com", Some(a)).await.unwrap();
+        guard.begin("y@example.com", Some(b)).await.unwrap();
+        assert!(guard.begin("z@example.com", Some(b)).await.is_err(), "one /64 is one client");
     }
 }

@@ -92,7 +92,7 @@ pub async fn authenticate(
     if stored.expires_at <= now {
         return Err(AppError::TokenRejected(format!("The API token “{}” has expired. Create a new one.", stored.token_name)));
     }
-    if let Some(wait) = limits.try_record(&stored.token_id, std::time::Instant::now()) {
+    if let Some(wait) = limits.try_record(&stored.token_id).await? {
         let what = format!("This API token made more than {per_minute} requests in the last minute");
         return Err(crate::rate_limit::too_many(wait, &what));
     }

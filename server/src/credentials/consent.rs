@@ -36,7 +36,7 @@ pub async fn start_consent(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<(StatusCode, Json<ConsentStart>)> {
     let organisation = administered(&state, &user, id).await?;
-    state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
+    state.reauth_limits.attempt(organisation.id, &client_key(&user)).await?;
     let provider = Provider::from_config(&state.config);
     let flow_id = crate::auth::session::random_token();
     let (authorize_url, verifier) = provider.consent_url(&flow_id).map_err(|failure| upstream(&failure))?;

@@ -72,7 +72,7 @@ pub async fn start_device(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<(StatusCode, Json<DeviceFlow>)> {
     let organisation = administered(&state, &user, id).await?;
-    state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
+    state.reauth_limits.attempt(organisation.id, &client_key(&user)).await?;
     let provider = Provider::from_config(&state.config);
     let tenant = organisation.tenant()?.to_owned();
     let start = provider.start_device(&tenant).await.map_err(|failure| upstream(&failure))?;

@@ -216,7 +216,7 @@ pub async fn reauthenticate_backup_admin(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
+    state.reauth_limits.attempt(organisation.id, &client_key(&user)).await?;
     let provider = Provider::from_config(&state.config);
     match provider.check_password(organisation.tenant()?, &username, &sign_in.password).await {
         Ok(_) => {}
@@ -280,7 +280,7 @@ pub async fn verify_credentials(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Credentials>> {
     let organisation = administered(&state, &user, id).await?;
-    state.reauth_limits.attempt(organisation.id, &client_key(&user))?;
+    state.reauth_limits.attempt(organisation.id, &client_key(&user)).await?;
     let tenant = organisation.tenant()?;
     let provider = Provider::from_config(&state.config);
     let held: Vec<(String, String, Option<String>)> = sqlx::query_as(

@@ -160,13 +160,13 @@ pub async fn change_own_password(
     }
     // Counted as a sign-in would be: this must not become a way round its limits.
     let client = client.ip(state.config.trust_forwarded_for);
-    state.sign_in.begin(&user.email, client)?;
+    state.sign_in.begin(&user.email, client).await?;
     let (stored,): (String,) =
         sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(user.user_id).fetch_one(&state.db).await?;
     if !state.sign_in.verify(input.current_password, stored).await? {
         return Err(AppError::Validation(vec![FieldError::new("current_password", "That is not your current password.")]));
     }
-    state.sign_in.succeeded(&user.email, client);
+    state.sign_in.succeeded(&user.email, client).await;
     let new_password = input.new_password;
     let hash = tokio::task::spawn_blocking(move || crate::auth::password::hash(&new_password)).await.map_err(AppError::internal)?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.user_id).execute(&state.db).await?;

@@ -186,10 +186,10 @@ async fn spend_or_refuse(state: &AppState, user: &CurrentUser, code: &str) -> Ap
         return Err(code_field_error("Enter the code your authenticator app shows, or a recovery code."));
     }
     let client = user.address.as_deref().and_then(|a| a.parse().ok());
-    state.sign_in.begin_code(user.user_id, client)?;
+    state.sign_in.begin_code(user.user_id, client).await?;
     if factor::spend(state, user.user_id, code).await?.is_none() {
         return Err(code_field_error("That code is not right, or it was used already."));
     }
-    state.sign_in.code_succeeded(user.user_id, client);
+    state.sign_in.code_succeeded(user.user_id, client).await;
     Ok(())
 }

@@ -70,7 +70,7 @@ struct StartQuery {
 
 /// "Sign in with Microsoft": to the provider's sign-in page.
 async fn start(State(state): State<AppState>, client: ClientAddress, query: Result<Query<StartQuery>, QueryRejection>) -> Response {
-    if state.sign_in.begin_sso(client.ip(state.config.trust_forwarded_for)).is_err() {
+    if state.sign_in.begin_sso(client.ip(state.config.trust_forwarded_for)).await.is_err() {
         return refused(&state, "busy");
     }
     match begin(&state, query.ok().and_then(|q| q.0.login_hint)).await {
