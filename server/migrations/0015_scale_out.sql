@@ -1,8 +1,10 @@
 -- Several server instances on one PostgreSQL database (README › Running several instances).
 --
--- Which instance ran each attempt (the engine's lease owner): with the attempt's start and end,
--- it shows that no job was ever run by two instances at once.
+-- Which instance ran each attempt (the engine's lease owner), and when its run itself stopped
+-- (finished, lost its claim, or was given back; NULL when its instance died): with the
+-- attempt's start, they show that no job was ever run by two instances at once.
 ALTER TABLE job_attempts ADD COLUMN instance TEXT;
+ALTER TABLE job_attempts ADD COLUMN run_ended_at BIGINT;
 
 -- Rate limits every instance counts together (server/src/rate_limit.rs): one row per attempt
 -- still inside its window. Used on PostgreSQL; a single SQLite instance counts in memory.

@@ -117,6 +117,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_INSTANCE_NAME", default_value = "engine", value_parser = instance_name)]
     pub instance_name: String,
 
+    /// On SIGTERM, how long the instance keeps its port open (answering, with `/api/ready` at
+    /// 503) before it closes it, so that a load balancer stops sending here first (seconds).
+    #[arg(long, env = "PORTAL_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
+    pub shutdown_delay_seconds: u32,
+
     /// How long a shutdown (SIGTERM) lets the runs under way finish before it gives them back
     /// to the queue for another instance (seconds).
     #[arg(long, env = "PORTAL_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
@@ -353,6 +358,7 @@ impl Config {
             master_key_file: None,
             link_key_file: None,
             shutdown_grace_seconds: 20,
+            shutdown_delay_seconds: 0,
             instance_name: "engine".into(),
             public_url: None,
             idp_authority: None,

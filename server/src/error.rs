@@ -61,6 +61,9 @@ pub enum AppError {
         retry_after_secs: u64,
         cause: String,
     },
+    /// This instance takes no requests now (shutting down, or its database lacks a migration
+    /// of this build): `/api/ready`'s 503. The cause is logged, never told.
+    NotReady(String),
     /// Anything we did not expect. Logged in full; the client learns only that it happened.
     Internal(String),
 }
@@ -94,7 +97,7 @@ impl AppError {
             AppError::RangeNotSatisfiable { .. } => ProblemKind::RangeNotSatisfiable,
             AppError::Upstream { .. } => ProblemKind::UpstreamUnavailable,
             AppError::Timeout { .. } => ProblemKind::Timeout,
-            AppError::Unavailable { .. } => ProblemKind::Unavailable,
+            AppError::Unavailable { .. } | AppError::NotReady(_) => ProblemKind::Unavailable,
             AppError::Internal(_) => ProblemKind::Internal,
         }
     }
@@ -139,6 +142,9 @@ impl AppError {
             }
             AppError::Unavailable { retry_after_secs, .. } => format!(
                 "Our database is busy or out of reach for a moment, so nothing was changed. Try again in {retry_after_secs} s."
+            ),
+            AppError::NotReady(_) => format!(
+                "This server is not taking requests now (it is starting, stopping or being upgraded). Another server can answer; try again in {DATABASE_RETRY_AFTER_SECS} s."
             ),
             AppError::Internal(_) => {
                 "The request could not be completed. It has been logged; try again, and quote the request ID to support if it happens again.".into()
@@ -246,6 +252,11 @@ impl IntoResponse for AppError {
         let mut response = problem_response(&self.to_problem());
         if let AppError::RateLimited { retry_after_secs, .. } | AppError::Unavailable { retry_after_secs, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if let AppError::NotReady(cause) = &self {
+            // Asked every few seconds by a load balancer while it lasts: not worth a warning each.
+            tracing::debug!(%cause, "not ready");
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(DATABASE_RETRY_AFTER_SECS));
         }
         if let AppError::TokenRejected(_) = &self {
             // RFC 6750 §3: the scheme to use, and that the one given is not valid.

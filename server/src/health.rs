@@ -46,5 +46,5 @@ pub async fn ready(State(state): State<AppState>) -> AppResult<Json<Health>> {
 }
 
 fn unavailable(cause: &str) -> AppError {
-    AppError::Unavailable { retry_after_secs: 5, cause: cause.to_owned() }
+    AppError::NotReady(cause.to_owned())
 }

@@ -256,9 +256,11 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let state = prepare_with_shutdown(config, shutdown.clone()).await?;
     tracing::info!(instance = state.engine.owner(), "this instance's name in the job queue");
     let grace = Duration::from_secs(u64::from(state.config.shutdown_grace_seconds));
+    let state_delay = state.config.shutdown_delay_seconds;
     let engine = tokio::spawn(state.engine.clone().run_until(shutdown, grace));
     state.notifier.clone().spawn();
     activity::store::spawn_sweep(state.db.clone(), state.config.activity_retention_days);
+    rate_limit::spawn_sweep(state.db.clone());
     retention::prune::spawn(state.db.clone(), state.config.data_dir.clone());
     search::indexer::spawn(state.db.clone(), state.config.data_dir.clone());
     if state.config.seed_demo && state.config.demo_cycle {
@@ -276,6 +278,10 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let signal = shutdown_signal();
     tokio::pin!(signal);
+    // Set at SIGTERM: until then the port stays open while `/api/ready` says 503, so that a load
+    // balancer stops sending here before connections are refused.
+    let mut close_at: Option<tokio::time::Instant> = None;
+    let delay = Duration::from_secs(u64::from(state_delay));
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -287,7 +293,14 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
                     continue;
                 }
             },
-            () = &mut signal => break,
+            () = &mut signal, if close_at.is_none() => {
+                // Nothing new is claimed; live-update streams end (the portal reconnects to
+                // another instance); readiness turns 503.
+                let _ = stopping.send(true);
+                close_at = Some(tokio::time::Instant::now() + delay);
+                continue;
+            }
+            () = tokio::time::sleep_until(close_at.unwrap_or_else(tokio::time::Instant::now)), if close_at.is_some() => break,
         };
         let _ = stream.set_nodelay(true);
         let Ok(service) = make_service.call(remote).await;
@@ -299,10 +312,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     }
-    // A load balancer sees the port closed and `/api/ready` is 503 meanwhile; nothing new is
-    // claimed; live-update streams end (the portal reconnects to another instance).
     drop(listener);
-    let _ = stopping.send(true);
     let answers = async {
         if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
             tracing::warn!("answers still under way {} s after the shutdown began; stopping anyway", DRAIN.as_secs());

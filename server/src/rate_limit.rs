@@ -1,10 +1,12 @@
 //! Sliding windows of attempts: how many times a key (a user, an organisation, an address, a
 //! client) did something in the last span, and how long until it may again.
 //!
-//! On PostgreSQL every instance counts in the database (`rate_limit_hits`), so that a second
-//! instance does not double a limit: a key's attempts are counted and added under a lock of
-//! that key, and rows older than the span are removed as keys come back (and now and then for
-//! all). On SQLite, which serves one instance, they are counted in memory. Memory stays
+//! On PostgreSQL every instance counts in the database (`rate_limit_hits`, on the database's
+//! clock), so that a second instance does not double a limit: a key's attempts are counted and
+//! added under a lock of that key, and a sweep removes old rows once a minute. Each instance
+//! also counts what it saw itself, so a key it already knows to be over the limit is refused
+//! without a query (a flood does not queue on the database). On SQLite, which serves one
+//! instance, they are counted in memory only. Memory stays
 //! bounded whatever the keys: past `MAX_KEYS`, keys whose attempts have all aged out are
 //! dropped, and if that is not enough, the oldest half goes.
 
@@ -12,120 +14,142 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::db::{now_ms, Backend, Db};
+use crate::db::{Backend, Db};
 use crate::error::AppError;
 
 /// A limit, counted where every instance sees it.
 pub struct Window {
     limit: usize,
     span: Duration,
-    store: Store,
+    /// What this instance counted itself: a key over the limit here is over it everywhere, so
+    /// a flood is refused without a query. The whole count on SQLite.
+    local: Memory,
+    /// The database's `rate_limit_hits`, under this limit's name (PostgreSQL).
+    shared: Option<(Db, &'static str)>,
 }
 
-enum Store {
-    Memory(Memory),
-    /// The database's `rate_limit_hits`, under this limit's name.
-    Shared { db: Db, name: &'static str },
-}
+/// The database's clock in Unix ms: every instance measures the windows on one clock.
+const DATABASE_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 impl Window {
     /// Counted in this process only (one instance, and tests).
     pub fn new(limit: usize, span: Duration) -> Window {
-        Window { limit, span, store: Store::Memory(Memory::new(limit, span)) }
+        Window { limit, span, local: Memory::new(limit, span), shared: None }
     }
 
     /// Counted in the database when it is PostgreSQL (every instance together), else in memory.
     /// `name` tells this limit's rows from the others'.
     pub fn on(db: &Db, name: &'static str, limit: usize, span: Duration) -> Window {
-        match Backend::of(db) {
-            Backend::Postgres => Window { limit, span, store: Store::Shared { db: db.clone(), name } },
-            Backend::Sqlite => Window::new(limit, span),
-        }
+        assert!(span.as_millis() <= LONGEST_SPAN_MS as u128, "the sweep would remove attempts {name} still counts");
+        let shared = (Backend::of(db) == Backend::Postgres).then(|| (db.clone(), name));
+        Window { shared, ..Window::new(limit, span) }
     }
 
     /// Counts one attempt of `key` unless it is over the limit (then: how long to wait), in
     /// one step, so that requests arriving together (at any instance) cannot all pass before
     /// any is counted.
     pub async fn try_record(&self, key: &str) -> Result<Option<Duration>, sqlx::Error> {
-        match &self.store {
-            Store::Memory(memory) => Ok(memory.try_record(key, Instant::now())),
-            Store::Shared { db, name } => self.try_record_shared(db, name, key).await,
+        let now = Instant::now();
+        let Some((db, name)) = &self.shared else {
+            return Ok(self.local.try_record(key, now));
+        };
+        if let Some(wait) = self.local.wait(key, now) {
+            return Ok(Some(wait));
         }
+        let wait = self.try_record_shared(db, name, key).await?;
+        if wait.is_none() {
+            self.local.record(key, now);
+        }
+        Ok(wait)
     }
 
     /// Takes back the latest attempt of `key` (it turned out not to count).
     pub async fn take_back(&self, key: &str) -> Result<(), sqlx::Error> {
-        match &self.store {
-            Store::Memory(memory) => memory.take_back(key),
-            Store::Shared { db, name } => {
-                sqlx::query(
-                    "DELETE FROM rate_limit_hits WHERE ctid = (SELECT ctid FROM rate_limit_hits \
-                     WHERE name = $1 AND key = $2 ORDER BY at DESC LIMIT 1)",
-                )
-                .bind(*name)
-                .bind(key)
-                .execute(db)
-                .await?;
-            }
+        self.local.take_back(key);
+        if let Some((db, name)) = &self.shared {
+            sqlx::query(
+                "DELETE FROM rate_limit_hits WHERE ctid = (SELECT ctid FROM rate_limit_hits \
+                 WHERE name = $1 AND key = $2 ORDER BY at DESC LIMIT 1)",
+            )
+            .bind(*name)
+            .bind(key)
+            .execute(db)
+            .await?;
         }
         Ok(())
     }
 
     /// Forgets `key` (a success clears its failures).
     pub async fn forget(&self, key: &str) -> Result<(), sqlx::Error> {
-        match &self.store {
-            Store::Memory(memory) => memory.forget(key),
-            Store::Shared { db, name } => {
-                sqlx::query("DELETE FROM rate_limit_hits WHERE name = $1 AND key = $2").bind(*name).bind(key).execute(db).await?;
-            }
+        self.local.forget(key);
+        if let Some((db, name)) = &self.shared {
+            sqlx::query("DELETE FROM rate_limit_hits WHERE name = $1 AND key = $2").bind(*name).bind(key).execute(db).await?;
         }
         Ok(())
     }
 
+    /// One key's attempts counted and added under a lock of that key (other keys do not
+    /// wait): two statements, no rows locked, so nothing here waits on the sweep.
     async fn try_record_shared(&self, db: &Db, name: &str, key: &str) -> Result<Option<Duration>, sqlx::Error> {
-        let now = now_ms();
         let span = i64::try_from(self.span.as_millis()).unwrap_or(i64::MAX);
         let mut tx = db.begin().await?;
-        // One key's attempts are counted by one instance at a time; other keys do not wait.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7405022))")
             .bind(format!("{name}:{key}"))
             .execute(&mut *tx)
             .await?;
-        // Now and then, every key's old rows (keys that never came back).
-        let everyone = rand::random::<u8>() == 0;
-        sqlx::query(&format!("DELETE FROM rate_limit_hits WHERE name = $1 AND at <= $2{}", if everyone { "" } else { " AND key = $3" }))
-            .bind(name)
-            .bind(now - span)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        // The `limit`-th newest attempt still counting: while it does, the key must wait.
+        // The `limit`-th newest attempt still in the window: while it is, the key must wait
+        // until it leaves (a limit of 0 allows nothing).
         let blocking: Option<(i64,)> = match self.limit.checked_sub(1) {
             Some(offset) => {
-                sqlx::query_as("SELECT at FROM rate_limit_hits WHERE name = $1 AND key = $2 ORDER BY at DESC LIMIT 1 OFFSET $3")
-                    .bind(name)
-                    .bind(key)
-                    .bind(offset as i64)
-                    .fetch_optional(&mut *tx)
-                    .await?
+                sqlx::query_as(&format!(
+                    "SELECT at + $3 - {DATABASE_NOW} FROM rate_limit_hits WHERE name = $1 AND key = $2 AND at > {DATABASE_NOW} - $3 \
+                     ORDER BY at DESC LIMIT 1 OFFSET $4"
+                ))
+                .bind(name)
+                .bind(key)
+                .bind(span)
+                .bind(offset as i64)
+                .fetch_optional(&mut *tx)
+                .await?
             }
-            // A limit of 0 allows nothing.
-            None => Some((now,)),
+            None => Some((span,)),
         };
-        if let Some((at,)) = blocking {
+        if let Some((left_ms,)) = blocking {
             tx.commit().await?;
-            let wait = Duration::from_millis(u64::try_from(at + span - now).unwrap_or(0));
-            return Ok(Some(wait.max(Duration::from_secs(1))));
+            return Ok(Some(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)).max(Duration::from_secs(1))));
         }
-        sqlx::query("INSERT INTO rate_limit_hits (name, key, at) VALUES ($1, $2, $3)")
+        sqlx::query(&format!("INSERT INTO rate_limit_hits (name, key, at) VALUES ($1, $2, {DATABASE_NOW})"))
             .bind(name)
             .bind(key)
-            .bind(now)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(None)
     }
+}
+
+/// The longest window any limit uses: rows older than this count for none.
+const LONGEST_SPAN_MS: i64 = 15 * 60 * 1000;
+
+/// Removes, once a minute, the attempts every window has forgotten (PostgreSQL; one instance at
+/// a time does it, the others find it done). Keys that never come back leave no rows behind.
+pub fn spawn_sweep(db: Db) {
+    if Backend::of(&db) != Backend::Postgres {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let swept = sqlx::query(&format!("DELETE FROM rate_limit_hits WHERE at <= {DATABASE_NOW} - $1"))
+                .bind(LONGEST_SPAN_MS)
+                .execute(&db)
+                .await;
+            if let Err(error) = swept {
+                tracing::warn!(%error, "could not remove old rate-limit rows");
+            }
+        }
+    });
 }
 
 /// 429 with `Retry-After`: `what` happened too often; wait this long.
@@ -160,7 +184,6 @@ impl Memory {
     }
 
     /// How long `key` must wait before its next attempt, if it is over the limit now.
-    #[cfg(test)]
     fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.wait_in(&mut seen, key, now)
@@ -182,7 +205,6 @@ impl Memory {
     }
 
     /// Counts one attempt of `key`.
-    #[cfg(test)]
     fn record(&self, key: &str, now: Instant) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.push(&mut seen, key, now);

@@ -9,7 +9,7 @@ use std::fs;
 use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,8 @@ pub struct Postgres {
     child: Option<Child>,
     /// Commits reach the kernel before they are confirmed (`start_crash_safe`).
     crash_safe: bool,
+    /// Its folder outlives it, written durably (`start_kept`).
+    kept: bool,
 }
 
 impl Postgres {
@@ -53,17 +55,40 @@ impl Postgres {
         Self::start_with(true)
     }
 
+    /// A server whose data stays in `dir` (made on first use) and is written as a real
+    /// deployment writes it: for `cargo xtask run --postgres`, whose demo data lasts from one
+    /// run to the next. Its database `portal` is made if missing.
+    pub fn start_kept(dir: &Path) -> Result<Postgres, String> {
+        let port = crate::free_port()?;
+        let postgres = Self::start_in(dir.to_path_buf(), port, true, true)?;
+        // Made once; "already exists" the next time.
+        let _ = postgres
+            .command("createdb")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "portal", "portal"])
+            .stderr(Stdio::null())
+            .status();
+        Ok(postgres)
+    }
+
     fn start_with(crash_safe: bool) -> Result<Postgres, String> {
-        let bin = postgres_bin()
-            .ok_or_else(|| format!("no PostgreSQL server under {VERSIONS}: install postgresql (`cargo xtask test` does)"))?;
         let port = crate::free_port()?;
         let dir = std::env::temp_dir().join(format!("portal-postgres-{}-{port}", std::process::id()));
+        Self::start_in(dir, port, crash_safe, false)
+    }
+
+    fn start_in(dir: PathBuf, port: u16, crash_safe: bool, kept: bool) -> Result<Postgres, String> {
+        let bin = postgres_bin()
+            .ok_or_else(|| format!("no PostgreSQL server under {VERSIONS}: install postgresql (`cargo xtask test` does)"))?;
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let owner = run_as()?;
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let mut postgres = Postgres { port, dir, bin, owner, child: None, crash_safe };
+        let mut postgres = Postgres { port, dir, bin, owner, child: None, crash_safe, kept };
+        if kept && postgres.dir.join("data").join("PG_VERSION").exists() {
+            postgres.start_again()?;
+            return Ok(postgres);
+        }
         let initdb = postgres
             .command("initdb")
             .args(["--auth=trust", "--username=portal", "--encoding=UTF8", "--locale=C", "--no-sync", "--pgdata"])
@@ -101,9 +126,11 @@ impl Postgres {
             .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c"])
             .arg(format!("unix_socket_directories={}", self.dir.display()))
             // Tests run side by side, each with its own pool.
-            .args(["-c", "max_connections=300", "-c", "fsync=off", "-c", "full_page_writes=off", "-c"])
+            .args(["-c", "max_connections=300", "-c"])
+            .arg(if self.kept { "fsync=on" } else { "fsync=off" })
+            .args(["-c", if self.kept { "full_page_writes=on" } else { "full_page_writes=off" }, "-c"])
             // Off, a commit is confirmed before its log is written: killed, the server loses it.
-            .arg(if self.crash_safe { "synchronous_commit=on" } else { "synchronous_commit=off" })
+            .arg(if self.crash_safe || self.kept { "synchronous_commit=on" } else { "synchronous_commit=off" })
             .stdout(Stdio::null())
             .stderr(log.map_err(|e| e.to_string())?)
             .spawn()
@@ -157,7 +184,9 @@ impl Drop for Postgres {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = fs::remove_dir_all(&self.dir);
+        if !self.kept {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -24,6 +24,7 @@ export class OwnServer {
   }
 
   static async start(env: Record<string, string> = {}): Promise<OwnServer> {
+    skipOnPostgres();
     const server = new OwnServer(await freePort(), mkdtempSync(join(tmpdir(), 'portal-spec-')), env);
     await server.start();
     return server;
@@ -147,7 +148,14 @@ async function dispose(server: OwnServer) {
 
 /** A server of the describe's own, started (with this environment) before each of its specs
  * and gone after it. */
+/** The pass of `cargo xtask test` whose shared server is on PostgreSQL skips the specs that
+ * break a server of their own (it is on SQLite; they ran in the SQLite pass). */
+function skipOnPostgres(): void {
+  test.skip(process.env.PORTAL_E2E_DATABASE === 'postgres', 'breaks a server of its own on SQLite: run in the SQLite pass');
+}
+
 export function ownServerEach(env: Record<string, string> = {}): () => OwnServer {
+  skipOnPostgres();
   let server: OwnServer;
   test.beforeEach(async () => {
     server = await OwnServer.start(env);

@@ -27,8 +27,8 @@ const BACKUP_MESSAGES: usize = 10_000;
 const BACKUP_MESSAGE_SIZES: [usize; 2] = [4_000, 50_000];
 
 pub fn bench(only: Option<&str>) -> Result {
-    if let Some(part) = only.filter(|p| !["transfer", "list", "portal", "imap", "search", "memory"].contains(p)) {
-        return Err(format!("no bench part {part:?}: choose transfer, list, portal, imap, search or memory"));
+    if let Some(part) = only.filter(|p| !["transfer", "list", "portal", "imap", "search", "scale", "memory"].contains(p)) {
+        return Err(format!("no bench part {part:?}: choose transfer, list, portal, imap, search, scale or memory"));
     }
     // `memory` backs up and downloads a 1 GB mailbox (minutes): only when named.
     let wanted = |part: &str| only.map_or(part != "memory", |only| only == part);
@@ -56,6 +56,10 @@ pub fn bench(only: Option<&str>) -> Result {
     if wanted("search") {
         println!();
         crate::search_bench::search(&mut over)?;
+    }
+    if wanted("scale") {
+        println!();
+        crate::scale_bench::scale(&mut over)?;
     }
     if wanted("memory") {
         println!();

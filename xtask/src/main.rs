@@ -8,6 +8,7 @@ mod load;
 mod measure;
 mod memory;
 mod portal;
+mod scale_bench;
 mod search_bench;
 mod soak;
 mod tools;
@@ -59,7 +60,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("dev") => portal::dev(&args[1..]),
         Some("contract") => contract::check(),
-        Some("e2e") => tools::install_all(tools::Needs::Test).and_then(|()| end_to_end(&args[1..])),
+        Some("e2e") => tools::install_all(tools::Needs::Test).and_then(|()| match args.get(1).map(String::as_str) {
+            Some("--postgres") => end_to_end_on_postgres(&args[2..]),
+            _ => end_to_end(&args[1..]),
+        }),
         Some("bench") => bench::bench(args.get(1).map(String::as_str)),
         Some("soak") => match args.get(1).map(|n| n.parse::<u32>()) {
             None => tools::install_all(tools::Needs::Test).and_then(|()| soak::soak(20)),
@@ -131,11 +135,21 @@ pub fn describe(command: &Command) -> String {
 
 fn run(args: &[String]) -> Result {
     let with_imap = args.iter().any(|a| a == "--imap");
-    let server_args: Vec<&String> = args.iter().filter(|a| *a != "--imap").collect();
+    let with_postgres = args.iter().any(|a| a == "--postgres");
+    let server_args: Vec<&String> = args.iter().filter(|a| *a != "--imap" && *a != "--postgres").collect();
     tools::install_all(tools::Needs::Run)?;
     if with_imap {
         tools::ensure_dovecot()?;
     }
+    // A local PostgreSQL whose data lasts from one run to the next (target/postgres-run).
+    let postgres = if with_postgres {
+        tools::ensure_postgres()?;
+        let postgres = testkit::Postgres::start_kept(&target_dir().join("postgres-run"))?;
+        println!("PostgreSQL: {}/portal (data in target/postgres-run)", postgres.url());
+        Some(postgres)
+    } else {
+        None
+    };
     portal::build_alongside(|| run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"])))?;
     let server = target_dir().join("release").join("portal-server");
     let dovecot = with_imap.then(|| imap::demo_dovecot(Some(imap::RUN_PORT))).transpose()?;
@@ -156,7 +170,11 @@ fn run(args: &[String]) -> Result {
     println!("Passkeys (Account › Security) need a host name: open the portal at http://localhost:<port>.");
     println!();
     // The demo, which `portal-server` on its own never seeds (its password is published).
-    let mut child = Command::new(&server)
+    let mut command = Command::new(&server);
+    if let Some(postgres) = &postgres {
+        command.env("DATABASE_URL", format!("{}/portal", postgres.url()));
+    }
+    let mut child = command
         .env("PORTAL_SEED_DEMO", std::env::var("PORTAL_SEED_DEMO").unwrap_or_else(|_| "true".into()))
         // Every status of every kind stays on show while the demo runs.
         .env("PORTAL_DEMO_CYCLE", std::env::var("PORTAL_DEMO_CYCLE").unwrap_or_else(|_| "true".into()))
@@ -188,6 +206,7 @@ fn run(args: &[String]) -> Result {
     }
     let status = child.wait().map_err(|e| e.to_string())?;
     drop(dovecot);
+    drop(postgres);
     if status.success() {
         Ok(())
     } else {
@@ -235,6 +254,7 @@ fn test() -> Result {
         ),
     ));
     suites.push(("end-to-end specs (Playwright)", end_to_end(&[])));
+    suites.push(("end-to-end specs on PostgreSQL (Playwright)", end_to_end_on_postgres(&[])));
     suites.push(("API contract (schemathesis, every phase and check: a reseller's token and session, an end user's session)", contract::check()));
     suites.push(("soak: 3 kills mid-backup, -restore and -download", soak::soak(3)));
 
@@ -269,9 +289,21 @@ fn server_tests_on_postgres() -> Result {
 /// The server's test-only feature: failpoints that abort the process (server/tests/failpoints.rs).
 const FAILPOINTS: &str = "portal-server/failpoints";
 
+/// The specs again with the shared server on a fresh PostgreSQL database. Those that break a
+/// server of their own on purpose (`own-server.ts`: stopped, its SQLite file held) run on
+/// SQLite only; the server's own tests break PostgreSQL (`database_gone.rs`).
+fn end_to_end_on_postgres(specs: &[String]) -> Result {
+    let postgres = testkit::Postgres::start()?;
+    end_to_end_with(specs, Some(&format!("{}/postgres", postgres.url())))
+}
+
 /// Builds the portal and the server, starts the server on a free port with a fresh
 /// database, runs the Playwright specs against it, and stops it.
 fn end_to_end(specs: &[String]) -> Result {
+    end_to_end_with(specs, None)
+}
+
+fn end_to_end_with(specs: &[String], database_url: Option<&str>) -> Result {
     portal::build_alongside(|| run_command(tools::cargo().args(["build", "-p", "portal-server"])))?;
     // Real mailboxes for the IMAP specs: the specs add ann's and ben's through the portal; the
     // server seeds dora's, with her end user's sign-in (messages.spec).
@@ -290,7 +322,10 @@ fn end_to_end(specs: &[String]) -> Result {
             // So that the one-minute limit per user is the one a spec runs into (rate-limit.spec.ts).
             ("PORTAL_REAUTH_ATTEMPTS_PER_ORGANISATION", "100"),
             ("PORTAL_SEED_IMAP_DEMO", &seed_imap),
-        ],
+        ]
+        .into_iter()
+        .chain(database_url.map(|url| ("DATABASE_URL", url)))
+        .collect::<Vec<_>>(),
     )?;
     let outcome = run_command(
         Command::new(tools::npx())
@@ -302,6 +337,7 @@ fn end_to_end(specs: &[String]) -> Result {
             .env("PORTAL_SERVER_BIN", target_dir().join("debug").join("portal-server"))
             .env("PORTAL_DIST", root().join("dist"))
             .env("PORTAL_TEST_IMAP_PORT", dovecot.port.to_string())
+            .env("PORTAL_E2E_DATABASE", if database_url.is_some() { "postgres" } else { "sqlite" })
             .env("PATH", tools::path_with_tools()),
     );
     drop(dovecot);

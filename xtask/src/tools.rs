@@ -30,18 +30,18 @@ pub fn install_all(needs: Needs) -> Result {
         let bindgen = pinned_wasm_bindgen()?;
         // Without --locked: the CLI's own lock file pins a yanked crate (toolchain notes).
         ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
-        // Any installed major version will do; Debian 12's is 15.
-        let postgres = testkit::postgres_bin().unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into()).join("postgres");
-        let postgres = postgres.to_string_lossy();
-        ensure_debian_packages(&[
-            (CHROMIUM, "chromium"),
-            (CHROMEDRIVER, "chromium-driver"),
-            (DOVECOT, "dovecot-imapd"),
-            (&postgres, "postgresql"),
-            ("/usr/bin/pg_dump", "postgresql-client"),
-        ])?;
+        ensure_debian_packages(&[(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"), (DOVECOT, "dovecot-imapd")])?;
+        ensure_postgres()?;
     }
     Ok(())
+}
+
+/// PostgreSQL from Debian's packages (the tests', and `run --postgres`).
+pub fn ensure_postgres() -> Result {
+    // Any installed major version will do; Debian 12's is 15.
+    let postgres = testkit::postgres_bin().unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into()).join("postgres");
+    let postgres = postgres.to_string_lossy();
+    ensure_debian_packages(&[(&postgres, "postgresql"), ("/usr/bin/pg_dump", "postgresql-client")])
 }
 
 /// What building the server needs beyond Rust: it checks passkeys with webauthn-rs, which

@@ -259,7 +259,11 @@ impl Engine {
         };
         let sink = LeaseKeeper { engine: self, job_id: &job.id, attempt: job.attempts };
         let Some(outcome) = self.run_holding_lease(&job, self.connector.run(&work, &sink)).await else {
-            // Cancelled: another instance may take the job now, and its result counts.
+            // Stopped: another instance may take the job now, and its result counts. When the
+            // run stopped is kept with its attempt (what shows no two runs overlapped).
+            if let Err(error) = queue::run_stopped(&self.db, &job.id, job.attempts).await {
+                tracing::warn!(job = %job.id, %error, "when a stopped run ended could not be noted");
+            }
             return Ok(());
         };
         // The work is done; how it ended is not recorded yet.
@@ -279,13 +283,15 @@ impl Engine {
         let every = Duration::from_millis((lease / 3) as u64);
         let mut next_renewal = tokio::time::Instant::now() + every;
         let mut abandon = self.abandon.subscribe();
-        tokio::pin!(run);
+        // Boxed already: selected on by reference, and dropped for real when given back.
+        let mut run = run;
         loop {
             let stop_in = Duration::from_millis((held_until - margin - now_ms()).max(0) as u64);
             tokio::select! {
                 outcome = &mut run => return Some(outcome),
                 () = until_set(&mut abandon) => {
-                    // The run is dropped first: it writes nothing more once its job is given back.
+                    // The run is dropped first (its connections closed, its writes over), so that
+                    // nothing of it is still going once another instance takes the job.
                     drop(run);
                     let lease = Lease { owner: &self.owner, attempt: job.attempts };
                     match queue::release(&self.db, &job.id, lease).await {

@@ -29,6 +29,10 @@ pub const POLL: Duration = Duration::from_millis(250);
 const LISTENING_POLL: Duration = Duration::from_secs(2);
 /// How long a poller whose listener could not connect looks on its timer before it tries again.
 const LISTEN_RETRY: Duration = Duration::from_secs(30);
+/// A listener that heard nothing this long is tested: the database is asked to notify it.
+const QUIET: Duration = Duration::from_secs(30);
+/// A tested listener that still heard nothing after this long has lost its connection.
+const PING_DEADLINE: Duration = Duration::from_secs(5);
 /// Each look re-reads this much before the latest change seen: a transaction that took a
 /// change time earlier but committed later is still seen.
 const GRACE_MS: i64 = 1_000;
@@ -214,11 +218,17 @@ impl Hub {
         // slower timer besides; SQLite, or while the listener is lost: looking every POLL.
         let mut listener = None;
         let mut listener_tried: Option<tokio::time::Instant> = None;
+        // When the listener last heard anything, and when it was last asked to (a ping).
+        let mut heard = tokio::time::Instant::now();
+        let mut pinged: Option<tokio::time::Instant> = None;
         loop {
             if listener.is_none() && listener_tried.is_none_or(|at| at.elapsed() >= LISTEN_RETRY) {
                 listener_tried = Some(tokio::time::Instant::now());
                 match Listener::connect(&self.db).await {
-                    Some(Ok(connected)) => listener = Some(connected),
+                    Some(Ok(connected)) => {
+                        listener = Some(connected);
+                        (heard, pinged) = (tokio::time::Instant::now(), None);
+                    }
                     Some(Err(error)) => tracing::warn!(%error, "live updates: could not listen for changes; looking every 250 ms"),
                     None => {}
                 }
@@ -226,16 +236,32 @@ impl Hub {
             match listener.as_mut() {
                 Some(connected) => {
                     tokio::select! {
-                        changed = connected.changed() => {
-                            match changed {
-                                Ok(()) => self.lock().stats.notifications += 1,
-                                Err(error) => {
-                                    tracing::warn!(%error, "live updates: the listener was lost; looking every 250 ms");
-                                    listener = None;
-                                }
+                        changed = connected.changed() => match changed {
+                            Ok(()) => {
+                                self.lock().stats.notifications += 1;
+                                (heard, pinged) = (tokio::time::Instant::now(), None);
                             }
-                        }
+                            Err(error) => {
+                                tracing::warn!(%error, "live updates: the listener was lost; looking every 250 ms");
+                                listener = None;
+                            }
+                        },
                         _ = tokio::time::sleep(LISTENING_POLL) => {}
+                    }
+                    // Quiet for long: the database is asked to notify; nothing back means the
+                    // connection is gone without having said so (notifications lost): connect anew.
+                    match pinged {
+                        None if heard.elapsed() >= QUIET => {
+                            if let Err(error) = super::listen::ping(&self.db).await {
+                                tracing::warn!(%error, "live updates: could not ask for a notification");
+                            }
+                            pinged = Some(tokio::time::Instant::now());
+                        }
+                        Some(at) if at.elapsed() >= PING_DEADLINE => {
+                            tracing::warn!("live updates: the listener hears nothing; connecting again");
+                            (listener, listener_tried) = (None, None);
+                        }
+                        _ => {}
                     }
                     // However many changes, at most one look per POLL.
                     ticks.tick().await;

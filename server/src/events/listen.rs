@@ -12,11 +12,15 @@ use crate::db::{Backend, Db};
 /// The channel the trigger notifies.
 const CHANNEL: &str = "portal_jobs";
 /// How long connecting the listener may take.
-const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
+/// Notifications taken together with the one awaited, at most (the rest wake the next look).
+const DRAIN_AT_MOST: usize = 10_000;
 
-/// Creates the trigger (PostgreSQL only), once for every instance starting at the same time:
+/// Creates the triggers (PostgreSQL only), once for every instance starting at the same time:
 /// in one transaction under an advisory lock, and created only when missing, so that a
 /// starting instance never takes a lock on `jobs` that running ones would wait behind.
+/// A job added, or a job whose change time moved (what the live updates read): a lease
+/// renewal, which changes nothing a page shows, wakes nobody.
 pub async fn setup(db: &Db) -> Result<(), sqlx::Error> {
     if Backend::of(db) != Backend::Postgres {
         return Ok(());
@@ -26,15 +30,25 @@ pub async fn setup(db: &Db) -> Result<(), sqlx::Error> {
          CREATE OR REPLACE FUNCTION portal_jobs_changed() RETURNS trigger LANGUAGE plpgsql AS \
            $body$ BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $body$; \
          DO $body$ BEGIN \
-           IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'portal_jobs_changed' AND tgrelid = 'jobs'::regclass) THEN \
-             CREATE TRIGGER portal_jobs_changed AFTER INSERT OR UPDATE ON jobs \
+           IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'portal_jobs_added' AND tgrelid = 'jobs'::regclass) THEN \
+             CREATE TRIGGER portal_jobs_added AFTER INSERT ON jobs \
                FOR EACH STATEMENT EXECUTE FUNCTION portal_jobs_changed(); \
+           END IF; \
+           IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'portal_jobs_moved' AND tgrelid = 'jobs'::regclass) THEN \
+             CREATE TRIGGER portal_jobs_moved AFTER UPDATE ON jobs \
+               FOR EACH ROW WHEN (OLD.updated_at IS DISTINCT FROM NEW.updated_at) EXECUTE FUNCTION portal_jobs_changed(); \
            END IF; \
          END $body$;"
     );
-    // One message, so one transaction: the lock is held until the trigger is there.
+    // One message, so one transaction: the lock is held until the triggers are there.
     sqlx::raw_sql(&script).execute(db).await?;
     Ok(())
+}
+
+/// Asks the database to wake the listeners (`SELECT pg_notify`): a listener that hears
+/// nothing back has lost its connection without noticing.
+pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("SELECT pg_notify('{CHANNEL}', '')")).execute(db).await.map(|_| ())
 }
 
 /// A connection listening for job changes (PostgreSQL only).
@@ -53,7 +67,8 @@ impl Listener {
             listener.listen(CHANNEL).await?;
             Ok(Listener(listener))
         };
-        Some(tokio::time::timeout(CONNECT_DEADLINE, listen).await.unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut)))
+        let late = || sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "the listener did not connect in time"));
+        Some(tokio::time::timeout(CONNECT_DEADLINE, listen).await.unwrap_or_else(|_| Err(late())))
     }
 
     /// Waits for the next notification, then takes those already arrived with it (one read
@@ -61,7 +76,11 @@ impl Listener {
     pub async fn changed(&mut self) -> Result<(), sqlx::Error> {
         self.0.recv().await?;
         // Those already here come back at the first look; waiting for more is not wanted.
-        while let Ok(Ok(Some(_))) = tokio::time::timeout(Duration::ZERO, self.0.try_recv()).await {}
+        for _ in 0..DRAIN_AT_MOST {
+            if !matches!(tokio::time::timeout(Duration::ZERO, self.0.try_recv()).await, Ok(Ok(Some(_)))) {
+                break;
+            }
+        }
         Ok(())
     }
 }

@@ -154,7 +154,9 @@ async fn set_aside(db: &Db, row: &ClaimedRow, owner: &str) -> Result<(), sqlx::E
     .bind(row.attempts)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE job_attempts SET finished_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5")
+    sqlx::query(
+        "UPDATE job_attempts SET finished_at = $1, run_ended_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5",
+    )
         .bind(now)
         .bind(JobStatus::Failed.as_str())
         .bind(detail)
@@ -163,6 +165,18 @@ async fn set_aside(db: &Db, row: &ClaimedRow, owner: &str) -> Result<(), sqlx::E
         .execute(&mut *tx)
         .await?;
     tx.commit().await
+}
+
+/// Notes when a run that lost its claim stopped (its attempt is closed by the run that takes
+/// the job over). Only this attempt's own row is written, whoever holds the job now.
+pub async fn run_stopped(db: &Db, job_id: &str, attempt: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE job_attempts SET run_ended_at = $1 WHERE job_id = $2 AND number = $3 AND run_ended_at IS NULL")
+        .bind(now_ms())
+        .bind(job_id)
+        .bind(attempt)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Extends a running job's lease to `until`; `false`: the claim was lost (taken over).
@@ -179,16 +193,21 @@ pub async fn renew_lease(db: &Db, job_id: &str, lease: Lease<'_>, until: i64) ->
     Ok(renewed.rows_affected() == 1)
 }
 
-/// Gives a run back to the queue at once (this instance is shutting down and the run did not
-/// end within the grace period): its lease is made to have run out, so another instance takes
-/// it over now, and its attempt ends as interrupted. `false`: the claim was already lost.
+/// How soon another instance may take over a run given back: what a stopped run's last file
+/// writes (off the async runtime) need to end.
+const RELEASE_MARGIN_MS: i64 = 1_000;
+
+/// Gives a stopped run back to the queue (this instance is shutting down and the run did not
+/// end within the grace period): its lease is made to run out a moment from now, so another
+/// instance takes it over then, and its attempt ends as interrupted. `false`: the claim was
+/// already lost.
 pub async fn release(db: &Db, job_id: &str, lease: Lease<'_>) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let mut tx = db.begin().await?;
     let released = sqlx::query(
         "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND attempts = $5 AND status = $6",
     )
-    .bind(now - 1)
+    .bind(now + RELEASE_MARGIN_MS)
     .bind(now)
     .bind(job_id)
     .bind(lease.owner)
@@ -200,8 +219,8 @@ pub async fn release(db: &Db, job_id: &str, lease: Lease<'_>) -> Result<bool, sq
         return Ok(false);
     }
     sqlx::query(
-        "UPDATE job_attempts SET finished_at = $1, outcome = 'interrupted', \
-                detail = 'The server running it shut down; another server took it over.' \
+        "UPDATE job_attempts SET finished_at = $1, run_ended_at = $1, outcome = 'interrupted', \
+                detail = 'The server running it shut down and gave it back to the queue; the next attempt goes on with it.' \
          WHERE job_id = $2 AND number = $3 AND finished_at IS NULL",
     )
     .bind(now)
@@ -274,7 +293,9 @@ pub async fn finish(db: &Db, job_id: &str, lease: Lease<'_>, end: Finish<'_>) ->
     if updated.rows_affected() == 0 {
         return Ok(());
     }
-    sqlx::query("UPDATE job_attempts SET finished_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5")
+    sqlx::query(
+        "UPDATE job_attempts SET finished_at = $1, run_ended_at = $1, outcome = $2, detail = $3 WHERE job_id = $4 AND number = $5",
+    )
         .bind(now)
         .bind(decision.status.as_str())
         .bind(&decision.detail)

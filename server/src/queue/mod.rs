@@ -12,7 +12,7 @@ use portal_api::{JobKind, JobStatus};
 use crate::connector::JobParams;
 use crate::db::{now_ms, Db};
 
-pub use claim::{claim, finish, release, renew_lease, report_progress, Claimed, Finish, Lease};
+pub use claim::{claim, finish, release, renew_lease, run_stopped, report_progress, Claimed, Finish, Lease};
 
 /// Statuses in which a job waits for the engine (a start, or a retry).
 const WAITING: [JobStatus; 4] = [JobStatus::PreparingBackup, JobStatus::OnQueue, JobStatus::Retrying, JobStatus::ConnectionError];
