@@ -14,3 +14,8 @@ CREATE TABLE rate_limit_hits (
     at   BIGINT NOT NULL   -- Unix ms
 );
 CREATE INDEX rate_limit_hits_key ON rate_limit_hits (name, key, at);
+
+-- The claim takes the job due first (`ORDER BY COALESCE(next_run_at, lease_until)`): read in
+-- that order from an index, it stops at the first it may take instead of sorting the whole
+-- queue (51 ms a claim with 3,000 jobs waiting, 0.2 ms with the index: `cargo xtask bench scale`).
+CREATE INDEX jobs_claim_order ON jobs ((COALESCE(next_run_at, lease_until)));

@@ -465,3 +465,41 @@ async fn a_sign_out_on_one_instance_ends_the_session_on_another_within_the_state
     .await;
     assert!(signed_out.elapsed() <= delay);
 }
+
+/// Every instance looks for accounts due a backup; however many look at once, each due account
+/// gets one backup queued, and no job is left half made.
+#[tokio::test]
+async fn the_schedule_queues_each_due_backup_once_however_many_instances_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(dir.path()).await;
+    let mut instances = vec![common::test_app_at(dir, url.clone(), |_| {}).await];
+    for _ in 0..2 {
+        instances.push(common::test_app_at(tempfile::tempdir().unwrap(), url.clone(), |_| {}).await);
+    }
+    let db = &instances[0].db;
+    // Every account is due: its last backup long ago, nothing waiting or running for it.
+    let waiting = "('preparing_backup', 'on_queue', 'retrying', 'connection_error', 'in_progress')";
+    sqlx::query(&format!(
+        "UPDATE jobs SET status = 'completed', next_run_at = NULL WHERE kind = 'backup' AND status IN {waiting}"
+    ))
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE backups SET last_backup_at = 0").execute(db).await.unwrap();
+    let (due,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backups").fetch_one(db).await.unwrap();
+    let (jobs_before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs").fetch_one(db).await.unwrap();
+
+    let looks = instances.iter().map(|app| app.state.engine.schedule_backups());
+    let queued: u64 = futures_util::future::join_all(looks).await.into_iter().map(Result::unwrap).sum();
+    assert_eq!(queued as i64, due, "each due account once, whichever instance queued it");
+    let (jobs_after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs").fetch_one(db).await.unwrap();
+    assert_eq!(jobs_after - jobs_before, due, "no job left behind by an instance that lost the race");
+    let (most,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM jobs WHERE kind = 'backup' AND status IN {waiting} \
+         GROUP BY mailbox_id) per_mailbox"
+    ))
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(most, 1);
+}
