@@ -4,9 +4,9 @@
 //! On PostgreSQL every instance counts in the database (`rate_limit_hits`, on the database's
 //! clock), so that a second instance does not double a limit: a key's attempts are counted and
 //! added under a lock of that key, and a sweep removes old rows once a minute. Each instance
-//! also counts what it saw itself, so a key it already knows to be over the limit is refused
-//! without a query (a flood does not queue on the database). On SQLite, which serves one
-//! instance, they are counted in memory only. Memory stays
+//! remembers the keys the database refused, until when, and refuses them again without a
+//! query (a flood does not queue on the database). On SQLite, which serves one instance, they
+//! are counted in memory only. Memory stays
 //! bounded whatever the keys: past `MAX_KEYS`, keys whose attempts have all aged out are
 //! dropped, and if that is not enough, the oldest half goes.
 
@@ -21,11 +21,14 @@ use crate::error::AppError;
 pub struct Window {
     limit: usize,
     span: Duration,
-    /// What this instance counted itself: a key over the limit here is over it everywhere, so
-    /// a flood is refused without a query. The whole count on SQLite.
+    /// The whole count on SQLite (one instance).
     local: Memory,
     /// The database's `rate_limit_hits`, under this limit's name (PostgreSQL).
     shared: Option<(Db, &'static str)>,
+    /// PostgreSQL: keys the database refused lately, until when. Refused again without a
+    /// query, so that a flood does not queue on the database; while a key is refused no
+    /// success can clear it anywhere, so this never refuses one the database would let in.
+    refused: Mutex<HashMap<String, Instant>>,
 }
 
 /// The database's clock in Unix ms: every instance measures the windows on one clock.
@@ -34,7 +37,7 @@ const DATABASE_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGI
 impl Window {
     /// Counted in this process only (one instance, and tests).
     pub fn new(limit: usize, span: Duration) -> Window {
-        Window { limit, span, local: Memory::new(limit, span), shared: None }
+        Window { limit, span, local: Memory::new(limit, span), shared: None, refused: Mutex::default() }
     }
 
     /// Counted in the database when it is PostgreSQL (every instance together), else in memory.
@@ -53,12 +56,21 @@ impl Window {
         let Some((db, name)) = &self.shared else {
             return Ok(self.local.try_record(key, now));
         };
-        if let Some(wait) = self.local.wait(key, now) {
-            return Ok(Some(wait));
+        if let Some(until) = self.refused.lock().unwrap_or_else(|e| e.into_inner()).get(key).filter(|until| **until > now) {
+            return Ok(Some((*until - now).max(Duration::from_secs(1))));
         }
         let wait = self.try_record_shared(db, name, key).await?;
-        if wait.is_none() {
-            self.local.record(key, now);
+        if let Some(wait) = wait {
+            let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+            // Bounded: past MAX_KEYS, the refusals that ran out go, then all (the database
+            // still counts; only the shortcut is lost).
+            if refused.len() >= MAX_KEYS {
+                refused.retain(|_, until| *until > now);
+                if refused.len() >= MAX_KEYS {
+                    refused.clear();
+                }
+            }
+            refused.insert(key.to_owned(), now + wait);
         }
         Ok(wait)
     }
@@ -66,6 +78,7 @@ impl Window {
     /// Takes back the latest attempt of `key` (it turned out not to count).
     pub async fn take_back(&self, key: &str) -> Result<(), sqlx::Error> {
         self.local.take_back(key);
+        self.refused.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
         if let Some((db, name)) = &self.shared {
             sqlx::query(
                 "DELETE FROM rate_limit_hits WHERE ctid = (SELECT ctid FROM rate_limit_hits \
@@ -82,6 +95,7 @@ impl Window {
     /// Forgets `key` (a success clears its failures).
     pub async fn forget(&self, key: &str) -> Result<(), sqlx::Error> {
         self.local.forget(key);
+        self.refused.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
         if let Some((db, name)) = &self.shared {
             sqlx::query("DELETE FROM rate_limit_hits WHERE name = $1 AND key = $2").bind(*name).bind(key).execute(db).await?;
         }
@@ -184,6 +198,7 @@ impl Memory {
     }
 
     /// How long `key` must wait before its next attempt, if it is over the limit now.
+    #[cfg(test)]
     fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.wait_in(&mut seen, key, now)
@@ -205,6 +220,7 @@ impl Memory {
     }
 
     /// Counts one attempt of `key`.
+    #[cfg(test)]
     fn record(&self, key: &str, now: Instant) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.push(&mut seen, key, now);

@@ -397,6 +397,15 @@ async fn on_postgres_a_job_change_wakes_the_live_updates() {
         .unwrap();
     if common::postgres().is_some() {
         wait_for("a notification", Duration::from_secs(5), async || (hub.stats().notifications > before).then_some(())).await;
+        // A lease renewal changes nothing a page shows: it wakes nobody.
+        let renewed = hub.stats().notifications;
+        sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = (SELECT MIN(id) FROM jobs)")
+            .bind(portal_server::db::now_ms())
+            .execute(&app.db)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(hub.stats().notifications, renewed, "a lease renewal woke the live updates");
     } else {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(hub.stats().notifications, 0);
@@ -437,6 +446,25 @@ async fn a_limit_is_counted_by_every_instance_together() {
         json!({"email": "admin@acme-legal.example", "password": DEMO_PASSWORD}),
     );
     assert_eq!(second.send(right).await.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // A success on one instance clears the count for every instance: two wrong on the first,
+    // the right one on the second, and the first lets four more wrong ones through (none of
+    // its own memory holds the two against the address).
+    let sign_in = |password: &str| {
+        common::json_request(
+            axum::http::Method::POST,
+            "/api/session",
+            json!({"email": "reseller@northwind.example", "password": password}),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(first.send(sign_in("not the password")).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(second.send(sign_in(DEMO_PASSWORD)).await.status(), StatusCode::OK);
+    for _ in 0..4 {
+        assert_eq!(first.send(sign_in("not the password")).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(first.send(sign_in("not the password")).await.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 /// A sign-out through one instance ends the session on another within the session cache's

@@ -290,8 +290,9 @@ impl Engine {
             tokio::select! {
                 outcome = &mut run => return Some(outcome),
                 () = until_set(&mut abandon) => {
-                    // The run is dropped first (its connections closed, its writes over), so that
-                    // nothing of it is still going once another instance takes the job.
+                    // The run is dropped first (its connections closed, its database writes over);
+                    // a file write it had handed to a blocking thread may still be ending, which
+                    // the second before another instance may take the job over is for.
                     drop(run);
                     let lease = Lease { owner: &self.owner, attempt: job.attempts };
                     match queue::release(&self.db, &job.id, lease).await {
