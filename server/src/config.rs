@@ -112,6 +112,29 @@ pub struct Config {
     #[arg(long, env = "PORTAL_LINK_KEY_FILE")]
     pub link_key_file: Option<PathBuf>,
 
+    /// Where the backed-up messages are kept: by default in the data folder (`DATA_DIR/packs`);
+    /// `s3://BUCKET/PREFIX` for S3-compatible storage, which several instances share. Its keys
+    /// come from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    #[arg(long, env = "PORTAL_OBJECT_STORE")]
+    pub object_store: Option<String>,
+
+    /// The S3 API's address, for a store other than AWS's (MinIO, Ceph, …): `https://s3.example.net`.
+    /// `http://` is accepted as written: keep it for a store on the same host or network.
+    #[arg(long, env = "PORTAL_OBJECT_STORE_ENDPOINT")]
+    pub object_store_endpoint: Option<String>,
+
+    /// The S3 region of the bucket.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub object_store_region: String,
+
+    /// The object store's access key ID (set the environment variable rather than the flag).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub object_store_key_id: Option<String>,
+
+    /// The object store's secret key: from the environment only (a flag would show it to `ps`).
+    #[arg(long = "object-store-secret-unused", env = "AWS_SECRET_ACCESS_KEY", hide = true, hide_env_values = true, value_parser = hidden)]
+    pub object_store_secret: Option<Hidden>,
+
     /// This instance's name in the job queue and the logs (a random part is added, so names
     /// may repeat). The host name is a good choice when several instances run.
     #[arg(long, env = "PORTAL_INSTANCE_NAME", default_value = "engine", value_parser = instance_name)]
@@ -357,6 +380,11 @@ impl Config {
             master_key: None,
             master_key_file: None,
             link_key_file: None,
+            object_store: None,
+            object_store_endpoint: None,
+            object_store_region: "us-east-1".into(),
+            object_store_key_id: None,
+            object_store_secret: None,
             shutdown_grace_seconds: 20,
             shutdown_delay_seconds: 0,
             instance_name: "engine".into(),
@@ -409,4 +437,28 @@ fn instance_name(name: &str) -> Result<String, String> {
     } else {
         Err("1 to 40 letters, digits, '-', '_' or '.'".into())
     }
+}
+
+/// A secret from the configuration: never shown by `Debug` (the configuration may be logged).
+#[derive(Clone)]
+pub struct Hidden(String);
+
+impl Hidden {
+    pub fn new(value: impl Into<String>) -> Hidden {
+        Hidden(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(hidden)")
+    }
+}
+
+fn hidden(value: &str) -> Result<Hidden, String> {
+    Ok(Hidden::new(value))
 }

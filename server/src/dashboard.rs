@@ -106,7 +106,11 @@ pub async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> AppR
 /// own), when under `--min-free-space-mb`. Room that cannot be read is logged, not shown: the
 /// dashboard still answers.
 async fn service_storage_warning(config: &Config) -> Option<ServiceStorage> {
-    let store = crate::imap::store::ObjectStore::new(&config.data_dir);
+    if config.object_store.is_some() {
+        // The shared store's room is its provider's to tell; the data folder holds no packs.
+        return None;
+    }
+    let store = crate::imap::store::ObjectStore::new(&config.data_dir, None);
     let data_dir = config.data_dir.clone();
     let threshold = config.min_free_space_mb.saturating_mul(1 << 20);
     let room = move || crate::disk::room(if store.root().is_dir() { store.root() } else { &data_dir });

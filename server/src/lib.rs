@@ -155,6 +155,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     }
     .map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
+    let store = imap::store::ObjectStore::from_config(&config).map_err(|problem| sqlx::Error::Configuration(problem.into()))?;
     let imap_reach = imap::client::Reach {
         tls: imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?,
         allow_private: config.allow_private_targets || config.loopback_only,
@@ -167,7 +168,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
             step: Duration::from_millis(config.demo_step_ms),
             data_dir: config.data_dir.clone(),
         }),
-        imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), config.data_dir.clone(), imap_reach.clone())),
+        imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), store.clone(), config.data_dir.clone(), imap_reach.clone())),
     });
     let engine = engine::Engine::new(db.clone(), engine_config, connector, secrets.clone());
     let reauth_limits = Arc::new(credentials::rate_limit::RateLimiter::new(
@@ -217,6 +218,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         config: Arc::new(config),
         engine,
         links,
+        store,
         secrets,
         shutdown,
         counts: Default::default(),
@@ -261,8 +263,8 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     state.notifier.clone().spawn();
     activity::store::spawn_sweep(state.db.clone(), state.config.activity_retention_days);
     rate_limit::spawn_sweep(state.db.clone());
-    retention::prune::spawn(state.db.clone(), state.config.data_dir.clone());
-    search::indexer::spawn(state.db.clone(), state.config.data_dir.clone());
+    retention::prune::spawn(state.db.clone(), state.store.clone());
+    search::indexer::spawn(state.db.clone(), state.store.clone());
     if state.config.seed_demo && state.config.demo_cycle {
         seed::director::spawn(state.db.clone(), state.config.data_dir.clone());
     }

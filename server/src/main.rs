@@ -84,7 +84,14 @@ async fn check(config: &Config, repair: bool) -> i32 {
             return 2;
         }
     };
-    match portal_server::imap::check::check(&db, &config.data_dir, repair).await {
+    let store = match portal_server::imap::store::ObjectStore::from_config(&config) {
+        Ok(store) => store,
+        Err(problem) => {
+            eprintln!("portal-server check: {problem}");
+            return 2;
+        }
+    };
+    match portal_server::imap::check::check_store(&db, store, repair).await {
         Ok(report) => {
             println!("{report}");
             report.exit_code()

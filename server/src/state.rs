@@ -12,6 +12,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub engine: Engine,
     pub links: LinkSigner,
+    /// Where the backed-up messages are (the data folder, or the store every instance shares).
+    pub store: crate::imap::store::ObjectStore,
     pub secrets: crate::secrets::SecretBox,
     pub counts: Arc<crate::listing::CountCache>,
     pub sessions: Arc<crate::auth::user::SessionCache>,

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use axum::http::{Method, StatusCode};
-use common::imap::{Imap, ACME};
+use common::imap::{mail_of, Imap, ACME};
 use common::*;
 use portal_api::{BackupRow, JobStatus, OrganisationMailbox, Role};
 use serde_json::{json, Value};
@@ -20,17 +20,6 @@ fn seed(folder: &str, raw: Vec<u8>, flags: &str, days_ago: u64) -> Seed {
 fn alice_mail() -> Vec<Seed> {
     testkit::sample_mail("alice@imap.test")
 }
-
-/// Every message of the folders, as Dovecot stores them, the malformed one left out.
-fn mail_of(dovecot: &Dovecot, user: &str) -> Vec<testkit::Stored> {
-    let mut all = Vec::new();
-    for folder in ["INBOX", "Work", "Archive/2024"] {
-        all.extend(dovecot.stored(user, folder).into_iter().filter(|m| !m.raw.starts_with(b"\n")));
-    }
-    all.sort();
-    all
-}
-
 #[tokio::test]
 async fn backup_restore_migrate_and_download_real_mail() {
     let imap = Imap::start(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw"), User::new("carol", "carol-pw")]).await;

@@ -212,11 +212,11 @@ async fn backups_that_predate_the_index_are_indexed_once_and_a_deletion_seen_mea
     assert_eq!(search(&imap, &imap.admin, "").await.total, 0);
     // A deletion a backup noticed before the message was indexed is in the index too.
     sqlx::query("UPDATE backup_messages SET deleted_at = 1700000000000 WHERE folder = 'Work'").execute(&imap.app.db).await.unwrap();
-    let indexed = portal_server::search::indexer::run(&imap.app.db, &imap.app.state.config.data_dir).await.unwrap();
+    let indexed = portal_server::search::indexer::run(&imap.app.db, &imap.app.state.store).await.unwrap();
     assert_eq!(indexed, 6);
     assert_eq!(subjects(&search(&imap, &imap.admin, "q=plan").await), ["Plan"]);
     assert_eq!(subjects(&search(&imap, &imap.admin, "deleted=true").await), ["Plan"]);
-    assert_eq!(portal_server::search::indexer::run(&imap.app.db, &imap.app.state.config.data_dir).await.unwrap(), 0, "once");
+    assert_eq!(portal_server::search::indexer::run(&imap.app.db, &imap.app.state.store).await.unwrap(), 0, "once");
 }
 
 #[tokio::test]

@@ -246,7 +246,7 @@ async fn a_retention_of_one_day_prunes_a_message_deleted_two_days_ago_and_keeps_
     let users: Vec<User> = ["alice", "bob", "carol", "erin", "frank"].iter().map(|u| User::new(u, &format!("{u}-pw"))).collect();
     let imap = Imap::start_with(&users, |config| config.data_dir = own).await;
     let (db, data) = (imap.app.db.clone(), imap.app.state.config.data_dir.clone());
-    let store = ObjectStore::new(&data);
+    let store = ObjectStore::new(&data, None);
     // Alice: one to prune, one kept, one deleted only hours ago, and one whose very bytes Bob
     // also has (stored once). Carol is on legal hold; Erin's only message goes, and with it her
     // whole pack; Frank's organisation keeps everything.
@@ -313,7 +313,7 @@ async fn a_retention_of_one_day_prunes_a_message_deleted_two_days_ago_and_keeps_
     assert_eq!(search_before["alice"], 4, "the backup indexed each message for search");
 
     // While a backup writes to the store, the messages go but the store is left for the next run.
-    let writing = store.lock(false).unwrap();
+    let writing = store.lock(&db, false).await.unwrap();
     let summary = prune(&db, &store, now).await.unwrap();
     drop(writing);
     assert_eq!((summary.organisations, summary.messages), (1, 3), "{summary:?}");
@@ -447,7 +447,7 @@ async fn a_pack_whose_live_content_is_damaged_is_left_as_it_is_and_compacted_onc
     let own = folder.path().join("data");
     let imap = Imap::start_with(&[User::new("alice", "alice-pw")], |config| config.data_dir = own).await;
     let (db, data) = (imap.app.db.clone(), imap.app.state.config.data_dir.clone());
-    let store = ObjectStore::new(&data);
+    let store = ObjectStore::new(&data, None);
     let to = "alice@imap.test";
     imap.dovecot.seed("alice", &[seed(mail("old", to, 6000)), seed(mail("kept", to, 6000))]).unwrap();
     let alice = imap.add(to, "alice", "alice-pw").await.id;

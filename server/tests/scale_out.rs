@@ -257,8 +257,15 @@ async fn three_instances_share_one_queue_and_a_killed_one_loses_nothing() {
     let link_key = dirs[0].path().join("shared-link.key");
     std::fs::write(&link_key, hex::encode([7u8; 32])).unwrap();
     let link_key = link_key.display().to_string();
+    // One object store for all three (the demo connector writes nothing to it; a backup of
+    // real mail there restored by another instance is `object_store.rs`'s test).
+    let s3 = testkit::S3::start().expect("the S3 server starts (cargo xtask test installs s3s-fs)");
     let start = |n: usize| {
         let env = [
+            ("PORTAL_OBJECT_STORE", s3.url()),
+            ("PORTAL_OBJECT_STORE_ENDPOINT", s3.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", testkit::S3_KEY_ID.into()),
+            ("AWS_SECRET_ACCESS_KEY", testkit::S3_SECRET.into()),
             ("PORTAL_SEED_DEMO", "true".into()),
             ("PORTAL_MASTER_KEY", "5a".repeat(32)),
             ("PORTAL_LINK_KEY_FILE", link_key.clone()),

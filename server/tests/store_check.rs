@@ -106,9 +106,9 @@ async fn the_store_check_finds_damage_and_repairs_only_what_no_backup_needs() {
     let second_sound = std::fs::read(&second_pack).unwrap();
     assert!(last.offset as usize >= 4096, "it begins past the first block: {last:?}");
     sqlx::query("DELETE FROM backup_messages WHERE content_hash = $1").bind(&last.content_hash).execute(db).await.unwrap();
-    let store = ObjectStore::new(&data);
+    let store = ObjectStore::new(&data, None);
     let orphan = b"Subject: gone\r\n\r\nA message no backup holds any more.\r\n".to_vec();
-    let mut writer = store.pack_writer().unwrap();
+    let mut writer = store.pack_writer(db).await.unwrap();
     let written = writer.append(vec![(ObjectStore::hash(&orphan), orphan)]).unwrap();
     drop(writer);
     let mut connection = db.acquire().await.unwrap();
@@ -128,7 +128,7 @@ async fn the_store_check_finds_damage_and_repairs_only_what_no_backup_needs() {
     assert!(text.contains("2 object(s) in no backup") && text.contains("Run it with --repair"), "{text}");
 
     // No repair while a backup runs (here, or on another instance), nor while a run holds the store.
-    let running = store.pack_writer().unwrap();
+    let running = store.pack_writer(db).await.unwrap();
     let refused = check(db, &data, true).await.unwrap();
     assert!(matches!(&refused.repair, Repair::Refused(why) if why.contains("writing to the store")), "{refused}");
     assert_eq!(refused.exit_code(), 2);

@@ -1,4 +1,5 @@
-//! Real servers on loopback for tests: PostgreSQL (`postgres`), and this file's Dovecot.
+//! Real servers on loopback for tests: PostgreSQL (`postgres`), an S3-compatible store (`s3`),
+//! and this file's Dovecot.
 //!
 //! A real Dovecot IMAP server on loopback, in a folder of its own: for the imap connector's
 //! tests, `cargo xtask run --imap` and the backup benchmark. The configuration is the one
@@ -18,7 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 mod postgres;
+mod s3;
 pub use postgres::{postgres_bin, Postgres};
+pub use s3::{S3, S3S_FS, S3_BUCKET, S3_KEY_ID, S3_SECRET};
 
 pub const DOVECOT: &str = "/usr/sbin/dovecot";
 

@@ -206,6 +206,7 @@ fn portal_timings(over: &mut Vec<String>) -> Result {
 /// client fetching the same messages (after a warm-up, so both meet Dovecot's built index).
 fn imap_backup(over: &mut Vec<String>) -> Result {
     tools::ensure_dovecot()?;
+    tools::ensure_s3_server()?;
     run_command(tools::cargo().args(["build", "--release", "-p", "portal-server"]))?;
     for size in BACKUP_MESSAGE_SIZES {
         imap_backup_of(size, over)?;
@@ -231,13 +232,30 @@ fn imap_backup_of(size: usize, over: &mut Vec<String>) -> Result {
     }
     let mut ours = f64::INFINITY;
     for _ in 0..3 {
-        ours = ours.min(first_backup_seconds(dovecot.port)?);
+        ours = ours.min(first_backup_seconds(dovecot.port, &[])?);
+    }
+    // The same backup into the shared store (S3 API on loopback): reported beside, no budget.
+    let s3 = testkit::S3::start()?;
+    let (url, endpoint) = (s3.url(), s3.endpoint.clone());
+    let on_s3 = [
+        ("PORTAL_OBJECT_STORE", url.as_str()),
+        ("PORTAL_OBJECT_STORE_ENDPOINT", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", testkit::S3_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", testkit::S3_SECRET),
+    ];
+    let mut on_s3_best = f64::INFINITY;
+    for _ in 0..3 {
+        on_s3_best = on_s3_best.min(first_backup_seconds(dovecot.port, &on_s3)?);
     }
     let rate = |seconds: f64| (BACKUP_MESSAGES as f64 / seconds, raw_bytes as f64 / seconds / 1_000_000.0);
     let (raw_messages, raw_mb) = rate(raw_best);
     let (our_messages, our_mb) = rate(ours);
     println!("  plain client (best of 3): {raw_best:.2} s · {raw_messages:.0} messages/s · {raw_mb:.1} MB/s");
     println!("  our backup (best of 3, from adding the mailbox to Completed; stored, recorded): {ours:.2} s · {our_messages:.0} messages/s · {our_mb:.1} MB/s");
+    let (s3_messages, s3_mb) = rate(on_s3_best);
+    println!(
+        "  our backup into an S3-compatible store (s3s-fs on loopback; best of 3, no budget): {on_s3_best:.2} s · {s3_messages:.0} messages/s · {s3_mb:.1} MB/s"
+    );
     let share = our_messages / raw_messages;
     let ok = share >= BACKUP_SHARE_OF_RAW_BUDGET;
     let name = format!("IMAP backup throughput, {} KB messages", size / 1000);
@@ -253,10 +271,12 @@ fn imap_backup_of(size: usize, over: &mut Vec<String>) -> Result {
 
 /// The first backup of the bench mailbox by a fresh server (its own database and store, so
 /// that nothing is known yet): seconds from adding the mailbox until the backup completed.
-fn first_backup_seconds(imap_port: u16) -> Result<f64> {
+fn first_backup_seconds(imap_port: u16, store: &[(&str, &str)]) -> Result<f64> {
     // A quiet server: the demo's scripted jobs run without pauses and no scheduled backup
     // falls due, so that nothing else writes while the backup is measured.
-    let server = TestServer::start("release", &[("PORTAL_DEMO_STEP_MS", "0"), ("PORTAL_BACKUP_INTERVAL_HOURS", "100000")])?;
+    let mut env = vec![("PORTAL_DEMO_STEP_MS", "0"), ("PORTAL_BACKUP_INTERVAL_HOURS", "100000")];
+    env.extend_from_slice(store);
+    let server = TestServer::start("release", &env)?;
     wait_until_idle(server.port)?;
     let session = imap::sign_in_reseller(server.port)?;
     let mut connection = load::connect(server.port)?;

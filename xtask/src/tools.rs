@@ -32,8 +32,21 @@ pub fn install_all(needs: Needs) -> Result {
         ensure_cargo_tool("wasm-bindgen", &bindgen, &["install", "wasm-bindgen-cli", "--version", &bindgen])?;
         ensure_debian_packages(&[(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"), (DOVECOT, "dovecot-imapd")])?;
         ensure_postgres()?;
+        ensure_s3_server()?;
     }
     Ok(())
+}
+
+/// The S3-compatible server the shared object store is tested (and measured) against:
+/// `s3s-fs`, from the registry.
+pub const S3S_FS_VERSION: &str = "0.14.1";
+
+pub fn ensure_s3_server() -> Result {
+    ensure_cargo_tool(
+        testkit::S3S_FS,
+        S3S_FS_VERSION,
+        &["install", "s3s-fs", "--version", S3S_FS_VERSION, "--features", "binary", "--locked"],
+    )
 }
 
 /// PostgreSQL from Debian's packages (the tests', and `run --postgres`).

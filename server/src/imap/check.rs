@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use futures_util::TryStreamExt;
 
 use super::store::{Located, ObjectStore, StoreLock, BLOCK};
+
+mod remote;
 use crate::db::{now_ms, Backend, Db};
 
 /// Index rows read (and objects checked) at a time.
@@ -107,10 +109,14 @@ struct PackUse {
     unreferenced_end: i64,
 }
 
-/// Checks the store of `data_dir` against the database; with `repair`, removes what no
-/// message needs. `Err` only when the check itself could not go on (the database).
+/// `check_store` of the data folder's store.
 pub async fn check(db: &Db, data_dir: &Path, repair: bool) -> Result<Report, CheckError> {
-    let store = ObjectStore::new(data_dir);
+    check_store(db, ObjectStore::new(data_dir, None), repair).await
+}
+
+/// Checks the store against the database; with `repair`, removes what no message needs.
+/// `Err` only when the check itself could not go on (the database, the shared store's listing).
+pub async fn check_store(db: &Db, store: ObjectStore, repair: bool) -> Result<Report, CheckError> {
     let mut report = Report::default();
     // Taken before anything is read, so that what is found unreferenced stays so until removed.
     let lock = if repair {
@@ -136,8 +142,13 @@ pub async fn check(db: &Db, data_dir: &Path, repair: bool) -> Result<Report, Che
     // (a restore may still be reading one); neither a problem nor the check's to delete.
     let retired: std::collections::HashSet<String> =
         sqlx::query_as::<_, (String,)>("SELECT pack FROM retired_packs").fetch_all(db).await?.into_iter().map(|(p,)| p).collect();
-    let (mut report, (packs_deleted, bytes_freed)) =
-        tokio::task::spawn_blocking(move || scan_packs(&store, packs, &retired, report, repairing)).await??;
+    let (mut report, (packs_deleted, bytes_freed)) = match store.remote() {
+        Some(shared) => {
+            let found = remote::scan_packs(shared, &packs, &retired, &mut report, repairing).await?;
+            (report, found)
+        }
+        None => tokio::task::spawn_blocking(move || scan_packs(&store, packs, &retired, report, repairing)).await??,
+    };
     if repairing {
         report.repair = Repair::Done { rows_deleted, packs_deleted, bytes_freed };
     }
@@ -163,10 +174,10 @@ async fn claim(db: &Db, store: &ObjectStore) -> Result<Result<StoreLock, String>
     if running > 0 {
         return Ok(Err(format!("{running} backup(s) are running, {later}.")));
     }
-    match store.lock(true) {
+    match store.lock(db, true).await {
         Ok(lock) => Ok(Ok(lock)),
         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-            Ok(Err(format!("a backup is writing to the store on this machine, {later}.")))
+            Ok(Err(format!("a backup is writing to the store{}, {later}.", if store.remote().is_some() { "" } else { " on this machine" })))
         }
         Err(error) => Err(error.into()),
     }
@@ -195,8 +206,13 @@ async fn verify_objects(
             used.objects += 1;
             used.end = used.end.max(object.offset.saturating_add(object.size));
         }
-        let store = store.clone();
-        let verdicts = tokio::task::spawn_blocking(move || verify_page(&store, page)).await?;
+        let verdicts = match store.remote() {
+            Some(shared) => remote::verify_page(shared, page).await,
+            None => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || verify_page(&store, page)).await?
+            }
+        };
         for (object, verdict) in verdicts {
             report.objects_checked += 1;
             let (count, what) = match verdict {
@@ -357,6 +373,34 @@ async fn messages_without_content(db: &Db, report: &mut Report) -> Result<(), Ch
     Ok(())
 }
 
+/// What the index says of a pack file found in the store: `Ok(true)` when no backup needs any
+/// of it (what a repair deletes), `Ok(false)` to leave alone, `Err` in use (its end to look at).
+fn judge_pack<'u>(
+    name: &str,
+    len: u64,
+    used: Option<&'u PackUse>,
+    retired: &std::collections::HashSet<String>,
+    report: &mut Report,
+) -> Result<bool, &'u PackUse> {
+    match used {
+        None if retired.contains(name) => Ok(false),
+        None => {
+            report.unindexed_packs += 1;
+            report.unindexed_pack_bytes += len;
+            report.name(format!("unindexed: pack file {name} ({len} bytes) has no index row"));
+            Ok(true)
+        }
+        // Seen only by the second look at the index (a row added meanwhile): left alone.
+        Some(used) if used.objects == 0 => Ok(false),
+        Some(used) if used.unreferenced == used.objects => {
+            report.unreferenced_packs += 1;
+            report.name(format!("unreferenced: pack file {name} ({len} bytes) holds nothing any backup needs"));
+            Ok(true)
+        }
+        Some(used) => Err(used),
+    }
+}
+
 /// The pack files against what the index says of them; with `repair`, the unindexed and
 /// unreferenced ones deleted and cut-off ends removed. Returns the report and (files
 /// deleted, bytes freed).
@@ -383,23 +427,9 @@ fn scan_packs(
         let path: PathBuf = entry.path();
         let len = entry.metadata()?.len();
         report.pack_files += 1;
-        let used = packs.get(&name);
-        let whole = match used {
-            None if retired.contains(&name) => false,
-            None => {
-                report.unindexed_packs += 1;
-                report.unindexed_pack_bytes += len;
-                report.name(format!("unindexed: pack file {name} ({len} bytes) has no index row"));
-                true
-            }
-            // Seen only by the second look at the index (a row added meanwhile): left alone.
-            Some(used) if used.objects == 0 => false,
-            Some(used) if used.unreferenced == used.objects => {
-                report.unreferenced_packs += 1;
-                report.name(format!("unreferenced: pack file {name} ({len} bytes) holds nothing any backup needs"));
-                true
-            }
-            Some(used) => {
+        let whole = match judge_pack(&name, len, packs.get(&name), retired, &mut report) {
+            Ok(whole) => whole,
+            Err(used) => {
                 // Appends start on a block, so a pack in use ends with its last object's block.
                 let end = (used.end.max(0) as u64).div_ceil(BLOCK as u64) * BLOCK as u64;
                 let tail = len.saturating_sub(end);

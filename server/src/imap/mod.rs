@@ -134,8 +134,7 @@ struct Fetched {
 }
 
 impl ImapConnector {
-    pub fn new(db: Db, secrets: SecretBox, data_dir: PathBuf, reach: Reach) -> ImapConnector {
-        let store = ObjectStore::new(&data_dir);
+    pub fn new(db: Db, secrets: SecretBox, store: ObjectStore, data_dir: PathBuf, reach: Reach) -> ImapConnector {
         ImapConnector { store, db, secrets, data_dir, reach }
     }
 
@@ -263,7 +262,7 @@ impl ImapConnector {
         run.report(true).await;
 
         let mut quota = Quota::load(&self.db, work.organisation_id).await.map_err(database)?;
-        let mut saves = Saves::new(Saver::new(self.db.clone(), &self.store)?);
+        let mut saves = Saves::new(Saver::new(self.db.clone(), &self.store).await?);
         let read = self.read_folders(session, account, work, plan, &mut quota, &mut saves, run).await;
         // However the reading ended, the chunks being saved are saved before the run ends.
         let saved = saves.finish(run).await;

@@ -12,6 +12,8 @@ pub(super) struct Saver {
     pub(super) db: Db,
     pub(super) backend: Backend,
     pub(super) pack: std::sync::Arc<std::sync::Mutex<store::PackWriter>>,
+    /// The store's lock the pack holds, confirmed as each chunk is recorded.
+    pub(super) lock: std::sync::Arc<store::StoreLock>,
 }
 
 /// Which folder a chunk is of, and the last UID it covers (how far the folder has been read).
@@ -24,9 +26,10 @@ pub(super) struct Chunk {
 }
 
 impl Saver {
-    pub(super) fn new(db: Db, store: &ObjectStore) -> Result<Saver, Outcome> {
-        let pack = store.pack_writer().map_err(|e| Outcome::storage("opening the backup storage", e))?;
-        Ok(Saver { backend: Backend::of(&db), db, pack: std::sync::Arc::new(std::sync::Mutex::new(pack)) })
+    pub(super) async fn new(db: Db, store: &ObjectStore) -> Result<Saver, Outcome> {
+        let pack = store.pack_writer(&db).await.map_err(|e| Outcome::storage("opening the backup storage", e))?;
+        let lock = pack.lock();
+        Ok(Saver { backend: Backend::of(&db), db, pack: std::sync::Arc::new(std::sync::Mutex::new(pack)), lock })
     }
 
     /// Checks and hashes a chunk, then stores it once the chunk before it (`after`) is
@@ -96,6 +99,10 @@ impl Saver {
         let now = now_ms();
         let backend = self.backend;
         let mut tx = self.db.begin().await?;
+        if !self.lock.confirm(&mut tx).await? {
+            // The shared store's hold lapsed: a repair may have begun, so nothing is pointed at.
+            return Err(sqlx::Error::Protocol("the object store's lock was lost".into()));
+        }
         ObjectStore::record(&mut tx, backend, located).await?;
         // Indexed, but the messages and the folder's last UID not yet: all in one transaction.
         crate::failpoint::hit("backup.index-recorded");

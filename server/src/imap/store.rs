@@ -4,6 +4,8 @@
 //! message is what lets a backup keep up with the mail server.
 //! Content no message references any more (after retention) is removed for real by `compact`,
 //! which writes the packs that held it again.
+//! With `--object-store s3://…` the packs are kept on S3-compatible storage instead (`remote`),
+//! shared by every instance, with the same names, offsets and index.
 
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom};
@@ -12,10 +14,16 @@ use std::path::{Path, PathBuf};
 use crate::db::{Backend, Db};
 
 pub mod compact;
+mod hold;
+pub mod remote;
+
+pub use remote::{Remote, RemoteSettings};
 
 #[derive(Clone, Debug)]
 pub struct ObjectStore {
     root: PathBuf,
+    /// The shared store, when there is one: then `root` holds nothing.
+    remote: Option<Remote>,
 }
 
 /// Where an object is: its pack, offset and length.
@@ -29,8 +37,29 @@ pub struct Located {
 }
 
 impl ObjectStore {
-    pub fn new(data_dir: &Path) -> ObjectStore {
-        ObjectStore { root: data_dir.join("packs") }
+    /// The store in `data_dir`, or `remote` where one is set.
+    pub fn new(data_dir: &Path, remote: Option<Remote>) -> ObjectStore {
+        ObjectStore { root: data_dir.join("packs"), remote }
+    }
+
+    /// The store the configuration names (`--object-store`); an `Err` says what is wrong.
+    pub fn from_config(config: &crate::config::Config) -> Result<ObjectStore, String> {
+        let remote = match &config.object_store {
+            None => None,
+            Some(url) => Some(Remote::open(&RemoteSettings {
+                url: url.clone(),
+                endpoint: config.object_store_endpoint.clone(),
+                region: config.object_store_region.clone(),
+                key_id: config.object_store_key_id.clone(),
+                secret: config.object_store_secret.clone(),
+            })?),
+        };
+        Ok(ObjectStore::new(&config.data_dir, remote))
+    }
+
+    /// The shared store, if the packs are kept there.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
     }
 
     /// The content's BLAKE3 hash, in hex: fast enough not to hold a backup back.
@@ -58,9 +87,10 @@ impl ObjectStore {
     /// run (from before it asks which contents are `missing` until its rows are recorded): a
     /// repair, which takes it alone, never removes what a run is about to point at. `WouldBlock`
     /// while a repair runs.
-    pub fn pack_writer(&self) -> std::io::Result<PackWriter> {
-        let lock = self.lock(false)?;
-        Ok(PackWriter { root: self.root.clone(), open: None, buffer: Vec::new(), direct: true, _lock: lock })
+    pub async fn pack_writer(&self, db: &Db) -> std::io::Result<PackWriter> {
+        let lock = self.lock(db, false).await?;
+        let remote = self.remote.clone().map(|remote| (remote, tokio::runtime::Handle::current()));
+        Ok(PackWriter { root: self.root.clone(), open: None, buffer: Vec::new(), direct: true, remote, lock: std::sync::Arc::new(lock) })
     }
 
     /// The folder of the pack files.
@@ -68,9 +98,17 @@ impl ObjectStore {
         &self.root
     }
 
-    /// The store's lock (`packs/.lock`): shared by backup runs, `exclusive` for a repair.
+    /// The store's lock (`packs/.lock`; a row in `store_holds` for the shared store, which
+    /// every instance sees): shared by backup runs, `exclusive` for a repair.
     /// Never waits: `WouldBlock` when the other side holds it.
-    pub fn lock(&self, exclusive: bool) -> std::io::Result<StoreLock> {
+    pub async fn lock(&self, db: &Db, exclusive: bool) -> std::io::Result<StoreLock> {
+        if self.remote.is_some() {
+            return Ok(StoreLock { held: Held::Shared(hold::take(db, exclusive).await?), exclusive });
+        }
+        self.file_lock(exclusive)
+    }
+
+    fn file_lock(&self, exclusive: bool) -> std::io::Result<StoreLock> {
         use std::os::fd::AsRawFd;
         std::fs::create_dir_all(&self.root)?;
         let file =
@@ -80,7 +118,7 @@ impl ObjectStore {
         if unsafe { libc::flock(file.as_raw_fd(), how | libc::LOCK_NB) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(StoreLock { _file: file, exclusive })
+        Ok(StoreLock { held: Held::File(file), exclusive })
     }
 
     /// The path of a pack named in the index; `None` for a name that is not ours (never followed).
@@ -107,6 +145,9 @@ impl ObjectStore {
     /// Reads located objects, each checked against its hash, in the order given; a pack stays
     /// open while the next object is in it. An object that cannot be read is an `Err` in its place.
     pub async fn read(&self, located: Vec<Located>) -> std::io::Result<Vec<std::io::Result<Vec<u8>>>> {
+        if let Some(remote) = &self.remote {
+            return Ok(read_remote(remote, located).await);
+        }
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
             let mut open: Option<(String, std::fs::File)> = None;
@@ -123,11 +164,25 @@ impl ObjectStore {
 
 /// Held while it lives: see `ObjectStore::lock`.
 pub struct StoreLock {
-    _file: std::fs::File,
+    held: Held,
     exclusive: bool,
 }
 
+enum Held {
+    File(#[allow(dead_code)] std::fs::File),
+    Shared(hold::Hold),
+}
+
 impl StoreLock {
+    /// Whether the lock is still held: always for a file's; for the shared store's, checked
+    /// (and renewed) in the transaction that records what was written.
+    pub async fn confirm(&self, connection: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+        match &self.held {
+            Held::File(_) => Ok(true),
+            Held::Shared(hold) => hold.confirm(connection).await,
+        }
+    }
+
     /// Taken alone (a repair, a compaction): no backup run writes meanwhile.
     pub fn is_exclusive(&self) -> bool {
         self.exclusive
@@ -164,7 +219,9 @@ pub struct PackWriter {
     buffer: Vec<u8>,
     /// Whether to try direct writes: cleared once the file system refused one.
     direct: bool,
-    _lock: StoreLock,
+    /// The shared store, and the runtime its writes run on (appends are called from blocking tasks).
+    remote: Option<(Remote, tokio::runtime::Handle)>,
+    lock: std::sync::Arc<StoreLock>,
 }
 
 struct OpenPack {
@@ -180,6 +237,9 @@ impl PackWriter {
     pub fn append(&mut self, objects: Vec<(String, Vec<u8>)>) -> std::io::Result<Vec<Located>> {
         if objects.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Some((remote, runtime)) = &self.remote {
+            return append_remote(remote, runtime, objects);
         }
         let mut written = self.append_to_pack(&objects);
         if written.is_err() {
@@ -206,6 +266,11 @@ impl PackWriter {
             self.buffer = Vec::new();
         }
         written
+    }
+
+    /// The store's lock this writer holds.
+    pub fn lock(&self) -> std::sync::Arc<StoreLock> {
+        self.lock.clone()
     }
 
     fn append_to_pack(&mut self, objects: &[(String, Vec<u8>)]) -> std::io::Result<Vec<Located>> {
@@ -247,6 +312,51 @@ impl PackWriter {
     }
 }
 
+/// A chunk's contents as one new pack of the shared store (it takes no appends): written
+/// whole before any row points into it.
+fn append_remote(remote: &Remote, runtime: &tokio::runtime::Handle, objects: Vec<(String, Vec<u8>)>) -> std::io::Result<Vec<Located>> {
+    let name = new_pack_name();
+    let mut bytes = Vec::with_capacity(objects.iter().map(|(_, b)| b.len()).sum());
+    let mut located = Vec::with_capacity(objects.len());
+    for (content_hash, object) in objects {
+        located.push(Located { content_hash, pack: name.clone(), offset: bytes.len() as i64, size: object.len() as i64 });
+        bytes.extend_from_slice(&object);
+    }
+    runtime.block_on(remote.put(&name, bytes))?;
+    Ok(located)
+}
+
+/// Reads located objects from the shared store, a pack's run of them in one request.
+async fn read_remote(remote: &Remote, located: Vec<Located>) -> Vec<std::io::Result<Vec<u8>>> {
+    let mut out = Vec::with_capacity(located.len());
+    let mut at = 0;
+    while at < located.len() {
+        let pack = &located[at].pack;
+        let run = located[at..].iter().take_while(|o| &o.pack == pack).count();
+        let objects = &located[at..at + run];
+        at += run;
+        if !pack_name_is_ours(pack) || objects.iter().any(|o| o.offset < 0 || o.size < 0) {
+            out.extend(objects.iter().map(|_| Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a pack name"))));
+            continue;
+        }
+        let ranges: Vec<std::ops::Range<u64>> =
+            objects.iter().map(|o| o.offset as u64..o.offset as u64 + o.size as u64).collect();
+        match remote.read_ranges(pack, &ranges).await {
+            Ok(parts) => out.extend(objects.iter().zip(parts).map(|(object, bytes)| checked(object, bytes))),
+            Err(error) => out.extend(objects.iter().map(|_| Err(std::io::Error::new(error.kind(), error.to_string())))),
+        }
+    }
+    out
+}
+
+/// The bytes, if they hash to the object's name.
+fn checked(object: &Located, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    if ObjectStore::hash(&bytes) != object.content_hash {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the stored message is damaged"));
+    }
+    Ok(bytes)
+}
+
 /// A new pack file, written around the page cache (`direct`) where the file system can.
 fn create_pack(path: &Path, direct: bool) -> std::io::Result<std::fs::File> {
     #[cfg(target_os = "linux")]
@@ -259,6 +369,11 @@ fn create_pack(path: &Path, direct: bool) -> std::io::Result<std::fs::File> {
         }
     }
     std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Whether a name is one a pack of ours could have (anything else is never followed).
+pub fn pack_name_is_ours(name: &str) -> bool {
+    pack_path(Path::new(""), name).is_some()
 }
 
 /// Pack names are ours; anything else in the column is not followed.
@@ -277,10 +392,7 @@ fn read_one(root: &Path, open: &mut Option<(String, std::fs::File)>, object: &Lo
     file.seek(SeekFrom::Start(object.offset.max(0) as u64))?;
     let mut bytes = vec![0; object.size.max(0) as usize];
     file.read_exact(&mut bytes)?;
-    if ObjectStore::hash(&bytes) != object.content_hash {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the stored message is damaged"));
-    }
-    Ok(bytes)
+    checked(object, bytes)
 }
 
 #[cfg(test)]
@@ -290,10 +402,11 @@ mod tests {
     #[tokio::test]
     async fn objects_are_read_back_checked_against_their_hash() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::new(dir.path());
+        let store = ObjectStore::new(dir.path(), None);
         let one = b"Subject: one\r\n\r\nbody\r\n".to_vec();
         let two = b"Subject: two\r\n\r\nother\r\n".to_vec();
-        let mut writer = store.pack_writer().unwrap();
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        let mut writer = store.pack_writer(&db).await.unwrap();
         let mut located = writer.append(vec![(ObjectStore::hash(&one), one.clone())]).unwrap();
         // A run's later contents go to the same pack, after the first.
         located.extend(writer.append(vec![(ObjectStore::hash(&two), two.clone())]).unwrap());
@@ -319,8 +432,9 @@ mod tests {
     async fn packs_written_through_the_cache_read_back_the_same() {
         // The way taken where the file system refuses direct writes.
         let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::new(dir.path());
-        let mut writer = PackWriter { direct: false, ..store.pack_writer().unwrap() };
+        let store = ObjectStore::new(dir.path(), None);
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        let mut writer = PackWriter { direct: false, ..store.pack_writer(&db).await.unwrap() };
         let (one, two) = (vec![7_u8; 5000], vec![8_u8; 10]);
         let mut located = writer.append(vec![(ObjectStore::hash(&one), one.clone())]).unwrap();
         located.extend(writer.append(vec![(ObjectStore::hash(&two), two.clone())]).unwrap());

@@ -20,7 +20,7 @@ use crate::auth::CurrentUser;
 use crate::db::{rfc3339, Backend};
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiPath, ApiQuery};
-use crate::imap::store::{Located, ObjectStore};
+use crate::imap::store::Located;
 use crate::search::query::{Search, Value};
 use crate::state::AppState;
 
@@ -139,8 +139,7 @@ async fn load(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<(HitRo
     // Logged with the request ID; the store check (`portal-server check`) tells why.
     let unreadable = || AppError::internal(format!("the content of message {id} could not be read from the backup storage"));
     let Some(located) = located else { return Err(gone()) };
-    let store = ObjectStore::new(&state.config.data_dir);
-    let read = store.read(vec![located]).await.map_err(|e| AppError::internal(format!("reading a message: {e}")))?;
+    let read = state.store.read(vec![located]).await.map_err(|e| AppError::internal(format!("reading a message: {e}")))?;
     match read.into_iter().next() {
         Some(Ok(bytes)) => Ok((row, bytes)),
         Some(Err(error)) => {

@@ -4,7 +4,6 @@
 //! any more leaves the object store for real (`imap::store::compact`). A service: the handlers
 //! only set what it applies, and it imports no handler.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use portal_api::{ActivityAction, Connector, JobKind, JobStatus};
@@ -147,7 +146,7 @@ async fn store_work(db: &Db, store: &ObjectStore, now: i64, summary: &mut Summar
     if !compact::work_waiting(db, now).await? {
         return Ok(());
     }
-    let lock = match store.lock(true) {
+    let lock = match store.lock(db, true).await {
         Ok(lock) => lock,
         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
             summary.put_off = Some("a backup is writing to the store: it is compacted at the next run".into());
@@ -165,7 +164,7 @@ pub async fn sweep(db: &Db, store: &ObjectStore, now: i64) -> Result<Summary, Pr
     if !compact::sweep_due(db, now).await? {
         return Ok(summary);
     }
-    match store.lock(true) {
+    match store.lock(db, true).await {
         Ok(lock) => sweep_locked(db, store, &lock, now, &mut summary).await?,
         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
             summary.put_off = Some("a backup is writing to the store".into());
@@ -250,9 +249,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
 /// Prunes once a day (the first time a little after the start), and deletes retired packs that
 /// are due every hour in between.
-pub fn spawn(db: Db, data_dir: PathBuf) {
+pub fn spawn(db: Db, store: ObjectStore) {
     tokio::spawn(async move {
-        let store = ObjectStore::new(&data_dir);
         tokio::time::sleep(FIRST_RUN).await;
         let mut every = tokio::time::interval(SWEEP_EVERY);
         // Ticks missed during a long run are not made up at once.

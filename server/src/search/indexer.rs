@@ -6,7 +6,6 @@
 //! whose content cannot be read is indexed by its place alone, so it is still listed, and
 //! never read again.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::db::{Backend, Db};
@@ -43,8 +42,7 @@ struct Pending {
 }
 
 /// Indexes every message not indexed yet; returns how many it indexed.
-pub async fn run(db: &Db, data_dir: &Path) -> Result<u64, sqlx::Error> {
-    let store = ObjectStore::new(data_dir);
+pub async fn run(db: &Db, store: &ObjectStore) -> Result<u64, sqlx::Error> {
     let backend = Backend::of(db);
     let mut done = 0;
     let mut busy = 0_u32;
@@ -162,11 +160,11 @@ async fn write(db: &Db, backend: Backend, rows: &[Row<'_>], pending: &[Pending])
 
 /// Runs the indexer in the background: at the start (older backups), when woken, and every
 /// few minutes. A failure is logged and tried again next time.
-pub fn spawn(db: Db, data_dir: std::path::PathBuf) {
+pub fn spawn(db: Db, store: ObjectStore) {
     tokio::spawn(async move {
         let mut failures = 0_u32;
         loop {
-            let wait = match run(&db, &data_dir).await {
+            let wait = match run(&db, &store).await {
                 Ok(count) => {
                     if count > 0 {
                         tracing::info!(messages = count, "messages indexed for search");

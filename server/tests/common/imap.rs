@@ -6,6 +6,16 @@ use portal_api::{BackupHistory, BackupRow, JobRow, JobStatus, OrganisationMailbo
 use serde_json::{json, Value};
 use testkit::{Dovecot, User};
 
+/// Every message of the sample's folders, as Dovecot stores them, the malformed one left out.
+pub fn mail_of(dovecot: &Dovecot, user: &str) -> Vec<testkit::Stored> {
+    let mut all = Vec::new();
+    for folder in ["INBOX", "Work", "Archive/2024"] {
+        all.extend(dovecot.stored(user, folder).into_iter().filter(|m| !m.raw.starts_with(b"\n")));
+    }
+    all.sort();
+    all
+}
+
 use super::*;
 
 /// The demo organisation the tests add their mailboxes to.
@@ -79,7 +89,7 @@ impl Imap {
     /// Runs the due jobs, then the search indexer (as a backup's end wakes it in a server).
     pub async fn run(&self) {
         self.app.state.engine.run_due().await.unwrap();
-        portal_server::search::indexer::run(&self.app.db, &self.app.state.config.data_dir).await.unwrap();
+        portal_server::search::indexer::run(&self.app.db, &self.app.state.store).await.unwrap();
     }
 
     /// Runs a download in this format and saves the file its link serves, as `name`.

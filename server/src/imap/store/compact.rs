@@ -130,6 +130,18 @@ pub async fn sweep(db: &Db, store: &ObjectStore, lock: &StoreLock, now: i64) -> 
         match store.pack_path(pack) {
             _ if used.contains(pack) => tracing::warn!(pack, "a pack listed as retired is still in use: kept"),
             None => tracing::warn!(pack, "a retired pack's name is not one of ours: not followed"),
+            Some(_) if store.remote().is_some() => {
+                let remote = store.remote().expect("matched");
+                match remote.size(pack).await {
+                    Ok(size) => {
+                        remote.delete(pack).await?;
+                        swept.packs_deleted += 1;
+                        swept.bytes_freed += size;
+                    }
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
             Some(path) => match std::fs::metadata(&path) {
                 Ok(metadata) => {
                     std::fs::remove_file(&path)?;
@@ -142,7 +154,7 @@ pub async fn sweep(db: &Db, store: &ObjectStore, lock: &StoreLock, now: i64) -> 
             },
         }
     }
-    if swept.packs_deleted > 0 {
+    if swept.packs_deleted > 0 && store.remote().is_none() {
         std::fs::File::open(store.root())?.sync_all()?;
     }
     for batch in due.chunks(BATCH) {
@@ -222,11 +234,19 @@ async fn rewrite(
     list_retired(db, &new, now).await?;
     let root = store.root().to_path_buf();
     let (from, to) = (pack.to_owned(), new.clone());
-    let (live, copied) = tokio::task::spawn_blocking(move || {
-        let copied = copy_live(&root, &from, &to, &live);
-        (live, copied)
-    })
-    .await?;
+    let (live, copied) = match store.remote() {
+        Some(remote) => {
+            let copied = copy_live_remote(remote, &from, &to, &live).await;
+            (live, copied)
+        }
+        None => {
+            tokio::task::spawn_blocking(move || {
+                let copied = copy_live(&root, &from, &to, &live);
+                (live, copied)
+            })
+            .await?
+        }
+    };
     let offsets = match copied {
         Ok(offsets) => offsets,
         Err(error) => {
@@ -329,6 +349,28 @@ async fn list_retired(db: &Db, pack: &str, now: i64) -> Result<(), sqlx::Error> 
     let mut tx = db.begin().await?;
     retire(&mut tx, pack, now).await?;
     tx.commit().await
+}
+
+/// `copy_live` on the shared store: a pack there is one chunk's, so its live objects are
+/// read in one request and written as the new pack whole.
+async fn copy_live_remote(remote: &super::Remote, from: &str, to: &str, live: &[Located]) -> std::io::Result<Vec<i64>> {
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    if live.iter().any(|object| object.offset < 0 || object.size < 0) {
+        return Err(invalid("an index row has a negative place"));
+    }
+    let ranges: Vec<std::ops::Range<u64>> =
+        live.iter().map(|o| o.offset as u64..o.offset as u64 + o.size as u64).collect();
+    let parts = remote.read_ranges(from, &ranges).await?;
+    let (mut offsets, mut bytes) = (Vec::with_capacity(live.len()), Vec::new());
+    for (object, part) in live.iter().zip(parts) {
+        if ObjectStore::hash(&part) != object.content_hash {
+            return Err(invalid(&format!("object {} is damaged", object.content_hash)));
+        }
+        offsets.push(bytes.len() as i64);
+        bytes.extend_from_slice(&part);
+    }
+    remote.put(to, bytes).await?;
+    Ok(offsets)
 }
 
 /// Copies these objects (in the order given) from pack `from` into the new pack `to`, each
