@@ -126,7 +126,7 @@ async fn a_store_that_cannot_be_reached_fails_the_backup_and_says_so() {
     imap.run().await;
     let backup = imap.backup(alice.id).await;
     assert_eq!(backup.status, JobStatus::Retrying, "{backup:?}");
-    assert!(backup.run.detail.as_deref().is_some_and(|d| d.contains("backup storage")), "{backup:?}");
+    assert!(backup.run.detail.as_deref().is_some_and(|d| d.contains("writing messages to the backup storage")), "{backup:?}");
     assert_eq!(imap.saved_messages(alice.id).await, 0, "nothing is recorded that the store does not hold");
     assert!(packs_in(&s3).is_empty());
 }

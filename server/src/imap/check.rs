@@ -144,7 +144,7 @@ pub async fn check_store(db: &Db, store: ObjectStore, repair: bool) -> Result<Re
         sqlx::query_as::<_, (String,)>("SELECT pack FROM retired_packs").fetch_all(db).await?.into_iter().map(|(p,)| p).collect();
     let (mut report, (packs_deleted, bytes_freed)) = match store.remote() {
         Some(shared) => {
-            let found = remote::scan_packs(shared, &packs, &retired, &mut report, repairing).await?;
+            let found = remote::scan_packs(db, lock.as_ref(), shared, &packs, &retired, &mut report).await?;
             (report, found)
         }
         None => tokio::task::spawn_blocking(move || scan_packs(&store, packs, &retired, report, repairing)).await??,
@@ -152,7 +152,9 @@ pub async fn check_store(db: &Db, store: ObjectStore, repair: bool) -> Result<Re
     if repairing {
         report.repair = Repair::Done { rows_deleted, packs_deleted, bytes_freed };
     }
-    drop(lock);
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
     Ok(report)
 }
 

@@ -183,6 +183,21 @@ impl StoreLock {
         }
     }
 
+    /// `confirm` on a connection of its own: before a pack is deleted.
+    pub async fn confirm_now(&self, db: &Db) -> Result<bool, sqlx::Error> {
+        match &self.held {
+            Held::File(_) => Ok(true),
+            Held::Shared(hold) => hold.confirm(&mut *db.acquire().await?).await,
+        }
+    }
+
+    /// Gives the lock back now (a command about to end cannot leave it to `Drop`).
+    pub async fn release(self) {
+        if let Held::Shared(hold) = self.held {
+            hold.release().await;
+        }
+    }
+
     /// Taken alone (a repair, a compaction): no backup run writes meanwhile.
     pub fn is_exclusive(&self) -> bool {
         self.exclusive

@@ -88,14 +88,16 @@ async fn read_group(remote: &Remote, pack: &str, group: Vec<Located>, out: &mut 
 }
 
 /// The shared store's packs against what the index says of them; with `repair`, the
-/// unindexed and unreferenced ones deleted. Returns (packs deleted, bytes freed).
+/// unindexed and unreferenced ones deleted (`lock`: held alone for a repair). Returns (packs deleted, bytes freed).
 pub(super) async fn scan_packs(
+    db: &crate::db::Db,
+    lock: Option<&crate::imap::store::StoreLock>,
     remote: &Remote,
     packs: &HashMap<String, PackUse>,
     retired: &HashSet<String>,
     report: &mut Report,
-    repair: bool,
 ) -> std::io::Result<(u64, u64)> {
+    let repair = lock.is_some();
     let (mut deleted, mut freed) = (0, 0);
     let mut listed = remote.list();
     while let Some((name, len)) = listed.try_next().await? {
@@ -106,6 +108,11 @@ pub(super) async fn scan_packs(
         // Written whole, once: a pack in use has no cut-off end here.
         let whole = super::judge_pack(&name, len, packs.get(&name), retired, report).unwrap_or(false);
         if whole && repair {
+            // The hold, still ours: else a backup may have written this pack and not yet recorded it.
+            let lock = lock.expect("repairing");
+            if !lock.confirm_now(db).await.map_err(std::io::Error::other)? {
+                return Err(std::io::Error::other("the object store's lock was lost: the repair stopped"));
+            }
             remote.delete(&name).await?;
             deleted += 1;
             freed += len;

@@ -82,8 +82,8 @@ pub async fn compact(db: &Db, store: &ObjectStore, lock: &StoreLock, now: i64) -
         }
         // Done: `Some(None)` retired whole, `Some(Some(bytes))` rewritten; `None` left as it was.
         let copied = match live.remove(pack) {
-            None => retire_dead(db, backend, pack, dead_here, now).await?.then_some(None),
-            Some(live_here) => rewrite(db, backend, store, pack, live_here, dead_here, now).await?.map(Some),
+            None => retire_dead(db, backend, lock, pack, dead_here, now).await?.then_some(None),
+            Some(live_here) => rewrite(db, backend, store, lock, pack, live_here, dead_here, now).await?.map(Some),
         };
         let Some(copied) = copied else {
             done.packs_skipped += 1;
@@ -132,6 +132,9 @@ pub async fn sweep(db: &Db, store: &ObjectStore, lock: &StoreLock, now: i64) -> 
             None => tracing::warn!(pack, "a retired pack's name is not one of ours: not followed"),
             Some(_) if store.remote().is_some() => {
                 let remote = store.remote().expect("matched");
+                if !lock.confirm_now(db).await? {
+                    return Err("the object store's lock was lost: the sweep stopped".into());
+                }
                 match remote.size(pack).await {
                     Ok(size) => {
                         remote.delete(pack).await?;
@@ -219,10 +222,12 @@ async fn live_objects(db: &Db, dead: &HashMap<String, Vec<Located>>) -> Result<H
 /// Copies the live objects of `pack` into a new pack and moves their rows there, deleting the
 /// dead rows and retiring `pack`, in one transaction. The bytes copied; `None` when the pack
 /// was left as it was (a live object could not be read back intact).
+#[allow(clippy::too_many_arguments)]
 async fn rewrite(
     db: &Db,
     backend: Backend,
     store: &ObjectStore,
+    lock: &StoreLock,
     pack: &str,
     mut live: Vec<Located>,
     dead: &[Located],
@@ -284,7 +289,7 @@ async fn rewrite(
             return Ok(None);
         }
     }
-    if !delete_dead(&mut tx, backend, pack, dead).await? {
+    if !delete_dead(&mut tx, backend, lock, pack, dead).await? {
         return Ok(None);
     }
     retire(&mut tx, pack, now).await?;
@@ -294,9 +299,9 @@ async fn rewrite(
 
 /// A pack with nothing alive: its dead rows deleted and the pack retired, in one transaction.
 /// `false` when it was left as it was.
-async fn retire_dead(db: &Db, backend: Backend, pack: &str, dead: &[Located], now: i64) -> Result<bool, CompactError> {
+async fn retire_dead(db: &Db, backend: Backend, lock: &StoreLock, pack: &str, dead: &[Located], now: i64) -> Result<bool, CompactError> {
     let mut tx = db.begin().await?;
-    if !delete_dead(&mut tx, backend, pack, dead).await? {
+    if !delete_dead(&mut tx, backend, lock, pack, dead).await? {
         return Ok(false);
     }
     retire(&mut tx, pack, now).await?;
@@ -309,9 +314,16 @@ async fn retire_dead(db: &Db, backend: Backend, pack: &str, dead: &[Located], no
 async fn delete_dead(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
+    lock: &StoreLock,
     pack: &str,
     dead: &[Located],
 ) -> Result<bool, sqlx::Error> {
+    // The shared store's hold, still ours in this transaction: else a backup may be pointing at
+    // what this would delete.
+    if !lock.confirm(tx).await? {
+        tracing::warn!(pack, "the object store's lock was lost: the pack stays as it is");
+        return Ok(false);
+    }
     for batch in dead.chunks(BATCH) {
         let n = batch.len();
         let sql = format!(

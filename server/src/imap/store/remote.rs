@@ -63,8 +63,11 @@ impl Remote {
             // A plain-HTTP endpoint is accepted only when it is named so (a store on the same host).
             builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }
-        if let (Some(id), Some(secret)) = (&settings.key_id, &settings.secret) {
-            builder = builder.with_access_key_id(id).with_secret_access_key(secret.expose());
+        match (&settings.key_id, &settings.secret) {
+            (Some(id), Some(secret)) => builder = builder.with_access_key_id(id).with_secret_access_key(secret.expose()),
+            // Neither: the machine's own credentials (an instance role), as the AWS SDKs do.
+            (None, None) => {}
+            _ => return Err("the object store needs both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither".into()),
         }
         let store = builder.build().map_err(|e| format!("the object store: {e}"))?;
         let prefix = prefix.trim_matches('/');
