@@ -131,8 +131,9 @@ pub struct Config {
     #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
     pub object_store_key_id: Option<String>,
 
-    /// The object store's secret key: from the environment only (a flag would show it to `ps`).
-    #[arg(long = "object-store-secret-unused", env = "AWS_SECRET_ACCESS_KEY", hide = true, hide_env_values = true, value_parser = hidden)]
+    /// The object store's secret key. Set it in the environment: a flag would show it to `ps`
+    /// (so the flag is hidden).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide = true, hide_env_values = true, value_parser = hidden)]
     pub object_store_secret: Option<Hidden>,
 
     /// This instance's name in the job queue and the logs (a random part is added, so names

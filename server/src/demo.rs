@@ -15,6 +15,8 @@ pub struct DemoConnector {
     pub step: Duration,
     /// Where a finished download's file is written.
     pub data_dir: std::path::PathBuf,
+    /// The shared store a finished download's file goes to, if there is one.
+    pub remote: Option<crate::imap::store::Remote>,
 }
 
 /// The scripts a demo mailbox (or one job) can have. `slow` completes like `ok`, its steps
@@ -92,9 +94,12 @@ impl DemoConnector {
         use crate::downloads::file;
         let (data_dir, job_id, format, email) =
             (self.data_dir.clone(), work.job_id.clone(), work.params.format(), work.mailbox_email.clone());
-        tokio::task::spawn_blocking(move || file::write_file(&data_dir, &job_id, format, file::demo_messages(&email)).map(|_| ()))
+        let dir = data_dir.clone();
+        let id = job_id.clone();
+        tokio::task::spawn_blocking(move || file::write_file(&dir, &id, format, file::demo_messages(&email)).map(|_| ()))
             .await
-            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)??;
+        file::publish(&data_dir, self.remote.as_ref(), &job_id, format).await
     }
 }
 
@@ -136,7 +141,7 @@ mod tests {
     }
 
     fn connector() -> DemoConnector {
-        DemoConnector { step: Duration::ZERO, data_dir: std::env::temp_dir() }
+        DemoConnector { step: Duration::ZERO, data_dir: std::env::temp_dir(), remote: None }
     }
 
     async fn run(script: &str, attempt: u32) -> (Outcome, Vec<Progress>) {

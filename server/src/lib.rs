@@ -137,9 +137,11 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     tokio::task::spawn_blocking(|| auth::password::decoy_hash().len())
         .await
         .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?;
+    // Where the backups' contents (and, with a shared store, download files) are kept.
+    let store = imap::store::ObjectStore::from_config(&config).map_err(|problem| sqlx::Error::Configuration(problem.into()))?;
     let seeded = config.seed_demo && seed::seed_if_empty(&db).await?;
     if seeded {
-        seed::write_demo_download_files(&db, &config.data_dir).await?;
+        seed::write_demo_download_files(&db, &config.data_dir, store.remote()).await?;
         seed::add_extra_jobs(&db, config.demo_extra_jobs).await?;
         tracing::info!("seeded the demo data");
     }
@@ -155,7 +157,6 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
     }
     .map_err(sqlx::Error::Io)?;
     let secrets = config.secret_box().map_err(sqlx::Error::Io)?;
-    let store = imap::store::ObjectStore::from_config(&config).map_err(|problem| sqlx::Error::Configuration(problem.into()))?;
     let imap_reach = imap::client::Reach {
         tls: imap::client::tls_config(config.imap_ca_file.as_deref()).map_err(sqlx::Error::Io)?,
         allow_private: config.allow_private_targets || config.loopback_only,
@@ -167,6 +168,7 @@ async fn prepare_with_shutdown(config: Config, shutdown: tokio::sync::watch::Rec
         demo: Arc::new(demo::DemoConnector {
             step: Duration::from_millis(config.demo_step_ms),
             data_dir: config.data_dir.clone(),
+            remote: store.remote().cloned(),
         }),
         imap: Arc::new(imap::ImapConnector::new(db.clone(), secrets.clone(), store.clone(), config.data_dir.clone(), imap_reach.clone())),
     });
@@ -266,7 +268,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     retention::prune::spawn(state.db.clone(), state.store.clone());
     search::indexer::spawn(state.db.clone(), state.store.clone());
     if state.config.seed_demo && state.config.demo_cycle {
-        seed::director::spawn(state.db.clone(), state.config.data_dir.clone());
+        seed::director::spawn(state.db.clone(), state.config.data_dir.clone(), state.store.remote().cloned());
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Backup Portal listening on http://{}", listener.local_addr()?);

@@ -141,7 +141,7 @@ async fn postgres_stopped_mid_run_answers_503_and_the_run_resumes_when_it_is_bac
     let quick = Engine::new(
         app.db.clone(),
         quick_config,
-        Arc::new(DemoConnector { step: Duration::ZERO, data_dir: app.state.config.data_dir.clone() }),
+        Arc::new(DemoConnector { step: Duration::ZERO, data_dir: app.state.config.data_dir.clone(), remote: None }),
         app.state.secrets.clone(),
     );
     quick.schedule_backups().await.unwrap();

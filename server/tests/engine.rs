@@ -49,7 +49,7 @@ async fn forced_backup_and_short_lease_engine(app: &TestApp) -> (Client, BackupR
     let engine = Engine::new(
         app.db.clone(),
         short,
-        Arc::new(DemoConnector { step: std::time::Duration::ZERO, data_dir: app.state.config.data_dir.clone() }),
+        Arc::new(DemoConnector { step: std::time::Duration::ZERO, data_dir: app.state.config.data_dir.clone(), remote: None }),
         app.state.secrets.clone(),
     );
     (admin, target, engine)
@@ -143,7 +143,7 @@ async fn a_run_whose_instance_died_is_taken_over_and_counted_once_more() {
     assert_eq!(backup(&app, &admin, target.mailbox_id).await.status, JobStatus::InProgress);
 
     // Instance B, started later, finds the run's lease over and finishes it.
-    let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO, data_dir: app.state.config.data_dir.clone() });
+    let connector = Arc::new(DemoConnector { step: std::time::Duration::ZERO, data_dir: app.state.config.data_dir.clone(), remote: None });
     let survivor = Engine::new(app.db.clone(), EngineConfig::new(25, 30, 24), connector, app.state.secrets.clone());
     survivor.run_due().await.unwrap();
     let done = backup(&app, &admin, target.mailbox_id).await;
@@ -356,7 +356,7 @@ async fn the_demo_brings_back_a_status_that_passed_through_a_real_run() {
     // seed's jobs and every mailbox's current backup stay.
     app.state.engine.run_due().await.unwrap();
     let removed =
-        portal_server::seed::director::remove_old_runs(&app.db, &app.state.config.data_dir, now_ms() + 1).await.unwrap();
+        portal_server::seed::director::remove_old_runs(&app.db, &app.state.config.data_dir, None, now_ms() + 1).await.unwrap();
     assert!(removed > 0);
     let (left,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE params NOT LIKE '%demo_cycle%'").fetch_one(&app.db).await.unwrap();

@@ -21,8 +21,12 @@ fn on(s3: &S3) -> impl Fn(&mut Config) + '_ {
         config.object_store_endpoint = Some(s3.endpoint.clone());
         config.object_store_key_id = Some(testkit::S3_KEY_ID.into());
         config.object_store_secret = Some(Hidden::new(testkit::S3_SECRET));
-        // Instances share the master key, as they must (the mailboxes' passwords are sealed with it).
+        // Instances share the master key (the mailboxes' passwords are sealed with it) and the
+        // key that signs download links (a link made by one works on the other), as they must.
         config.master_key = Some("5a".repeat(32));
+        let link_key = s3.dir().join("link.key");
+        std::fs::write(&link_key, "7b".repeat(32)).unwrap();
+        config.link_key_file = Some(link_key);
     }
 }
 /// The pack files the S3 server holds, by their paths in its folder.
@@ -85,6 +89,41 @@ async fn a_backup_in_the_shared_store_is_restored_byte_for_byte_by_another_insta
     let restored = mail_of(&imap.dovecot, "bob");
     assert_eq!(restored.len(), 6);
     assert_eq!(restored, mail_of(&imap.dovecot, "alice"), "bytes, flags and arrival times");
+
+    // A download made by one instance is served by the other, whole and in part, from the store.
+    let download = imap.start_job(json!({ "kind": "download", "mailbox_id": alice.id, "format": "mbox" })).await;
+    imap.run().await;
+    let ready = imap.job(&download.id).await;
+    assert_eq!(ready.status, JobStatus::Completed, "{ready:?}");
+    let in_store = s3.files().join("backups").join("downloads").join(format!("{}.mbox", download.id));
+    assert!(in_store.exists(), "the file is not in the shared store");
+    assert!(!first.path().join("downloads").join(format!("{}.mbox", download.id)).exists(), "a local copy stayed");
+    let link = ready.download_url.unwrap();
+    let get = |range: Option<&str>| {
+        let mut request = axum::http::Request::get(&link);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    };
+    let whole = other.send(get(None)).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    let whole = axum::body::to_bytes(whole.into_body(), 1 << 26).await.unwrap();
+    assert_eq!(whole, std::fs::read(&in_store).unwrap(), "the file as stored");
+    assert_eq!(
+        whole.windows(14).filter(|w| w == b"\nMessage-ID: <").count() + usize::from(whole.starts_with(b"Message-ID")),
+        6,
+        "every message"
+    );
+    let part = other.send(get(Some("bytes=10-99"))).await;
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.headers()["content-range"], format!("bytes 10-99/{}", whole.len()).as_str());
+    assert_eq!(axum::body::to_bytes(part.into_body(), 1 << 20).await.unwrap(), whole[10..100]);
+    // Deleting the download (on the other instance) deletes its file from the store.
+    let deleted = other.send_as(&admin, Method::DELETE, &format!("/api/jobs/{}", download.id), None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(!in_store.exists(), "the file stayed in the store");
+    assert_eq!(other.send(get(None)).await.status(), StatusCode::NOT_FOUND);
 
     // The store check reads every object back from S3 and finds it sound.
     let store = || ObjectStore::from_config(&imap.app.state.config).unwrap();

@@ -71,6 +71,11 @@ impl Session {
         (response.status(), response.json().await.unwrap_or(Value::Null))
     }
 
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        (response.status(), response.json().await.unwrap_or(Value::Null))
+    }
+
     /// The live-update stream, open.
     async fn events(&self) -> reqwest::Response {
         let http = reqwest::Client::new();
@@ -385,6 +390,34 @@ async fn three_instances_share_one_queue_and_a_killed_one_loses_nothing() {
     eprintln!("a change through A reached B in {took:?}; C was cut in {cut} runs; {taken_over} taken over; completed by {completed_by:?}");
     assert!(taken_over as i64 >= cut, "C's cut runs were taken over: {taken_over} of {cut}");
     assert!(completed_by.get("a").is_some_and(|n| *n > 0) && completed_by.get("b").is_some_and(|n| *n > 0), "{completed_by:?}");
+
+    // Downloads made by either instance are served by the other, from the one object store.
+    let mut downloads = Vec::new();
+    for mailbox in 900_001..=900_004 {
+        let (status, job) = on_a.post("/api/jobs", json!({"kind": "download", "mailbox_id": mailbox, "format": "mbox"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{job}");
+        downloads.push(job["id"].as_str().unwrap().to_owned());
+    }
+    for id in &downloads {
+        let job = wait_for("a download to complete", Duration::from_secs(60), async || {
+            let (_, job) = on_a.get(&format!("/api/jobs/{id}")).await;
+            (job["status"] == "completed").then_some(job)
+        })
+        .await;
+        let (made_by,): (String,) =
+            sqlx::query_as("SELECT instance FROM job_attempts WHERE job_id = $1 AND outcome = 'completed'")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        let other = if made_by.starts_with("a-") { ports[1] } else { ports[0] };
+        let link = format!("http://127.0.0.1:{other}{}", job["download_url"].as_str().unwrap());
+        let file = reqwest::get(&link).await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK, "{id}, made by {made_by}, fetched from the other instance");
+        let bytes = file.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"From ") && bytes.len() > 1_000, "{id}: {} bytes", bytes.len());
+        assert!(dirs.iter().all(|dir| !dir.path().join("downloads").join(format!("{id}.mbox")).exists()), "{id}: a local copy");
+    }
 }
 
 /// On PostgreSQL the database wakes each instance's live updates when jobs change (a trigger's

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 pub use portal_api::DownloadFormat as Format;
 
+use crate::imap::store::Remote;
+
 /// The file name's extension of a download in this format.
 pub fn extension(format: Format) -> &'static str {
     match format {
@@ -24,9 +26,10 @@ pub fn media_type(format: Format) -> &'static str {
     }
 }
 
-/// Deletes a download's file, in whichever format it was written (once its record is gone the
-/// signed link answers 404 anyway: a file that cannot be deleted is only space, and is logged).
-pub async fn remove_files(data_dir: &Path, job_id: &str) {
+/// Deletes a download's file, in whichever format it was written, here and in the shared
+/// store (once its record is gone the signed link answers 404 anyway: a file that cannot be
+/// deleted is only space, and is logged).
+pub async fn remove_files(data_dir: &Path, remote: Option<&Remote>, job_id: &str) {
     for format in Format::ALL {
         let path = file_path(data_dir, job_id, format);
         match tokio::fs::remove_file(&path).await {
@@ -34,11 +37,30 @@ pub async fn remove_files(data_dir: &Path, job_id: &str) {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => tracing::warn!(%error, path = %path.display(), "could not delete a download's file"),
         }
+        if let Some(remote) = remote {
+            if let Err(error) = remote.delete_download(&file_name(job_id, format)).await {
+                tracing::warn!(%error, job_id, "could not delete a download's file from the object store");
+            }
+        }
     }
 }
 
 pub fn file_path(data_dir: &Path, job_id: &str, format: Format) -> PathBuf {
-    data_dir.join("downloads").join(format!("{job_id}.{}", extension(format)))
+    data_dir.join("downloads").join(file_name(job_id, format))
+}
+
+/// A download file's name, in the data folder and in the shared store.
+pub fn file_name(job_id: &str, format: Format) -> String {
+    format!("{job_id}.{}", extension(format))
+}
+
+/// Puts a finished download file where every instance can serve it: with a shared store, it is
+/// uploaded there (streamed) and the local copy goes; otherwise it stays in the data folder.
+pub async fn publish(data_dir: &Path, remote: Option<&Remote>, job_id: &str, format: Format) -> std::io::Result<()> {
+    let Some(remote) = remote else { return Ok(()) };
+    let path = file_path(data_dir, job_id, format);
+    remote.put_download(&file_name(job_id, format), &path).await?;
+    tokio::fs::remove_file(&path).await
 }
 
 /// One message of a download: its folder, when it arrived (Unix ms, if known) and its bytes.

@@ -94,10 +94,21 @@ pub async fn download_file(
         return Err(AppError::Gone("This download is no longer available. Request it again.".into()));
     }
     let format = params.format();
-    let mut file = tokio::fs::File::open(file_path(&state.config.data_dir, &id, format)).await.map_err(|_| unknown())?;
-    let metadata = file.metadata().await.map_err(AppError::internal)?;
-    let length = metadata.len();
-    let tag = etag(&metadata);
+    // From the data folder, or from the shared store (any instance made it).
+    let (source, length, tag) = match state.store.remote() {
+        Some(remote) => {
+            let (length, tag) = remote.download_meta(&file::file_name(&id, format)).await.map_err(|error| match error.kind() {
+                std::io::ErrorKind::NotFound => unknown(),
+                _ => AppError::internal(format!("reading a download file from the object store: {error}")),
+            })?;
+            (Source::Shared(remote.clone()), length, tag)
+        }
+        None => {
+            let file = tokio::fs::File::open(file_path(&state.config.data_dir, &id, format)).await.map_err(|_| unknown())?;
+            let metadata = file.metadata().await.map_err(AppError::internal)?;
+            (Source::File(file), metadata.len(), etag(&metadata))
+        }
+    };
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     // A range of another version of the file would splice two files together: send it whole.
     let wanted = if text(header::IF_RANGE).is_some_and(|validator| validator.trim() != tag) {
@@ -106,16 +117,26 @@ pub async fn download_file(
         range::wanted(text(header::RANGE), length)
     };
     let filename = format!("{}-{id}.{}", email.replace('@', "_at_"), file::extension(format));
+    let name = file::file_name(&id, format);
     let mut response = match wanted {
         Wanted::Whole => {
-            let mut response = Body::from_stream(ReaderStream::with_capacity(file, SEND_CHUNK)).into_response();
+            let body = match source {
+                Source::File(file) => Body::from_stream(ReaderStream::with_capacity(file, SEND_CHUNK)),
+                Source::Shared(remote) => Body::from_stream(remote.download_stream(&name, 0..length)),
+            };
+            let mut response = body.into_response();
             response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             response
         }
         Wanted::Part { start, end } => {
-            file.seek(SeekFrom::Start(start)).await.map_err(AppError::internal)?;
-            let part = file.take(end - start + 1);
-            let mut response = Body::from_stream(ReaderStream::with_capacity(part, SEND_CHUNK)).into_response();
+            let body = match source {
+                Source::File(mut file) => {
+                    file.seek(SeekFrom::Start(start)).await.map_err(AppError::internal)?;
+                    Body::from_stream(ReaderStream::with_capacity(file.take(end - start + 1), SEND_CHUNK))
+                }
+                Source::Shared(remote) => Body::from_stream(remote.download_stream(&name, start..end + 1)),
+            };
+            let mut response = body.into_response();
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
@@ -132,6 +153,12 @@ pub async fn download_file(
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::ETAG, HeaderValue::from_str(&tag).map_err(AppError::internal)?);
     Ok(response)
+}
+
+/// Where a download file is read from.
+enum Source {
+    File(tokio::fs::File),
+    Shared(crate::imap::store::Remote),
 }
 
 /// A strong validator of this version of the file: a file is only ever replaced whole (a

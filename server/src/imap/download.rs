@@ -80,6 +80,11 @@ impl ImapConnector {
         }
         match written {
             Ok(Ok(_)) => {
+                let published =
+                    crate::downloads::file::publish(&self.data_dir, self.store.remote(), &work.job_id, format).await;
+                if let Err(error) = published {
+                    return Outcome::storage("saving the download file", error);
+                }
                 // The file is whole; its job is not yet Completed.
                 crate::failpoint::hit("download.file-written");
                 run.report(true).await;

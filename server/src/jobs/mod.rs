@@ -214,7 +214,7 @@ pub async fn delete_job(State(state): State<AppState>, user: CurrentUser, ApiPat
         return Err(AppError::Conflict(format!("{what} {id} changed while you asked; reload it to see its current state.")));
     }
     if job.kind == JobKind::Download {
-        crate::downloads::file::remove_files(&state.config.data_dir, &id).await;
+        crate::downloads::file::remove_files(&state.config.data_dir, state.store.remote(), &id).await;
     }
     activity::record(&state.db, &user, ActivityAction::DeleteJob, Target::job(job.mailbox_id, &id)).await;
     Ok(StatusCode::NO_CONTENT)

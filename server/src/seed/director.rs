@@ -21,14 +21,14 @@ const MINUTE: i64 = 60_000;
 const KEEP_FINISHED_MS: i64 = 3 * 60 * MINUTE;
 
 /// Runs until the process ends.
-pub fn spawn(db: Db, data_dir: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
+pub fn spawn(db: Db, data_dir: std::path::PathBuf, remote: Option<crate::imap::store::Remote>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(EVERY).await;
             if let Err(error) = keep_every_status(&db).await {
                 tracing::warn!(%error, "the demo could not bring a status back");
             }
-            if let Err(error) = remove_old_runs(&db, &data_dir, now_ms() - KEEP_FINISHED_MS).await {
+            if let Err(error) = remove_old_runs(&db, &data_dir, remote.as_ref(), now_ms() - KEEP_FINISHED_MS).await {
                 tracing::warn!(%error, "the demo could not remove its old runs");
             }
         }
@@ -195,7 +195,12 @@ async fn template_job(db: &Db, scope: Scope, kind: JobKind) -> Result<Option<(i6
 
 /// Removes the runs the director started that finished before `before` (a backup's only once
 /// a newer one is its mailbox's current run), with a download's file; returns how many.
-pub async fn remove_old_runs(db: &Db, data_dir: &std::path::Path, before: i64) -> Result<u32, sqlx::Error> {
+pub async fn remove_old_runs(
+    db: &Db,
+    data_dir: &std::path::Path,
+    remote: Option<&crate::imap::store::Remote>,
+    before: i64,
+) -> Result<u32, sqlx::Error> {
     let old: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT j.id, j.kind, j.params FROM jobs j WHERE j.finished_at IS NOT NULL AND j.finished_at < $1 \
            AND j.params LIKE '%demo_cycle%' AND NOT EXISTS (SELECT 1 FROM backups b WHERE b.current_job_id = j.id) \
@@ -213,7 +218,7 @@ pub async fn remove_old_runs(db: &Db, data_dir: &std::path::Path, before: i64) -
         if queue::delete_finished_run(db, &id).await? {
             removed += 1;
             if kind == JobKind::Download.as_str() {
-                crate::downloads::file::remove_files(data_dir, &id).await;
+                crate::downloads::file::remove_files(data_dir, remote, &id).await;
             }
         }
     }

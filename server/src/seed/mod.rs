@@ -416,7 +416,12 @@ pub async fn add_extra_jobs(db: &Db, count: u32) -> Result<(), sqlx::Error> {
 }
 
 /// The files of the demo's finished downloads, so their links work from the first start.
-pub async fn write_demo_download_files(db: &Db, data_dir: &std::path::Path) -> Result<(), sqlx::Error> {
+pub async fn write_demo_download_files(
+    db: &Db,
+    data_dir: &std::path::Path,
+    remote: Option<&crate::imap::store::Remote>,
+) -> Result<(), sqlx::Error> {
+    use crate::downloads::file;
     let ready: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT j.id, j.params, m.email FROM jobs j JOIN mailboxes m ON m.id = j.mailbox_id \
          WHERE j.kind = $1 AND j.status = $2",
@@ -427,9 +432,16 @@ pub async fn write_demo_download_files(db: &Db, data_dir: &std::path::Path) -> R
     .await?;
     for (id, params, email) in ready {
         let format = crate::connector::JobParams::try_from(params).map_err(|e| sqlx::Error::Decode(Box::new(e)))?.format();
-        if !crate::downloads::file::file_path(data_dir, &id, format).exists() {
-            crate::downloads::file::write_file(data_dir, &id, format, crate::downloads::file::demo_messages(&email))
-                .map_err(sqlx::Error::Io)?;
+        let there = match remote {
+            Some(remote) => remote.download_meta(&file::file_name(&id, format)).await.is_ok(),
+            None => file::file_path(data_dir, &id, format).exists(),
+        };
+        if !there {
+            file::write_file(data_dir, &id, format, file::demo_messages(&email)).map_err(sqlx::Error::Io)?;
+            if let Err(error) = file::publish(data_dir, remote, &id, format).await {
+                // Demo links that answer 404 are no reason to refuse to start.
+                tracing::warn!(%error, "a demo download's file could not be put in the object store");
+            }
         }
     }
     Ok(())

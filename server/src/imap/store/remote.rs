@@ -119,6 +119,78 @@ impl Remote {
     }
 }
 
+/// Download files are sent and received in parts of this size: each part is one request
+/// within its deadline, however slowly the person downloading reads, and memory stays bounded.
+const FILE_PART: u64 = 8 << 20;
+
+impl Remote {
+    fn download_path(name: &str) -> StorePath {
+        StorePath::from(format!("downloads/{name}"))
+    }
+
+    /// Uploads a finished download file (streamed, in parts), so every instance can serve it.
+    pub async fn put_download(&self, name: &str, file: &std::path::Path) -> std::io::Result<()> {
+        use tokio::io::AsyncReadExt;
+        let upload = self.store.put_multipart(&Remote::download_path(name)).await.map_err(io)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, FILE_PART as usize);
+        let sent = async {
+            let mut file = tokio::fs::File::open(file).await?;
+            let mut buffer = vec![0; 1 << 20];
+            loop {
+                let read = file.read(&mut buffer).await?;
+                if read == 0 {
+                    return Ok(());
+                }
+                writer.wait_for_capacity(2).await.map_err(io)?;
+                writer.write(&buffer[..read]);
+            }
+        }
+        .await;
+        match sent {
+            Ok(()) => writer.finish().await.map(|_| ()).map_err(io),
+            Err(error) => {
+                let _ = writer.abort().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// A download file's size and a validator of this version of it; `NotFound` when gone.
+    pub async fn download_meta(&self, name: &str) -> std::io::Result<(u64, String)> {
+        let meta = self.store.head(&Remote::download_path(name)).await.map_err(io)?;
+        let modified = meta.last_modified.timestamp_nanos_opt().unwrap_or_default();
+        Ok((meta.size, format!("\"{:x}-{:x}\"", meta.size, modified)))
+    }
+
+    /// Bytes `range` of a download file, read a part at a time as they are sent.
+    pub fn download_stream(
+        &self,
+        name: &str,
+        range: Range<u64>,
+    ) -> futures_util::stream::BoxStream<'static, std::io::Result<axum::body::Bytes>> {
+        let (store, path) = (self.store.clone(), Remote::download_path(name));
+        Box::pin(futures_util::stream::try_unfold(range.start, move |at| {
+            let (store, path, end) = (store.clone(), path.clone(), range.end);
+            async move {
+                if at >= end {
+                    return Ok(None);
+                }
+                let to = end.min(at + FILE_PART);
+                let part = store.get_range(&path, at..to).await.map_err(io)?;
+                Ok(Some((part, to)))
+            }
+        }))
+    }
+
+    /// Deletes a download file (one that is not there is not an error).
+    pub async fn delete_download(&self, name: &str) -> std::io::Result<()> {
+        match self.store.delete(&Remote::download_path(name)).await {
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
+            done => done.map_err(io),
+        }
+    }
+}
+
 /// The store's errors as I/O errors: a missing pack is `NotFound`, as on the file system.
 fn io(error: object_store::Error) -> std::io::Error {
     match error {
