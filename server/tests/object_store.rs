@@ -46,7 +46,8 @@ async fn a_backup_in_the_shared_store_is_restored_byte_for_byte_by_another_insta
     let s3 = S3::start().expect("the S3 server starts (cargo xtask test installs s3s-fs)");
     // Data folders of their own (on PostgreSQL the tests' apps otherwise share one).
     let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let imap = Imap::start_with(&[User::new("alice", "alice-pw"), User::new("bob", "bob-pw")], |config| {
+    let users = [User::new("alice", "alice-pw"), User::new("bob", "bob-pw"), User::new("carol", "carol-pw")];
+    let imap = Imap::start_with(&users, |config| {
         on(&s3)(config);
         config.data_dir = first.path().into();
     })
@@ -125,11 +126,37 @@ async fn a_backup_in_the_shared_store_is_restored_byte_for_byte_by_another_insta
     assert!(!in_store.exists(), "the file stayed in the store");
     assert_eq!(other.send(get(None)).await.status(), StatusCode::NOT_FOUND);
 
+    // A file of several parts (uploaded in 8 MB parts, sent in 4 MB parts): whole, and a range
+    // across a part's end, as stored.
+    imap.dovecot.seed("carol", &testkit::bulk_mail("carol@imap.test", 120, 90_000)).unwrap();
+    let carol = imap.add("carol@imap.test", "carol", "carol-pw").await;
+    imap.run().await;
+    let large = imap.start_job(json!({ "kind": "download", "mailbox_id": carol.id, "format": "mbox" })).await;
+    imap.run().await;
+    let large = imap.job(&large.id).await;
+    assert_eq!(large.status, JobStatus::Completed, "{large:?}");
+    let stored = std::fs::read(s3.files().join("backups").join("downloads").join(format!("{}.mbox", large.id))).unwrap();
+    assert!(stored.len() > 10_000_000, "{} bytes: not several parts", stored.len());
+    let link = large.download_url.unwrap();
+    let fetch = |range: Option<&str>| {
+        let mut request = axum::http::Request::get(&link);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    };
+    let whole = other.send(fetch(None)).await;
+    assert_eq!(whole.headers()["content-length"], stored.len().to_string().as_str());
+    assert!(axum::body::to_bytes(whole.into_body(), 1 << 26).await.unwrap() == stored, "the whole file, as stored");
+    let across = other.send(fetch(Some("bytes=4194000-8389000"))).await;
+    assert_eq!(across.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(axum::body::to_bytes(across.into_body(), 1 << 26).await.unwrap() == stored[4_194_000..=8_389_000]);
+
     // The store check reads every object back from S3 and finds it sound.
     let store = || ObjectStore::from_config(&imap.app.state.config).unwrap();
     let report = check_store(&imap.app.db, store(), false).await.unwrap();
     assert!(!report.damaged() && !report.unreferenced(), "{report}");
-    assert_eq!(report.objects_checked, 6, "{report}");
+    assert_eq!(report.objects_checked, 6 + 120, "{report}");
     assert_eq!(report.pack_files, packs_in(&s3).len() as u64, "{report}");
 
     // Damage there is found: a changed byte, then a pack gone.

@@ -95,14 +95,17 @@ pub async fn download_file(
     }
     let format = params.format();
     // From the data folder, or from the shared store (any instance made it).
-    let (source, length, tag) = match state.store.remote() {
-        Some(remote) => {
-            let (length, tag) = remote.download_meta(&file::file_name(&id, format)).await.map_err(|error| match error.kind() {
-                std::io::ErrorKind::NotFound => unknown(),
-                _ => AppError::internal(format!("reading a download file from the object store: {error}")),
-            })?;
-            (Source::Shared(remote.clone()), length, tag)
-        }
+    let shared = match state.store.remote() {
+        Some(remote) => match remote.download_meta(&file::file_name(&id, format)).await {
+            Ok((length, tag)) => Some((remote.clone(), length, tag)),
+            // Made before the store was shared: still in the data folder.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(AppError::internal(format!("reading a download file from the object store: {error}"))),
+        },
+        None => None,
+    };
+    let (source, length, tag) = match shared {
+        Some((remote, length, tag)) => (Source::Shared(remote), length, tag),
         None => {
             let file = tokio::fs::File::open(file_path(&state.config.data_dir, &id, format)).await.map_err(|_| unknown())?;
             let metadata = file.metadata().await.map_err(AppError::internal)?;
@@ -122,7 +125,7 @@ pub async fn download_file(
         Wanted::Whole => {
             let body = match source {
                 Source::File(file) => Body::from_stream(ReaderStream::with_capacity(file, SEND_CHUNK)),
-                Source::Shared(remote) => Body::from_stream(remote.download_stream(&name, 0..length)),
+                Source::Shared(remote) => Body::from_stream(remote.download_stream(&name, 0..length, tag.clone())),
             };
             let mut response = body.into_response();
             response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
@@ -134,7 +137,7 @@ pub async fn download_file(
                     file.seek(SeekFrom::Start(start)).await.map_err(AppError::internal)?;
                     Body::from_stream(ReaderStream::with_capacity(file.take(end - start + 1), SEND_CHUNK))
                 }
-                Source::Shared(remote) => Body::from_stream(remote.download_stream(&name, start..end + 1)),
+                Source::Shared(remote) => Body::from_stream(remote.download_stream(&name, start..end + 1, tag.clone())),
             };
             let mut response = body.into_response();
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;

@@ -130,10 +130,20 @@ pub async fn check_store(db: &Db, store: ObjectStore, repair: bool) -> Result<Re
     } else {
         None
     };
+    let checked = check_with(db, store, lock.as_ref(), report).await;
+    // Given back however the check ended: a command ends next, and a hold left behind would
+    // keep every instance's backups out of the store for a minute.
+    if let Some(lock) = lock {
+        lock.release().await;
+    }
+    checked
+}
+
+async fn check_with(db: &Db, store: ObjectStore, lock: Option<&StoreLock>, mut report: Report) -> Result<Report, CheckError> {
     let repairing = lock.is_some();
     let mut packs: HashMap<String, PackUse> = HashMap::new();
     verify_objects(db, &store, &mut report, &mut packs).await?;
-    let rows_deleted = unreferenced_objects(db, &mut report, &mut packs, repairing).await?;
+    let rows_deleted = unreferenced_objects(db, &mut report, &mut packs, lock).await?;
     if repairing {
         last_objects_after_repair(db, &mut packs).await?;
     }
@@ -144,16 +154,13 @@ pub async fn check_store(db: &Db, store: ObjectStore, repair: bool) -> Result<Re
         sqlx::query_as::<_, (String,)>("SELECT pack FROM retired_packs").fetch_all(db).await?.into_iter().map(|(p,)| p).collect();
     let (mut report, (packs_deleted, bytes_freed)) = match store.remote() {
         Some(shared) => {
-            let found = remote::scan_packs(db, lock.as_ref(), shared, &packs, &retired, &mut report).await?;
+            let found = remote::scan_packs(db, lock, shared, &packs, &retired, &mut report).await?;
             (report, found)
         }
         None => tokio::task::spawn_blocking(move || scan_packs(&store, packs, &retired, report, repairing)).await??,
     };
     if repairing {
         report.repair = Repair::Done { rows_deleted, packs_deleted, bytes_freed };
-    }
-    if let Some(lock) = lock {
-        lock.release().await;
     }
     Ok(report)
 }
@@ -301,7 +308,7 @@ async fn unreferenced_objects(
     db: &Db,
     report: &mut Report,
     packs: &mut HashMap<String, PackUse>,
-    repair: bool,
+    lock: Option<&StoreLock>,
 ) -> Result<u64, CheckError> {
     // An anti-join the database runs once (a hashed or automatic index on the messages'
     // hashes), streamed.
@@ -321,27 +328,39 @@ async fn unreferenced_objects(
             "unreferenced: object {} in {} ({} bytes) is in no backup",
             object.content_hash, object.pack, object.size
         ));
-        if repair {
+        if let Some(lock) = lock {
             batch.push(object.content_hash);
             if batch.len() == PAGE as usize {
-                deleted += delete_objects(db, &std::mem::take(&mut batch)).await?;
+                deleted += delete_objects(db, lock, &std::mem::take(&mut batch)).await?;
             }
         }
     }
     drop(rows);
-    if !batch.is_empty() {
-        deleted += delete_objects(db, &batch).await?;
+    if let (Some(lock), false) = (lock, batch.is_empty()) {
+        deleted += delete_objects(db, lock, &batch).await?;
     }
     Ok(deleted)
 }
 
-async fn delete_objects(db: &Db, hashes: &[String]) -> Result<u64, sqlx::Error> {
-    let sql = format!("DELETE FROM objects WHERE content_hash IN ({})", Backend::of(db).list(0, hashes.len()));
+/// Deletes these index rows, each only while no message references it, under the store's lock
+/// (confirmed in the same transaction: a repair whose hold lapsed deletes nothing).
+async fn delete_objects(db: &Db, lock: &StoreLock, hashes: &[String]) -> Result<u64, CheckError> {
+    let mut tx = db.begin().await?;
+    if !lock.confirm(&mut tx).await? {
+        return Err("the object store's lock was lost: the repair stopped".into());
+    }
+    let sql = format!(
+        "DELETE FROM objects WHERE content_hash IN ({}) \
+         AND NOT EXISTS (SELECT 1 FROM backup_messages bm WHERE bm.content_hash = objects.content_hash)",
+        Backend::of(db).list(0, hashes.len())
+    );
     let mut query = sqlx::query(&sql);
     for hash in hashes {
         query = query.bind(hash);
     }
-    Ok(query.execute(db).await?.rows_affected())
+    let deleted = query.execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(deleted)
 }
 
 /// A pack still in use whose last object's row the repair deleted ends where its last object

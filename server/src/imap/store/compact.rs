@@ -321,8 +321,8 @@ async fn delete_dead(
     // The shared store's hold, still ours in this transaction: else a backup may be pointing at
     // what this would delete.
     if !lock.confirm(tx).await? {
-        tracing::warn!(pack, "the object store's lock was lost: the pack stays as it is");
-        return Ok(false);
+        // Nothing more is done without it: the compaction stops here (the rest waits for the next).
+        return Err(sqlx::Error::Protocol("the object store's lock was lost: the compaction stopped".into()));
     }
     for batch in dead.chunks(BATCH) {
         let n = batch.len();

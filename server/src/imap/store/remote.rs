@@ -119,9 +119,11 @@ impl Remote {
     }
 }
 
-/// Download files are sent and received in parts of this size: each part is one request
-/// within its deadline, however slowly the person downloading reads, and memory stays bounded.
-const FILE_PART: u64 = 8 << 20;
+/// Download files are uploaded in parts of this size (S3's multipart parts are at least 5 MB).
+const UPLOAD_PART: usize = 8 << 20;
+/// ... and sent in parts of this size: each part is one request within its deadline, however
+/// slowly the person downloading reads, and what a download holds in memory stays this small.
+const SEND_PART: u64 = 4 << 20;
 
 impl Remote {
     fn download_path(name: &str) -> StorePath {
@@ -132,7 +134,7 @@ impl Remote {
     pub async fn put_download(&self, name: &str, file: &std::path::Path) -> std::io::Result<()> {
         use tokio::io::AsyncReadExt;
         let upload = self.store.put_multipart(&Remote::download_path(name)).await.map_err(io)?;
-        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, FILE_PART as usize);
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART);
         let sent = async {
             let mut file = tokio::fs::File::open(file).await?;
             let mut buffer = vec![0; 1 << 20];
@@ -155,28 +157,45 @@ impl Remote {
         }
     }
 
-    /// A download file's size and a validator of this version of it; `NotFound` when gone.
+    /// A download file's size and its store's validator of this version of it (its ETag,
+    /// quoted); `NotFound` when gone.
     pub async fn download_meta(&self, name: &str) -> std::io::Result<(u64, String)> {
         let meta = self.store.head(&Remote::download_path(name)).await.map_err(io)?;
-        let modified = meta.last_modified.timestamp_nanos_opt().unwrap_or_default();
-        Ok((meta.size, format!("\"{:x}-{:x}\"", meta.size, modified)))
+        let tag = match meta.e_tag {
+            Some(tag) if tag.starts_with('"') => tag,
+            Some(tag) => format!("\"{tag}\""),
+            None => format!("\"{:x}-{:x}\"", meta.size, meta.last_modified.timestamp_nanos_opt().unwrap_or_default()),
+        };
+        Ok((meta.size, tag))
     }
 
-    /// Bytes `range` of a download file, read a part at a time as they are sent.
+    /// Bytes `range` of the version `tag` (from `download_meta`) of a download file, read a part
+    /// at a time as they are sent. Each part must be of that version and whole: a file replaced
+    /// meanwhile (the download requested again) ends the stream with an error, never a body
+    /// spliced from two files or cut short.
     pub fn download_stream(
         &self,
         name: &str,
         range: Range<u64>,
+        tag: String,
     ) -> futures_util::stream::BoxStream<'static, std::io::Result<axum::body::Bytes>> {
         let (store, path) = (self.store.clone(), Remote::download_path(name));
         Box::pin(futures_util::stream::try_unfold(range.start, move |at| {
-            let (store, path, end) = (store.clone(), path.clone(), range.end);
+            let (store, path, end, tag) = (store.clone(), path.clone(), range.end, tag.clone());
             async move {
                 if at >= end {
                     return Ok(None);
                 }
-                let to = end.min(at + FILE_PART);
-                let part = store.get_range(&path, at..to).await.map_err(io)?;
+                let to = end.min(at + SEND_PART);
+                let options = object_store::GetOptions {
+                    range: Some(object_store::GetRange::Bounded(at..to)),
+                    if_match: Some(tag),
+                    ..Default::default()
+                };
+                let part = store.get_opts(&path, options).await.map_err(io)?.bytes().await.map_err(io)?;
+                if part.len() as u64 != to - at {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the download file changed while it was sent"));
+                }
                 Ok(Some((part, to)))
             }
         }))
