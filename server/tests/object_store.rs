@@ -29,6 +29,15 @@ fn on(s3: &S3) -> impl Fn(&mut Config) + '_ {
         config.link_key_file = Some(link_key);
     }
 }
+/// A GET of a download link, of the bytes `range` names if any.
+fn link_request(link: &str, range: Option<&str>) -> axum::http::Request<axum::body::Body> {
+    let mut request = axum::http::Request::get(link);
+    if let Some(range) = range {
+        request = request.header("range", range);
+    }
+    request.body(axum::body::Body::empty()).unwrap()
+}
+
 /// The pack files the S3 server holds, by their paths in its folder.
 fn packs_in(s3: &S3) -> Vec<std::path::PathBuf> {
     let folder = s3.files().join("backups").join("packs");
@@ -100,14 +109,7 @@ async fn a_backup_in_the_shared_store_is_restored_byte_for_byte_by_another_insta
     assert!(in_store.exists(), "the file is not in the shared store");
     assert!(!first.path().join("downloads").join(format!("{}.mbox", download.id)).exists(), "a local copy stayed");
     let link = ready.download_url.unwrap();
-    let get = |range: Option<&str>| {
-        let mut request = axum::http::Request::get(&link);
-        if let Some(range) = range {
-            request = request.header("range", range);
-        }
-        request.body(axum::body::Body::empty()).unwrap()
-    };
-    let whole = other.send(get(None)).await;
+    let whole = other.send(link_request(&link, None)).await;
     assert_eq!(whole.status(), StatusCode::OK);
     let whole = axum::body::to_bytes(whole.into_body(), 1 << 26).await.unwrap();
     assert_eq!(whole, std::fs::read(&in_store).unwrap(), "the file as stored");
@@ -116,7 +118,7 @@ async fn a_backup_in_the_shared_store_is_restored_byte_for_byte_by_another_insta
         6,
         "every message"
     );
-    let part = other.send(get(Some("bytes=10-99"))).await;
+    let part = other.send(link_request(&link, Some("bytes=10-99"))).await;
     assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(part.headers()["content-range"], format!("bytes 10-99/{}", whole.len()).as_str());
     assert_eq!(axum::body::to_bytes(part.into_body(), 1 << 20).await.unwrap(), whole[10..100]);
@@ -124,7 +126,7 @@ async fn a_backup_in_the_shared_store_is_restored_byte_for_byte_by_another_insta
     let deleted = other.send_as(&admin, Method::DELETE, &format!("/api/jobs/{}", download.id), None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert!(!in_store.exists(), "the file stayed in the store");
-    assert_eq!(other.send(get(None)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(other.send(link_request(&link, None)).await.status(), StatusCode::NOT_FOUND);
 
     // A file of several parts (uploaded in 8 MB parts, sent in 4 MB parts): whole, and a range
     // across a part's end, as stored.
@@ -138,17 +140,10 @@ async fn a_backup_in_the_shared_store_is_restored_byte_for_byte_by_another_insta
     let stored = std::fs::read(s3.files().join("backups").join("downloads").join(format!("{}.mbox", large.id))).unwrap();
     assert!(stored.len() > 10_000_000, "{} bytes: not several parts", stored.len());
     let link = large.download_url.unwrap();
-    let fetch = |range: Option<&str>| {
-        let mut request = axum::http::Request::get(&link);
-        if let Some(range) = range {
-            request = request.header("range", range);
-        }
-        request.body(axum::body::Body::empty()).unwrap()
-    };
-    let whole = other.send(fetch(None)).await;
+    let whole = other.send(link_request(&link, None)).await;
     assert_eq!(whole.headers()["content-length"], stored.len().to_string().as_str());
     assert!(axum::body::to_bytes(whole.into_body(), 1 << 26).await.unwrap() == stored, "the whole file, as stored");
-    let across = other.send(fetch(Some("bytes=4194000-8389000"))).await;
+    let across = other.send(link_request(&link, Some("bytes=4194000-8389000"))).await;
     assert_eq!(across.status(), StatusCode::PARTIAL_CONTENT);
     assert!(axum::body::to_bytes(across.into_body(), 1 << 26).await.unwrap() == stored[4_194_000..=8_389_000]);
 

@@ -94,9 +94,10 @@ pub async fn download_file(
         return Err(AppError::Gone("This download is no longer available. Request it again.".into()));
     }
     let format = params.format();
+    let name = file::file_name(&id, format);
     // From the data folder, or from the shared store (any instance made it).
     let shared = match state.store.remote() {
-        Some(remote) => match remote.download_meta(&file::file_name(&id, format)).await {
+        Some(remote) => match remote.download_meta(&name).await {
             Ok((length, tag)) => Some((remote.clone(), length, tag)),
             // Made before the store was shared: still in the data folder.
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
@@ -120,7 +121,6 @@ pub async fn download_file(
         range::wanted(text(header::RANGE), length)
     };
     let filename = format!("{}-{id}.{}", email.replace('@', "_at_"), file::extension(format));
-    let name = file::file_name(&id, format);
     let mut response = match wanted {
         Wanted::Whole => {
             let body = match source {

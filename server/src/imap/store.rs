@@ -36,6 +36,13 @@ pub struct Located {
     pub size: i64,
 }
 
+impl Located {
+    /// Its bytes in its pack (a row with a negative place is refused before this is asked).
+    pub fn range(&self) -> std::ops::Range<u64> {
+        self.offset as u64..self.offset as u64 + self.size as u64
+    }
+}
+
 impl ObjectStore {
     /// The store in `data_dir`, or `remote` where one is set.
     pub fn new(data_dir: &Path, remote: Option<Remote>) -> ObjectStore {
@@ -354,8 +361,7 @@ async fn read_remote(remote: &Remote, located: Vec<Located>) -> Vec<std::io::Res
             out.extend(objects.iter().map(|_| Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a pack name"))));
             continue;
         }
-        let ranges: Vec<std::ops::Range<u64>> =
-            objects.iter().map(|o| o.offset as u64..o.offset as u64 + o.size as u64).collect();
+        let ranges: Vec<std::ops::Range<u64>> = objects.iter().map(Located::range).collect();
         match remote.read_ranges(pack, &ranges).await {
             Ok(parts) => out.extend(objects.iter().zip(parts).map(|(object, bytes)| checked(object, bytes))),
             Err(error) => out.extend(objects.iter().map(|_| Err(std::io::Error::new(error.kind(), error.to_string())))),

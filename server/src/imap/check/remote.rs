@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use futures_util::TryStreamExt;
 
 use super::{PackUse, Report, Verdict};
-use crate::imap::store::{Located, Remote};
+use crate::imap::store::{Located, ObjectStore, Remote};
 
 /// Bytes read in one request at most (several objects of a pack at once).
 const READ_AT_ONCE: u64 = 32 << 20;
@@ -70,10 +70,10 @@ async fn verify_pack(remote: &Remote, objects: Vec<Located>, out: &mut Vec<(Loca
 }
 
 async fn read_group(remote: &Remote, pack: &str, group: Vec<Located>, out: &mut Vec<(Located, Verdict)>) {
-    let ranges: Vec<std::ops::Range<u64>> = group.iter().map(|o| o.offset as u64..(o.offset + o.size) as u64).collect();
+    let ranges: Vec<std::ops::Range<u64>> = group.iter().map(Located::range).collect();
     match remote.read_ranges(pack, &ranges).await {
         Ok(parts) => out.extend(group.into_iter().zip(parts).map(|(object, bytes)| {
-            let verdict = if blake3::hash(&bytes).to_hex().as_str() == object.content_hash {
+            let verdict = if ObjectStore::hash(&bytes) == object.content_hash {
                 Verdict::Sound
             } else {
                 Verdict::Corrupt("its bytes do not match its hash")

@@ -370,8 +370,7 @@ async fn copy_live_remote(remote: &super::Remote, from: &str, to: &str, live: &[
     if live.iter().any(|object| object.offset < 0 || object.size < 0) {
         return Err(invalid("an index row has a negative place"));
     }
-    let ranges: Vec<std::ops::Range<u64>> =
-        live.iter().map(|o| o.offset as u64..o.offset as u64 + o.size as u64).collect();
+    let ranges: Vec<std::ops::Range<u64>> = live.iter().map(Located::range).collect();
     let parts = remote.read_ranges(from, &ranges).await?;
     let (mut offsets, mut bytes) = (Vec::with_capacity(live.len()), Vec::new());
     for (object, part) in live.iter().zip(parts) {

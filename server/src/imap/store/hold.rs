@@ -114,10 +114,14 @@ impl Hold {
     pub async fn release(mut self) {
         self.renew.abort();
         let id = std::mem::take(&mut self.id);
-        if let Err(error) = sqlx::query("DELETE FROM store_holds WHERE id = $1").bind(id).execute(&self.db).await {
+        if let Err(error) = give_back(&self.db, id).await {
             tracing::warn!(%error, "the object store's hold could not be given back: it lapses within a minute");
         }
     }
+}
+
+async fn give_back(db: &Db, id: String) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM store_holds WHERE id = $1").bind(id).execute(db).await.map(|_| ())
 }
 
 impl Drop for Hold {
@@ -130,7 +134,7 @@ impl Drop for Hold {
         // Given back at once where a runtime is at hand; otherwise it lapses within HOLD_MS.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = sqlx::query("DELETE FROM store_holds WHERE id = $1").bind(id).execute(&db).await;
+                let _ = give_back(&db, id).await;
             });
         }
     }

@@ -101,7 +101,12 @@ impl Remote {
 
     /// Deletes a pack (one that is gone already is not an error).
     pub async fn delete(&self, name: &str) -> std::io::Result<()> {
-        match self.store.delete(&Remote::path(name)).await {
+        self.delete_at(&Remote::path(name)).await
+    }
+
+    /// Deletes an object; one that is gone already is not an error.
+    async fn delete_at(&self, path: &StorePath) -> std::io::Result<()> {
+        match self.store.delete(path).await {
             Err(object_store::Error::NotFound { .. }) => Ok(()),
             done => done.map_err(io),
         }
@@ -194,7 +199,10 @@ impl Remote {
                 };
                 let part = store.get_opts(&path, options).await.map_err(io)?.bytes().await.map_err(io)?;
                 if part.len() as u64 != to - at {
-                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the download file changed while it was sent"));
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the download file changed while it was sent",
+                    ));
                 }
                 Ok(Some((part, to)))
             }
@@ -203,10 +211,7 @@ impl Remote {
 
     /// Deletes a download file (one that is not there is not an error).
     pub async fn delete_download(&self, name: &str) -> std::io::Result<()> {
-        match self.store.delete(&Remote::download_path(name)).await {
-            Err(object_store::Error::NotFound { .. }) => Ok(()),
-            done => done.map_err(io),
-        }
+        self.delete_at(&Remote::download_path(name)).await
     }
 }
 
